@@ -19,9 +19,9 @@ type Vuln struct {
 	LastModified     string // LAST_SERVICE_MODIFICATION_DATETIME
 	Published        string // PUBLISHED_DATETIME
 	Patchable        bool
-	Diagnosis        string // HTML, verbatim
-	Consequence      string // HTML, verbatim
-	Solution         string // HTML, verbatim
+	Diagnosis        string   // HTML, verbatim
+	Consequence      string   // HTML, verbatim
+	Solution         string   // HTML, verbatim
 	CVEs             []string // CVE_LIST/CVE/ID in KB order, empty ids dropped
 	VendorRefs       []Ref    // VENDOR_REFERENCE_LIST
 	Bugtraqs         []Ref    // BUGTRAQ_LIST
@@ -95,27 +95,27 @@ type Malware struct {
 
 // Host is one HOST of a host list detection response, with its detections.
 type Host struct {
-	ID             int64
-	AssetID        int64
-	IP             string
-	IPv6           string
-	TrackingMethod string
-	NetworkID      string
-	OS             string
-	OSCPE          string
-	DNS            string
-	DNSHostname    string // DNS_DATA/HOSTNAME
-	DNSDomain      string // DNS_DATA/DOMAIN
-	FQDN           string // DNS_DATA/FQDN
-	NetBIOS        string
-	QGHostID       string
-	LastScan       string // LAST_SCAN_DATETIME
-	LastVMScanned  string // LAST_VM_SCANNED_DATE
+	ID                    int64
+	AssetID               int64
+	IP                    string
+	IPv6                  string
+	TrackingMethod        string
+	NetworkID             string
+	OS                    string
+	OSCPE                 string
+	DNS                   string
+	DNSHostname           string // DNS_DATA/HOSTNAME
+	DNSDomain             string // DNS_DATA/DOMAIN
+	FQDN                  string // DNS_DATA/FQDN
+	NetBIOS               string
+	QGHostID              string
+	LastScan              string // LAST_SCAN_DATETIME
+	LastVMScanned         string // LAST_VM_SCANNED_DATE
 	LastVMScannedDuration int
-	LastVMAuthScanned string // LAST_VM_AUTH_SCANNED_DATE
-	LastPCScanned  string
-	Tags           []Tag
-	Detections     []Detection
+	LastVMAuthScanned     string // LAST_VM_AUTH_SCANNED_DATE
+	LastPCScanned         string
+	Tags                  []Tag
+	Detections            []Detection
 }
 
 // Address is the host's address as findings name it: its IPv4, else its IPv6.
@@ -145,32 +145,32 @@ type Tag struct {
 
 // Detection is one DETECTION of a host.
 type Detection struct {
-	UniqueVulnID   int64
-	QID            int
-	Type           string // Confirmed, Potential, Info
-	Severity       int    // 0 when absent
-	Port           int    // 0 when absent
-	Protocol       string
-	FQDN           string
-	SSL            bool
-	Instance       string
-	Results        string // verbatim
-	Status         string // New, Active, Re-Opened, Fixed
-	FirstFound     string
-	LastFound      string
-	TimesFound     int
-	LastTest       string
-	LastUpdate     string
-	LastFixed      string
-	FirstReopened  string
-	LastReopened   string
-	TimesReopened  int
-	QDS            int
-	QDSSeverity    string
-	Service        string
-	Ignored        bool
-	Disabled       bool
-	LastProcessed  string
+	UniqueVulnID  int64
+	QID           int
+	Type          string // Confirmed, Potential, Info
+	Severity      int    // 0 when absent
+	Port          int    // 0 when absent
+	Protocol      string
+	FQDN          string
+	SSL           bool
+	Instance      string
+	Results       string // verbatim
+	Status        string // New, Active, Re-Opened, Fixed
+	FirstFound    string
+	LastFound     string
+	TimesFound    int
+	LastTest      string
+	LastUpdate    string
+	LastFixed     string
+	FirstReopened string
+	LastReopened  string
+	TimesReopened int
+	QDS           int
+	QDSSeverity   string
+	Service       string
+	Ignored       bool
+	Disabled      bool
+	LastProcessed string
 }
 
 // Warning is a RESPONSE/WARNING: code 1980 with the URL of the next page

@@ -1,0 +1,693 @@
+package qualys
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// This file holds the XML scanner under the KB and detection decoders.
+//
+// Qualys output is regular: elements, text, CDATA, comments (keep-alive and
+// evaluation notices), one DOCTYPE, no namespaces, almost no attributes.
+// encoding/xml handles far more than that and tokenizes at 30-40 MB/s here;
+// a 130 MB detection file must import in about a second, so qvt scans the
+// bytes itself: bytes.IndexByte to the next '<', element names interned,
+// text returned as a slice of the read buffer when it needs no decoding.
+// It is strict where it matters for data (tags must nest and close, the
+// document must end with its root's end tag) and lenient where real files
+// are odd (comments anywhere, a stray element inside a text field).
+
+// SyntaxError reports malformed XML: the byte offset in the input and the
+// element path where the scanner stopped.
+type SyntaxError struct {
+	Offset int64
+	Path   string
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("byte %d: %s", e.Offset, e.Msg)
+	}
+	return fmt.Sprintf("byte %d (in %s): %s", e.Offset, e.Path, e.Msg)
+}
+
+// ErrIncomplete marks a document that ended before its root element closed:
+// a download cut off mid-stream. errors.Is(err, ErrIncomplete) tells a
+// client to retry.
+var ErrIncomplete = errors.New("document ends before its root element closes (incomplete or truncated)")
+
+type tokKind int
+
+const (
+	tokEOF tokKind = iota
+	tokStart
+	tokEnd
+)
+
+type scanner struct {
+	r     io.Reader
+	buf   []byte
+	pos   int   // next unread byte in buf
+	end   int   // end of valid data in buf
+	base  int64 // input offset of buf[0]
+	eof   bool
+	rerr  error // read error other than io.EOF
+	stack []string
+	names map[string]string
+
+	name      string // name of the last start or end tag
+	attrs     []byte // raw attributes of the last start tag (copied)
+	selfClose bool
+	rootSeen  bool
+	rootDone  bool
+	scratch   []byte
+}
+
+const scanBufSize = 256 << 10
+
+func newScanner(r io.Reader) *scanner {
+	return &scanner{
+		r:     r,
+		buf:   make([]byte, scanBufSize),
+		names: make(map[string]string, 128),
+		stack: make([]string, 0, 16),
+	}
+}
+
+// offset is the input offset of the next unread byte.
+func (s *scanner) offset() int64 { return s.base + int64(s.pos) }
+
+// fill reads more input, keeping buf[s.pos:] and growing the buffer when
+// it is full. It returns false at the end of the input.
+func (s *scanner) fill() bool {
+	if s.eof {
+		return false
+	}
+	if s.pos > 0 {
+		n := copy(s.buf, s.buf[s.pos:s.end])
+		s.base += int64(s.pos)
+		s.end = n
+		s.pos = 0
+	}
+	if s.end == len(s.buf) {
+		nb := make([]byte, 2*len(s.buf))
+		copy(nb, s.buf[:s.end])
+		s.buf = nb
+	}
+	for {
+		n, err := s.r.Read(s.buf[s.end:])
+		s.end += n
+		if err != nil {
+			s.eof = true
+			if err != io.EOF {
+				s.rerr = err
+			}
+			return n > 0
+		}
+		if n > 0 {
+			return true
+		}
+	}
+}
+
+// ensure makes at least n unread bytes available, if the input has them.
+func (s *scanner) ensure(n int) bool {
+	for s.end-s.pos < n {
+		if !s.fill() {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *scanner) path() string {
+	return strings.Join(s.stack, "/")
+}
+
+func (s *scanner) errorf(format string, args ...any) error {
+	return &SyntaxError{Offset: s.offset(), Path: s.path(), Msg: fmt.Sprintf(format, args...)}
+}
+
+// eofError is the error for input that ends too early: the read error if
+// there was one, else a SyntaxError wrapping ErrIncomplete.
+func (s *scanner) eofError() error {
+	if s.rerr != nil {
+		return fmt.Errorf("byte %d (in %s): read: %w", s.offset(), s.path(), s.rerr)
+	}
+	return &syntaxIncomplete{SyntaxError{Offset: s.offset(), Path: s.path(), Msg: ErrIncomplete.Error()}}
+}
+
+// syntaxIncomplete is a SyntaxError that also matches ErrIncomplete.
+type syntaxIncomplete struct{ SyntaxError }
+
+func (e *syntaxIncomplete) Is(target error) bool { return target == ErrIncomplete }
+func (e *syntaxIncomplete) As(target any) bool {
+	if t, ok := target.(**SyntaxError); ok {
+		*t = &e.SyntaxError
+		return true
+	}
+	return false
+}
+
+func (s *scanner) intern(b []byte) string {
+	if n, ok := s.names[string(b)]; ok {
+		return n
+	}
+	n := string(b)
+	s.names[n] = n
+	return n
+}
+
+// skipTo advances past the next occurrence of delim, which may lie beyond
+// the buffered data. from is where to start looking, relative to s.pos.
+func (s *scanner) skipTo(from int, delim []byte, what string) error {
+	for {
+		if i := bytes.Index(s.buf[s.pos+from:s.end], delim); i >= 0 {
+			s.pos += from + i + len(delim)
+			return nil
+		}
+		// Keep the last len(delim)-1 bytes: the delimiter may straddle reads.
+		if keep := s.end - s.pos - (len(delim) - 1); keep > from {
+			from = keep
+		}
+		if !s.fill() {
+			return s.withMsg(s.eofError(), "unterminated "+what)
+		}
+	}
+}
+
+func (s *scanner) withMsg(err error, msg string) error {
+	var se *syntaxIncomplete
+	if errors.As(err, &se) {
+		se.Msg = msg + ": " + se.Msg
+	}
+	return err
+}
+
+// next returns the next start or end tag, skipping character data,
+// comments, processing instructions, CDATA and the DOCTYPE. It is called
+// where the decoder expects elements, so text there is ignored.
+func (s *scanner) next() (tokKind, error) {
+	for {
+		i := bytes.IndexByte(s.buf[s.pos:s.end], '<')
+		if i < 0 {
+			if s.rootSeen && !s.rootDone {
+				s.pos = s.end
+			} else if err := s.checkOutside(s.buf[s.pos:s.end]); err != nil {
+				return tokEOF, err
+			} else {
+				s.pos = s.end
+			}
+			if !s.fill() {
+				switch {
+				case s.rerr != nil:
+					return tokEOF, s.eofError()
+				case !s.rootSeen:
+					return tokEOF, s.errorf("no root element")
+				case !s.rootDone:
+					return tokEOF, s.eofError()
+				}
+				return tokEOF, nil
+			}
+			continue
+		}
+		if !(s.rootSeen && !s.rootDone) {
+			if err := s.checkOutside(s.buf[s.pos : s.pos+i]); err != nil {
+				return tokEOF, err
+			}
+		}
+		s.pos += i
+		if !s.ensure(2) {
+			return tokEOF, s.eofError()
+		}
+		switch s.buf[s.pos+1] {
+		case '/':
+			return s.endTag()
+		case '!':
+			if err := s.skipMarkup(); err != nil {
+				return tokEOF, err
+			}
+		case '?':
+			if err := s.skipTo(2, []byte("?>"), "processing instruction"); err != nil {
+				return tokEOF, err
+			}
+		default:
+			return s.startTag()
+		}
+	}
+}
+
+// checkOutside rejects text before or after the root element: only
+// whitespace may stand there.
+func (s *scanner) checkOutside(b []byte) error {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+		case 0xEF, 0xBB, 0xBF: // a UTF-8 byte order mark
+			if s.rootSeen {
+				return s.errorf("text outside the root element")
+			}
+		default:
+			if s.rootDone {
+				return s.errorf("text after the root element ends")
+			}
+			return s.errorf("not XML: text before the root element")
+		}
+	}
+	return nil
+}
+
+// skipMarkup skips a comment, a CDATA section (outside a text field) or a
+// DOCTYPE declaration, s.pos being at "<!".
+func (s *scanner) skipMarkup() error {
+	s.ensure(9)
+	rest := s.buf[s.pos:s.end]
+	switch {
+	case bytes.HasPrefix(rest, []byte("<!--")):
+		return s.skipTo(4, []byte("-->"), "comment")
+	case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+		if !s.rootSeen || s.rootDone {
+			return s.errorf("CDATA outside the root element")
+		}
+		return s.skipTo(9, []byte("]]>"), "CDATA section")
+	case bytes.HasPrefix(rest, []byte("<!DOCTYPE")):
+		if s.rootSeen {
+			return s.errorf("DOCTYPE inside the document")
+		}
+		return s.skipDoctype()
+	}
+	if len(rest) < 9 {
+		return s.eofError()
+	}
+	return s.errorf("unexpected markup %q", abbreviate(rest, 12))
+}
+
+// skipDoctype skips <!DOCTYPE ...>, including an internal subset in
+// brackets and quoted system ids. The DTD it names is never fetched.
+func (s *scanner) skipDoctype() error {
+	depth := 0
+	var quote byte
+	for i := 2; ; i++ {
+		if s.pos+i >= s.end {
+			if !s.fill() {
+				return s.withMsg(s.eofError(), "unterminated DOCTYPE")
+			}
+		}
+		c := s.buf[s.pos+i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '[':
+			depth++
+		case c == ']':
+			depth--
+		case c == '>' && depth <= 0:
+			s.pos += i + 1
+			return nil
+		}
+	}
+}
+
+// tagEnd finds the '>' that closes the tag starting at s.pos, outside
+// quoted attribute values, and returns its index relative to s.pos.
+func (s *scanner) tagEnd() (int, error) {
+	from := 1
+	for {
+		i := bytes.IndexByte(s.buf[s.pos+from:s.end], '>')
+		if i >= 0 {
+			j := s.pos + from + i
+			if bytes.Count(s.buf[s.pos:j], []byte{'"'})%2 == 0 && bytes.Count(s.buf[s.pos:j], []byte{'\''})%2 == 0 {
+				return j - s.pos, nil
+			}
+			from = j - s.pos + 1
+			continue
+		}
+		from = s.end - s.pos
+		if !s.fill() {
+			return 0, s.withMsg(s.eofError(), "unterminated tag")
+		}
+	}
+}
+
+func isNameEnd(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '/' || c == '>'
+}
+
+func (s *scanner) startTag() (tokKind, error) {
+	if s.rootDone {
+		return tokEOF, s.errorf("second root element")
+	}
+	n, err := s.tagEnd()
+	if err != nil {
+		return tokEOF, err
+	}
+	tag := s.buf[s.pos+1 : s.pos+n] // without '<' and '>'
+	self := len(tag) > 0 && tag[len(tag)-1] == '/'
+	if self {
+		tag = tag[:len(tag)-1]
+	}
+	k := 0
+	for k < len(tag) && !isNameEnd(tag[k]) {
+		k++
+	}
+	if k == 0 {
+		return tokEOF, s.errorf("malformed start tag %q", abbreviate(tag, 20))
+	}
+	s.name = s.intern(tag[:k])
+	s.attrs = append(s.attrs[:0], tag[k:]...)
+	s.selfClose = self
+	s.pos += n + 1
+	if !s.rootSeen {
+		s.rootSeen = true
+	}
+	if self {
+		if len(s.stack) == 0 {
+			s.rootDone = true
+		}
+	} else {
+		s.stack = append(s.stack, s.name)
+	}
+	return tokStart, nil
+}
+
+func (s *scanner) endTag() (tokKind, error) {
+	n, err := s.tagEnd()
+	if err != nil {
+		return tokEOF, err
+	}
+	name := bytes.TrimRight(s.buf[s.pos+2:s.pos+n], " \t\r\n")
+	if len(s.stack) == 0 {
+		return tokEOF, s.errorf("end tag </%s> without a start tag", abbreviate(name, 40))
+	}
+	top := s.stack[len(s.stack)-1]
+	if string(name) != top {
+		return tokEOF, s.errorf("end tag </%s> does not match <%s>", abbreviate(name, 40), top)
+	}
+	s.name = top
+	s.pos += n + 1
+	s.stack = s.stack[:len(s.stack)-1]
+	if len(s.stack) == 0 {
+		s.rootDone = true
+	}
+	return tokEnd, nil
+}
+
+// textBytes returns the text content of the element whose start tag was
+// just read, and consumes its end tag. CDATA sections are taken verbatim,
+// entities in character data decoded. Whitespace around CDATA sections is
+// dropped; plain text is returned as is. The result is valid until the
+// next call on the scanner.
+func (s *scanner) textBytes() ([]byte, error) {
+	if s.selfClose {
+		return nil, nil
+	}
+	depth := len(s.stack)
+	// Fast path: plain text up to the end tag, all in the buffer.
+	if i := bytes.IndexByte(s.buf[s.pos:s.end], '<'); i >= 0 && s.pos+i+1 < s.end && s.buf[s.pos+i+1] == '/' {
+		txt := s.buf[s.pos : s.pos+i]
+		if bytes.IndexByte(txt, '&') < 0 {
+			start := s.pos
+			s.pos += i
+			if _, err := s.endTag(); err != nil {
+				return nil, err
+			}
+			// endTag does not move the buffer, so txt is still valid.
+			return s.buf[start : start+i], nil
+		}
+	}
+	s.scratch = s.scratch[:0]
+	sawCDATA := false
+	var pending []byte // whitespace-only character data, kept unless CDATA follows or precedes
+	for {
+		i := bytes.IndexByte(s.buf[s.pos:s.end], '<')
+		if i < 0 {
+			chunk := s.buf[s.pos:s.end]
+			// Keep a possible partial entity for the next round.
+			if a := bytes.LastIndexByte(chunk, '&'); a >= 0 && bytes.IndexByte(chunk[a:], ';') < 0 && len(chunk)-a < 12 {
+				chunk = chunk[:a]
+			}
+			var err error
+			if pending, err = s.appendChars(chunk, pending, sawCDATA); err != nil {
+				return nil, err
+			}
+			s.pos += len(chunk)
+			if !s.fill() {
+				return nil, s.eofError()
+			}
+			continue
+		}
+		var err error
+		if pending, err = s.appendChars(s.buf[s.pos:s.pos+i], pending, sawCDATA); err != nil {
+			return nil, err
+		}
+		s.pos += i
+		if !s.ensure(9) && s.end-s.pos < 2 {
+			return nil, s.eofError()
+		}
+		rest := s.buf[s.pos:s.end]
+		switch {
+		case rest[1] == '/':
+			if !sawCDATA {
+				s.scratch = append(s.scratch, pending...)
+			}
+			if _, err := s.endTag(); err != nil {
+				return nil, err
+			}
+			return s.scratch, nil
+		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+			sawCDATA = true
+			pending = pending[:0]
+			// fill keeps everything from s.pos on, and s.pos stays at
+			// the section start while skipTo looks for its end, so the
+			// section is still in the buffer afterwards.
+			start := s.base + int64(s.pos) + 9
+			if err := s.skipTo(9, []byte("]]>"), "CDATA section"); err != nil {
+				return nil, err
+			}
+			s.scratch = append(s.scratch, s.buf[start-s.base:s.pos-3]...)
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			if err := s.skipTo(4, []byte("-->"), "comment"); err != nil {
+				return nil, err
+			}
+		case rest[1] == '?':
+			if err := s.skipTo(2, []byte("?>"), "processing instruction"); err != nil {
+				return nil, err
+			}
+		case rest[1] == '!':
+			if len(rest) < 9 {
+				return nil, s.eofError()
+			}
+			return nil, s.errorf("unexpected markup %q in text", abbreviate(rest, 12))
+		default:
+			// An element inside a text field: real files do not have
+			// them, but a lenient reader keeps the text and skips it.
+			if _, err := s.startTag(); err != nil {
+				return nil, err
+			}
+			if err := s.skipRest(depth + 1); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// appendChars appends character data to the scratch buffer, decoding
+// entities. Whitespace-only runs are held back in pending: they are kept
+// for plain text but dropped around CDATA sections.
+func (s *scanner) appendChars(b, pending []byte, sawCDATA bool) ([]byte, error) {
+	if len(b) == 0 {
+		return pending, nil
+	}
+	if isSpace(b) {
+		if sawCDATA {
+			return pending, nil
+		}
+		return append(pending, b...), nil
+	}
+	s.scratch = append(s.scratch, pending...)
+	pending = pending[:0]
+	for {
+		a := bytes.IndexByte(b, '&')
+		if a < 0 {
+			s.scratch = append(s.scratch, b...)
+			return pending, nil
+		}
+		s.scratch = append(s.scratch, b[:a]...)
+		b = b[a:]
+		semi := bytes.IndexByte(b, ';')
+		if semi < 0 || semi > 10 {
+			// A bare '&': not well-formed, but keep it rather than fail.
+			s.scratch = append(s.scratch, '&')
+			b = b[1:]
+			continue
+		}
+		ent := b[1:semi]
+		if r, ok := decodeEntity(ent); ok {
+			s.scratch = utf8.AppendRune(s.scratch, r)
+		} else {
+			s.scratch = append(s.scratch, b[:semi+1]...)
+		}
+		b = b[semi+1:]
+	}
+}
+
+func decodeEntity(ent []byte) (rune, bool) {
+	switch string(ent) {
+	case "lt":
+		return '<', true
+	case "gt":
+		return '>', true
+	case "amp":
+		return '&', true
+	case "quot":
+		return '"', true
+	case "apos":
+		return '\'', true
+	}
+	if len(ent) < 2 || ent[0] != '#' {
+		return 0, false
+	}
+	base, digits := 10, ent[1:]
+	if digits[0] == 'x' || digits[0] == 'X' {
+		base, digits = 16, digits[1:]
+	}
+	if len(digits) == 0 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range digits {
+		var d rune
+		switch {
+		case c >= '0' && c <= '9':
+			d = rune(c - '0')
+		case base == 16 && c >= 'a' && c <= 'f':
+			d = rune(c-'a') + 10
+		case base == 16 && c >= 'A' && c <= 'F':
+			d = rune(c-'A') + 10
+		default:
+			return 0, false
+		}
+		r = r*rune(base) + d
+		if r > utf8.MaxRune {
+			return 0, false
+		}
+	}
+	if !utf8.ValidRune(r) {
+		return 0, false
+	}
+	return r, true
+}
+
+func isSpace(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// text is textBytes as a string.
+func (s *scanner) text() (string, error) {
+	b, err := s.textBytes()
+	if err != nil || len(b) == 0 {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// skip skips the rest of the element whose start tag was just read.
+func (s *scanner) skip() error {
+	if s.selfClose {
+		return nil
+	}
+	return s.skipRest(len(s.stack))
+}
+
+// skipRest reads tokens until the element at the given stack depth closes.
+func (s *scanner) skipRest(depth int) error {
+	for len(s.stack) >= depth {
+		k, err := s.next()
+		if err != nil {
+			return err
+		}
+		if k == tokEOF {
+			return s.eofError()
+		}
+	}
+	return nil
+}
+
+// child reads the next child of the element at depth (the stack length
+// while inside it): it returns true with s.name set at a child's start
+// tag, and false once the element's end tag has been read.
+func (s *scanner) child(depth int) (bool, error) {
+	k, err := s.next()
+	if err != nil {
+		return false, err
+	}
+	switch k {
+	case tokStart:
+		return true, nil
+	case tokEnd:
+		if len(s.stack) < depth {
+			return false, nil
+		}
+		return false, s.errorf("unexpected end tag </%s>", s.name)
+	}
+	return false, s.eofError()
+}
+
+// attr returns the value of an attribute of the last start tag.
+func (s *scanner) attr(name string) string {
+	a := s.attrs
+	for {
+		i := bytes.Index(a, []byte(name))
+		if i < 0 {
+			return ""
+		}
+		before := i == 0 || isNameEnd(a[i-1])
+		rest := bytes.TrimLeft(a[i+len(name):], " \t\r\n")
+		if before && len(rest) > 0 && rest[0] == '=' {
+			rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+			if len(rest) > 0 && (rest[0] == '"' || rest[0] == '\'') {
+				if j := bytes.IndexByte(rest[1:], rest[0]); j >= 0 {
+					return string(rest[1 : 1+j])
+				}
+			}
+			return ""
+		}
+		a = a[i+len(name):]
+	}
+}
+
+// finish reads past the root element to the end of the input, accepting
+// only comments and whitespace there.
+func (s *scanner) finish() error {
+	for {
+		k, err := s.next()
+		if err != nil {
+			return err
+		}
+		if k == tokEOF {
+			return nil
+		}
+		return s.errorf("unexpected <%s> after the root element", s.name)
+	}
+}
+
+func abbreviate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}

@@ -3,6 +3,7 @@ package qualys
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -461,4 +462,51 @@ func FuzzDecodeKB(f *testing.F) {
 			t.Fatal("empty error message")
 		}
 	})
+}
+
+// Tiny read buffers put every tag, text and CDATA section across a refill
+// somewhere: the records must come out the same as with the normal buffer.
+func TestSmallBuffers(t *testing.T) {
+	for _, name := range []string{"hld_demisto_2hosts.xml", "kb_demisto_2qids.xml", "hld_jupiterone.xml"} {
+		data := readFixture(t, name)
+		decode := func(s *scanner) (string, error) {
+			var out strings.Builder
+			var err error
+			if strings.HasPrefix(name, "kb") {
+				err = open(s, RootKB)
+				if err == nil {
+					_, err = decodeList(s, "VULN_LIST", func() error {
+						v := new(Vuln)
+						err := decodeVuln(s, v)
+						fmt.Fprintf(&out, "%+v\n", *v)
+						return err
+					})
+				}
+			} else {
+				err = open(s, RootDetections)
+				if err == nil {
+					_, err = decodeList(s, "HOST_LIST", func() error {
+						h := new(Host)
+						err := decodeHost(s, h)
+						fmt.Fprintf(&out, "%+v\n", *h)
+						return err
+					})
+				}
+			}
+			return out.String(), err
+		}
+		want, err := decode(newScanner(bytes.NewReader(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for size := 8; size <= 300; size++ {
+			got, err := decode(newScannerSize(bytes.NewReader(data), size))
+			if err != nil {
+				t.Fatalf("%s, buffer %d: %v", name, size, err)
+			}
+			if got != want {
+				t.Fatalf("%s, buffer %d: records differ", name, size)
+			}
+		}
+	}
 }

@@ -70,10 +70,12 @@ type scanner struct {
 
 const scanBufSize = 256 << 10
 
-func newScanner(r io.Reader) *scanner {
+func newScanner(r io.Reader) *scanner { return newScannerSize(r, scanBufSize) }
+
+func newScannerSize(r io.Reader, size int) *scanner {
 	return &scanner{
 		r:     r,
-		buf:   make([]byte, scanBufSize),
+		buf:   make([]byte, size),
 		names: make(map[string]string, 128),
 		stack: make([]string, 0, 16),
 	}
@@ -411,17 +413,17 @@ func (s *scanner) textBytes() ([]byte, error) {
 		return nil, nil
 	}
 	depth := len(s.stack)
-	// Fast path: plain text up to the end tag, all in the buffer.
-	if i := bytes.IndexByte(s.buf[s.pos:s.end], '<'); i >= 0 && s.pos+i+1 < s.end && s.buf[s.pos+i+1] == '/' {
+	// Fast path: plain text and the whole end tag are in the buffer, so
+	// reading the end tag cannot refill it and move the text away.
+	if i := bytes.IndexByte(s.buf[s.pos:s.end], '<'); i >= 0 && s.pos+i+1 < s.end && s.buf[s.pos+i+1] == '/' &&
+		bytes.IndexByte(s.buf[s.pos+i:s.end], '>') >= 0 {
 		txt := s.buf[s.pos : s.pos+i]
 		if bytes.IndexByte(txt, '&') < 0 {
-			start := s.pos
 			s.pos += i
 			if _, err := s.endTag(); err != nil {
 				return nil, err
 			}
-			// endTag does not move the buffer, so txt is still valid.
-			return s.buf[start : start+i], nil
+			return txt, nil
 		}
 	}
 	s.scratch = s.scratch[:0]

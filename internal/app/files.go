@@ -1,0 +1,195 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"qvt/internal/export"
+	"qvt/internal/finding"
+	"qvt/internal/load"
+	"qvt/internal/store"
+)
+
+func (e *env) openStore(ctx context.Context) (*store.Store, error) {
+	return store.Open(ctx, e.cfg.DB)
+}
+
+func (e *env) loader() *load.Loader {
+	return &load.Loader{Policy: e.cfg.Policy(), Log: e.log}
+}
+
+func (e *env) importCommand() *cobra.Command {
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "import FILE...",
+		Short: "Load Qualys KB, host detection and NVD files into the store",
+		Long: `Load files into the store and rebuild the findings: Qualys KnowledgeBase XML,
+Qualys host list detection XML and NVD CVE JSON (an API 2.0 response, a
+nvdcve-2.0 feed, a single record, or a legacy 1.1 feed), each optionally
+gzip-compressed. The kind of each file is told from its content.
+
+All files are loaded in one transaction: if any file is unreadable or
+malformed, qvt names the file and where it broke, exits 1 and leaves the
+store exactly as it was.`,
+		Example: `  qvt import kb.xml.gz detections.xml nvdcve-2.0-2024.json.gz`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("import: name at least one file")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := e.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			start := time.Now()
+			res, err := e.loader().Files(ctx, st, args)
+			if err != nil {
+				return fmt.Errorf("import: %w (the store is unchanged)", err)
+			}
+			if quiet {
+				return nil
+			}
+			for _, f := range res.Files {
+				switch f.Kind {
+				case load.KindDetections:
+					fmt.Fprintf(e.stdout, "%s: %s, %d hosts, %d detections\n", f.Name, f.Kind, f.Records, f.Details)
+				default:
+					fmt.Fprintf(e.stdout, "%s: %s, %d records\n", f.Name, f.Kind, f.Records)
+				}
+			}
+			fmt.Fprintf(e.stdout, "imported in %s: %d KB entries changed, %d CVE records changed, %d QIDs scored, %d detections rerated\n",
+				time.Since(start).Round(time.Millisecond), res.VulnsChanged, res.CVEsChanged, res.Scored, res.Rerated)
+			return e.printSummary(ctx, st)
+		},
+	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
+	return cmd
+}
+
+func (e *env) printSummary(ctx context.Context, st *store.Store) error {
+	sum, err := st.Summarize(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	return writeSummary(e.stdout, sum)
+}
+
+func writeSummary(w io.Writer, sum store.Summary) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "findings: %d (%d open, %d fixed)\n", sum.Total, sum.Open, sum.ByStatus["Fixed"])
+	b.WriteString("  by status:")
+	for _, s := range finding.Statuses {
+		fmt.Fprintf(&b, "  %s %d", s, sum.ByStatus[s])
+	}
+	b.WriteString("\n  open by rating:")
+	for i := len(finding.Ratings) - 1; i >= 0; i-- {
+		r := finding.Ratings[i]
+		fmt.Fprintf(&b, "  %s %d", r, sum.ByRating[r])
+	}
+	fmt.Fprintf(&b, "\n  overdue: %d   due within 7 days: %d\n", sum.Overdue, sum.DueSoon)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (e *env) exportCommand() *cobra.Command {
+	var format, out, status, minRating string
+	var hosts, cves []string
+	var qids []string
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Write the finding list (JSON, NDJSON, CSV or the old tool's records)",
+		Long: `Write the findings in the store, sorted by key, in one of these formats:
+
+  json    a JSON array of objects with the fields of docs/findings.md
+  ndjson  the same objects, one per line
+  csv     a header row and the same columns (lists joined with ';')
+  legacy  the old qualys.py record shape: one object keyed by finding key`,
+		Example: `  qvt export --format json > findings.json
+  qvt export --format csv --status open --min-rating High -o open-high.csv
+  qvt export --host 10.1.2.3 --cve CVE-2021-44228`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var f store.Filter
+			var err error
+			if status != "" {
+				if f.Statuses, err = store.ParseStatuses(status); err != nil {
+					return usagef("--status: %v", err)
+				}
+			}
+			if minRating != "" {
+				r := finding.RatingRank(minRating)
+				if r < 0 {
+					return usagef("--min-rating: unknown rating %q (want None, Low, Medium, High or Critical)", minRating)
+				}
+				f.MinRating = finding.Ratings[r]
+			}
+			for _, q := range splitList(qids) {
+				n, err := strconv.Atoi(q)
+				if err != nil || n <= 0 {
+					return usagef("--qid: %q is not a QID", q)
+				}
+				f.QIDs = append(f.QIDs, n)
+			}
+			f.Hosts = splitList(hosts)
+			f.CVEs = splitList(cves)
+			var w io.Writer = e.stdout
+			if out != "" && out != "-" {
+				file, err := os.Create(out)
+				if err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+				defer file.Close()
+				w = file
+			}
+			ew, err := export.New(format, w)
+			if err != nil {
+				return usagef("--format: %v", err)
+			}
+			ctx := cmd.Context()
+			st, err := e.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.Findings(ctx, f, ew.Write); err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			if err := ew.Close(); err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&format, "format", "json", "json, ndjson, csv or legacy")
+	fl.StringVarP(&out, "output", "o", "", "write to this file instead of standard output")
+	fl.StringVar(&status, "status", "", "open, fixed, or Qualys statuses: New,Active,Re-Opened,Fixed")
+	fl.StringVar(&minRating, "min-rating", "", "lowest rating to include: Low, Medium, High, Critical")
+	fl.StringSliceVar(&hosts, "host", nil, "only these hosts (IP, hostname or Qualys host ID; repeat or comma-separate)")
+	fl.StringSliceVar(&qids, "qid", nil, "only these QIDs")
+	fl.StringSliceVar(&cves, "cve", nil, "only findings whose QID lists one of these CVEs")
+	return cmd
+}
+
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for p := range strings.SplitSeq(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

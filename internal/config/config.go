@@ -1,0 +1,170 @@
+// Package config holds qvt's configuration: a YAML file (path from
+// --config or QVT_CONFIG), overridden by environment variables, overridden
+// by flags. It is read and validated once, then passed down explicitly.
+// Secrets are never printed: String redacts them.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"qvt/internal/assess"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	DB      string  `yaml:"db"` // SQLite file path (default ./qvt.db)
+	Qualys  Qualys  `yaml:"qualys"`
+	NVD     NVD     `yaml:"nvd"`
+	Scoring Scoring `yaml:"scoring"`
+}
+
+// Qualys is how to reach the Qualys API.
+type Qualys struct {
+	APIURL   string `yaml:"api_url"`  // QUALYS_API_URL
+	Platform string `yaml:"platform"` // QUALYS_PLATFORM, e.g. EU1
+	Username string `yaml:"username"` // QUALYS_USERNAME
+	Password string `yaml:"password"` // QUALYS_PASSWORD (secret)
+}
+
+// NVD is how to reach the NVD API.
+type NVD struct {
+	APIURL string `yaml:"api_url"` // NVD_API_URL
+	APIKey string `yaml:"api_key"` // NVD_API_KEY (secret)
+}
+
+// Scoring is the scoring policy (docs/findings.md, "Scoring policy").
+type Scoring struct {
+	VectorOrder []string       `yaml:"vector_order"` // default kb_v3, nvd_v3, nvd_v4, kb_v2, nvd_v2
+	RatingFrom  string         `yaml:"rating_from"`  // env (default), temporal, base, severity
+	SLADays     map[string]int `yaml:"sla_days"`     // rating → days; default Critical 15, High 30, Medium 90, Low 180
+}
+
+// Default is the configuration with nothing set.
+func Default() *Config {
+	p := assess.DefaultPolicy()
+	return &Config{
+		DB: "qvt.db",
+		NVD: NVD{
+			APIURL: "https://services.nvd.nist.gov/rest/json/cves/2.0",
+		},
+		Scoring: Scoring{
+			VectorOrder: p.VectorOrder,
+			RatingFrom:  p.RatingFrom,
+			SLADays:     p.SLADays,
+		},
+	}
+}
+
+// Load reads the configuration: defaults, then the file at path (if path
+// is not empty), then the environment (getenv).
+func Load(path string, getenv func(string) string) (*Config, error) {
+	c := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if err := c.parse(data); err != nil {
+			return nil, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	c.applyEnv(getenv)
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+func (c *Config) parse(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true) // a misspelt key is an error, not a silent default
+	// A map in the file replaces the default rather than merging into it.
+	defDays := c.Scoring.SLADays
+	c.Scoring.SLADays = nil
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if c.Scoring.SLADays == nil {
+		c.Scoring.SLADays = defDays
+	}
+	return nil
+}
+
+func (c *Config) applyEnv(getenv func(string) string) {
+	set := func(dst *string, name string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	set(&c.DB, "QVT_DB")
+	set(&c.Qualys.APIURL, "QUALYS_API_URL")
+	set(&c.Qualys.Platform, "QUALYS_PLATFORM")
+	set(&c.Qualys.Username, "QUALYS_USERNAME")
+	set(&c.Qualys.Password, "QUALYS_PASSWORD")
+	set(&c.NVD.APIURL, "NVD_API_URL")
+	set(&c.NVD.APIKey, "NVD_API_KEY")
+}
+
+// Policy is the scoring policy the configuration describes.
+func (c *Config) Policy() assess.Policy {
+	return assess.Policy{
+		VectorOrder: slices.Clone(c.Scoring.VectorOrder),
+		RatingFrom:  c.Scoring.RatingFrom,
+		SLADays:     maps.Clone(c.Scoring.SLADays),
+	}
+}
+
+// Validate checks the configuration as a whole.
+func (c *Config) Validate() error {
+	if strings.TrimSpace(c.DB) == "" {
+		return errors.New("db: empty path")
+	}
+	// Title-case the ratings of sla_days so "high: 14" works.
+	days := map[string]int{}
+	for r, d := range c.Scoring.SLADays {
+		if len(r) > 0 {
+			r = strings.ToUpper(r[:1]) + strings.ToLower(r[1:])
+		}
+		days[r] = d
+	}
+	c.Scoring.SLADays = days
+	return c.Policy().Validate()
+}
+
+const redacted = "[REDACTED]"
+
+// String prints the configuration as YAML with secrets redacted.
+func (c *Config) String() string {
+	cp := *c
+	if cp.Qualys.Password != "" {
+		cp.Qualys.Password = redacted
+	}
+	if cp.NVD.APIKey != "" {
+		cp.NVD.APIKey = redacted
+	}
+	out, err := yaml.Marshal(&cp)
+	if err != nil {
+		return "config: " + err.Error()
+	}
+	return string(out)
+}
+
+// Secrets lists the secret values set, for log redaction.
+func (c *Config) Secrets() []string {
+	var s []string
+	for _, v := range []string{c.Qualys.Password, c.NVD.APIKey} {
+		if v != "" {
+			s = append(s, v)
+		}
+	}
+	return s
+}

@@ -1,0 +1,429 @@
+// Package load moves decoded Qualys and NVD records into the store: it
+// tells input files apart by their content, streams each through its
+// decoder into batched writes, keeps scores up to date (rescoring only the
+// QIDs whose inputs changed) and derives each detection's rating and
+// deadline as it is written. A whole load is one store transaction.
+package load
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+
+	"qvt/internal/assess"
+	"qvt/internal/nvd"
+	"qvt/internal/qualys"
+	"qvt/internal/store"
+)
+
+// Kind is the kind of an input file.
+type Kind int
+
+const (
+	KindUnknown Kind = iota
+	KindKB
+	KindNVD
+	KindDetections
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindKB:
+		return "Qualys KnowledgeBase"
+	case KindNVD:
+		return "NVD CVE data"
+	case KindDetections:
+		return "Qualys host detections"
+	}
+	return "unknown"
+}
+
+// Loader loads inputs into a store under a scoring policy.
+type Loader struct {
+	Policy assess.Policy
+	Log    *slog.Logger
+	// Env gives the environment policy of a host: its id (0 = none) and
+	// its CVSS environmental overrides. Nil means no host has one.
+	Env func(h *qualys.Host) (id int, overrides map[string]string)
+	// Overrides gives the overrides of an environment policy id.
+	Overrides func(id int) map[string]string
+}
+
+func (l *Loader) log() *slog.Logger {
+	if l.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l.Log
+}
+
+// Input is an opened input: its name for messages, its kind and its
+// (decompressed) content.
+type Input struct {
+	Name string
+	Kind Kind
+	Gzip bool
+	r    *bufio.Reader
+	c    io.Closer
+}
+
+// Close closes the underlying file.
+func (in *Input) Close() error {
+	if in.c == nil {
+		return nil
+	}
+	return in.c.Close()
+}
+
+// Open opens a file and tells its kind from its content.
+func Open(path string) (*Input, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	in, err := Sniff(path, f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	in.c = f
+	return in, nil
+}
+
+// Sniff reads the start of r to tell its kind: gzip is unwrapped, then an
+// XML root element names a Qualys document, and JSON is taken for NVD data
+// (its decoder rejects JSON of another kind).
+func Sniff(name string, r io.Reader) (*Input, error) {
+	in := &Input{Name: name}
+	br := bufio.NewReaderSize(r, 256<<10)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: gzip: %w", name, err)
+		}
+		in.Gzip = true
+		br = bufio.NewReaderSize(gz, 256<<10)
+	}
+	in.r = br
+	head, err := br.Peek(64 << 10)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, fmt.Errorf("%s: %w", in.where(), err)
+	}
+	body := bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
+	if len(body) == 0 {
+		return nil, fmt.Errorf("%s: empty file", in.where())
+	}
+	switch body[0] {
+	case '{', '[':
+		in.Kind = KindNVD
+		return in, nil
+	case '<':
+		switch root := qualys.RootElement(head); root {
+		case qualys.RootKB:
+			in.Kind = KindKB
+		case qualys.RootDetections:
+			in.Kind = KindDetections
+		case qualys.RootError:
+			apiErr, err := qualys.DecodeSimpleReturn(br)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", in.where(), err)
+			}
+			if apiErr == nil {
+				return nil, fmt.Errorf("%s: a Qualys SIMPLE_RETURN without an error code, not data", in.where())
+			}
+			return nil, fmt.Errorf("%s: the file is a Qualys error response: %w", in.where(), apiErr)
+		case "":
+			return nil, fmt.Errorf("%s: not a well-formed XML document (no root element in the first 64 KiB)", in.where())
+		default:
+			return nil, fmt.Errorf("%s: unsupported XML document <%s>: want a Qualys KnowledgeBase (%s) or host detection list (%s)",
+				in.where(), root, qualys.RootKB, qualys.RootDetections)
+		}
+		return in, nil
+	}
+	return nil, fmt.Errorf("%s: not a Qualys XML or NVD JSON file (it starts with %q)", in.where(), abbreviate(body, 16))
+}
+
+// where names the input in messages; byte offsets in a gzip file count
+// decompressed bytes.
+func (in *Input) where() string {
+	if in.Gzip {
+		return in.Name + " (gzip, offsets in decompressed bytes)"
+	}
+	return in.Name
+}
+
+func abbreviate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
+
+// Result tells what a load did.
+type Result struct {
+	Files []FileResult
+	store.Stats
+}
+
+// FileResult tells what one input held.
+type FileResult struct {
+	Name    string
+	Kind    Kind
+	Records int // vulns, CVEs or hosts
+	Details int // detections, for host files
+}
+
+// Files imports files into the store in one transaction: KB files first,
+// then NVD files, then detections, so that detections are rated with
+// up-to-date scores. On any error nothing is written.
+func (l *Loader) Files(ctx context.Context, st *store.Store, paths []string) (Result, error) {
+	var inputs []*Input
+	defer func() {
+		for _, in := range inputs {
+			in.Close()
+		}
+	}()
+	for _, p := range paths {
+		in, err := Open(p)
+		if err != nil {
+			return Result{}, err
+		}
+		inputs = append(inputs, in)
+	}
+	slices.SortStableFunc(inputs, func(a, b *Input) int { return int(a.Kind) - int(b.Kind) })
+	var res Result
+	err := st.Write(ctx, func(tx *store.Tx) error {
+		if err := l.checkPolicy(tx); err != nil {
+			return err
+		}
+		for _, in := range inputs {
+			fr, err := l.Input(ctx, tx, in)
+			if err != nil {
+				return err
+			}
+			res.Files = append(res.Files, fr)
+		}
+		if err := l.Rescore(tx); err != nil {
+			return err
+		}
+		res.Stats = tx.Stats
+		return nil
+	})
+	return res, err
+}
+
+// checkPolicy queues everything for rescoring when the scoring policy
+// differs from the one the stored scores were made under.
+func (l *Loader) checkPolicy(tx *store.Tx) error {
+	fp := l.Policy.Fingerprint()
+	old, err := tx.Meta("scoring_policy")
+	if err != nil {
+		return err
+	}
+	if old == fp {
+		return nil
+	}
+	if old != "" {
+		l.log().Info("scoring policy changed: rescoring every finding")
+	}
+	if err := tx.QueueAll(); err != nil {
+		return err
+	}
+	return tx.SetMeta("scoring_policy", fp)
+}
+
+// Input streams one opened input into the transaction.
+func (l *Loader) Input(ctx context.Context, tx *store.Tx, in *Input) (FileResult, error) {
+	fr := FileResult{Name: in.Name, Kind: in.Kind}
+	var err error
+	switch in.Kind {
+	case KindKB:
+		fr.Records, err = l.kb(ctx, tx, in.r)
+	case KindNVD:
+		fr.Records, err = l.nvd(ctx, tx, in.r)
+	case KindDetections:
+		// Detections are rated as they are written, from the scores as
+		// they stand after everything loaded before them.
+		if err = l.Rescore(tx); err == nil {
+			fr.Records, fr.Details, err = l.detections(ctx, tx, in.r)
+		}
+	default:
+		err = errors.New("unknown kind of input")
+	}
+	if err != nil {
+		return fr, fmt.Errorf("%s: %w", in.where(), err)
+	}
+	l.log().Info("loaded", "file", in.Name, "kind", in.Kind.String(), "records", fr.Records)
+	return fr, nil
+}
+
+// batchSize is how many records travel from a decoder to the writer at a
+// time: large enough to amortise the hand-off, small enough to keep memory
+// flat.
+const batchSize = 512
+
+// pipe runs decode in its own goroutine, handing batches to write in this
+// one, so that decoding and writing overlap on two cores. Memory holds at
+// most a few batches.
+func pipe[T any](ctx context.Context, decode func(emit func(T) error) error, write func([]T) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan []T, 4)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(ch)
+		batch := make([]T, 0, batchSize)
+		err := decode(func(x T) error {
+			batch = append(batch, x)
+			if len(batch) < batchSize {
+				return nil
+			}
+			select {
+			case ch <- batch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			batch = make([]T, 0, batchSize)
+			return nil
+		})
+		if err == nil && len(batch) > 0 {
+			select {
+			case ch <- batch:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		errc <- err
+	}()
+	var werr error
+	for batch := range ch {
+		if werr != nil {
+			continue // drain so the decoder can finish
+		}
+		if werr = write(batch); werr != nil {
+			cancel()
+		}
+	}
+	derr := <-errc
+	if werr != nil {
+		return werr
+	}
+	return derr
+}
+
+func (l *Loader) kb(ctx context.Context, tx *store.Tx, r io.Reader) (int, error) {
+	n := 0
+	err := pipe(ctx, func(emit func(*qualys.Vuln) error) error {
+		_, err := qualys.DecodeKB(r, emit)
+		return err
+	}, func(vs []*qualys.Vuln) error {
+		n += len(vs)
+		return tx.PutVulns(vs)
+	})
+	return n, err
+}
+
+func (l *Loader) nvd(ctx context.Context, tx *store.Tx, r io.Reader) (int, error) {
+	n := 0
+	err := pipe(ctx, func(emit func(*nvd.CVE) error) error {
+		_, err := nvd.Decode(r, emit)
+		return err
+	}, func(cs []*nvd.CVE) error {
+		n += len(cs)
+		return tx.PutCVEs(cs)
+	})
+	return n, err
+}
+
+func (l *Loader) detections(ctx context.Context, tx *store.Tx, r io.Reader) (hosts, dets int, err error) {
+	ratings, err := tx.Ratings()
+	if err != nil {
+		return 0, 0, err
+	}
+	err = pipe(ctx, func(emit func(store.HostRecord) error) error {
+		_, err := qualys.DecodeDetections(r, func(h *qualys.Host) error {
+			return emit(l.rate(h, ratings))
+		})
+		return err
+	}, func(hs []store.HostRecord) error {
+		hosts += len(hs)
+		for _, h := range hs {
+			dets += len(h.Host.Detections)
+		}
+		return tx.PutHosts(hs)
+	})
+	return hosts, dets, err
+}
+
+// rate derives the rating and deadline of each detection of a host.
+func (l *Loader) rate(h *qualys.Host, ratings map[store.QIDKey]store.QIDRating) store.HostRecord {
+	rec := store.HostRecord{Host: h, Derived: make([]store.Derived, len(h.Detections))}
+	if l.Env != nil {
+		rec.Policy, _ = l.Env(h)
+	}
+	for i := range h.Detections {
+		d := &h.Detections[i]
+		sc, ok := ratings[store.QIDKey{QID: d.QID, Policy: rec.Policy}]
+		if !ok {
+			sc = ratings[store.QIDKey{QID: d.QID}]
+		}
+		rec.Derived[i] = l.Derive(store.RateInput{QID: d.QID, Policy: rec.Policy, Severity: d.Severity, FirstFound: d.FirstFound, Score: sc})
+	}
+	return rec
+}
+
+// Derive is a detection's rating and deadline.
+func (l *Loader) Derive(in store.RateInput) store.Derived {
+	sev := in.Severity
+	if sev == 0 {
+		sev = in.Score.KBSeverity
+	}
+	rating := in.Score.Rating
+	if rating == "" {
+		rating = assess.SeverityRating(sev)
+	}
+	return store.Derived{VulnScore: rating, BreachDate: assess.BreachDate(in.FirstFound, rating, l.Policy)}
+}
+
+// Rescore scores the queued QIDs under every environment policy in use,
+// rerates their detections and empties the queue.
+func (l *Loader) Rescore(tx *store.Tx) error {
+	n, err := tx.Queued()
+	if err != nil || n == 0 {
+		return err
+	}
+	policies, err := tx.Policies()
+	if err != nil {
+		return err
+	}
+	err = tx.ScoreInputs(func(in *assess.QIDInput) error {
+		for _, p := range policies {
+			var env map[string]string
+			if p != 0 && l.Overrides != nil {
+				env = l.Overrides(p)
+			}
+			s := assess.ScoreQID(*in, l.Policy, env)
+			if s.VectorError != "" && !s.HasVector {
+				l.log().Debug("no usable CVSS vector", "qid", in.QID, "reason", s.VectorError)
+			}
+			if err := tx.PutScore(p, &s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := tx.Rerate(l.Derive); err != nil {
+		return err
+	}
+	l.log().Debug("rescored", "qids", n)
+	return tx.ClearQueue()
+}

@@ -1,0 +1,163 @@
+package store
+
+import (
+	"fmt"
+
+	"qvt/internal/qualys"
+)
+
+// HostRecord is a host with its detections, as the store writes them: the
+// rating and deadline of each detection are derived by the caller.
+type HostRecord struct {
+	Host    *qualys.Host
+	Policy  int       // environment policy of the host
+	Derived []Derived // one per Host.Detections
+}
+
+// Derived holds what qvt adds to a detection.
+type Derived struct {
+	VulnScore  string
+	BreachDate string
+}
+
+const upsertHost = `INSERT INTO hosts (id, asset_id, ip, ipv6, tracking_method, network_id, os, os_cpe,
+ dns, dns_hostname, dns_domain, fqdn, netbios, qg_host_id, last_scan, last_vm_scanned,
+ last_vm_scanned_duration, last_vm_auth_scanned, last_pc_scanned, policy)
+VALUES (?,?,?,?,?,?,?,?, ?,?,?,?,?,?,?,?, ?,?,?,?)
+ON CONFLICT (id) DO UPDATE SET asset_id = excluded.asset_id, ip = excluded.ip, ipv6 = excluded.ipv6,
+ tracking_method = excluded.tracking_method, network_id = excluded.network_id, os = excluded.os,
+ os_cpe = excluded.os_cpe, dns = excluded.dns, dns_hostname = excluded.dns_hostname,
+ dns_domain = excluded.dns_domain, fqdn = excluded.fqdn, netbios = excluded.netbios,
+ qg_host_id = excluded.qg_host_id, last_scan = excluded.last_scan,
+ last_vm_scanned = excluded.last_vm_scanned, last_vm_scanned_duration = excluded.last_vm_scanned_duration,
+ last_vm_auth_scanned = excluded.last_vm_auth_scanned, last_pc_scanned = excluded.last_pc_scanned,
+ policy = excluded.policy`
+
+// A QID reported on tcp and udp of one port is one finding: the most
+// recently found report wins, whatever the order they arrive in.
+const upsertDetection = `INSERT INTO detections (host_id, qid, port, protocol, type, severity, status,
+ first_found, last_found, times_found, last_test, last_update, last_fixed, first_reopened,
+ last_reopened, times_reopened, results, ssl, fqdn, instance, service, qds, qds_severity,
+ ignored, disabled, last_processed, unique_vuln_id, vuln_score, breach_date)
+VALUES (?,?,?,?,?,?,?, ?,?,?,?,?,?,?, ?,?,?,?,?,?,?,?,?, ?,?,?,?,?,?)
+ON CONFLICT (host_id, qid, port) DO UPDATE SET protocol = excluded.protocol, type = excluded.type,
+ severity = excluded.severity, status = excluded.status, first_found = excluded.first_found,
+ last_found = excluded.last_found, times_found = excluded.times_found, last_test = excluded.last_test,
+ last_update = excluded.last_update, last_fixed = excluded.last_fixed,
+ first_reopened = excluded.first_reopened, last_reopened = excluded.last_reopened,
+ times_reopened = excluded.times_reopened, results = excluded.results, ssl = excluded.ssl,
+ fqdn = excluded.fqdn, instance = excluded.instance, service = excluded.service, qds = excluded.qds,
+ qds_severity = excluded.qds_severity, ignored = excluded.ignored, disabled = excluded.disabled,
+ last_processed = excluded.last_processed, unique_vuln_id = excluded.unique_vuln_id,
+ vuln_score = excluded.vuln_score, breach_date = excluded.breach_date
+WHERE excluded.last_found >= detections.last_found`
+
+// PutHosts upserts hosts, their tags and their detections.
+func (tx *Tx) PutHosts(hs []HostRecord) error {
+	hb, err := tx.bind(upsertHost)
+	if err != nil {
+		return err
+	}
+	db, err := tx.bind(upsertDetection)
+	if err != nil {
+		return err
+	}
+	for _, r := range hs {
+		h := r.Host
+		tx.Stats.Hosts++
+		hb.int(h.ID)
+		hb.int(h.AssetID)
+		hb.text(h.IP)
+		hb.text(h.IPv6)
+		hb.text(h.TrackingMethod)
+		hb.text(h.NetworkID)
+		hb.text(h.OS)
+		hb.text(h.OSCPE)
+		hb.text(h.DNS)
+		hb.text(h.DNSHostname)
+		hb.text(h.DNSDomain)
+		hb.text(h.FQDN)
+		hb.text(h.NetBIOS)
+		hb.text(h.QGHostID)
+		hb.text(h.LastScan)
+		hb.text(h.LastVMScanned)
+		hb.int(int64(h.LastVMScannedDuration))
+		hb.text(h.LastVMAuthScanned)
+		hb.text(h.LastPCScanned)
+		hb.int(int64(r.Policy))
+		if err := hb.run(); err != nil {
+			return fmt.Errorf("store: host %d: %w", h.ID, err)
+		}
+		if err := tx.putTags(h); err != nil {
+			return fmt.Errorf("store: host %d: %w", h.ID, err)
+		}
+		for i := range h.Detections {
+			d := &h.Detections[i]
+			tx.Stats.Detections++
+			db.int(h.ID)
+			db.int(int64(d.QID))
+			db.int(int64(d.Port))
+			db.text(d.Protocol)
+			db.text(d.Type)
+			db.int(int64(d.Severity))
+			db.text(d.Status)
+			db.text(d.FirstFound)
+			db.text(d.LastFound)
+			db.int(int64(d.TimesFound))
+			db.text(d.LastTest)
+			db.text(d.LastUpdate)
+			db.text(d.LastFixed)
+			db.text(d.FirstReopened)
+			db.text(d.LastReopened)
+			db.int(int64(d.TimesReopened))
+			db.text(d.Results)
+			db.bool(d.SSL)
+			db.text(d.FQDN)
+			db.text(d.Instance)
+			db.text(d.Service)
+			db.int(int64(d.QDS))
+			db.text(d.QDSSeverity)
+			db.bool(d.Ignored)
+			db.bool(d.Disabled)
+			db.text(d.LastProcessed)
+			db.int(d.UniqueVulnID)
+			var dv Derived
+			if i < len(r.Derived) {
+				dv = r.Derived[i]
+			}
+			db.text(dv.VulnScore)
+			db.text(dv.BreachDate)
+			if err := db.run(); err != nil {
+				return fmt.Errorf("store: host %d qid %d port %d: %w", h.ID, d.QID, d.Port, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (tx *Tx) putTags(h *qualys.Host) error {
+	del, err := tx.bind("DELETE FROM host_tags WHERE host_id = ?")
+	if err != nil {
+		return err
+	}
+	del.int(h.ID)
+	if err := del.run(); err != nil {
+		return err
+	}
+	if len(h.Tags) == 0 {
+		return nil
+	}
+	ins, err := tx.bind("INSERT OR IGNORE INTO host_tags (host_id, name, tag_id) VALUES (?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	for _, t := range h.Tags {
+		ins.int(h.ID)
+		ins.text(t.Name)
+		ins.int(t.ID)
+		if err := ins.run(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

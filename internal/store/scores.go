@@ -1,0 +1,245 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"qvt/internal/assess"
+	"qvt/internal/nvd"
+)
+
+// QueueAll queues every QID the store knows for rescoring: after a change
+// of scoring policy nothing needs to be fetched again, only recomputed.
+func (tx *Tx) QueueAll() error {
+	if err := tx.exec("INSERT OR IGNORE INTO rescore_queue (qid) SELECT qid FROM kb_vulns"); err != nil {
+		return err
+	}
+	return tx.exec("INSERT OR IGNORE INTO rescore_queue (qid) SELECT DISTINCT qid FROM detections")
+}
+
+// QueueQIDs queues QIDs for rescoring.
+func (tx *Tx) QueueQIDs(qids []int) error {
+	for _, q := range qids {
+		if err := tx.queue(int64(q)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Queued counts the QIDs waiting to be rescored.
+func (tx *Tx) Queued() (int, error) {
+	n := 0
+	err := tx.query("SELECT count(*) FROM rescore_queue", func(st *sqlite3.Stmt) error {
+		n = st.ColumnInt(0)
+		return nil
+	})
+	return n, err
+}
+
+// ScoreInputs streams, for each queued QID that has a KB entry, what
+// scoring it needs: its vectors, its CVE list and the NVD metrics of the
+// CVEs NVD knows.
+func (tx *Tx) ScoreInputs(fn func(*assess.QIDInput) error) error {
+	const q = `SELECT k.qid, k.severity, k.cvss3_vector, k.cvss3_version, k.cvss_vector,
+  c.cve_id, n.id IS NOT NULL, m.version, m.source, m.type, m.vector, m.base_score
+FROM rescore_queue r
+JOIN kb_vulns k ON k.qid = r.qid
+LEFT JOIN kb_cves c ON c.qid = k.qid
+LEFT JOIN nvd_cves n ON n.id = c.cve_id
+LEFT JOIN nvd_metrics m ON m.cve_id = n.id
+ORDER BY k.qid, c.ord, m.ord`
+	var cur *assess.QIDInput
+	flush := func() error {
+		if cur == nil {
+			return nil
+		}
+		in := cur
+		cur = nil
+		return fn(in)
+	}
+	err := tx.query(q, func(st *sqlite3.Stmt) error {
+		qid := st.ColumnInt(0)
+		if cur == nil || cur.QID != qid {
+			if err := flush(); err != nil {
+				return err
+			}
+			cur = &assess.QIDInput{
+				QID:        qid,
+				Severity:   st.ColumnInt(1),
+				KBv3Vector: st.ColumnText(2),
+				KBv3Ver:    st.ColumnText(3),
+				KBv2Vector: st.ColumnText(4),
+				NVD:        map[string][]nvd.Metric{},
+			}
+		}
+		if st.ColumnType(5) == sqlite3.NULL {
+			return nil
+		}
+		cve := st.ColumnText(5)
+		if n := len(cur.CVEs); n == 0 || cur.CVEs[n-1] != cve {
+			cur.CVEs = append(cur.CVEs, cve)
+		}
+		if !st.ColumnBool(6) {
+			return nil // NVD does not know this CVE
+		}
+		ms := cur.NVD[cve]
+		if st.ColumnType(7) != sqlite3.NULL {
+			ms = append(ms, nvd.Metric{
+				Version:   st.ColumnText(7),
+				Source:    st.ColumnText(8),
+				Type:      st.ColumnText(9),
+				Vector:    st.ColumnText(10),
+				BaseScore: st.ColumnFloat(11),
+			})
+		}
+		cur.NVD[cve] = ms
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+const upsertScore = `INSERT INTO qid_scores (qid, policy, cve_id, cvss_version, cvss_vector, vector_source,
+ base, temporal, env_score, rating, base_rating, temporal_rating, env_rating)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT (qid, policy) DO UPDATE SET cve_id = excluded.cve_id, cvss_version = excluded.cvss_version,
+ cvss_vector = excluded.cvss_vector, vector_source = excluded.vector_source, base = excluded.base,
+ temporal = excluded.temporal, env_score = excluded.env_score, rating = excluded.rating,
+ base_rating = excluded.base_rating, temporal_rating = excluded.temporal_rating, env_rating = excluded.env_rating`
+
+// PutScore stores the scoring of a QID under an environment policy.
+func (tx *Tx) PutScore(policy int, s *assess.Score) error {
+	b, err := tx.bind(upsertScore)
+	if err != nil {
+		return err
+	}
+	tx.Stats.Scored++
+	b.int(int64(s.QID))
+	b.int(int64(policy))
+	b.text(s.CVEID)
+	b.text(s.Version)
+	b.text(s.Vector)
+	b.text(s.Source)
+	if s.HasVector {
+		b.float(s.Base)
+		b.float(s.Temporal)
+		b.float(s.Env)
+	} else {
+		b.null()
+		b.null()
+		b.null()
+	}
+	b.text(s.Rating)
+	b.text(s.BaseRating)
+	b.text(s.TempRating)
+	b.text(s.EnvRating)
+	if err := b.run(); err != nil {
+		return fmt.Errorf("store: qid %d: %w", s.QID, err)
+	}
+	return nil
+}
+
+// Policies lists the environment policies hosts are under (0 is none).
+func (tx *Tx) Policies() ([]int, error) {
+	ps := []int{0}
+	err := tx.query("SELECT DISTINCT policy FROM hosts WHERE policy <> 0 ORDER BY policy", func(st *sqlite3.Stmt) error {
+		ps = append(ps, st.ColumnInt(0))
+		return nil
+	})
+	return ps, err
+}
+
+// QIDRating is what rating a detection needs from its QID.
+type QIDRating struct {
+	Rating     string // the QID's CVSS rating under the policy; "" when it has no vector
+	KBSeverity int
+}
+
+// QIDKey keys ratings by QID and environment policy.
+type QIDKey struct {
+	QID, Policy int
+}
+
+// Ratings loads the rating of every scored (QID, policy) and the KB
+// severity of every QID: a few bytes per QID, what an import of
+// detections needs to rate them as they stream in.
+func (tx *Tx) Ratings() (map[QIDKey]QIDRating, error) {
+	out := map[QIDKey]QIDRating{}
+	err := tx.query(`SELECT k.qid, COALESCE(s.policy, 0), COALESCE(s.rating, ''), k.severity
+FROM kb_vulns k LEFT JOIN qid_scores s ON s.qid = k.qid`, func(st *sqlite3.Stmt) error {
+		out[QIDKey{st.ColumnInt(0), st.ColumnInt(1)}] = QIDRating{Rating: st.ColumnText(2), KBSeverity: st.ColumnInt(3)}
+		return nil
+	})
+	return out, err
+}
+
+// RateInput is what deriving a detection's rating and deadline needs.
+type RateInput struct {
+	QID        int
+	Policy     int
+	Severity   int // the detection's, else the KB's
+	FirstFound string
+	Score      QIDRating
+}
+
+// Rerate recomputes the rating and deadline of the detections of queued
+// QIDs with rate, and rewrites those that changed. The changes are
+// collected in a temporary table first so that no row is updated under
+// the cursor that reads it.
+func (tx *Tx) Rerate(rate func(RateInput) Derived) error {
+	if err := tx.exec(`CREATE TEMP TABLE IF NOT EXISTS rerate (host_id INTEGER, qid INTEGER, port INTEGER,
+ vuln_score TEXT, breach_date TEXT, PRIMARY KEY (host_id, qid, port))`); err != nil {
+		return err
+	}
+	if err := tx.exec("DELETE FROM temp.rerate"); err != nil {
+		return err
+	}
+	ins, err := tx.bind("INSERT INTO temp.rerate VALUES (?, ?, ?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	const q = `SELECT d.host_id, d.qid, d.port, d.severity, d.first_found, d.vuln_score, d.breach_date,
+  h.policy, COALESCE(s.rating, ''), COALESCE(k.severity, 0)
+FROM detections d
+JOIN rescore_queue r ON r.qid = d.qid
+JOIN hosts h ON h.id = d.host_id
+LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy
+LEFT JOIN kb_vulns k ON k.qid = d.qid`
+	err = tx.query(q, func(st *sqlite3.Stmt) error {
+		in := RateInput{
+			QID:        st.ColumnInt(1),
+			Severity:   st.ColumnInt(3),
+			FirstFound: st.ColumnText(4),
+			Policy:     st.ColumnInt(7),
+			Score:      QIDRating{Rating: st.ColumnText(8), KBSeverity: st.ColumnInt(9)},
+		}
+		if in.Severity == 0 {
+			in.Severity = in.Score.KBSeverity
+		}
+		d := rate(in)
+		if d.VulnScore == st.ColumnText(5) && d.BreachDate == st.ColumnText(6) {
+			return nil
+		}
+		ins.int(st.ColumnInt64(0))
+		ins.int(int64(in.QID))
+		ins.int(st.ColumnInt64(2))
+		ins.text(d.VulnScore)
+		ins.text(d.BreachDate)
+		tx.Stats.Rerated++
+		return ins.run()
+	})
+	if err != nil {
+		return err
+	}
+	return tx.exec(`UPDATE detections SET vuln_score = r.vuln_score, breach_date = r.breach_date
+FROM temp.rerate r WHERE detections.host_id = r.host_id AND detections.qid = r.qid AND detections.port = r.port`)
+}
+
+// ClearQueue empties the rescoring queue.
+func (tx *Tx) ClearQueue() error {
+	return tx.exec("DELETE FROM rescore_queue")
+}

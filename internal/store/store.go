@@ -1,0 +1,118 @@
+// Package store holds qvt's local store: the raw Qualys and NVD tables,
+// the derived scores and finding fields, and the state of syncs. SQLite
+// (a file, the default) is the reference engine; the schema is created and
+// upgraded by versioned migrations embedded in the binary.
+//
+// Reads go through database/sql. Bulk writes go through a Tx, which for
+// SQLite drives the connection directly (prepared statements bound without
+// database/sql's per-value boxing): an import writes hundreds of thousands
+// of rows and the generic path costs several times more CPU.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ncruces/go-sqlite3/driver"
+	"github.com/pressly/goose/v3"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Store is an open store.
+type Store struct {
+	db   *sql.DB
+	path string
+}
+
+// Open opens (creating it if needed) the SQLite store at path and brings
+// its schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("store: no database path")
+	}
+	if strings.HasPrefix(path, "postgres://") || strings.HasPrefix(path, "postgresql://") {
+		return nil, errors.New("store: PostgreSQL stores are not supported by this build yet")
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("store: %s: %w", path, err)
+		}
+	}
+	// WAL lets the dashboard read while a sync writes; NORMAL syncs only at
+	// checkpoints, which is safe in WAL mode (a power cut may lose the last
+	// commit, never corrupt the file).
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=busy_timeout(30000)&_pragma=page_size(16384)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)" +
+		"&_pragma=foreign_keys(off)&_pragma=cache_size(-65536)&_pragma=temp_store(memory)"
+	db, err := driver.Open(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path}
+	if err := s.checkPragmas(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkPragmas reads back the settings that matter: SQLite ignores a
+// PRAGMA it cannot apply without saying so.
+func (s *Store) checkPragmas(ctx context.Context) error {
+	var mode string
+	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("store: %s: %w", s.path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("store: %s: journal mode is %q, want WAL (is the file on a network file system?)", s.path, mode)
+	}
+	return nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	fsys, err := fs.Sub(migrations, "migrations/sqlite")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, fsys)
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("store: %s: migrating the schema: %w", s.path, err)
+	}
+	return nil
+}
+
+// DB is the database handle for reads.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Path is where the store lives.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Meta reads a value of the meta table; "" when absent.
+func (s *Store) Meta(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, "SELECT value FROM meta WHERE name = ?", name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}

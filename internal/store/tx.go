@@ -1,0 +1,230 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/driver"
+)
+
+// Tx is one write transaction on the store: everything written through it
+// is committed together or not at all.
+type Tx struct {
+	ctx   context.Context
+	conn  *sqlite3.Conn
+	stmts map[string]*sqlite3.Stmt
+	Stats Stats
+}
+
+// Stats counts what a transaction wrote.
+type Stats struct {
+	Vulns, VulnsChanged int
+	CVEs, CVEsChanged   int
+	Hosts, Detections   int
+	Scored              int // QIDs scored
+	Rerated             int // detections whose rating or deadline changed
+}
+
+// Write runs fn in one transaction: it commits when fn returns nil and
+// rolls back (leaving the store as it was) when fn returns an error or
+// panics.
+func (s *Store) Write(ctx context.Context, fn func(*Tx) error) (err error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c := dc.(driver.Conn).Raw()
+		old := c.SetInterrupt(ctx)
+		defer c.SetInterrupt(old)
+		tx := &Tx{ctx: ctx, conn: c, stmts: map[string]*sqlite3.Stmt{}}
+		defer tx.closeStmts()
+		if err := c.Exec("BEGIN IMMEDIATE"); err != nil {
+			return fmt.Errorf("store: begin: %w", err)
+		}
+		committed := false
+		defer func() {
+			if !committed {
+				tx.closeStmts()
+				// The rollback must run even when ctx is cancelled.
+				c.SetInterrupt(context.Background())
+				if rerr := c.Exec("ROLLBACK"); rerr != nil && err == nil {
+					err = fmt.Errorf("store: rollback: %w", rerr)
+				}
+			}
+		}()
+		if err := fn(tx); err != nil {
+			return err
+		}
+		tx.closeStmts()
+		if err := c.Exec("COMMIT"); err != nil {
+			return fmt.Errorf("store: commit: %w", err)
+		}
+		committed = true
+		return nil
+	})
+}
+
+func (tx *Tx) closeStmts() {
+	for k, st := range tx.stmts {
+		st.Close()
+		delete(tx.stmts, k)
+	}
+}
+
+// stmt returns the prepared statement for q, preparing it once per
+// transaction.
+func (tx *Tx) stmt(q string) (*sqlite3.Stmt, error) {
+	if st, ok := tx.stmts[q]; ok {
+		return st, nil
+	}
+	st, _, err := tx.conn.Prepare(q)
+	if err != nil {
+		return nil, fmt.Errorf("store: prepare: %w", err)
+	}
+	tx.stmts[q] = st
+	return st, nil
+}
+
+// exec runs a statement with no parameters.
+func (tx *Tx) exec(q string) error {
+	if err := tx.conn.Exec(q); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// binder binds a statement's parameters in order, keeping the first error.
+type binder struct {
+	st  *sqlite3.Stmt
+	i   int
+	err error
+}
+
+func (b *binder) text(s string) {
+	b.i++
+	if b.err == nil {
+		b.err = b.st.BindText(b.i, s)
+	}
+}
+
+func (b *binder) int(n int64) {
+	b.i++
+	if b.err == nil {
+		b.err = b.st.BindInt64(b.i, n)
+	}
+}
+
+func (b *binder) bool(v bool) {
+	var n int64
+	if v {
+		n = 1
+	}
+	b.int(n)
+}
+
+func (b *binder) float(f float64) {
+	b.i++
+	if b.err == nil {
+		b.err = b.st.BindFloat(b.i, f)
+	}
+}
+
+func (b *binder) null() {
+	b.i++
+	if b.err == nil {
+		b.err = b.st.BindNull(b.i)
+	}
+}
+
+// run executes the bound statement and resets it for the next row.
+func (b *binder) run() error {
+	if b.err != nil {
+		return fmt.Errorf("store: bind: %w", b.err)
+	}
+	err := b.st.Exec()
+	b.i = 0
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+func (tx *Tx) bind(q string) (*binder, error) {
+	st, err := tx.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return &binder{st: st}, nil
+}
+
+// SetMeta writes a value of the meta table.
+func (tx *Tx) SetMeta(name, value string) error {
+	b, err := tx.bind("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+	if err != nil {
+		return err
+	}
+	b.text(name)
+	b.text(value)
+	return b.run()
+}
+
+// Meta reads a value of the meta table inside the transaction.
+func (tx *Tx) Meta(name string) (string, error) {
+	st, err := tx.stmt("SELECT value FROM meta WHERE name = ?")
+	if err != nil {
+		return "", err
+	}
+	defer st.Reset()
+	if err := st.BindText(1, name); err != nil {
+		return "", err
+	}
+	if st.Step() {
+		return st.ColumnText(0), nil
+	}
+	return "", st.Err()
+}
+
+// query runs q with the given int64/string parameters and calls fn for
+// each row. The statement is finalised afterwards: queries here are run
+// once per transaction, and a live read cursor must not outlast its loop.
+func (tx *Tx) query(q string, fn func(st *sqlite3.Stmt) error, args ...any) error {
+	st, _, err := tx.conn.Prepare(q)
+	if err != nil {
+		return fmt.Errorf("store: prepare: %w", err)
+	}
+	defer st.Close()
+	for i, a := range args {
+		switch v := a.(type) {
+		case int64:
+			err = st.BindInt64(i+1, v)
+		case int:
+			err = st.BindInt64(i+1, int64(v))
+		case string:
+			err = st.BindText(i+1, v)
+		default:
+			err = fmt.Errorf("unsupported parameter type %T", a)
+		}
+		if err != nil {
+			return fmt.Errorf("store: bind: %w", err)
+		}
+	}
+	for st.Step() {
+		if err := fn(st); err != nil {
+			return err
+		}
+	}
+	if err := st.Err(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+var errNotFound = errors.New("not found")
+
+// isNoRows reports sql.ErrNoRows.
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) || errors.Is(err, errNotFound) }

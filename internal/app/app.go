@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -46,6 +47,8 @@ type env struct {
 	configPath     string
 	dbFlag         string
 	verbose        bool
+	cpuProfile     string
+	stopProfile    func()
 	cfg            *config.Config
 	log            *slog.Logger
 }
@@ -65,6 +68,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if e.stopProfile != nil {
+		e.stopProfile()
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -140,6 +146,8 @@ The old tool's flags still work: -p (sync and publish), -f (full sync), -v.`,
 	pf.StringVar(&e.configPath, "config", "", "configuration file (YAML; default $QVT_CONFIG)")
 	pf.StringVar(&e.dbFlag, "db", "", "store: SQLite file path (default $QVT_DB, else ./qvt.db)")
 	pf.BoolVarP(&e.verbose, "verbose", "v", false, "log what happens, in detail")
+	pf.StringVar(&e.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance reports)")
+	pf.MarkHidden("cpuprofile")
 	root.SetVersionTemplate("qvt {{.Version}}\n")
 	root.AddCommand(
 		e.importCommand(),
@@ -193,6 +201,17 @@ func (e *env) setup(cmd *cobra.Command) error {
 		level = slog.LevelDebug
 	}
 	e.log = slog.New(newRedactingHandler(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}), cfg.Secrets()))
+	if e.cpuProfile != "" {
+		f, err := os.Create(e.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		e.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	}
 	return nil
 }
 

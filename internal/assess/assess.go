@@ -14,10 +14,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"qvt/internal/cvss"
 	"qvt/internal/nvd"
+	"qvt/internal/unixtime"
 )
 
 // Vector sources, in the names the configuration uses.
@@ -293,25 +293,18 @@ func FindingRating(s *Score, severity int) string {
 	return SeverityRating(severity)
 }
 
-// BreachDate is the deadline of a finding: the UTC date of start (an RFC
-// 3339 time, normally its first_found) plus the policy's days for its
+// BreachDate is the deadline of a finding: the UTC date of start (Unix
+// seconds, normally its first_found) plus the policy's days for its
 // rating, as YYYY-MM-DD; "" when the rating has no deadline or start is
-// not a time.
-func BreachDate(start, rating string, p Policy) string {
+// unknown (0).
+func BreachDate(start int64, rating string, p Policy) string {
 	days, ok := p.SLADays[rating]
-	if !ok || len(start) < 10 {
+	if !ok || start == 0 {
 		return ""
 	}
-	d, err := time.Parse("2006-01-02", start[:10])
-	if err != nil {
-		return ""
+	day := start / 86400
+	if start%86400 < 0 {
+		day--
 	}
-	if len(start) > 10 && start[len(start)-1] != 'Z' {
-		// Times with an offset are taken to UTC first.
-		if t, err := time.Parse(time.RFC3339, start); err == nil {
-			t = t.UTC()
-			d = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-		}
-	}
-	return d.AddDate(0, 0, days).Format("2006-01-02")
+	return string(unixtime.AppendDate(make([]byte, 0, 10), (day+int64(days))*86400))
 }

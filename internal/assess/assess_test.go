@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"qvt/internal/nvd"
+	"qvt/internal/unixtime"
 )
 
 func TestWorkedExample(t *testing.T) {
@@ -23,7 +24,7 @@ func TestWorkedExample(t *testing.T) {
 	if got := FindingRating(&s, 4); got != "High" {
 		t.Errorf("rating = %q", got)
 	}
-	if got := BreachDate("2022-04-26T04:00:51Z", "High", p); got != "2022-05-26" {
+	if got := BreachDate(unix(t, "2022-04-26T04:00:51Z"), "High", p); got != "2022-05-26" {
 		t.Errorf("breach date = %q, want 2022-05-26", got)
 	}
 	if s.BaseRating != "High" || s.TempRating != "High" || s.EnvRating != "High" {
@@ -161,6 +162,15 @@ func TestSeverityRating(t *testing.T) {
 	}
 }
 
+func unix(t *testing.T, s string) int64 {
+	t.Helper()
+	u, ok := unixtime.Parse(s)
+	if !ok {
+		t.Fatalf("bad time %q", s)
+	}
+	return u
+}
+
 func TestBreachDate(t *testing.T) {
 	p := DefaultPolicy()
 	tests := []struct{ start, rating, want string }{
@@ -171,11 +181,11 @@ func TestBreachDate(t *testing.T) {
 		{"2022-04-26T04:00:51Z", "None", ""},
 		{"2022-04-26T23:30:00-02:00", "High", "2022-05-27"}, // UTC date is the 27th
 		{"", "High", ""},
-		{"garbage", "High", ""},
 		{"2024-02-15T00:00:00Z", "Critical", "2024-03-01"}, // leap year
+		{"1969-12-31T23:00:00Z", "Critical", "1970-01-15"},
 	}
 	for _, tt := range tests {
-		if got := BreachDate(tt.start, tt.rating, p); got != tt.want {
+		if got := BreachDate(unix(t, tt.start), tt.rating, p); got != tt.want {
 			t.Errorf("BreachDate(%q, %q) = %q, want %q", tt.start, tt.rating, got, tt.want)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"qvt/internal/nvd"
 	"qvt/internal/qualys"
 	"qvt/internal/store"
+	"qvt/internal/unixtime"
 )
 
 // Kind is the kind of an input file.
@@ -263,33 +264,35 @@ func (l *Loader) Input(ctx context.Context, tx *store.Tx, in *Input) (FileResult
 	return fr, nil
 }
 
-// batchSize is how many records travel from a decoder to the writer at a
-// time: large enough to amortise the hand-off, small enough to keep memory
-// flat.
-const batchSize = 512
+// batchWeight is how much travels from a decoder to the writer at a time,
+// in records (a host counts its detections): enough to amortise the
+// hand-off, little enough that the few batches in flight keep memory flat.
+const batchWeight = 1024
 
 // pipe runs decode in its own goroutine, handing batches to write in this
 // one, so that decoding and writing overlap on two cores. Memory holds at
-// most a few batches.
-func pipe[T any](ctx context.Context, decode func(emit func(T) error) error, write func([]T) error) error {
+// most a few batches. weight tells how much a record counts.
+func pipe[T any](ctx context.Context, decode func(emit func(T) error) error, weight func(T) int, write func([]T) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch := make(chan []T, 4)
 	errc := make(chan error, 1)
 	go func() {
 		defer close(ch)
-		batch := make([]T, 0, batchSize)
+		var batch []T
+		w := 0
 		err := decode(func(x T) error {
 			batch = append(batch, x)
-			if len(batch) < batchSize {
+			if w += weight(x); w < batchWeight {
 				return nil
 			}
+			w = 0
 			select {
 			case ch <- batch:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			batch = make([]T, 0, batchSize)
+			batch = nil
 			return nil
 		})
 		if err == nil && len(batch) > 0 {
@@ -317,12 +320,14 @@ func pipe[T any](ctx context.Context, decode func(emit func(T) error) error, wri
 	return derr
 }
 
+func one[T any](T) int { return 1 }
+
 func (l *Loader) kb(ctx context.Context, tx *store.Tx, r io.Reader) (int, error) {
 	n := 0
 	err := pipe(ctx, func(emit func(*qualys.Vuln) error) error {
 		_, err := qualys.DecodeKB(r, emit)
 		return err
-	}, func(vs []*qualys.Vuln) error {
+	}, one, func(vs []*qualys.Vuln) error {
 		n += len(vs)
 		return tx.PutVulns(vs)
 	})
@@ -334,7 +339,7 @@ func (l *Loader) nvd(ctx context.Context, tx *store.Tx, r io.Reader) (int, error
 	err := pipe(ctx, func(emit func(*nvd.CVE) error) error {
 		_, err := nvd.Decode(r, emit)
 		return err
-	}, func(cs []*nvd.CVE) error {
+	}, one, func(cs []*nvd.CVE) error {
 		n += len(cs)
 		return tx.PutCVEs(cs)
 	})
@@ -348,10 +353,14 @@ func (l *Loader) detections(ctx context.Context, tx *store.Tx, r io.Reader) (hos
 	}
 	err = pipe(ctx, func(emit func(store.HostRecord) error) error {
 		_, err := qualys.DecodeDetections(r, func(h *qualys.Host) error {
-			return emit(l.rate(h, ratings))
+			rec, err := l.rate(h, ratings)
+			if err != nil {
+				return err
+			}
+			return emit(rec)
 		})
 		return err
-	}, func(hs []store.HostRecord) error {
+	}, func(h store.HostRecord) int { return 1 + len(h.Host.Detections) }, func(hs []store.HostRecord) error {
 		hosts += len(hs)
 		for _, h := range hs {
 			dets += len(h.Host.Detections)
@@ -362,7 +371,14 @@ func (l *Loader) detections(ctx context.Context, tx *store.Tx, r io.Reader) (hos
 }
 
 // rate derives the rating and deadline of each detection of a host.
-func (l *Loader) rate(h *qualys.Host, ratings map[store.QIDKey]store.QIDRating) store.HostRecord {
+func (l *Loader) rate(h *qualys.Host, ratings map[store.QIDKey]store.QIDRating) (store.HostRecord, error) {
+	// In primary-key order, every insert appends to the table's last page.
+	slices.SortFunc(h.Detections, func(a, b qualys.Detection) int {
+		if a.QID != b.QID {
+			return a.QID - b.QID
+		}
+		return a.Port - b.Port
+	})
 	rec := store.HostRecord{Host: h, Derived: make([]store.Derived, len(h.Detections))}
 	if l.Env != nil {
 		rec.Policy, _ = l.Env(h)
@@ -373,9 +389,14 @@ func (l *Loader) rate(h *qualys.Host, ratings map[store.QIDKey]store.QIDRating) 
 		if !ok {
 			sc = ratings[store.QIDKey{QID: d.QID}]
 		}
-		rec.Derived[i] = l.Derive(store.RateInput{QID: d.QID, Policy: rec.Policy, Severity: d.Severity, FirstFound: d.FirstFound, Score: sc})
+		first, ok := unixtime.Parse(d.FirstFound)
+		if !ok {
+			return rec, fmt.Errorf("host %d qid %d: FIRST_FOUND_DATETIME %q is not an RFC 3339 time", h.ID, d.QID, d.FirstFound)
+		}
+		rec.Derived[i] = l.Derive(store.RateInput{QID: d.QID, Policy: rec.Policy, Severity: d.Severity, FirstFound: first, Score: sc})
+		rec.Derived[i].Extra = store.DetectionExtra(d)
 	}
-	return rec
+	return rec, nil
 }
 
 // Derive is a detection's rating and deadline.
@@ -412,7 +433,7 @@ func (l *Loader) Rescore(tx *store.Tx) error {
 			if s.VectorError != "" && !s.HasVector {
 				l.log().Debug("no usable CVSS vector", "qid", in.QID, "reason", s.VectorError)
 			}
-			if err := tx.PutScore(p, &s); err != nil {
+			if err := tx.PutScore(p, &s, in.Severity); err != nil {
 				return err
 			}
 		}

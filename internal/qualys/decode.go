@@ -194,11 +194,7 @@ func (s *scanner) trimmed() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return "", nil
-	}
-	return string(b), nil
+	return s.value(bytes.TrimSpace(b)), nil
 }
 
 // DecodeKB streams a KnowledgeBase response (KNOWLEDGE_BASE_VULN_LIST_OUTPUT)

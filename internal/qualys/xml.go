@@ -66,6 +66,8 @@ type scanner struct {
 	rootSeen  bool
 	rootDone  bool
 	scratch   []byte
+	recent    [256]string // intern cache
+	values    [256]string // value cache
 }
 
 const scanBufSize = 256 << 10
@@ -156,13 +158,51 @@ func (e *syntaxIncomplete) As(target any) bool {
 	return false
 }
 
+// intern returns an element name as a string without allocating for
+// names seen before. A small direct-mapped cache in front of the map
+// answers most lookups with one comparison.
 func (s *scanner) intern(b []byte) string {
-	if n, ok := s.names[string(b)]; ok {
+	h := smallHash(b)
+	if n := s.recent[h]; n == string(b) && n != "" {
 		return n
 	}
-	n := string(b)
-	s.names[n] = n
+	n, ok := s.names[string(b)]
+	if !ok {
+		n = string(b)
+		s.names[n] = n
+	}
+	s.recent[h] = n
 	return n
+}
+
+// value returns short field text (statuses, types, protocols, dates) as a
+// string, reusing the string of an equal recent value: detections repeat
+// the same few values and the same dates within a host.
+func (s *scanner) value(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > 32 {
+		return string(b)
+	}
+	h := smallHash(b)
+	if v := s.values[h]; v == string(b) {
+		return v
+	}
+	v := string(b)
+	s.values[h] = v
+	return v
+}
+
+func smallHash(b []byte) uint8 {
+	if len(b) == 0 {
+		return 0
+	}
+	h := uint32(len(b))*0x9E3779B1 ^ uint32(b[0])<<8 ^ uint32(b[len(b)-1])<<3 ^ uint32(b[len(b)/2])*31
+	if len(b) > 12 {
+		h ^= uint32(b[len(b)-4])*131 ^ uint32(b[len(b)-7])*17 ^ uint32(b[len(b)-2])*7
+	}
+	return uint8(h ^ h>>8 ^ h>>16)
 }
 
 // skipTo advances past the next occurrence of delim, which may lie beyond
@@ -327,7 +367,10 @@ func (s *scanner) tagEnd() (int, error) {
 		i := bytes.IndexByte(s.buf[s.pos+from:s.end], '>')
 		if i >= 0 {
 			j := s.pos + from + i
-			if bytes.Count(s.buf[s.pos:j], []byte{'"'})%2 == 0 && bytes.Count(s.buf[s.pos:j], []byte{'\''})%2 == 0 {
+			tag := s.buf[s.pos:j]
+			// Most tags have no attributes, hence no quotes to count.
+			if bytes.IndexByte(tag, '"') < 0 && bytes.IndexByte(tag, '\'') < 0 ||
+				bytes.Count(tag, []byte{'"'})%2 == 0 && bytes.Count(tag, []byte{'\''})%2 == 0 {
 				return j - s.pos, nil
 			}
 			from = j - s.pos + 1

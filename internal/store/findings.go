@@ -12,6 +12,7 @@ import (
 	"github.com/ncruces/go-sqlite3/driver"
 
 	"qvt/internal/finding"
+	"qvt/internal/unixtime"
 )
 
 // Filter selects findings. Empty fields select everything.
@@ -356,9 +357,9 @@ func (r *reader) row(st *sqlite3.Stmt, h hostRow) (*Row, error) {
 	f.Severity = st.ColumnInt(4)
 	f.Status = st.ColumnText(5)
 	f.TimesFound = st.ColumnInt(6)
-	f.FirstFound = optText(st, 7)
-	f.LastFound = optText(st, 8)
-	f.LastFixed = optText(st, 9)
+	f.FirstFound = optTime(st, 7)
+	f.LastFound = optTime(st, 8)
+	f.LastFixed = optTime(st, 9)
 	f.Results = st.ColumnText(10)
 	f.VulnScore = st.ColumnText(11)
 	f.BreachDate = st.ColumnText(12)
@@ -379,9 +380,9 @@ func (r *reader) row(st *sqlite3.Stmt, h hostRow) (*Row, error) {
 	return row, nil
 }
 
-func optText(st *sqlite3.Stmt, i int) *string {
-	if b := st.ColumnRawText(i); len(b) > 0 {
-		s := string(b)
+func optTime(st *sqlite3.Stmt, i int) *string {
+	if t := st.ColumnInt64(i); t != 0 {
+		s := unixtime.Format(t)
 		return &s
 	}
 	return nil

@@ -2,8 +2,11 @@ package store
 
 import (
 	"fmt"
+	"strconv"
 
+	"qvt/internal/jsonenc"
 	"qvt/internal/qualys"
+	"qvt/internal/unixtime"
 )
 
 // HostRecord is a host with its detections, as the store writes them: the
@@ -14,10 +17,42 @@ type HostRecord struct {
 	Derived []Derived // one per Host.Detections
 }
 
-// Derived holds what qvt adds to a detection.
+// Derived holds what qvt adds to a detection, and the detection's extra
+// column (see DetectionExtra), which callers build off the writer's
+// goroutine.
 type Derived struct {
 	VulnScore  string
 	BreachDate string
+	Extra      string
+}
+
+// DetectionExtra encodes the fields of a detection kept in its extra
+// column, as a JSON object of the fields that are set.
+func DetectionExtra(d *qualys.Detection) string {
+	var o jsonenc.Object
+	field := func(k, v string) {
+		if v != "" {
+			o.Field(k, v)
+		}
+	}
+	field("last_test", d.LastTest)
+	field("last_update", d.LastUpdate)
+	field("first_reopened", d.FirstReopened)
+	if d.SSL {
+		field("ssl", "1")
+	}
+	field("fqdn", d.FQDN)
+	field("instance", d.Instance)
+	field("service", d.Service)
+	if d.QDS != 0 {
+		field("qds", strconv.Itoa(d.QDS))
+	}
+	field("qds_severity", d.QDSSeverity)
+	if d.UniqueVulnID != 0 {
+		field("unique_vuln_id", strconv.FormatInt(d.UniqueVulnID, 10))
+	}
+	field("last_processed", d.LastProcessed)
+	return string(o.Close())
 }
 
 const upsertHost = `INSERT INTO hosts (id, asset_id, ip, ipv6, tracking_method, network_id, os, os_cpe,
@@ -36,20 +71,15 @@ ON CONFLICT (id) DO UPDATE SET asset_id = excluded.asset_id, ip = excluded.ip, i
 // A QID reported on tcp and udp of one port is one finding: the most
 // recently found report wins, whatever the order they arrive in.
 const upsertDetection = `INSERT INTO detections (host_id, qid, port, protocol, type, severity, status,
- first_found, last_found, times_found, last_test, last_update, last_fixed, first_reopened,
- last_reopened, times_reopened, results, ssl, fqdn, instance, service, qds, qds_severity,
- ignored, disabled, last_processed, unique_vuln_id, vuln_score, breach_date)
-VALUES (?,?,?,?,?,?,?, ?,?,?,?,?,?,?, ?,?,?,?,?,?,?,?,?, ?,?,?,?,?,?)
+ first_found, last_found, times_found, last_fixed, last_reopened, times_reopened, results,
+ ignored, disabled, extra, vuln_score, breach_date)
+VALUES (?,?,?,?,?,?,?, ?,?,?,?,?,?,?, ?,?,?,?,?)
 ON CONFLICT (host_id, qid, port) DO UPDATE SET protocol = excluded.protocol, type = excluded.type,
  severity = excluded.severity, status = excluded.status, first_found = excluded.first_found,
- last_found = excluded.last_found, times_found = excluded.times_found, last_test = excluded.last_test,
- last_update = excluded.last_update, last_fixed = excluded.last_fixed,
- first_reopened = excluded.first_reopened, last_reopened = excluded.last_reopened,
- times_reopened = excluded.times_reopened, results = excluded.results, ssl = excluded.ssl,
- fqdn = excluded.fqdn, instance = excluded.instance, service = excluded.service, qds = excluded.qds,
- qds_severity = excluded.qds_severity, ignored = excluded.ignored, disabled = excluded.disabled,
- last_processed = excluded.last_processed, unique_vuln_id = excluded.unique_vuln_id,
- vuln_score = excluded.vuln_score, breach_date = excluded.breach_date
+ last_found = excluded.last_found, times_found = excluded.times_found, last_fixed = excluded.last_fixed,
+ last_reopened = excluded.last_reopened, times_reopened = excluded.times_reopened,
+ results = excluded.results, ignored = excluded.ignored, disabled = excluded.disabled,
+ extra = excluded.extra, vuln_score = excluded.vuln_score, breach_date = excluded.breach_date
 WHERE excluded.last_found >= detections.last_found`
 
 // PutHosts upserts hosts, their tags and their detections.
@@ -101,30 +131,36 @@ func (tx *Tx) PutHosts(hs []HostRecord) error {
 			db.text(d.Type)
 			db.int(int64(d.Severity))
 			db.text(d.Status)
-			db.text(d.FirstFound)
-			db.text(d.LastFound)
+			var times [4]int64
+			for k, tm := range [4]struct{ name, v string }{
+				{"FIRST_FOUND_DATETIME", d.FirstFound},
+				{"LAST_FOUND_DATETIME", d.LastFound},
+				{"LAST_FIXED_DATETIME", d.LastFixed},
+				{"LAST_REOPENED_DATETIME", d.LastReopened},
+			} {
+				t, ok := unixtime.Parse(tm.v)
+				if !ok {
+					return fmt.Errorf("store: host %d qid %d port %d: %s %q is not an RFC 3339 time", h.ID, d.QID, d.Port, tm.name, tm.v)
+				}
+				times[k] = t
+			}
+			db.int(times[0])
+			db.int(times[1])
 			db.int(int64(d.TimesFound))
-			db.text(d.LastTest)
-			db.text(d.LastUpdate)
-			db.text(d.LastFixed)
-			db.text(d.FirstReopened)
-			db.text(d.LastReopened)
+			db.int(times[2])
+			db.int(times[3])
 			db.int(int64(d.TimesReopened))
 			db.text(d.Results)
-			db.bool(d.SSL)
-			db.text(d.FQDN)
-			db.text(d.Instance)
-			db.text(d.Service)
-			db.int(int64(d.QDS))
-			db.text(d.QDSSeverity)
 			db.bool(d.Ignored)
 			db.bool(d.Disabled)
-			db.text(d.LastProcessed)
-			db.int(d.UniqueVulnID)
 			var dv Derived
 			if i < len(r.Derived) {
 				dv = r.Derived[i]
 			}
+			if dv.Extra == "" {
+				dv.Extra = DetectionExtra(d)
+			}
+			db.text(dv.Extra)
 			db.text(dv.VulnScore)
 			db.text(dv.BreachDate)
 			if err := db.run(); err != nil {

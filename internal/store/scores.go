@@ -104,15 +104,17 @@ ORDER BY k.qid, c.ord, m.ord`
 }
 
 const upsertScore = `INSERT INTO qid_scores (qid, policy, cve_id, cvss_version, cvss_vector, vector_source,
- base, temporal, env_score, rating, base_rating, temporal_rating, env_rating)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+ base, temporal, env_score, rating, base_rating, temporal_rating, env_rating, kb_severity)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT (qid, policy) DO UPDATE SET cve_id = excluded.cve_id, cvss_version = excluded.cvss_version,
  cvss_vector = excluded.cvss_vector, vector_source = excluded.vector_source, base = excluded.base,
  temporal = excluded.temporal, env_score = excluded.env_score, rating = excluded.rating,
- base_rating = excluded.base_rating, temporal_rating = excluded.temporal_rating, env_rating = excluded.env_rating`
+ base_rating = excluded.base_rating, temporal_rating = excluded.temporal_rating, env_rating = excluded.env_rating,
+ kb_severity = excluded.kb_severity`
 
-// PutScore stores the scoring of a QID under an environment policy.
-func (tx *Tx) PutScore(policy int, s *assess.Score) error {
+// PutScore stores the scoring of a QID under an environment policy, with
+// the QID's KB severity.
+func (tx *Tx) PutScore(policy int, s *assess.Score, kbSeverity int) error {
 	b, err := tx.bind(upsertScore)
 	if err != nil {
 		return err
@@ -137,6 +139,7 @@ func (tx *Tx) PutScore(policy int, s *assess.Score) error {
 	b.text(s.BaseRating)
 	b.text(s.TempRating)
 	b.text(s.EnvRating)
+	b.int(int64(kbSeverity))
 	if err := b.run(); err != nil {
 		return fmt.Errorf("store: qid %d: %w", s.QID, err)
 	}
@@ -164,13 +167,13 @@ type QIDKey struct {
 	QID, Policy int
 }
 
-// Ratings loads the rating of every scored (QID, policy) and the KB
-// severity of every QID: a few bytes per QID, what an import of
-// detections needs to rate them as they stream in.
+// Ratings loads the rating and KB severity of every scored (QID, policy):
+// a few bytes per QID, what an import of detections needs to rate them as
+// they stream in. Every QID of the KB is scored, so this reads only the
+// small scores table, never the KB.
 func (tx *Tx) Ratings() (map[QIDKey]QIDRating, error) {
 	out := map[QIDKey]QIDRating{}
-	err := tx.query(`SELECT k.qid, COALESCE(s.policy, 0), COALESCE(s.rating, ''), k.severity
-FROM kb_vulns k LEFT JOIN qid_scores s ON s.qid = k.qid`, func(st *sqlite3.Stmt) error {
+	err := tx.query(`SELECT qid, policy, rating, kb_severity FROM qid_scores`, func(st *sqlite3.Stmt) error {
 		out[QIDKey{st.ColumnInt(0), st.ColumnInt(1)}] = QIDRating{Rating: st.ColumnText(2), KBSeverity: st.ColumnInt(3)}
 		return nil
 	})
@@ -181,8 +184,8 @@ FROM kb_vulns k LEFT JOIN qid_scores s ON s.qid = k.qid`, func(st *sqlite3.Stmt)
 type RateInput struct {
 	QID        int
 	Policy     int
-	Severity   int // the detection's, else the KB's
-	FirstFound string
+	Severity   int   // the detection's, else the KB's
+	FirstFound int64 // Unix seconds, 0 when unknown
 	Score      QIDRating
 }
 
@@ -213,7 +216,7 @@ LEFT JOIN kb_vulns k ON k.qid = d.qid`
 		in := RateInput{
 			QID:        st.ColumnInt(1),
 			Severity:   st.ColumnInt(3),
-			FirstFound: st.ColumnText(4),
+			FirstFound: st.ColumnInt64(4),
 			Policy:     st.ColumnInt(7),
 			Score:      QIDRating{Rating: st.ColumnText(8), KBSeverity: st.ColumnInt(9)},
 		}

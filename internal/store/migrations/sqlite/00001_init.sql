@@ -118,6 +118,12 @@ CREATE TABLE host_tags (
 -- One row per host, QID and port: a finding's raw detection, with the
 -- rating and deadline qvt derived for it. A QID reported on tcp and udp
 -- of one port is one finding: the most recently found row is kept.
+-- Times are Unix seconds (0 = absent): an import writes hundreds of
+-- thousands of rows and integers bind and compare far cheaper than text;
+-- the findings view shows them as RFC 3339.
+-- Fields nobody filters or sorts on are kept together in extra, a JSON
+-- object: last_test, last_update, first_reopened, ssl, fqdn, instance,
+-- service, qds, qds_severity, unique_vuln_id, last_processed.
 CREATE TABLE detections (
     host_id        INTEGER NOT NULL,
     qid            INTEGER NOT NULL,
@@ -126,30 +132,20 @@ CREATE TABLE detections (
     type           TEXT    NOT NULL DEFAULT '',
     severity       INTEGER NOT NULL DEFAULT 0,
     status         TEXT    NOT NULL DEFAULT '',
-    first_found    TEXT    NOT NULL DEFAULT '',
-    last_found     TEXT    NOT NULL DEFAULT '',
+    first_found    INTEGER NOT NULL DEFAULT 0,
+    last_found     INTEGER NOT NULL DEFAULT 0,
     times_found    INTEGER NOT NULL DEFAULT 0,
-    last_test      TEXT    NOT NULL DEFAULT '',
-    last_update    TEXT    NOT NULL DEFAULT '',
-    last_fixed     TEXT    NOT NULL DEFAULT '',
-    first_reopened TEXT    NOT NULL DEFAULT '',
-    last_reopened  TEXT    NOT NULL DEFAULT '',
+    last_fixed     INTEGER NOT NULL DEFAULT 0,
+    last_reopened  INTEGER NOT NULL DEFAULT 0,
     times_reopened INTEGER NOT NULL DEFAULT 0,
     results        TEXT    NOT NULL DEFAULT '',
-    ssl            INTEGER NOT NULL DEFAULT 0,
-    fqdn           TEXT    NOT NULL DEFAULT '',
-    instance       TEXT    NOT NULL DEFAULT '',
-    service        TEXT    NOT NULL DEFAULT '',
-    qds            INTEGER NOT NULL DEFAULT 0,
-    qds_severity   TEXT    NOT NULL DEFAULT '',
     ignored        INTEGER NOT NULL DEFAULT 0,
     disabled       INTEGER NOT NULL DEFAULT 0,
-    last_processed TEXT    NOT NULL DEFAULT '',
-    unique_vuln_id INTEGER NOT NULL DEFAULT 0,
+    extra          TEXT    NOT NULL DEFAULT '{}',
     vuln_score     TEXT    NOT NULL DEFAULT '', -- derived: the finding's rating
     breach_date    TEXT    NOT NULL DEFAULT '', -- derived: YYYY-MM-DD deadline, '' for none
     PRIMARY KEY (host_id, qid, port)
-);
+) WITHOUT ROWID;
 
 -- Scores depend on the QID and the host's environment policy only, so
 -- they are computed once per (qid, policy), not per detection.
@@ -167,6 +163,7 @@ CREATE TABLE qid_scores (
     base_rating     TEXT    NOT NULL DEFAULT '',
     temporal_rating TEXT    NOT NULL DEFAULT '',
     env_rating      TEXT    NOT NULL DEFAULT '',
+    kb_severity     INTEGER NOT NULL DEFAULT 0,  -- copied so rating detections never reads kb_vulns
     PRIMARY KEY (qid, policy)
 ) WITHOUT ROWID;
 
@@ -195,9 +192,9 @@ SELECT
     CASE WHEN d.severity > 0 THEN d.severity ELSE COALESCE(k.severity, 0) END AS severity,
     d.status,
     d.times_found,
-    NULLIF(d.first_found, '') AS first_found,
-    NULLIF(d.last_found, '') AS last_found,
-    NULLIF(d.last_fixed, '') AS last_fixed,
+    strftime('%Y-%m-%dT%H:%M:%SZ', NULLIF(d.first_found, 0), 'unixepoch') AS first_found,
+    strftime('%Y-%m-%dT%H:%M:%SZ', NULLIF(d.last_found, 0), 'unixepoch') AS last_found,
+    strftime('%Y-%m-%dT%H:%M:%SZ', NULLIF(d.last_fixed, 0), 'unixepoch') AS last_fixed,
     d.results,
     COALESCE(k.title, '') AS title,
     COALESCE(k.category, '') AS category,

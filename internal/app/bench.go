@@ -1,0 +1,65 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"qvt/internal/bench"
+)
+
+func (e *env) benchCommand() *cobra.Command {
+	c := bench.Config{}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure import and export speed and memory on generated data",
+		Long: `Generate realistic inputs and time qvt's imports and export as separate
+processes (median of --runs, peak RSS of each), as a user would run them:
+
+  - the KnowledgeBase import (details=All),
+  - the NVD import into a store that holds the KB,
+  - the host detection import into a store that holds the KB and NVD data,
+    next to the old tool's method on the same file (Python's xmltodict,
+    needs python3-xmltodict) for a speed-up ratio measured in the same run,
+  - peak memory of a detection import of an input --scale times larger,
+  - an NDJSON export of --export findings.
+
+The defaults are the sizes of the performance targets (150,000 QIDs,
+400,000 CVEs, 5,000 hosts × 40 detections, 1,000,000 exported findings);
+they need several GB of disk in --dir and a few minutes.`,
+		Example: `  qvt bench --dir /tmp/qvt-bench
+  qvt bench --dir /tmp/qvt-bench --qids 20000 --cves 40000 --export 0 --scale 0`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			c.Exe = exe
+			c.Out = e.stdout
+			if c.Dir == "" {
+				c.Dir = filepath.Join(os.TempDir(), "qvt-bench")
+			}
+			if c.Hosts <= 0 || c.Detections <= 0 || c.QIDs <= 0 || c.CVEs <= 0 {
+				return usagef("bench: sizes must be positive")
+			}
+			if err := bench.Import(cmd.Context(), c); err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.Dir, "dir", "", "directory for inputs and stores (default $TMPDIR/qvt-bench)")
+	f.IntVar(&c.Hosts, "hosts", 5000, "hosts in the detection file")
+	f.IntVar(&c.Detections, "detections", 40, "mean detections per host")
+	f.IntVar(&c.QIDs, "qids", 150000, "KnowledgeBase entries")
+	f.IntVar(&c.CVEs, "cves", 400000, "NVD records")
+	f.IntVar(&c.Runs, "runs", 3, "measured runs of each command")
+	f.BoolVar(&c.Baseline, "baseline", true, "also run the xmltodict baseline on the detection file")
+	f.IntVar(&c.Scale, "scale", 5, "also import a detection file this many times larger, to check memory stays flat (0: skip)")
+	f.IntVar(&c.Exports, "export", 1000000, "findings to export as NDJSON (0: skip)")
+	return cmd
+}

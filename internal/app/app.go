@@ -155,12 +155,12 @@ The old tool's flags still work: -p (sync and publish), -f (full sync), -v.`,
 		e.demoCommand(),
 		e.genCommand(),
 		e.benchCommand(),
+		e.historyCommand(),
 		e.versionCommand(),
 		e.laterCommand("sync", "Fetch NVD, the KB and detections from the APIs and rebuild findings"),
 		e.laterCommand("publish", "Push findings and status changes to MySQL, Jira and Jira Assets"),
 		e.laterCommand("run", "Sync, then publish: the daily job"),
 		e.laterCommand("serve", "Serve the dashboard"),
-		e.laterCommand("history", "Show one finding's life, change by change"),
 		e.laterCommand("sim", "Run the built-in Qualys and NVD API double"),
 	)
 	for _, c := range root.Commands() {

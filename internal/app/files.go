@@ -15,6 +15,7 @@ import (
 	"qvt/internal/finding"
 	"qvt/internal/load"
 	"qvt/internal/store"
+	"qvt/internal/unixtime"
 )
 
 func (e *env) openStore(ctx context.Context) (*store.Store, error) {
@@ -70,6 +71,18 @@ store exactly as it was.`,
 			}
 			fmt.Fprintf(e.stdout, "imported in %s: %d KB entries changed, %d CVE records changed, %d QIDs scored, %d detections rerated\n",
 				time.Since(start).Round(time.Millisecond), res.VulnsChanged, res.CVEsChanged, res.Scored, res.Rerated)
+			if res.Stale > 0 {
+				fmt.Fprintf(e.stdout, "%d hosts not written: the store holds newer data for them\n", res.Stale)
+			}
+			for _, f := range res.Files {
+				if f.Kind == load.KindDetections && f.Seen != 0 {
+					ch, err := st.Changes(ctx, f.Seen)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "%s (data of %s): %s\n", f.Name, unixtime.Format(f.Seen), ch)
+				}
+			}
 			return e.printSummary(ctx, st)
 		},
 	}
@@ -123,7 +136,7 @@ func (e *env) exportCommand() *cobra.Command {
 			var f store.Filter
 			var err error
 			if status != "" {
-				if f.Statuses, err = store.ParseStatuses(status); err != nil {
+				if f.Statuses, f.Open, err = store.ParseStatuses(status); err != nil {
 					return usagef("--status: %v", err)
 				}
 			}

@@ -9,8 +9,8 @@
 package export
 
 import (
-	"bufio"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -32,26 +32,24 @@ type Writer interface {
 
 // New returns a writer of the named format to w.
 func New(format string, w io.Writer) (Writer, error) {
-	bw := bufio.NewWriterSize(w, 1<<20)
 	switch format {
 	case "json":
-		return &jsonWriter{w: bw, array: true}, nil
+		return &jsonWriter{w: newAsyncWriter(w), array: true}, nil
 	case "ndjson":
-		return &jsonWriter{w: bw}, nil
+		return &jsonWriter{w: newAsyncWriter(w)}, nil
 	case "csv":
-		return newCSV(bw), nil
+		return newCSV(newAsyncWriter(w)), nil
 	case "legacy":
-		return &legacyWriter{w: bw}, nil
+		return &legacyWriter{w: newAsyncWriter(w)}, nil
 	}
 	return nil, fmt.Errorf("unknown format %q (want %s)", format, strings.Join(Formats, ", "))
 }
 
 type jsonWriter struct {
-	w     *bufio.Writer
+	w     io.Writer
 	array bool
 	n     int
 	buf   []byte
-	kb    kbCache
 }
 
 func (j *jsonWriter) Write(r *store.Row) error {
@@ -64,7 +62,15 @@ func (j *jsonWriter) Write(r *store.Row) error {
 		b = append(b, ",\n"...)
 	}
 	j.n++
-	b = AppendJSON(b, &r.Finding, &j.kb)
+	var seg []byte
+	if r.Shared != nil {
+		// Every finding of a QID shares its KB fields: encode them once.
+		if r.Shared.JSON == nil {
+			r.Shared.JSON = appendKB(nil, &r.Finding)
+		}
+		seg = r.Shared.JSON
+	}
+	b = AppendJSON(b, &r.Finding, seg)
 	if !j.array {
 		b = append(b, '\n')
 	}
@@ -76,88 +82,19 @@ func (j *jsonWriter) Write(r *store.Row) error {
 func (j *jsonWriter) Close() error {
 	if j.array {
 		if j.n == 0 {
-			j.w.WriteString("[]\n")
+			io.WriteString(j.w, "[]\n")
 		} else {
-			j.w.WriteString("\n]\n")
+			io.WriteString(j.w, "\n]\n")
 		}
 	}
-	return j.w.Flush()
-}
-
-// kbCache remembers the encoding of the KB and score fields of recent
-// QIDs. An entry is reused only when every field is the same: the store
-// shares one string per QID, so the comparison is by pointer and cheap.
-type kbCache struct {
-	m map[int]*kbSeg
-}
-
-type kbSeg struct {
-	title, category, vulnType, diagnosis, consequence, solution string
-	patchable, remote                                           bool
-	vendorRefs, cves                                            []string
-	cveID, version, vector                                      string
-	base, temporal, env                                         *float64
-	enc                                                         []byte
-}
-
-const kbCacheSize = 4096
-
-func sameSlice(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	if len(a) == 0 || &a[0] == &b[0] {
-		return true
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func sameFloat(a, b *float64) bool {
-	return a == b || (a != nil && b != nil && *a == *b)
-}
-
-func (s *kbSeg) matches(f *finding.Finding) bool {
-	return s.title == f.Title && s.category == f.Category && s.vulnType == f.VulnType &&
-		s.diagnosis == f.Diagnosis && s.consequence == f.Consequence && s.solution == f.Solution &&
-		s.patchable == f.Patchable && s.remote == f.Remote && sameSlice(s.vendorRefs, f.VendorRefs) &&
-		sameSlice(s.cves, f.CVEs) && s.cveID == f.CVEID && s.version == f.CVSSVersion &&
-		s.vector == f.CVSSVector && sameFloat(s.base, f.Base) && sameFloat(s.temporal, f.Temporal) &&
-		sameFloat(s.env, f.EnvScore)
-}
-
-// segment returns the encoded fields from "title" to "env_score".
-func (c *kbCache) segment(f *finding.Finding) []byte {
-	if c.m == nil {
-		c.m = map[int]*kbSeg{}
-	}
-	if s, ok := c.m[f.QID]; ok && s.matches(f) {
-		return s.enc
-	}
-	s := &kbSeg{
-		title: f.Title, category: f.Category, vulnType: f.VulnType, diagnosis: f.Diagnosis,
-		consequence: f.Consequence, solution: f.Solution, patchable: f.Patchable, remote: f.Remote,
-		vendorRefs: f.VendorRefs, cves: f.CVEs, cveID: f.CVEID, version: f.CVSSVersion,
-		vector: f.CVSSVector, base: f.Base, temporal: f.Temporal, env: f.EnvScore,
-	}
-	s.enc = appendKB(nil, f)
-	if len(c.m) >= kbCacheSize {
-		for k := range c.m {
-			delete(c.m, k)
-			break
-		}
-	}
-	c.m[f.QID] = s
-	return s.enc
+	return closeWriter(j.w)
 }
 
 // AppendJSON appends one finding as a JSON object with the contract's
-// fields in the contract's order. cache may be nil.
-func AppendJSON(b []byte, f *finding.Finding, cache *kbCache) []byte {
+// fields in the contract's order. kb, if not nil, is the encoding of its
+// fields from "title" to "env_score" (appendKB), shared by the findings of
+// a QID.
+func AppendJSON(b []byte, f *finding.Finding, kb []byte) []byte {
 	b = append(b, `{"key":`...)
 	b = jsonenc.String(b, f.Key)
 	b = append(b, `,"ip":`...)
@@ -191,8 +128,8 @@ func AppendJSON(b []byte, f *finding.Finding, cache *kbCache) []byte {
 	b = append(b, `,"results":`...)
 	b = jsonenc.String(b, f.Results)
 	b = append(b, ',')
-	if cache != nil {
-		b = append(b, cache.segment(f)...)
+	if kb != nil {
+		b = append(b, kb...)
 	} else {
 		b = appendKB(b, f)
 	}
@@ -262,13 +199,13 @@ var Columns = []string{"key", "ip", "host_id", "hostname", "os", "qid", "port", 
 	"vuln_score", "breach_date"}
 
 type csvWriter struct {
-	w      *bufio.Writer
+	w      io.Writer
 	c      *csv.Writer
 	header bool
 	rec    []string
 }
 
-func newCSV(w *bufio.Writer) *csvWriter {
+func newCSV(w io.Writer) *csvWriter {
 	return &csvWriter{w: w, c: csv.NewWriter(w), rec: make([]string, len(Columns))}
 }
 
@@ -308,7 +245,76 @@ func (c *csvWriter) Close() error {
 	}
 	c.c.Flush()
 	if err := c.c.Error(); err != nil {
+		closeWriter(c.w)
 		return err
 	}
-	return c.w.Flush()
+	return closeWriter(c.w)
+}
+
+// asyncWriter hands full buffers to a goroutine that writes them, so the
+// system calls of a multi-gigabyte export overlap reading and encoding.
+type asyncWriter struct {
+	w    io.Writer
+	buf  []byte
+	full chan []byte
+	free chan []byte
+	done chan error
+	err  error
+}
+
+const asyncBufSize = 1 << 20
+
+func newAsyncWriter(w io.Writer) *asyncWriter {
+	a := &asyncWriter{w: w, full: make(chan []byte, 4), free: make(chan []byte, 5), done: make(chan error, 1)}
+	for range 5 {
+		a.free <- make([]byte, 0, asyncBufSize)
+	}
+	a.buf = <-a.free
+	go func() {
+		var err error
+		for b := range a.full {
+			if err == nil {
+				_, err = a.w.Write(b)
+			}
+			a.free <- b[:0]
+		}
+		a.done <- err
+	}()
+	return a
+}
+
+func (a *asyncWriter) Write(p []byte) (int, error) {
+	if a.err != nil {
+		return 0, a.err
+	}
+	a.buf = append(a.buf, p...)
+	if len(a.buf) >= asyncBufSize {
+		a.full <- a.buf
+		a.buf = <-a.free
+	}
+	return len(p), nil
+}
+
+// Close writes what is buffered and waits for the writes to finish; it
+// returns the first write error.
+func (a *asyncWriter) Close() error {
+	if a.err != nil {
+		return a.err
+	}
+	if len(a.buf) > 0 {
+		a.full <- a.buf
+	}
+	close(a.full)
+	err := <-a.done
+	a.err = errClosed
+	return err
+}
+
+var errClosed = errors.New("export: write after close")
+
+func closeWriter(w io.Writer) error {
+	if c, ok := w.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }

@@ -1,7 +1,7 @@
 package export
 
 import (
-	"bufio"
+	"io"
 	"strconv"
 	"strings"
 
@@ -14,7 +14,7 @@ import (
 // strings where it used strings). Consumers of that tool parse exactly
 // this, so nothing here may change shape.
 type legacyWriter struct {
-	w   *bufio.Writer
+	w   io.Writer
 	n   int
 	buf []byte
 }
@@ -52,9 +52,9 @@ func (l *legacyWriter) Write(r *store.Row) error {
 		}
 		return strconv.FormatFloat(*p, 'f', 1, 64)
 	}
-	lg := r.Legacy
-	if lg == nil {
-		lg = &store.Legacy{}
+	lg := &store.Legacy{}
+	if r.Shared != nil {
+		lg = &r.Shared.Legacy
 	}
 	b = jsonenc.String(b, f.Key)
 	b = append(b, `: {"ip":`...)
@@ -112,9 +112,9 @@ func severeties(scored bool, lg *store.Legacy) string {
 
 func (l *legacyWriter) Close() error {
 	if l.n == 0 {
-		l.w.WriteString("{}\n")
+		io.WriteString(l.w, "{}\n")
 	} else {
-		l.w.WriteString("\n}\n")
+		io.WriteString(l.w, "\n}\n")
 	}
-	return l.w.Flush()
+	return closeWriter(l.w)
 }

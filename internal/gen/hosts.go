@@ -518,8 +518,10 @@ var detWeights = [3]map[style]float64{
 }
 
 // pickQID draws the QID of a detection: a family by the host's weights,
-// then a QID of it with a skewed popularity (a few QIDs are on most hosts),
-// the popularity order being a fixed shuffle of the family.
+// then a QID of it by popularity, the popularity order being a fixed
+// shuffle of the family. Popularity follows Zipf's law, as vulnerability
+// prevalence does (a few QIDs — TLS settings, SSH versions, the month's
+// patches — are on most hosts), with a fifth of draws from the long tail.
 func (d *Dataset) pickQID(r *rnd, p *hostProfile, info bool) int {
 	cum := d.detFamilies[p.osIdx]
 	if info {
@@ -541,7 +543,12 @@ func (d *Dataset) pickQID(r *rnd, p *hostProfile, info bool) int {
 	if n == 0 { // a tiny KB without the families wanted: any QID will do
 		return r.intn(len(d.kb.qids))
 	}
-	rank := r.skewed(n, 2)
+	var rank int
+	if r.float() < 0.8 {
+		rank = min(int(math.Pow(float64(n), r.float()))-1, n-1) // log-uniform: P(rank) ∝ 1/rank
+	} else {
+		rank = r.intn(n)
+	}
 	return span[0] + rank*1000003%n // 1000003 is prime and larger than any family
 }
 

@@ -16,6 +16,8 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sync/atomic"
+	"time"
 
 	"qvt/internal/assess"
 	"qvt/internal/nvd"
@@ -55,6 +57,16 @@ type Loader struct {
 	Env func(h *qualys.Host) (id int, overrides map[string]string)
 	// Overrides gives the overrides of an environment policy id.
 	Overrides func(id int) map[string]string
+	// Now is the clock for changes that no data dates (rescoring after a
+	// policy change); time.Now when nil.
+	Now func() time.Time
+}
+
+func (l *Loader) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
 }
 
 func (l *Loader) log() *slog.Logger {
@@ -176,8 +188,9 @@ type Result struct {
 type FileResult struct {
 	Name    string
 	Kind    Kind
-	Records int // vulns, CVEs or hosts
-	Details int // detections, for host files
+	Records int   // vulns, CVEs or hosts
+	Details int   // detections, for host files
+	Seen    int64 // the time of the data of a host file (its DATETIME), Unix seconds
 }
 
 // Files imports files into the store in one transaction: KB files first,
@@ -252,7 +265,7 @@ func (l *Loader) Input(ctx context.Context, tx *store.Tx, in *Input) (FileResult
 		// Detections are rated as they are written, from the scores as
 		// they stand after everything loaded before them.
 		if err = l.Rescore(tx); err == nil {
-			fr.Records, fr.Details, err = l.detections(ctx, tx, in.r)
+			fr.Records, fr.Details, fr.Seen, err = l.detections(ctx, tx, in.r)
 		}
 	default:
 		err = errors.New("unknown kind of input")
@@ -346,14 +359,25 @@ func (l *Loader) nvd(ctx context.Context, tx *store.Tx, r io.Reader) (int, error
 	return n, err
 }
 
-func (l *Loader) detections(ctx context.Context, tx *store.Tx, r io.Reader) (hosts, dets int, err error) {
+func (l *Loader) detections(ctx context.Context, tx *store.Tx, r io.Reader) (hosts, dets int, at int64, err error) {
 	ratings, err := tx.Ratings()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
+	// The response's DATETIME dates the data: it is the detections'
+	// last_seen and the time of the changes they bring, so re-importing a
+	// file changes nothing and an older file never overrides a newer one.
+	var seen atomic.Int64
 	err = pipe(ctx, func(emit func(store.HostRecord) error) error {
-		_, err := qualys.DecodeDetections(r, func(h *qualys.Host) error {
-			rec, err := l.rate(h, ratings)
+		_, err := qualys.DecodeDetectionsTimed(r, func(datetime string, h *qualys.Host) error {
+			if seen.Load() == 0 {
+				t, ok := unixtime.Parse(datetime)
+				if !ok || t == 0 {
+					t = l.now().Unix()
+				}
+				seen.Store(t)
+			}
+			rec, err := l.Rate(h, ratings)
 			if err != nil {
 				return err
 			}
@@ -365,13 +389,14 @@ func (l *Loader) detections(ctx context.Context, tx *store.Tx, r io.Reader) (hos
 		for _, h := range hs {
 			dets += len(h.Host.Detections)
 		}
-		return tx.PutHosts(hs)
+		return tx.PutHosts(hs, seen.Load())
 	})
-	return hosts, dets, err
+	return hosts, dets, seen.Load(), err
 }
 
-// rate derives the rating and deadline of each detection of a host.
-func (l *Loader) rate(h *qualys.Host, ratings map[store.QIDKey]store.QIDRating) (store.HostRecord, error) {
+// Rate derives the rating and deadline of each detection of a host, from
+// the ratings of its QIDs (Tx.Ratings).
+func (l *Loader) Rate(h *qualys.Host, ratings map[store.QIDKey]store.QIDRating) (store.HostRecord, error) {
 	// In primary-key order, every insert appends to the table's last page.
 	slices.SortFunc(h.Detections, func(a, b qualys.Detection) int {
 		if a.QID != b.QID {
@@ -442,7 +467,7 @@ func (l *Loader) Rescore(tx *store.Tx) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.Rerate(l.Derive); err != nil {
+	if err := tx.Rerate(l.Derive, l.now().Unix()); err != nil {
 		return err
 	}
 	l.log().Debug("rescored", "qids", n)

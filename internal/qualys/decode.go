@@ -65,7 +65,15 @@ func open(s *scanner, want string) error {
 // decodeList walks ROOT/(REQUEST?, RESPONSE/(DATETIME, LIST?, WARNING?))
 // and calls item for each child of the element named list.
 func decodeList(s *scanner, list string, item func() error) (Response, error) {
+	var r *Response
+	return decodeListResp(s, list, &r, item)
+}
+
+// decodeListResp is decodeList that also lets item see the response as
+// decoded so far (its DATETIME) through *cur.
+func decodeListResp(s *scanner, list string, cur **Response, item func() error) (Response, error) {
 	var resp Response
+	*cur = &resp
 	if s.selfClose {
 		return resp, s.finish()
 	}
@@ -519,11 +527,18 @@ func decodeCorrelation(s *scanner, v *Vuln) error {
 // its detections. A SIMPLE_RETURN body is returned as an *APIError. The
 // returned Response carries the WARNING that points at the next page.
 func DecodeDetections(r io.Reader, fn func(*Host) error) (Response, error) {
+	return DecodeDetectionsTimed(r, func(_ string, h *Host) error { return fn(h) })
+}
+
+// DecodeDetectionsTimed is DecodeDetections that also passes each host the
+// response's DATETIME, which comes before the hosts: the time of the data.
+func DecodeDetectionsTimed(r io.Reader, fn func(datetime string, h *Host) error) (Response, error) {
 	s := newScanner(r)
 	if err := open(s, RootDetections); err != nil {
 		return Response{}, err
 	}
-	return decodeList(s, "HOST_LIST", func() error {
+	var resp *Response
+	res, err := decodeListResp(s, "HOST_LIST", &resp, func() error {
 		if s.name != "HOST" {
 			return s.skip()
 		}
@@ -534,8 +549,9 @@ func DecodeDetections(r io.Reader, fn func(*Host) error) (Response, error) {
 		if h.ID <= 0 {
 			return s.errorf("HOST without an ID")
 		}
-		return fn(h)
+		return fn(resp.Datetime, h)
 	})
+	return res, err
 }
 
 func decodeHost(s *scanner, h *Host) error {

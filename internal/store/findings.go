@@ -17,16 +17,18 @@ import (
 
 // Filter selects findings. Empty fields select everything.
 type Filter struct {
-	Statuses  []string // Qualys statuses (New, Active, Re-Opened, Fixed)
+	Open      bool     // open findings: not Fixed, gone, ignored or disabled
+	Statuses  []string // Qualys statuses (New, Active, Re-Opened, Fixed); with Open, either matches
 	MinRating string   // lowest vuln_score to include
 	Hosts     []string // IP or IPv6 address, hostname or host id
 	QIDs      []int
 	CVEs      []string // findings whose QID lists one of these CVEs
 }
 
-// ParseStatuses reads a --status value: "open" (New, Active, Re-Opened),
-// "fixed", or a comma-separated list of Qualys statuses, case-insensitive.
-func ParseStatuses(s string) ([]string, error) {
+// ParseStatuses reads a --status value: "open" (not closed: New, Active
+// or Re-Opened, and not gone, ignored or disabled), "fixed", or a
+// comma-separated list of Qualys statuses, case-insensitive.
+func ParseStatuses(s string) (statuses []string, open bool, err error) {
 	var out []string
 	for part := range strings.SplitSeq(s, ",") {
 		part = strings.TrimSpace(part)
@@ -34,7 +36,7 @@ func ParseStatuses(s string) ([]string, error) {
 		case "":
 			continue
 		case "open":
-			out = append(out, "New", "Active", "Re-Opened")
+			open = true
 		case "fixed", "closed":
 			out = append(out, "Fixed")
 		case "new":
@@ -44,24 +46,28 @@ func ParseStatuses(s string) ([]string, error) {
 		case "re-opened", "reopened":
 			out = append(out, "Re-Opened")
 		default:
-			return nil, fmt.Errorf("unknown status %q (want open, fixed, or New, Active, Re-Opened, Fixed)", part)
+			return nil, false, fmt.Errorf("unknown status %q (want open, fixed, or New, Active, Re-Opened, Fixed)", part)
 		}
 	}
 	slices.Sort(out)
-	return slices.Compact(out), nil
+	return slices.Compact(out), open, nil
 }
 
-// kbEntry is what findings of one QID under one environment policy share.
-// Its strings are shared by every finding of the QID, so encoders can
-// recognise a repeat by comparing them (equal pointers compare in O(1)).
-type kbEntry struct {
-	title, category, vulnType, diagnosis, consequence, solution string
-	patchable, remote                                           bool
-	vendorRefs, cves                                            []string
-	cveID, version, vector                                      string
-	base, temporal, env                                         *float64
-	kbSeverity                                                  int
-	legacy                                                      Legacy
+// Shared is what the findings of one QID under one environment policy
+// share: the KB and score fields. Every finding of the QID points at the
+// same Shared, so an encoder can encode these fields once and keep the
+// bytes in JSON for as long as the entry lives.
+type Shared struct {
+	Title, Category, VulnType, Diagnosis, Consequence, Solution string
+	Patchable, Remote                                           bool
+	VendorRefs, CVEs                                            []string
+	CVEID, Version, Vector                                      string
+	Base, Temporal, Env                                         *float64
+	KBSeverity                                                  int
+	Legacy                                                      Legacy
+	JSON                                                        []byte // set by the JSON encoder
+	size                                                        int
+	ref                                                         bool // CLOCK reference bit
 }
 
 // Legacy holds what only the old tool's record shape needs.
@@ -70,15 +76,17 @@ type Legacy struct {
 	BaseRating, TempRating, EnvRating string
 }
 
-// Row is one finding with the extras the legacy export needs.
+// Row is one finding, with the entry its KB fields come from.
 type Row struct {
 	finding.Finding
-	Legacy *Legacy
+	Shared *Shared
 }
 
-// kbCacheSize bounds the per-QID cache: QIDs repeat across hosts, but a
-// full KB held in memory would be hundreds of megabytes.
-const kbCacheSize = 4096
+// kbCacheBytes bounds the per-QID cache: QIDs repeat across hosts, but a
+// whole KB in memory would be hundreds of megabytes. An entry counts twice
+// its text, for the encoding an exporter keeps with it. Eviction is CLOCK
+// (second chance), so QIDs that keep coming back stay.
+const kbCacheBytes = 48 << 20
 
 // Findings calls fn for each finding matching f, in key order. Keys are
 // "<address>:<qid>:<port>" compared as text; findings are read host by
@@ -96,7 +104,7 @@ func (s *Store) Findings(ctx context.Context, f Filter, fn func(*Row) error) err
 		c := dc.(driver.Conn).Raw()
 		old := c.SetInterrupt(ctx)
 		defer c.SetInterrupt(old)
-		r := &reader{c: c, kb: map[[2]int]*kbEntry{}}
+		r := &reader{c: c, kb: map[[2]int]*Shared{}}
 		defer r.close()
 		if err := c.Exec("BEGIN"); err != nil { // one snapshot for the whole read
 			return fmt.Errorf("store: %w", err)
@@ -107,10 +115,14 @@ func (s *Store) Findings(ctx context.Context, f Filter, fn func(*Row) error) err
 }
 
 type reader struct {
-	c     *sqlite3.Conn
-	stmts []*sqlite3.Stmt
-	kb    map[[2]int]*kbEntry
-	kbQ   *sqlite3.Stmt
+	c       *sqlite3.Conn
+	stmts   []*sqlite3.Stmt
+	kb      map[[2]int]*Shared
+	clock   [][2]int // keys in insertion order, for CLOCK eviction
+	hand    int
+	kbBytes int
+	kbQ     *sqlite3.Stmt
+	scoreQ  *sqlite3.Stmt
 }
 
 func (r *reader) close() {
@@ -268,7 +280,12 @@ func (r *reader) detectionFilter(f Filter) (string, []any, error) {
 	var sb strings.Builder
 	var args []any
 	in := func(col string, vals []any) {
-		sb.WriteString(" AND " + col + " IN (")
+		if !strings.HasPrefix(col, "OR ") {
+			sb.WriteString(" AND ")
+		} else {
+			sb.WriteString(" ")
+		}
+		sb.WriteString(col + " IN (")
 		for i, v := range vals {
 			if i > 0 {
 				sb.WriteString(",")
@@ -278,7 +295,18 @@ func (r *reader) detectionFilter(f Filter) (string, []any, error) {
 		}
 		sb.WriteString(")")
 	}
-	if len(f.Statuses) > 0 {
+	switch {
+	case f.Open && len(f.Statuses) > 0:
+		sb.WriteString(" AND (closed = ''")
+		var vs []any
+		for _, s := range f.Statuses {
+			vs = append(vs, s)
+		}
+		in("OR status", vs)
+		sb.WriteString(")")
+	case f.Open:
+		sb.WriteString(" AND closed = ''")
+	case len(f.Statuses) > 0:
 		var vs []any
 		for _, s := range f.Statuses {
 			vs = append(vs, s)
@@ -363,20 +391,20 @@ func (r *reader) row(st *sqlite3.Stmt, h hostRow) (*Row, error) {
 	f.Results = st.ColumnText(10)
 	f.VulnScore = st.ColumnText(11)
 	f.BreachDate = st.ColumnText(12)
-	kb, err := r.kbEntry(f.QID, h.policy)
+	kb, err := r.shared(f.QID, h.policy)
 	if err != nil {
 		return nil, err
 	}
 	if f.Severity == 0 {
-		f.Severity = kb.kbSeverity
+		f.Severity = kb.KBSeverity
 	}
-	f.Title, f.Category, f.VulnType = kb.title, kb.category, kb.vulnType
-	f.Diagnosis, f.Consequence, f.Solution = kb.diagnosis, kb.consequence, kb.solution
-	f.Patchable, f.Remote = kb.patchable, kb.remote
-	f.VendorRefs, f.CVEs = kb.vendorRefs, kb.cves
-	f.CVEID, f.CVSSVersion, f.CVSSVector = kb.cveID, kb.version, kb.vector
-	f.Base, f.Temporal, f.EnvScore = kb.base, kb.temporal, kb.env
-	row.Legacy = &kb.legacy
+	f.Title, f.Category, f.VulnType = kb.Title, kb.Category, kb.VulnType
+	f.Diagnosis, f.Consequence, f.Solution = kb.Diagnosis, kb.Consequence, kb.Solution
+	f.Patchable, f.Remote = kb.Patchable, kb.Remote
+	f.VendorRefs, f.CVEs = kb.VendorRefs, kb.CVEs
+	f.CVEID, f.CVSSVersion, f.CVSSVector = kb.CVEID, kb.Version, kb.Vector
+	f.Base, f.Temporal, f.EnvScore = kb.Base, kb.Temporal, kb.Env
+	row.Shared = kb
 	return row, nil
 }
 
@@ -388,73 +416,111 @@ func optTime(st *sqlite3.Stmt, i int) *string {
 	return nil
 }
 
-// kbEntry returns the KB and score fields of a QID under a policy, from a
-// bounded cache.
-func (r *reader) kbEntry(qid, policy int) (*kbEntry, error) {
+// shared returns the KB and score fields of a QID under a policy, from
+// the cache or the store.
+func (r *reader) shared(qid, policy int) (*Shared, error) {
 	k := [2]int{qid, policy}
 	if e, ok := r.kb[k]; ok {
+		e.ref = true
 		return e, nil
 	}
-	if r.kbQ == nil {
-		st, err := r.prepare(`SELECT k.title, k.category, k.vuln_type, k.diagnosis, k.consequence, k.solution,
-  k.patchable, k.remote, k.vendor_refs, k.severity,
-  COALESCE(NULLIF(k.cvss3_impact_c, ''), k.cvss_impact_c), COALESCE(NULLIF(k.cvss3_impact_i, ''), k.cvss_impact_i),
-  COALESCE(NULLIF(k.cvss3_impact_a, ''), k.cvss_impact_a),
-  (SELECT json_group_array(cve_id) FROM (SELECT cve_id FROM kb_cves c WHERE c.qid = k.qid ORDER BY ord)),
-  s.cve_id, s.cvss_version, s.cvss_vector, s.base, s.temporal, s.env_score,
-  s.base_rating, s.temporal_rating, s.env_rating
-FROM (SELECT ?1 AS qid) q
-LEFT JOIN kb_vulns k ON k.qid = q.qid
-LEFT JOIN qid_scores s ON s.qid = q.qid AND s.policy = ?2`)
-		if err != nil {
-			return nil, err
-		}
-		r.kbQ = st
+	e, err := r.loadShared(qid, policy)
+	if err != nil {
+		return nil, err
 	}
-	st := r.kbQ
-	defer st.Reset()
-	st.BindInt64(1, int64(qid))
-	st.BindInt64(2, int64(policy))
-	e := &kbEntry{vendorRefs: []string{}, cves: []string{}}
-	if st.Step() {
-		e.title = st.ColumnText(0)
-		e.category = st.ColumnText(1)
-		e.vulnType = st.ColumnText(2)
-		e.diagnosis = st.ColumnText(3)
-		e.consequence = st.ColumnText(4)
-		e.solution = st.ColumnText(5)
-		e.patchable = st.ColumnBool(6)
-		e.remote = st.ColumnBool(7)
-		e.vendorRefs = refIDs(st.ColumnRawText(8))
-		e.kbSeverity = st.ColumnInt(9)
-		e.legacy.ImpactC = st.ColumnText(10)
-		e.legacy.ImpactI = st.ColumnText(11)
-		e.legacy.ImpactA = st.ColumnText(12)
-		if st.ColumnType(13) != sqlite3.NULL {
-			if err := st.ColumnJSON(13, &e.cves); err != nil {
-				return nil, fmt.Errorf("store: qid %d: cve list: %w", qid, err)
-			}
-		}
-		e.cveID = st.ColumnText(14)
-		e.version = st.ColumnText(15)
-		e.vector = st.ColumnText(16)
-		e.base = optFloat(st, 17)
-		e.temporal = optFloat(st, 18)
-		e.env = optFloat(st, 19)
-		e.legacy.BaseRating = st.ColumnText(20)
-		e.legacy.TempRating = st.ColumnText(21)
-		e.legacy.EnvRating = st.ColumnText(22)
-	}
-	if err := st.Err(); err != nil {
-		return nil, fmt.Errorf("store: qid %d: %w", qid, err)
-	}
-	if len(r.kb) >= kbCacheSize {
-		for k := range r.kb { // drop an arbitrary entry
-			delete(r.kb, k)
-			break
-		}
+	for r.kbBytes+e.size > kbCacheBytes && len(r.clock) > 0 {
+		r.evict()
 	}
 	r.kb[k] = e
+	r.clock = append(r.clock, k)
+	r.kbBytes += e.size
+	return e, nil
+}
+
+// evict drops one entry, giving recently used ones a second chance.
+func (r *reader) evict() {
+	for {
+		if r.hand >= len(r.clock) {
+			r.hand = 0
+		}
+		k := r.clock[r.hand]
+		e := r.kb[k]
+		if e.ref {
+			e.ref = false
+			r.hand++
+			continue
+		}
+		delete(r.kb, k)
+		r.kbBytes -= e.size
+		last := len(r.clock) - 1
+		r.clock[r.hand] = r.clock[last]
+		r.clock = r.clock[:last]
+		return
+	}
+}
+
+func (r *reader) loadShared(qid, policy int) (*Shared, error) {
+	if r.kbQ == nil {
+		var err error
+		if r.kbQ, err = r.prepare(`SELECT title, category, vuln_type, diagnosis, consequence, solution,
+  patchable, remote, vendor_refs, severity, cves,
+  COALESCE(NULLIF(cvss3_impact_c, ''), cvss_impact_c), COALESCE(NULLIF(cvss3_impact_i, ''), cvss_impact_i),
+  COALESCE(NULLIF(cvss3_impact_a, ''), cvss_impact_a)
+FROM kb_vulns WHERE qid = ?`); err != nil {
+			return nil, err
+		}
+		if r.scoreQ, err = r.prepare(`SELECT cve_id, cvss_version, cvss_vector, base, temporal, env_score,
+  base_rating, temporal_rating, env_rating FROM qid_scores WHERE qid = ? AND policy = ?`); err != nil {
+			return nil, err
+		}
+	}
+	e := &Shared{VendorRefs: []string{}, CVEs: []string{}}
+	st := r.kbQ
+	st.BindInt64(1, int64(qid))
+	if st.Step() {
+		e.Title = st.ColumnText(0)
+		e.Category = st.ColumnText(1)
+		e.VulnType = st.ColumnText(2)
+		e.Diagnosis = st.ColumnText(3)
+		e.Consequence = st.ColumnText(4)
+		e.Solution = st.ColumnText(5)
+		e.Patchable = st.ColumnBool(6)
+		e.Remote = st.ColumnBool(7)
+		e.VendorRefs = refIDs(st.ColumnRawText(8))
+		e.KBSeverity = st.ColumnInt(9)
+		if err := json.Unmarshal(st.ColumnRawText(10), &e.CVEs); err != nil || e.CVEs == nil {
+			e.CVEs = []string{}
+		}
+		e.Legacy.ImpactC = st.ColumnText(11)
+		e.Legacy.ImpactI = st.ColumnText(12)
+		e.Legacy.ImpactA = st.ColumnText(13)
+	}
+	err := st.Err()
+	st.Reset()
+	if err != nil {
+		return nil, fmt.Errorf("store: qid %d: %w", qid, err)
+	}
+	st = r.scoreQ
+	st.BindInt64(1, int64(qid))
+	st.BindInt64(2, int64(policy))
+	if st.Step() {
+		e.CVEID = st.ColumnText(0)
+		e.Version = st.ColumnText(1)
+		e.Vector = st.ColumnText(2)
+		e.Base = optFloat(st, 3)
+		e.Temporal = optFloat(st, 4)
+		e.Env = optFloat(st, 5)
+		e.Legacy.BaseRating = st.ColumnText(6)
+		e.Legacy.TempRating = st.ColumnText(7)
+		e.Legacy.EnvRating = st.ColumnText(8)
+	}
+	err = st.Err()
+	st.Reset()
+	if err != nil {
+		return nil, fmt.Errorf("store: qid %d: %w", qid, err)
+	}
+	e.size = 2 * (256 + len(e.Title) + len(e.Category) + len(e.Diagnosis) + len(e.Consequence) + len(e.Solution) +
+		32*(len(e.VendorRefs)+len(e.CVEs)) + len(e.Vector))
 	return e, nil
 }
 

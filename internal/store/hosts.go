@@ -57,8 +57,8 @@ func DetectionExtra(d *qualys.Detection) string {
 
 const upsertHost = `INSERT INTO hosts (id, asset_id, ip, ipv6, tracking_method, network_id, os, os_cpe,
  dns, dns_hostname, dns_domain, fqdn, netbios, qg_host_id, last_scan, last_vm_scanned,
- last_vm_scanned_duration, last_vm_auth_scanned, last_pc_scanned, policy)
-VALUES (?,?,?,?,?,?,?,?, ?,?,?,?,?,?,?,?, ?,?,?,?)
+ last_vm_scanned_duration, last_vm_auth_scanned, last_pc_scanned, policy, seen)
+VALUES (?,?,?,?,?,?,?,?, ?,?,?,?,?,?,?,?, ?,?,?,?,?)
 ON CONFLICT (id) DO UPDATE SET asset_id = excluded.asset_id, ip = excluded.ip, ipv6 = excluded.ipv6,
  tracking_method = excluded.tracking_method, network_id = excluded.network_id, os = excluded.os,
  os_cpe = excluded.os_cpe, dns = excluded.dns, dns_hostname = excluded.dns_hostname,
@@ -66,24 +66,58 @@ ON CONFLICT (id) DO UPDATE SET asset_id = excluded.asset_id, ip = excluded.ip, i
  qg_host_id = excluded.qg_host_id, last_scan = excluded.last_scan,
  last_vm_scanned = excluded.last_vm_scanned, last_vm_scanned_duration = excluded.last_vm_scanned_duration,
  last_vm_auth_scanned = excluded.last_vm_auth_scanned, last_pc_scanned = excluded.last_pc_scanned,
- policy = excluded.policy`
+ policy = excluded.policy, seen = excluded.seen`
 
 // A QID reported on tcp and udp of one port is one finding: the most
 // recently found report wins, whatever the order they arrive in.
+// Newer data wins: a detection is rewritten by data seen later, and
+// within one response (the same last_seen) by the report found most
+// recently, so a QID reported on tcp and udp of one port is one finding.
+// Older data (a file older than what the store holds) changes nothing.
 const upsertDetection = `INSERT INTO detections (host_id, qid, port, protocol, type, severity, status,
  first_found, last_found, times_found, last_fixed, last_reopened, times_reopened, results,
- ignored, disabled, extra, vuln_score, breach_date)
-VALUES (?,?,?,?,?,?,?, ?,?,?,?,?,?,?, ?,?,?,?,?)
+ ignored, disabled, extra, vuln_score, breach_date, first_seen, last_seen, closed)
+VALUES (?,?,?,?,?,?,?, ?,?,?,?,?,?,?, ?,?,?,?,?,?,?,?)
 ON CONFLICT (host_id, qid, port) DO UPDATE SET protocol = excluded.protocol, type = excluded.type,
  severity = excluded.severity, status = excluded.status, first_found = excluded.first_found,
  last_found = excluded.last_found, times_found = excluded.times_found, last_fixed = excluded.last_fixed,
  last_reopened = excluded.last_reopened, times_reopened = excluded.times_reopened,
  results = excluded.results, ignored = excluded.ignored, disabled = excluded.disabled,
- extra = excluded.extra, vuln_score = excluded.vuln_score, breach_date = excluded.breach_date
-WHERE excluded.last_found >= detections.last_found`
+ extra = excluded.extra, vuln_score = excluded.vuln_score, breach_date = excluded.breach_date,
+ last_seen = excluded.last_seen, closed = excluded.closed
+WHERE excluded.last_seen > detections.last_seen
+   OR (excluded.last_seen = detections.last_seen AND excluded.last_found >= detections.last_found)`
 
-// PutHosts upserts hosts, their tags and their detections.
-func (tx *Tx) PutHosts(hs []HostRecord) error {
+// Closed reasons.
+const (
+	ClosedFixed    = "fixed"
+	ClosedGone     = "gone"
+	ClosedIgnored  = "ignored"
+	ClosedDisabled = "disabled"
+)
+
+// closedReason is why Qualys' data closes a detection, "" if it is open.
+func closedReason(d *qualys.Detection) string {
+	switch {
+	case d.Status == "Fixed":
+		return ClosedFixed
+	case d.Disabled:
+		return ClosedDisabled
+	case d.Ignored:
+		return ClosedIgnored
+	}
+	return ""
+}
+
+// PutHosts upserts hosts, their tags and their detections, as data of the
+// given time (Unix seconds: the response's DATETIME, or the sync's start).
+// A host scanned again since the store last saw it reports its complete
+// detection list, so its stored detections missing from it are closed as
+// gone.
+func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
+	if err := tx.watchChanges(seen); err != nil {
+		return err
+	}
 	hb, err := tx.bind(upsertHost)
 	if err != nil {
 		return err
@@ -95,6 +129,14 @@ func (tx *Tx) PutHosts(hs []HostRecord) error {
 	for _, r := range hs {
 		h := r.Host
 		tx.Stats.Hosts++
+		rescanned, older, err := tx.hostState(h, seen)
+		if err != nil {
+			return err
+		}
+		if older {
+			tx.Stats.Stale++
+			continue
+		}
 		hb.int(h.ID)
 		hb.int(h.AssetID)
 		hb.text(h.IP)
@@ -115,6 +157,7 @@ func (tx *Tx) PutHosts(hs []HostRecord) error {
 		hb.text(h.LastVMAuthScanned)
 		hb.text(h.LastPCScanned)
 		hb.int(int64(r.Policy))
+		hb.int(seen)
 		if err := hb.run(); err != nil {
 			return fmt.Errorf("store: host %d: %w", h.ID, err)
 		}
@@ -163,12 +206,51 @@ func (tx *Tx) PutHosts(hs []HostRecord) error {
 			db.text(dv.Extra)
 			db.text(dv.VulnScore)
 			db.text(dv.BreachDate)
+			db.int(seen)
+			db.int(seen)
+			db.text(closedReason(d))
 			if err := db.run(); err != nil {
 				return fmt.Errorf("store: host %d qid %d port %d: %w", h.ID, d.QID, d.Port, err)
 			}
 		}
+		if rescanned {
+			if err := tx.closeGone(h.ID, seen); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// hostState tells, before the host's row is rewritten, whether the host
+// was scanned since the store last saw it, and whether the store already
+// holds newer data for it than data of time seen.
+func (tx *Tx) hostState(h *qualys.Host, seen int64) (rescanned, older bool, err error) {
+	st, err := tx.stmt("SELECT last_vm_scanned, seen FROM hosts WHERE id = ?")
+	if err != nil {
+		return false, false, err
+	}
+	defer st.Reset()
+	if err := st.BindInt64(1, h.ID); err != nil {
+		return false, false, err
+	}
+	if !st.Step() {
+		return false, false, st.Err()
+	}
+	prev := st.ColumnText(0)
+	return prev != "" && h.LastVMScanned > prev, st.ColumnInt64(1) > seen, nil
+}
+
+// closeGone closes the host's open detections that the data of this time
+// did not report.
+func (tx *Tx) closeGone(hostID, seen int64) error {
+	b, err := tx.bind("UPDATE detections SET closed = 'gone' WHERE host_id = ? AND last_seen < ? AND closed = ''")
+	if err != nil {
+		return err
+	}
+	b.int(hostID)
+	b.int(seen)
+	return b.run()
 }
 
 func (tx *Tx) putTags(h *qualys.Host) error {

@@ -190,10 +190,13 @@ type RateInput struct {
 }
 
 // Rerate recomputes the rating and deadline of the detections of queued
-// QIDs with rate, and rewrites those that changed. The changes are
-// collected in a temporary table first so that no row is updated under
-// the cursor that reads it.
-func (tx *Tx) Rerate(rate func(RateInput) Derived) error {
+// QIDs with rate, and rewrites those that changed; history rows of the
+// changes get time at. The changes are collected in a temporary table
+// first so that no row is updated under the cursor that reads it.
+func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64) error {
+	if err := tx.watchChanges(at); err != nil {
+		return err
+	}
 	if err := tx.exec(`CREATE TEMP TABLE IF NOT EXISTS rerate (host_id INTEGER, qid INTEGER, port INTEGER,
  vuln_score TEXT, breach_date TEXT, PRIMARY KEY (host_id, qid, port))`); err != nil {
 		return err

@@ -53,7 +53,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// commit, never corrupt the file).
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_pragma=busy_timeout(30000)&_pragma=page_size(16384)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)" +
-		"&_pragma=foreign_keys(off)&_pragma=cache_size(-32768)&_pragma=temp_store(memory)"
+		"&_pragma=foreign_keys(off)&_pragma=cache_size(-16384)&_pragma=temp_store(memory)"
 	db, err := driver.Open(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)

@@ -11,19 +11,19 @@ type Summary struct {
 	Total    int
 	ByStatus map[string]int // every finding by Qualys status
 	ByRating map[string]int // open findings by vuln_score
-	Open     int
-	Overdue  int // open past their deadline
-	DueSoon  int // open, deadline within the next 7 days
+	Open     int            // not closed: not Fixed, gone, ignored or disabled
+	Overdue  int            // open past their deadline
+	DueSoon  int            // open, deadline within the next 7 days
 }
 
 // Summarize counts the findings as of the given day.
 func (s *Store) Summarize(ctx context.Context, today time.Time) (Summary, error) {
 	day := today.UTC().Format("2006-01-02")
 	soon := today.UTC().AddDate(0, 0, 7).Format("2006-01-02")
-	rows, err := s.db.QueryContext(ctx, `SELECT status, vuln_score, count(*),
-  sum(status <> 'Fixed' AND breach_date <> '' AND breach_date < ?),
-  sum(status <> 'Fixed' AND breach_date >= ? AND breach_date <= ?)
-FROM detections WHERE type <> 'Info' GROUP BY status, vuln_score`, day, day, soon)
+	rows, err := s.db.QueryContext(ctx, `SELECT status, vuln_score, closed = '', count(*),
+  sum(closed = '' AND breach_date <> '' AND breach_date < ?),
+  sum(closed = '' AND breach_date >= ? AND breach_date <= ?)
+FROM detections WHERE type <> 'Info' GROUP BY status, vuln_score, closed = ''`, day, day, soon)
 	if err != nil {
 		return Summary{}, fmt.Errorf("store: summary: %w", err)
 	}
@@ -31,13 +31,14 @@ FROM detections WHERE type <> 'Info' GROUP BY status, vuln_score`, day, day, soo
 	sum := Summary{ByStatus: map[string]int{}, ByRating: map[string]int{}}
 	for rows.Next() {
 		var status, rating string
+		var open bool
 		var n, overdue, due int
-		if err := rows.Scan(&status, &rating, &n, &overdue, &due); err != nil {
+		if err := rows.Scan(&status, &rating, &open, &n, &overdue, &due); err != nil {
 			return Summary{}, fmt.Errorf("store: summary: %w", err)
 		}
 		sum.Total += n
 		sum.ByStatus[status] += n
-		if status != "Fixed" {
+		if open {
 			sum.Open += n
 			sum.ByRating[rating] += n
 			sum.Overdue += overdue

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/ncruces/go-sqlite3"
@@ -13,10 +11,12 @@ import (
 // Tx is one write transaction on the store: everything written through it
 // is committed together or not at all.
 type Tx struct {
-	ctx   context.Context
-	conn  *sqlite3.Conn
-	stmts map[string]*sqlite3.Stmt
-	Stats Stats
+	ctx      context.Context
+	conn     *sqlite3.Conn
+	stmts    map[string]*sqlite3.Stmt
+	Stats    Stats
+	watchAt  int64 // the time history rows get, once watchChanges has run
+	watching bool
 }
 
 // Stats counts what a transaction wrote.
@@ -24,6 +24,7 @@ type Stats struct {
 	Vulns, VulnsChanged int
 	CVEs, CVEsChanged   int
 	Hosts, Detections   int
+	Stale               int // hosts not written: the store holds newer data for them
 	Scored              int // QIDs scored
 	Rerated             int // detections whose rating or deadline changed
 }
@@ -224,7 +225,54 @@ func (tx *Tx) query(q string, fn func(st *sqlite3.Stmt) error, args ...any) erro
 	return nil
 }
 
-var errNotFound = errors.New("not found")
+// historyTrigger appends a history row for each change of a detection's
+// status, closed reason, rating or deadline, whoever makes it (an import, a
+// sync, a rescoring). It is a TEMP trigger, living on this connection
+// only, because the time it records comes from the temp table qvt_now.
+const historyTrigger = `CREATE TEMP TRIGGER IF NOT EXISTS qvt_history AFTER UPDATE ON main.detections
+WHEN OLD.status IS NOT NEW.status OR OLD.closed IS NOT NEW.closed
+  OR OLD.vuln_score IS NOT NEW.vuln_score OR OLD.breach_date IS NOT NEW.breach_date
+BEGIN
+  INSERT INTO main.history (host_id, qid, port, at, event, old, new)
+    SELECT NEW.host_id, NEW.qid, NEW.port, (SELECT at FROM temp.qvt_now), 'status', OLD.status, NEW.status
+    WHERE OLD.status IS NOT NEW.status;
+  INSERT INTO main.history (host_id, qid, port, at, event, old, new)
+    SELECT NEW.host_id, NEW.qid, NEW.port, (SELECT at FROM temp.qvt_now), 'closed', OLD.closed, NEW.closed
+    WHERE OLD.closed IS NOT NEW.closed;
+  INSERT INTO main.history (host_id, qid, port, at, event, old, new)
+    SELECT NEW.host_id, NEW.qid, NEW.port, (SELECT at FROM temp.qvt_now), 'rating', OLD.vuln_score, NEW.vuln_score
+    WHERE OLD.vuln_score IS NOT NEW.vuln_score;
+  INSERT INTO main.history (host_id, qid, port, at, event, old, new)
+    SELECT NEW.host_id, NEW.qid, NEW.port, (SELECT at FROM temp.qvt_now), 'deadline', OLD.breach_date, NEW.breach_date
+    WHERE OLD.breach_date IS NOT NEW.breach_date;
+END`
 
-// isNoRows reports sql.ErrNoRows.
-func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) || errors.Is(err, errNotFound) }
+// watchChanges makes changes to detections from here on record history
+// rows at time at (Unix seconds).
+func (tx *Tx) watchChanges(at int64) error {
+	if tx.watching && tx.watchAt == at {
+		return nil
+	}
+	if !tx.watching {
+		if err := tx.exec("CREATE TEMP TABLE IF NOT EXISTS qvt_now (at INTEGER NOT NULL)"); err != nil {
+			return err
+		}
+		if err := tx.exec(historyTrigger); err != nil {
+			return err
+		}
+		tx.watching = true
+	}
+	if err := tx.exec("DELETE FROM temp.qvt_now"); err != nil {
+		return err
+	}
+	b, err := tx.bind("INSERT INTO temp.qvt_now (at) VALUES (?)")
+	if err != nil {
+		return err
+	}
+	b.int(at)
+	if err := b.run(); err != nil {
+		return err
+	}
+	tx.watchAt = at
+	return nil
+}

@@ -18,8 +18,8 @@ const upsertVuln = `INSERT INTO kb_vulns (qid, vuln_type, severity, title, categ
  cvss_base, cvss_temporal, cvss_vector, cvss_impact_c, cvss_impact_i, cvss_impact_a,
  cvss3_base, cvss3_temporal, cvss3_vector, cvss3_version, cvss3_impact_c, cvss3_impact_i, cvss3_impact_a,
  pci_flag, supported_modules, remote, auth_types, additional_info, disabled,
- vendor_refs, bugtraqs, software, threat_intel, exploits, malware, hash)
-VALUES (?,?,?,?,?,?, ?,?,?,?,?,?,?, ?,?,?,?,?,?, ?,?,?,?,?,?,?, ?,?,?,?,?,?, ?,?,?,?,?,?,?)
+ vendor_refs, bugtraqs, software, threat_intel, exploits, malware, cves, hash)
+VALUES (?,?,?,?,?,?, ?,?,?,?,?,?,?, ?,?,?,?,?,?, ?,?,?,?,?,?,?, ?,?,?,?,?,?, ?,?,?,?,?,?,?,?)
 ON CONFLICT (qid) DO UPDATE SET vuln_type = excluded.vuln_type, severity = excluded.severity,
  title = excluded.title, category = excluded.category, detection_info = excluded.detection_info,
  last_customized = excluded.last_customized, last_modified = excluded.last_modified,
@@ -34,7 +34,7 @@ ON CONFLICT (qid) DO UPDATE SET vuln_type = excluded.vuln_type, severity = exclu
  auth_types = excluded.auth_types, additional_info = excluded.additional_info, disabled = excluded.disabled,
  vendor_refs = excluded.vendor_refs, bugtraqs = excluded.bugtraqs, software = excluded.software,
  threat_intel = excluded.threat_intel, exploits = excluded.exploits, malware = excluded.malware,
- hash = excluded.hash
+ cves = excluded.cves, hash = excluded.hash
 WHERE kb_vulns.hash <> excluded.hash`
 
 // PutVulns upserts KB entries. Entries whose content changed get their CVE
@@ -83,6 +83,7 @@ func (tx *Tx) PutVulns(vs []*qualys.Vuln) error {
 		up.text(j.threatIntel)
 		up.text(j.exploits)
 		up.text(j.malware)
+		up.text(jsonStrings(v.CVEs))
 		up.int(int64(hashVuln(v)))
 		if err := up.run(); err != nil {
 			return fmt.Errorf("store: qid %d: %w", v.QID, err)

@@ -42,6 +42,7 @@ CREATE TABLE kb_vulns (
     threat_intel      TEXT    NOT NULL DEFAULT '[]', -- JSON [{"id":..,"text":..}]
     exploits          TEXT    NOT NULL DEFAULT '[]', -- JSON [{"source":..,"ref":..,"desc":..,"link":..}]
     malware           TEXT    NOT NULL DEFAULT '[]', -- JSON [{"source":..,"id":..,...}]
+    cves              TEXT    NOT NULL DEFAULT '[]', -- JSON ["CVE-2020-15778", ...]: kb_cves as one value, for readers
     hash              INTEGER NOT NULL DEFAULT 0     -- of all the above: unchanged rows are not rewritten
 );
 CREATE INDEX kb_vulns_last_modified ON kb_vulns (last_modified);

@@ -1,0 +1,97 @@
+package app
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"qvt/internal/store"
+	"qvt/internal/unixtime"
+)
+
+func (e *env) historyCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "history KEY",
+		Short: "Show one finding's life, change by change",
+		Long: `Show a finding's life: when it was found and first seen, each change of its
+Qualys status, of its rating and deadline, and when and why it closed
+(fixed, gone from a rescanned host, ignored, disabled). KEY is the finding
+key <address>:<qid>:<port>.`,
+		Example: `  qvt history 10.1.2.3:105936:443`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("history: name one finding key, e.g. 10.1.2.3:105936:443")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := e.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			lives, err := st.History(ctx, args[0])
+			if err != nil {
+				return fmt.Errorf("history: %w", err)
+			}
+			if len(lives) == 0 {
+				return fmt.Errorf("history: no finding %s in %s", args[0], e.cfg.DB)
+			}
+			for i, l := range lives {
+				if i > 0 {
+					fmt.Fprintln(e.stdout)
+				}
+				writeLife(e.stdout, l)
+			}
+			return nil
+		},
+	}
+}
+
+func writeLife(w interface{ Write([]byte) (int, error) }, l store.Life) {
+	var b strings.Builder
+	t := func(x int64) string {
+		if x == 0 {
+			return "-"
+		}
+		return unixtime.Format(x)
+	}
+	title := l.Title
+	if title == "" {
+		title = "(QID not in the KnowledgeBase)"
+	}
+	fmt.Fprintf(&b, "%s  %s\n", l.Key, title)
+	fmt.Fprintf(&b, "host %d %s\n", l.HostID, l.Hostname)
+	state := l.Status
+	if l.Closed != "" {
+		state += ", closed: " + l.Closed
+	} else {
+		state += ", open"
+	}
+	fmt.Fprintf(&b, "now:        %s; rating %s; deadline %s; reopened %d times\n", state, l.VulnScore, orDash(l.BreachDate), l.TimesReopen)
+	fmt.Fprintf(&b, "%s  first found by Qualys\n", t(l.FirstFound))
+	fmt.Fprintf(&b, "%s  first seen by qvt\n", t(l.FirstSeen))
+	for _, c := range l.Changes {
+		switch c.Event {
+		case "closed":
+			if c.New == "" {
+				fmt.Fprintf(&b, "%s  open again (was closed: %s)\n", t(c.At), c.Old)
+			} else {
+				fmt.Fprintf(&b, "%s  closed: %s\n", t(c.At), c.New)
+			}
+		default:
+			fmt.Fprintf(&b, "%s  %s %s → %s\n", t(c.At), c.Event, orDash(c.Old), orDash(c.New))
+		}
+	}
+	fmt.Fprintf(&b, "%s  last seen by qvt (last found by Qualys %s)\n", t(l.LastSeen), t(l.LastFound))
+	w.Write([]byte(b.String()))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

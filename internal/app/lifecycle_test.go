@@ -1,0 +1,175 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"qvt/internal/qualys"
+	"qvt/internal/store"
+	"qvt/internal/unixtime"
+)
+
+// writeHLD writes a host list detection file for one host.
+func writeHLD(t *testing.T, path, datetime, scanned string, dets []qualys.Detection) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := qualys.NewHostListDetectionWriter(&buf, datetime)
+	h := &qualys.Host{ID: 42, IP: "10.0.0.1", OS: "Linux", DNS: "app-01", LastVMScanned: scanned, Detections: dets}
+	if err := w.Host(h); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func det(qid, port int, status, first, last string) qualys.Detection {
+	d := qualys.Detection{QID: qid, Port: port, Type: "Confirmed", Severity: 4, Status: status, FirstFound: first, LastFound: last, TimesFound: 3}
+	if port != 0 {
+		d.Protocol = "tcp"
+	}
+	if status == "Fixed" {
+		d.LastFixed = "2026-01-07T10:00:00Z"
+	}
+	if status == "Re-Opened" {
+		d.LastReopened = "2026-01-07T10:00:00Z"
+		d.TimesReopened = 1
+	}
+	return d
+}
+
+// A second scan fixes, reopens, drops and adds detections: each change is
+// recorded once, with the time of the data, and re-importing or importing
+// older data changes nothing.
+func TestLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "qvt.db")
+	a, b := filepath.Join(dir, "a.xml"), filepath.Join(dir, "b.xml")
+	first := "2025-12-20T10:00:00Z"
+	ignored := det(1006, 8080, "Active", first, "2025-12-31T10:00:00Z")
+	writeHLD(t, a, "2026-01-01T00:00:00Z", "2025-12-31T10:00:00Z", []qualys.Detection{
+		det(1001, 443, "New", "2025-12-31T10:00:00Z", "2025-12-31T10:00:00Z"),
+		det(1002, 0, "Active", first, "2025-12-31T10:00:00Z"),
+		det(1003, 22, "Active", first, "2025-12-31T10:00:00Z"),
+		det(1004, 80, "Fixed", first, "2025-12-24T10:00:00Z"),
+		ignored,
+	})
+	ignored.Ignored = true
+	ignored.LastFound = "2026-01-07T10:00:00Z"
+	writeHLD(t, b, "2026-01-08T00:00:00Z", "2026-01-07T10:00:00Z", []qualys.Detection{
+		det(1001, 443, "Active", "2025-12-31T10:00:00Z", "2026-01-07T10:00:00Z"),
+		det(1002, 0, "Fixed", first, "2025-12-31T10:00:00Z"),
+		det(1004, 80, "Re-Opened", first, "2026-01-07T10:00:00Z"),
+		det(1005, 443, "New", "2026-01-07T10:00:00Z", "2026-01-07T10:00:00Z"),
+		ignored,
+	})
+	mustRun(t, "--db", db, "import", a)
+	out := mustRun(t, "--db", db, "import", b)
+	if !strings.Contains(out, "1 new, 1 fixed, 1 reopened, 1 gone") {
+		t.Errorf("import summary does not count the changes:\n%s", out)
+	}
+	st, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	closed := map[int]string{}
+	rows, err := st.DB().Query("SELECT qid, closed, first_seen, last_seen FROM detections ORDER BY qid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta, _ := unixtime.Parse("2026-01-01T00:00:00Z")
+	tb, _ := unixtime.Parse("2026-01-08T00:00:00Z")
+	for rows.Next() {
+		var qid int
+		var c string
+		var fs, ls int64
+		rows.Scan(&qid, &c, &fs, &ls)
+		closed[qid] = c
+		wantFirst, wantLast := ta, tb
+		if qid == 1005 {
+			wantFirst = tb
+		}
+		if qid == 1003 {
+			wantLast = ta
+		}
+		if fs != wantFirst || ls != wantLast {
+			t.Errorf("qid %d: first/last seen %d/%d, want %d/%d", qid, fs, ls, wantFirst, wantLast)
+		}
+	}
+	rows.Close()
+	want := map[int]string{1001: "", 1002: "fixed", 1003: "gone", 1004: "", 1005: "", 1006: "ignored"}
+	for q, c := range want {
+		if closed[q] != c {
+			t.Errorf("qid %d closed = %q, want %q", q, closed[q], c)
+		}
+	}
+	history := func() string {
+		var sb strings.Builder
+		rows, err := st.DB().Query("SELECT qid, at, event, old, new FROM history ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var qid int
+			var at int64
+			var ev, o, n string
+			rows.Scan(&qid, &at, &ev, &o, &n)
+			sb.WriteString(strings.Join([]string{strconv.Itoa(qid), unixtime.Format(at), ev, o, n}, " ") + "\n")
+		}
+		return sb.String()
+	}
+	h := history()
+	for _, line := range []string{
+		"1001 2026-01-08T00:00:00Z status New Active",
+		"1002 2026-01-08T00:00:00Z status Active Fixed",
+		"1002 2026-01-08T00:00:00Z closed  fixed",
+		"1004 2026-01-08T00:00:00Z status Fixed Re-Opened",
+		"1004 2026-01-08T00:00:00Z closed fixed ",
+		"1003 2026-01-08T00:00:00Z closed  gone",
+		"1006 2026-01-08T00:00:00Z closed  ignored",
+	} {
+		if !strings.Contains(h, line+"\n") {
+			t.Errorf("history lacks %q:\n%s", line, h)
+		}
+	}
+	// The same file again, then the older one: nothing changes.
+	mustRun(t, "--db", db, "import", b)
+	mustRun(t, "--db", db, "import", a)
+	if h2 := history(); h2 != h {
+		t.Errorf("re-import changed history:\n%s\nwas:\n%s", h2, h)
+	}
+	// Open means not closed, whatever the last Qualys status.
+	open := mustRun(t, "--db", db, "export", "--format", "csv", "--status", "open")
+	for _, k := range []string{"10.0.0.1:1001:443", "10.0.0.1:1004:80", "10.0.0.1:1005:443"} {
+		if !strings.Contains(open, k) {
+			t.Errorf("open export lacks %s", k)
+		}
+	}
+	for _, k := range []string{"10.0.0.1:1002:0", "10.0.0.1:1003:22", "10.0.0.1:1006:8080"} {
+		if strings.Contains(open, k) {
+			t.Errorf("open export has closed %s", k)
+		}
+	}
+	life := mustRun(t, "--db", db, "history", "10.0.0.1:1003:22")
+	for _, s := range []string{"closed: gone", "2026-01-08T00:00:00Z  closed: gone", "first seen by qvt", "Active, closed: gone"} {
+		if !strings.Contains(life, s) {
+			t.Errorf("history output lacks %q:\n%s", s, life)
+		}
+	}
+	if code, _, errs := qvt(t, nil, "--db", db, "history", "10.0.0.9:1:1"); code != 1 || !strings.Contains(errs, "no finding") {
+		t.Errorf("unknown key: exit %d %q", code, errs)
+	}
+	if code, _, _ := qvt(t, nil, "--db", db, "history", "not-a-key"); code != 1 {
+		t.Errorf("bad key: exit %d", code)
+	}
+}

@@ -1,0 +1,595 @@
+// Package pull syncs the store with the Qualys and NVD APIs: NVD's CVE
+// records, the Qualys KnowledgeBase and the host detections, fully on the
+// first run and incrementally after, without missing late publications
+// (watermarks overlap), resuming an interrupted run where it stopped, and
+// advancing watermarks only when a whole sync succeeds.
+package pull
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"qvt/internal/load"
+	"qvt/internal/nvd"
+	"qvt/internal/qualys"
+	"qvt/internal/store"
+)
+
+// Qualys is what a sync needs of the Qualys API client.
+type Qualys interface {
+	HostIDs(ctx context.Context, params url.Values) ([]int64, error)
+	KBIDs(ctx context.Context, params url.Values) ([]int, error)
+	KB(ctx context.Context, params url.Values, fn func(*qualys.Vuln) error) (qualys.Response, error)
+	Detections(ctx context.Context, params url.Values, fn func(*qualys.Host) error) (qualys.Response, error)
+}
+
+// NVD is what a sync needs of the NVD API client.
+type NVD interface {
+	CVEs(ctx context.Context, q nvd.Query, fn func(*nvd.CVE) error) (nvd.Result, error)
+}
+
+// Options tune a sync.
+type Options struct {
+	Full      bool          // fetch everything, ignoring watermarks
+	Overlap   time.Duration // watermarks are moved back this much, so late publications are not missed (default 24h)
+	KBMaxAge  time.Duration // a full KB sync runs when the last one is older (default 7 days)
+	BatchSize int           // host IDs per detection batch (default 1000)
+	KBRange   int           // QIDs per KB request in a full KB sync (default 5000)
+	Workers   int           // batches fetched at once; the client's governor keeps within Qualys' limits (default 4)
+	SkipNVD   bool
+}
+
+func (o *Options) defaults() {
+	if o.Overlap == 0 {
+		o.Overlap = 24 * time.Hour
+	}
+	if o.KBMaxAge == 0 {
+		o.KBMaxAge = 7 * 24 * time.Hour
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.KBRange <= 0 {
+		o.KBRange = 5000
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+}
+
+// Progress receives what a sync is doing, for bars on a terminal or log
+// lines elsewhere.
+type Progress interface {
+	Start(phase string, total int) // total 0: unknown
+	Add(phase string, n int)
+	Done(phase string)
+}
+
+type noProgress struct{}
+
+func (noProgress) Start(string, int) {}
+func (noProgress) Add(string, int)   {}
+func (noProgress) Done(string)       {}
+
+// Syncer runs syncs.
+type Syncer struct {
+	Store    *store.Store
+	Qualys   Qualys
+	NVD      NVD
+	Loader   *load.Loader
+	Log      *slog.Logger
+	Progress Progress
+	Now      func() time.Time
+}
+
+// Result tells what a sync did.
+type Result struct {
+	RunID      int64
+	Kind       string // full or incremental
+	Resumed    bool
+	CVEs       int
+	KBFull     bool
+	Vulns      int
+	Hosts      int
+	Detections int
+	Missing    int // QIDs fetched because detections named them
+	Batches    int // detection batches fetched in this run
+	Skipped    int // batches a resumed run did not fetch again
+	Rescored   int
+	Start      time.Time // server time the watermarks will count from
+}
+
+// Watermark names in the store.
+const (
+	stateDetections = "detections.watermark" // Qualys server time at the start of the last successful detection sync
+	stateKBFull     = "kb.full_at"           // Qualys server time of the last successful full KB sync
+	stateNVD        = "nvd.watermark"        // time of the last successful NVD sync
+)
+
+// runParams is what a run asks for; a resumed run asks the same.
+type runParams struct {
+	Start           string `json:"start"`            // server time at the start (RFC 3339)
+	DetectionsAfter string `json:"detections_after"` // vm_processed_after, "" for all
+	KBFull          bool   `json:"kb_full"`
+	KBModifiedAfter string `json:"kb_modified_after"`
+	NVDAfter        string `json:"nvd_after"`   // "" for everything
+	ServerTime      bool   `json:"server_time"` // Start is the server's clock (else this machine's, until a response tells)
+}
+
+func (s *Syncer) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+func (s *Syncer) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Syncer) progress() Progress {
+	if s.Progress == nil {
+		return noProgress{}
+	}
+	return s.Progress
+}
+
+// Run runs one sync.
+func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
+	opt.defaults()
+	kind := "incremental"
+	watermark, err := s.Store.State(ctx, stateDetections)
+	if err != nil {
+		return res, err
+	}
+	if opt.Full || watermark == "" {
+		kind = "full"
+	}
+	res.Kind = kind
+	r, resumed, err := s.openRun(ctx, kind, opt, watermark)
+	if err != nil {
+		return res, err
+	}
+	res.RunID, res.Resumed = r.id, resumed
+	defer func() {
+		ferr := s.Store.Write(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+			return tx.FinishRun(r.id, err, s.now())
+		})
+		if err == nil {
+			err = ferr
+		}
+	}()
+	if resumed {
+		s.log().Info("resuming the interrupted sync", "run", r.id, "kind", kind)
+	}
+	nvdMark := ""
+	if !opt.SkipNVD && s.NVD != nil {
+		if res.CVEs, nvdMark, err = s.syncNVD(ctx, r); err != nil {
+			return res, fmt.Errorf("NVD: %w", err)
+		}
+	}
+	if res.Vulns, err = s.syncKB(ctx, r, opt); err != nil {
+		return res, fmt.Errorf("KnowledgeBase: %w", err)
+	}
+	res.KBFull = r.p.KBFull
+	if err := s.syncDetections(ctx, r, opt, &res); err != nil {
+		return res, fmt.Errorf("detections: %w", err)
+	}
+	if res.Missing, err = s.syncMissingQIDs(ctx); err != nil {
+		return res, fmt.Errorf("KnowledgeBase (QIDs missing from it): %w", err)
+	}
+	res.Start, _ = time.Parse(time.RFC3339, r.p.Start)
+	// Scores follow the KB and NVD changes; then, the whole sync having
+	// succeeded, the watermarks move.
+	err = s.Store.Write(ctx, func(tx *store.Tx) error {
+		if err := s.Loader.Rescore(tx); err != nil {
+			return err
+		}
+		res.Rescored = tx.Stats.Scored
+		kv := map[string]string{stateDetections: r.p.Start}
+		if r.p.KBFull {
+			// The age of the full KB is this machine's policy: its clock.
+			kv[stateKBFull] = s.now().UTC().Format(time.RFC3339)
+		}
+		if nvdMark != "" {
+			kv[stateNVD] = nvdMark
+		}
+		return tx.SetState(kv)
+	})
+	return res, err
+}
+
+// openRun resumes the unfinished run of this kind, or starts one: it
+// decides what each phase fetches and records it, so that a resumed run
+// asks for exactly the same.
+func (s *Syncer) openRun(ctx context.Context, kind string, opt Options, watermark string) (*run, bool, error) {
+	if prev, err := s.Store.OpenRun(ctx, kind); err != nil {
+		return nil, false, err
+	} else if prev != nil {
+		r := &run{id: prev.ID}
+		if err := json.Unmarshal([]byte(prev.Params), &r.p); err == nil && r.p.Start != "" {
+			return r, true, nil
+		}
+	}
+	r := &run{p: runParams{Start: s.now().UTC().Format(time.RFC3339)}}
+	if kind == "incremental" {
+		r.p.DetectionsAfter = before(watermark, opt.Overlap)
+	}
+	kbFull, err := s.Store.State(ctx, stateKBFull)
+	if err != nil {
+		return nil, false, err
+	}
+	maxMod, err := s.Store.MaxKBModified(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	if t, err := time.Parse(time.RFC3339, kbFull); opt.Full || maxMod == "" || err != nil || s.now().Sub(t) > opt.KBMaxAge {
+		r.p.KBFull = true
+	} else {
+		r.p.KBModifiedAfter = before(maxMod, opt.Overlap)
+	}
+	if !opt.Full {
+		nvdMark, err := s.Store.State(ctx, stateNVD)
+		if err != nil {
+			return nil, false, err
+		}
+		r.p.NVDAfter = before(nvdMark, opt.Overlap)
+	}
+	err = s.Store.Write(ctx, func(tx *store.Tx) error {
+		params, _ := json.Marshal(r.p)
+		var err error
+		r.id, err = tx.StartRun(kind, string(params), s.now())
+		return err
+	})
+	return r, false, err
+}
+
+// before moves an RFC 3339 watermark back by the overlap; "" stays "".
+func before(mark string, overlap time.Duration) string {
+	if mark == "" {
+		return ""
+	}
+	t, err := time.Parse(time.RFC3339, mark)
+	if err != nil {
+		return ""
+	}
+	return t.Add(-overlap).UTC().Format(time.RFC3339)
+}
+
+// run is the state of a run in progress.
+type run struct {
+	id int64
+	mu sync.Mutex
+	p  runParams
+}
+
+// noteServerTime makes the run's start the server's clock: the first time
+// a Qualys response tells it, and whenever a response tells an earlier
+// time. Watermarks then compare server times with server times, whatever
+// this machine's clock says.
+func (s *Syncer) noteServerTime(ctx context.Context, r *run, datetime string) {
+	t, err := time.Parse(time.RFC3339, datetime)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if cur, err := time.Parse(time.RFC3339, r.p.Start); r.p.ServerTime && err == nil && !t.Before(cur) {
+		return
+	}
+	r.p.Start = t.UTC().Format(time.RFC3339)
+	r.p.ServerTime = true
+	params, _ := json.Marshal(r.p)
+	if err := s.Store.Write(context.WithoutCancel(ctx), func(tx *store.Tx) error { return tx.SetRunParams(r.id, string(params)) }); err != nil {
+		s.log().Warn("recording the sync's start time", "err", err)
+	}
+}
+
+// syncNVD fetches the CVE records changed since the NVD watermark (all of
+// them the first time) and returns the new watermark: NVD's own time at
+// the first page.
+func (s *Syncer) syncNVD(ctx context.Context, r *run) (int, string, error) {
+	p := r.p
+	q := nvd.Query{}
+	if p.NVDAfter != "" {
+		t, err := time.Parse(time.RFC3339, p.NVDAfter)
+		if err == nil {
+			q.LastModStart = t
+			q.LastModEnd = s.now().UTC()
+		}
+	}
+	pr := s.progress()
+	pr.Start("NVD CVEs", 0)
+	defer pr.Done("NVD CVEs")
+	// NVD records are upserts: committing every few thousand keeps
+	// transactions small, and an interrupted sync fetches NVD again from
+	// the unchanged watermark.
+	n := 0
+	var batch []*nvd.CVE
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := s.Store.Write(ctx, func(tx *store.Tx) error { return tx.PutCVEs(batch) })
+		pr.Add("NVD CVEs", len(batch))
+		batch = batch[:0]
+		return err
+	}
+	res, err := s.NVD.CVEs(ctx, q, func(c *nvd.CVE) error {
+		n++
+		batch = append(batch, c)
+		if len(batch) >= 2000 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	s.log().Info("NVD synced", "records", n, "since", p.NVDAfter)
+	return n, nvdTime(res.Timestamp, s.now()), err
+}
+
+// nvdTime reads NVD's timestamp ("2023-05-05T13:58:53.240", UTC without a
+// zone) as RFC 3339; this machine's clock if there is none.
+func nvdTime(ts string, now time.Time) string {
+	for _, layout := range []string{"2006-01-02T15:04:05.000", "2006-01-02T15:04:05", time.RFC3339Nano} {
+		if t, err := time.Parse(layout, ts); err == nil {
+			return t.UTC().Format(time.RFC3339)
+		}
+	}
+	return now.UTC().Format(time.RFC3339)
+}
+
+func (s *Syncer) syncKB(ctx context.Context, r *run, opt Options) (int, error) {
+	p, runID := r.p, r.id
+	pr := s.progress()
+	if !p.KBFull {
+		pr.Start("KnowledgeBase", 0)
+		defer pr.Done("KnowledgeBase")
+		params := url.Values{"details": {"All"}, "last_modified_after": {p.KBModifiedAfter}}
+		n := 0
+		err := s.writeStream(ctx, func(emit func(*qualys.Vuln) error) error {
+			resp, err := s.Qualys.KB(ctx, params, emit)
+			s.noteServerTime(ctx, r, resp.Datetime)
+			return err
+		}, func(tx *store.Tx, vs []*qualys.Vuln) error {
+			n += len(vs)
+			pr.Add("KnowledgeBase", len(vs))
+			return tx.PutVulns(vs)
+		})
+		s.log().Info("KnowledgeBase synced", "changed_since", p.KBModifiedAfter, "records", n)
+		return n, err
+	}
+	batches, err := s.Store.Batches(ctx, runID, "kb")
+	if err != nil {
+		return 0, err
+	}
+	if len(batches) == 0 {
+		ids, err := s.Qualys.KBIDs(ctx, url.Values{})
+		if err != nil {
+			return 0, err
+		}
+		specs := ranges(ids, opt.KBRange)
+		if err := s.Store.Write(ctx, func(tx *store.Tx) error { return tx.AddBatches(runID, "kb", specs) }); err != nil {
+			return 0, err
+		}
+		if batches, err = s.Store.Batches(ctx, runID, "kb"); err != nil {
+			return 0, err
+		}
+	}
+	pr.Start("KnowledgeBase", len(batches))
+	defer pr.Done("KnowledgeBase")
+	n := 0
+	job := &batchJob[*qualys.Vuln]{
+		store: s.Store, runID: runID, phase: "kb", workers: opt.Workers,
+		fetch: func(ctx context.Context, spec string, emit func(*qualys.Vuln) error) error {
+			lo, hi, _ := strings.Cut(spec, "-")
+			resp, err := s.Qualys.KB(ctx, url.Values{"details": {"All"}, "id_min": {lo}, "id_max": {hi}}, emit)
+			s.noteServerTime(ctx, r, resp.Datetime)
+			return err
+		},
+		write:    func(tx *store.Tx, vs []*qualys.Vuln) error { n += len(vs); return tx.PutVulns(vs) },
+		weight:   func(*qualys.Vuln) int { return 1 },
+		progress: func(int) { pr.Add("KnowledgeBase", 1) },
+	}
+	err = job.run(ctx, batches)
+	s.log().Info("KnowledgeBase synced in full", "records", n, "ranges", len(batches))
+	return n, err
+}
+
+// ranges cuts sorted QIDs into id_min-id_max ranges of about n QIDs.
+func ranges(ids []int, n int) []string {
+	var out []string
+	for i := 0; i < len(ids); i += n {
+		j := min(i+n, len(ids)) - 1
+		out = append(out, strconv.Itoa(ids[i])+"-"+strconv.Itoa(ids[j]))
+	}
+	return out
+}
+
+func (s *Syncer) syncDetections(ctx context.Context, r *run, opt Options, res *Result) error {
+	r.mu.Lock()
+	p, runID := r.p, r.id
+	r.mu.Unlock()
+	// Everything this run writes is data of its start time: last_seen of
+	// the detections and the time of the changes they bring.
+	seen := time.Now().Unix()
+	if t, err := time.Parse(time.RFC3339, p.Start); err == nil {
+		seen = t.Unix()
+	}
+	batches, err := s.Store.Batches(ctx, runID, "detections")
+	if err != nil {
+		return err
+	}
+	if len(batches) == 0 {
+		params := url.Values{}
+		if p.DetectionsAfter != "" {
+			params.Set("vm_processed_after", p.DetectionsAfter)
+		}
+		ids, err := s.Qualys.HostIDs(ctx, params)
+		if err != nil {
+			return err
+		}
+		slices.Sort(ids)
+		specs := hostBatches(ids, opt.BatchSize)
+		if err := s.Store.Write(ctx, func(tx *store.Tx) error { return tx.AddBatches(runID, "detections", specs) }); err != nil {
+			return err
+		}
+		if batches, err = s.Store.Batches(ctx, runID, "detections"); err != nil {
+			return err
+		}
+	}
+	for _, b := range batches {
+		if b.Done {
+			res.Skipped++
+		} else {
+			res.Batches++
+		}
+	}
+	pr := s.progress()
+	pr.Start("host detections", len(batches))
+	pr.Add("host detections", res.Skipped)
+	defer pr.Done("host detections")
+	ratings := map[store.QIDKey]store.QIDRating{}
+	if err := s.Store.Write(ctx, func(tx *store.Tx) error {
+		if err := s.Loader.Rescore(tx); err != nil {
+			return err
+		}
+		var err error
+		ratings, err = tx.Ratings()
+		return err
+	}); err != nil {
+		return err
+	}
+	job := &batchJob[store.HostRecord]{
+		store: s.Store, runID: runID, phase: "detections", workers: opt.Workers,
+		fetch: func(ctx context.Context, spec string, emit func(store.HostRecord) error) error {
+			params := url.Values{
+				"ids":                {spec},
+				"status":             {"New,Active,Re-Opened,Fixed"},
+				"show_reopened_info": {"1"},
+				"show_tags":          {"1"},
+				"include_ignored":    {"1"},
+				"include_disabled":   {"1"},
+				"truncation_limit":   {strconv.Itoa(opt.BatchSize)},
+			}
+			if p.DetectionsAfter != "" {
+				params.Set("vm_processed_after", p.DetectionsAfter)
+			}
+			resp, err := s.Qualys.Detections(ctx, params, func(h *qualys.Host) error {
+				rec, err := s.Loader.Rate(h, ratings)
+				if err != nil {
+					return err
+				}
+				return emit(rec)
+			})
+			s.noteServerTime(ctx, r, resp.Datetime)
+			return err
+		},
+		write: func(tx *store.Tx, hs []store.HostRecord) error {
+			res.Hosts += len(hs)
+			for _, h := range hs {
+				res.Detections += len(h.Host.Detections)
+			}
+			return tx.PutHosts(hs, seen)
+		},
+		weight:   func(h store.HostRecord) int { return 1 + len(h.Host.Detections) },
+		progress: func(int) { pr.Add("host detections", 1) },
+	}
+	return job.run(ctx, batches)
+}
+
+// hostBatches cuts sorted host IDs into batches of n, each written as a
+// Qualys ids value with consecutive runs as ranges ("1-5,9,12-14").
+func hostBatches(ids []int64, n int) []string {
+	var out []string
+	for i := 0; i < len(ids); i += n {
+		out = append(out, idList(ids[i:min(i+n, len(ids))]))
+	}
+	return out
+}
+
+func idList(ids []int64) string {
+	var b strings.Builder
+	for i := 0; i < len(ids); {
+		j := i
+		for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(ids[i], 10))
+		if j > i {
+			b.WriteByte('-')
+			b.WriteString(strconv.FormatInt(ids[j], 10))
+		}
+		i = j + 1
+	}
+	return b.String()
+}
+
+func (s *Syncer) syncMissingQIDs(ctx context.Context) (int, error) {
+	missing, err := s.Store.MissingQIDs(ctx)
+	if err != nil || len(missing) == 0 {
+		return 0, err
+	}
+	n := 0
+	for i := 0; i < len(missing); i += 500 {
+		chunk := missing[i:min(i+500, len(missing))]
+		ids := make([]int64, len(chunk))
+		for k, q := range chunk {
+			ids[k] = int64(q)
+		}
+		err := s.writeStream(ctx, func(emit func(*qualys.Vuln) error) error {
+			_, err := s.Qualys.KB(ctx, url.Values{"details": {"All"}, "ids": {idList(ids)}}, emit)
+			return err
+		}, func(tx *store.Tx, vs []*qualys.Vuln) error {
+			n += len(vs)
+			return tx.PutVulns(vs)
+		})
+		if err != nil {
+			return n, err
+		}
+	}
+	s.log().Info("fetched QIDs the KB lacked", "asked", len(missing), "found", n)
+	return n, nil
+}
+
+// writeStream writes a stream of upserts in transactions of a few
+// thousand records: an interruption loses no consistency (they are
+// upserts and the watermark has not moved).
+func (s *Syncer) writeStream(ctx context.Context, fetch func(emit func(*qualys.Vuln) error) error, write func(*store.Tx, []*qualys.Vuln) error) error {
+	var batch []*qualys.Vuln
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := s.Store.Write(ctx, func(tx *store.Tx) error { return write(tx, batch) })
+		batch = batch[:0]
+		return err
+	}
+	err := fetch(func(v *qualys.Vuln) error {
+		batch = append(batch, v)
+		if len(batch) >= 1000 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	return err
+}

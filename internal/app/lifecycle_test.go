@@ -173,3 +173,59 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("bad key: exit %d", code)
 	}
 }
+
+// Publishers ask for what changed since their last run: a revision moves
+// only when a finding changes, and a re-import moves nothing.
+func TestRevisions(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "qvt.db")
+	a, b := filepath.Join(dir, "a.xml"), filepath.Join(dir, "b.xml")
+	first := "2025-12-20T10:00:00Z"
+	writeHLD(t, a, "2026-01-01T00:00:00Z", "2025-12-31T10:00:00Z", []qualys.Detection{
+		det(1001, 443, "Active", first, "2025-12-31T10:00:00Z"),
+		det(1002, 0, "Active", first, "2025-12-31T10:00:00Z"),
+	})
+	writeHLD(t, b, "2026-01-08T00:00:00Z", "2026-01-07T10:00:00Z", []qualys.Detection{
+		det(1001, 443, "Fixed", first, "2025-12-31T10:00:00Z"),
+		det(1002, 0, "Active", first, "2025-12-31T10:00:00Z"),
+	})
+	mustRun(t, "--db", db, "import", a)
+	ctx := context.Background()
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	changed := func(since int64) []string {
+		var keys []string
+		if err := st.Changed(ctx, since, func(p *store.Published) error {
+			keys = append(keys, p.Key+" "+p.Status+" "+p.Closed)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+	r1, _ := st.Revision(ctx)
+	if got := changed(0); r1 == 0 || len(got) != 2 {
+		t.Fatalf("after the first import: revision %d, changed %v", r1, got)
+	}
+	mustRun(t, "--db", db, "import", a)
+	if r, _ := st.Revision(ctx); r != r1 {
+		t.Errorf("re-import moved the revision %d → %d", r1, r)
+	}
+	mustRun(t, "--db", db, "import", b)
+	r2, _ := st.Revision(ctx)
+	got := changed(r1)
+	if r2 != r1+1 || len(got) != 1 || got[0] != "10.0.0.1:1001:443 Fixed fixed" {
+		t.Errorf("after the second file: revision %d → %d, changed %v", r1, r2, got)
+	}
+	var hist []string
+	last, err := st.HistoryAfter(ctx, 0, func(h store.HistoryRow) error {
+		hist = append(hist, h.Key+" "+h.Event+" "+h.New)
+		return nil
+	})
+	if err != nil || last == 0 || strings.Join(hist, "|") != "10.0.0.1:1001:443 status Fixed|10.0.0.1:1001:443 closed fixed" {
+		t.Errorf("history after 0: %v (last %d, %v)", hist, last, err)
+	}
+}

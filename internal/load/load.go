@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -397,12 +398,17 @@ func (l *Loader) detections(ctx context.Context, tx *store.Tx, r io.Reader) (hos
 // Rate derives the rating and deadline of each detection of a host, from
 // the ratings of its QIDs (Tx.Ratings).
 func (l *Loader) Rate(h *qualys.Host, ratings map[store.QIDKey]store.QIDRating) (store.HostRecord, error) {
-	// In primary-key order, every insert appends to the table's last page.
+	// In primary-key order, every insert appends to the table's last page;
+	// of a QID reported on tcp and udp of one port, the most recently found
+	// comes first and is the one kept.
 	slices.SortFunc(h.Detections, func(a, b qualys.Detection) int {
 		if a.QID != b.QID {
 			return a.QID - b.QID
 		}
-		return a.Port - b.Port
+		if a.Port != b.Port {
+			return a.Port - b.Port
+		}
+		return strings.Compare(b.LastFound, a.LastFound)
 	})
 	rec := store.HostRecord{Host: h, Derived: make([]store.Derived, len(h.Detections))}
 	if l.Env != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"strconv"
 
 	"qvt/internal/jsonenc"
@@ -10,7 +11,9 @@ import (
 )
 
 // HostRecord is a host with its detections, as the store writes them: the
-// rating and deadline of each detection are derived by the caller.
+// rating and deadline of each detection are derived by the caller, and the
+// detections are sorted by QID, port and most recently found first (as
+// load.Loader.Rate leaves them).
 type HostRecord struct {
 	Host    *qualys.Host
 	Policy  int       // environment policy of the host
@@ -76,17 +79,33 @@ ON CONFLICT (id) DO UPDATE SET asset_id = excluded.asset_id, ip = excluded.ip, i
 // Older data (a file older than what the store holds) changes nothing.
 const upsertDetection = `INSERT INTO detections (host_id, qid, port, protocol, type, severity, status,
  first_found, last_found, times_found, last_fixed, last_reopened, times_reopened, results,
- ignored, disabled, extra, vuln_score, breach_date, first_seen, last_seen, closed)
-VALUES (?,?,?,?,?,?,?, ?,?,?,?,?,?,?, ?,?,?,?,?,?,?,?)
+ ignored, disabled, extra, vuln_score, breach_date, first_seen, last_seen, closed, rev)
+VALUES (?,?,?,?,?,?,?, ?,?,?,?,?,?,?, ?,?,?,?,?,?,?,?,?)
 ON CONFLICT (host_id, qid, port) DO UPDATE SET protocol = excluded.protocol, type = excluded.type,
  severity = excluded.severity, status = excluded.status, first_found = excluded.first_found,
  last_found = excluded.last_found, times_found = excluded.times_found, last_fixed = excluded.last_fixed,
  last_reopened = excluded.last_reopened, times_reopened = excluded.times_reopened,
  results = excluded.results, ignored = excluded.ignored, disabled = excluded.disabled,
  extra = excluded.extra, vuln_score = excluded.vuln_score, breach_date = excluded.breach_date,
- last_seen = excluded.last_seen, closed = excluded.closed
+ last_seen = excluded.last_seen, closed = excluded.closed,
+ rev = CASE WHEN excluded.status IS NOT detections.status OR excluded.closed IS NOT detections.closed
+   OR excluded.last_found IS NOT detections.last_found OR excluded.times_found IS NOT detections.times_found
+   OR excluded.vuln_score IS NOT detections.vuln_score OR excluded.breach_date IS NOT detections.breach_date
+   OR excluded.last_fixed IS NOT detections.last_fixed OR excluded.first_found IS NOT detections.first_found
+   OR excluded.results IS NOT detections.results OR excluded.severity IS NOT detections.severity
+   OR excluded.type IS NOT detections.type OR excluded.protocol IS NOT detections.protocol
+   OR excluded.times_reopened IS NOT detections.times_reopened OR excluded.last_reopened IS NOT detections.last_reopened
+   OR excluded.ignored IS NOT detections.ignored OR excluded.disabled IS NOT detections.disabled
+   THEN excluded.rev ELSE detections.rev END
 WHERE excluded.last_seen > detections.last_seen
    OR (excluded.last_seen = detections.last_seen AND excluded.last_found >= detections.last_found)`
+
+// A host the store has never seen has no findings to change: its
+// detections are plain inserts, which need none of the upsert's
+// change-tracking (the history trigger makes SQLite journal every upsert
+// statement). Detections come sorted with the most recently found of a
+// tcp/udp pair first, so keeping the first is the upsert's rule too.
+var insertDetection = upsertDetection[:strings.Index(upsertDetection, "ON CONFLICT")] + "ON CONFLICT DO NOTHING"
 
 // Closed reasons.
 const (
@@ -118,22 +137,30 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 	if err := tx.watchChanges(seen); err != nil {
 		return err
 	}
+	rev, err := tx.rev()
+	if err != nil {
+		return err
+	}
 	hb, err := tx.bind(upsertHost)
 	if err != nil {
 		return err
 	}
-	db, err := tx.bind(upsertDetection)
+	upsert, err := tx.bind(upsertDetection)
+	if err != nil {
+		return err
+	}
+	insert, err := tx.bind(insertDetection)
 	if err != nil {
 		return err
 	}
 	for _, r := range hs {
 		h := r.Host
 		tx.Stats.Hosts++
-		rescanned, older, err := tx.hostState(h, seen)
+		prev, err := tx.hostState(h, seen)
 		if err != nil {
 			return err
 		}
-		if older {
+		if prev.older {
 			tx.Stats.Stale++
 			continue
 		}
@@ -163,6 +190,10 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 		}
 		if err := tx.putTags(h); err != nil {
 			return fmt.Errorf("store: host %d: %w", h.ID, err)
+		}
+		db := upsert
+		if !prev.exists {
+			db = insert
 		}
 		for i := range h.Detections {
 			d := &h.Detections[i]
@@ -209,12 +240,26 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 			db.int(seen)
 			db.int(seen)
 			db.text(closedReason(d))
+			db.int(rev)
 			if err := db.run(); err != nil {
 				return fmt.Errorf("store: host %d qid %d port %d: %w", h.ID, d.QID, d.Port, err)
 			}
 		}
-		if rescanned {
-			if err := tx.closeGone(h.ID, seen); err != nil {
+		if prev.rescanned {
+			if err := tx.closeGone(h.ID, seen, rev); err != nil {
+				return err
+			}
+		}
+		if prev.renamed {
+			// Its findings show the host's address, name and OS.
+			if err := tx.touchHost(h.ID, rev); err != nil {
+				return err
+			}
+		}
+		if !tx.revUsed {
+			// Whether an upsert changed a finding (and gave it the
+			// revision) only the rows tell; once one has, no need to ask.
+			if err := tx.checkRev(h.ID, rev); err != nil {
 				return err
 			}
 		}
@@ -222,35 +267,73 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 	return nil
 }
 
-// hostState tells, before the host's row is rewritten, whether the host
-// was scanned since the store last saw it, and whether the store already
-// holds newer data for it than data of time seen.
-func (tx *Tx) hostState(h *qualys.Host, seen int64) (rescanned, older bool, err error) {
-	st, err := tx.stmt("SELECT last_vm_scanned, seen FROM hosts WHERE id = ?")
+// checkRev notes the revision used if a finding of the host has it.
+func (tx *Tx) checkRev(hostID, rev int64) error {
+	st, err := tx.stmt("SELECT 1 FROM detections WHERE host_id = ? AND rev = ? LIMIT 1")
 	if err != nil {
-		return false, false, err
+		return err
+	}
+	defer st.Reset()
+	st.BindInt64(1, hostID)
+	st.BindInt64(2, rev)
+	if st.Step() {
+		tx.usedRev()
+	}
+	return st.Err()
+}
+
+// hostPrev is what the store held for a host before it is rewritten.
+type hostPrev struct {
+	exists    bool // the store has the host
+	rescanned bool // scanned since the store last saw it
+	older     bool // the store holds newer data for it
+	renamed   bool // its address, name or OS changed
+}
+
+func (tx *Tx) hostState(h *qualys.Host, seen int64) (hostPrev, error) {
+	st, err := tx.stmt("SELECT last_vm_scanned, seen, ip, ipv6, fqdn, dns, netbios, os FROM hosts WHERE id = ?")
+	if err != nil {
+		return hostPrev{}, err
 	}
 	defer st.Reset()
 	if err := st.BindInt64(1, h.ID); err != nil {
-		return false, false, err
+		return hostPrev{}, err
 	}
 	if !st.Step() {
-		return false, false, st.Err()
+		return hostPrev{}, st.Err()
 	}
 	prev := st.ColumnText(0)
-	return prev != "" && h.LastVMScanned > prev, st.ColumnInt64(1) > seen, nil
+	return hostPrev{
+		exists:    true,
+		rescanned: prev != "" && h.LastVMScanned > prev,
+		older:     st.ColumnInt64(1) > seen,
+		renamed: st.ColumnText(2) != h.IP || st.ColumnText(3) != h.IPv6 || st.ColumnText(4) != h.FQDN ||
+			st.ColumnText(5) != h.DNS || st.ColumnText(6) != h.NetBIOS || st.ColumnText(7) != h.OS,
+	}, nil
+}
+
+// touchHost marks every finding of a host changed.
+func (tx *Tx) touchHost(hostID, rev int64) error {
+	b, err := tx.bind("UPDATE detections SET rev = ? WHERE host_id = ?")
+	if err != nil {
+		return err
+	}
+	b.int(rev)
+	b.int(hostID)
+	return tx.runChanging(b)
 }
 
 // closeGone closes the host's open detections that the data of this time
 // did not report.
-func (tx *Tx) closeGone(hostID, seen int64) error {
-	b, err := tx.bind("UPDATE detections SET closed = 'gone' WHERE host_id = ? AND last_seen < ? AND closed = ''")
+func (tx *Tx) closeGone(hostID, seen, rev int64) error {
+	b, err := tx.bind("UPDATE detections SET closed = 'gone', rev = ? WHERE host_id = ? AND last_seen < ? AND closed = ''")
 	if err != nil {
 		return err
 	}
+	b.int(rev)
 	b.int(hostID)
 	b.int(seen)
-	return b.run()
+	return tx.runChanging(b)
 }
 
 func (tx *Tx) putTags(h *qualys.Host) error {

@@ -197,6 +197,20 @@ func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64) error {
 	if err := tx.watchChanges(at); err != nil {
 		return err
 	}
+	rev, err := tx.rev()
+	if err != nil {
+		return err
+	}
+	// The KB fields and scores of the queued QIDs changed: every finding of
+	// them shows something new.
+	b, err := tx.bind("UPDATE detections SET rev = ? WHERE qid IN (SELECT qid FROM rescore_queue)")
+	if err != nil {
+		return err
+	}
+	b.int(rev)
+	if err := tx.runChanging(b); err != nil {
+		return err
+	}
 	if err := tx.exec(`CREATE TEMP TABLE IF NOT EXISTS rerate (host_id INTEGER, qid INTEGER, port INTEGER,
  vuln_score TEXT, breach_date TEXT, PRIMARY KEY (host_id, qid, port))`); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strconv"
 	"context"
 	"fmt"
 
@@ -17,6 +18,36 @@ type Tx struct {
 	Stats    Stats
 	watchAt  int64 // the time history rows get, once watchChanges has run
 	watching bool
+	revision int64 // this transaction's revision, once allocated
+	revUsed  bool  // a finding got it: it is recorded at commit
+}
+
+// rev is this transaction's revision: findings it changes get it, so a
+// publisher finds them with Store.Changed. Revisions grow by one per
+// transaction that changes findings; one that changes none leaves the
+// counter as it was (a re-import changes nothing at all).
+func (tx *Tx) rev() (int64, error) {
+	if tx.revision != 0 {
+		return tx.revision, nil
+	}
+	cur, err := tx.Meta("rev")
+	if err != nil {
+		return 0, err
+	}
+	n, _ := strconv.ParseInt(cur, 10, 64)
+	tx.revision = n + 1
+	return tx.revision, nil
+}
+
+// usedRev notes that a finding got this transaction's revision.
+func (tx *Tx) usedRev() { tx.revUsed = true }
+
+// saveRev records the revision if a finding got it.
+func (tx *Tx) saveRev() error {
+	if !tx.revUsed {
+		return nil
+	}
+	return tx.SetMeta("rev", strconv.FormatInt(tx.revision, 10))
 }
 
 // Stats counts what a transaction wrote.
@@ -59,6 +90,9 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) (err error) {
 			}
 		}()
 		if err := fn(tx); err != nil {
+			return err
+		}
+		if err := tx.saveRev(); err != nil {
 			return err
 		}
 		tx.closeStmts()
@@ -274,5 +308,17 @@ func (tx *Tx) watchChanges(at int64) error {
 		return err
 	}
 	tx.watchAt = at
+	return nil
+}
+
+// runChanging runs a statement that gives findings this transaction's
+// revision, noting whether it changed any.
+func (tx *Tx) runChanging(b *binder) error {
+	if err := b.run(); err != nil {
+		return err
+	}
+	if tx.conn.Changes() > 0 {
+		tx.usedRev()
+	}
 	return nil
 }

@@ -157,11 +157,11 @@ The old tool's flags still work: -p (sync and publish), -f (full sync), -v.`,
 		e.benchCommand(),
 		e.historyCommand(),
 		e.versionCommand(),
-		e.laterCommand("sync", "Fetch NVD, the KB and detections from the APIs and rebuild findings"),
+		e.syncCommand(),
 		e.laterCommand("publish", "Push findings and status changes to MySQL, Jira and Jira Assets"),
 		e.laterCommand("run", "Sync, then publish: the daily job"),
 		e.laterCommand("serve", "Serve the dashboard"),
-		e.laterCommand("sim", "Run the built-in Qualys and NVD API double"),
+		e.simCommand(),
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
@@ -197,7 +197,7 @@ func (e *env) setup(cmd *cobra.Command) error {
 		cfg.DB = e.dbFlag
 	}
 	e.cfg = cfg
-	level := slog.LevelWarn
+	level := slog.LevelInfo
 	if e.verbose {
 		level = slog.LevelDebug
 	}

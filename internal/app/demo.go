@@ -3,54 +3,65 @@ package app
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"qvt/internal/gen"
+	"qvt/internal/sim"
 )
 
 func (e *env) demoCommand() *cobra.Command {
 	var noServe bool
+	var f simFlags
+	var sf syncFlags
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Try qvt without a Qualys account: load a generated data set and summarise it",
-		Long: `Generate a realistic data set (a KnowledgeBase, NVD records and host
-detections), load it into ./qvt-demo.db (or --db) and print the finding
-summary. Then try: qvt --db qvt-demo.db export --status open --min-rating High`,
+		Short: "Try qvt without a Qualys account: the built-in API double, a full sync, a day later an incremental one",
+		Long: `Start the built-in double of the Qualys and NVD APIs on loopback, run a full
+sync into ./qvt-demo.db (or --db), move the double's data one day on (some
+detections fixed, some reopened, new hosts, changed KB entries, new CVEs),
+run an incremental sync and print the summaries. The real client code
+runs end to end: authentication, limits, paging, retries.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
 			if e.dbFlag == "" && e.getenv("QVT_DB") == "" {
 				e.cfg.DB = "qvt-demo.db"
 			}
-			dir, err := os.MkdirTemp("", "qvt-demo-")
-			if err != nil {
-				return err
+			// The demo's store holds the demo's data only: start afresh.
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				if err := os.Remove(e.cfg.DB + suffix); err != nil && !os.IsNotExist(err) {
+					return fmt.Errorf("demo: %w", err)
+				}
 			}
-			defer os.RemoveAll(dir)
-			d := gen.New(gen.Config{Seed: 1, QIDs: 2000, Hosts: 200, DetectionsPerHost: 30, CVEs: 4000})
-			kb, hld, nvd, err := gen.WriteFiles(dir, d, true)
+			s := sim.New(f.config())
+			base, err := s.Start("127.0.0.1:0")
 			if err != nil {
+				return fmt.Errorf("demo: starting the API double: %w", err)
+			}
+			defer s.Close()
+			e.cfg.Qualys.APIURL, e.cfg.Qualys.Platform = base, ""
+			e.cfg.Qualys.Username, e.cfg.Qualys.Password = "demo", "demo"
+			e.cfg.NVD.APIURL, e.cfg.NVD.APIKey = s.NVDURL(), ""
+			// The double has no NVD rate limit; spare the demo NVD's 6 s pace.
+			sf.nvdWindow = time.Millisecond
+			fmt.Fprintf(e.stdout, "qvt demo: API double on %s (%d hosts, %d QIDs, %d CVEs); store %s\n\n",
+				base, f.data.Hosts, f.data.QIDs, f.data.CVEs, e.cfg.DB)
+			if err := e.runSync(ctx, sf); err != nil {
 				return fmt.Errorf("demo: %w", err)
 			}
-			ctx := cmd.Context()
-			st, err := e.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			res, err := e.loader().Files(ctx, st, []string{kb, hld, nvd})
-			if err != nil {
+			s.Advance()
+			fmt.Fprintf(e.stdout, "\nA day later (%s on the double's clock):\n", s.Now().Format("2006-01-02"))
+			if err := e.runSync(ctx, sf); err != nil {
 				return fmt.Errorf("demo: %w", err)
-			}
-			fmt.Fprintf(e.stdout, "qvt demo: loaded %d KB entries, %d CVE records and %d hosts into %s\n",
-				res.Vulns, res.CVEs, res.Hosts, e.cfg.DB)
-			if err := e.printSummary(ctx, st); err != nil {
-				return err
 			}
 			fmt.Fprintf(e.stdout, "\nNext: qvt --db %s export --status open --min-rating High --format csv\n", e.cfg.DB)
+			fmt.Fprintf(e.stdout, "      qvt --db %s history <key from the export>\n", e.cfg.DB)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&noServe, "no-serve", false, "exit after the summary instead of serving the dashboard")
+	f.add(cmd, 300, 3000, 6000)
+	sf.batch, sf.workers, sf.overlap, sf.kbMaxAge = 100, 4, 24*time.Hour, 7*24*time.Hour
 	return cmd
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -227,5 +228,52 @@ func TestRevisions(t *testing.T) {
 	})
 	if err != nil || last == 0 || strings.Join(hist, "|") != "10.0.0.1:1001:443 status Fixed|10.0.0.1:1001:443 closed fixed" {
 		t.Errorf("history after 0: %v (last %d, %v)", hist, last, err)
+	}
+}
+
+// A QID reported on tcp and udp of one port is one finding: the most
+// recently found report, whether the host is new or known, and whatever
+// order the reports come in.
+func TestTwinReports(t *testing.T) {
+	dir := t.TempDir()
+	twin := func(proto, last string) qualys.Detection {
+		d := det(2001, 53, "Active", "2025-12-01T00:00:00Z", last)
+		d.Protocol = proto
+		d.Results = proto + " report"
+		return d
+	}
+	protocolOf := func(db string) string {
+		out := mustRun(t, "--db", db, "export", "--format", "ndjson")
+		if strings.Count(out, "\n") != 1 {
+			t.Fatalf("want one finding, got:\n%s", out)
+		}
+		if strings.Contains(out, `"protocol":"udp"`) {
+			return "udp"
+		}
+		return "tcp"
+	}
+	for i, tc := range []struct {
+		dets []qualys.Detection
+		want string
+	}{
+		{[]qualys.Detection{twin("tcp", "2025-12-30T00:00:00Z"), twin("udp", "2025-12-31T00:00:00Z")}, "udp"},
+		{[]qualys.Detection{twin("udp", "2025-12-31T00:00:00Z"), twin("tcp", "2025-12-30T00:00:00Z")}, "udp"},
+		{[]qualys.Detection{twin("udp", "2025-12-31T00:00:00Z"), twin("tcp", "2025-12-31T00:00:00Z")}, "tcp"},
+	} {
+		db := filepath.Join(dir, fmt.Sprintf("new-%d.db", i))
+		a := filepath.Join(dir, fmt.Sprintf("a-%d.xml", i))
+		writeHLD(t, a, "2026-01-01T00:00:00Z", "2025-12-31T10:00:00Z", tc.dets)
+		mustRun(t, "--db", db, "import", a)
+		if got := protocolOf(db); got != tc.want {
+			t.Errorf("case %d, new host: kept %s, want %s", i, got, tc.want)
+		}
+		// The same reports in a later scan of the known host.
+		b := filepath.Join(dir, fmt.Sprintf("b-%d.xml", i))
+		writeHLD(t, b, "2026-01-08T00:00:00Z", "2026-01-07T10:00:00Z", tc.dets)
+		mustRun(t, "--db", db, "import", b)
+		mustRun(t, "--db", db, "import", b)
+		if got := protocolOf(db); got != tc.want {
+			t.Errorf("case %d, known host: kept %s, want %s", i, got, tc.want)
+		}
 	}
 }

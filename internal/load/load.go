@@ -274,7 +274,7 @@ func (l *Loader) Input(ctx context.Context, tx *store.Tx, in *Input) (FileResult
 	if err != nil {
 		return fr, fmt.Errorf("%s: %w", in.where(), err)
 	}
-	l.log().Info("loaded", "file", in.Name, "kind", in.Kind.String(), "records", fr.Records)
+	l.log().Debug("loaded", "file", in.Name, "kind", in.Kind.String(), "records", fr.Records)
 	return fr, nil
 }
 
@@ -401,14 +401,17 @@ func (l *Loader) Rate(h *qualys.Host, ratings map[store.QIDKey]store.QIDRating) 
 	// In primary-key order, every insert appends to the table's last page;
 	// of a QID reported on tcp and udp of one port, the most recently found
 	// comes first and is the one kept.
-	slices.SortFunc(h.Detections, func(a, b qualys.Detection) int {
+	slices.SortStableFunc(h.Detections, func(a, b qualys.Detection) int {
 		if a.QID != b.QID {
 			return a.QID - b.QID
 		}
 		if a.Port != b.Port {
 			return a.Port - b.Port
 		}
-		return strings.Compare(b.LastFound, a.LastFound)
+		if c := strings.Compare(b.LastFound, a.LastFound); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Protocol, b.Protocol)
 	})
 	rec := store.HostRecord{Host: h, Derived: make([]store.Derived, len(h.Detections))}
 	if l.Env != nil {
@@ -444,8 +447,16 @@ func (l *Loader) Derive(in store.RateInput) store.Derived {
 }
 
 // Rescore scores the queued QIDs under every environment policy in use,
-// rerates their detections and empties the queue.
+// rerates their detections and empties the queue; the changes it makes are
+// dated now.
 func (l *Loader) Rescore(tx *store.Tx) error {
+	return l.RescoreAt(tx, l.now().Unix())
+}
+
+// RescoreAt is Rescore with the changes dated at (Unix seconds): a sync
+// dates them with its start on the server's clock, like the rest of its
+// changes.
+func (l *Loader) RescoreAt(tx *store.Tx, at int64) error {
 	n, err := tx.Queued()
 	if err != nil || n == 0 {
 		return err
@@ -473,7 +484,7 @@ func (l *Loader) Rescore(tx *store.Tx) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.Rerate(l.Derive, l.now().Unix()); err != nil {
+	if err := tx.Rerate(l.Derive, at); err != nil {
 		return err
 	}
 	l.log().Debug("rescored", "qids", n)

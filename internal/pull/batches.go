@@ -9,14 +9,17 @@ import (
 )
 
 // batchJob fetches the batches of one phase of a run in parallel and
-// writes each in its own transaction, marking it done in that same
-// transaction, so that an interrupted run resumes with the batches it had
-// not finished.
+// writes their records through one writer, marking each batch done in the
+// transaction that follows its last record, so that an interrupted run
+// resumes with the batches it had not finished.
 //
-// SQLite has one writer, so transactions are written one after another by
-// this goroutine, in the order the fetches start; each fetch streams its
-// records through a small channel and waits while another batch is being
-// written. The API's latency, which dominates, still overlaps.
+// SQLite has one writer. Fetches stream their records into one shared
+// channel and the writer takes them in arrival order, committing every few
+// thousand records: it never waits on one fetch while another holds the
+// API's only slot, which, with the records of a batch kept in one
+// transaction, could deadlock. Records of a batch cut short may be
+// committed without its done mark; the resumed run fetches it again, and
+// upserts make that harmless.
 type batchJob[T any] struct {
 	store    *store.Store
 	runID    int64
@@ -25,14 +28,19 @@ type batchJob[T any] struct {
 	fetch    func(ctx context.Context, spec string, emit func(T) error) error
 	write    func(tx *store.Tx, items []T) error
 	weight   func(T) int       // records an item counts for
-	progress func(records int) // called after each batch commits
+	progress func(records int) // called after each batch is marked done
 }
 
-type batchStream[T any] struct {
+// txRecords is how many records a transaction takes before it commits.
+const txRecords = 5000
+
+// piece is what a fetch sends the writer: records of a batch, or the end
+// of a batch (with its error, if the fetch failed).
+type piece[T any] struct {
 	seq   int
-	spec  string
-	items chan []T
-	err   error // set before items is closed
+	items []T
+	end   bool
+	err   error
 }
 
 // run processes the given batches (those not done yet).
@@ -40,17 +48,19 @@ func (j *batchJob[T]) run(ctx context.Context, batches []store.Batch) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	todo := make(chan store.Batch)
-	started := make(chan *batchStream[T], len(batches))
+	pieces := make(chan piece[T], 2*max(1, j.workers))
 	var wg sync.WaitGroup
 	for range max(1, j.workers) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for b := range todo {
-				s := &batchStream[T]{seq: b.Seq, spec: b.Spec, items: make(chan []T, 4)}
-				started <- s
-				s.err = j.stream(ctx, s)
-				close(s.items)
+				err := j.stream(ctx, b, pieces)
+				select {
+				case pieces <- piece[T]{seq: b.Seq, end: true, err: err}:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}()
 	}
@@ -69,26 +79,19 @@ func (j *batchJob[T]) run(ctx context.Context, batches []store.Batch) error {
 	}()
 	go func() {
 		wg.Wait()
-		close(started)
+		close(pieces)
 	}()
-	var first error
-	for s := range started {
-		if first != nil {
-			for range s.items { // drain so the fetch can end
-			}
-			continue
-		}
-		if err := j.writeBatch(ctx, s); err != nil {
-			first = err
-			cancel()
+	err := j.writeAll(ctx, pieces)
+	if err != nil {
+		cancel()
+		for range pieces { // let the fetches end
 		}
 	}
-	return first
+	return err
 }
 
-// stream fetches one batch into its channel in slices of about 256
-// records.
-func (j *batchJob[T]) stream(ctx context.Context, s *batchStream[T]) error {
+// stream fetches one batch, sending its records in slices of about 256.
+func (j *batchJob[T]) stream(ctx context.Context, b store.Batch, out chan<- piece[T]) error {
 	var buf []T
 	w := 0
 	flush := func() error {
@@ -96,14 +99,14 @@ func (j *batchJob[T]) stream(ctx context.Context, s *batchStream[T]) error {
 			return nil
 		}
 		select {
-		case s.items <- buf:
+		case out <- piece[T]{seq: b.Seq, items: buf}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 		buf, w = nil, 0
 		return nil
 	}
-	err := j.fetch(ctx, s.spec, func(x T) error {
+	err := j.fetch(ctx, b.Spec, func(x T) error {
 		buf = append(buf, x)
 		if w += j.weight(x); w >= 256 {
 			return flush()
@@ -113,36 +116,69 @@ func (j *batchJob[T]) stream(ctx context.Context, s *batchStream[T]) error {
 	if err == nil {
 		err = flush()
 	}
-	return err
-}
-
-// writeBatch writes one batch in one transaction: all of it, marked done,
-// or nothing.
-func (j *batchJob[T]) writeBatch(ctx context.Context, s *batchStream[T]) error {
-	records := 0
-	err := j.store.Write(ctx, func(tx *store.Tx) error {
-		for items := range s.items {
-			for _, x := range items {
-				records += j.weight(x)
-			}
-			if err := j.write(tx, items); err != nil {
-				return err
-			}
-		}
-		if s.err != nil {
-			return s.err
-		}
-		return tx.BatchDone(j.runID, j.phase, s.seq, records)
-	})
 	if err != nil {
-		for range s.items { // let the fetch finish
-		}
-		return fmt.Errorf("%s batch %d (%s): %w", j.phase, s.seq, abbreviate(s.spec, 40), err)
-	}
-	if j.progress != nil {
-		j.progress(records)
+		return fmt.Errorf("%s batch %d (%s): %w", j.phase, b.Seq, abbreviate(b.Spec, 40), err)
 	}
 	return nil
+}
+
+// writeAll writes what the fetches send, in transactions of about
+// txRecords records, until they are all done or one fails.
+func (j *batchJob[T]) writeAll(ctx context.Context, pieces <-chan piece[T]) error {
+	counts := map[int]int{} // records per batch so far
+	var done []int          // batches ended in the open transaction, reported after it commits
+	for {
+		var fail error
+		records := 0
+		closed := false
+		err := j.store.Write(ctx, func(tx *store.Tx) error {
+			for records < txRecords {
+				p, ok := <-pieces
+				if !ok {
+					closed = true
+					return nil
+				}
+				if p.end {
+					if p.err != nil {
+						fail = p.err
+						// What the failed batch sent stays: it is not
+						// marked done, so a resumed run fetches it again.
+						return nil
+					}
+					if err := tx.BatchDone(j.runID, j.phase, p.seq, counts[p.seq]); err != nil {
+						return err
+					}
+					done = append(done, p.seq)
+					continue
+				}
+				for _, x := range p.items {
+					n := j.weight(x)
+					counts[p.seq] += n
+					records += n
+				}
+				if err := j.write(tx, p.items); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", j.phase, err)
+		}
+		if j.progress != nil {
+			for _, seq := range done {
+				j.progress(counts[seq])
+				delete(counts, seq)
+			}
+		}
+		done = done[:0]
+		if fail != nil {
+			return fail
+		}
+		if closed {
+			return nil
+		}
+	}
 }
 
 func abbreviate(s string, n int) string {

@@ -193,10 +193,13 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 	// Scores follow the KB and NVD changes; then, the whole sync having
 	// succeeded, the watermarks move.
 	err = s.Store.Write(ctx, func(tx *store.Tx) error {
-		if err := s.Loader.Rescore(tx); err != nil {
+		if err := s.Loader.RescoreAt(tx, res.Start.Unix()); err != nil {
 			return err
 		}
 		res.Rescored = tx.Stats.Scored
+		if err := r.saveParams(tx); err != nil {
+			return err
+		}
 		kv := map[string]string{stateDetections: r.p.Start}
 		if r.p.KBFull {
 			// The age of the full KB is this machine's policy: its clock.
@@ -269,16 +272,18 @@ func before(mark string, overlap time.Duration) string {
 
 // run is the state of a run in progress.
 type run struct {
-	id int64
-	mu sync.Mutex
-	p  runParams
+	id    int64
+	mu    sync.Mutex
+	p     runParams
+	dirty bool // p changed since it was last written to the store
 }
 
 // noteServerTime makes the run's start the server's clock: the first time
 // a Qualys response tells it, and whenever a response tells an earlier
 // time. Watermarks then compare server times with server times, whatever
-// this machine's clock says.
-func (s *Syncer) noteServerTime(ctx context.Context, r *run, datetime string) {
+// this machine's clock says. It is written to the store with the next
+// batch (a transaction of its own here would wait on the one writing).
+func (s *Syncer) noteServerTime(r *run, datetime string) {
 	t, err := time.Parse(time.RFC3339, datetime)
 	if err != nil {
 		return
@@ -290,10 +295,22 @@ func (s *Syncer) noteServerTime(ctx context.Context, r *run, datetime string) {
 	}
 	r.p.Start = t.UTC().Format(time.RFC3339)
 	r.p.ServerTime = true
-	params, _ := json.Marshal(r.p)
-	if err := s.Store.Write(context.WithoutCancel(ctx), func(tx *store.Tx) error { return tx.SetRunParams(r.id, string(params)) }); err != nil {
-		s.log().Warn("recording the sync's start time", "err", err)
+	r.dirty = true
+}
+
+// saveParams writes the run's parameters in tx if they changed.
+func (r *run) saveParams(tx *store.Tx) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.dirty {
+		return nil
 	}
+	params, _ := json.Marshal(r.p)
+	if err := tx.SetRunParams(r.id, string(params)); err != nil {
+		return err
+	}
+	r.dirty = false
+	return nil
 }
 
 // syncNVD fetches the CVE records changed since the NVD watermark (all of
@@ -362,11 +379,14 @@ func (s *Syncer) syncKB(ctx context.Context, r *run, opt Options) (int, error) {
 		n := 0
 		err := s.writeStream(ctx, func(emit func(*qualys.Vuln) error) error {
 			resp, err := s.Qualys.KB(ctx, params, emit)
-			s.noteServerTime(ctx, r, resp.Datetime)
+			s.noteServerTime(r, resp.Datetime)
 			return err
 		}, func(tx *store.Tx, vs []*qualys.Vuln) error {
 			n += len(vs)
 			pr.Add("KnowledgeBase", len(vs))
+			if err := r.saveParams(tx); err != nil {
+				return err
+			}
 			return tx.PutVulns(vs)
 		})
 		s.log().Info("KnowledgeBase synced", "changed_since", p.KBModifiedAfter, "records", n)
@@ -397,10 +417,16 @@ func (s *Syncer) syncKB(ctx context.Context, r *run, opt Options) (int, error) {
 		fetch: func(ctx context.Context, spec string, emit func(*qualys.Vuln) error) error {
 			lo, hi, _ := strings.Cut(spec, "-")
 			resp, err := s.Qualys.KB(ctx, url.Values{"details": {"All"}, "id_min": {lo}, "id_max": {hi}}, emit)
-			s.noteServerTime(ctx, r, resp.Datetime)
+			s.noteServerTime(r, resp.Datetime)
 			return err
 		},
-		write:    func(tx *store.Tx, vs []*qualys.Vuln) error { n += len(vs); return tx.PutVulns(vs) },
+		write: func(tx *store.Tx, vs []*qualys.Vuln) error {
+			n += len(vs)
+			if err := r.saveParams(tx); err != nil {
+				return err
+			}
+			return tx.PutVulns(vs)
+		},
 		weight:   func(*qualys.Vuln) int { return 1 },
 		progress: func(int) { pr.Add("KnowledgeBase", 1) },
 	}
@@ -464,7 +490,7 @@ func (s *Syncer) syncDetections(ctx context.Context, r *run, opt Options, res *R
 	defer pr.Done("host detections")
 	ratings := map[store.QIDKey]store.QIDRating{}
 	if err := s.Store.Write(ctx, func(tx *store.Tx) error {
-		if err := s.Loader.Rescore(tx); err != nil {
+		if err := s.Loader.RescoreAt(tx, seen); err != nil {
 			return err
 		}
 		var err error
@@ -495,10 +521,13 @@ func (s *Syncer) syncDetections(ctx context.Context, r *run, opt Options, res *R
 				}
 				return emit(rec)
 			})
-			s.noteServerTime(ctx, r, resp.Datetime)
+			s.noteServerTime(r, resp.Datetime)
 			return err
 		},
 		write: func(tx *store.Tx, hs []store.HostRecord) error {
+			if err := r.saveParams(tx); err != nil {
+				return err
+			}
 			res.Hosts += len(hs)
 			for _, h := range hs {
 				res.Detections += len(h.Host.Detections)

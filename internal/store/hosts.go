@@ -74,9 +74,11 @@ ON CONFLICT (id) DO UPDATE SET asset_id = excluded.asset_id, ip = excluded.ip, i
 // A QID reported on tcp and udp of one port is one finding: the most
 // recently found report wins, whatever the order they arrive in.
 // Newer data wins: a detection is rewritten by data seen later, and
-// within one response (the same last_seen) by the report found most
-// recently, so a QID reported on tcp and udp of one port is one finding.
-// Older data (a file older than what the store holds) changes nothing.
+// within one response (the same last_seen) by a report found more
+// recently, so a QID reported on tcp and udp of one port is one finding:
+// the most recently found, the first of them on a tie (detections come
+// sorted). The same data again changes nothing, and older data (a file
+// older than what the store holds) changes nothing either.
 const upsertDetection = `INSERT INTO detections (host_id, qid, port, protocol, type, severity, status,
  first_found, last_found, times_found, last_fixed, last_reopened, times_reopened, results,
  ignored, disabled, extra, vuln_score, breach_date, first_seen, last_seen, closed, rev)
@@ -98,7 +100,7 @@ ON CONFLICT (host_id, qid, port) DO UPDATE SET protocol = excluded.protocol, typ
    OR excluded.ignored IS NOT detections.ignored OR excluded.disabled IS NOT detections.disabled
    THEN excluded.rev ELSE detections.rev END
 WHERE excluded.last_seen > detections.last_seen
-   OR (excluded.last_seen = detections.last_seen AND excluded.last_found >= detections.last_found)`
+   OR (excluded.last_seen = detections.last_seen AND excluded.last_found > detections.last_found)`
 
 // A host the store has never seen has no findings to change: its
 // detections are plain inserts, which need none of the upsert's

@@ -1,0 +1,161 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"qvt/internal/nvd"
+	"qvt/internal/pull"
+	"qvt/internal/qualys"
+	"qvt/internal/store"
+)
+
+// syncFlags are the options of sync, run and demo.
+type syncFlags struct {
+	full      bool
+	skipNVD   bool
+	batch     int
+	workers   int
+	overlap   time.Duration
+	kbMaxAge  time.Duration
+	nvdWindow time.Duration // tests and the demo shorten NVD's rolling window
+}
+
+func (f *syncFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.BoolVar(&f.full, "full", false, "fetch everything again: NVD, the whole KnowledgeBase, all detections")
+	fl.BoolVar(&f.skipNVD, "skip-nvd", false, "do not sync NVD (CVE scores then come from the KB only)")
+	fl.IntVar(&f.batch, "batch", 1000, "host IDs per detection request")
+	fl.IntVar(&f.workers, "workers", 4, "requests in flight at most (Qualys' concurrency limit caps it further)")
+	fl.DurationVar(&f.overlap, "overlap", 24*time.Hour, "how far back incremental syncs reach before the last one, so late publications are not missed")
+	fl.DurationVar(&f.kbMaxAge, "kb-max-age", 7*24*time.Hour, "run a full KnowledgeBase sync when the last one is older")
+}
+
+func (f *syncFlags) options() pull.Options {
+	return pull.Options{Full: f.full, SkipNVD: f.skipNVD, BatchSize: f.batch, Workers: f.workers, Overlap: f.overlap, KBMaxAge: f.kbMaxAge}
+}
+
+func (e *env) syncCommand() *cobra.Command {
+	var f syncFlags
+	cmd := &cobra.Command{
+		Use:   "sync",
+		Short: "Fetch NVD, the KB and detections from the APIs and rebuild findings",
+		Long: `Fetch NVD's CVE records, the Qualys KnowledgeBase and the host detections
+(New, Active, Re-Opened and Fixed) into the store and rebuild the findings.
+
+The first sync fetches everything; later ones fetch what changed since the
+last successful sync (moved back by --overlap so late publications are not
+missed), plus every QID detections name that the KB lacks, and a full KB
+when the last one is older than --kb-max-age. An interrupted sync resumes
+where it stopped; watermarks move only when a whole sync succeeds.
+
+Qualys: QUALYS_API_URL or QUALYS_PLATFORM (US1…US4, EU1…EU3, IN1, CA1, AE1,
+UK1, AU1, KSA1), QUALYS_USERNAME, QUALYS_PASSWORD. NVD: NVD_API_URL,
+NVD_API_KEY (optional; without it NVD allows 5 requests per 30 s).`,
+		Example: `  export QUALYS_PLATFORM=EU1 QUALYS_USERNAME=... QUALYS_PASSWORD=...
+  qvt sync --full     # the first time
+  qvt sync            # daily`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.runSync(cmd.Context(), f)
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+// clients builds the API clients from the configuration.
+func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, error) {
+	base := e.cfg.Qualys.APIURL
+	if base == "" {
+		if e.cfg.Qualys.Platform == "" {
+			return nil, nil, errors.New("no Qualys API: set QUALYS_API_URL or QUALYS_PLATFORM (e.g. EU1)")
+		}
+		var err error
+		if base, err = qualys.PlatformURL(e.cfg.Qualys.Platform); err != nil {
+			return nil, nil, err
+		}
+	}
+	if e.cfg.Qualys.Username == "" || e.cfg.Qualys.Password == "" {
+		return nil, nil, errors.New("no Qualys credentials: set QUALYS_USERNAME and QUALYS_PASSWORD")
+	}
+	q, err := qualys.NewClient(qualys.ClientConfig{
+		BaseURL:   base,
+		Username:  e.cfg.Qualys.Username,
+		Password:  e.cfg.Qualys.Password,
+		UserAgent: "qvt/" + buildVersion(),
+		Log:       e.log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.skipNVD {
+		return q, nil, nil
+	}
+	n, err := nvd.NewClient(nvd.ClientConfig{
+		BaseURL:   e.cfg.NVD.APIURL,
+		APIKey:    e.cfg.NVD.APIKey,
+		Window:    f.nvdWindow,
+		UserAgent: "qvt/" + buildVersion(),
+		Log:       e.log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return q, n, nil
+}
+
+func (e *env) runSync(ctx context.Context, f syncFlags) error {
+	q, n, err := e.clients(f)
+	if err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	progress, wait := e.newProgress()
+	s := &pull.Syncer{Store: st, Qualys: q, Loader: e.loader(), Log: e.log, Progress: progress}
+	if n != nil {
+		s.NVD = n
+	}
+	started := time.Now()
+	res, err := s.Run(ctx, f.options())
+	wait()
+	if err != nil {
+		return fmt.Errorf("sync: %w (the next sync resumes from here)", err)
+	}
+	return e.printSync(ctx, st, res, time.Since(started))
+}
+
+// printSync prints the one-screen summary of a sync.
+func (e *env) printSync(ctx context.Context, st *store.Store, res pull.Result, took time.Duration) error {
+	w := e.stdout
+	resumed := ""
+	if res.Resumed {
+		resumed = fmt.Sprintf(", resumed (%d batches already done)", res.Skipped)
+	}
+	fmt.Fprintf(w, "%s sync done in %s%s\n", res.Kind, took.Round(time.Millisecond), resumed)
+	kb := "changes"
+	if res.KBFull {
+		kb = "full"
+	}
+	fmt.Fprintf(w, "  fetched: %d CVE records, %d KB entries (%s), %d hosts with %d detections in %d batches, %d missing QIDs\n",
+		res.CVEs, res.Vulns, kb, res.Hosts, res.Detections, res.Batches, res.Missing)
+	if !res.Start.IsZero() {
+		ch, err := st.Changes(ctx, res.Start.Unix())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "  since the last sync: %s\n", ch)
+	}
+	return e.printSummary(ctx, st)
+}
+
+var _ io.Writer

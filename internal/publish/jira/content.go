@@ -1,0 +1,441 @@
+package jira
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"qvt/internal/finding"
+	"qvt/internal/store"
+)
+
+// CommonLabel is on every issue qvt creates: a search for it in the
+// project finds them all, to rebuild lost mappings.
+const CommonLabel = "qvt"
+
+// itemOf is the item (mapping key) an issue tracks for a finding: the
+// finding key, "qid:<qid>" or "host:<Qualys host id>".
+func itemOf(grouping string, f *finding.Finding) string {
+	switch grouping {
+	case ByQID:
+		return "qid:" + strconv.Itoa(f.QID)
+	case ByHost:
+		return "host:" + strconv.FormatInt(f.HostID, 10)
+	}
+	return f.Key
+}
+
+// historyItem is itemOf for a history row.
+func historyItem(grouping string, h store.HistoryRow) string {
+	switch grouping {
+	case ByQID:
+		return "qid:" + strconv.Itoa(h.QID)
+	case ByHost:
+		return "host:" + strconv.FormatInt(h.HostID, 10)
+	}
+	return h.Key
+}
+
+// DedupeLabel is the label that identifies an item's issue in Jira. It
+// derives from the item key only, never from text that can change:
+// "qvt-qid-<qid>", "qvt-host-<id>", or for a finding "qvt-" and the first
+// 16 hex digits of the SHA-256 of its key (keys hold colons and IPv6
+// addresses; the hash is short and label-safe).
+func DedupeLabel(item string) string {
+	switch {
+	case strings.HasPrefix(item, "qid:"):
+		return "qvt-qid-" + item[4:]
+	case strings.HasPrefix(item, "host:"):
+		return "qvt-host-" + item[5:]
+	}
+	sum := sha256.Sum256([]byte(item))
+	return "qvt-" + hex.EncodeToString(sum[:8])
+}
+
+// inScope tells whether a finding is one qvt wants fixed: open and rated
+// at least MinRating.
+func (c *Config) inScope(f *store.Published) bool {
+	return f.Open() && c.rated(f.VulnScore)
+}
+
+func (c *Config) rated(r string) bool {
+	return c.MinRating == "" || finding.RatingRank(r) >= finding.RatingRank(c.MinRating)
+}
+
+// content is what an issue shows: the fields qvt sets.
+type content struct {
+	Summary  string                     `json:"summary"`
+	Desc     doc                        `json:"desc"`
+	Priority string                     `json:"priority,omitempty"`
+	Due      string                     `json:"due,omitempty"`
+	Labels   []string                   `json:"labels"`
+	Custom   map[string]json.RawMessage `json:"custom,omitempty"`
+	Pointer  string                     `json:"-"` // where the full record is, for truncation
+}
+
+// hash identifies what was sent: the issue is edited when it changes.
+func (c *content) hash() string {
+	b, _ := json.Marshal(c)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
+}
+
+// FieldData is what custom field templates see. For a group issue the
+// finding fields are those of its most severe open finding.
+type FieldData struct {
+	Item       string // the mapping item: finding key, qid:<n> or host:<id>
+	Label      string // the dedupe label
+	Grouping   string // finding, qid or host
+	Count      int    // open findings the issue lists (1 for a finding)
+	Key        string // finding key
+	QID        int
+	Title      string
+	HostID     int64
+	IP         string
+	Hostname   string
+	OS         string
+	Port       int
+	Protocol   string
+	Severity   int
+	Rating     string
+	CVSS       string // the environmental score, one decimal ("" if none)
+	Vector     string
+	CVE        string   // the primary CVE
+	CVEs       []string // all CVEs of the QID
+	BreachDate string
+	FirstFound string // YYYY-MM-DD
+	Status     string // Qualys status
+	Tags       []string
+}
+
+func fieldData(grouping, item string, f *finding.Finding, tags []string, count int) FieldData {
+	return FieldData{
+		Item: item, Label: DedupeLabel(item), Grouping: grouping, Count: count,
+		Key: f.Key, QID: f.QID, Title: f.Title, HostID: f.HostID, IP: f.IP, Hostname: f.Hostname, OS: f.OS,
+		Port: f.Port, Protocol: f.Protocol, Severity: f.Severity, Rating: f.VulnScore, CVSS: score(f.EnvScore),
+		Vector: f.CVSSVector, CVE: f.CVEID, CVEs: f.CVEs, BreachDate: f.BreachDate, FirstFound: day(f.FirstFound),
+		Status: f.Status, Tags: tags,
+	}
+}
+
+func score(p *float64) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*p, 'f', 1, 64)
+}
+
+func day(p *string) string {
+	if p == nil || len(*p) < 10 {
+		return ""
+	}
+	return (*p)[:10]
+}
+
+// customFields renders the configured custom fields.
+func (c *Config) customFields(data FieldData) (map[string]json.RawMessage, error) {
+	if len(c.CustomFields) == 0 {
+		return nil, nil
+	}
+	out := map[string]json.RawMessage{}
+	for id, src := range c.CustomFields {
+		raw := strings.HasPrefix(src, "json:")
+		t, err := template.New(id).Option("missingkey=error").Parse(strings.TrimPrefix(src, "json:"))
+		if err != nil {
+			return nil, fmt.Errorf("jira.custom_fields.%s: %w", id, err)
+		}
+		var buf bytes.Buffer
+		if err := t.Execute(&buf, data); err != nil {
+			return nil, fmt.Errorf("jira.custom_fields.%s: %w", id, err)
+		}
+		v := strings.TrimSpace(buf.String())
+		if v == "" {
+			continue // nothing to say: the field is left alone
+		}
+		if raw {
+			if !json.Valid([]byte(v)) {
+				return nil, fmt.Errorf("jira.custom_fields.%s: %q (for %s) is not JSON", id, v, data.Item)
+			}
+			out[id] = json.RawMessage(v)
+			continue
+		}
+		b, _ := json.Marshal(v)
+		out[id] = b
+	}
+	return out, nil
+}
+
+// labels are the labels of an item's issue.
+func (c *Config) labels(item string, tags []string) []string {
+	ls := []string{CommonLabel, DedupeLabel(item)}
+	ls = append(ls, c.Labels...)
+	if c.TagLabels {
+		for _, t := range tags {
+			if l := cleanLabel(t); l != "" {
+				ls = append(ls, l)
+			}
+		}
+	}
+	out := ls[:0]
+	for _, l := range ls {
+		if l != "" && !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func hostName(f *finding.Finding) string {
+	if f.Hostname != "" && f.Hostname != f.IP {
+		return f.Hostname + " (" + f.IP + ")"
+	}
+	return f.IP
+}
+
+func titleOf(f *finding.Finding) string {
+	if strings.TrimSpace(f.Title) != "" {
+		return strings.TrimSpace(f.Title)
+	}
+	return "QID " + strconv.Itoa(f.QID)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func cvssText(f *finding.Finding) string {
+	if f.EnvScore == nil && f.Base == nil {
+		return "none"
+	}
+	s := score(f.EnvScore)
+	var parts []string
+	if f.CVSSVersion != "" {
+		parts = append(parts, "CVSS "+f.CVSSVersion)
+	}
+	if f.Base != nil {
+		parts = append(parts, "base "+score(f.Base))
+	}
+	if f.Temporal != nil {
+		parts = append(parts, "temporal "+score(f.Temporal))
+	}
+	if s == "" {
+		s = score(f.Base)
+	}
+	return s + " (" + strings.Join(parts, ", ") + ")"
+}
+
+func cveInlines(cves []string) []inline {
+	var in []inline
+	for i, c := range cves {
+		if i > 0 {
+			in = append(in, txt(", "))
+		}
+		in = append(in, link(c, "https://nvd.nist.gov/vuln/detail/"+c))
+	}
+	return in
+}
+
+func portText(f *finding.Finding) string {
+	if f.Port == 0 {
+		return "none"
+	}
+	s := strconv.Itoa(f.Port)
+	if f.Protocol != "" {
+		s += "/" + f.Protocol
+	}
+	return s
+}
+
+// kbBlocks are the KB's solution and threat, as text.
+func kbBlocks(f *finding.Finding) doc {
+	var d doc
+	if in := htmlText(f.Solution); len(in) > 0 {
+		d = append(d, heading(3, "Solution"), para(in...))
+	}
+	if in := htmlText(f.Diagnosis); len(in) > 0 {
+		d = append(d, heading(3, "Threat"), para(in...))
+	}
+	return d
+}
+
+// truncate cuts s to n UTF-16 units, marking the cut.
+func truncate(s string, n int) string {
+	if units(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	for len(r) > 0 && units(string(r))+1 > n {
+		r = r[:len(r)-1]
+	}
+	return string(r) + "…"
+}
+
+// findingContent is the issue of one finding.
+func (c *Config) findingContent(p *store.Published) (*content, error) {
+	f := &p.Finding
+	rows := []([]cell){
+		row(cellText("Field"), cellText("Value")),
+		row(cellText("Host"), cellText(hostName(f))),
+		row(cellText("Qualys host ID"), cellText(strconv.FormatInt(f.HostID, 10))),
+		row(cellText("Port"), cellText(portText(f))),
+		row(cellText("QID"), cellText(strconv.Itoa(f.QID)+" "+titleOf(f))),
+		row(cellText("Type"), cellText(orNone(f.Type))),
+		row(cellText("Severity"), cellText(strconv.Itoa(f.Severity))),
+		row(cellText("Rating"), cellText(orNone(f.VulnScore))),
+		row(cellText("CVSS"), cellText(cvssText(f))),
+	}
+	if f.CVSSVector != "" {
+		rows = append(rows, row(cellText("Vector"), cellOf(mono(f.CVSSVector))))
+	}
+	rows = append(rows,
+		row(cellText("Deadline"), cellText(orNone(f.BreachDate))),
+		row(cellText("First found"), cellText(orNone(day(f.FirstFound)))),
+	)
+	if p.TimesReopened > 0 {
+		rows = append(rows, row(cellText("Times reopened"), cellText(strconv.Itoa(p.TimesReopened))))
+	}
+	if len(p.Tags) > 0 {
+		rows = append(rows, row(cellText("Tags"), cellText(strings.Join(p.Tags, ", "))))
+	}
+	d := doc{
+		para(txt("qvt finding "), mono(f.Key), txt(". Full record: "), mono("qvt history "+f.Key)),
+		table(rows...),
+	}
+	if len(f.CVEs) > 0 {
+		d = append(d, para(append([]inline{bold("CVEs: ")}, cveInlines(f.CVEs)...)...))
+	}
+	d = append(d, kbBlocks(f)...)
+	if strings.TrimSpace(f.Results) != "" {
+		d = append(d, heading(3, "Results"), codeBlock(f.Results))
+	}
+	summary := titleOf(f) + " on " + orNone(firstNonEmpty(f.Hostname, f.IP))
+	if f.Port != 0 {
+		summary += ":" + strconv.Itoa(f.Port)
+	}
+	ct := &content{
+		Summary:  truncate(summary, 255),
+		Desc:     d,
+		Priority: c.PriorityMap[f.VulnScore],
+		Due:      f.BreachDate,
+		Labels:   c.labels(f.Key, p.Tags),
+		Pointer:  "qvt history " + f.Key,
+	}
+	var err error
+	ct.Custom, err = c.customFields(fieldData(c.Grouping, f.Key, f, p.Tags, 1))
+	return ct, err
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// sortMembers orders a group's findings most severe first, then by key.
+func sortMembers(ms []*store.Row) {
+	slices.SortStableFunc(ms, func(a, b *store.Row) int {
+		if d := finding.RatingRank(b.VulnScore) - finding.RatingRank(a.VulnScore); d != 0 {
+			return d
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+}
+
+// groupContent is the issue of a QID or host group with its open
+// findings (at least one).
+func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*content, error) {
+	sortMembers(ms)
+	top := &ms[0].Finding
+	due := ""
+	for _, m := range ms {
+		if m.BreachDate != "" && (due == "" || m.BreachDate < due) {
+			due = m.BreachDate
+		}
+	}
+	n := len(ms)
+	plural := "s"
+	if n == 1 {
+		plural = ""
+	}
+	var d doc
+	var summary, pointer string
+	if c.Grouping == ByQID {
+		q := strconv.Itoa(top.QID)
+		pointer = "qvt export --qid " + q + " --status open"
+		summary = "QID " + q + ": " + titleOf(top)
+		rows := [][]cell{
+			row(cellText("Field"), cellText("Value")),
+			row(cellText("QID"), cellText(q+" "+titleOf(top))),
+			row(cellText("Severity"), cellText(strconv.Itoa(top.Severity))),
+			row(cellText("Highest rating"), cellText(orNone(top.VulnScore))),
+			row(cellText("CVSS"), cellText(cvssText(top))),
+			row(cellText("Earliest deadline"), cellText(orNone(due))),
+		}
+		d = doc{
+			para(txt(fmt.Sprintf("qvt issue for QID %s: %d open finding%s. Full list: ", q, n, plural)), mono(pointer)),
+			table(rows...),
+		}
+		if len(top.CVEs) > 0 {
+			d = append(d, para(append([]inline{bold("CVEs: ")}, cveInlines(top.CVEs)...)...))
+		}
+		d = append(d, kbBlocks(top)...)
+		hosts := [][]cell{row(cellText("Finding"), cellText("Host"), cellText("Port"), cellText("Rating"), cellText("Deadline"), cellText("First found"))}
+		for _, m := range ms {
+			f := &m.Finding
+			hosts = append(hosts, row(cellOf(mono(f.Key)), cellText(hostName(f)), cellText(portText(f)),
+				cellText(orNone(f.VulnScore)), cellText(orNone(f.BreachDate)), cellText(orNone(day(f.FirstFound)))))
+		}
+		d = append(d, heading(3, "Open findings"), table(hosts...))
+	} else {
+		id := strconv.FormatInt(top.HostID, 10)
+		pointer = "qvt export --host " + id + " --status open"
+		summary = "Open vulnerabilities on " + hostName(top)
+		rows := [][]cell{
+			row(cellText("Field"), cellText("Value")),
+			row(cellText("Host"), cellText(orNone(top.Hostname))),
+			row(cellText("IP"), cellText(top.IP)),
+			row(cellText("Qualys host ID"), cellText(id)),
+			row(cellText("OS"), cellText(orNone(top.OS))),
+			row(cellText("Highest rating"), cellText(orNone(top.VulnScore))),
+			row(cellText("Earliest deadline"), cellText(orNone(due))),
+		}
+		if len(tags) > 0 {
+			rows = append(rows, row(cellText("Tags"), cellText(strings.Join(tags, ", "))))
+		}
+		d = doc{
+			para(txt(fmt.Sprintf("qvt issue for host %s: %d open finding%s. Full list: ", hostName(top), n, plural)), mono(pointer)),
+			table(rows...),
+		}
+		vulns := [][]cell{row(cellText("QID"), cellText("Title"), cellText("Port"), cellText("Rating"), cellText("CVSS"), cellText("Deadline"), cellText("CVEs"))}
+		for _, m := range ms {
+			f := &m.Finding
+			vulns = append(vulns, row(cellText(strconv.Itoa(f.QID)), cellText(titleOf(f)), cellText(portText(f)),
+				cellText(orNone(f.VulnScore)), cellText(orNone(score(f.EnvScore))), cellText(orNone(f.BreachDate)),
+				cellOf(cveInlines(f.CVEs)...)))
+		}
+		d = append(d, heading(3, "Open findings"), table(vulns...))
+	}
+	ct := &content{
+		Summary:  truncate(summary, 255),
+		Desc:     d,
+		Priority: c.PriorityMap[top.VulnScore],
+		Due:      due,
+		Labels:   c.labels(item, tags),
+		Pointer:  pointer,
+	}
+	var err error
+	ct.Custom, err = c.customFields(fieldData(c.Grouping, item, top, tags, n))
+	return ct, err
+}

@@ -1,0 +1,253 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// schemaVersion is the version of the tables this code writes. It is kept
+// in each table's comment ("qvt findings, schema 1"), so no fourth table
+// is needed: a later version that changes a table adds a step to migrate
+// and bumps it; an older qvt refuses tables of a newer version.
+const schemaVersion = 1
+
+// column is one column of a table qvt owns: its DDL type and the
+// information_schema DATA_TYPE values that the type may read back as
+// (JSON is longtext on MariaDB).
+type column struct {
+	name  string
+	ddl   string
+	types []string
+	kb    bool // findings: from the KB staging table, not the finding one
+}
+
+func col(name, ddl string, types ...string) column { return column{name: name, ddl: ddl, types: types} }
+func kbcol(name, ddl string, types ...string) column {
+	return column{name: name, ddl: ddl, types: types, kb: true}
+}
+
+// findingColumns are the findings table's columns in table order: the
+// contract's fields (docs/findings.md) with the key as finding_key (KEY
+// is a reserved word), then the finding's life as the store tracks it.
+// Times are UTC; absent times, scores and deadlines are NULL. vendor_refs,
+// cves and tags are JSON arrays of strings.
+var findingColumns = []column{
+	col("finding_key", "VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL", "varchar"),
+	col("ip", "VARCHAR(64) NOT NULL", "varchar"),
+	col("host_id", "BIGINT NOT NULL", "bigint"),
+	col("hostname", "VARCHAR(255) NOT NULL", "varchar"),
+	col("os", "TEXT NOT NULL", "text"),
+	col("qid", "INT NOT NULL", "int"),
+	col("port", "INT NOT NULL", "int"),
+	col("protocol", "VARCHAR(16) NOT NULL", "varchar"),
+	col("type", "VARCHAR(32) NOT NULL", "varchar"),
+	col("severity", "TINYINT NOT NULL", "tinyint"),
+	col("status", "VARCHAR(16) NOT NULL", "varchar"),
+	col("times_found", "INT NOT NULL", "int"),
+	col("first_found", "DATETIME NULL", "datetime"),
+	col("last_found", "DATETIME NULL", "datetime"),
+	col("last_fixed", "DATETIME NULL", "datetime"),
+	col("results", "MEDIUMTEXT NOT NULL", "mediumtext"),
+	kbcol("title", "TEXT NOT NULL", "text"),
+	kbcol("category", "VARCHAR(255) NOT NULL", "varchar"),
+	kbcol("vuln_type", "VARCHAR(64) NOT NULL", "varchar"),
+	kbcol("diagnosis", "MEDIUMTEXT NOT NULL", "mediumtext"),
+	kbcol("consequence", "MEDIUMTEXT NOT NULL", "mediumtext"),
+	kbcol("solution", "MEDIUMTEXT NOT NULL", "mediumtext"),
+	kbcol("patchable", "BOOLEAN NOT NULL", "tinyint"),
+	kbcol("remote", "BOOLEAN NOT NULL", "tinyint"),
+	kbcol("vendor_refs", "JSON NOT NULL", "json", "longtext"),
+	kbcol("cves", "JSON NOT NULL", "json", "longtext"),
+	col("cve_id", "VARCHAR(64) NOT NULL", "varchar"),
+	col("cvss_version", "VARCHAR(8) NOT NULL", "varchar"),
+	col("cvss_vector", "VARCHAR(512) NOT NULL", "varchar"),
+	col("base", "DECIMAL(3,1) NULL", "decimal"),
+	col("temporal", "DECIMAL(3,1) NULL", "decimal"),
+	col("env_score", "DECIMAL(3,1) NULL", "decimal"),
+	col("vuln_score", "VARCHAR(16) NOT NULL", "varchar"),
+	col("breach_date", "DATE NULL", "date"),
+	col("closed", "VARCHAR(16) NOT NULL", "varchar"),
+	col("first_seen", "DATETIME NULL", "datetime"),
+	col("last_seen", "DATETIME NULL", "datetime"),
+	col("times_reopened", "INT NOT NULL", "int"),
+	col("last_reopened", "DATETIME NULL", "datetime"),
+	col("tags", "JSON NOT NULL", "json", "longtext"),
+	col("qvt_rev", "BIGINT NOT NULL", "bigint"),
+}
+
+// The indexes serve the usual filters of a page reading the table: open
+// or closed, by status, rating, deadline, QID and host. (host_id, ip)
+// also finds a host's rows left under an address it no longer has.
+const findingIndexes = `PRIMARY KEY (finding_key),
+  KEY status (status),
+  KEY vuln_score (vuln_score),
+  KEY breach_date (breach_date),
+  KEY qid (qid),
+  KEY host_id (host_id, ip),
+  KEY closed (closed)`
+
+var historyColumns = []column{
+	col("id", "BIGINT NOT NULL", "bigint"),
+	col("finding_key", "VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL", "varchar"),
+	col("host_id", "BIGINT NOT NULL", "bigint"),
+	col("qid", "INT NOT NULL", "int"),
+	col("port", "INT NOT NULL", "int"),
+	col("at", "DATETIME NOT NULL", "datetime"),
+	col("event", "VARCHAR(16) NOT NULL", "varchar"),
+	col("old", "VARCHAR(64) NOT NULL", "varchar"),
+	col("new", "VARCHAR(64) NOT NULL", "varchar"),
+}
+
+// The store's history id is the key, so sending a row again is a no-op.
+const historyIndexes = `PRIMARY KEY (id),
+  KEY finding_key (finding_key, id),
+  KEY at (at)`
+
+var runColumns = []column{
+	col("id", "BIGINT NOT NULL AUTO_INCREMENT", "bigint"),
+	col("started", "DATETIME(3) NOT NULL", "datetime"),
+	col("finished", "DATETIME(3) NULL", "datetime"),
+	col("status", "VARCHAR(16) NOT NULL", "varchar"),
+	col("store_id", "VARCHAR(32) NOT NULL", "varchar"),
+	col("from_rev", "BIGINT NOT NULL", "bigint"),
+	col("rev", "BIGINT NOT NULL", "bigint"),
+	col("from_history", "BIGINT NOT NULL", "bigint"),
+	col("history_id", "BIGINT NOT NULL", "bigint"),
+	col("rows_written", "BIGINT NOT NULL", "bigint"),
+	col("history_written", "BIGINT NOT NULL", "bigint"),
+	col("error", "TEXT NULL", "text"),
+}
+
+const runIndexes = `PRIMARY KEY (id),
+  KEY status (status, id)`
+
+// Run statuses. The watermark on the MySQL side is the last done run's.
+const (
+	runRunning = "running"
+	runDone    = "done"
+	runFailed  = "failed"
+)
+
+// table is one of the three tables of a target.
+type table struct {
+	name    string
+	what    string // "findings", "history", "runs": in the comment and in errors
+	columns []column
+	indexes string
+}
+
+func (t table) comment() string {
+	return fmt.Sprintf("qvt %s, schema %d", t.what, schemaVersion)
+}
+
+func (t table) createSQL() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "CREATE TABLE IF NOT EXISTS %s (\n", quote(t.name))
+	for _, c := range t.columns {
+		fmt.Fprintf(&sb, "  %s %s,\n", quote(c.name), c.ddl)
+	}
+	fmt.Fprintf(&sb, "  %s\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='%s'", t.indexes, t.comment())
+	return sb.String()
+}
+
+func (t *Target) tables() []table {
+	return []table{
+		{name: t.table, what: "findings", columns: findingColumns, indexes: findingIndexes},
+		{name: t.table + "_history", what: "history", columns: historyColumns, indexes: historyIndexes},
+		{name: t.table + "_runs", what: "runs", columns: runColumns, indexes: runIndexes},
+	}
+}
+
+var commentVersion = regexp.MustCompile(`^qvt (\w+), schema (\d+)$`)
+
+// checkTables reads the shape of the tables that exist and returns the
+// names of those missing. A table qvt did not create, one of a newer
+// schema, or one whose columns were changed is an error: writing into it
+// would corrupt it or fail half-way.
+func checkTables(ctx context.Context, db queryer, tables []table) (missing []string, err error) {
+	for _, tb := range tables {
+		var comment string
+		err := db.QueryRowContext(ctx, `SELECT TABLE_COMMENT FROM information_schema.TABLES
+WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`, tb.name).Scan(&comment)
+		if err == sql.ErrNoRows {
+			missing = append(missing, tb.name)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the shape of table %s: %w", tb.name, err)
+		}
+		m := commentVersion.FindStringSubmatch(comment)
+		if m == nil || m[1] != tb.what {
+			return nil, fmt.Errorf("table %s exists and was not created by qvt as its %s table (comment %q); choose another table name (mysql.table) or drop it", tb.name, tb.what, comment)
+		}
+		v, _ := strconv.Atoi(m[2])
+		if v > schemaVersion {
+			return nil, fmt.Errorf("table %s has schema %d, newer than this qvt knows (%d): upgrade qvt", tb.name, v, schemaVersion)
+		}
+		// v < schemaVersion: a migration step would run here. There is
+		// none yet: version 1 is the first.
+		if err := checkColumns(ctx, db, tb); err != nil {
+			return nil, err
+		}
+	}
+	return missing, nil
+}
+
+// checkColumns compares a table's columns with the ones qvt writes.
+// Columns a user added are left alone; a missing or retyped one is an
+// error.
+func checkColumns(ctx context.Context, db queryer, tb table) error {
+	rows, err := db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS
+WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`, tb.name)
+	if err != nil {
+		return fmt.Errorf("reading the columns of table %s: %w", tb.name, err)
+	}
+	defer rows.Close()
+	have := map[string]string{}
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return fmt.Errorf("reading the columns of table %s: %w", tb.name, err)
+		}
+		have[strings.ToLower(name)] = strings.ToLower(typ)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the columns of table %s: %w", tb.name, err)
+	}
+	var problems []string
+	for _, c := range tb.columns {
+		typ, ok := have[c.name]
+		switch {
+		case !ok:
+			problems = append(problems, "no column "+c.name)
+		case !slices.Contains(c.types, typ):
+			problems = append(problems, fmt.Sprintf("column %s is %s, want %s", c.name, typ, strings.Join(c.types, " or ")))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("table %s does not have the shape of schema %d: %s", tb.name, schemaVersion, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// quote quotes an identifier. Table names are checked in New; column
+// names are ours.
+func quote(name string) string { return "`" + name + "`" }
+
+func columnNames(cs []column) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.name
+	}
+	return out
+}

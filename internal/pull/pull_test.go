@@ -1,0 +1,400 @@
+package pull_test
+
+import (
+	"context"
+	"os"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"qvt/internal/assess"
+	"qvt/internal/gen"
+	"qvt/internal/load"
+	"qvt/internal/nvd"
+	"qvt/internal/pull"
+	"qvt/internal/qualys"
+	"qvt/internal/sim"
+	"qvt/internal/store"
+)
+
+var testData = gen.Config{Seed: 7, QIDs: 1500, Hosts: 120, DetectionsPerHost: 20, CVEs: 2500}
+
+// env is a double and clients for it, with fast retries.
+type env struct {
+	sim    *sim.Server
+	qualys *qualys.Client
+	nvd    *nvd.Client
+}
+
+func newEnv(t testing.TB, cfg sim.Config) *env {
+	t.Helper()
+	s := sim.New(cfg)
+	base, err := s.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	q, err := qualys.NewClient(qualys.ClientConfig{BaseURL: base, Username: "demo", Password: "demo",
+		BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond, MaxAttempts: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := nvd.NewClient(nvd.ClientConfig{BaseURL: s.NVDURL(), Requests: 1000, Window: time.Second,
+		BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond, MaxAttempts: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{sim: s, qualys: q, nvd: n}
+}
+
+func openStore(t testing.TB) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "qvt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func (e *env) syncer(st *store.Store) *pull.Syncer {
+	return &pull.Syncer{Store: st, Qualys: e.qualys, NVD: e.nvd, Loader: &load.Loader{Policy: assess.DefaultPolicy()}}
+}
+
+var opts = pull.Options{BatchSize: 25, KBRange: 400, Workers: 3}
+
+// dump returns the data tables, without the columns that record when the
+// data was seen (they follow the double's running clock).
+func dump(t testing.TB, st *store.Store) string {
+	t.Helper()
+	var b strings.Builder
+	for _, q := range []string{
+		"SELECT qid, hash FROM kb_vulns ORDER BY qid",
+		"SELECT qid, ord, cve_id FROM kb_cves ORDER BY qid, ord",
+		"SELECT id, hash FROM nvd_cves ORDER BY id",
+		"SELECT cve_id, ord, vector, base_score FROM nvd_metrics ORDER BY cve_id, ord",
+		"SELECT id, ip, os, last_vm_scanned FROM hosts ORDER BY id",
+		"SELECT host_id, name FROM host_tags ORDER BY host_id, name",
+		`SELECT host_id, qid, port, status, type, severity, first_found, last_found, times_found, last_fixed,
+		  times_reopened, results, extra, vuln_score, breach_date, closed FROM detections ORDER BY host_id, qid, port`,
+		"SELECT qid, policy, cve_id, cvss_vector, env_score, rating FROM qid_scores ORDER BY qid, policy",
+	} {
+		rows, err := st.DB().Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		vals := make([]sql.RawBytes, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		n := 0
+		for rows.Next() {
+			rows.Scan(ptrs...)
+			for _, v := range vals {
+				b.Write(v)
+				b.WriteByte('|')
+			}
+			b.WriteByte('\n')
+			n++
+		}
+		rows.Close()
+		fmt.Fprintf(&b, "-- %d rows: %s\n", n, q[:30])
+	}
+	return b.String()
+}
+
+func TestFullSync(t *testing.T) {
+	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
+	st := openStore(t)
+	res, err := e.syncer(st).Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := e.sim.Dataset()
+	if res.Kind != "full" || !res.KBFull || res.Vulns != len(d.QIDs()) || res.CVEs != d.CVECount(0) || res.Hosts == 0 {
+		t.Errorf("result = %+v", res)
+	}
+	var n int
+	st.DB().QueryRow("SELECT count(*) FROM hosts").Scan(&n)
+	if want := len(d.HostIDs(0)); n != want {
+		t.Errorf("%d hosts stored, want %d", n, want)
+	}
+	// Fixed detections come too: Qualys leaves them out unless asked.
+	st.DB().QueryRow("SELECT count(*) FROM detections WHERE status = 'Fixed'").Scan(&n)
+	if n == 0 {
+		t.Error("no Fixed detections: the sync did not ask for them")
+	}
+	for _, c := range e.sim.Log() {
+		if c.API == sim.APIDetections && c.Status == 200 {
+			p := c.Params
+			if p.Get("status") != "New,Active,Re-Opened,Fixed" || p.Get("show_reopened_info") != "1" || p.Get("show_tags") != "1" {
+				t.Errorf("detection call params = %v", p)
+			}
+		}
+	}
+	for _, api := range []string{sim.APIKB, sim.APIHostList, sim.APIDetections} {
+		if m := e.sim.MaxConcurrent(api); m > 3 {
+			t.Errorf("%s: %d calls at once, over the limit of 3", api, m)
+		}
+	}
+}
+
+// Faults (503s, 409s, bodies cut mid-stream) change nothing but the time
+// it takes: the store equals a clean sync's.
+func TestFaultySyncEqualsClean(t *testing.T) {
+	clean := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
+	cst := openStore(t)
+	if _, err := clean.syncer(cst).Run(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	faulty := newEnv(t, sim.Config{Data: testData, Concurrency: 3,
+		Faults: sim.Faults{Seed: 3, P503: 0.15, P409: 0.15, PCut: 0.2, NVD403: 0.1}})
+	fst := openStore(t)
+	if _, err := faulty.syncer(fst).Run(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	faults := map[string]int{}
+	for _, c := range faulty.sim.Log() {
+		faults[c.Fault]++
+	}
+	if faults["503"] == 0 || faults["409"] == 0 || faults["cut"] == 0 {
+		t.Fatalf("the double injected too few faults to prove anything: %v", faults)
+	}
+	if a, b := dump(t, cst), dump(t, fst); a != b {
+		os.WriteFile("/tmp/dump_clean.txt", []byte(a), 0o644)
+		os.WriteFile("/tmp/dump_faulty.txt", []byte(b), 0o644)
+		t.Errorf("the store after a faulty sync differs from a clean one (faults %v)", faults)
+	}
+	for _, api := range []string{sim.APIKB, sim.APIHostList, sim.APIDetections} {
+		if m := faulty.sim.MaxConcurrent(api); m > 3 {
+			t.Errorf("%s: %d calls at once, over the limit of 3", api, m)
+		}
+	}
+}
+
+// cancelAfter is a progress that cancels the sync once n detection
+// batches are written.
+type cancelAfter struct {
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfter) Start(string, int) {}
+func (c *cancelAfter) Done(string)       {}
+func (c *cancelAfter) Add(phase string, n int) {
+	if phase == "host detections" {
+		if c.n -= n; c.n <= 0 {
+			c.cancel()
+		}
+	}
+}
+
+// A sync killed midway leaves the store consistent; the next run resumes
+// without fetching the batches it stored, and ends equal to an
+// uninterrupted sync.
+func TestKilledSyncResumes(t *testing.T) {
+	e := newEnv(t, sim.Config{Data: testData, Concurrency: 2})
+	st := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := e.syncer(st)
+	s.Progress = &cancelAfter{n: 2, cancel: cancel}
+	o := opts
+	o.Workers = 1
+	if _, err := s.Run(ctx, o); err == nil {
+		t.Fatal("the interrupted sync did not fail")
+	}
+	mark, _ := st.State(context.Background(), "detections.watermark")
+	if mark != "" {
+		t.Errorf("watermark moved by a failed sync: %q", mark)
+	}
+	detectionCalls := func() int {
+		n := 0
+		for _, c := range e.sim.Log() {
+			if c.API == sim.APIDetections && c.Status == 200 {
+				n++
+			}
+		}
+		return n
+	}
+	before := detectionCalls()
+	res, err := e.syncer(st).Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Resumed || res.Skipped < 2 {
+		t.Errorf("the rerun did not resume: %+v", res)
+	}
+	if got := detectionCalls() - before; got != res.Batches {
+		t.Errorf("the rerun fetched %d detection pages for %d batches left", got, res.Batches)
+	}
+	whole := openStore(t)
+	e2 := newEnv(t, sim.Config{Data: testData, Concurrency: 2})
+	if _, err := e2.syncer(whole).Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if dump(t, st) != dump(t, whole) {
+		t.Error("a killed and resumed sync differs from an uninterrupted one")
+	}
+}
+
+// Incremental syncs ask only for what changed, from watermarks moved back
+// by the overlap, and bring the double's changes in.
+func TestIncrementalWatermarks(t *testing.T) {
+	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
+	st := openStore(t)
+	ctx := context.Background()
+	first, err := e.syncer(st).Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maxMod, _ := st.MaxKBModified(ctx)
+	nCalls := len(e.sim.Log())
+	e.sim.Advance()
+	second, err := e.syncer(st).Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Kind != "incremental" || second.KBFull {
+		t.Errorf("second sync = %+v", second)
+	}
+	overlap := 24 * time.Hour
+	wantHosts := first.Start.Add(-overlap).UTC().Format(time.RFC3339)
+	mod, _ := time.Parse(time.RFC3339, maxMod)
+	wantKB := mod.Add(-overlap).UTC().Format(time.RFC3339)
+	var sawHostList, sawKB, sawNVD bool
+	for _, c := range e.sim.Log()[nCalls:] {
+		p := c.Params
+		switch c.API {
+		case sim.APIHostList, sim.APIDetections:
+			if got := p.Get("vm_processed_after"); got != wantHosts {
+				t.Errorf("%s: vm_processed_after = %q, want %q (first sync's start minus the overlap)", c.API, got, wantHosts)
+			}
+			sawHostList = true
+		case sim.APIKB:
+			if p.Get("ids") != "" {
+				continue // QIDs missing from the KB
+			}
+			if got := p.Get("last_modified_after"); got != wantKB {
+				t.Errorf("kb: last_modified_after = %q, want %q", got, wantKB)
+			}
+			sawKB = true
+		case sim.APINVD:
+			start, err := time.Parse("2006-01-02T15:04:05.000-07:00", p.Get("lastModStartDate"))
+			if err != nil || p.Get("lastModEndDate") == "" {
+				t.Errorf("nvd: window %q – %q", p.Get("lastModStartDate"), p.Get("lastModEndDate"))
+				continue
+			}
+			if want := first.Start.Add(-overlap); start.After(want) {
+				t.Errorf("nvd: lastModStartDate %s is after the first sync minus the overlap (%s)", start, want)
+			}
+			sawNVD = true
+		}
+	}
+	if !sawHostList || !sawKB || !sawNVD {
+		t.Errorf("incremental calls: host list %v, KB %v, NVD %v", sawHostList, sawKB, sawNVD)
+	}
+	// What changed at the double is in the store: compare every host the
+	// double processed with the store.
+	d := e.sim.Dataset()
+	changed := d.HostsProcessedSince(first.Start.Add(-overlap), e.sim.Epoch())
+	if len(changed) == 0 || second.Hosts != len(changed) {
+		t.Errorf("second sync stored %d hosts; the double changed %d", second.Hosts, len(changed))
+	}
+	var status string
+	for _, id := range changed[:min(5, len(changed))] {
+		h := d.Host(id, e.sim.Epoch())
+		for _, det := range h.Detections {
+			if det.Type == "Info" {
+				continue
+			}
+			err := st.DB().QueryRow("SELECT status FROM detections WHERE host_id = ? AND qid = ? AND port = ?", id, det.QID, det.Port).Scan(&status)
+			if err != nil || status != det.Status {
+				t.Errorf("host %d qid %d: stored %q (%v), the double says %q", id, det.QID, status, err, det.Status)
+			}
+		}
+	}
+	// A third sync right away asks again from the second one's start.
+	e.sim.Advance()
+	third, err := e.syncer(st).Run(ctx, opts)
+	if err != nil || !third.Start.After(second.Start) {
+		t.Errorf("third sync: %+v, %v", third, err)
+	}
+}
+
+// A full KB sync runs by itself when the last one is older than KBMaxAge.
+func TestKBMaxAge(t *testing.T) {
+	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
+	st := openStore(t)
+	ctx := context.Background()
+	now := time.Now()
+	s := e.syncer(st)
+	s.Now = func() time.Time { return now }
+	if _, err := s.Run(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(3 * 24 * time.Hour)
+	res, err := s.Run(ctx, opts)
+	if err != nil || res.KBFull {
+		t.Errorf("3 days later: KB full %v, %v", res.KBFull, err)
+	}
+	now = now.Add(5 * 24 * time.Hour)
+	res, err = s.Run(ctx, opts)
+	if err != nil || !res.KBFull {
+		t.Errorf("8 days after the full KB sync: KB full %v, %v", res.KBFull, err)
+	}
+}
+
+// Detections naming QIDs the KB lacks bring those QIDs in.
+func TestMissingQIDs(t *testing.T) {
+	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
+	st := openStore(t)
+	ctx := context.Background()
+	if _, err := e.syncer(st).Run(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	// Forget part of the KB, as an incremental KB pull would miss it.
+	if _, err := st.DB().Exec("DELETE FROM kb_vulns WHERE qid IN (SELECT DISTINCT qid FROM detections LIMIT 10)"); err != nil {
+		t.Fatal(err)
+	}
+	missing, _ := st.MissingQIDs(ctx)
+	if len(missing) != 10 {
+		t.Fatalf("%d missing", len(missing))
+	}
+	res, err := e.syncer(st).Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Missing != 10 {
+		t.Errorf("fetched %d missing QIDs, want 10", res.Missing)
+	}
+	if missing, _ := st.MissingQIDs(ctx); len(missing) != 0 {
+		t.Errorf("still missing: %v", missing)
+	}
+}
+
+// Bad credentials fail fast with a clear message and leave the store as
+// it was.
+func TestBadCredentials(t *testing.T) {
+	e := newEnv(t, sim.Config{Data: testData})
+	q, _ := qualys.NewClient(qualys.ClientConfig{BaseURL: e.sim.BaseURL(), Username: "demo", Password: "wrong-secret-1234"})
+	st := openStore(t)
+	s := &pull.Syncer{Store: st, Qualys: q, Loader: &load.Loader{Policy: assess.DefaultPolicy()}, Log: slog.New(slog.DiscardHandler)}
+	_, err := s.Run(context.Background(), pull.Options{SkipNVD: true})
+	if err == nil || !strings.Contains(err.Error(), "credentials") || strings.Contains(err.Error(), "wrong-secret-1234") {
+		t.Errorf("error = %v", err)
+	}
+	var n int
+	st.DB().QueryRow("SELECT count(*) FROM detections").Scan(&n)
+	if n != 0 {
+		t.Errorf("%d detections stored", n)
+	}
+}
+
+var _ = url.Values{}

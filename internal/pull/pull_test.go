@@ -2,11 +2,11 @@ package pull_test
 
 import (
 	"context"
-	"os"
 	"database/sql"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"

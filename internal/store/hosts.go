@@ -2,8 +2,8 @@ package store
 
 import (
 	"fmt"
-	"strings"
 	"strconv"
+	"strings"
 
 	"qvt/internal/jsonenc"
 	"qvt/internal/qualys"

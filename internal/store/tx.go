@@ -1,9 +1,9 @@
 package store
 
 import (
-	"strconv"
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/driver"

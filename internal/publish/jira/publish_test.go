@@ -10,6 +10,7 @@ import (
 
 	"qvt/internal/publish/atlassian/atlassiantest"
 	"qvt/internal/publish/jira/jiratest"
+	"qvt/internal/qualys"
 )
 
 // The life of findings on Jira Cloud: creates, reruns that change
@@ -437,5 +438,34 @@ func TestAuthFailure(t *testing.T) {
 	}
 	if n := len(srv.Calls()); n > 2 {
 		t.Errorf("%d calls after a 401: %v", n, srv.Calls())
+	}
+}
+
+// Creates go in bulk calls of at most 50; a lost mapping table is rebuilt
+// through Cloud's token paging even when pages come short.
+func TestBulkBatchesAndPaging(t *testing.T) {
+	srv := jiratest.New(jiratest.Options{PageSize: 7, ShortPages: true})
+	defer srv.Close()
+	st := atlassiantest.NewStore(t)
+	var dets []qualys.Detection
+	for i := range 60 {
+		dets = append(dets, det(3000+i, 0, 3, "Active", first, "2025-12-31T10:00:00Z"))
+	}
+	atlassiantest.Import(t, st, atlassiantest.Scan{Datetime: tA, Hosts: []*qualys.Host{
+		atlassiantest.Host(60, "10.0.0.60", "many-01", "2025-12-31T10:00:00Z", dets...)}})
+	tg, _ := newTarget(t, srv, nil)
+	if got := counts(mustRun(t, tg, st)); got != "c60 u0 x0 r0 f0" {
+		t.Fatalf("first run: %s", got)
+	}
+	if n := srv.Count("POST", "/rest/api/3/issue/bulk", 201); n != 2 {
+		t.Errorf("%d bulk calls, want 2", n)
+	}
+	st.DeleteMappings(t.Context(), TargetName, nil)
+	rep := mustRun(t, tg, st)
+	if rep.Created != 0 || len(mappings(t, st)) != 60 || len(srv.Issues()) != 60 {
+		t.Fatalf("rebuild: %s, %d mappings", rep, len(mappings(t, st)))
+	}
+	if n := srv.Count("POST", "/rest/api/3/search/jql", 200); n < 60/6 {
+		t.Errorf("%d search pages for 60 issues in pages of at most 6", n)
 	}
 }

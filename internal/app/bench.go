@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +13,8 @@ import (
 
 func (e *env) benchCommand() *cobra.Command {
 	c := bench.Config{}
+	sc := bench.SyncConfig{}
+	var only []string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure import and export speed and memory on generated data",
@@ -24,7 +27,12 @@ processes (median of --runs, peak RSS of each), as a user would run them:
     next to the old tool's method on the same file (Python's xmltodict,
     needs python3-xmltodict) for a speed-up ratio measured in the same run,
   - peak memory of a detection import of an input --scale times larger,
-  - an NDJSON export of --export findings.
+  - an NDJSON export of --export findings,
+  - a full detection sync of --sync-hosts hosts against the built-in API
+    double with --latency per call and a concurrency limit of
+    --concurrency, next to the ideal (calls ÷ usable concurrency ×
+    latency) plus the import of the same data from a file; and the same
+    sync with no latency, against that import.
 
 The defaults are the sizes of the performance targets (150,000 QIDs,
 400,000 CVEs, 5,000 hosts × 40 detections, 1,000,000 exported findings);
@@ -45,8 +53,22 @@ they need several GB of disk in --dir and a few minutes.`,
 			if c.Hosts <= 0 || c.Detections <= 0 || c.QIDs <= 0 || c.CVEs <= 0 {
 				return usagef("bench: sizes must be positive")
 			}
-			if err := bench.Import(cmd.Context(), c); err != nil {
-				return fmt.Errorf("bench: %w", err)
+			for _, o := range splitList(only) {
+				switch o {
+				case "import":
+					if err := bench.Import(cmd.Context(), c); err != nil {
+						return fmt.Errorf("bench: %w", err)
+					}
+				case "sync":
+					sc.Exe, sc.Out, sc.Runs = exe, e.stdout, c.Runs
+					sc.Dir = filepath.Join(c.Dir, "sync")
+					sc.Detections, sc.QIDs = c.Detections, min(c.QIDs, 20000)
+					if err := bench.Sync(cmd.Context(), sc); err != nil {
+						return fmt.Errorf("bench: %w", err)
+					}
+				default:
+					return usagef("bench: --only: unknown part %q (import, sync)", o)
+				}
 			}
 			return nil
 		},
@@ -61,5 +83,10 @@ they need several GB of disk in --dir and a few minutes.`,
 	f.BoolVar(&c.Baseline, "baseline", true, "also run the xmltodict baseline on the detection file")
 	f.IntVar(&c.Scale, "scale", 5, "also import a detection file this many times larger, to check memory stays flat (0: skip)")
 	f.IntVar(&c.Exports, "export", 1000000, "findings to export as NDJSON (0: skip)")
+	f.StringSliceVar(&only, "only", []string{"import", "sync"}, "parts to run: import (imports and export), sync")
+	f.IntVar(&sc.Hosts, "sync-hosts", 20000, "hosts in the sync benchmark")
+	f.DurationVar(&sc.Latency, "latency", 200*time.Millisecond, "server latency per call in the sync benchmark")
+	f.IntVar(&sc.Concurrency, "concurrency", 5, "the double's concurrency limit in the sync benchmark")
+	f.IntVar(&sc.Batch, "batch", 1000, "host IDs per detection call in the sync benchmark")
 	return cmd
 }

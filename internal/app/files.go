@@ -23,7 +23,7 @@ func (e *env) openStore(ctx context.Context) (*store.Store, error) {
 }
 
 func (e *env) loader() *load.Loader {
-	return &load.Loader{Policy: e.cfg.Policy(), Log: e.log}
+	return &load.Loader{Policy: e.cfg.Policy(), Envs: e.cfg.Environments, Log: e.log}
 }
 
 func (e *env) importCommand() *cobra.Command {

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -275,5 +276,62 @@ func TestTwinReports(t *testing.T) {
 		if got := protocolOf(db); got != tc.want {
 			t.Errorf("case %d, known host: kept %s, want %s", i, got, tc.want)
 		}
+	}
+}
+
+// Environment policies score a finding for where it is; changing them
+// rescores the stored findings without fetching anything.
+func TestEnvironmentPolicy(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "qvt.db")
+	cfg := filepath.Join(dir, "qvt.yaml")
+	os.WriteFile(cfg, []byte(`
+environments:
+  - name: internet-facing
+    cidrs: [172.16.0.0/12]
+    metrics: {MAV: N, CR: H}
+`), 0o644)
+	mustRun(t, "--config", cfg, "--db", db, "import", "testdata/worked/kb.xml", "testdata/worked/detections.xml")
+	score := func() map[string]any {
+		var fs []map[string]any
+		if err := json.Unmarshal([]byte(mustRun(t, "--db", db, "--config", cfg, "export", "--qid", "105936")), &fs); err != nil || len(fs) != 1 {
+			t.Fatalf("export: %v %v", fs, err)
+		}
+		return fs[0]
+	}
+	// CVSS 3.0 environmental: MISS = min(1-(1-1.5·0.56)(1-0.56)², 0.915)
+	// = 0.915, impact 6.42·0.915 = 5.874, exploitability with MAV:N
+	// 8.22·0.85·0.77·0.85·0.62 = 2.835: Roundup(8.710) = 8.8, ×E:F 0.97
+	// = 8.536, Roundup 8.6. Base and temporal do not change.
+	f := score()
+	if f["base"] != 7.8 || f["temporal"] != 7.6 || f["env_score"] != 8.6 || f["vuln_score"] != "High" {
+		t.Errorf("internet-facing: base %v temporal %v env %v rating %v, want 7.8/7.6/8.6 High", f["base"], f["temporal"], f["env_score"], f["vuln_score"])
+	}
+	// A stricter policy changes the rating and the deadline.
+	os.WriteFile(cfg, []byte(`
+environments:
+  - name: internet-facing
+    cidrs: [172.16.0.0/12]
+    metrics: {MAV: N, MPR: N, MUI: N, CR: H, IR: H, AR: H}
+`), 0o644)
+	out := mustRun(t, "--config", cfg, "--db", db, "rescore")
+	if !strings.Contains(out, "1 findings changed") {
+		t.Errorf("rescore: %s", out)
+	}
+	// MUI:N: exploitability 8.22·0.85·0.77·0.85·0.85 = 3.887, Roundup(9.761)
+	// = 9.8, ×0.97 = 9.506, Roundup 9.6: Critical, 15 days.
+	f = score()
+	if f["env_score"] != 9.6 || f["vuln_score"] != "Critical" || f["breach_date"] != "2022-05-11" {
+		t.Errorf("stricter: env %v rating %v deadline %v, want 9.6 Critical 2022-05-11", f["env_score"], f["vuln_score"], f["breach_date"])
+	}
+	life := mustRun(t, "--db", db, "history", "172.16.168.67:105936:0")
+	if !strings.Contains(life, "rating High → Critical") || !strings.Contains(life, "deadline 2022-05-26 → 2022-05-11") {
+		t.Errorf("history lacks the rescoring:\n%s", life)
+	}
+	// No policy: the contract's example again.
+	os.WriteFile(cfg, []byte("environments: []\n"), 0o644)
+	mustRun(t, "--config", cfg, "--db", db, "rescore")
+	if f = score(); f["env_score"] != 7.6 || f["vuln_score"] != "High" {
+		t.Errorf("no policy: env %v rating %v", f["env_score"], f["vuln_score"])
 	}
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -17,6 +18,7 @@ type simFlags struct {
 	concurrency int
 	latency     time.Duration
 	faults      sim.Faults
+	cache       bool
 }
 
 func (f *simFlags) add(cmd *cobra.Command, hosts, qids, cves int) {
@@ -32,10 +34,12 @@ func (f *simFlags) add(cmd *cobra.Command, hosts, qids, cves int) {
 	fl.Float64Var(&f.faults.P409, "fault-409", 0, "share of Qualys calls answered 409 (concurrency limit)")
 	fl.Float64Var(&f.faults.PCut, "fault-cut", 0, "share of bodies cut off mid-stream")
 	fl.Uint64Var(&f.faults.Seed, "fault-seed", 1, "seed of the faults")
+	fl.BoolVar(&f.cache, "cache", false, "answer repeated requests from memory (benchmarks)")
+	fl.MarkHidden("cache")
 }
 
 func (f *simFlags) config() sim.Config {
-	return sim.Config{Data: f.data, Concurrency: f.concurrency, Latency: f.latency, Faults: f.faults}
+	return sim.Config{Data: f.data, Concurrency: f.concurrency, Latency: f.latency, Faults: f.faults, CacheBodies: f.cache}
 }
 
 func (e *env) simCommand() *cobra.Command {
@@ -48,7 +52,8 @@ func (e *env) simCommand() *cobra.Command {
 list detection) and the NVD CVE API 2.0 on a generated data set, with
 Qualys' authentication, rate and concurrency limits and, on request,
 faults. POST /_sim/advance moves its data one day on (fixes, reopens, new
-hosts, KB changes, new CVEs) so incremental syncs have something to do.`,
+hosts, KB changes, new CVEs) so incremental syncs have something to do;
+GET /_sim/stats tells how many calls it served and the most it ran at once.`,
 		Example: `  qvt sim --addr 127.0.0.1:8443 &
   export QUALYS_API_URL=http://127.0.0.1:8443 QUALYS_USERNAME=demo QUALYS_PASSWORD=demo
   export NVD_API_URL=http://127.0.0.1:8443/rest/json/cves/2.0
@@ -60,6 +65,14 @@ hosts, KB changes, new CVEs) so incremental syncs have something to do.`,
 			mux.HandleFunc("POST /_sim/advance", func(w http.ResponseWriter, r *http.Request) {
 				s.Advance()
 				fmt.Fprintf(w, "epoch %d, now %s\n", s.Epoch(), s.Now().Format(time.RFC3339))
+			})
+			mux.HandleFunc("GET /_sim/stats", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				max := map[string]int{}
+				for _, api := range []string{sim.APIKB, sim.APIHostList, sim.APIDetections, sim.APINVD} {
+					max[api] = s.MaxConcurrent(api)
+				}
+				json.NewEncoder(w).Encode(map[string]any{"epoch": s.Epoch(), "calls": len(s.Log()), "max_concurrent": max})
 			})
 			mux.Handle("/", s)
 			srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +21,7 @@ import (
 type syncFlags struct {
 	full      bool
 	skipNVD   bool
+	skipKB    bool
 	batch     int
 	workers   int
 	overlap   time.Duration
@@ -30,6 +33,7 @@ func (f *syncFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.BoolVar(&f.full, "full", false, "fetch everything again: NVD, the whole KnowledgeBase, all detections")
 	fl.BoolVar(&f.skipNVD, "skip-nvd", false, "do not sync NVD (CVE scores then come from the KB only)")
+	fl.BoolVar(&f.skipKB, "skip-kb", false, "do not sync the KnowledgeBase (detections only)")
 	fl.IntVar(&f.batch, "batch", 1000, "host IDs per detection request")
 	fl.IntVar(&f.workers, "workers", 4, "requests in flight at most (Qualys' concurrency limit caps it further)")
 	fl.DurationVar(&f.overlap, "overlap", 24*time.Hour, "how far back incremental syncs reach before the last one, so late publications are not missed")
@@ -37,7 +41,7 @@ func (f *syncFlags) add(cmd *cobra.Command) {
 }
 
 func (f *syncFlags) options() pull.Options {
-	return pull.Options{Full: f.full, SkipNVD: f.skipNVD, BatchSize: f.batch, Workers: f.workers, Overlap: f.overlap, KBMaxAge: f.kbMaxAge}
+	return pull.Options{Full: f.full, SkipNVD: f.skipNVD, SkipKB: f.skipKB, BatchSize: f.batch, Workers: f.workers, Overlap: f.overlap, KBMaxAge: f.kbMaxAge}
 }
 
 func (e *env) syncCommand() *cobra.Command {
@@ -84,7 +88,13 @@ func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, error) {
 	if e.cfg.Qualys.Username == "" || e.cfg.Qualys.Password == "" {
 		return nil, nil, errors.New("no Qualys credentials: set QUALYS_USERNAME and QUALYS_PASSWORD")
 	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, nil, fmt.Errorf("QUALYS_API_URL %q: %w", base, err)
+	}
+	ip := net.ParseIP(u.Hostname())
 	q, err := qualys.NewClient(qualys.ClientConfig{
+		NoGzip:    u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback()),
 		BaseURL:   base,
 		Username:  e.cfg.Qualys.Username,
 		Password:  e.cfg.Qualys.Password,

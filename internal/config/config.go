@@ -14,17 +14,26 @@ import (
 	"slices"
 	"strings"
 
+	gomysql "github.com/go-sql-driver/mysql"
 	"go.yaml.in/yaml/v3"
 
 	"qvt/internal/assess"
+	"qvt/internal/environment"
+	"qvt/internal/publish/assets"
+	"qvt/internal/publish/jira"
+	"qvt/internal/publish/mysql"
 )
 
 // Config is the whole configuration.
 type Config struct {
-	DB      string  `yaml:"db"` // SQLite file path (default ./qvt.db)
-	Qualys  Qualys  `yaml:"qualys"`
-	NVD     NVD     `yaml:"nvd"`
-	Scoring Scoring `yaml:"scoring"`
+	DB           string          `yaml:"db"` // SQLite file path (default ./qvt.db)
+	Qualys       Qualys          `yaml:"qualys"`
+	NVD          NVD             `yaml:"nvd"`
+	Scoring      Scoring         `yaml:"scoring"`
+	Environments environment.Set `yaml:"environments"` // CVSS environmental metrics by host
+	MySQL        mysql.Config    `yaml:"mysql"`
+	Jira         jira.Config     `yaml:"jira"`
+	Assets       assets.Config   `yaml:"assets"`
 }
 
 // Qualys is how to reach the Qualys API.
@@ -112,6 +121,9 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Qualys.Password, "QUALYS_PASSWORD")
 	set(&c.NVD.APIURL, "NVD_API_URL")
 	set(&c.NVD.APIKey, "NVD_API_KEY")
+	set(&c.MySQL.DSN, "QVT_MYSQL_DSN")
+	c.Jira.FromEnv(getenv)
+	c.Assets.FromEnv(getenv)
 }
 
 // Policy is the scoring policy the configuration describes.
@@ -137,7 +149,10 @@ func (c *Config) Validate() error {
 		days[r] = d
 	}
 	c.Scoring.SLADays = days
-	return c.Policy().Validate()
+	if err := c.Policy().Validate(); err != nil {
+		return err
+	}
+	return c.Environments.Validate()
 }
 
 const redacted = "[REDACTED]"
@@ -145,11 +160,13 @@ const redacted = "[REDACTED]"
 // String prints the configuration as YAML with secrets redacted.
 func (c *Config) String() string {
 	cp := *c
-	if cp.Qualys.Password != "" {
-		cp.Qualys.Password = redacted
+	for _, p := range []*string{&cp.Qualys.Password, &cp.NVD.APIKey, &cp.Jira.Token, &cp.Assets.Token} {
+		if *p != "" {
+			*p = redacted
+		}
 	}
-	if cp.NVD.APIKey != "" {
-		cp.NVD.APIKey = redacted
+	if pw := dsnPassword(cp.MySQL.DSN); pw != "" {
+		cp.MySQL.DSN = strings.Replace(cp.MySQL.DSN, ":"+pw+"@", ":"+redacted+"@", 1)
 	}
 	out, err := yaml.Marshal(&cp)
 	if err != nil {
@@ -161,10 +178,19 @@ func (c *Config) String() string {
 // Secrets lists the secret values set, for log redaction.
 func (c *Config) Secrets() []string {
 	var s []string
-	for _, v := range []string{c.Qualys.Password, c.NVD.APIKey} {
+	for _, v := range []string{c.Qualys.Password, c.NVD.APIKey, c.Jira.Token, c.Assets.Token, dsnPassword(c.MySQL.DSN)} {
 		if v != "" {
 			s = append(s, v)
 		}
 	}
 	return s
+}
+
+// dsnPassword is the password of a MySQL DSN (user:password@tcp(...)/db).
+func dsnPassword(dsn string) string {
+	cfg, err := gomysql.ParseDSN(dsn)
+	if err != nil || dsn == "" {
+		return ""
+	}
+	return cfg.Passwd
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"qvt/internal/assess"
+	"qvt/internal/environment"
 	"qvt/internal/nvd"
 	"qvt/internal/qualys"
 	"qvt/internal/store"
@@ -53,11 +54,9 @@ func (k Kind) String() string {
 type Loader struct {
 	Policy assess.Policy
 	Log    *slog.Logger
-	// Env gives the environment policy of a host: its id (0 = none) and
-	// its CVSS environmental overrides. Nil means no host has one.
-	Env func(h *qualys.Host) (id int, overrides map[string]string)
-	// Overrides gives the overrides of an environment policy id.
-	Overrides func(id int) map[string]string
+	// Envs are the environment policies: the CVSS environmental metrics
+	// of the hosts they match.
+	Envs environment.Set
 	// Now is the clock for changes that no data dates (rescoring after a
 	// policy change); time.Now when nil.
 	Now func() time.Time
@@ -214,7 +213,7 @@ func (l *Loader) Files(ctx context.Context, st *store.Store, paths []string) (Re
 	slices.SortStableFunc(inputs, func(a, b *Input) int { return int(a.Kind) - int(b.Kind) })
 	var res Result
 	err := st.Write(ctx, func(tx *store.Tx) error {
-		if err := l.checkPolicy(tx); err != nil {
+		if err := l.CheckPolicy(tx); err != nil {
 			return err
 		}
 		for _, in := range inputs {
@@ -233,10 +232,12 @@ func (l *Loader) Files(ctx context.Context, st *store.Store, paths []string) (Re
 	return res, err
 }
 
-// checkPolicy queues everything for rescoring when the scoring policy
-// differs from the one the stored scores were made under.
-func (l *Loader) checkPolicy(tx *store.Tx) error {
-	fp := l.Policy.Fingerprint()
+// CheckPolicy queues everything for rescoring when the scoring policy or
+// the environment policies differ from those the stored scores were made
+// under; hosts are first reassigned to the environments they now match.
+// Nothing is fetched again.
+func (l *Loader) CheckPolicy(tx *store.Tx) error {
+	fp := l.Policy.Fingerprint() + "|" + l.Envs.Fingerprint()
 	old, err := tx.Meta("scoring_policy")
 	if err != nil {
 		return err
@@ -244,13 +245,31 @@ func (l *Loader) checkPolicy(tx *store.Tx) error {
 	if old == fp {
 		return nil
 	}
+	n, err := tx.ReassignPolicies(func(id int64, ips, tags []string) int {
+		return l.Envs.Match(environment.Host{ID: id, IPs: ips, Tags: tags})
+	})
+	if err != nil {
+		return err
+	}
 	if old != "" {
-		l.log().Info("scoring policy changed: rescoring every finding")
+		l.log().Info("scoring or environment policy changed: rescoring every finding", "hosts_reassigned", n)
 	}
 	if err := tx.QueueAll(); err != nil {
 		return err
 	}
 	return tx.SetMeta("scoring_policy", fp)
+}
+
+// hostEnv is the environment policy id of a host.
+func (l *Loader) hostEnv(h *qualys.Host) int {
+	if len(l.Envs) == 0 {
+		return 0
+	}
+	tags := make([]string, len(h.Tags))
+	for i, t := range h.Tags {
+		tags[i] = t.Name
+	}
+	return l.Envs.Match(environment.Host{ID: h.ID, IPs: []string{h.IP, h.IPv6}, Tags: tags})
 }
 
 // Input streams one opened input into the transaction.
@@ -414,9 +433,7 @@ func (l *Loader) Rate(h *qualys.Host, ratings map[store.QIDKey]store.QIDRating) 
 		return strings.Compare(a.Protocol, b.Protocol)
 	})
 	rec := store.HostRecord{Host: h, Derived: make([]store.Derived, len(h.Detections))}
-	if l.Env != nil {
-		rec.Policy, _ = l.Env(h)
-	}
+	rec.Policy = l.hostEnv(h)
 	for i := range h.Detections {
 		d := &h.Detections[i]
 		sc, ok := ratings[store.QIDKey{QID: d.QID, Policy: rec.Policy}]
@@ -461,17 +478,11 @@ func (l *Loader) RescoreAt(tx *store.Tx, at int64) error {
 	if err != nil || n == 0 {
 		return err
 	}
-	policies, err := tx.Policies()
-	if err != nil {
-		return err
-	}
+	// Every QID is scored under every environment policy, used or not:
+	// a host that comes to match one is rated as it is written.
 	err = tx.ScoreInputs(func(in *assess.QIDInput) error {
-		for _, p := range policies {
-			var env map[string]string
-			if p != 0 && l.Overrides != nil {
-				env = l.Overrides(p)
-			}
-			s := assess.ScoreQID(*in, l.Policy, env)
+		for p := 0; p <= len(l.Envs); p++ {
+			s := assess.ScoreQID(*in, l.Policy, l.Envs.Overrides(p))
 			if s.VectorError != "" && !s.HasVector {
 				l.log().Debug("no usable CVSS vector", "qid", in.QID, "reason", s.VectorError)
 			}

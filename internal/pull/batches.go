@@ -31,8 +31,10 @@ type batchJob[T any] struct {
 	progress func(records int) // called after each batch is marked done
 }
 
-// txRecords is how many records a transaction takes before it commits.
-const txRecords = 5000
+// txRecords is how many records a transaction takes before it commits:
+// about one batch of a thousand hosts. Each commit may checkpoint the
+// WAL, so fewer, larger transactions write less.
+const txRecords = 50000
 
 // piece is what a fetch sends the writer: records of a batch, or the end
 // of a batch (with its error, if the fetch failed).

@@ -45,6 +45,7 @@ type Options struct {
 	KBRange   int           // QIDs per KB request in a full KB sync (default 5000)
 	Workers   int           // batches fetched at once; the client's governor keeps within Qualys' limits (default 4)
 	SkipNVD   bool
+	SkipKB    bool // detections only (benchmarks, and stores kept current by KB imports)
 }
 
 func (o *Options) defaults() {
@@ -148,6 +149,11 @@ func (s *Syncer) progress() Progress {
 // Run runs one sync.
 func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 	opt.defaults()
+	// A changed scoring or environment policy rescores what is stored
+	// before anything new arrives.
+	if err := s.Store.Write(ctx, s.Loader.CheckPolicy); err != nil {
+		return res, err
+	}
 	kind := "incremental"
 	watermark, err := s.Store.State(ctx, stateDetections)
 	if err != nil {
@@ -179,15 +185,19 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 			return res, fmt.Errorf("NVD: %w", err)
 		}
 	}
-	if res.Vulns, err = s.syncKB(ctx, r, opt); err != nil {
-		return res, fmt.Errorf("KnowledgeBase: %w", err)
+	if !opt.SkipKB {
+		if res.Vulns, err = s.syncKB(ctx, r, opt); err != nil {
+			return res, fmt.Errorf("KnowledgeBase: %w", err)
+		}
+		res.KBFull = r.p.KBFull
 	}
-	res.KBFull = r.p.KBFull
 	if err := s.syncDetections(ctx, r, opt, &res); err != nil {
 		return res, fmt.Errorf("detections: %w", err)
 	}
-	if res.Missing, err = s.syncMissingQIDs(ctx); err != nil {
-		return res, fmt.Errorf("KnowledgeBase (QIDs missing from it): %w", err)
+	if !opt.SkipKB {
+		if res.Missing, err = s.syncMissingQIDs(ctx); err != nil {
+			return res, fmt.Errorf("KnowledgeBase (QIDs missing from it): %w", err)
+		}
 	}
 	res.Start, _ = time.Parse(time.RFC3339, r.p.Start)
 	// Scores follow the KB and NVD changes; then, the whole sync having
@@ -201,7 +211,7 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 			return err
 		}
 		kv := map[string]string{stateDetections: r.p.Start}
-		if r.p.KBFull {
+		if r.p.KBFull && !opt.SkipKB {
 			// The age of the full KB is this machine's policy: its clock.
 			kv[stateKBFull] = s.now().UTC().Format(time.RFC3339)
 		}

@@ -28,6 +28,10 @@ const (
 
 // ClientConfig configures a Client. Zero fields take the defaults given.
 type ClientConfig struct {
+	// NoGzip asks for uncompressed bodies: on loopback (the API double)
+	// compressing only costs CPU on both ends.
+	NoGzip bool
+
 	// BaseURL is the API server, e.g. https://qualysapi.qualys.eu
 	// (QUALYS_API_URL, or PlatformURL(QUALYS_PLATFORM)). It must be
 	// http(s), name a host and carry no credentials.
@@ -188,7 +192,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		log:  log,
 		gov:  newGovernor(cfg.Concurrency, cfg.Sleep),
 	}
-	if u, _ := url.Parse(base); u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	u, _ := url.Parse(base)
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		log.Warn("qualys: the API URL is plain http: credentials travel unencrypted", "url", base)
 	}
 	return c, nil
@@ -521,7 +526,11 @@ func (c *Client) attempt(ctx context.Context, endpoint string, form url.Values, 
 	req.SetBasicAuth(c.cfg.Username, c.cfg.Password)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Requested-With", "qvt")
-	req.Header.Set("Accept-Encoding", "gzip")
+	if c.cfg.NoGzip {
+		req.Header.Set("Accept-Encoding", "identity")
+	} else {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
 
 	c.mu.Lock()

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/subtle"
 	"fmt"
 	"io"
@@ -131,6 +132,9 @@ func (s *Server) serveQualys(w http.ResponseWriter, r *http.Request, api *qualys
 	var sh shape
 	if e == nil {
 		body, sh, e = api.prepare(s, q)
+		if e == nil && s.cfg.CacheBodies {
+			body = s.cachedBody(api.name+"|"+strconv.Itoa(epoch)+"|"+r.Form.Encode(), body)
+		}
 	}
 	if e != nil {
 		fail(li, e)
@@ -402,4 +406,31 @@ func writeIDSet(w io.Writer, root, dtdPath, datetime string, ids []int64, warn *
 		return err
 	}
 	return bw.Flush()
+}
+
+// cachedBody answers from memory a request answered before.
+func (s *Server) cachedBody(key string, body bodyFunc) bodyFunc {
+	s.bodyMu.Lock()
+	b, ok := s.bodies[key]
+	s.bodyMu.Unlock()
+	if ok {
+		return func(w io.Writer) error {
+			_, err := w.Write(b)
+			return err
+		}
+	}
+	return func(w io.Writer) error {
+		var buf bytes.Buffer
+		if err := body(&buf); err != nil {
+			return err
+		}
+		s.bodyMu.Lock()
+		if s.bodies == nil {
+			s.bodies = map[string][]byte{}
+		}
+		s.bodies[key] = buf.Bytes()
+		s.bodyMu.Unlock()
+		_, err := w.Write(buf.Bytes())
+		return err
+	}
 }

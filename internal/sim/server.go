@@ -40,6 +40,11 @@ type Config struct {
 	TruncationLimit int           // host list (detection) page size in hosts when the request does not say; default 1000 (Qualys' default)
 	NVDRateLimit    int           // NVD requests per rolling 30 s without an apiKey header; 0 = unlimited (real NVD: 5; with a key 50)
 	Faults          Faults
+	// CacheBodies keeps each Qualys response body and answers the same
+	// request (same epoch and parameters) again from memory. Benchmarks
+	// use it so that the cost measured is the client's: generating the
+	// data is far slower than a real server sending it.
+	CacheBodies bool
 }
 
 // Faults are the failures the double injects into calls that passed
@@ -106,6 +111,9 @@ type Server struct {
 	apis       map[string]*apiState
 
 	nvdCache nvdCache
+
+	bodyMu sync.Mutex
+	bodies map[string][]byte // CacheBodies
 
 	srv  *http.Server
 	base string

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/ncruces/go-sqlite3"
 
@@ -146,16 +147,6 @@ func (tx *Tx) PutScore(policy int, s *assess.Score, kbSeverity int) error {
 	return nil
 }
 
-// Policies lists the environment policies hosts are under (0 is none).
-func (tx *Tx) Policies() ([]int, error) {
-	ps := []int{0}
-	err := tx.query("SELECT DISTINCT policy FROM hosts WHERE policy <> 0 ORDER BY policy", func(st *sqlite3.Stmt) error {
-		ps = append(ps, st.ColumnInt(0))
-		return nil
-	})
-	return ps, err
-}
-
 // QIDRating is what rating a detection needs from its QID.
 type QIDRating struct {
 	Rating     string // the QID's CVSS rating under the policy; "" when it has no vector
@@ -262,4 +253,40 @@ FROM temp.rerate r WHERE detections.host_id = r.host_id AND detections.qid = r.q
 // ClearQueue empties the rescoring queue.
 func (tx *Tx) ClearQueue() error {
 	return tx.exec("DELETE FROM rescore_queue")
+}
+
+// ReassignPolicies sets every host's environment policy to what match
+// says for its id, addresses and tags, and returns how many changed.
+// After a change of environment policies nothing is fetched again: the
+// hosts are reassigned here, then everything is rescored.
+func (tx *Tx) ReassignPolicies(match func(id int64, ips, tags []string) int) (int, error) {
+	type change struct{ id, policy int64 }
+	var changes []change
+	err := tx.query(`SELECT h.id, h.ip, h.ipv6, h.policy, COALESCE(group_concat(t.name, char(31)), '')
+FROM hosts h LEFT JOIN host_tags t ON t.host_id = h.id GROUP BY h.id`, func(st *sqlite3.Stmt) error {
+		var tags []string
+		if s := st.ColumnText(4); s != "" {
+			tags = strings.Split(s, "\x1f")
+		}
+		p := int64(match(st.ColumnInt64(0), []string{st.ColumnText(1), st.ColumnText(2)}, tags))
+		if p != st.ColumnInt64(3) {
+			changes = append(changes, change{st.ColumnInt64(0), p})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	b, err := tx.bind("UPDATE hosts SET policy = ? WHERE id = ?")
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range changes {
+		b.int(c.policy)
+		b.int(c.id)
+		if err := b.run(); err != nil {
+			return 0, err
+		}
+	}
+	return len(changes), nil
 }

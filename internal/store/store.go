@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ncruces/go-sqlite3/driver"
 	"github.com/pressly/goose/v3"
@@ -58,6 +59,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	// Each connection is an SQLite instance with its own page cache and
+	// memory, which grows to its largest need and stays: few of them keep
+	// memory flat. Two idle ones serve a writer and a reader.
+	db.SetMaxIdleConns(2)
+	db.SetConnMaxIdleTime(time.Minute)
 	s := &Store{db: db, path: path}
 	if err := s.checkPragmas(ctx); err != nil {
 		db.Close()

@@ -364,3 +364,31 @@ func TestMinRating(t *testing.T) {
 		t.Errorf("counts %s", got)
 	}
 }
+
+// Many objects lost from the mapping table: the type is scanned page by
+// page instead of asked name by name; nothing is duplicated.
+func TestRebuildLarge(t *testing.T) {
+	srv := assetstest.New(assetstest.Options{PageSize: 40})
+	defer srv.Close()
+	tg, _ := newTarget(t, srv, nil)
+	initSchema(t, tg)
+	st := atlassiantest.NewStore(t)
+	var dets []qualys.Detection
+	for i := range 210 {
+		dets = append(dets, det(4000+i, 0, 3, "Active", first, "2025-12-31T10:00:00Z"))
+	}
+	atlassiantest.Import(t, st, atlassiantest.Scan{Datetime: "2026-01-01T00:00:00Z", Hosts: []*qualys.Host{
+		atlassiantest.Host(70, "10.0.0.70", "many-01", "2025-12-31T10:00:00Z", dets...)}})
+	if rep := mustRun(t, tg, st); rep.Created != 211 {
+		t.Fatalf("first run: %s", rep)
+	}
+	st.DeleteMappings(t.Context(), TargetName, nil)
+	aql := srv.Count("POST", "", 0)
+	rep := mustRun(t, tg, st)
+	if rep.Created != 0 || srv.CountObjects() != 211 || len(mustMappings(t, st)) != 211 {
+		t.Fatalf("rebuild: %s, %d objects", rep, srv.CountObjects())
+	}
+	if n := srv.Count("POST", "", 0) - aql; n < 6 || n > 8 {
+		t.Errorf("%d search calls for 210 findings in pages of 40 (plus the host)", n)
+	}
+}

@@ -73,6 +73,7 @@ func New(cfg Config, opts ...Option) (*Target, error) {
 		Hints: map[int]string{
 			401: "Check JIRA_USER and JIRA_TOKEN: Cloud takes the account's e-mail and an API token, Data Center a personal access token with JIRA_USER empty",
 			403: "The account lacks Assets permissions on the schema (object schema manager for --init, user to publish)",
+			404: "Check ASSETS_URL (Data Center: the base ending in /rest/insight/1.0 or /rest/assets/1.0) or ASSETS_WORKSPACE_ID",
 		}}
 	for _, o := range opts {
 		o(t)
@@ -614,6 +615,9 @@ func (r *run) attrs(a *Action) ([]attrValue, error) {
 				return nil, fmt.Errorf("its host object (%s) does not exist", v[0])
 			}
 			v = []string{m.Remote}
+		}
+		if len(v) == 0 && a.Kind == Create {
+			continue // nothing to clear on a new object
 		}
 		out = append(out, attrValue{ID: typ.attrs[k], Values: v})
 	}

@@ -40,6 +40,11 @@ func (a *api) myself(ctx context.Context) error {
 	return err
 }
 
+func (a *api) project(ctx context.Context, key string) error {
+	_, err := a.c.Do(ctx, atlassian.Request{Method: http.MethodGet, Path: a.path("/project/" + url.PathEscape(key)), Idempotent: true}, nil)
+	return err
+}
+
 // found is an issue a search returned.
 type found struct {
 	ID       int64

@@ -267,8 +267,10 @@ func kbBlocks(f *finding.Finding) doc {
 	return d
 }
 
-// truncate cuts s to n UTF-16 units, marking the cut.
+// truncate makes s one line of at most n UTF-16 units, marking a cut
+// (a summary with a line break is a 400).
 func truncate(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
 	if units(s) <= n {
 		return s
 	}
@@ -315,7 +317,7 @@ func (c *Config) findingContent(p *store.Published) (*content, error) {
 	}
 	d = append(d, kbBlocks(f)...)
 	if strings.TrimSpace(f.Results) != "" {
-		d = append(d, heading(3, "Results"), codeBlock(f.Results))
+		d = append(d, heading(3, "Results"), codeBlock(strings.ReplaceAll(f.Results, "\r\n", "\n")))
 	}
 	summary := titleOf(f) + " on " + orNone(firstNonEmpty(f.Hostname, f.IP))
 	if f.Port != 0 {

@@ -70,6 +70,7 @@ func New(cfg Config, opts ...Option) (*Target, error) {
 		Hints: map[int]string{
 			401: "Check JIRA_USER and JIRA_TOKEN: Cloud takes the account's e-mail and an API token, Data Center a personal access token with JIRA_USER empty",
 			403: "The account lacks a permission qvt needs in project " + cfg.Project + " (browse, create, edit, transition, comment)",
+			404: "Check JIRA_URL: the site's base URL, e.g. https://example.atlassian.net",
 		},
 	}
 	for _, o := range opts {
@@ -117,6 +118,12 @@ func (t *Target) connect(ctx context.Context, log *slog.Logger) error {
 	}
 	if err := a.myself(ctx); err != nil {
 		return fmt.Errorf("jira: checking the credentials: %w", err)
+	}
+	if err := a.project(ctx, t.cfg.Project); err != nil {
+		if atlassian.StatusOf(err) == http.StatusNotFound {
+			return fmt.Errorf("jira: project %q (JIRA_PROJECT) not found, or the account cannot browse it: %w", t.cfg.Project, err)
+		}
+		return fmt.Errorf("jira: checking the project: %w", err)
 	}
 	t.cfg.Flavor = flavor
 	t.api = a

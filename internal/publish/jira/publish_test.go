@@ -439,6 +439,13 @@ func TestAuthFailure(t *testing.T) {
 	if n := len(srv.Calls()); n > 2 {
 		t.Errorf("%d calls after a 401: %v", n, srv.Calls())
 	}
+	// A wrong project is named before anything is sent.
+	tg, _ = newTarget(t, srv, func(c *Config) { c.Project = "NOPE" })
+	atlassiantest.Import(t, st, scanA())
+	_, _, err = publishRun(t, tg, st, false)
+	if err == nil || !strings.Contains(err.Error(), `project "NOPE"`) || srv.Count("POST", "", 0) != 0 {
+		t.Errorf("wrong project: %v", err)
+	}
 }
 
 // Creates go in bulk calls of at most 50; a lost mapping table is rebuilt

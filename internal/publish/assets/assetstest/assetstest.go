@@ -149,12 +149,16 @@ func (s *Server) Options() Options { return s.opt }
 func (s *Server) BaseURL() string { return s.URL + s.base }
 
 // AddType creates an object type directly (setting up a schema that is
-// partly there). It returns its id.
+// partly there), with the default attributes (Key, Name, Created,
+// Updated) and attrs. It returns its id.
 func (s *Server) AddType(name string, attrs ...Attr) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.newType(1, name)
 	for _, a := range attrs {
+		if slices.ContainsFunc(t.Attrs, func(x *Attr) bool { return strings.EqualFold(x.Name, a.Name) }) {
+			continue
+		}
 		s.seq++
 		a.ID = s.seq
 		t.Attrs = append(t.Attrs, &a)

@@ -7,6 +7,7 @@
 //
 //	GET  /rest/api/2/serverInfo                 (no credentials needed)
 //	GET  /rest/api/{2|3}/myself
+//	GET  /rest/api/{2|3}/project/{key}         404 when unknown
 //	POST /rest/api/{2|3}/issue                  201 {id,key,self}
 //	POST /rest/api/{2|3}/issue/bulk             ≤ 50; 201/400 {issues,errors[{status,elementErrors,failedElementNumber}]}
 //	GET  /rest/api/{2|3}/issue/{key}            404 when unknown
@@ -281,6 +282,13 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		} else {
 			atlassiantest.WriteJSON(w, 200, map[string]any{"name": "qvt-bot", "key": "JIRAUSER10100", "active": true})
 		}
+	case strings.HasPrefix(rest, "/project/") && r.Method == http.MethodGet:
+		key := strings.TrimPrefix(rest, "/project/")
+		if !slices.Contains(s.opt.Projects, key) {
+			atlassiantest.WriteError(w, http.StatusNotFound, []string{fmt.Sprintf("No project could be found with key '%s'.", key)}, nil)
+			return
+		}
+		atlassiantest.WriteJSON(w, 200, map[string]any{"id": "10000", "key": key, "name": key + " project"})
 	case rest == "/issue" && r.Method == http.MethodPost:
 		s.create(w, r, v)
 	case rest == "/issue/bulk" && r.Method == http.MethodPost:

@@ -1,0 +1,45 @@
+package app
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"qvt/internal/store"
+)
+
+func (e *env) rescoreCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rescore",
+		Short: "Apply a changed scoring or environment policy to the stored findings now",
+		Long: `Rescore the stored findings under the configuration's scoring policy and
+environment policies, without fetching anything. Imports and syncs do this
+by themselves when the policy changed; this command does it at once.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := e.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			l := e.loader()
+			var stats store.Stats
+			err = st.Write(ctx, func(tx *store.Tx) error {
+				if err := l.CheckPolicy(tx); err != nil {
+					return err
+				}
+				if err := l.Rescore(tx); err != nil {
+					return err
+				}
+				stats = tx.Stats
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("rescore: %w", err)
+			}
+			fmt.Fprintf(e.stdout, "rescored %d QID scores; %d findings changed rating or deadline\n", stats.Scored, stats.Rerated)
+			return e.printSummary(ctx, st)
+		},
+	}
+}

@@ -1,0 +1,116 @@
+package jiratest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"qvt/internal/publish/atlassian/atlassiantest"
+)
+
+func call(t *testing.T, s *Server, method, path, body string, auth bool) (int, http.Header, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if auth {
+		o := s.Options()
+		if o.User != "" {
+			req.SetBasicAuth(o.User, o.Token)
+		} else {
+			req.Header.Set("Authorization", "Bearer "+o.Token)
+		}
+	}
+	res, err := s.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return res.StatusCode, res.Header, m
+}
+
+func issueBody(desc string) string {
+	return `{"fields":{"project":{"key":"SEC"},"issuetype":{"name":"Bug"},"summary":"s","labels":["qvt","qvt-1"],"description":` + desc + `}}`
+}
+
+const adf = `{"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":"x"}]}]}`
+
+// The double answers with the documented shapes and error bodies.
+func TestShapes(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	errs := func(m map[string]any) string { return fmt.Sprint(m["errorMessages"], m["errors"]) }
+	for _, tc := range []struct {
+		name, method, path, body string
+		auth                     bool
+		status                   int
+		has                      string // in the error body
+	}{
+		{"401 without credentials", "GET", "/rest/api/3/myself", "", false, 401, "Client must be authenticated"},
+		{"serverInfo is public", "GET", "/rest/api/2/serverInfo", "", false, 200, ""},
+		{"create", "POST", "/rest/api/3/issue", issueBody(adf), true, 201, ""},
+		{"v3 takes no string description", "POST", "/rest/api/3/issue", issueBody(`"wiki"`), true, 400, "Atlassian Document"},
+		{"v2 takes a string", "POST", "/rest/api/2/issue", issueBody(`"wiki"`), true, 201, ""},
+		{"summary too long", "POST", "/rest/api/3/issue", strings.Replace(issueBody(adf), `"s"`, `"`+strings.Repeat("x", 300)+`"`, 1), true, 400, "Summary must be less than 255"},
+		{"description too long", "POST", "/rest/api/2/issue", issueBody(`"` + strings.Repeat("x", 40000) + `"`), true, 400, "32,767"},
+		{"label with a space", "POST", "/rest/api/2/issue", strings.Replace(issueBody(`"d"`), `"qvt-1"`, `"a b"`, 1), true, 400, "contains spaces"},
+		{"unknown issue", "GET", "/rest/api/3/issue/SEC-999", "", true, 404, "Issue does not exist"},
+		{"removed search", "POST", "/rest/api/3/search", `{"jql":"project = SEC"}`, true, 410, "CHANGE-2046"},
+		{"unbounded jql", "POST", "/rest/api/3/search/jql", `{"jql":"order by key desc"}`, true, 400, "Unbounded"},
+		{"bad jql", "POST", "/rest/api/3/search/jql", `{"jql":"project = SEC AND nope = 1"}`, true, 400, "does not exist"},
+		{"bulk over 50", "POST", "/rest/api/3/issue/bulk", `{"issueUpdates":[` + strings.Repeat(`{"fields":{}},`, 50) + `{"fields":{}}]}`, true, 400, "50"},
+		{"bad transition", "POST", "/rest/api/3/issue/SEC-1/transitions", `{"transition":{"id":"99"}}`, true, 400, "not valid"},
+		{"resolution off the screen", "POST", "/rest/api/3/issue/SEC-1/transitions", `{"transition":{"id":"711"},"fields":{"resolution":{"name":"Done"}}}`, true, 400, "appropriate screen"},
+		{"field in fields and update", "PUT", "/rest/api/3/issue/SEC-1", `{"fields":{"labels":["a"]},"update":{"labels":[{"add":"b"}]}}`, true, 400, "both"},
+		{"edit", "PUT", "/rest/api/3/issue/SEC-1", `{"update":{"labels":[{"add":"b"}]}}`, true, 204, ""},
+		{"comment", "POST", "/rest/api/3/issue/SEC-1/comment", `{"body":` + adf + `}`, true, 201, ""},
+		{"string comment on v3", "POST", "/rest/api/3/issue/SEC-1/comment", `{"body":"x"}`, true, 400, "Atlassian Document"},
+	} {
+		status, _, m := call(t, s, tc.method, tc.path, tc.body, tc.auth)
+		if status != tc.status || !strings.Contains(errs(m), tc.has) {
+			t.Errorf("%s: %d %s, want %d with %q", tc.name, status, errs(m), tc.status, tc.has)
+		}
+	}
+	// Bulk: one bad element, the others created; all bad: 400, same shape.
+	_, _, m := call(t, s, "POST", "/rest/api/3/issue/bulk", `{"issueUpdates":[`+issueBody(adf)+`,{"fields":{"summary":"x"}},`+issueBody(adf)+`]}`, true)
+	if is, es := m["issues"].([]any), m["errors"].([]any); len(is) != 2 || len(es) != 1 || es[0].(map[string]any)["failedElementNumber"] != 1.0 {
+		t.Errorf("partial bulk: %v", m)
+	}
+	status, _, m := call(t, s, "POST", "/rest/api/3/issue/bulk", `{"issueUpdates":[{"fields":{"summary":"x"}}]}`, true)
+	if status != 400 || len(m["errors"].([]any)) != 1 || len(m["issues"].([]any)) != 0 {
+		t.Errorf("failed bulk: %d %v", status, m)
+	}
+	// Cloud search: a token, isLast, no total.
+	_, _, m = call(t, s, "POST", "/rest/api/3/search/jql", `{"jql":"labels = qvt","maxResults":2,"fields":["labels"]}`, true)
+	if m["nextPageToken"] == nil || m["isLast"] != false || m["total"] != nil || len(m["issues"].([]any)) != 2 {
+		t.Errorf("search/jql page: %v", m)
+	}
+	_, _, m = call(t, s, "POST", "/rest/api/3/search/jql", `{"jql":"labels = qvt","maxResults":2,"nextPageToken":"`+m["nextPageToken"].(string)+`"}`, true)
+	if m["isLast"] != true || len(m["issues"].([]any)) != 2 {
+		t.Errorf("search/jql last page: %v", m)
+	}
+	// 429 injected, with its headers.
+	s.Inject(atlassiantest.Throttle429(1, "3"))
+	status, h, _ := call(t, s, "GET", "/rest/api/3/myself", "", true)
+	if status != 429 || h.Get("Retry-After") != "3" || h.Get("RateLimit-Reason") == "" {
+		t.Errorf("429: %d %v", status, h)
+	}
+
+	dc := New(Options{Flavor: "datacenter", PageSize: 2})
+	defer dc.Close()
+	for range 3 {
+		call(t, dc, "POST", "/rest/api/2/issue", issueBody(`"d"`), true)
+	}
+	if status, _, _ := call(t, dc, "POST", "/rest/api/3/issue", issueBody(adf), true); status != 404 {
+		t.Errorf("DC v3: %d", status)
+	}
+	_, _, m = call(t, dc, "GET", "/rest/api/2/search?jql=project%3DSEC&startAt=2&maxResults=10", "", true)
+	if m["total"] != 3.0 || m["startAt"] != 2.0 || len(m["issues"].([]any)) != 1 {
+		t.Errorf("DC search: %v", m)
+	}
+}

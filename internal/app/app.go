@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"qvt/internal/config"
+	"qvt/internal/version"
 )
 
 // Exit codes.
@@ -25,9 +26,6 @@ const (
 	ExitFailure = 1 // a runtime failure: bad input, an unreachable service, ...
 	ExitUsage   = 2 // a command line that does not parse
 )
-
-// version is set at build time with -ldflags "-X qvt/internal/app.version=v1.2.3".
-var version = ""
 
 // usageError marks errors in the command line itself.
 type usageError struct{ err error }
@@ -224,20 +222,7 @@ func (e *env) secrets() []string {
 	return e.cfg.Secrets()
 }
 
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	v := "devel"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " " + s.Value[:12]
-			}
-		}
-	}
-	return v
-}
+func buildVersion() string { return version.String() }
 
 func (e *env) versionCommand() *cobra.Command {
 	return &cobra.Command{

@@ -3,9 +3,9 @@ package gen
 import (
 	"fmt"
 	"io"
+	"qvt/internal/jsonenc"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // The NVD writer appends JSON by hand, in NVD's field order and compact
@@ -58,7 +58,7 @@ func (o *jsonOut) key(name string) {
 
 func (o *jsonOut) str(name, v string) {
 	o.key(name)
-	o.b = appendJSONString(o.b, v)
+	o.b = jsonenc.String(o.b, v)
 }
 
 // plain writes a string value known to need no escaping (enumerations,
@@ -90,63 +90,6 @@ func (o *jsonOut) comma() {
 	if o.last() != '[' {
 		o.b = append(o.b, ',')
 	}
-}
-
-// appendJSONString appends s quoted. Non-ASCII text stays UTF-8 (as NVD
-// sends it); invalid UTF-8 becomes U+FFFD so the output is always valid.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	b = appendJSONBody(b, s)
-	return append(b, '"')
-}
-
-// jsonPlain marks the bytes a JSON string can hold as they are.
-var jsonPlain = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// appendJSONBody appends s escaped for a JSON string, without the quotes.
-func appendJSONBody(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if jsonPlain[c] {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if r != utf8.RuneError || n != 1 {
-				i += n
-				continue
-			}
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-		}
-		i++
-		start = i
-	}
-	return append(b, s[start:]...)
 }
 
 // v4Values are the NVD names of each v4 table entry's base values, parsed
@@ -182,11 +125,11 @@ func (d *Dataset) writeCVE(o *jsonOut, f *cveFull, i int) {
 	o.raw("[]")
 	o.key("descriptions")
 	o.raw(`[{"lang":"en","value":`)
-	o.b = appendJSONString(o.b, f.Description)
+	o.b = jsonenc.String(o.b, f.Description)
 	o.raw("}")
 	if f.descES != "" {
 		o.raw(`,{"lang":"es","value":`)
-		o.b = appendJSONString(o.b, f.descES)
+		o.b = jsonenc.String(o.b, f.descES)
 		o.raw("}")
 	}
 	o.raw("]")
@@ -213,7 +156,7 @@ func (d *Dataset) writeCVE(o *jsonOut, f *cveFull, i int) {
 			for _, c := range w.cwes {
 				o.comma()
 				o.raw(`{"lang":"en","value":`)
-				o.b = appendJSONString(o.b, c)
+				o.b = jsonenc.String(o.b, c)
 				o.raw("}")
 			}
 			o.raw("]}")
@@ -402,9 +345,9 @@ func cpeMatch(o *jsonOut, r *rnd, part string, p product, vulnerable bool) {
 	o.b = append(o.b, `"cpe:2.3:`...)
 	o.b = append(o.b, part...)
 	o.b = append(o.b, ':')
-	o.b = appendJSONBody(o.b, p.vendor)
+	o.b = jsonenc.StringBody(o.b, p.vendor)
 	o.b = append(o.b, ':')
-	o.b = appendJSONBody(o.b, p.name)
+	o.b = jsonenc.StringBody(o.b, p.name)
 	ranged := vulnerable && r.chance(0.6)
 	v := newVer(r)
 	switch {

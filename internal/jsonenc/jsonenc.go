@@ -16,6 +16,13 @@ const hex = "0123456789abcdef"
 // safe inside a <script> or JavaScript source.
 func String(b []byte, s string) []byte {
 	b = append(b, '"')
+	b = StringBody(b, s)
+	return append(b, '"')
+}
+
+// StringBody appends s escaped as String does, without the quotes: for a
+// string built from several parts.
+func StringBody(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -58,8 +65,7 @@ func String(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }
 
 // Strings appends a JSON array of strings; nil and empty give [].

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
-	"runtime/debug"
+	"qvt/internal/retry"
+	"qvt/internal/version"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,28 +117,6 @@ func (e *Error) Unwrap() error { return e.Err }
 
 var errReadTimeout = errors.New("read timeout")
 
-func defaultSleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func defaultUserAgent() string {
-	v := "devel"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		v = bi.Main.Version
-	}
-	return "qvt/" + v
-}
-
 // NewClient checks cfg and returns a client.
 func NewClient(cfg ClientConfig) (*Client, error) {
 	if strings.TrimSpace(cfg.BaseURL) == "" {
@@ -194,10 +172,10 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		cfg.MaxDelay = cfg.BaseDelay
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = defaultSleep
+		cfg.Sleep = retry.Sleep
 	}
 	if cfg.UserAgent == "" {
-		cfg.UserAgent = defaultUserAgent()
+		cfg.UserAgent = version.UserAgent()
 	}
 	log := cfg.Log
 	if log == nil {
@@ -358,7 +336,7 @@ func (c *Client) page(ctx context.Context, w timeWindow, start int, fn func(*CVE
 			e.Msg = fmt.Sprintf("giving up after %d attempts; last: %s", attempt, f.err.Msg)
 			return info, 0, &e
 		}
-		wait := max(f.wait, jitter(c.cfg.BaseDelay, c.cfg.MaxDelay, attempt))
+		wait := max(f.wait, retry.Backoff(c.cfg.BaseDelay, c.cfg.MaxDelay, attempt))
 		c.mu.Lock()
 		c.stats.Retries++
 		if c.stats.ByReason == nil {
@@ -372,18 +350,6 @@ func (c *Client) page(ctx context.Context, w timeWindow, start int, fn func(*CVE
 			return info, 0, fmt.Errorf("nvd: %w", err)
 		}
 	}
-}
-
-// jitter is capped exponential backoff with full jitter: a delay drawn
-// uniformly from [0, min(maxDelay, base·2^(attempt−1))].
-func jitter(base, maxDelay time.Duration, attempt int) time.Duration {
-	ceil := maxDelay
-	if attempt-1 < 30 {
-		if d := base << (attempt - 1); d > 0 && d < maxDelay {
-			ceil = d
-		}
-	}
-	return rand.N(ceil + 1)
 }
 
 // fnError marks an error returned by the caller's callback.

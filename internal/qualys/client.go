@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
-	"runtime/debug"
+	"qvt/internal/retry"
+	"qvt/internal/version"
 	"slices"
 	"strconv"
 	"strings"
@@ -115,28 +115,6 @@ func (e *Error) Unwrap() error { return e.Err }
 
 var errReadTimeout = errors.New("read timeout")
 
-func defaultSleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func defaultUserAgent() string {
-	v := "devel"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		v = bi.Main.Version
-	}
-	return "qvt/" + v
-}
-
 // NewClient checks cfg and returns a client.
 func NewClient(cfg ClientConfig) (*Client, error) {
 	base, err := checkBaseURL(cfg.BaseURL)
@@ -172,10 +150,10 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		cfg.MaxDelay = cfg.BaseDelay
 	}
 	if cfg.UserAgent == "" {
-		cfg.UserAgent = defaultUserAgent()
+		cfg.UserAgent = version.UserAgent()
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = defaultSleep
+		cfg.Sleep = retry.Sleep
 	}
 	log := cfg.Log
 	if log == nil {
@@ -491,17 +469,7 @@ func (c *Client) call(ctx context.Context, endpoint string, form url.Values, dec
 // backoff is capped exponential backoff with full jitter: a delay drawn
 // uniformly from [0, min(MaxDelay, BaseDelay·2^(attempt−1))].
 func (c *Client) backoff(attempt int) time.Duration {
-	return jitter(c.cfg.BaseDelay, c.cfg.MaxDelay, attempt)
-}
-
-func jitter(base, maxDelay time.Duration, attempt int) time.Duration {
-	ceil := maxDelay
-	if attempt-1 < 30 {
-		if d := base << (attempt - 1); d > 0 && d < maxDelay {
-			ceil = d
-		}
-	}
-	return rand.N(ceil + 1)
+	return retry.Backoff(c.cfg.BaseDelay, c.cfg.MaxDelay, attempt)
 }
 
 // attempt sends the request once. It returns the decoded Response, or a

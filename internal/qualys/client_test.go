@@ -886,17 +886,6 @@ func TestContextCanceled(t *testing.T) {
 	}
 }
 
-func TestJitter(t *testing.T) {
-	for attempt := 1; attempt <= 40; attempt++ {
-		ceil := min(5*time.Minute, 2*time.Second<<min(attempt-1, 20))
-		for range 20 {
-			if d := jitter(2*time.Second, 5*time.Minute, attempt); d < 0 || d > ceil {
-				t.Fatalf("attempt %d: %v outside [0, %v]", attempt, d, ceil)
-			}
-		}
-	}
-}
-
 // TestGovernorConcurrency runs 10 Detections calls at once against a
 // server that allows 3: without a configured number, at most 2 run.
 func TestGovernorConcurrency(t *testing.T) {

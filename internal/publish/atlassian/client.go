@@ -17,7 +17,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"runtime/debug"
+	"qvt/internal/retry"
+	"qvt/internal/version"
 	"slices"
 	"strconv"
 	"strings"
@@ -174,28 +175,10 @@ func IsAmbiguous(err error) bool {
 }
 
 // DefaultSleep waits d or until ctx is done.
-func DefaultSleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+var DefaultSleep = retry.Sleep
 
 // UserAgent is "qvt/<version>".
-func UserAgent() string {
-	v := "devel"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		v = bi.Main.Version
-	}
-	return "qvt/" + v
-}
+var UserAgent = version.UserAgent
 
 // CheckURL checks an API base URL: http(s), a host, no credentials, no
 // query. It returns it without a trailing slash.

@@ -305,7 +305,13 @@ const batchWeight = 1024
 // pipe runs decode in its own goroutine, handing batches to write in this
 // one, so that decoding and writing overlap on two cores. Memory holds at
 // most a few batches. weight tells how much a record counts.
-func pipe[T any](ctx context.Context, decode func(emit func(T) error) error, weight func(T) int, write func([]T) error) error {
+func pipe[T any](ctx context.Context, log *slog.Logger, decode func(emit func(T) error) error, weight func(T) int, write func([]T) error) error {
+	start := time.Now()
+	var writing, waiting time.Duration
+	defer func() {
+		// Which side bounds the speed: the writer when it never waits.
+		log.Debug("pipeline", "elapsed", time.Since(start), "writing", writing, "writer_waiting", waiting)
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch := make(chan []T, 4)
@@ -338,13 +344,21 @@ func pipe[T any](ctx context.Context, decode func(emit func(T) error) error, wei
 		errc <- err
 	}()
 	var werr error
-	for batch := range ch {
+	for {
+		t := time.Now()
+		batch, ok := <-ch
+		waiting += time.Since(t)
+		if !ok {
+			break
+		}
 		if werr != nil {
 			continue // drain so the decoder can finish
 		}
+		t = time.Now()
 		if werr = write(batch); werr != nil {
 			cancel()
 		}
+		writing += time.Since(t)
 	}
 	derr := <-errc
 	if werr != nil {
@@ -357,7 +371,7 @@ func one[T any](T) int { return 1 }
 
 func (l *Loader) kb(ctx context.Context, tx *store.Tx, r io.Reader) (int, error) {
 	n := 0
-	err := pipe(ctx, func(emit func(*qualys.Vuln) error) error {
+	err := pipe(ctx, l.log(), func(emit func(*qualys.Vuln) error) error {
 		_, err := qualys.DecodeKB(r, emit)
 		return err
 	}, one, func(vs []*qualys.Vuln) error {
@@ -369,7 +383,7 @@ func (l *Loader) kb(ctx context.Context, tx *store.Tx, r io.Reader) (int, error)
 
 func (l *Loader) nvd(ctx context.Context, tx *store.Tx, r io.Reader) (int, error) {
 	n := 0
-	err := pipe(ctx, func(emit func(*nvd.CVE) error) error {
+	err := pipe(ctx, l.log(), func(emit func(*nvd.CVE) error) error {
 		_, err := nvd.Decode(r, emit)
 		return err
 	}, one, func(cs []*nvd.CVE) error {
@@ -388,7 +402,7 @@ func (l *Loader) detections(ctx context.Context, tx *store.Tx, r io.Reader) (hos
 	// last_seen and the time of the changes they bring, so re-importing a
 	// file changes nothing and an older file never overrides a newer one.
 	var seen atomic.Int64
-	err = pipe(ctx, func(emit func(store.HostRecord) error) error {
+	err = pipe(ctx, l.log(), func(emit func(store.HostRecord) error) error {
 		_, err := qualys.DecodeDetectionsTimed(r, func(datetime string, h *qualys.Host) error {
 			if seen.Load() == 0 {
 				t, ok := unixtime.Parse(datetime)

@@ -335,3 +335,39 @@ environments:
 		t.Errorf("no policy: env %v rating %v", f["env_score"], f["vuln_score"])
 	}
 }
+
+// The SLA options: a reopened finding's clock restarts; a clock can count
+// from the QID's publication in the KB.
+func TestSLAOptions(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "qvt.yaml")
+	db := filepath.Join(dir, "qvt.db")
+	hld := filepath.Join(dir, "d.xml")
+	d := det(105936, 0, "Re-Opened", "2022-04-26T04:00:51Z", "2022-08-01T10:00:00Z")
+	d.LastReopened = "2022-08-01T10:00:00Z"
+	writeHLD(t, hld, "2022-08-02T00:00:00Z", "2022-08-01T10:00:00Z", []qualys.Detection{d})
+	deadline := func() string {
+		var fs []map[string]any
+		json.Unmarshal([]byte(mustRun(t, "--config", cfg, "--db", db, "export")), &fs)
+		if len(fs) != 1 {
+			t.Fatalf("findings: %v", fs)
+		}
+		return fs[0]["breach_date"].(string)
+	}
+	os.WriteFile(cfg, []byte("scoring: {sla_restart_on_reopen: true}\n"), 0o644)
+	mustRun(t, "--config", cfg, "--db", db, "import", "testdata/worked/kb.xml", hld)
+	if got := deadline(); got != "2022-08-31" {
+		t.Errorf("restart on reopen: %s, want 2022-08-31 (30 days from the reopening)", got)
+	}
+	// The KB says QID 105936 was published on 2020-07-30.
+	os.WriteFile(cfg, []byte("scoring: {sla_from: published}\n"), 0o644)
+	mustRun(t, "--config", cfg, "--db", db, "rescore")
+	if got := deadline(); got != "2020-08-29" {
+		t.Errorf("from publication: %s, want 2020-08-29", got)
+	}
+	os.WriteFile(cfg, []byte("scoring: {}\n"), 0o644)
+	mustRun(t, "--config", cfg, "--db", db, "rescore")
+	if got := deadline(); got != "2022-05-26" {
+		t.Errorf("default: %s, want 2022-05-26", got)
+	}
+}

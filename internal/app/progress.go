@@ -1,7 +1,6 @@
 package app
 
 import (
-	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -100,5 +99,3 @@ func (l *logProgress) Done(phase string) {
 	defer l.mu.Unlock()
 	l.log.Info("sync: finished", "phase", phase, "done", l.counts[phase])
 }
-
-var _ io.Writer = (*os.File)(nil)

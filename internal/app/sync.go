@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"time"
@@ -167,5 +166,3 @@ func (e *env) printSync(ctx context.Context, st *store.Store, res pull.Result, t
 	}
 	return e.printSummary(ctx, st)
 }
-
-var _ io.Writer

@@ -48,7 +48,20 @@ type Policy struct {
 	VectorOrder []string       // vector sources, first that exists wins
 	RatingFrom  string         // RateEnv (default), RateTemporal, RateBase or RateSeverity
 	SLADays     map[string]int // rating → days to fix; a rating not listed has no deadline
+	// SLAFrom is when the clock starts: SLAFirstFound (default, the
+	// detection's first_found) or SLAPublished (the QID's publication in
+	// the KB, when known: a finding found late is not given more time).
+	SLAFrom string
+	// SLARestartOnReopen starts the clock again when a fixed finding
+	// reopens (at its LAST_REOPENED_DATETIME).
+	SLARestartOnReopen bool
 }
+
+// When the SLA clock starts.
+const (
+	SLAFirstFound = "first_found"
+	SLAPublished  = "published"
+)
 
 // DefaultPolicy is the contract's policy.
 func DefaultPolicy() Policy {
@@ -74,6 +87,11 @@ func (p Policy) Validate() error {
 	default:
 		return fmt.Errorf("scoring: rating_from: %q is not one of env, temporal, base, severity", p.RatingFrom)
 	}
+	switch p.SLAFrom {
+	case "", SLAFirstFound, SLAPublished:
+	default:
+		return fmt.Errorf("scoring: sla_from: %q is not one of first_found, published", p.SLAFrom)
+	}
 	for r, d := range p.SLADays {
 		if !slices.Contains(Ratings, r) {
 			return fmt.Errorf("scoring: sla_days: unknown rating %q (known: %s)", r, strings.Join(Ratings, ", "))
@@ -91,6 +109,12 @@ func (p Policy) Fingerprint() string {
 	var b strings.Builder
 	b.WriteString(strings.Join(p.VectorOrder, ","))
 	b.WriteString("|" + p.RatingFrom + "|")
+	if p.SLAFrom == SLAPublished {
+		b.WriteString("from published|")
+	}
+	if p.SLARestartOnReopen {
+		b.WriteString("restart on reopen|")
+	}
 	for _, r := range Ratings {
 		if d, ok := p.SLADays[r]; ok {
 			fmt.Fprintf(&b, "%s=%d;", r, d)
@@ -112,6 +136,7 @@ type QIDInput struct {
 	KBv2Vector string // KB CVSS/VECTOR_STRING
 	CVEs       []string
 	NVD        map[string][]nvd.Metric // CVE id → its metric entries; absent when NVD does not know it
+	Published  int64                   // KB PUBLISHED_DATETIME, Unix seconds (for SLAs that count from it)
 }
 
 // Score is the scoring of one QID under one environment policy.
@@ -291,6 +316,20 @@ func FindingRating(s *Score, severity int) string {
 		return s.Rating
 	}
 	return SeverityRating(severity)
+}
+
+// SLAStart is when a finding's SLA clock starts (Unix seconds, 0 when
+// unknown): its first_found, or the QID's publication date, moved to its
+// last reopening when the policy restarts the clock then.
+func SLAStart(firstFound, lastReopened, published int64, p Policy) int64 {
+	start := firstFound
+	if p.SLAFrom == SLAPublished && published != 0 {
+		start = published
+	}
+	if p.SLARestartOnReopen && lastReopened > start {
+		start = lastReopened
+	}
+	return start
 }
 
 // BreachDate is the deadline of a finding: the UTC date of start (Unix

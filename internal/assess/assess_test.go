@@ -213,3 +213,42 @@ func TestPolicyValidate(t *testing.T) {
 		t.Error("fingerprint ignores SLA days")
 	}
 }
+
+func TestSLAStart(t *testing.T) {
+	first := unix(t, "2022-04-26T04:00:51Z")
+	reopened := unix(t, "2022-08-01T10:00:00Z")
+	published := unix(t, "2020-07-30T12:00:00Z")
+	tests := []struct {
+		name     string
+		from     string
+		restart  bool
+		reopened int64
+		pub      int64
+		want     string // High: 30 days
+	}{
+		{"first found", "", false, reopened, published, "2022-05-26"},
+		{"restart on reopen", "", true, reopened, published, "2022-08-31"},
+		{"not reopened", "", true, 0, published, "2022-05-26"},
+		{"from publication", SLAPublished, false, 0, published, "2020-08-29"},
+		{"publication unknown", SLAPublished, false, 0, 0, "2022-05-26"},
+		{"publication, then reopened", SLAPublished, true, reopened, published, "2022-08-31"},
+	}
+	for _, tt := range tests {
+		p := DefaultPolicy()
+		p.SLAFrom, p.SLARestartOnReopen = tt.from, tt.restart
+		if got := BreachDate(SLAStart(first, tt.reopened, tt.pub, p), "High", p); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
+		}
+	}
+	p := DefaultPolicy()
+	q := DefaultPolicy()
+	q.SLARestartOnReopen = true
+	if p.Fingerprint() == q.Fingerprint() {
+		t.Error("fingerprint ignores the restart option")
+	}
+	q = DefaultPolicy()
+	q.SLAFrom = "yesterday"
+	if q.Validate() == nil {
+		t.Error("bad sla_from accepted")
+	}
+}

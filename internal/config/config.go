@@ -52,9 +52,11 @@ type NVD struct {
 
 // Scoring is the scoring policy (docs/findings.md, "Scoring policy").
 type Scoring struct {
-	VectorOrder []string       `yaml:"vector_order"` // default kb_v3, nvd_v3, nvd_v4, kb_v2, nvd_v2
-	RatingFrom  string         `yaml:"rating_from"`  // env (default), temporal, base, severity
-	SLADays     map[string]int `yaml:"sla_days"`     // rating → days; default Critical 15, High 30, Medium 90, Low 180
+	VectorOrder        []string       `yaml:"vector_order"`          // default kb_v3, nvd_v3, nvd_v4, kb_v2, nvd_v2
+	RatingFrom         string         `yaml:"rating_from"`           // env (default), temporal, base, severity
+	SLADays            map[string]int `yaml:"sla_days"`              // rating → days; default Critical 15, High 30, Medium 90, Low 180
+	SLAFrom            string         `yaml:"sla_from"`              // first_found (default) or published (the QID's KB publication)
+	SLARestartOnReopen bool           `yaml:"sla_restart_on_reopen"` // a reopened finding gets its full time again from the reopening
 }
 
 // Default is the configuration with nothing set.
@@ -129,9 +131,11 @@ func (c *Config) applyEnv(getenv func(string) string) {
 // Policy is the scoring policy the configuration describes.
 func (c *Config) Policy() assess.Policy {
 	return assess.Policy{
-		VectorOrder: slices.Clone(c.Scoring.VectorOrder),
-		RatingFrom:  c.Scoring.RatingFrom,
-		SLADays:     maps.Clone(c.Scoring.SLADays),
+		VectorOrder:        slices.Clone(c.Scoring.VectorOrder),
+		RatingFrom:         c.Scoring.RatingFrom,
+		SLADays:            maps.Clone(c.Scoring.SLADays),
+		SLAFrom:            c.Scoring.SLAFrom,
+		SLARestartOnReopen: c.Scoring.SLARestartOnReopen,
 	}
 }
 

@@ -458,7 +458,12 @@ func (l *Loader) Rate(h *qualys.Host, ratings map[store.QIDKey]store.QIDRating) 
 		if !ok {
 			return rec, fmt.Errorf("host %d qid %d: FIRST_FOUND_DATETIME %q is not an RFC 3339 time", h.ID, d.QID, d.FirstFound)
 		}
-		rec.Derived[i] = l.Derive(store.RateInput{QID: d.QID, Policy: rec.Policy, Severity: d.Severity, FirstFound: first, Score: sc})
+		reopened, ok := unixtime.Parse(d.LastReopened)
+		if !ok {
+			return rec, fmt.Errorf("host %d qid %d: LAST_REOPENED_DATETIME %q is not an RFC 3339 time", h.ID, d.QID, d.LastReopened)
+		}
+		rec.Derived[i] = l.Derive(store.RateInput{QID: d.QID, Policy: rec.Policy, Severity: d.Severity,
+			FirstFound: first, LastReopened: reopened, Score: sc})
 		rec.Derived[i].Extra = store.DetectionExtra(d)
 	}
 	return rec, nil
@@ -474,7 +479,8 @@ func (l *Loader) Derive(in store.RateInput) store.Derived {
 	if rating == "" {
 		rating = assess.SeverityRating(sev)
 	}
-	return store.Derived{VulnScore: rating, BreachDate: assess.BreachDate(in.FirstFound, rating, l.Policy)}
+	start := assess.SLAStart(in.FirstFound, in.LastReopened, in.Score.Published, l.Policy)
+	return store.Derived{VulnScore: rating, BreachDate: assess.BreachDate(start, rating, l.Policy)}
 }
 
 // Rescore scores the queued QIDs under every environment policy in use,
@@ -500,7 +506,7 @@ func (l *Loader) RescoreAt(tx *store.Tx, at int64) error {
 			if s.VectorError != "" && !s.HasVector {
 				l.log().Debug("no usable CVSS vector", "qid", in.QID, "reason", s.VectorError)
 			}
-			if err := tx.PutScore(p, &s, in.Severity); err != nil {
+			if err := tx.PutScore(p, &s, in.Severity, in.Published); err != nil {
 				return err
 			}
 		}

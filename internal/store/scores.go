@@ -8,6 +8,7 @@ import (
 
 	"qvt/internal/assess"
 	"qvt/internal/nvd"
+	"qvt/internal/unixtime"
 )
 
 // QueueAll queues every QID the store knows for rescoring: after a change
@@ -44,7 +45,7 @@ func (tx *Tx) Queued() (int, error) {
 // CVEs NVD knows.
 func (tx *Tx) ScoreInputs(fn func(*assess.QIDInput) error) error {
 	const q = `SELECT k.qid, k.severity, k.cvss3_vector, k.cvss3_version, k.cvss_vector,
-  c.cve_id, n.id IS NOT NULL, m.version, m.source, m.type, m.vector, m.base_score
+  c.cve_id, n.id IS NOT NULL, m.version, m.source, m.type, m.vector, m.base_score, k.published
 FROM rescore_queue r
 JOIN kb_vulns k ON k.qid = r.qid
 LEFT JOIN kb_cves c ON c.qid = k.qid
@@ -73,6 +74,9 @@ ORDER BY k.qid, c.ord, m.ord`
 				KBv3Ver:    st.ColumnText(3),
 				KBv2Vector: st.ColumnText(4),
 				NVD:        map[string][]nvd.Metric{},
+			}
+			if t, ok := unixtime.Parse(st.ColumnText(12)); ok {
+				cur.Published = t
 			}
 		}
 		if st.ColumnType(5) == sqlite3.NULL {
@@ -105,17 +109,17 @@ ORDER BY k.qid, c.ord, m.ord`
 }
 
 const upsertScore = `INSERT INTO qid_scores (qid, policy, cve_id, cvss_version, cvss_vector, vector_source,
- base, temporal, env_score, rating, base_rating, temporal_rating, env_rating, kb_severity)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ base, temporal, env_score, rating, base_rating, temporal_rating, env_rating, kb_severity, kb_published)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT (qid, policy) DO UPDATE SET cve_id = excluded.cve_id, cvss_version = excluded.cvss_version,
  cvss_vector = excluded.cvss_vector, vector_source = excluded.vector_source, base = excluded.base,
  temporal = excluded.temporal, env_score = excluded.env_score, rating = excluded.rating,
  base_rating = excluded.base_rating, temporal_rating = excluded.temporal_rating, env_rating = excluded.env_rating,
- kb_severity = excluded.kb_severity`
+ kb_severity = excluded.kb_severity, kb_published = excluded.kb_published`
 
 // PutScore stores the scoring of a QID under an environment policy, with
-// the QID's KB severity.
-func (tx *Tx) PutScore(policy int, s *assess.Score, kbSeverity int) error {
+// the QID's KB severity and publication time.
+func (tx *Tx) PutScore(policy int, s *assess.Score, kbSeverity int, published int64) error {
 	b, err := tx.bind(upsertScore)
 	if err != nil {
 		return err
@@ -141,6 +145,7 @@ func (tx *Tx) PutScore(policy int, s *assess.Score, kbSeverity int) error {
 	b.text(s.TempRating)
 	b.text(s.EnvRating)
 	b.int(int64(kbSeverity))
+	b.int(published)
 	if err := b.run(); err != nil {
 		return fmt.Errorf("store: qid %d: %w", s.QID, err)
 	}
@@ -151,6 +156,7 @@ func (tx *Tx) PutScore(policy int, s *assess.Score, kbSeverity int) error {
 type QIDRating struct {
 	Rating     string // the QID's CVSS rating under the policy; "" when it has no vector
 	KBSeverity int
+	Published  int64 // the QID's publication, Unix seconds
 }
 
 // QIDKey keys ratings by QID and environment policy.
@@ -164,8 +170,8 @@ type QIDKey struct {
 // small scores table, never the KB.
 func (tx *Tx) Ratings() (map[QIDKey]QIDRating, error) {
 	out := map[QIDKey]QIDRating{}
-	err := tx.query(`SELECT qid, policy, rating, kb_severity FROM qid_scores`, func(st *sqlite3.Stmt) error {
-		out[QIDKey{st.ColumnInt(0), st.ColumnInt(1)}] = QIDRating{Rating: st.ColumnText(2), KBSeverity: st.ColumnInt(3)}
+	err := tx.query(`SELECT qid, policy, rating, kb_severity, kb_published FROM qid_scores`, func(st *sqlite3.Stmt) error {
+		out[QIDKey{st.ColumnInt(0), st.ColumnInt(1)}] = QIDRating{Rating: st.ColumnText(2), KBSeverity: st.ColumnInt(3), Published: st.ColumnInt64(4)}
 		return nil
 	})
 	return out, err
@@ -173,11 +179,12 @@ func (tx *Tx) Ratings() (map[QIDKey]QIDRating, error) {
 
 // RateInput is what deriving a detection's rating and deadline needs.
 type RateInput struct {
-	QID        int
-	Policy     int
-	Severity   int   // the detection's, else the KB's
-	FirstFound int64 // Unix seconds, 0 when unknown
-	Score      QIDRating
+	QID          int
+	Policy       int
+	Severity     int   // the detection's, else the KB's
+	FirstFound   int64 // Unix seconds, 0 when unknown
+	LastReopened int64
+	Score        QIDRating
 }
 
 // Rerate recomputes the rating and deadline of the detections of queued
@@ -214,19 +221,19 @@ func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64) error {
 		return err
 	}
 	const q = `SELECT d.host_id, d.qid, d.port, d.severity, d.first_found, d.vuln_score, d.breach_date,
-  h.policy, COALESCE(s.rating, ''), COALESCE(k.severity, 0)
+  h.policy, COALESCE(s.rating, ''), COALESCE(s.kb_severity, 0), d.last_reopened, COALESCE(s.kb_published, 0)
 FROM detections d
 JOIN rescore_queue r ON r.qid = d.qid
 JOIN hosts h ON h.id = d.host_id
-LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy
-LEFT JOIN kb_vulns k ON k.qid = d.qid`
+LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy`
 	err = tx.query(q, func(st *sqlite3.Stmt) error {
 		in := RateInput{
-			QID:        st.ColumnInt(1),
-			Severity:   st.ColumnInt(3),
-			FirstFound: st.ColumnInt64(4),
-			Policy:     st.ColumnInt(7),
-			Score:      QIDRating{Rating: st.ColumnText(8), KBSeverity: st.ColumnInt(9)},
+			QID:          st.ColumnInt(1),
+			Severity:     st.ColumnInt(3),
+			FirstFound:   st.ColumnInt64(4),
+			LastReopened: st.ColumnInt64(10),
+			Policy:       st.ColumnInt(7),
+			Score:        QIDRating{Rating: st.ColumnText(8), KBSeverity: st.ColumnInt(9), Published: st.ColumnInt64(11)},
 		}
 		if in.Severity == 0 {
 			in.Severity = in.Score.KBSeverity

@@ -159,27 +159,13 @@ The old tool's flags still work: -p (sync and publish), -f (full sync), -v.`,
 		e.syncCommand(),
 		e.publishCommand(),
 		e.runCommand(),
-		e.laterCommand("serve", "Serve the dashboard"),
+		e.serveCommand(),
 		e.simCommand(),
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}
 	return root
-}
-
-// laterCommand is a command whose capability is not in this build yet: it
-// is listed so the command set is complete, and says so when run.
-func (e *env) laterCommand(name, short string) *cobra.Command {
-	return &cobra.Command{
-		Use:                name,
-		Short:              short + " (not in this build yet)",
-		Args:               cobra.ArbitraryArgs,
-		FParseErrWhitelist: cobra.FParseErrWhitelist{UnknownFlags: true},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return fmt.Errorf("%s: not available in this build yet", name)
-		},
-	}
 }
 
 // setup loads the configuration and the logger before any command runs.

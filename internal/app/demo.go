@@ -8,10 +8,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"qvt/internal/sim"
+	"qvt/internal/web"
 )
 
 func (e *env) demoCommand() *cobra.Command {
 	var noServe bool
+	var addr string
 	var f simFlags
 	var sf syncFlags
 	cmd := &cobra.Command{
@@ -20,8 +22,10 @@ func (e *env) demoCommand() *cobra.Command {
 		Long: `Start the built-in double of the Qualys and NVD APIs on loopback, run a full
 sync into ./qvt-demo.db (or --db), move the double's data one day on (some
 detections fixed, some reopened, new hosts, changed KB entries, new CVEs),
-run an incremental sync and print the summaries. The real client code
-runs end to end: authentication, limits, paging, retries.`,
+run an incremental sync, print the summaries, and serve the dashboard on
+http://127.0.0.1:8080 (--addr; --no-serve exits after the summaries).
+The real client code runs end to end: authentication, limits, paging,
+retries.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -57,10 +61,25 @@ runs end to end: authentication, limits, paging, retries.`,
 			}
 			fmt.Fprintf(e.stdout, "\nNext: qvt --db %s export --status open --min-rating High --format csv\n", e.cfg.DB)
 			fmt.Fprintf(e.stdout, "      qvt --db %s history <key from the export>\n", e.cfg.DB)
+			if noServe {
+				return nil
+			}
+			if addr != "" {
+				e.cfg.Web.Addr = addr
+			}
+			shown := e.cfg.Web.Addr
+			if shown == "" {
+				shown = web.DefaultAddr
+			}
+			fmt.Fprintf(e.stdout, "\nDashboard: http://%s/ (Ctrl-C to stop)\n", shown)
+			if err := e.serve(ctx); err != nil {
+				return fmt.Errorf("demo: %w", err)
+			}
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&noServe, "no-serve", false, "exit after the summary instead of serving the dashboard")
+	cmd.Flags().BoolVar(&noServe, "no-serve", false, "exit after the summaries instead of serving the dashboard")
+	cmd.Flags().StringVar(&addr, "addr", "", "host:port for the dashboard (default 127.0.0.1:8080)")
 	f.add(cmd, 300, 3000, 6000)
 	sf.batch, sf.workers, sf.overlap, sf.kbMaxAge = 100, 4, 24*time.Hour, 7*24*time.Hour
 	return cmd

@@ -22,6 +22,7 @@ import (
 	"qvt/internal/publish/assets"
 	"qvt/internal/publish/jira"
 	"qvt/internal/publish/mysql"
+	"qvt/internal/web"
 )
 
 // Config is the whole configuration.
@@ -34,6 +35,7 @@ type Config struct {
 	MySQL        mysql.Config    `yaml:"mysql"`
 	Jira         jira.Config     `yaml:"jira"`
 	Assets       assets.Config   `yaml:"assets"`
+	Web          web.Config      `yaml:"web"` // the dashboard (qvt serve)
 }
 
 // Qualys is how to reach the Qualys API.
@@ -124,6 +126,10 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.NVD.APIURL, "NVD_API_URL")
 	set(&c.NVD.APIKey, "NVD_API_KEY")
 	set(&c.MySQL.DSN, "QVT_MYSQL_DSN")
+	set(&c.Web.Addr, "QVT_WEB_ADDR")
+	set(&c.Web.Auth.User, "QVT_WEB_USER")
+	set(&c.Web.Auth.Password, "QVT_WEB_PASSWORD")
+	set(&c.Web.Auth.Token, "QVT_WEB_TOKEN")
 	c.Jira.FromEnv(getenv)
 	c.Assets.FromEnv(getenv)
 }
@@ -164,7 +170,7 @@ const redacted = "[REDACTED]"
 // String prints the configuration as YAML with secrets redacted.
 func (c *Config) String() string {
 	cp := *c
-	for _, p := range []*string{&cp.Qualys.Password, &cp.NVD.APIKey, &cp.Jira.Token, &cp.Assets.Token} {
+	for _, p := range []*string{&cp.Qualys.Password, &cp.NVD.APIKey, &cp.Jira.Token, &cp.Assets.Token, &cp.Web.Auth.Password, &cp.Web.Auth.Token} {
 		if *p != "" {
 			*p = redacted
 		}
@@ -182,7 +188,7 @@ func (c *Config) String() string {
 // Secrets lists the secret values set, for log redaction.
 func (c *Config) Secrets() []string {
 	var s []string
-	for _, v := range []string{c.Qualys.Password, c.NVD.APIKey, c.Jira.Token, c.Assets.Token, dsnPassword(c.MySQL.DSN)} {
+	for _, v := range []string{c.Qualys.Password, c.NVD.APIKey, c.Jira.Token, c.Assets.Token, c.Web.Auth.Password, c.Web.Auth.Token, dsnPassword(c.MySQL.DSN)} {
 		if v != "" {
 			s = append(s, v)
 		}

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -77,12 +78,32 @@ func TestBadConfig(t *testing.T) {
 }
 
 func TestSecretsRedacted(t *testing.T) {
-	c, _ := Load("", env(map[string]string{"QUALYS_PASSWORD": "hunter2-qualys", "NVD_API_KEY": "nvd-key-123"}))
-	s := c.String()
-	if strings.Contains(s, "hunter2-qualys") || strings.Contains(s, "nvd-key-123") || !strings.Contains(s, "[REDACTED]") {
-		t.Errorf("String() = %s", s)
+	secrets := map[string]string{
+		"QUALYS_PASSWORD":  "hunter2-qualys",
+		"NVD_API_KEY":      "nvd-key-123",
+		"JIRA_TOKEN":       "jira-token-456",
+		"QVT_MYSQL_DSN":    "qvt:mysql-pw-789@tcp(db:3306)/vulns",
+		"QVT_WEB_PASSWORD": "web-pw-000",
+		"QVT_WEB_TOKEN":    "web-token-111",
 	}
-	if got := c.Secrets(); len(got) != 2 {
-		t.Errorf("Secrets() = %v", got)
+	c, err := Load("", env(secrets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.String()
+	for _, secret := range []string{"hunter2-qualys", "nvd-key-123", "jira-token-456", "mysql-pw-789", "web-pw-000", "web-token-111"} {
+		if strings.Contains(s, secret) {
+			t.Errorf("String() shows %q:\n%s", secret, s)
+		}
+	}
+	if !strings.Contains(s, "[REDACTED]") {
+		t.Errorf("String() marks nothing redacted:\n%s", s)
+	}
+	// Secrets feeds the log's redaction: every secret must be in it.
+	got := c.Secrets()
+	for _, secret := range []string{"hunter2-qualys", "nvd-key-123", "jira-token-456", "mysql-pw-789", "web-pw-000", "web-token-111"} {
+		if !slices.Contains(got, secret) {
+			t.Errorf("Secrets() lacks %q", secret)
+		}
 	}
 }

@@ -43,12 +43,17 @@ func (s *Store) History(ctx context.Context, key string) ([]Life, error) {
 	if !ok {
 		return nil, fmt.Errorf("%q is not a finding key (want <address>:<qid>:<port>, e.g. 10.1.2.3:105936:443)", key)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT d.host_id, COALESCE(NULLIF(h.fqdn, ''), NULLIF(h.dns, ''), h.netbios),
+	// The address is looked up in hosts_ip first (an OR of the two
+	// columns would make SQLite start from the QID's detections instead:
+	// thousands of rows for a common QID).
+	rows, err := s.db.QueryContext(ctx, `WITH a(id) AS (SELECT id FROM hosts WHERE ip = ?1
+  UNION SELECT id FROM hosts WHERE ip = '' AND ipv6 = ?1)
+SELECT d.host_id, COALESCE(NULLIF(h.fqdn, ''), NULLIF(h.dns, ''), h.netbios),
   COALESCE(k.title, ''), d.status, d.closed, d.vuln_score, d.breach_date, d.first_found, d.last_found,
   d.last_fixed, d.times_reopened, d.first_seen, d.last_seen
-FROM hosts h JOIN detections d ON d.host_id = h.id
+FROM a CROSS JOIN detections d ON d.host_id = a.id AND d.qid = ?2 AND d.port = ?3
+JOIN hosts h ON h.id = d.host_id
 LEFT JOIN kb_vulns k ON k.qid = d.qid
-WHERE (h.ip = ?1 OR (h.ip = '' AND h.ipv6 = ?1)) AND d.qid = ?2 AND d.port = ?3
 ORDER BY d.last_seen DESC`, addr, qid, port)
 	if err != nil {
 		return nil, fmt.Errorf("store: history: %w", err)

@@ -7,6 +7,17 @@
 // SQLite drives the connection directly (prepared statements bound without
 // database/sql's per-value boxing): an import writes hundreds of thousands
 // of rows and the generic path costs several times more CPU.
+//
+// A PostgreSQL backend, for fleets too large for one file, follows behind
+// the same Store methods: load, pull, export and publish see Store, Tx and
+// the row types only, never the engine. The SQL of the migrations and
+// queries is what both engines share (times as integer Unix seconds,
+// ON CONFLICT upserts, partial indexes); what is SQLite's own is kept to
+// migrations/sqlite (WITHOUT ROWID) and to the raw statement paths: Tx
+// and the findings reader here (tx.go, findings.go, scores.go), and the
+// dashboard overview's scan (internal/web/overview.go), where PostgreSQL
+// would use COPY and server cursors. Its migrations go beside, in
+// migrations/postgres.
 package store
 
 import (

@@ -1,0 +1,58 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"qvt/internal/web"
+)
+
+func (e *env) serveCommand() *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the dashboard: overview, findings list, finding, host and QID pages",
+		Long: `Serve the dashboard from the store: the overview (open findings by rating
+and status, overdue and due within 7 days, new, fixed and reopened in the
+last sync, open findings over time, remediation against the SLA, the top
+QIDs and hosts), the findings list with its filters and downloads, the
+pages of a finding, a host and a QID, a JSON API under /api/, /healthz
+and /metrics. It reads the store only, so it can run beside
+qvt sync; it shows each sync's results as soon as it commits.
+
+It listens on 127.0.0.1:8080 unless --addr or web.addr (QVT_WEB_ADDR) says
+otherwise, and refuses an address beyond loopback unless a login is set:
+web.auth.user and web.auth.password (QVT_WEB_USER, QVT_WEB_PASSWORD) for
+HTTP basic, or web.auth.token (QVT_WEB_TOKEN) for a bearer token.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if addr != "" {
+				e.cfg.Web.Addr = addr
+			}
+			return e.serve(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "", "host:port to listen on (default 127.0.0.1:8080)")
+	return cmd
+}
+
+// serve runs the dashboard on the configured store until ctx ends.
+func (e *env) serve(ctx context.Context) error {
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfg := e.cfg.Web
+	if cfg.JiraURL == "" {
+		cfg.JiraURL = e.cfg.Jira.URL
+	}
+	srv, err := web.New(st, cfg, e.log)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer srv.Close()
+	return srv.ListenAndServe(ctx)
+}

@@ -1,0 +1,212 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"qvt/internal/store"
+)
+
+// The dashboard's performance targets, measured on a store of a million
+// findings. Build one (a minute or two), then run:
+//
+//	qvt gen -o DIR --hosts 25000 --detections 40 --qids 150000 --cves 40000
+//	qvt --db DIR/big.db import DIR/kb.xml DIR/nvdcve.json DIR/detections.xml
+//	QVT_WEB_BENCH=DIR/big.db go test -run '^$' -bench . -benchtime 20x ./internal/web/
+//
+// Each list benchmark reads one page of 100 of one filter in one order and
+// reports the median and 95th percentile of its runs (p50-ms, p95-ms); the
+// targets are 100 and 250 ms. BenchmarkOverview reports the computation of
+// the overview from the store (cold) and a page served from it (warm); the
+// target is 300 ms.
+
+func benchStore(b *testing.B) *store.Store {
+	path := os.Getenv("QVT_WEB_BENCH")
+	if path == "" {
+		b.Skip("set QVT_WEB_BENCH to a store with a million findings (see bench_test.go)")
+	}
+	st, err := store.Open(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+// measure runs f once per iteration and reports the median and 95th
+// percentile in milliseconds.
+func measure(b *testing.B, f func() error) {
+	var ds []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
+		ds = append(ds, time.Since(start))
+	}
+	slices.Sort(ds)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(ds[len(ds)/2]), "p50-ms")
+	b.ReportMetric(ms(ds[min(len(ds)-1, len(ds)*95/100)]), "p95-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// benchFilters picks filters from the store: every kind the list offers,
+// with values common and rare.
+func benchFilters(b *testing.B, st *store.Store) []string {
+	db := st.DB()
+	one := func(q string, args ...any) string {
+		var s string
+		if err := db.QueryRow(q, args...).Scan(&s); err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+		return s
+	}
+	common := one("SELECT qid FROM detections INDEXED BY detections_qid WHERE type <> 'Info' GROUP BY qid ORDER BY count(*) DESC LIMIT 1")
+	rare := one("SELECT qid FROM detections INDEXED BY detections_qid WHERE type <> 'Info' AND closed = '' GROUP BY qid HAVING count(*) = 3 LIMIT 1")
+	host := one("SELECT host_id FROM detections WHERE host_id > 1000 AND type <> 'Info' LIMIT 1")
+	name := one("SELECT COALESCE(NULLIF(fqdn, ''), NULLIF(dns, ''), ip) FROM hosts WHERE id = ?", host)
+	tag := one("SELECT name FROM host_tags GROUP BY name ORDER BY count(*) DESC LIMIT 1")
+	cve := one(`SELECT cve_id FROM kb_cves WHERE qid IN (SELECT qid FROM detections INDEXED BY detections_qid
+  WHERE type <> 'Info' GROUP BY qid ORDER BY count(*) DESC LIMIT 50) LIMIT 1`)
+	title := one("SELECT title FROM kb_vulns WHERE qid = ?", common)
+	word := strings.Fields(title)[0]
+	return []string{
+		"", "status=all", "status=closed", "status=Fixed", "status=New", "status=Active", "status=Re-Opened",
+		"rating=Critical", "rating=High", "rating=Low", "rating=None",
+		"due=overdue", "due=week",
+		"host=" + host, "host=" + url.QueryEscape(name), "qid=" + common, "qid=" + rare, "cve=" + cve,
+		"tag=" + url.QueryEscape(tag), "q=" + url.QueryEscape(word), "q=" + url.QueryEscape(title), "q=zzzz-no-such-title",
+	}
+}
+
+func BenchmarkList(b *testing.B) {
+	st := benchStore(b)
+	s, err := New(st, Config{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	// A server loads the KB titles and computes the overview when it
+	// starts (Warm): the first text search does not pay for the titles, and
+	// the walk for a common QID uses the overview's note of where its
+	// findings are.
+	start := time.Now()
+	if err := s.titles.warm(ctx, st.DB()); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("loading the KB titles: %v", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	if _, err := s.Overview(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("computing the overview: %v", time.Since(start).Round(time.Millisecond))
+	for _, f := range benchFilters(b, st) {
+		for _, sort := range sortChoices {
+			for _, page := range []string{"first", "next"} {
+				name := cmpOr(f, "open") + "/sort=" + sort + "/" + page
+				v, _ := url.ParseQuery(f)
+				v.Set("sort", sort)
+				q, err := ParseQuery(v)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if page == "next" {
+					p, err := s.Findings(ctx, q)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if p.Next == nil {
+						continue
+					}
+					q.After = p.Next
+				}
+				b.Run(name, func(b *testing.B) {
+					measure(b, func() error {
+						_, err := s.Findings(ctx, q)
+						return err
+					})
+				})
+			}
+		}
+	}
+}
+
+func BenchmarkOverview(b *testing.B) {
+	st := benchStore(b)
+	s, err := New(st, Config{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	b.Run("cold", func(b *testing.B) {
+		measure(b, func() error {
+			_, err := s.buildOverview(ctx, "bench")
+			return err
+		})
+	})
+	hs := httptest.NewServer(s.Handler())
+	defer hs.Close()
+	fetch := func(path string) (int, error) {
+		res, err := http.Get(hs.URL + path)
+		if err != nil {
+			return 0, err
+		}
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			return 0, fmt.Errorf("%s: %d", path, res.StatusCode)
+		}
+		return len(body), err
+	}
+	if _, err := fetch("/"); err != nil { // the first build
+		b.Fatal(err)
+	}
+	b.Run("warm-page", func(b *testing.B) {
+		measure(b, func() error { _, err := fetch("/"); return err })
+	})
+	// The other pages, for the most common QID and a host with it.
+	var qid, host int64
+	err = st.DB().QueryRow(`SELECT qid, max(host_id) FROM detections INDEXED BY detections_qid
+WHERE qid = (SELECT qid FROM detections INDEXED BY detections_qid GROUP BY qid ORDER BY count(*) DESC LIMIT 1)`).Scan(&qid, &host)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := s.Findings(ctx, Query{QID: int(qid), Status: "all", Limit: 1})
+	if err != nil || len(p.Rows) == 0 {
+		b.Fatalf("a finding of QID %d: %v", qid, err)
+	}
+	for _, page := range []string{"/findings", "/qid/" + strconv.FormatInt(qid, 10), "/host/" + strconv.FormatInt(p.Rows[0].HostID, 10),
+		findingURL(p.Rows[0].Key), "/api/summary", "/api/findings?rating=Critical"} {
+		n, err := fetch(page)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(strings.ReplaceAll(page, "/", "_"), func(b *testing.B) {
+			measure(b, func() error { _, err := fetch(page); return err })
+		})
+		b.Logf("%s: %d bytes", page, n)
+	}
+	// The weight of a first visit: the overview and everything it loads.
+	total := 0
+	for _, p := range []string{"/", s.assetURL("app.css"), s.assetURL("app.js"), s.assetURL("favicon.svg")} {
+		n, err := fetch(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += n
+	}
+	b.Logf("first load of the overview: %d bytes (%s KB)", total, strconv.FormatFloat(float64(total)/1024, 'f', 1, 64))
+}

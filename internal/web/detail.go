@@ -1,0 +1,507 @@
+package web
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"qvt/internal/cvss"
+	"qvt/internal/finding"
+	"qvt/internal/store"
+)
+
+// FindingView is everything the finding page shows.
+type FindingView struct {
+	finding.Finding
+	Closed        string         `json:"closed"` // "" open; fixed, gone, ignored, disabled
+	FirstSeen     time.Time      `json:"first_seen,omitzero"`
+	LastSeen      time.Time      `json:"last_seen,omitzero"`
+	TimesReopened int            `json:"times_reopened"`
+	Overdue       bool           `json:"overdue"`
+	DueSoon       bool           `json:"due_soon"`
+	DaysLeft      int            `json:"days_left"` // to the deadline; negative when overdue
+	Metrics       []MetricGroup  `json:"cvss_metrics"`
+	CVEList       []CVEView      `json:"cve_details"`
+	Refs          []Link         `json:"vendor_links"`
+	Tags          []string       `json:"tags"`
+	Jira          string         `json:"jira"`
+	Timeline      []TimelineItem `json:"timeline"`
+	OtherHosts    []int64        `json:"other_hosts,omitempty"` // other hosts with the same address and this QID and port
+	KB            KBText         `json:"-"`
+}
+
+// KBText is the KB's HTML, sanitized.
+type KBText struct {
+	Diagnosis, Consequence, Solution template.HTML
+}
+
+// MetricGroup is one group of a CVSS vector's metrics.
+type MetricGroup struct {
+	Name    string        `json:"group"`
+	Metrics []cvss.Metric `json:"metrics"`
+}
+
+// CVEView is a CVE with what NVD says of it.
+type CVEView struct {
+	ID          string   `json:"id"`
+	URL         string   `json:"url"`
+	Score       *float64 `json:"score"`    // NVD base score (v3.x, else v2, else v4.0)
+	Version     string   `json:"version"`  // of that score
+	Severity    string   `json:"severity"` // NVD's
+	Description string   `json:"description"`
+	Primary     bool     `json:"primary"` // the finding's primary CVE
+	KEV         bool     `json:"kev"`     // in CISA's Known Exploited Vulnerabilities
+}
+
+// Link is a reference with a URL.
+type Link struct {
+	Text string `json:"id"`
+	URL  string `json:"url"`
+}
+
+// TimelineItem is one step of a finding's life.
+type TimelineItem struct {
+	At   time.Time `json:"at"`
+	What string    `json:"what"`
+	Old  string    `json:"old,omitempty"`
+	New  string    `json:"new,omitempty"`
+	Kind string    `json:"kind"` // seen, status, closed, reopened, rating, deadline
+}
+
+// nvdURL is where a person reads about a CVE.
+func nvdURL(id string) string { return "https://nvd.nist.gov/vuln/detail/" + url.PathEscape(id) }
+
+// maxCVEDetails bounds the NVD lookups of one page: some QIDs list
+// hundreds of CVEs; the rest are shown as plain links.
+const maxCVEDetails = 60
+
+// finding reads the finding with this key, or errNotFound.
+func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) {
+	if _, _, _, ok := finding.ParseKey(key); !ok {
+		return nil, errNotFound
+	}
+	lives, err := s.st.History(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if len(lives) == 0 {
+		return nil, errNotFound
+	}
+	life := lives[0] // the one seen most recently
+	v := &FindingView{Closed: life.Closed, TimesReopened: life.TimesReopen}
+	for _, l := range lives[1:] {
+		v.OtherHosts = append(v.OtherHosts, l.HostID)
+	}
+	found := false
+	err = s.st.Findings(ctx, store.Filter{Hosts: []string{strconv.FormatInt(life.HostID, 10)}, QIDs: []int{life.QID}}, func(r *store.Row) error {
+		if r.Port == life.Port && !found {
+			v.Finding, found = r.Finding, true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, errNotFound // an Info detection: not a finding
+	}
+	if life.FirstSeen > 0 {
+		v.FirstSeen = time.Unix(life.FirstSeen, 0).UTC()
+	}
+	if life.LastSeen > 0 {
+		v.LastSeen = time.Unix(life.LastSeen, 0).UTC()
+	}
+	if v.BreachDate != "" && v.Closed == "" {
+		if d, err := time.Parse(time.DateOnly, v.BreachDate); err == nil {
+			today, _ := time.Parse(time.DateOnly, s.now().UTC().Format(time.DateOnly))
+			v.DaysLeft = int(d.Sub(today).Hours() / 24)
+			v.Overdue = v.DaysLeft < 0
+			v.DueSoon = !v.Overdue && v.DaysLeft <= 7
+		}
+	}
+	if v.CVSSVector != "" {
+		if ms, err := cvss.Metrics(v.CVSSVector); err == nil {
+			v.Metrics = groupMetrics(ms)
+		}
+	}
+	v.KB = KBText{s.kbHTML(v.Diagnosis), s.kbHTML(v.Consequence), s.kbHTML(v.Solution)}
+	db := s.st.DB()
+	if v.CVEList, err = s.cves(ctx, v.CVEs, v.CVEID); err != nil {
+		return nil, err
+	}
+	if v.Refs, err = vendorLinks(ctx, db, v.QID); err != nil {
+		return nil, err
+	}
+	if v.Tags, err = hostTags(ctx, db, v.HostID); err != nil {
+		return nil, err
+	}
+	if v.Jira, err = jiraKey(ctx, db, v.Key, "qid:"+strconv.Itoa(v.QID), "host:"+strconv.FormatInt(v.HostID, 10)); err != nil {
+		return nil, err
+	}
+	v.Timeline = timeline(life)
+	return v, nil
+}
+
+func groupMetrics(ms []cvss.Metric) []MetricGroup {
+	var out []MetricGroup
+	for _, m := range ms {
+		if len(out) == 0 || out[len(out)-1].Name != m.Group {
+			out = append(out, MetricGroup{Name: m.Group})
+		}
+		g := &out[len(out)-1]
+		g.Metrics = append(g.Metrics, m)
+	}
+	return out
+}
+
+// timeline tells a finding's life: when qvt first saw it, each change,
+// and when it last saw it.
+func timeline(l store.Life) []TimelineItem {
+	var out []TimelineItem
+	if l.FirstSeen > 0 {
+		out = append(out, TimelineItem{At: time.Unix(l.FirstSeen, 0).UTC(), What: "First reported", Kind: "seen"})
+	}
+	for _, c := range l.Changes {
+		it := TimelineItem{At: time.Unix(c.At, 0).UTC(), Old: c.Old, New: c.New, Kind: c.Event}
+		switch c.Event {
+		case "status":
+			it.What = "Qualys status"
+		case "closed":
+			if c.New == "" {
+				it.What, it.Kind = "Reopened", "reopened"
+			} else {
+				it.What = "Closed: " + c.New
+			}
+		case "rating":
+			it.What = "Rating"
+		case "deadline":
+			it.What = "Deadline"
+		default:
+			it.What = c.Event
+		}
+		out = append(out, it)
+	}
+	if l.LastSeen > 0 && l.LastSeen != l.FirstSeen {
+		out = append(out, TimelineItem{At: time.Unix(l.LastSeen, 0).UTC(), What: "Last reported", Kind: "seen"})
+	}
+	return out
+}
+
+// cves reads what NVD says of a QID's CVEs.
+func (s *Server) cves(ctx context.Context, ids []string, primary string) ([]CVEView, error) {
+	out := make([]CVEView, 0, len(ids))
+	for i, id := range ids {
+		c := CVEView{ID: id, URL: nvdURL(id), Primary: id == primary}
+		if i < maxCVEDetails {
+			if err := nvdDetails(ctx, s.st.DB(), &c); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// nvdDetails fills a CVE's NVD description and score: NVD's own (Primary)
+// entry of the highest of v3.x, v2, v4.0 it has, else a CNA's.
+func nvdDetails(ctx context.Context, db *sql.DB, c *CVEView) error {
+	err := db.QueryRowContext(ctx, "SELECT description, kev_added <> '' FROM nvd_cves WHERE id = ?", c.ID).Scan(&c.Description, &c.KEV)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("NVD %s: %w", c.ID, err)
+	}
+	rows, err := db.QueryContext(ctx, "SELECT version, type, base_score, severity FROM nvd_metrics WHERE cve_id = ? ORDER BY ord", c.ID)
+	if err != nil {
+		return fmt.Errorf("NVD %s: %w", c.ID, err)
+	}
+	defer rows.Close()
+	best := -1
+	for rows.Next() {
+		var version, typ, sev string
+		var score float64
+		if err := rows.Scan(&version, &typ, &score, &sev); err != nil {
+			return err
+		}
+		rank := 0
+		switch {
+		case strings.HasPrefix(version, "3"):
+			rank = 30
+		case strings.HasPrefix(version, "2"):
+			rank = 20
+		case strings.HasPrefix(version, "4"):
+			rank = 10
+		}
+		if typ == "Primary" {
+			rank += 5
+		}
+		if rank > best {
+			best = rank
+			sc := score
+			c.Score, c.Version, c.Severity = &sc, version, sev
+		}
+	}
+	return rows.Err()
+}
+
+// vendorLinks reads a QID's vendor references; only http(s) URLs become links.
+func vendorLinks(ctx context.Context, db *sql.DB, qid int) ([]Link, error) {
+	var raw string
+	err := db.QueryRowContext(ctx, "SELECT vendor_refs FROM kb_vulns WHERE qid = ?", qid).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("KB %d: %w", qid, err)
+	}
+	var refs []struct {
+		ID  string `json:"id"`
+		URL string `json:"url"`
+	}
+	json.Unmarshal([]byte(raw), &refs)
+	var out []Link
+	for _, r := range refs {
+		l := Link{Text: r.ID, URL: safeURL(r.URL)}
+		if l.Text == "" {
+			l.Text = l.URL
+		}
+		if l.Text != "" {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// safeURL returns u if it is an absolute http(s) URL, else "".
+func safeURL(u string) string {
+	p, err := url.Parse(strings.TrimSpace(u))
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return ""
+	}
+	return p.String()
+}
+
+func hostTags(ctx context.Context, db *sql.DB, hostID int64) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT name FROM host_tags WHERE host_id = ? ORDER BY name", hostID)
+	if err != nil {
+		return nil, fmt.Errorf("host tags: %w", err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// jiraKey returns the Jira issue of the first item that has one.
+func jiraKey(ctx context.Context, db *sql.DB, items ...string) (string, error) {
+	for _, it := range items {
+		var key string
+		err := db.QueryRowContext(ctx, "SELECT remote FROM publish_map WHERE target = 'jira' AND item = ? AND remote <> ''", it).Scan(&key)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("publish map: %w", err)
+		}
+		return key, nil
+	}
+	return "", nil
+}
+
+// HostView is what the host page shows above its findings.
+type HostView struct {
+	ID             int64    `json:"id"`
+	Address        string   `json:"address"`
+	IP             string   `json:"ip"`
+	IPv6           string   `json:"ipv6"`
+	Hostname       string   `json:"hostname"`
+	DNS            string   `json:"dns"`
+	FQDN           string   `json:"fqdn"`
+	NetBIOS        string   `json:"netbios"`
+	OS             string   `json:"os"`
+	TrackingMethod string   `json:"tracking_method"`
+	NetworkID      string   `json:"network_id"`
+	AssetID        int64    `json:"asset_id"`
+	LastScan       string   `json:"last_scan"`
+	LastVMScanned  string   `json:"last_vm_scanned"`
+	Tags           []string `json:"tags"`
+	Jira           string   `json:"jira"`
+	OpenBy         []Count  `json:"open_by_rating"`
+	Open           int      `json:"open"`
+	Overdue        int      `json:"overdue"`
+}
+
+func (s *Server) host(ctx context.Context, id int64) (*HostView, error) {
+	db := s.st.DB()
+	h := &HostView{ID: id}
+	err := db.QueryRowContext(ctx, `SELECT ip, ipv6, dns, fqdn, netbios, os, tracking_method, network_id, asset_id,
+  last_scan, last_vm_scanned FROM hosts WHERE id = ?`, id).Scan(&h.IP, &h.IPv6, &h.DNS, &h.FQDN, &h.NetBIOS, &h.OS,
+		&h.TrackingMethod, &h.NetworkID, &h.AssetID, &h.LastScan, &h.LastVMScanned)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("host %d: %w", id, err)
+	}
+	h.Address = h.IP
+	if h.Address == "" {
+		h.Address = h.IPv6
+	}
+	h.Hostname = h.FQDN
+	if h.Hostname == "" {
+		h.Hostname = h.DNS
+	}
+	if h.Hostname == "" {
+		h.Hostname = h.NetBIOS
+	}
+	if h.Tags, err = hostTags(ctx, db, id); err != nil {
+		return nil, err
+	}
+	if h.Jira, err = jiraKey(ctx, db, "host:"+strconv.FormatInt(id, 10)); err != nil {
+		return nil, err
+	}
+	h.OpenBy, h.Open, h.Overdue, err = s.openCounts(ctx, "host_id = ?", id)
+	return h, err
+}
+
+// openCounts counts open findings by rating, and those overdue, where
+// cond holds.
+func (s *Server) openCounts(ctx context.Context, cond string, arg any) ([]Count, int, int, error) {
+	rows, err := s.st.DB().QueryContext(ctx, `SELECT vuln_score, count(*), sum(breach_date <> '' AND breach_date < ?)
+FROM detections WHERE `+cond+` AND type <> 'Info' AND closed = '' GROUP BY vuln_score`, s.now().UTC().Format(time.DateOnly), arg)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("counts: %w", err)
+	}
+	defer rows.Close()
+	got := map[string]int{}
+	open, overdue := 0, 0
+	for rows.Next() {
+		var r string
+		var n, late int
+		if err := rows.Scan(&r, &n, &late); err != nil {
+			return nil, 0, 0, err
+		}
+		got[r] += n
+		open += n
+		overdue += late
+	}
+	var out []Count
+	for _, r := range ratingOrder[:5] {
+		out = append(out, Count{r, got[r]})
+	}
+	return out, open, overdue, rows.Err()
+}
+
+// QIDView is what the QID page shows above its hosts.
+type QIDView struct {
+	QID          int           `json:"qid"`
+	Title        string        `json:"title"`
+	Severity     int           `json:"severity"`
+	Category     string        `json:"category"`
+	VulnType     string        `json:"vuln_type"`
+	Published    string        `json:"published"`
+	LastModified string        `json:"last_modified"`
+	Patchable    bool          `json:"patchable"`
+	CVEList      []CVEView     `json:"cves"`
+	Refs         []Link        `json:"vendor_links"`
+	Vector       string        `json:"cvss_vector"`
+	Version      string        `json:"cvss_version"`
+	Base         *float64      `json:"base"`
+	Temporal     *float64      `json:"temporal"`
+	EnvScore     *float64      `json:"env_score"`
+	Rating       string        `json:"rating"` // without an environment policy
+	Metrics      []MetricGroup `json:"cvss_metrics"`
+	Jira         string        `json:"jira"`
+	OpenBy       []Count       `json:"open_by_rating"`
+	Open         int           `json:"open"`
+	Overdue      int           `json:"overdue"`
+	KB           KBText        `json:"-"`
+	Diagnosis    string        `json:"diagnosis"`
+	Consequence  string        `json:"consequence"`
+	Solution     string        `json:"solution"`
+}
+
+func (s *Server) qid(ctx context.Context, qid int) (*QIDView, error) {
+	db := s.st.DB()
+	v := &QIDView{QID: qid}
+	var cves string
+	err := db.QueryRowContext(ctx, `SELECT title, severity, category, vuln_type, published, last_modified, patchable,
+  cves, diagnosis, consequence, solution FROM kb_vulns WHERE qid = ?`, qid).Scan(&v.Title, &v.Severity, &v.Category,
+		&v.VulnType, &v.Published, &v.LastModified, &v.Patchable, &cves, &v.Diagnosis, &v.Consequence, &v.Solution)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Detections of a QID the KB does not hold yet still have a page.
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM detections INDEXED BY detections_qid WHERE qid = ? AND type <> 'Info' LIMIT 1)", qid).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, errNotFound
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("QID %d: %w", qid, err)
+	}
+	var ids []string
+	json.Unmarshal([]byte(cves), &ids)
+	var primary string
+	var base, temporal, env sql.NullFloat64
+	err = db.QueryRowContext(ctx, `SELECT cve_id, cvss_vector, cvss_version, base, temporal, env_score, rating
+FROM qid_scores WHERE qid = ? AND policy = 0`, qid).Scan(&primary, &v.Vector, &v.Version, &base, &temporal, &env, &v.Rating)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("QID %d: %w", qid, err)
+	}
+	v.Base, v.Temporal, v.EnvScore = optFloat(base), optFloat(temporal), optFloat(env)
+	if v.Vector != "" {
+		if ms, err := cvss.Metrics(v.Vector); err == nil {
+			v.Metrics = groupMetrics(ms)
+		}
+	}
+	if v.CVEList, err = s.cves(ctx, ids, primary); err != nil {
+		return nil, err
+	}
+	if v.Refs, err = vendorLinks(ctx, db, qid); err != nil {
+		return nil, err
+	}
+	if v.Jira, err = jiraKey(ctx, db, "qid:"+strconv.Itoa(qid)); err != nil {
+		return nil, err
+	}
+	v.KB = KBText{s.kbHTML(v.Diagnosis), s.kbHTML(v.Consequence), s.kbHTML(v.Solution)}
+	// A common QID has thousands of findings, each counted by a read of
+	// the table: the current overview has counted them already.
+	o, err := s.current(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if o != nil {
+		info := o.qids[int32(qid)]
+		for i, r := range ratingOrder[:5] {
+			v.OpenBy = append(v.OpenBy, Count{r, int(info.open[i])})
+			v.Open += int(info.open[i])
+		}
+		v.Open += int(info.open[5])
+		v.Overdue = int(info.overdue)
+		return v, nil
+	}
+	v.OpenBy, v.Open, v.Overdue, err = s.openCounts(ctx, "qid = ?", qid)
+	return v, err
+}
+
+func optFloat(f sql.NullFloat64) *float64 {
+	if !f.Valid {
+		return nil
+	}
+	return &f.Float64
+}

@@ -1,0 +1,909 @@
+package web
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"qvt/internal/finding"
+)
+
+// The findings list reads one page of a filtered, sorted list of up to
+// millions of findings in milliseconds. It never sorts the whole match:
+//
+//   - By default it walks an index whose order is the list's order, from
+//     the cursor on, testing the filter on each entry, and stops after one
+//     page. detections_status (migration 00005) holds the findings by
+//     status, rating, deadline and key, with every column the filters
+//     test: the rating order reads each rating's ranges (one per status)
+//     in turn, the deadline order merges the ranges of every status and
+//     rating. The host order walks the table (its primary key).
+//   - When the filter selects a small set (a host; a QID, CVE or title
+//     word with a few thousand detections; or, for the host order, a rare
+//     status, rating or deadline), it reads that set and sorts it: a walk
+//     would pass over most of an index to find a rare match.
+//   - For a large QID set (a common QID), the walk reads only the ranges
+//     where the overview saw its findings.
+//
+// A page is then completed in one query by primary key (host, title,
+// score) and one for its Jira issues.
+
+// Row is one finding of a list page.
+type Row struct {
+	Key        string    `json:"key"`
+	HostID     int64     `json:"host_id"`
+	Address    string    `json:"ip"`
+	Hostname   string    `json:"hostname"`
+	QID        int       `json:"qid"`
+	Port       int       `json:"port"`
+	Protocol   string    `json:"protocol"`
+	Title      string    `json:"title"`
+	Status     string    `json:"status"`
+	Closed     string    `json:"closed"` // "" while open, else why it closed
+	Rating     string    `json:"vuln_score"`
+	Deadline   string    `json:"breach_date"` // YYYY-MM-DD, "" for none
+	FirstFound time.Time `json:"first_found,omitzero"`
+	LastFound  time.Time `json:"last_found,omitzero"`
+	Score      *float64  `json:"env_score"` // environmental CVSS score, nil without a vector
+	Jira       string    `json:"jira"`      // issue key, "" when not published
+	Overdue    bool      `json:"overdue"`   // open and past its deadline
+	DueSoon    bool      `json:"due_soon"`  // open and due within 7 days
+}
+
+// Page is one page of the list.
+type Page struct {
+	Query Query
+	Rows  []Row
+	Next  *Cursor // the next page starts after it; nil on the last page
+	Prev  *Cursor // the previous page ends before it; nil on the first page
+	Total int     // matching findings, -1 when not counted
+	Plan  string  // "index" (walked an index), "masked" (its ranges of a QID set) or "set" (sorted a small set)
+}
+
+// The sizes up to which a set is read whole and sorted rather than found
+// by walking an index in order. A walk that finds one match in 200
+// entries reads 20,000 for a page; reading and sorting 50,000 entries of
+// detections_status (which holds every column the filters and orders
+// need) takes about 15 ms. A set of hosts or QIDs is read from the table,
+// about 3 µs a row.
+type gatherLimits struct{ ranges, hosts, qids int }
+
+var defaultGather = gatherLimits{ranges: 50000, hosts: 5000, qids: 5000}
+
+// Where a set is read from.
+type source int
+
+const (
+	fromHosts  source = iota // the primary key: a host filter
+	fromQIDs                 // detections_qid, then the table: a QID, CVE or title filter
+	fromRanges               // detections_status: ranges of statuses and ratings
+)
+
+// sqlRank orders ratings most severe first, as ratingOrder does.
+const sqlRank = `CASE vuln_score WHEN 'Critical' THEN 0 WHEN 'High' THEN 1 WHEN 'Medium' THEN 2 WHEN 'Low' THEN 3 WHEN 'None' THEN 4 ELSE 5 END`
+
+func rank(rating string) int {
+	if i := slices.Index(ratingOrder, rating); i >= 0 {
+		return i
+	}
+	return len(ratingOrder) - 1
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// compareKeys orders two rows in a sort, ascending.
+func compareKeys(sort string, a, b Cursor) int {
+	pk := func() int {
+		return cmp.Or(cmp.Compare(a.HostID, b.HostID), cmp.Compare(a.QID, b.QID), cmp.Compare(a.Port, b.Port))
+	}
+	deadline := func() int {
+		return cmp.Or(cmp.Compare(b2i(a.Deadline == ""), b2i(b.Deadline == "")), strings.Compare(a.Deadline, b.Deadline))
+	}
+	switch sort {
+	case "deadline":
+		return cmp.Or(deadline(), pk())
+	case "host":
+		return pk()
+	}
+	return cmp.Or(cmp.Compare(rank(a.Rating), rank(b.Rating)), deadline(), pk())
+}
+
+// sortExprs are the SQL expressions of a sort, in the order compareKeys
+// compares them, and their values for a cursor.
+func sortExprs(sort string, c Cursor) ([]string, []any) {
+	undated := b2i(c.Deadline == "")
+	switch sort {
+	case "deadline":
+		return []string{"breach_date = ''", "breach_date", "host_id", "qid", "port"},
+			[]any{undated, c.Deadline, c.HostID, c.QID, c.Port}
+	case "host":
+		return []string{"host_id", "qid", "port"}, []any{c.HostID, c.QID, c.Port}
+	}
+	return []string{sqlRank, "breach_date = ''", "breach_date", "host_id", "qid", "port"},
+		[]any{rank(c.Rating), undated, c.Deadline, c.HostID, c.QID, c.Port}
+}
+
+// cond is a piece of a WHERE clause and its arguments.
+type cond struct {
+	sql  string
+	args []any
+}
+
+// filter is a query resolved against the store: SQL conditions on
+// detections columns, and the sets some filters select.
+type filter struct {
+	conds    []cond   // on columns every plan can test
+	due      []string // the range of deadlines the due filter selects: [lo, hi), "" for open ends; nil for any
+	ratings  []string // the ratings selected, in ratingOrder; nil for all
+	statuses []string // the statuses whose ranges hold the matches
+	hostIDs  []int64  // nil: any host
+	qids     []int    // nil: any QID
+	none     bool     // the filter matches nothing (an unknown host, CVE, text)
+	masked   bool     // only the ranges of mask can hold matches
+	mask     uint32   // of rangeBit: where the QIDs' findings are
+}
+
+// plus writes a column so that SQLite does not use an index for a
+// condition on it: the primary-key walk must stay a primary-key walk.
+func plus(col string, noIndex bool) string {
+	if noIndex {
+		return "+" + col
+	}
+	return col
+}
+
+// sql returns the conditions as one AND clause (starting with " AND ")
+// and their arguments. noIndex keeps SQLite from using an index for them;
+// withRanges adds the statuses and ratings, which the walk of
+// detections_status has as ranges instead.
+func (f *filter) sql(noIndex, withRanges bool) (string, []any) {
+	var sb strings.Builder
+	var args []any
+	if withRanges && !noIndex {
+		sb.WriteString(" AND status IN (" + placeholders(len(f.statuses)) + ")")
+		for _, st := range f.statuses {
+			args = append(args, st)
+		}
+	}
+	for _, c := range f.conds {
+		sb.WriteString(" AND ")
+		if noIndex {
+			sb.WriteString(strings.ReplaceAll(c.sql, "{+}", "+"))
+		} else {
+			sb.WriteString(strings.ReplaceAll(c.sql, "{+}", ""))
+		}
+		args = append(args, c.args...)
+	}
+	if withRanges {
+		// All ratings, when none is chosen: SQLite then seeks each
+		// (status, rating) range of detections_status to its deadlines.
+		ratings := f.allRatings()
+		sb.WriteString(" AND " + plus("vuln_score", noIndex) + " IN (" + placeholders(len(ratings)) + ")")
+		for _, r := range ratings {
+			args = append(args, r)
+		}
+	}
+	if f.hostIDs != nil {
+		sb.WriteString(" AND host_id IN (" + placeholders(len(f.hostIDs)) + ")")
+		for _, id := range f.hostIDs {
+			args = append(args, id)
+		}
+	}
+	if f.qids != nil {
+		if len(f.qids) <= 64 {
+			sb.WriteString(" AND " + plus("qid", noIndex) + " IN (" + placeholders(len(f.qids)) + ")")
+			for _, q := range f.qids {
+				args = append(args, q)
+			}
+		} else {
+			// One parameter however many QIDs a title search finds.
+			b, _ := json.Marshal(f.qids)
+			sb.WriteString(" AND " + plus("qid", noIndex) + " IN (SELECT value FROM json_each(?))")
+			args = append(args, string(b))
+		}
+	}
+	return sb.String(), args
+}
+
+// allRatings is the ratings selected, or all of them.
+func (f *filter) allRatings() []string {
+	if f.ratings != nil {
+		return f.ratings
+	}
+	return ratingOrder
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// resolve turns a query into conditions, looking up the hosts, CVEs and
+// titles it names.
+func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Time) (*filter, error) {
+	f := &filter{}
+	add := func(sql string, args ...any) { f.conds = append(f.conds, cond{sql, args}) }
+	all, err := statuses(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	switch q.Status {
+	case "":
+		add("{+}closed = ''")
+		// A Fixed finding is closed (store.closedReason): its range, a
+		// third of the index, cannot hold an open one.
+		f.statuses = slices.DeleteFunc(all, func(s string) bool { return s == "Fixed" })
+	case "closed":
+		add("{+}closed <> ''")
+		f.statuses = all
+	case "all":
+		f.statuses = all
+	case "Fixed":
+		add("{+}status = 'Fixed'")
+		f.statuses = []string{"Fixed"}
+	default:
+		add("{+}status = ? AND {+}closed = ''", q.Status)
+		f.statuses = []string{q.Status}
+	}
+	day := today.UTC().Format(time.DateOnly)
+	switch q.Due {
+	case "overdue":
+		add("{+}closed = '' AND {+}breach_date <> '' AND {+}breach_date < ?", day)
+		f.due = []string{"0", day} // "" (no deadline) sorts before "0"
+	case "week":
+		week := today.UTC().AddDate(0, 0, 7).Format(time.DateOnly)
+		add("{+}closed = '' AND {+}breach_date >= ? AND {+}breach_date <= ?", day, week)
+		f.due = []string{day, week + "~"}
+	}
+	if len(q.Ratings) > 0 {
+		for _, r := range ratingOrder {
+			if slices.Contains(q.Ratings, r) {
+				f.ratings = append(f.ratings, r)
+			}
+		}
+	}
+	if q.Tag != "" {
+		// The tagged hosts are read once, not once per range walked.
+		hosts, err := tagHosts(ctx, tx, q.Tag)
+		if err != nil {
+			return nil, err
+		}
+		if len(hosts) == 0 {
+			f.none = true
+		}
+		b, _ := json.Marshal(hosts)
+		add("{+}host_id IN (SELECT value FROM json_each(?))", string(b))
+	}
+	if q.Host != "" {
+		ids, err := hostIDs(ctx, tx, q.Host)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 {
+			f.none = true
+		}
+		f.hostIDs = ids
+	}
+	var sets [][]int
+	if q.QID != 0 {
+		sets = append(sets, []int{q.QID})
+	}
+	if q.CVE != "" {
+		qids, err := cveQIDs(ctx, tx, q.CVE)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, qids)
+	}
+	if q.Text != "" {
+		qids, err := s.titles.search(ctx, tx, q.Text)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, qids)
+	}
+	for i, set := range sets {
+		if i == 0 {
+			f.qids = set
+			continue
+		}
+		f.qids = slices.DeleteFunc(f.qids, func(q int) bool { _, ok := slices.BinarySearch(set, q); return !ok })
+	}
+	if sets != nil && len(f.qids) == 0 {
+		f.none = true
+	}
+	return f, nil
+}
+
+// hostIDs finds the hosts a person names: by id, address, or DNS,
+// NetBIOS or fully qualified name (case-insensitive).
+func hostIDs(ctx context.Context, tx *sql.Tx, name string) ([]int64, error) {
+	id, err := strconv.ParseInt(name, 10, 64)
+	if err != nil {
+		id = -1
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM hosts WHERE id = ?1 OR ip = ?2 OR ipv6 = ?2
+  OR fqdn = ?2 COLLATE NOCASE OR dns = ?2 COLLATE NOCASE OR netbios = ?2 COLLATE NOCASE ORDER BY id`, id, name)
+	if err != nil {
+		return nil, fmt.Errorf("hosts: %w", err)
+	}
+	defer rows.Close()
+	ids := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// cveQIDs lists, ascending, the QIDs whose KB entry lists a CVE.
+func cveQIDs(ctx context.Context, tx *sql.Tx, cve string) ([]int, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT qid FROM kb_cves WHERE cve_id = ? ORDER BY qid", cve)
+	if err != nil {
+		return nil, fmt.Errorf("CVE %s: %w", cve, err)
+	}
+	defer rows.Close()
+	qids := []int{}
+	for rows.Next() {
+		var q int
+		if err := rows.Scan(&q); err != nil {
+			return nil, err
+		}
+		qids = append(qids, q)
+	}
+	return qids, rows.Err()
+}
+
+// statuses lists the statuses findings have, ascending, by skipping from
+// one to the next in detections_status: a handful of seeks.
+func statuses(ctx context.Context, tx *sql.Tx) ([]string, error) {
+	var out []string
+	for {
+		q := "SELECT min(status) FROM detections INDEXED BY detections_status WHERE type <> 'Info'"
+		var args []any
+		if len(out) > 0 {
+			q += " AND status > ?"
+			args = append(args, out[len(out)-1])
+		}
+		var st sql.NullString
+		if err := tx.QueryRowContext(ctx, q, args...).Scan(&st); err != nil {
+			return nil, fmt.Errorf("statuses: %w", err)
+		}
+		if !st.Valid {
+			return out, nil
+		}
+		out = append(out, st.String)
+	}
+}
+
+// stream is one ordered read of an index: a range (fixed conditions) read
+// in the order of its columns.
+type stream struct {
+	index string   // INDEXED BY this; "" walks the primary key
+	fixed string   // conditions that select the range
+	args  []any    // their arguments
+	order []string // the columns the range is ordered by, ending with the key
+}
+
+// phase is a group of streams whose rows are merged; phases are read one
+// after the other.
+type phase struct {
+	streams []stream
+	has     func(c Cursor) bool // whether a row belongs to this phase
+}
+
+// phases lays out the index walk of a sort, ascending.
+func (f *filter) phases(sort string) []phase {
+	dated := []string{"breach_date", "host_id", "qid", "port"}
+	undated := []string{"host_id", "qid", "port"}
+	// The ranges of one rating, with or without a deadline, one per status.
+	ranges := func(r string, withDate bool) []stream {
+		var out []stream
+		for _, st := range f.statuses {
+			if f.masked && f.mask&rangeBit(st, r) == 0 {
+				continue // none of the QIDs has a finding there
+			}
+			if withDate {
+				out = append(out, stream{index: "detections_status", fixed: "status = ? AND vuln_score = ? AND breach_date <> ''", args: []any{st, r}, order: dated})
+			} else {
+				out = append(out, stream{index: "detections_status", fixed: "status = ? AND vuln_score = ? AND breach_date = ''", args: []any{st, r}, order: undated})
+			}
+		}
+		return out
+	}
+	selected := func(r string) bool { return f.ratings == nil || slices.Contains(f.ratings, r) }
+	switch sort {
+	case "host":
+		return []phase{{streams: []stream{{order: []string{"host_id", "qid", "port"}}}, has: func(Cursor) bool { return true }}}
+	case "deadline":
+		var withDate, without []stream
+		for _, r := range ratingOrder {
+			if selected(r) {
+				withDate = append(withDate, ranges(r, true)...)
+				without = append(without, ranges(r, false)...)
+			}
+		}
+		return []phase{
+			{streams: withDate, has: func(c Cursor) bool { return c.Deadline != "" }},
+			{streams: without, has: func(c Cursor) bool { return c.Deadline == "" }},
+		}
+	}
+	// The rating order: each rating's ranges, dated findings (by deadline)
+	// before those without a deadline. Unselected ratings keep their
+	// (empty) place so that any cursor finds its phase.
+	var out []phase
+	for _, r := range ratingOrder {
+		for _, withDate := range []bool{true, false} {
+			p := phase{has: func(c Cursor) bool { return c.Rating == r && (c.Deadline != "") == withDate }}
+			if selected(r) {
+				p.streams = ranges(r, withDate)
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// cursorValue is a cursor's value of a key column.
+func cursorValue(c Cursor, col string) any {
+	switch col {
+	case "vuln_score":
+		return c.Rating
+	case "breach_date":
+		return c.Deadline
+	case "host_id":
+		return c.HostID
+	case "qid":
+		return c.QID
+	}
+	return c.Port
+}
+
+// walk reads up to n rows in the order of sort (descending when desc),
+// strictly after from when it is not nil.
+func (s *Server) walk(ctx context.Context, tx *sql.Tx, f *filter, sort string, desc bool, from *Cursor, n int) ([]Cursor, error) {
+	phases := f.phases(sort)
+	if desc {
+		slices.Reverse(phases)
+	}
+	start := 0
+	if from != nil {
+		start = slices.IndexFunc(phases, func(p phase) bool { return p.has(*from) })
+		if start < 0 {
+			return nil, nil
+		}
+	}
+	var out []Cursor
+	for i := start; i < len(phases) && len(out) < n; i++ {
+		var after *Cursor
+		if i == start {
+			after = from
+		}
+		var got []Cursor
+		for _, st := range phases[i].streams {
+			keys, err := s.readStream(ctx, tx, f, st, sort == "host", desc, after, n-len(out))
+			if err != nil {
+				return nil, err
+			}
+			got = append(got, keys...)
+		}
+		if len(phases[i].streams) > 1 {
+			slices.SortFunc(got, func(a, b Cursor) int {
+				if desc {
+					return compareKeys(sort, b, a)
+				}
+				return compareKeys(sort, a, b)
+			})
+		}
+		out = append(out, got[:min(len(got), n-len(out))]...)
+	}
+	return out, nil
+}
+
+func (s *Server) readStream(ctx context.Context, tx *sql.Tx, f *filter, st stream, noIndex, desc bool, after *Cursor, n int) ([]Cursor, error) {
+	var sb strings.Builder
+	sb.WriteString("SELECT vuln_score, breach_date, host_id, qid, port FROM detections")
+	if st.index != "" {
+		sb.WriteString(" INDEXED BY " + st.index)
+	}
+	sb.WriteString(" WHERE type <> 'Info'")
+	args := slices.Clone(st.args)
+	if st.fixed != "" {
+		sb.WriteString(" AND " + st.fixed)
+	}
+	where, wargs := f.sql(noIndex, st.index == "")
+	sb.WriteString(where)
+	args = append(args, wargs...)
+	op, dir := ">", ""
+	if desc {
+		op, dir = "<", " DESC"
+	}
+	if after != nil {
+		sb.WriteString(" AND (" + strings.Join(st.order, ", ") + ") " + op + " (" + placeholders(len(st.order)) + ")")
+		for _, col := range st.order {
+			args = append(args, cursorValue(*after, col))
+		}
+	}
+	sb.WriteString(" ORDER BY " + strings.Join(st.order, dir+", ") + dir + " LIMIT ?")
+	args = append(args, n)
+	return readKeys(ctx, tx, sb.String(), args)
+}
+
+func readKeys(ctx context.Context, tx *sql.Tx, query string, args []any) ([]Cursor, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("findings: %w", err)
+	}
+	defer rows.Close()
+	var out []Cursor
+	for rows.Next() {
+		var c Cursor
+		if err := rows.Scan(&c.Rating, &c.Deadline, &c.HostID, &c.QID, &c.Port); err != nil {
+			return nil, fmt.Errorf("findings: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("findings: %w", err)
+	}
+	return out, nil
+}
+
+// from writes the FROM clause of a set's read, and tells whether SQLite
+// must be kept off the other indexes.
+func (src source) from() (string, bool) {
+	switch src {
+	case fromQIDs:
+		return " FROM detections INDEXED BY detections_qid", false
+	case fromRanges:
+		return " FROM detections INDEXED BY detections_status", false
+	}
+	return " FROM detections", true
+}
+
+// gather reads up to n rows of a small set in the order of sort, after
+// from.
+func (s *Server) gather(ctx context.Context, tx *sql.Tx, f *filter, src source, sort string, desc bool, from *Cursor, n int) ([]Cursor, error) {
+	var sb strings.Builder
+	table, noIndex := src.from()
+	sb.WriteString("SELECT vuln_score, breach_date, host_id, qid, port" + table + " WHERE type <> 'Info'")
+	where, args := f.sql(noIndex, true)
+	sb.WriteString(where)
+	exprs, vals := sortExprs(sort, Cursor{})
+	op, dir := ">", ""
+	if desc {
+		op, dir = "<", " DESC"
+	}
+	if from != nil {
+		exprs, vals = sortExprs(sort, *from)
+		sb.WriteString(" AND (" + strings.Join(exprs, ", ") + ") " + op + " (" + placeholders(len(exprs)) + ")")
+		args = append(args, vals...)
+	}
+	sb.WriteString(" ORDER BY " + strings.Join(exprs, dir+", ") + dir + " LIMIT ?")
+	args = append(args, n)
+	return readKeys(ctx, tx, sb.String(), args)
+}
+
+// maskQIDs limits the walk for a large QID set (a common QID, CVE or
+// title word) to the ranges where the QIDs have findings, which the
+// overview noted: a common QID's findings are mostly of one rating, and
+// the ranges of the others would be read to the end for nothing. Only an
+// overview of this very state of the store is used.
+func (s *Server) maskQIDs(ctx context.Context, tx *sql.Tx, f *filter) error {
+	o, err := s.current(ctx, tx)
+	if o == nil || err != nil {
+		return err
+	}
+	f.masked, f.mask = true, 0
+	for _, q := range f.qids {
+		f.mask |= o.qids[int32(q)].mask
+	}
+	return nil
+}
+
+// countRanges counts, up to limit, the entries of detections_status in
+// the ranges of the filter's statuses, ratings and deadlines: an upper
+// bound of its matches that costs no more than limit entries to read.
+func countRanges(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, error) {
+	q := "SELECT count(*) FROM (SELECT 1 FROM detections INDEXED BY detections_status WHERE type <> 'Info' AND status IN (" + placeholders(len(f.statuses)) + ")"
+	var args []any
+	for _, st := range f.statuses {
+		args = append(args, st)
+	}
+	ratings := f.allRatings()
+	q += " AND vuln_score IN (" + placeholders(len(ratings)) + ")"
+	for _, r := range ratings {
+		args = append(args, r)
+	}
+	if f.due != nil {
+		q += " AND breach_date >= ? AND breach_date < ?"
+		args = append(args, f.due[0], f.due[1])
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, q+" LIMIT ?)", append(args, limit)...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("findings: count: %w", err)
+	}
+	return n, nil
+}
+
+// countQIDs counts, up to limit, the detections of the filter's QIDs: an
+// upper bound of its matches read from detections_qid alone.
+func countQIDs(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, error) {
+	q := "SELECT count(*) FROM (SELECT 1 FROM detections INDEXED BY detections_qid WHERE "
+	var args []any
+	if len(f.qids) <= 64 {
+		q += "qid IN (" + placeholders(len(f.qids)) + ")"
+		for _, id := range f.qids {
+			args = append(args, id)
+		}
+	} else {
+		b, _ := json.Marshal(f.qids)
+		q += "qid IN (SELECT value FROM json_each(?))"
+		args = append(args, string(b))
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, q+" LIMIT ?)", append(args, limit)...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("findings: count: %w", err)
+	}
+	return n, nil
+}
+
+// count counts the matches of a set, up to limit.
+func count(ctx context.Context, tx *sql.Tx, f *filter, src source, limit int) (int, error) {
+	table, noIndex := src.from()
+	where, args := f.sql(noIndex, true)
+	q := "SELECT count(*) FROM (SELECT 1" + table + " WHERE type <> 'Info'" + where + " LIMIT ?)"
+	var n int
+	if err := tx.QueryRowContext(ctx, q, append(args, limit)...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("findings: count: %w", err)
+	}
+	return n, nil
+}
+
+// plan chooses how to read the list: the smallest set the filter selects,
+// if one is small enough to sort; else a walk. It returns the number of
+// matches when it counted them all, else -1.
+func (s *Server) plan(ctx context.Context, tx *sql.Tx, f *filter, sort string) (src source, gather bool, total int, err error) {
+	try := func(src source, max int) (bool, error) {
+		n, err := count(ctx, tx, f, src, max+1)
+		if err != nil || n > max {
+			return false, err
+		}
+		total = n
+		return true, nil
+	}
+	total = -1
+	if f.hostIDs != nil {
+		if ok, err := try(fromHosts, s.gatherMax.hosts); ok || err != nil {
+			return fromHosts, ok, total, err
+		}
+	}
+	if f.qids != nil {
+		// Counted in detections_qid alone (Info and closed detections
+		// included): counting the matches would read the table.
+		n, err := countQIDs(ctx, tx, f, s.gatherMax.qids+1)
+		if err != nil {
+			return 0, false, -1, err
+		}
+		if n <= s.gatherMax.qids {
+			return fromQIDs, true, -1, nil
+		}
+	}
+	// The rating and deadline orders walk the status ranges already; the
+	// host order walks the table, where a rare status, rating or deadline
+	// is scattered. The ranges are counted alone: counting the
+	// matches of a filter that is not a range (a tag, closed) may read
+	// the whole index.
+	if sort == "host" {
+		n, err := countRanges(ctx, tx, f, s.gatherMax.ranges+1)
+		if err != nil || n > s.gatherMax.ranges {
+			return 0, false, -1, err
+		}
+		return fromRanges, true, -1, nil
+	}
+	return 0, false, -1, nil
+}
+
+// Findings reads one page of the findings list.
+func (s *Server) Findings(ctx context.Context, q Query) (*Page, error) {
+	tx, err := s.st.DB().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("findings: %w", err)
+	}
+	defer tx.Rollback()
+	return s.findings(ctx, tx, q, false)
+}
+
+// findings reads a page; forceWalk (tests) walks an index even for a
+// small set.
+func (s *Server) findings(ctx context.Context, tx *sql.Tx, q Query, forceWalk bool) (*Page, error) {
+	today := s.now()
+	page := &Page{Query: q, Total: -1}
+	f, err := s.resolve(ctx, tx, q, today)
+	if err != nil {
+		return nil, err
+	}
+	n := q.limit()
+	if f.none {
+		page.Total, page.Plan = 0, "set"
+		return page, nil
+	}
+	read := func(desc bool, from *Cursor, n int) ([]Cursor, error) {
+		return s.walk(ctx, tx, f, q.Sort, desc, from, n)
+	}
+	page.Plan = "index"
+	if !forceWalk {
+		src, gather, total, err := s.plan(ctx, tx, f, q.Sort)
+		if err != nil {
+			return nil, err
+		}
+		if gather {
+			page.Total, page.Plan = total, "set"
+			read = func(desc bool, from *Cursor, n int) ([]Cursor, error) {
+				return s.gather(ctx, tx, f, src, q.Sort, desc, from, n)
+			}
+		} else if f.qids != nil {
+			if err := s.maskQIDs(ctx, tx, f); err != nil {
+				return nil, err
+			}
+			if f.masked {
+				page.Plan = "masked"
+			}
+		}
+	}
+	var keys []Cursor
+	if q.Before != nil {
+		// The page before a row: read backwards from it, one row more to
+		// know whether there is a page before this one.
+		keys, err = read(!q.Desc, q.Before, n+1)
+		if err != nil {
+			return nil, err
+		}
+		if len(keys) > n {
+			keys = keys[:n]
+			page.Prev = &keys[n-1]
+		}
+		slices.Reverse(keys)
+		if len(keys) > 0 {
+			page.Next = &keys[len(keys)-1]
+		}
+		if page.Prev != nil {
+			page.Prev = &keys[0]
+		}
+	} else {
+		keys, err = read(q.Desc, q.After, n+1)
+		if err != nil {
+			return nil, err
+		}
+		if len(keys) > n {
+			keys = keys[:n]
+			page.Next = &keys[n-1]
+		}
+		if q.After != nil && len(keys) > 0 {
+			page.Prev = &keys[0]
+		}
+	}
+	page.Rows, err = s.rows(ctx, tx, keys, today)
+	return page, err
+}
+
+// rows completes a page's rows, in one query: SQLite prepares a join of
+// four tables in about as long as it takes to run it for a hundred rows.
+func (s *Server) rows(ctx context.Context, tx *sql.Tx, keys []Cursor, today time.Time) ([]Row, error) {
+	if len(keys) == 0 {
+		return []Row{}, nil
+	}
+	var sb strings.Builder
+	args := make([]any, 0, 4*len(keys))
+	sb.WriteString("WITH p(h, q, t, i) AS (VALUES ")
+	for i, k := range keys {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString("(?,?,?,?)")
+		args = append(args, k.HostID, k.QID, k.Port, i)
+	}
+	sb.WriteString(`) SELECT p.i, COALESCE(NULLIF(h.ip, ''), h.ipv6), COALESCE(NULLIF(h.fqdn, ''), NULLIF(h.dns, ''), h.netbios),
+  d.protocol, d.status, d.closed, d.first_found, d.last_found, COALESCE(k.title, ''), s.env_score
+FROM p CROSS JOIN detections d ON d.host_id = p.h AND d.qid = p.q AND d.port = p.t
+JOIN hosts h ON h.id = d.host_id
+LEFT JOIN kb_vulns k ON k.qid = d.qid
+LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy`)
+	rs, err := tx.QueryContext(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("findings: %w", err)
+	}
+	defer rs.Close()
+	day := today.UTC().Format(time.DateOnly)
+	soon := today.UTC().AddDate(0, 0, 7).Format(time.DateOnly)
+	out := make([]Row, len(keys))
+	seen := 0
+	for rs.Next() {
+		var i int
+		var score sql.NullFloat64
+		var first, last int64
+		var r Row
+		if err := rs.Scan(&i, &r.Address, &r.Hostname, &r.Protocol, &r.Status, &r.Closed, &first, &last, &r.Title, &score); err != nil {
+			return nil, fmt.Errorf("findings: %w", err)
+		}
+		k := keys[i]
+		r.HostID, r.QID, r.Port, r.Rating, r.Deadline = k.HostID, k.QID, k.Port, k.Rating, k.Deadline
+		if score.Valid {
+			r.Score = &score.Float64
+		}
+		r.Key = finding.Key(r.Address, r.QID, r.Port)
+		if first > 0 {
+			r.FirstFound = time.Unix(first, 0).UTC()
+		}
+		if last > 0 {
+			r.LastFound = time.Unix(last, 0).UTC()
+		}
+		if r.Closed == "" && r.Deadline != "" {
+			r.Overdue = r.Deadline < day
+			r.DueSoon = !r.Overdue && r.Deadline <= soon
+		}
+		out[i] = r
+		seen++
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("findings: %w", err)
+	}
+	if seen != len(keys) {
+		return nil, fmt.Errorf("findings: %d of %d rows of the page are missing", len(keys)-seen, len(keys))
+	}
+	jira, err := s.jiraKeys(ctx, tx, out)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Jira = jira(&out[i])
+	}
+	return out, nil
+}
+
+// jiraKeys looks up the Jira issues of rows: the finding's own issue, else
+// that of its QID's or its host's group, as publish_map records them.
+func (s *Server) jiraKeys(ctx context.Context, tx *sql.Tx, rows []Row) (func(*Row) string, error) {
+	items := map[string]bool{}
+	for _, r := range rows {
+		items[r.Key] = true
+		items["qid:"+strconv.Itoa(r.QID)] = true
+		items["host:"+strconv.FormatInt(r.HostID, 10)] = true
+	}
+	args := []any{}
+	for it := range items {
+		args = append(args, it)
+	}
+	got := map[string]string{}
+	rs, err := tx.QueryContext(ctx, "SELECT item, remote FROM publish_map WHERE target = 'jira' AND remote <> '' AND item IN ("+placeholders(len(args))+")", args...)
+	if err != nil {
+		return nil, fmt.Errorf("findings: publish map: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var item, remote string
+		if err := rs.Scan(&item, &remote); err != nil {
+			return nil, err
+		}
+		got[item] = remote
+	}
+	if err := rs.Err(); err != nil {
+		return nil, err
+	}
+	return func(r *Row) string {
+		return cmp.Or(got[r.Key], got["qid:"+strconv.Itoa(r.QID)], got["host:"+strconv.FormatInt(r.HostID, 10)])
+	}, nil
+}

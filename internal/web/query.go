@@ -1,0 +1,284 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"qvt/internal/finding"
+)
+
+// Query is a findings list request as the URL carries it: a filter, an
+// order and a page. Its zero value is the default view: open findings,
+// most severe first.
+type Query struct {
+	Status  string   // open (default, ""), closed, all, New, Active, Re-Opened, Fixed
+	Ratings []string // vuln_score values; none means any
+	Due     string   // "", "overdue" (open, past the deadline), "week" (open, due in the next 7 days)
+	Host    string   // host id, address or name
+	QID     int      // 0: any
+	CVE     string   // findings whose QID lists this CVE
+	Tag     string   // findings on hosts with this Qualys tag
+	Text    string   // text in the title, case-insensitive
+	Sort    string   // rating (default, ""), deadline, host
+	Desc    bool     // reverse the order
+	After   *Cursor  // the page after this row
+	Before  *Cursor  // the page before this row
+	Limit   int      // rows per page; 0 means 100
+}
+
+// Statuses a list can select, in the order the filter form shows them.
+var statusChoices = []string{"open", "New", "Active", "Re-Opened", "Fixed", "closed", "all"}
+
+// Sorts the list offers. There is no order by QID: detections_qid holds
+// Info detections too (an index that tests `type` would be rewritten by
+// every import's upsert), and walking past them costs a table read each.
+var sortChoices = []string{"rating", "deadline", "host"}
+
+// ratingOrder is the order of the rating sort: most severe first; ""
+// stands for a finding without a rating.
+var ratingOrder = []string{"Critical", "High", "Medium", "Low", "None", ""}
+
+const (
+	defaultLimit = 100
+	maxLimit     = 1000
+)
+
+var cveRe = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
+
+// ParseQuery reads a list request from URL parameters. Unknown
+// parameters are ignored; a bad value of a known one is an error that
+// names it.
+func ParseQuery(v url.Values) (Query, error) {
+	var q Query
+	var errs []error
+	bad := func(name, val, want string) {
+		errs = append(errs, fmt.Errorf("%s=%q: want %s", name, val, want))
+	}
+	if s := strings.TrimSpace(v.Get("status")); s != "" {
+		found := false
+		for _, c := range statusChoices {
+			if strings.EqualFold(s, c) {
+				q.Status, found = c, true
+			}
+		}
+		if !found {
+			bad("status", s, strings.Join(statusChoices, ", "))
+		}
+	}
+	if q.Status == "open" {
+		q.Status = ""
+	}
+	for _, raw := range v["rating"] {
+		for r := range strings.SplitSeq(raw, ",") {
+			r = strings.TrimSpace(r)
+			if r == "" {
+				continue
+			}
+			i := finding.RatingRank(r)
+			if i < 0 {
+				bad("rating", r, strings.Join(finding.Ratings, ", "))
+				continue
+			}
+			if !slices.Contains(q.Ratings, finding.Ratings[i]) {
+				q.Ratings = append(q.Ratings, finding.Ratings[i])
+			}
+		}
+	}
+	slices.SortFunc(q.Ratings, func(a, b string) int { return finding.RatingRank(b) - finding.RatingRank(a) })
+	switch d := strings.ToLower(strings.TrimSpace(v.Get("due"))); d {
+	case "", "overdue", "week":
+		q.Due = d
+	default:
+		bad("due", d, "overdue or week")
+	}
+	q.Host = strings.TrimSpace(v.Get("host"))
+	if s := strings.TrimSpace(v.Get("qid")); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			bad("qid", s, "a QID number")
+		}
+		q.QID = n
+	}
+	if s := strings.ToUpper(strings.TrimSpace(v.Get("cve"))); s != "" {
+		if !cveRe.MatchString(s) {
+			bad("cve", s, "a CVE id such as CVE-2024-3094")
+		}
+		q.CVE = s
+	}
+	q.Tag = strings.TrimSpace(v.Get("tag"))
+	q.Text = strings.TrimSpace(v.Get("q"))
+	if len(q.Text) > 200 {
+		bad("q", q.Text[:20]+"…", "at most 200 characters")
+	}
+	if s := strings.ToLower(strings.TrimSpace(v.Get("sort"))); s != "" {
+		if !slices.Contains(sortChoices, s) {
+			bad("sort", s, strings.Join(sortChoices, ", "))
+		}
+		q.Sort = s
+	}
+	if q.Sort == "rating" {
+		q.Sort = ""
+	}
+	switch d := strings.ToLower(v.Get("dir")); d {
+	case "", "asc":
+	case "desc":
+		q.Desc = true
+	default:
+		bad("dir", d, "asc or desc")
+	}
+	for _, p := range []struct {
+		name string
+		c    **Cursor
+	}{{"after", &q.After}, {"before", &q.Before}} {
+		if s := v.Get(p.name); s != "" {
+			c, err := ParseCursor(s)
+			if err != nil {
+				bad(p.name, s, "a cursor from a previous page")
+				continue
+			}
+			*p.c = &c
+		}
+	}
+	if q.After != nil && q.Before != nil {
+		errs = append(errs, errors.New("after and before: give one"))
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 || n > maxLimit {
+			bad("limit", s, fmt.Sprintf("1 to %d", maxLimit))
+		}
+		q.Limit = n
+	}
+	return q, errors.Join(errs...)
+}
+
+// Values encodes the query as URL parameters, leaving out defaults, so
+// that a shared link says only what differs from the default view. The
+// page (after, before) is included; use Filter() to leave it out.
+func (q Query) Values() url.Values {
+	v := url.Values{}
+	if q.Status != "" {
+		v.Set("status", q.Status)
+	}
+	if len(q.Ratings) > 0 {
+		v["rating"] = slices.Clone(q.Ratings)
+	}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	set("due", q.Due)
+	set("host", q.Host)
+	if q.QID != 0 {
+		v.Set("qid", strconv.Itoa(q.QID))
+	}
+	set("cve", q.CVE)
+	set("tag", q.Tag)
+	set("q", q.Text)
+	set("sort", q.Sort)
+	if q.Desc {
+		v.Set("dir", "desc")
+	}
+	if q.After != nil {
+		v.Set("after", q.After.String())
+	}
+	if q.Before != nil {
+		v.Set("before", q.Before.String())
+	}
+	if q.Limit != 0 && q.Limit != defaultLimit {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	return v
+}
+
+// Filter is the query without its page: the first page of the same view.
+func (q Query) Filter() Query {
+	q.After, q.Before = nil, nil
+	return q
+}
+
+// Encode is the URL query string of the query.
+func (q Query) Encode() string { return q.Values().Encode() }
+
+// SortBy returns the first page of the same filter ordered by sort; the
+// order is reversed when it is already the current one.
+func (q Query) SortBy(sort string) Query {
+	if sort == "rating" {
+		sort = ""
+	}
+	q = q.Filter()
+	if q.Sort == sort {
+		q.Desc = !q.Desc
+	} else {
+		q.Sort, q.Desc = sort, false
+	}
+	return q
+}
+
+func (q Query) limit() int {
+	if q.Limit <= 0 {
+		return defaultLimit
+	}
+	return q.Limit
+}
+
+// StatusLabel names the status filter for people.
+func (q Query) StatusLabel() string {
+	switch q.Status {
+	case "":
+		return "open"
+	case "all":
+		return "all"
+	}
+	return q.Status
+}
+
+// Cursor is the position of a row in every order the list offers: its
+// rating, deadline and primary key. A page starts after (or ends before)
+// it, whatever rows were added or removed meanwhile (keyset pagination).
+type Cursor struct {
+	Rating   string
+	Deadline string // YYYY-MM-DD, "" for none
+	HostID   int64
+	QID      int
+	Port     int
+}
+
+func (c Cursor) String() string {
+	return c.Rating + "." + c.Deadline + "." + strconv.FormatInt(c.HostID, 10) + "." +
+		strconv.Itoa(c.QID) + "." + strconv.Itoa(c.Port)
+}
+
+// ParseCursor reads a cursor written by Cursor.String.
+func ParseCursor(s string) (Cursor, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) != 5 {
+		return Cursor{}, errors.New("bad cursor")
+	}
+	var c Cursor
+	if parts[0] != "" && finding.RatingRank(parts[0]) < 0 {
+		return Cursor{}, errors.New("bad cursor rating")
+	}
+	c.Rating = parts[0]
+	if parts[1] != "" {
+		if _, err := time.Parse(time.DateOnly, parts[1]); err != nil {
+			return Cursor{}, errors.New("bad cursor deadline")
+		}
+	}
+	c.Deadline = parts[1]
+	var err1, err2, err3 error
+	c.HostID, err1 = strconv.ParseInt(parts[2], 10, 64)
+	c.QID, err2 = strconv.Atoi(parts[3])
+	c.Port, err3 = strconv.Atoi(parts[4])
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return Cursor{}, errors.New("bad cursor key")
+	}
+	return c, nil
+}

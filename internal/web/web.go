@@ -1,0 +1,415 @@
+// Package web holds qvt's dashboard: the overview a security lead reads
+// every morning, the findings list an engineer filters to find what to fix
+// next, the finding, host and QID pages, the JSON API behind them,
+// /healthz and /metrics. It reads the store only.
+//
+// Everything it serves is in the binary: templates (html/template, which
+// escapes every value), one stylesheet and one small script (go:embed),
+// charts drawn as SVG on the server. The Content-Security-Policy allows
+// scripts and styles from the dashboard itself only, no inline script or
+// style at all, so that text from the KB, sanitized already, could not run
+// even if it slipped through.
+//
+// It binds 127.0.0.1 unless told otherwise, and refuses an address beyond
+// loopback unless a login (HTTP basic, or a bearer token) is configured.
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/microcosm-cc/bluemonday"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"qvt/internal/store"
+)
+
+//go:embed templates static
+var assets embed.FS
+
+// DefaultAddr is where the dashboard listens unless told otherwise.
+const DefaultAddr = "127.0.0.1:8080"
+
+// Config configures the dashboard (the `web:` section of the config file).
+type Config struct {
+	Addr    string `yaml:"addr"`     // host:port; default 127.0.0.1:8080
+	Auth    Auth   `yaml:"auth"`     // required when Addr is not a loopback address
+	JiraURL string `yaml:"jira_url"` // base URL of Jira, for links to issues: JiraURL + "/browse/" + key
+}
+
+// Auth is the dashboard's login: HTTP basic (User and Password), a bearer
+// token (Token), or both. Empty means none.
+type Auth struct {
+	User     string `yaml:"user"`
+	Password string `yaml:"password"` // secret
+	Token    string `yaml:"token"`    // secret
+}
+
+// Enabled tells whether a login is configured.
+func (a Auth) Enabled() bool { return a.User != "" && a.Password != "" || a.Token != "" }
+
+// String describes the configuration without its secrets.
+func (c Config) String() string {
+	auth := "none"
+	switch {
+	case c.Auth.User != "" && c.Auth.Password != "" && c.Auth.Token != "":
+		auth = "basic (user " + strconv.Quote(c.Auth.User) + ") or bearer token"
+	case c.Auth.User != "" && c.Auth.Password != "":
+		auth = "basic (user " + strconv.Quote(c.Auth.User) + ")"
+	case c.Auth.Token != "":
+		auth = "bearer token"
+	}
+	return fmt.Sprintf("addr=%s auth=%s jira_url=%s", c.addr(), auth, c.JiraURL)
+}
+
+// LogValue keeps secrets out of logs.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+func (c Config) addr() string {
+	if c.Addr == "" {
+		return DefaultAddr
+	}
+	return c.Addr
+}
+
+// Server is the dashboard.
+type Server struct {
+	st        *store.Store
+	cfg       Config
+	log       *slog.Logger
+	now       func() time.Time
+	pages     map[string]*template.Template
+	sanitizer *bluemonday.Policy
+	metrics   *Metrics
+	titles    titleIndex
+	overview  overviewCache
+	gatherMax gatherLimits      // the sizes of sets the list sorts rather than walks
+	static    map[string]string // file name → content hash, for cache-busting URLs
+	handler   http.Handler
+	bg        context.Context // background work (the overview) stops with it
+	stop      context.CancelFunc
+}
+
+// New builds the dashboard over a store. log may be nil.
+func New(st *store.Store, cfg Config, log *slog.Logger) (*Server, error) {
+	if st == nil {
+		return nil, errors.New("web: no store")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.JiraURL != "" && !strings.HasPrefix(cfg.JiraURL, "https://") && !strings.HasPrefix(cfg.JiraURL, "http://") {
+		return nil, fmt.Errorf("web: jira_url %q: want an http(s) URL", cfg.JiraURL)
+	}
+	if (cfg.Auth.User == "") != (cfg.Auth.Password == "") {
+		return nil, errors.New("web: auth: give both user and password, or neither")
+	}
+	cfg.JiraURL = strings.TrimRight(cfg.JiraURL, "/")
+	s := &Server{st: st, cfg: cfg, log: log, now: time.Now, sanitizer: kbPolicy(), static: map[string]string{}, gatherMax: defaultGather}
+	s.bg, s.stop = context.WithCancel(context.Background())
+	if err := s.loadAssets(); err != nil {
+		return nil, err
+	}
+	s.metrics = newMetrics(s)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler is the dashboard as an http.Handler, login and security headers
+// included.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Metrics is the dashboard's metrics, for the sync to feed.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// Close stops background work.
+func (s *Server) Close() error {
+	s.stop()
+	return nil
+}
+
+// ListenAndServe serves the dashboard on cfg.Addr until ctx ends, then
+// shuts down gracefully. It refuses an address beyond loopback without a
+// login.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	addr := s.cfg.addr()
+	loop, err := loopback(addr)
+	if err != nil {
+		return err
+	}
+	if !loop && !s.cfg.Auth.Enabled() {
+		return fmt.Errorf("web: refusing to serve on %s without a login: anyone on the network could read every finding; "+
+			"configure web.auth (user and password, or a token), or bind 127.0.0.1", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("web: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.Warm(ctx)
+	s.log.Info("serving the dashboard", "url", "http://"+ln.Addr().String()+"/", "login", s.cfg.Auth.Enabled())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.stop()
+		return fmt.Errorf("web: %w", err)
+	case <-ctx.Done():
+	}
+	s.stop()
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil {
+		return fmt.Errorf("web: shutting down: %w", err)
+	}
+	return nil
+}
+
+// loopback tells whether addr (host:port) only accepts connections from
+// this machine. An empty host, 0.0.0.0 and :: listen everywhere; a name
+// other than localhost may resolve anywhere.
+func loopback(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("web: address %q: %w (want host:port, e.g. 127.0.0.1:8080)", addr, err)
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true, nil
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback(), nil
+}
+
+// loadAssets parses the templates and fingerprints the static files.
+func (s *Server) loadAssets() error {
+	err := fs.WalkDir(assets, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := assets.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		s.static[strings.TrimPrefix(p, "static/")] = hex.EncodeToString(sum[:6])
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("web: static files: %w", err)
+	}
+	base, err := template.New("layout.html").Funcs(s.funcs()).ParseFS(assets, "templates/layout.html", "templates/parts.html")
+	if err != nil {
+		return fmt.Errorf("web: templates: %w", err)
+	}
+	s.pages = map[string]*template.Template{}
+	for _, name := range []string{"overview", "findings", "finding", "host", "qid", "error"} {
+		t, err := template.Must(base.Clone()).ParseFS(assets, "templates/"+name+".html")
+		if err != nil {
+			return fmt.Errorf("web: templates: %w", err)
+		}
+		s.pages[name] = t
+	}
+	return nil
+}
+
+// assetURL is the URL of a static file, with its fingerprint so that it
+// can be cached for good.
+func (s *Server) assetURL(name string) string {
+	return "/static/" + name + "?v=" + s.static[name]
+}
+
+// csp allows nothing but the dashboard's own script, styles and images.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
+	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+		route := pattern[strings.IndexByte(pattern, ' ')+1:]
+		mux.Handle(pattern, s.instrument(route, h))
+	}
+	handle("GET /{$}", s.overviewPage)
+	handle("GET /findings", s.findingsPage)
+	handle("GET /findings.csv", s.download("csv"))
+	handle("GET /findings.json", s.download("json"))
+	handle("GET /finding/{key}", s.findingPage)
+	handle("GET /host/{id}", s.hostPage)
+	handle("GET /qid/{qid}", s.qidPage)
+	handle("GET /api/summary", s.apiSummary)
+	handle("GET /api/findings", s.apiFindings)
+	handle("GET /api/findings/{key}", s.apiFinding)
+	handle("GET /api/hosts/{id}", s.apiHost)
+	handle("GET /api/qids/{qid}", s.apiQID)
+	handle("GET /static/{name}", s.staticFile)
+	handle("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) error {
+		return errNotFound
+	}))
+	return s.secure(mux)
+}
+
+// secure adds the security headers and the login.
+func (s *Server) secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if r.URL.Path != "/healthz" && s.cfg.Auth.Enabled() && !s.authorized(r) {
+			h.Set("WWW-Authenticate", `Basic realm="qvt", charset="UTF-8"`)
+			http.Error(w, "login required", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authorized checks the request's credentials in constant time.
+func (s *Server) authorized(r *http.Request) bool {
+	a := s.cfg.Auth
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && a.Token != "" {
+		return subtle.ConstantTimeCompare([]byte(tok), []byte(a.Token)) == 1
+	}
+	if user, pass, ok := r.BasicAuth(); ok && a.User != "" {
+		u := subtle.ConstantTimeCompare([]byte(user), []byte(a.User))
+		p := subtle.ConstantTimeCompare([]byte(pass), []byte(a.Password))
+		return u&p == 1
+	}
+	return false
+}
+
+// httpError is an error with the status it answers.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+var errNotFound = &httpError{http.StatusNotFound, "not found"}
+
+func badRequest(err error) error { return &httpError{http.StatusBadRequest, err.Error()} }
+
+// statusWriter remembers the status code.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// instrument counts and times a route, and turns its error into a page
+// (or a JSON error under /api/).
+func (s *Server) instrument(route string, h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("dashboard: panic", "route", route, "panic", p)
+				if !sw.wrote {
+					http.Error(sw, "internal error", http.StatusInternalServerError)
+				}
+			}
+			s.metrics.httpRequests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+			s.metrics.httpDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		}()
+		if err := h(sw, r); err != nil {
+			s.fail(sw, r, err)
+		}
+	})
+}
+
+// fail answers an error: its own status for an httpError, 500 (logged,
+// not shown) for anything else.
+func (s *Server) fail(w *statusWriter, r *http.Request, err error) {
+	status, msg := http.StatusInternalServerError, "Something went wrong; the server log says what."
+	var he *httpError
+	if errors.As(err, &he) {
+		status, msg = he.status, he.msg
+	} else if errors.Is(err, context.Canceled) {
+		return
+	} else {
+		s.log.Error("dashboard", "path", r.URL.Path, "err", err)
+	}
+	if w.wrote {
+		return // a download broke off: too late for an error page
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeJSON(w, status, map[string]string{"error": msg})
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	s.pages["error"].Execute(w, map[string]any{"Title": http.StatusText(status), "Status": status, "Message": msg, "Nav": "", "Jira": false})
+}
+
+func (s *Server) staticFile(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	sum, ok := s.static[name]
+	if !ok {
+		return errNotFound
+	}
+	b, err := assets.ReadFile("static/" + name)
+	if err != nil {
+		return errNotFound
+	}
+	if r.URL.Query().Get("v") == sum {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	w.Header().Set("ETag", `"`+sum+`"`)
+	http.ServeContent(w, r, path.Base(name), time.Time{}, strings.NewReader(string(b)))
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.st.DB().PingContext(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "store unreachable"})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}

@@ -1,0 +1,469 @@
+package web
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"qvt/internal/finding"
+)
+
+// Every page and API route answers, with the security headers, and shows
+// what it is about.
+func TestRoutes(t *testing.T) {
+	s, hs := newTestServer(t, Config{})
+	p, err := s.Findings(context.Background(), Query{Limit: 1})
+	if err != nil || len(p.Rows) != 1 {
+		t.Fatalf("first finding: %v %v", p, err)
+	}
+	f := p.Rows[0]
+	xssKey := finding.Key(xssIP, xssQID, 443)
+	for _, c := range []struct {
+		path, ctype string
+		wants       []string
+	}{
+		{"/", "text/html", []string{"Open findings", "Overdue", "Due in 7 days", "New", "Fixed", "Reopened",
+			"Open findings by rating, day by day", "Fixed within the deadline", "Top QIDs by open risk", "Top hosts by open risk", "<svg"}},
+		{"/findings", "text/html", []string{`<table class="findings">`, f.Title, "Download this list"}},
+		{"/findings?rating=Critical&sort=deadline&dir=desc", "text/html", []string{"Critical"}},
+		{"/finding/" + url.PathEscape(f.Key), "text/html", []string{f.Address, "History", "Diagnosis", "Solution"}},
+		{"/finding/" + url.PathEscape(xssKey), "text/html", []string{"SEC-42", "https://jira.example.com/browse/SEC-42",
+			"Attack Vector", "Network", "Environmental", "CVE-2024-3094", "https://nvd.nist.gov/vuln/detail/CVE-2024-3094",
+			"Plain text<br>\nover two lines &amp; an ampersand", "VENDOR-2"}},
+		{"/host/" + strconv.FormatInt(f.HostID, 10), "text/html", []string{f.Address, "Findings on this host", f.Title}},
+		{"/qid/" + strconv.Itoa(f.QID), "text/html", []string{"QID " + strconv.Itoa(f.QID), "Hosts with this QID", f.Address}},
+		{"/api/summary", "application/json", []string{`"by_rating"`, `"trend"`, `"top_qids"`}},
+		{"/api/findings?limit=2", "application/json", []string{`"findings"`, `"next"`, `"next_url"`}},
+		{"/api/findings/" + url.PathEscape(xssKey), "application/json", []string{`"key": "10.99.0.1:990001:443"`, `"jira": "SEC-42"`, `"cvss_metrics"`}},
+		{"/api/hosts/" + strconv.FormatInt(f.HostID, 10), "application/json", []string{`"address"`}},
+		{"/api/qids/" + strconv.Itoa(f.QID), "application/json", []string{`"qid"`}},
+		{"/healthz", "application/json", []string{`"ok"`}},
+		{"/static/app.css", "text/css", []string{"--critical"}},
+		{"/static/app.js", "text/javascript", []string{"use strict"}},
+	} {
+		status, h, body := get(t, hs, c.path)
+		if status != http.StatusOK {
+			t.Errorf("%s: status %d\n%.500s", c.path, status, body)
+			continue
+		}
+		if !strings.HasPrefix(h.Get("Content-Type"), c.ctype) {
+			t.Errorf("%s: Content-Type %q, want %s", c.path, h.Get("Content-Type"), c.ctype)
+		}
+		if h.Get("Content-Security-Policy") != csp || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: security headers missing: %v", c.path, h)
+		}
+		mustContain(t, c.path, body, c.wants...)
+	}
+	for _, path := range []string{"/finding/1.2.3.4:1:0", "/finding/nonsense", "/host/999999999", "/qid/1", "/nowhere", "/api/findings/1.2.3.4:1:0", "/static/x.js"} {
+		if status, _, _ := get(t, hs, path); status != http.StatusNotFound {
+			t.Errorf("%s: status %d, want 404", path, status)
+		}
+	}
+	status, _, body := get(t, hs, "/nowhere")
+	mustContain(t, "404 page", body, "404 Not Found", "Back to the overview")
+	status, _, body = get(t, hs, "/findings?status=bogus&rating=Severe")
+	if status != http.StatusBadRequest {
+		t.Errorf("bad filter: status %d", status)
+	}
+	mustContain(t, "bad filter page", body, `status=&#34;bogus&#34;`, "Severe")
+	status, _, body = get(t, hs, "/api/findings?qid=x")
+	if status != http.StatusBadRequest || !strings.Contains(body, `"error"`) {
+		t.Errorf("bad API filter: %d %s", status, body)
+	}
+}
+
+// The pages hold no inline script or style (the Content-Security-Policy
+// would block them) and no asset from elsewhere, and stay light.
+func TestPagesSelfContained(t *testing.T) {
+	s, hs := newTestServer(t, Config{})
+	p, _ := s.Findings(context.Background(), Query{Limit: 1})
+	total := 0
+	for _, path := range []string{"/", "/findings", "/finding/" + url.PathEscape(p.Rows[0].Key)} {
+		_, _, body := get(t, hs, path)
+		for _, bad := range []*regexp.Regexp{
+			regexp.MustCompile(`<script(?:\s[^>]*)?>[^<]`),        // inline script
+			regexp.MustCompile(`<script(?:[^>](?:[^s]|s[^r]))*>`), // script without src
+			regexp.MustCompile(`\sstyle=`), regexp.MustCompile(`<style`), regexp.MustCompile(`\son[a-z]+=`),
+			regexp.MustCompile(`src="(?:https?:)?//`), regexp.MustCompile(`<link[^>]+href="(?:https?:)?//`),
+		} {
+			if m := bad.FindString(body); m != "" && !strings.Contains(m, `src="/static/`) {
+				t.Errorf("%s holds %q", path, m)
+			}
+		}
+		total += len(body)
+	}
+	for _, a := range []string{"app.css", "app.js", "favicon.svg"} {
+		b, _ := assets.ReadFile("static/" + a)
+		total += len(b)
+	}
+	if total > 300<<10 {
+		t.Errorf("the three pages and their assets weigh %d bytes; want under 300 KB", total)
+	}
+}
+
+// KB text is HTML from elsewhere: only formatting and http(s) links stay.
+func TestKBSanitized(t *testing.T) {
+	_, hs := newTestServer(t, Config{})
+	_, _, body := get(t, hs, "/finding/"+url.PathEscape(finding.Key(xssIP, xssQID, 443)))
+	lower := strings.ToLower(body)
+	for _, bad := range []string{"javascript:", "onerror", "onload", "onclick", "<iframe", "<img", "<svg onload", "<style", "style="} {
+		if strings.Contains(lower, bad) {
+			i := strings.Index(lower, bad)
+			t.Errorf("finding page holds %q: …%s…", bad, body[max(0, i-80):min(len(body), i+80)])
+		}
+	}
+	if n := strings.Count(lower, "<script"); n != 1 {
+		t.Errorf("%d script elements, want only the dashboard's own", n)
+	}
+	mustContain(t, "finding page", body, "Look <b>here</b>.", `href="https://example.com/advisory"`, `rel="nofollow noreferrer noopener"`,
+		"Hostile &lt;script&gt;", "&lt;script&gt;window.", `>VENDOR-1<`)
+}
+
+// A login is required when configured, for pages and API, not for /healthz.
+func TestAuth(t *testing.T) {
+	_, hs := newTestServer(t, Config{Auth: Auth{User: "lead", Password: "s3cret", Token: "tok-123"}})
+	for _, c := range []struct {
+		name   string
+		hdr    []string
+		status int
+	}{
+		{"none", nil, 401},
+		{"basic", []string{"Authorization", "Basic bGVhZDpzM2NyZXQ="}, 200},
+		{"bad password", []string{"Authorization", "Basic bGVhZDp3cm9uZw=="}, 401},
+		{"bearer", []string{"Authorization", "Bearer tok-123"}, 200},
+		{"bad bearer", []string{"Authorization", "Bearer tok-12"}, 401},
+	} {
+		for _, path := range []string{"/", "/api/summary", "/metrics"} {
+			status, h, _ := get(t, hs, path, c.hdr...)
+			if status != c.status {
+				t.Errorf("%s %s: status %d, want %d", c.name, path, status, c.status)
+			}
+			if status == 401 && !strings.HasPrefix(h.Get("WWW-Authenticate"), "Basic") {
+				t.Errorf("%s %s: no WWW-Authenticate", c.name, path)
+			}
+		}
+	}
+	if status, _, _ := get(t, hs, "/healthz"); status != 200 {
+		t.Errorf("/healthz needs a login: %d", status)
+	}
+	cfg := Config{Auth: Auth{User: "lead", Password: "s3cret", Token: "tok-123"}}
+	if s := cfg.String(); strings.Contains(s, "s3cret") || strings.Contains(s, "tok-123") {
+		t.Errorf("Config.String leaks a secret: %s", s)
+	}
+}
+
+// The dashboard binds loopback by default and will not listen beyond it
+// without a login.
+func TestListenPolicy(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:8080": true, "[::1]:80": true, "localhost:1": true,
+		":8080": false, "0.0.0.0:8080": false, "[::]:8080": false, "10.0.0.5:8080": false, "dash.example.com:443": false} {
+		if got, err := loopback(addr); err != nil || got != want {
+			t.Errorf("loopback(%q) = %v, %v; want %v", addr, got, err, want)
+		}
+	}
+	st, _ := fixtureStore(t)
+	s, err := New(st, Config{Addr: "0.0.0.0:0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.ListenAndServe(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "without a login") {
+		t.Errorf("non-loopback without login: %v", err)
+	}
+	s, err = New(st, Config{Addr: "127.0.0.1:0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.ListenAndServe(ctx) }()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("loopback: %v", err)
+	}
+	if _, err := New(st, Config{Auth: Auth{User: "x"}}, nil); err == nil {
+		t.Error("a user without a password is accepted")
+	}
+}
+
+// The downloads hold exactly the list's findings, in the export contract.
+func TestDownloads(t *testing.T) {
+	s, hs := newTestServer(t, Config{})
+	all := loadOracle(t, s.st.DB())
+	for _, f := range []string{"rating=Critical", "status=closed&rating=High", "status=Active&due=overdue", "tag=DMZ", "q=Windows&status=all", ""} {
+		v, _ := url.ParseQuery(f)
+		q, _ := ParseQuery(v)
+		var want []string
+		for _, r := range all {
+			if oracleMatch(q, r, s.now()) {
+				want = append(want, finding.Key(r.ip, r.QID, r.Port))
+			}
+		}
+		slices.Sort(want)
+		status, h, body := get(t, hs, "/findings.csv?"+f)
+		if status != 200 || !strings.HasPrefix(h.Get("Content-Disposition"), "attachment") {
+			t.Fatalf("%s: csv %d %v", f, status, h)
+		}
+		recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range recs[1:] {
+			got = append(got, r[0])
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("csv %q: %d findings, want %d; %v", f, len(got), len(want), firstDiffS(got, want))
+		}
+		_, _, body = get(t, hs, "/findings.json?"+f)
+		var items []finding.Finding
+		if err := json.Unmarshal([]byte(body), &items); err != nil {
+			t.Fatalf("json %q: %v", f, err)
+		}
+		got = got[:0]
+		for _, it := range items {
+			got = append(got, it.Key)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("json %q: %d findings, want %d", f, len(got), len(want))
+		}
+	}
+}
+
+// The overview's counts agree with the store's own summary, and its chart
+// with a day-by-day replay of every finding's history.
+func TestOverview(t *testing.T) {
+	s, _ := newTestServer(t, Config{})
+	ctx := context.Background()
+	o, err := s.Overview(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := s.st.Summarize(ctx, s.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Open != sum.Open || o.Total != sum.Total || o.Overdue != sum.Overdue || o.DueSoon != sum.DueSoon {
+		t.Errorf("overview open/total/overdue/due %d/%d/%d/%d, store %d/%d/%d/%d", o.Open, o.Total, o.Overdue, o.DueSoon, sum.Open, sum.Total, sum.Overdue, sum.DueSoon)
+	}
+	for _, c := range o.ByRating {
+		if c.Count != sum.ByRating[c.Name] {
+			t.Errorf("open %s: %d, store %d", c.Name, c.Count, sum.ByRating[c.Name])
+		}
+	}
+	changes, err := s.st.Changes(ctx, o.Sync.DataTime.Unix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Changes.New != changes.New || o.Changes.Fixed != changes.Fixed || o.Changes.Reopened != changes.Reopened || o.Changes.Gone != changes.Gone {
+		t.Errorf("last sync changes %+v, store %+v", o.Changes, changes)
+	}
+	if o.Sync.RunKind != "incremental" || o.Sync.Duration != 95 {
+		t.Errorf("last sync %+v", o.Sync)
+	}
+	if len(o.TopQIDs) == 0 || len(o.TopHosts) == 0 || o.TopQIDs[0].Risk < o.TopQIDs[len(o.TopQIDs)-1].Risk {
+		t.Errorf("top lists: %+v %+v", o.TopQIDs, o.TopHosts)
+	}
+
+	// Replay: a finding is open at the end of day D when it was first seen
+	// by then and its last closing event up to D reopened it (or, with no
+	// event by then, it was open before its first event, or is open now).
+	type life struct {
+		rating    string
+		firstSeen int64
+		open      bool
+		events    []struct {
+			at       int64
+			old, new string
+		}
+	}
+	lives := map[[3]int64]*life{}
+	rows, err := s.st.DB().Query("SELECT host_id, qid, port, vuln_score, first_seen, closed = '' FROM detections WHERE type <> 'Info'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k [3]int64
+		l := &life{}
+		rows.Scan(&k[0], &k[1], &k[2], &l.rating, &l.firstSeen, &l.open)
+		lives[k] = l
+	}
+	rows.Close()
+	rows, err = s.st.DB().Query("SELECT host_id, qid, port, at, old, new FROM history WHERE event = 'closed' ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k [3]int64
+		var e struct {
+			at       int64
+			old, new string
+		}
+		rows.Scan(&k[0], &k[1], &k[2], &e.at, &e.old, &e.new)
+		if l := lives[k]; l != nil {
+			l.events = append(l.events, e)
+		}
+	}
+	rows.Close()
+	if len(o.Trend.Days) < fixtureDays+1 {
+		t.Fatalf("trend has %d days", len(o.Trend.Days))
+	}
+	for di, day := range o.Trend.Days {
+		d, _ := time.Parse(time.DateOnly, day)
+		end := d.Add(24 * time.Hour).Unix()
+		want := map[string]int{}
+		for _, l := range lives {
+			if l.firstSeen >= end {
+				continue
+			}
+			open := l.open
+			if len(l.events) > 0 {
+				open = l.events[0].old == ""
+			}
+			for _, e := range l.events {
+				if e.at < end {
+					open = e.new == ""
+				}
+			}
+			if open {
+				want[l.rating]++
+			}
+		}
+		for ri, r := range o.Trend.Ratings {
+			if got := o.Trend.Open[ri][di]; got != want[r] {
+				t.Errorf("trend %s %s: %d, replay %d", day, r, got, want[r])
+			}
+		}
+	}
+	// The last day is today: the open counts.
+	last := len(o.Trend.Days) - 1
+	for ri, c := range o.ByRating {
+		if o.Trend.Open[ri][last] != c.Count {
+			t.Errorf("trend today %s: %d, open %d", c.Name, o.Trend.Open[ri][last], c.Count)
+		}
+	}
+}
+
+// A change to the store makes the overview stale; the next one follows.
+func TestOverviewRefresh(t *testing.T) {
+	s, _ := newTestServer(t, Config{})
+	ctx := context.Background()
+	o1, err := s.Overview(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.st.DB().Exec("UPDATE meta SET value = value + 1 WHERE name = 'rev'"); err != nil {
+		t.Fatal(err)
+	}
+	o2, err := s.Overview(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o2.Stale || o2.Built != o1.Built {
+		t.Errorf("after a change: stale %v", o2.Stale)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		o3, err := s.Overview(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !o3.Stale {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the overview was never rebuilt")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// /metrics exports findings, the last sync and the API calls fed to it.
+func TestMetrics(t *testing.T) {
+	s, hs := newTestServer(t, Config{})
+	s.Metrics().AddAPICalls("qualys", "/api/2.0/fo/asset/host/vm/detection/", 12, 2)
+	get(t, hs, "/")
+	_, _, body := get(t, hs, "/metrics")
+	mustContain(t, "/metrics", body,
+		`qvt_findings{rating="High",status="Active"}`, `qvt_findings_open{rating="Critical"}`, `qvt_findings_overdue{rating="High"}`,
+		"qvt_last_sync_timestamp_seconds", "qvt_last_sync_duration_seconds 95", "qvt_last_data_timestamp_seconds",
+		`qvt_api_calls_total{api="qualys",endpoint="/api/2.0/fo/asset/host/vm/detection/"} 12`,
+		`qvt_api_retries_total{api="qualys",endpoint="/api/2.0/fo/asset/host/vm/detection/"} 2`,
+		`qvt_http_requests_total{code="200",route="/{$}"}`, "go_goroutines", "qvt_dashboard_overview_build_seconds")
+}
+
+// Every template renders with empty data: a store with nothing in it.
+func TestEmptyStore(t *testing.T) {
+	st, err := storeOpen(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(st, Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	hs := newHTTPTest(s)
+	defer hs.Close()
+	for _, path := range []string{"/", "/findings", "/api/summary", "/api/findings", "/findings.csv", "/findings.json"} {
+		status, _, body := get(t, hs, path)
+		if status != 200 {
+			t.Errorf("%s: %d %.300s", path, status, body)
+		}
+	}
+	_, _, body := get(t, hs, "/findings")
+	mustContain(t, "empty list", body, "No findings match")
+}
+
+func firstDiffS(a, b []string) string {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return fmt.Sprintf("%d: %v vs %v", i, a[i], b[i])
+		}
+	}
+	return strconv.Itoa(min(len(a), len(b)))
+}
+
+// The QID page's counts come from the overview when it is current; they
+// are those the store counts.
+func TestQIDCounts(t *testing.T) {
+	s, _ := newTestServer(t, Config{})
+	ctx := context.Background()
+	if _, err := s.Overview(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.st.DB().Query("SELECT DISTINCT qid FROM detections WHERE type <> 'Info' ORDER BY qid LIMIT 40")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qids []int
+	for rows.Next() {
+		var q int
+		rows.Scan(&q)
+		qids = append(qids, q)
+	}
+	rows.Close()
+	for _, q := range qids {
+		v, err := s.qid(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		by, open, overdue, err := s.openCounts(ctx, "qid = ?", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Open != open || v.Overdue != overdue || !slices.Equal(v.OpenBy, by) {
+			t.Errorf("QID %d: page %d open %d overdue %v, store %d %d %v", q, v.Open, v.Overdue, v.OpenBy, open, overdue, by)
+		}
+	}
+}

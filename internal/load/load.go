@@ -229,6 +229,9 @@ func (l *Loader) Files(ctx context.Context, st *store.Store, paths []string) (Re
 		res.Stats = tx.Stats
 		return nil
 	})
+	if err == nil && res.Stats.Detections > 0 {
+		l.log().Debug("detections written", "detections", res.Stats.Detections, "rescanned_unchanged", res.Stats.Rescanned)
+	}
 	return res, err
 }
 

@@ -109,6 +109,95 @@ WHERE excluded.last_seen > detections.last_seen
 // tcp/udp pair first, so keeping the first is the upsert's rule too.
 var insertDetection = upsertDetection[:strings.Index(upsertDetection, "ON CONFLICT")] + "ON CONFLICT DO NOTHING"
 
+// touchDetection is the common case of a rescan: a detection found again
+// with its status, closed reason, rating and deadline unchanged. It sets
+// only columns that no index holds and the history trigger does not
+// watch, so SQLite rewrites no index entry and needs no statement journal
+// for the trigger; it matches no row (and the full upsert runs) when one
+// of those changed, when the detection is new, or when the data is not
+// newer than the store's. The revision moves, as with the upsert, when a
+// column that the finding record shows changed (extra holds the times of
+// the last test and processing, which move with every scan: it does not
+// count). Parameters: ?1 host_id, ?2 qid, ?3 port, ?4 seen, ?5
+// last_found, ?6 times_found, ?7 rev, then the other columns of
+// upsertDetection in its order.
+const touchDetection = `UPDATE detections SET last_seen = ?4, last_found = ?5, times_found = ?6,
+ protocol = ?8, severity = ?10, last_reopened = ?14, times_reopened = ?15, results = ?16,
+ ignored = ?17, disabled = ?18, extra = ?19,
+ rev = CASE WHEN last_found IS NOT ?5 OR times_found IS NOT ?6 OR protocol IS NOT ?8
+   OR severity IS NOT ?10 OR last_reopened IS NOT ?14 OR times_reopened IS NOT ?15
+   OR results IS NOT ?16 OR ignored IS NOT ?17 OR disabled IS NOT ?18 THEN ?7 ELSE rev END
+WHERE host_id = ?1 AND qid = ?2 AND port = ?3
+ AND (?4 > last_seen OR (?4 = last_seen AND ?5 > last_found))
+ AND type IS ?9 AND status IS ?11 AND first_found IS ?12 AND last_fixed IS ?13
+ AND vuln_score IS ?20 AND breach_date IS ?21 AND closed IS ?22`
+
+// detRow is a detection's row as the statements bind it.
+type detRow struct {
+	hostID, qid, port                      int64
+	protocol, typ                          string
+	severity                               int64
+	status                                 string
+	firstFound, lastFound, timesFound      int64
+	lastFixed, lastReopened, timesReopened int64
+	results                                string
+	ignored, disabled                      bool
+	extra, vulnScore, breachDate, closed   string
+}
+
+// bindRow binds the row in upsertDetection's (and insertDetection's) order.
+func bindRow(b *binder, r *detRow, seen, rev int64) {
+	b.int(r.hostID)
+	b.int(r.qid)
+	b.int(r.port)
+	b.text(r.protocol)
+	b.text(r.typ)
+	b.int(r.severity)
+	b.text(r.status)
+	b.int(r.firstFound)
+	b.int(r.lastFound)
+	b.int(r.timesFound)
+	b.int(r.lastFixed)
+	b.int(r.lastReopened)
+	b.int(r.timesReopened)
+	b.text(r.results)
+	b.bool(r.ignored)
+	b.bool(r.disabled)
+	b.text(r.extra)
+	b.text(r.vulnScore)
+	b.text(r.breachDate)
+	b.int(seen) // first_seen (kept by the upsert)
+	b.int(seen) // last_seen
+	b.text(r.closed)
+	b.int(rev)
+}
+
+// bindTouch binds the row in touchDetection's order.
+func bindTouch(b *binder, r *detRow, seen, rev int64) {
+	b.int(r.hostID)
+	b.int(r.qid)
+	b.int(r.port)
+	b.int(seen)
+	b.int(r.lastFound)
+	b.int(r.timesFound)
+	b.int(rev)
+	b.text(r.protocol)
+	b.text(r.typ)
+	b.int(r.severity)
+	b.text(r.status)
+	b.int(r.firstFound)
+	b.int(r.lastFixed)
+	b.int(r.lastReopened)
+	b.int(r.timesReopened)
+	b.text(r.results)
+	b.bool(r.ignored)
+	b.bool(r.disabled)
+	b.text(r.extra)
+	b.text(r.vulnScore)
+	b.text(r.breachDate)
+	b.text(r.closed)
+}
+
 // Closed reasons.
 const (
 	ClosedFixed    = "fixed"
@@ -139,6 +228,9 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 	if err := tx.watchChanges(seen); err != nil {
 		return err
 	}
+	if err := tx.deferIndexes(); err != nil {
+		return err
+	}
 	rev, err := tx.rev()
 	if err != nil {
 		return err
@@ -152,6 +244,10 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 		return err
 	}
 	insert, err := tx.bind(insertDetection)
+	if err != nil {
+		return err
+	}
+	touch, err := tx.bind(touchDetection)
 	if err != nil {
 		return err
 	}
@@ -193,42 +289,30 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 		if err := tx.putTags(h); err != nil {
 			return fmt.Errorf("store: host %d: %w", h.ID, err)
 		}
-		db := upsert
-		if !prev.exists {
-			db = insert
-		}
 		for i := range h.Detections {
 			d := &h.Detections[i]
 			tx.Stats.Detections++
-			db.int(h.ID)
-			db.int(int64(d.QID))
-			db.int(int64(d.Port))
-			db.text(d.Protocol)
-			db.text(d.Type)
-			db.int(int64(d.Severity))
-			db.text(d.Status)
-			var times [4]int64
-			for k, tm := range [4]struct{ name, v string }{
-				{"FIRST_FOUND_DATETIME", d.FirstFound},
-				{"LAST_FOUND_DATETIME", d.LastFound},
-				{"LAST_FIXED_DATETIME", d.LastFixed},
-				{"LAST_REOPENED_DATETIME", d.LastReopened},
+			row := detRow{
+				hostID: h.ID, qid: int64(d.QID), port: int64(d.Port),
+				protocol: d.Protocol, typ: d.Type, severity: int64(d.Severity), status: d.Status,
+				timesFound: int64(d.TimesFound), timesReopened: int64(d.TimesReopened),
+				results: d.Results, ignored: d.Ignored, disabled: d.Disabled, closed: closedReason(d),
+			}
+			for _, tm := range [4]struct {
+				name, v string
+				dst     *int64
+			}{
+				{"FIRST_FOUND_DATETIME", d.FirstFound, &row.firstFound},
+				{"LAST_FOUND_DATETIME", d.LastFound, &row.lastFound},
+				{"LAST_FIXED_DATETIME", d.LastFixed, &row.lastFixed},
+				{"LAST_REOPENED_DATETIME", d.LastReopened, &row.lastReopened},
 			} {
 				t, ok := unixtime.Parse(tm.v)
 				if !ok {
 					return fmt.Errorf("store: host %d qid %d port %d: %s %q is not an RFC 3339 time", h.ID, d.QID, d.Port, tm.name, tm.v)
 				}
-				times[k] = t
+				*tm.dst = t
 			}
-			db.int(times[0])
-			db.int(times[1])
-			db.int(int64(d.TimesFound))
-			db.int(times[2])
-			db.int(times[3])
-			db.int(int64(d.TimesReopened))
-			db.text(d.Results)
-			db.bool(d.Ignored)
-			db.bool(d.Disabled)
 			var dv Derived
 			if i < len(r.Derived) {
 				dv = r.Derived[i]
@@ -236,14 +320,24 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 			if dv.Extra == "" {
 				dv.Extra = DetectionExtra(d)
 			}
-			db.text(dv.Extra)
-			db.text(dv.VulnScore)
-			db.text(dv.BreachDate)
-			db.int(seen)
-			db.int(seen)
-			db.text(closedReason(d))
-			db.int(rev)
-			if err := db.run(); err != nil {
+			row.extra, row.vulnScore, row.breachDate = dv.Extra, dv.VulnScore, dv.BreachDate
+			if !prev.exists {
+				bindRow(insert, &row, seen, rev)
+				if err := insert.run(); err != nil {
+					return fmt.Errorf("store: host %d qid %d port %d: %w", h.ID, d.QID, d.Port, err)
+				}
+				continue
+			}
+			bindTouch(touch, &row, seen, rev)
+			if err := touch.run(); err != nil {
+				return fmt.Errorf("store: host %d qid %d port %d: %w", h.ID, d.QID, d.Port, err)
+			}
+			if tx.conn.Changes() > 0 {
+				tx.Stats.Rescanned++
+				continue
+			}
+			bindRow(upsert, &row, seen, rev)
+			if err := upsert.run(); err != nil {
 				return fmt.Errorf("store: host %d qid %d port %d: %w", h.ID, d.QID, d.Port, err)
 			}
 		}

@@ -20,6 +20,53 @@ type Tx struct {
 	watching bool
 	revision int64 // this transaction's revision, once allocated
 	revUsed  bool  // a finding got it: it is recorded at commit
+
+	checkedBulk bool     // deferIndexes has looked at the detections table
+	deferred    []string // CREATE INDEX statements to run before commit
+}
+
+// deferIndexes drops the secondary indexes of detections when the table
+// is empty, to build them again at commit: a first import inserts
+// hundreds of thousands of rows, and sorting them into an index once is
+// far cheaper than inserting each row's entry into a growing one. It is
+// one transaction: a rollback restores the indexes with everything else.
+func (tx *Tx) deferIndexes() error {
+	if tx.checkedBulk {
+		return nil
+	}
+	tx.checkedBulk = true
+	empty := true
+	err := tx.query("SELECT 1 FROM detections LIMIT 1", func(*sqlite3.Stmt) error { empty = false; return nil })
+	if err != nil || !empty {
+		return err
+	}
+	var names []string
+	err = tx.query(`SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'detections' AND sql IS NOT NULL`,
+		func(st *sqlite3.Stmt) error {
+			names = append(names, st.ColumnText(0))
+			tx.deferred = append(tx.deferred, st.ColumnText(1))
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := tx.exec(`DROP INDEX "` + name + `"`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildDeferred builds the indexes deferIndexes dropped.
+func (tx *Tx) buildDeferred() error {
+	for _, q := range tx.deferred {
+		if err := tx.exec(q); err != nil {
+			return err
+		}
+	}
+	tx.deferred = nil
+	return nil
 }
 
 // rev is this transaction's revision: findings it changes get it, so a
@@ -55,6 +102,7 @@ type Stats struct {
 	Vulns, VulnsChanged int
 	CVEs, CVEsChanged   int
 	Hosts, Detections   int
+	Rescanned           int // detections of known hosts found again with nothing else changed
 	Stale               int // hosts not written: the store holds newer data for them
 	Scored              int // QIDs scored
 	Rerated             int // detections whose rating or deadline changed
@@ -93,6 +141,9 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) (err error) {
 			return err
 		}
 		if err := tx.saveRev(); err != nil {
+			return err
+		}
+		if err := tx.buildDeferred(); err != nil {
 			return err
 		}
 		tx.closeStmts()
@@ -263,7 +314,11 @@ func (tx *Tx) query(q string, fn func(st *sqlite3.Stmt) error, args ...any) erro
 // status, closed reason, rating or deadline, whoever makes it (an import, a
 // sync, a rescoring). It is a TEMP trigger, living on this connection
 // only, because the time it records comes from the temp table qvt_now.
-const historyTrigger = `CREATE TEMP TRIGGER IF NOT EXISTS qvt_history AFTER UPDATE ON main.detections
+// It names the columns it watches so that an UPDATE that sets none of them
+// (a rescan that only moves last_found) neither fires it nor pays for the
+// statement journal a trigger needs.
+const historyTrigger = `CREATE TEMP TRIGGER IF NOT EXISTS qvt_history
+AFTER UPDATE OF status, closed, vuln_score, breach_date ON main.detections
 WHEN OLD.status IS NOT NEW.status OR OLD.closed IS NOT NEW.closed
   OR OLD.vuln_score IS NOT NEW.vuln_score OR OLD.breach_date IS NOT NEW.breach_date
 BEGIN

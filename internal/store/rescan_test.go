@@ -1,0 +1,227 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"qvt/internal/qualys"
+)
+
+// What a rescan writes: a detection found again with its status, rating
+// and deadline unchanged takes the narrow update (no index entry, no
+// history); anything else takes the full upsert. Either way the row,
+// its revision and the history must be what the finding's change says.
+func TestRescan(t *testing.T) {
+	const (
+		day1 = int64(1_700_000_000)
+		day2 = day1 + 86400
+	)
+	base := func() qualys.Detection {
+		return qualys.Detection{
+			QID: 38170, Type: "Confirmed", Severity: 3, Port: 443, Protocol: "tcp",
+			Results: "TLSv1.0 is enabled", Status: "New",
+			FirstFound: "2023-11-14T22:00:00Z", LastFound: "2023-11-14T22:00:00Z", TimesFound: 1,
+			LastTest: "2023-11-14T22:00:00Z",
+		}
+	}
+	cases := []struct {
+		name    string
+		seen    int64
+		change  func(d *qualys.Detection, dv *Derived)
+		revMove bool     // the finding counts as changed (publish sends it)
+		history []string // event:old>new rows the second write adds
+		check   string   // SQL expression over the row that must be true
+	}{
+		{
+			name: "found again",
+			seen: day2,
+			change: func(d *qualys.Detection, _ *Derived) {
+				d.LastFound, d.TimesFound, d.LastTest = "2023-11-15T22:00:00Z", 2, "2023-11-15T22:00:00Z"
+			},
+			revMove: true,
+			check:   "times_found = 2 AND last_seen = " + itoa(day2) + " AND extra LIKE '%2023-11-15T22:00:00Z%'",
+		},
+		{
+			name:    "only the last test moved",
+			seen:    day2,
+			change:  func(d *qualys.Detection, _ *Derived) { d.LastTest = "2023-11-15T22:00:00Z" },
+			revMove: false,
+			check:   "last_seen = " + itoa(day2) + " AND extra LIKE '%2023-11-15T22:00:00Z%'",
+		},
+		{
+			name:    "results changed",
+			seen:    day2,
+			change:  func(d *qualys.Detection, _ *Derived) { d.Results = "TLSv1.0 and TLSv1.1 are enabled" },
+			revMove: true,
+			check:   "results = 'TLSv1.0 and TLSv1.1 are enabled'",
+		},
+		{
+			name: "status New to Active",
+			seen: day2,
+			change: func(d *qualys.Detection, _ *Derived) {
+				d.Status, d.LastFound, d.TimesFound = "Active", "2023-11-15T22:00:00Z", 2
+			},
+			revMove: true,
+			history: []string{"status:New>Active"},
+			check:   "status = 'Active' AND times_found = 2",
+		},
+		{
+			name: "fixed",
+			seen: day2,
+			change: func(d *qualys.Detection, _ *Derived) {
+				d.Status, d.LastFixed = "Fixed", "2023-11-15T22:00:00Z"
+			},
+			revMove: true,
+			history: []string{"status:New>Fixed", "closed:>fixed"},
+			check:   "status = 'Fixed' AND closed = 'fixed' AND last_fixed > 0",
+		},
+		{
+			name:    "rerated",
+			seen:    day2,
+			change:  func(_ *qualys.Detection, dv *Derived) { dv.VulnScore, dv.BreachDate = "Critical", "2023-11-29" },
+			revMove: true,
+			history: []string{"rating:High>Critical", "deadline:2023-12-14>2023-11-29"},
+			check:   "vuln_score = 'Critical' AND breach_date = '2023-11-29'",
+		},
+		{
+			name:    "the same data again",
+			seen:    day1,
+			change:  func(*qualys.Detection, *Derived) {},
+			revMove: false,
+			check:   "last_seen = " + itoa(day1),
+		},
+		{
+			name: "older data",
+			seen: day1 - 86400,
+			change: func(d *qualys.Detection, _ *Derived) {
+				d.Status, d.LastFixed = "Fixed", "2023-11-13T22:00:00Z"
+			},
+			revMove: false,
+			check:   "status = 'New' AND last_seen = " + itoa(day1),
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			st, err := Open(ctx, filepath.Join(t.TempDir(), "qvt.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			put := func(d qualys.Detection, dv Derived, seen int64) {
+				t.Helper()
+				h := &qualys.Host{ID: 101, IP: "10.0.0.1", LastVMScanned: "2023-11-14T22:00:00Z", Detections: []qualys.Detection{d}}
+				if seen > day1 {
+					h.LastVMScanned = "2023-11-15T22:00:00Z"
+				}
+				err := st.Write(ctx, func(tx *Tx) error {
+					return tx.PutHosts([]HostRecord{{Host: h, Derived: []Derived{dv}}}, seen)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			row := func() (rev int64) {
+				t.Helper()
+				if err := st.DB().QueryRow("SELECT rev FROM detections").Scan(&rev); err != nil {
+					t.Fatal(err)
+				}
+				return rev
+			}
+			d, dv := base(), Derived{VulnScore: "High", BreachDate: "2023-12-14"}
+			put(d, dv, day1)
+			rev1 := row()
+			var hist1 int
+			st.DB().QueryRow("SELECT count(*) FROM history").Scan(&hist1)
+
+			c.change(&d, &dv)
+			put(d, dv, c.seen)
+			if moved := row() != rev1; moved != c.revMove {
+				t.Errorf("revision moved: %v, want %v", moved, c.revMove)
+			}
+			var ok bool
+			if err := st.DB().QueryRow("SELECT " + c.check + " FROM detections").Scan(&ok); err != nil {
+				t.Fatal(err)
+			} else if !ok {
+				t.Errorf("the row does not satisfy %s", c.check)
+			}
+			rows, err := st.DB().Query("SELECT event, old, new FROM history ORDER BY id LIMIT -1 OFFSET ?", hist1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for rows.Next() {
+				var e, o, n string
+				rows.Scan(&e, &o, &n)
+				got = append(got, e+":"+o+">"+n)
+			}
+			rows.Close()
+			if strings.Join(got, " ") != strings.Join(c.history, " ") {
+				t.Errorf("history %q, want %q", got, c.history)
+			}
+		})
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A first import builds the detection indexes at commit; one that fails
+// leaves them as they were.
+func TestFirstImportIndexes(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "qvt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	indexes := func() string {
+		t.Helper()
+		rows, err := st.DB().Query("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'detections' AND sql IS NOT NULL ORDER BY name")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var names []string
+		for rows.Next() {
+			var n string
+			rows.Scan(&n)
+			names = append(names, n)
+		}
+		return strings.Join(names, ",")
+	}
+	want := indexes()
+	if want == "" {
+		t.Fatal("the schema has no secondary index on detections")
+	}
+	host := func(id int64) []HostRecord {
+		d := qualys.Detection{QID: 38170, Type: "Confirmed", Severity: 3, Status: "New",
+			FirstFound: "2023-11-14T22:00:00Z", LastFound: "2023-11-14T22:00:00Z", TimesFound: 1}
+		return []HostRecord{{Host: &qualys.Host{ID: id, IP: "10.0.0.1", Detections: []qualys.Detection{d}}}}
+	}
+	err = st.Write(ctx, func(tx *Tx) error {
+		if err := tx.PutHosts(host(1), 1_700_000_000); err != nil {
+			return err
+		}
+		return context.Canceled // fails after writing
+	})
+	if err == nil {
+		t.Fatal("the failing write succeeded")
+	}
+	if got := indexes(); got != want {
+		t.Errorf("after a failed first import the indexes are %q, want %q", got, want)
+	}
+	if err := st.Write(ctx, func(tx *Tx) error { return tx.PutHosts(host(1), 1_700_000_000) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexes(); got != want {
+		t.Errorf("after a first import the indexes are %q, want %q", got, want)
+	}
+	var n int
+	st.DB().QueryRow("SELECT count(*) FROM detections INDEXED BY detections_qid WHERE qid = 38170").Scan(&n)
+	if n != 1 {
+		t.Errorf("the rebuilt QID index finds %d detections, want 1", n)
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/ncruces/go-sqlite3"
-	"github.com/ncruces/go-sqlite3/driver"
 
 	"qvt/internal/finding"
 	"qvt/internal/unixtime"
@@ -95,21 +94,9 @@ const kbCacheBytes = 48 << 20
 // needed. When two hosts share an address, the finding found most
 // recently wins.
 func (s *Store) Findings(ctx context.Context, f Filter, fn func(*Row) error) error {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		c := dc.(driver.Conn).Raw()
-		old := c.SetInterrupt(ctx)
-		defer c.SetInterrupt(old)
+	return s.Read(ctx, func(c *sqlite3.Conn) error {
 		r := &reader{c: c, kb: map[[2]int]*Shared{}}
 		defer r.close()
-		if err := c.Exec("BEGIN"); err != nil { // one snapshot for the whole read
-			return fmt.Errorf("store: %w", err)
-		}
-		defer c.Exec("COMMIT")
 		return r.findings(f, fn)
 	})
 }

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ncruces/go-sqlite3/driver"
+	"github.com/ncruces/go-sqlite3"
 )
 
 // Published is a finding as the publishers (MySQL, Jira, Assets) see it:
@@ -41,21 +41,9 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 // after revision since, host by host; since 0 gives them all. It reads one
 // snapshot: changes committed meanwhile wait for the next call.
 func (s *Store) Changed(ctx context.Context, since int64, fn func(*Published) error) error {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		c := dc.(driver.Conn).Raw()
-		old := c.SetInterrupt(ctx)
-		defer c.SetInterrupt(old)
+	return s.Read(ctx, func(c *sqlite3.Conn) error {
 		r := &reader{c: c, kb: map[[2]int]*Shared{}}
 		defer r.close()
-		if err := c.Exec("BEGIN"); err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-		defer c.Exec("COMMIT")
 		hosts, err := r.hosts(Filter{})
 		if err != nil {
 			return err

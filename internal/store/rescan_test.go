@@ -225,3 +225,44 @@ func TestFirstImportIndexes(t *testing.T) {
 		t.Errorf("the rebuilt QID index finds %d detections, want 1", n)
 	}
 }
+
+// A read cancelled midway ends its snapshot: the pooled connection it used
+// serves the next read and write.
+func TestCancelledRead(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "qvt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.DB().SetMaxOpenConns(1) // the next use gets the same connection
+	var hs []HostRecord
+	for id := int64(1); id <= 3; id++ {
+		d := qualys.Detection{QID: 38170, Type: "Confirmed", Severity: 3, Status: "New",
+			FirstFound: "2023-11-14T22:00:00Z", LastFound: "2023-11-14T22:00:00Z", TimesFound: 1}
+		hs = append(hs, HostRecord{Host: &qualys.Host{ID: id, IP: "10.0.0." + itoa(id), Detections: []qualys.Detection{d}}})
+	}
+	if err := st.Write(ctx, func(tx *Tx) error { return tx.PutHosts(hs, 1_700_000_000) }); err != nil {
+		t.Fatal(err)
+	}
+	for name, read := range map[string]func(context.Context, func() error) error{
+		"Findings": func(ctx context.Context, f func() error) error {
+			return st.Findings(ctx, Filter{}, func(*Row) error { return f() })
+		},
+		"Changed": func(ctx context.Context, f func() error) error {
+			return st.Changed(ctx, 0, func(*Published) error { return f() })
+		},
+	} {
+		cctx, cancel := context.WithCancel(ctx)
+		read(cctx, func() error { cancel(); return nil })
+		n := 0
+		if err := read(ctx, func() error { n++; return nil }); err != nil {
+			t.Errorf("%s after a cancelled %s: %v", name, name, err)
+		} else if n != 3 {
+			t.Errorf("%s after a cancelled one: %d findings, want 3", name, n)
+		}
+		if err := st.Write(ctx, func(tx *Tx) error { return tx.SetMeta("probe", name) }); err != nil {
+			t.Errorf("a write after a cancelled %s: %v", name, err)
+		}
+	}
+}

@@ -33,6 +33,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/driver"
 	"github.com/pressly/goose/v3"
 )
@@ -65,7 +66,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// commit, never corrupt the file).
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_pragma=busy_timeout(30000)&_pragma=page_size(16384)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)" +
-		"&_pragma=foreign_keys(off)&_pragma=cache_size(-16384)&_pragma=temp_store(memory)"
+		"&_pragma=foreign_keys(off)&_pragma=cache_size(-16384)"
 	db, err := driver.Open(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -132,4 +133,33 @@ func (s *Store) Meta(ctx context.Context, name string) (string, error) {
 		return "", nil
 	}
 	return v, err
+}
+
+// Read runs fn inside one read transaction (one snapshot of the store) on
+// one of its connections, with the driver's own statements: readers that
+// step through millions of rows pay several times more through
+// database/sql's per-value boxing. fn must close the statements it
+// prepares before it returns.
+func (s *Store) Read(ctx context.Context, fn func(c *sqlite3.Conn) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c := dc.(driver.Conn).Raw()
+		old := c.SetInterrupt(ctx)
+		defer c.SetInterrupt(old)
+		if err := c.Exec("BEGIN"); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		err := fn(c)
+		// End the snapshot even when ctx is cancelled: a transaction left
+		// open would break the next user of this pooled connection.
+		c.SetInterrupt(context.Background())
+		if cerr := c.Exec("COMMIT"); cerr != nil && err == nil {
+			err = fmt.Errorf("store: %w", cerr)
+		}
+		return err
+	})
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
-	"github.com/ncruces/go-sqlite3/driver"
 )
 
 // The overview is computed in one pass over detections_status (every
@@ -297,21 +296,7 @@ func (s *Server) Warm(ctx context.Context) {
 // with the driver's own statements: the overview steps through a million
 // index entries, and database/sql's per-value boxing would double the time.
 func (s *Server) raw(ctx context.Context, fn func(c *sqlite3.Conn) error) error {
-	conn, err := s.st.DB().Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		c := dc.(driver.Conn).Raw()
-		old := c.SetInterrupt(ctx)
-		defer c.SetInterrupt(old)
-		if err := c.Exec("BEGIN"); err != nil {
-			return err
-		}
-		defer c.Exec("COMMIT")
-		return fn(c)
-	})
+	return s.st.Read(ctx, fn)
 }
 
 // each runs a query and calls fn for each row.

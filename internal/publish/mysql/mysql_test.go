@@ -34,7 +34,7 @@ import (
 // QVT_MYSQL_REQUIRED is set (CI sets it, so a missing server fails).
 
 // testDSN returns the DSN of a fresh database for the test.
-func testDSN(t testing.TB) (dsn string, admin *sql.DB) {
+func testDSN(t testing.TB) (dsn string, db *sql.DB) {
 	t.Helper()
 	base := os.Getenv("QVT_MYSQL_TEST_DSN")
 	if base == "" {
@@ -54,7 +54,7 @@ func testDSN(t testing.TB) (dsn string, admin *sql.DB) {
 		}
 		c.Close()
 	}
-	admin, err = sql.Open("mysql", cfg.FormatDSN())
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,10 +65,18 @@ func testDSN(t testing.TB) (dsn string, admin *sql.DB) {
 	if _, err := admin.Exec("CREATE DATABASE " + quote(name) + " CHARACTER SET utf8mb4"); err != nil {
 		t.Fatalf("creating test database: %v", err)
 	}
-	t.Cleanup(func() { admin.Exec("DROP DATABASE IF EXISTS " + quote(name)) })
+	t.Cleanup(func() {
+		if os.Getenv("QVT_MYSQL_TEST_KEEP") != "" {
+			t.Logf("kept database %s (QVT_MYSQL_TEST_KEEP)", name)
+			return
+		}
+		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + quote(name)); err != nil {
+			t.Errorf("dropping test database %s: %v", name, err)
+		}
+	})
 	cfg.DBName = name
 	dsn = cfg.FormatDSN()
-	db, err := sql.Open("mysql", dsn)
+	db, err = sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,6 +372,71 @@ func TestFirstPublish(t *testing.T) {
 	}
 }
 
+// Without LOAD DATA LOCAL and without MyISAM (MySQL 8 as shipped, or a
+// cluster that allows only InnoDB), rows are staged with multi-row
+// INSERTs in InnoDB temporary tables: the same table results.
+func TestFallbacks(t *testing.T) {
+	dsn, db := testDSN(t)
+	st := openStore(t, append(workedFiles(), genFiles(t, 10, 20)...)...)
+	tg := newTarget(t, Config{DSN: dsn, Batch: 70})
+	tg.noLoad, tg.engines = true, []string{"NoSuchEngine", "InnoDB"}
+	rep := publishOK(t, tg, st)
+	if !strings.Contains(strings.Join(rep.Notes, "\n"), "INSERT") {
+		t.Errorf("no note of the INSERT fallback: %v", rep.Notes)
+	}
+	checkTable(t, db, "qvt_findings", st)
+}
+
+// Text that LOAD DATA's format escapes (tabs, newlines, backslashes, a
+// literal \N) and text beyond the BMP arrive as the store holds them,
+// through LOAD DATA and through INSERT.
+func TestAwkwardText(t *testing.T) {
+	dsn, db := testDSN(t)
+	path := filepath.Join(t.TempDir(), "hld.xml")
+	d := det(3001, 443, "Active", "2025-12-20T10:00:00Z", "2025-12-31T10:00:00Z")
+	d.Results = "tab\there\nnew line \\N not null \\ back\\slash \\t ü 🙂 <b>&amp;</b>\n\n"
+	writeHLD(t, path, "2026-01-01T00:00:00Z",
+		&qualys.Host{ID: 9, IP: "10.0.0.9", OS: "Windows\tServer", DNS: "näme", LastVMScanned: "2025-12-31T10:00:00Z", Detections: []qualys.Detection{d}})
+	st := openStore(t, path)
+	publishOK(t, newTarget(t, Config{DSN: dsn}), st)
+	checkTable(t, db, "qvt_findings", st)
+	tg := newTarget(t, Config{DSN: dsn, Table: "by_insert"})
+	tg.noLoad = true
+	publishOK(t, tg, st)
+	checkTable(t, db, "by_insert", st)
+	var res string
+	db.QueryRow("SELECT results FROM qvt_findings").Scan(&res)
+	if !strings.Contains(res, "\\N not null") || !strings.Contains(res, "🙂") {
+		t.Errorf("results %q", res)
+	}
+}
+
+func TestTSV(t *testing.T) {
+	var e tsv
+	in := []string{"", "plain", "a\tb", "x\ny", "back\\slash", `\N`, "nul\x00byte", "cr\r", "ü🙂"}
+	for _, s := range in {
+		e.str(s)
+	}
+	e.null()
+	e.int(-42)
+	e.end()
+	got, err := e.decode(len(in) + 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range in {
+		if got[i] != s {
+			t.Errorf("field %d: %q, want %q", i, got[i], s)
+		}
+	}
+	if got[len(in)] != nil || got[len(in)+1] != "-42" {
+		t.Errorf("null, int: %v %v", got[len(in)], got[len(in)+1])
+	}
+	if clip("ääää", 2) != "ää" || clip("abc", 5) != "abc" || text("a\xffb") != "a\uFFFDb" {
+		t.Error("clip or text")
+	}
+}
+
 // writeHLD writes a host list detection file of hosts.
 func writeHLD(t testing.TB, path, datetime string, hosts ...*qualys.Host) {
 	t.Helper()
@@ -576,9 +649,10 @@ func TestInterruptedPublish(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted publish: %v, want context.Canceled", err)
 	}
-	// One whole batch, rows identical to the clean run's; no watermark.
-	if n := count(t, db, "SELECT COUNT(*) FROM qvt_findings"); n != 50 {
-		t.Errorf("after the interruption the table has %d rows, want the first batch (50)", n)
+	// The first batch, rows identical to the clean run's; no watermark.
+	kept := count(t, db, "SELECT COUNT(*) FROM qvt_findings")
+	if kept != 50 {
+		t.Errorf("after the interruption the table has %d rows, want the first batch (50)", kept)
 	}
 	if n := count(t, db, "SELECT COUNT(*) FROM qvt_findings f JOIN clean c USING (finding_key) WHERE NOT (f.results <=> c.results AND f.status <=> c.status AND f.diagnosis <=> c.diagnosis AND f.breach_date <=> c.breach_date AND f.base <=> c.base AND f.qvt_rev <=> c.qvt_rev)"); n != 0 {
 		t.Errorf("%d rows differ from the clean run's", n)
@@ -596,8 +670,8 @@ func TestInterruptedPublish(t *testing.T) {
 	// The next publish completes it.
 	tg.afterBatch = nil
 	rep := publishOK(t, tg, st)
-	if rep.Created != total-50 || rep.Unchanged != 50 {
-		t.Errorf("resumed publish: %v, want %d created and 50 unchanged", rep, total-50)
+	if rep.Created != total-kept || rep.Unchanged != kept {
+		t.Errorf("resumed publish: %v, want %d created and %d unchanged", rep, total-kept, kept)
 	}
 	got, want := dump(t, db, "qvt_findings", "finding_key"), dump(t, db, "clean", "finding_key")
 	if !slices.EqualFunc(got, want, mapsEqual) {
@@ -737,7 +811,6 @@ func TestWatermarks(t *testing.T) {
 	a, b := lifecycleFiles(t)
 	st := openStore(t, a)
 	tg := newTarget(t, Config{DSN: dsn})
-	ctx := context.Background()
 	publishOK(t, tg, st)
 	importFiles(t, st, b)
 	publishOK(t, tg, st)
@@ -778,7 +851,6 @@ func TestWatermarks(t *testing.T) {
 	if !strings.Contains(strings.Join(rep.Notes, "\n"), "another store") {
 		t.Errorf("publish from another store: %v", rep)
 	}
-	_ = ctx
 }
 
 // Hosts that share an address share finding keys: the table holds the

@@ -80,16 +80,30 @@ var findingColumns = []column{
 	col("qvt_rev", "BIGINT NOT NULL", "bigint"),
 }
 
-// The indexes serve the usual filters of a page reading the table: open
-// or closed, by status, rating, deadline, QID and host. (host_id, ip)
-// also finds a host's rows left under an address it no longer has.
-const findingIndexes = `PRIMARY KEY (finding_key),
-  KEY status (status),
-  KEY vuln_score (vuln_score),
-  KEY breach_date (breach_date),
-  KEY qid (qid),
-  KEY host_id (host_id, ip),
-  KEY closed (closed)`
+// findingKeys are the findings table's secondary indexes. They serve the
+// usual filters of a page reading the table: open or closed, by status,
+// rating, deadline, QID and host. (host_id, ip) also finds a host's rows
+// left under an address it no longer has.
+var findingKeys = []index{
+	{"status", "status"},
+	{"vuln_score", "vuln_score"},
+	{"breach_date", "breach_date"},
+	{"qid", "qid"},
+	{"host_id", "host_id, ip"},
+	{"closed", "closed"},
+}
+
+type index struct{ name, columns string }
+
+func (ix index) ddl() string { return fmt.Sprintf("KEY %s (%s)", quote(ix.name), ix.columns) }
+
+func findingIndexes() string {
+	s := "PRIMARY KEY (finding_key)"
+	for _, ix := range findingKeys {
+		s += ",\n  " + ix.ddl()
+	}
+	return s
+}
 
 var historyColumns = []column{
 	col("id", "BIGINT NOT NULL", "bigint"),
@@ -157,7 +171,7 @@ func (t table) createSQL() string {
 
 func (t *Target) tables() []table {
 	return []table{
-		{name: t.table, what: "findings", columns: findingColumns, indexes: findingIndexes},
+		{name: t.table, what: "findings", columns: findingColumns, indexes: findingIndexes()},
 		{name: t.table + "_history", what: "history", columns: historyColumns, indexes: historyIndexes},
 		{name: t.table + "_runs", what: "runs", columns: runColumns, indexes: runIndexes},
 	}
@@ -233,6 +247,35 @@ WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`, tb.name)
 		return fmt.Errorf("table %s does not have the shape of schema %d: %s", tb.name, schemaVersion, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// missingKeys lists the findings table's secondary indexes that are not
+// there: a first publish builds them after loading the rows.
+func missingKeys(ctx context.Context, db queryer, tbl string) ([]index, error) {
+	rows, err := db.QueryContext(ctx, `SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS
+WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`, tbl)
+	if err != nil {
+		return nil, fmt.Errorf("reading the indexes of table %s: %w", tbl, err)
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		have[strings.ToLower(n)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the indexes of table %s: %w", tbl, err)
+	}
+	var out []index
+	for _, ix := range findingKeys {
+		if !have[ix.name] {
+			out = append(out, ix)
+		}
+	}
+	return out, nil
 }
 
 type queryer interface {

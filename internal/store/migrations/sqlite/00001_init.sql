@@ -165,7 +165,6 @@ CREATE TABLE qid_scores (
     temporal_rating TEXT    NOT NULL DEFAULT '',
     env_rating      TEXT    NOT NULL DEFAULT '',
     kb_severity     INTEGER NOT NULL DEFAULT 0,  -- copied so rating detections never reads kb_vulns
-    kb_published    INTEGER NOT NULL DEFAULT 0,  -- the QID's publication, Unix seconds (an SLA may count from it)
     PRIMARY KEY (qid, policy)
 ) WITHOUT ROWID;
 

@@ -455,7 +455,7 @@ func ranges(ids []int, n int) []string {
 	return out
 }
 
-func (s *Syncer) syncDetections(ctx context.Context, r *run, opt Options, res *Result) error {
+func (s *Syncer) syncDetections(ctx context.Context, r *run, opt Options, res *Result) (err error) {
 	r.mu.Lock()
 	p, runID := r.p, r.id
 	r.mu.Unlock()
@@ -509,6 +509,19 @@ func (s *Syncer) syncDetections(ctx context.Context, r *run, opt Options, res *R
 	}); err != nil {
 		return err
 	}
+	// Into an empty store (a first sync), the detections go in without
+	// their secondary indexes, built once at the end: far cheaper than
+	// growing them row by row over a transaction per batch.
+	if err := s.Store.DeferIndexes(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		// Also when the sync failed: the store stays whole; a resumed
+		// sync adds the rest row by row.
+		if berr := s.Store.BuildIndexes(context.WithoutCancel(ctx)); berr != nil && err == nil {
+			err = berr
+		}
+	}()
 	job := &batchJob[store.HostRecord]{
 		store: s.Store, runID: runID, phase: "detections", workers: opt.Workers,
 		fetch: func(ctx context.Context, spec string, emit func(store.HostRecord) error) error {

@@ -131,6 +131,11 @@ func TestFullSync(t *testing.T) {
 	if n == 0 {
 		t.Error("no Fixed detections: the sync did not ask for them")
 	}
+	// The first sync defers the detection indexes and builds them at the end.
+	st.DB().QueryRow("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'detections' AND sql IS NOT NULL").Scan(&n)
+	if n < 2 {
+		t.Errorf("%d secondary indexes on detections after a full sync, want the schema's 2", n)
+	}
 	for _, c := range e.sim.Log() {
 		if c.API == sim.APIDetections && c.Status == 200 {
 			p := c.Params

@@ -85,6 +85,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	// A first sync that died midway left its indexes unbuilt.
+	if err := s.BuildIndexes(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %s: building indexes: %w", path, err)
+	}
 	return s, nil
 }
 

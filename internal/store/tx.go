@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -35,27 +36,35 @@ func (tx *Tx) deferIndexes() error {
 		return nil
 	}
 	tx.checkedBulk = true
+	var err error
+	tx.deferred, err = tx.dropDetectionIndexes()
+	return err
+}
+
+// dropDetectionIndexes drops the secondary indexes of detections if the
+// table is empty, and returns the statements that build them again.
+func (tx *Tx) dropDetectionIndexes() ([]string, error) {
 	empty := true
 	err := tx.query("SELECT 1 FROM detections LIMIT 1", func(*sqlite3.Stmt) error { empty = false; return nil })
 	if err != nil || !empty {
-		return err
+		return nil, err
 	}
-	var names []string
+	var names, build []string
 	err = tx.query(`SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'detections' AND sql IS NOT NULL`,
 		func(st *sqlite3.Stmt) error {
 			names = append(names, st.ColumnText(0))
-			tx.deferred = append(tx.deferred, st.ColumnText(1))
+			build = append(build, st.ColumnText(1))
 			return nil
 		})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, name := range names {
 		if err := tx.exec(`DROP INDEX "` + name + `"`); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return build, nil
 }
 
 // buildDeferred builds the indexes deferIndexes dropped.
@@ -67,6 +76,57 @@ func (tx *Tx) buildDeferred() error {
 	}
 	tx.deferred = nil
 	return nil
+}
+
+// metaDeferred is where DeferIndexes keeps the indexes it dropped.
+const metaDeferred = "deferred_indexes"
+
+// DeferIndexes drops the secondary indexes of detections while the table
+// is empty, for a first load that spans many transactions (a full sync
+// writes a transaction per batch); BuildIndexes builds them when it ends.
+// Their definitions wait in the meta table, so if the load dies midway
+// the next Open builds them.
+func (s *Store) DeferIndexes(ctx context.Context) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		tx.checkedBulk = true // this transaction's own deferral is this one
+		build, err := tx.dropDetectionIndexes()
+		if err != nil || len(build) == 0 {
+			return err
+		}
+		js, err := json.Marshal(build)
+		if err != nil {
+			return err
+		}
+		return tx.SetMeta(metaDeferred, string(js))
+	})
+}
+
+// BuildIndexes builds the indexes DeferIndexes dropped, if any.
+func (s *Store) BuildIndexes(ctx context.Context) error {
+	// Most calls find nothing to do: ask without taking the write lock.
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE name = ?", metaDeferred).Scan(&n); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	return s.Write(ctx, func(tx *Tx) error {
+		js, err := tx.Meta(metaDeferred)
+		if err != nil || js == "" {
+			return err
+		}
+		var build []string
+		if err := json.Unmarshal([]byte(js), &build); err != nil {
+			return fmt.Errorf("store: meta %s: %w", metaDeferred, err)
+		}
+		for _, q := range build {
+			if err := tx.exec(q); err != nil {
+				return err
+			}
+		}
+		return tx.exec("DELETE FROM meta WHERE name = '" + metaDeferred + "'")
+	})
 }
 
 // rev is this transaction's revision: findings it changes get it, so a

@@ -266,3 +266,52 @@ func TestCancelledRead(t *testing.T) {
 		}
 	}
 }
+
+// A first sync defers the detection indexes across its transactions; if
+// it dies before building them, the next Open does.
+func TestDeferredIndexesSurviveACrash(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "qvt.db")
+	st, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(st *Store) int {
+		t.Helper()
+		var n int
+		if err := st.DB().QueryRow("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'detections' AND sql IS NOT NULL").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	want := count(st)
+	if err := st.DeferIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(st); n != 0 {
+		t.Fatalf("%d indexes left after DeferIndexes on an empty store", n)
+	}
+	st.Close() // the sync dies here
+
+	st, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if n := count(st); n != want {
+		t.Errorf("after reopening: %d indexes, want %d", n, want)
+	}
+	// With rows in the table there is nothing to defer.
+	d := qualys.Detection{QID: 38170, Type: "Confirmed", Status: "New",
+		FirstFound: "2023-11-14T22:00:00Z", LastFound: "2023-11-14T22:00:00Z"}
+	hs := []HostRecord{{Host: &qualys.Host{ID: 1, IP: "10.0.0.1", Detections: []qualys.Detection{d}}}}
+	if err := st.Write(ctx, func(tx *Tx) error { return tx.PutHosts(hs, 1_700_000_000) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeferIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(st); n != want {
+		t.Errorf("DeferIndexes on a filled table dropped indexes: %d left, want %d", n, want)
+	}
+}

@@ -41,6 +41,9 @@ import (
 //go:embed migrations
 var migrations embed.FS
 
+// cacheSize is each connection's page cache: 16 MB.
+const cacheSize = "-16384"
+
 // Store is an open store.
 type Store struct {
 	db   *sql.DB
@@ -66,7 +69,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// commit, never corrupt the file).
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_pragma=busy_timeout(30000)&_pragma=page_size(16384)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)" +
-		"&_pragma=foreign_keys(off)&_pragma=cache_size(-16384)"
+		"&_pragma=foreign_keys(off)&_pragma=cache_size(" + cacheSize + ")"
 	db, err := driver.Open(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)

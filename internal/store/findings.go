@@ -67,6 +67,7 @@ type Shared struct {
 	JSON                                                        []byte // set by the JSON encoder
 	size                                                        int
 	ref                                                         bool // CLOCK reference bit
+	pos                                                         int  // index in reader.clock
 }
 
 // Legacy holds what only the old tool's record shape needs.
@@ -85,7 +86,7 @@ type Row struct {
 // whole KB in memory would be hundreds of megabytes. An entry counts twice
 // its text, for the encoding an exporter keeps with it. Eviction is CLOCK
 // (second chance), so QIDs that keep coming back stay.
-const kbCacheBytes = 48 << 20
+var kbCacheBytes = 48 << 20 // a variable so that tests can make it small
 
 // Findings calls fn for each finding matching f, in key order. Keys are
 // "<address>:<qid>:<port>" compared as text; findings are read host by
@@ -110,6 +111,30 @@ type reader struct {
 	kbBytes int
 	kbQ     *sqlite3.Stmt
 	scoreQ  *sqlite3.Stmt
+	// uses counts, per QID, the detections not read yet (nil: not
+	// counted). A QID's entry leaves the cache at its last use, and one
+	// used once never enters it: the long tail of rare QIDs would
+	// otherwise push out the common ones.
+	uses map[int]int32
+}
+
+// countUses fills r.uses from the QID index: one pass over it costs a
+// fraction of what the KB reads it saves. Info detections are counted
+// too (the index does not hold the type); they are never read, so their
+// QIDs never enter the cache.
+func (r *reader) countUses() error {
+	st, err := r.prepare("SELECT qid, count(*) FROM detections GROUP BY qid")
+	if err != nil {
+		return err
+	}
+	r.uses = map[int]int32{}
+	for st.Step() {
+		r.uses[st.ColumnInt(0)] = int32(st.ColumnInt64(1))
+	}
+	if err := st.Err(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
 }
 
 func (r *reader) close() {
@@ -139,6 +164,12 @@ func (r *reader) findings(f Filter, fn func(*Row) error) error {
 	hosts, err := r.hosts(f)
 	if err != nil {
 		return err
+	}
+	// A read of a few hosts or QIDs needs no plan for its cache.
+	if len(f.Hosts) == 0 && len(f.QIDs) == 0 && len(f.CVEs) == 0 {
+		if err := r.countUses(); err != nil {
+			return err
+		}
 	}
 	where, args, err := r.detectionFilter(f)
 	if err != nil {
@@ -406,19 +437,30 @@ func optTime(st *sqlite3.Stmt, i int) *string {
 // shared returns the KB and score fields of a QID under a policy, from
 // the cache or the store.
 func (r *reader) shared(qid, policy int) (*Shared, error) {
+	last := false
+	if r.uses != nil {
+		n := r.uses[qid] - 1
+		r.uses[qid] = n
+		last = n <= 0
+	}
 	k := [2]int{qid, policy}
 	if e, ok := r.kb[k]; ok {
-		e.ref = true
+		if last {
+			r.remove(e, k)
+		} else {
+			e.ref = true
+		}
 		return e, nil
 	}
 	e, err := r.loadShared(qid, policy)
-	if err != nil {
-		return nil, err
+	if err != nil || last {
+		return e, err
 	}
 	for r.kbBytes+e.size > kbCacheBytes && len(r.clock) > 0 {
 		r.evict()
 	}
 	r.kb[k] = e
+	e.pos = len(r.clock)
 	r.clock = append(r.clock, k)
 	r.kbBytes += e.size
 	return e, nil
@@ -437,13 +479,22 @@ func (r *reader) evict() {
 			r.hand++
 			continue
 		}
-		delete(r.kb, k)
-		r.kbBytes -= e.size
-		last := len(r.clock) - 1
-		r.clock[r.hand] = r.clock[last]
-		r.clock = r.clock[:last]
+		r.remove(e, k)
 		return
 	}
+}
+
+// remove drops an entry from the cache.
+func (r *reader) remove(e *Shared, k [2]int) {
+	last := len(r.clock) - 1
+	if e.pos != last {
+		moved := r.clock[last]
+		r.clock[e.pos] = moved
+		r.kb[moved].pos = e.pos
+	}
+	r.clock = r.clock[:last]
+	delete(r.kb, k)
+	r.kbBytes -= e.size
 }
 
 func (r *reader) loadShared(qid, policy int) (*Shared, error) {

@@ -315,3 +315,66 @@ func TestDeferredIndexesSurviveACrash(t *testing.T) {
 		t.Errorf("DeferIndexes on a filled table dropped indexes: %d left, want %d", n, want)
 	}
 }
+
+// The KB cache changes how fast findings are read, never what they say:
+// with a cache too small for two entries, every finding still carries
+// its own QID's KB text.
+func TestFindingsSmallCache(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "qvt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var vulns []*qualys.Vuln
+	for q := 1; q <= 6; q++ {
+		vulns = append(vulns, &qualys.Vuln{QID: q, Title: "title of " + itoa(int64(q)), Severity: 3,
+			Diagnosis: strings.Repeat("diagnosis of "+itoa(int64(q))+" ", 50)})
+	}
+	var hs []HostRecord
+	for id := int64(1); id <= 20; id++ {
+		h := &qualys.Host{ID: id, IP: "10.0.0." + itoa(id)}
+		// QIDs used once, twice and often, interleaved across hosts.
+		for _, q := range []int{1, int(id%3) + 2, int(id%5) + 2, 6} {
+			if id%4 != 0 && q == 1 {
+				continue
+			}
+			h.Detections = append(h.Detections, qualys.Detection{QID: q, Type: "Confirmed", Severity: 3, Status: "Active",
+				FirstFound: "2023-11-14T22:00:00Z", LastFound: "2023-11-14T22:00:00Z", Port: q})
+		}
+		hs = append(hs, HostRecord{Host: h})
+	}
+	err = st.Write(ctx, func(tx *Tx) error {
+		if err := tx.PutVulns(vulns); err != nil {
+			return err
+		}
+		return tx.PutHosts(hs, 1_700_000_000)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() []string {
+		var out []string
+		err := st.Findings(ctx, Filter{}, func(r *Row) error {
+			if !strings.Contains(r.Shared.Diagnosis, "diagnosis of "+itoa(int64(r.QID))+" ") || r.Shared.Title != "title of "+itoa(int64(r.QID)) {
+				t.Errorf("%s carries the KB text of another QID: %q", r.Key, r.Shared.Title)
+			}
+			out = append(out, r.Key+" "+r.Shared.Title)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	want := read()
+	defer func(b int) { kbCacheBytes = b }(kbCacheBytes)
+	kbCacheBytes = 1500 // about one entry
+	got := read()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("with a small cache:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(want) < 50 {
+		t.Errorf("%d findings, want the 55 written", len(want))
+	}
+}

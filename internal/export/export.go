@@ -34,15 +34,110 @@ type Writer interface {
 func New(format string, w io.Writer) (Writer, error) {
 	switch format {
 	case "json":
-		return &jsonWriter{w: newAsyncWriter(w), array: true}, nil
+		return newPipe(&jsonWriter{w: newAsyncWriter(w), array: true}), nil
 	case "ndjson":
-		return &jsonWriter{w: newAsyncWriter(w)}, nil
+		return newPipe(&jsonWriter{w: newAsyncWriter(w)}), nil
 	case "csv":
-		return newCSV(newAsyncWriter(w)), nil
+		return newPipe(newCSV(newAsyncWriter(w))), nil
 	case "legacy":
-		return &legacyWriter{w: newAsyncWriter(w)}, nil
+		return newPipe(&legacyWriter{w: newAsyncWriter(w)}), nil
 	}
 	return nil, fmt.Errorf("unknown format %q (want %s)", format, strings.Join(Formats, ", "))
+}
+
+// pipe hands rows, a batch at a time, to a goroutine that encodes them:
+// reading the store and encoding then run on two cores, and the writes
+// on whichever is free (asyncWriter).
+type pipe struct {
+	batch []*store.Row
+	full  chan []*store.Row
+	free  chan []*store.Row
+	stop  chan struct{} // closed when the encoder fails
+	done  chan error
+	err   error // the encoder's first error, set before stop closes
+	ended bool
+}
+
+const pipeBatch = 256
+
+func newPipe(enc Writer) *pipe {
+	p := &pipe{
+		full: make(chan []*store.Row, 4),
+		free: make(chan []*store.Row, 5),
+		stop: make(chan struct{}),
+		done: make(chan error, 1),
+	}
+	for range 5 {
+		p.free <- make([]*store.Row, 0, pipeBatch)
+	}
+	p.batch = <-p.free
+	go func() {
+		var err error
+		for rows := range p.full {
+			for _, r := range rows {
+				if err != nil {
+					break
+				}
+				err = enc.Write(r)
+			}
+			if err != nil && p.err == nil {
+				p.err = err
+				close(p.stop)
+			}
+			clear(rows)
+			p.free <- rows[:0]
+		}
+		if cerr := enc.Close(); err == nil {
+			err = cerr
+		}
+		p.done <- err
+	}()
+	return p
+}
+
+// Write queues a row; it returns the encoder's error once it has failed.
+func (p *pipe) Write(r *store.Row) error {
+	if p.ended {
+		return errClosed
+	}
+	select {
+	case <-p.stop:
+		return p.err
+	default:
+	}
+	p.batch = append(p.batch, r)
+	if len(p.batch) < pipeBatch {
+		return nil
+	}
+	select {
+	case p.full <- p.batch:
+		p.batch = nil // the encoder's now
+	case <-p.stop:
+		return p.err
+	}
+	select {
+	case p.batch = <-p.free:
+	case <-p.stop:
+		return p.err
+	}
+	return nil
+}
+
+// Close encodes what is queued, ends the document and waits for the
+// writes; it returns the first error.
+func (p *pipe) Close() error {
+	if p.ended {
+		return errClosed
+	}
+	p.ended = true
+	if len(p.batch) > 0 {
+		select {
+		case p.full <- p.batch:
+		case <-p.stop:
+		}
+	}
+	close(p.full)
+	return <-p.done
 }
 
 type jsonWriter struct {
@@ -254,18 +349,21 @@ func (c *csvWriter) Close() error {
 // asyncWriter hands full buffers to a goroutine that writes them, so the
 // system calls of a multi-gigabyte export overlap reading and encoding.
 type asyncWriter struct {
-	w    io.Writer
-	buf  []byte
-	full chan []byte
-	free chan []byte
-	done chan error
-	err  error
+	w     io.Writer
+	buf   []byte
+	full  chan []byte
+	free  chan []byte
+	stop  chan struct{} // closed when a write fails
+	done  chan error
+	err   error // the first write error, set before stop closes
+	ended bool
 }
 
 const asyncBufSize = 1 << 20
 
 func newAsyncWriter(w io.Writer) *asyncWriter {
-	a := &asyncWriter{w: w, full: make(chan []byte, 4), free: make(chan []byte, 5), done: make(chan error, 1)}
+	a := &asyncWriter{w: w, full: make(chan []byte, 4), free: make(chan []byte, 5),
+		stop: make(chan struct{}), done: make(chan error, 1)}
 	for range 5 {
 		a.free <- make([]byte, 0, asyncBufSize)
 	}
@@ -274,7 +372,10 @@ func newAsyncWriter(w io.Writer) *asyncWriter {
 		var err error
 		for b := range a.full {
 			if err == nil {
-				_, err = a.w.Write(b)
+				if _, err = a.w.Write(b); err != nil {
+					a.err = err
+					close(a.stop)
+				}
 			}
 			a.free <- b[:0]
 		}
@@ -283,14 +384,30 @@ func newAsyncWriter(w io.Writer) *asyncWriter {
 	return a
 }
 
+// Write buffers p; once a write has failed it returns that error.
 func (a *asyncWriter) Write(p []byte) (int, error) {
-	if a.err != nil {
+	if a.ended {
+		return 0, errClosed
+	}
+	select {
+	case <-a.stop:
 		return 0, a.err
+	default:
 	}
 	a.buf = append(a.buf, p...)
-	if len(a.buf) >= asyncBufSize {
-		a.full <- a.buf
-		a.buf = <-a.free
+	if len(a.buf) < asyncBufSize {
+		return len(p), nil
+	}
+	select {
+	case a.full <- a.buf:
+		a.buf = nil // the writer's now
+	case <-a.stop:
+		return 0, a.err
+	}
+	select {
+	case a.buf = <-a.free:
+	case <-a.stop:
+		return 0, a.err
 	}
 	return len(p), nil
 }
@@ -298,16 +415,18 @@ func (a *asyncWriter) Write(p []byte) (int, error) {
 // Close writes what is buffered and waits for the writes to finish; it
 // returns the first write error.
 func (a *asyncWriter) Close() error {
-	if a.err != nil {
-		return a.err
+	if a.ended {
+		return errClosed
 	}
+	a.ended = true
 	if len(a.buf) > 0 {
-		a.full <- a.buf
+		select {
+		case a.full <- a.buf:
+		case <-a.stop:
+		}
 	}
 	close(a.full)
-	err := <-a.done
-	a.err = errClosed
-	return err
+	return <-a.done
 }
 
 var errClosed = errors.New("export: write after close")

@@ -66,8 +66,8 @@ type Shared struct {
 	Legacy                                                      Legacy
 	JSON                                                        []byte // set by the JSON encoder
 	size                                                        int
-	ref                                                         bool // CLOCK reference bit
-	pos                                                         int  // index in reader.clock
+	next                                                        int64  // kbCache: its next use
+	stamp                                                       uint64 // kbCache: its queued item
 }
 
 // Legacy holds what only the old tool's record shape needs.
@@ -82,10 +82,9 @@ type Row struct {
 	Shared *Shared
 }
 
-// kbCacheBytes bounds the per-QID cache: QIDs repeat across hosts, but a
-// whole KB in memory would be hundreds of megabytes. An entry counts twice
-// its text, for the encoding an exporter keeps with it. Eviction is CLOCK
-// (second chance), so QIDs that keep coming back stay.
+// kbCacheBytes bounds the per-QID cache (kbcache.go): QIDs repeat across
+// hosts, but a whole KB in memory would be hundreds of megabytes. An entry
+// counts twice its text, for the encoding an exporter keeps with it.
 var kbCacheBytes = 48 << 20 // a variable so that tests can make it small
 
 // Findings calls fn for each finding matching f, in key order. Keys are
@@ -96,41 +95,44 @@ var kbCacheBytes = 48 << 20 // a variable so that tests can make it small
 // recently wins.
 func (s *Store) Findings(ctx context.Context, f Filter, fn func(*Row) error) error {
 	return s.Read(ctx, func(c *sqlite3.Conn) error {
-		r := &reader{c: c, kb: map[[2]int]*Shared{}}
+		r := &reader{c: c, cache: newKBCache(kbCacheBytes)}
 		defer r.close()
 		return r.findings(f, fn)
 	})
 }
 
 type reader struct {
-	c       *sqlite3.Conn
-	stmts   []*sqlite3.Stmt
-	kb      map[[2]int]*Shared
-	clock   [][2]int // keys in insertion order, for CLOCK eviction
-	hand    int
-	kbBytes int
-	kbQ     *sqlite3.Stmt
-	scoreQ  *sqlite3.Stmt
-	// uses counts, per QID, the detections not read yet (nil: not
-	// counted). A QID's entry leaves the cache at its last use, and one
-	// used once never enters it: the long tail of rare QIDs would
-	// otherwise push out the common ones.
-	uses map[int]int32
+	c      *sqlite3.Conn
+	stmts  []*sqlite3.Stmt
+	cache  *kbCache
+	plan   *plan // nil for a read of a few hosts or QIDs
+	rank   int32 // the position of the host being read
+	clock  int64 // uses so far, for least-recently-used without a plan
+	loads  int   // KB entries read from the store
+	kbQ    *sqlite3.Stmt
+	scoreQ *sqlite3.Stmt
 }
 
-// countUses fills r.uses from the QID index: one pass over it costs a
-// fraction of what the KB reads it saves. Info detections are counted
-// too (the index does not hold the type); they are never read, so their
-// QIDs never enter the cache.
-func (r *reader) countUses() error {
-	st, err := r.prepare("SELECT qid, count(*) FROM detections GROUP BY qid")
+// makePlan reads, from the QID index, which hosts have each QID, and
+// numbers them in reading order. One pass over the index costs a fraction
+// of the KB reads it saves. Info detections are in the plan too (the
+// index does not hold the type); plan.use skips them.
+func (r *reader) makePlan(hosts []hostRow) error {
+	rank := make(map[int64]int32, len(hosts))
+	for i, h := range hosts {
+		rank[h.id] = int32(i)
+	}
+	st, err := r.prepare("SELECT qid, host_id FROM detections INDEXED BY detections_qid ORDER BY qid")
 	if err != nil {
 		return err
 	}
-	r.uses = map[int]int32{}
-	for st.Step() {
-		r.uses[st.ColumnInt(0)] = int32(st.ColumnInt64(1))
-	}
+	r.plan = newPlan(func(yield func(int, int32) bool) {
+		for st.Step() {
+			if rk, ok := rank[st.ColumnInt64(1)]; ok && !yield(st.ColumnInt(0), rk) {
+				return
+			}
+		}
+	})
 	if err := st.Err(); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -167,7 +169,7 @@ func (r *reader) findings(f Filter, fn func(*Row) error) error {
 	}
 	// A read of a few hosts or QIDs needs no plan for its cache.
 	if len(f.Hosts) == 0 && len(f.QIDs) == 0 && len(f.CVEs) == 0 {
-		if err := r.countUses(); err != nil {
+		if err := r.makePlan(hosts); err != nil {
 			return err
 		}
 	}
@@ -209,7 +211,8 @@ FROM detections WHERE host_id = ?1 AND type <> 'Info'` + where)
 		return nil
 	}
 	groupPrefix := ""
-	for _, h := range hosts {
+	for i, h := range hosts {
+		r.rank = int32(i)
 		prefix := h.addr + ":"
 		if groupPrefix == "" || !strings.HasPrefix(prefix, groupPrefix) {
 			if err := flush(); err != nil {
@@ -437,67 +440,27 @@ func optTime(st *sqlite3.Stmt, i int) *string {
 // shared returns the KB and score fields of a QID under a policy, from
 // the cache or the store.
 func (r *reader) shared(qid, policy int) (*Shared, error) {
-	last := false
-	if r.uses != nil {
-		n := r.uses[qid] - 1
-		r.uses[qid] = n
-		last = n <= 0
+	var next int64
+	if r.plan != nil {
+		next = r.plan.use(qid, r.rank)
+	} else {
+		r.clock++
+		next = -r.clock // the least recently used has the largest
 	}
 	k := [2]int{qid, policy}
-	if e, ok := r.kb[k]; ok {
-		if last {
-			r.remove(e, k)
-		} else {
-			e.ref = true
-		}
+	if e := r.cache.get(k, next); e != nil {
 		return e, nil
 	}
 	e, err := r.loadShared(qid, policy)
-	if err != nil || last {
-		return e, err
+	if err != nil {
+		return nil, err
 	}
-	for r.kbBytes+e.size > kbCacheBytes && len(r.clock) > 0 {
-		r.evict()
-	}
-	r.kb[k] = e
-	e.pos = len(r.clock)
-	r.clock = append(r.clock, k)
-	r.kbBytes += e.size
+	r.cache.put(k, e, next)
 	return e, nil
 }
 
-// evict drops one entry, giving recently used ones a second chance.
-func (r *reader) evict() {
-	for {
-		if r.hand >= len(r.clock) {
-			r.hand = 0
-		}
-		k := r.clock[r.hand]
-		e := r.kb[k]
-		if e.ref {
-			e.ref = false
-			r.hand++
-			continue
-		}
-		r.remove(e, k)
-		return
-	}
-}
-
-// remove drops an entry from the cache.
-func (r *reader) remove(e *Shared, k [2]int) {
-	last := len(r.clock) - 1
-	if e.pos != last {
-		moved := r.clock[last]
-		r.clock[e.pos] = moved
-		r.kb[moved].pos = e.pos
-	}
-	r.clock = r.clock[:last]
-	delete(r.kb, k)
-	r.kbBytes -= e.size
-}
-
 func (r *reader) loadShared(qid, policy int) (*Shared, error) {
+	r.loads++
 	if r.kbQ == nil {
 		var err error
 		if r.kbQ, err = r.prepare(`SELECT title, category, vuln_type, diagnosis, consequence, solution,

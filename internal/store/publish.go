@@ -42,11 +42,17 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 // snapshot: changes committed meanwhile wait for the next call.
 func (s *Store) Changed(ctx context.Context, since int64, fn func(*Published) error) error {
 	return s.Read(ctx, func(c *sqlite3.Conn) error {
-		r := &reader{c: c, kb: map[[2]int]*Shared{}}
+		r := &reader{c: c, cache: newKBCache(kbCacheBytes)}
 		defer r.close()
 		hosts, err := r.hosts(Filter{})
 		if err != nil {
 			return err
+		}
+		if since == 0 {
+			// Everything is read: plan the cache as an export does.
+			if err := r.makePlan(hosts); err != nil {
+				return err
+			}
 		}
 		tags, err := r.hostTags()
 		if err != nil {
@@ -59,7 +65,8 @@ FROM detections WHERE host_id = ? AND type <> 'Info' AND rev > ?`)
 		if err != nil {
 			return err
 		}
-		for _, h := range hosts {
+		for i, h := range hosts {
+			r.rank = int32(i)
 			dq.BindInt64(1, h.id)
 			dq.BindInt64(2, since)
 			for dq.Step() {

@@ -1,0 +1,133 @@
+package export
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"qvt/internal/finding"
+	"qvt/internal/store"
+)
+
+func rows(n int) []*store.Row {
+	kb := &store.Shared{}
+	out := make([]*store.Row, n)
+	for i := range out {
+		r := &store.Row{Shared: kb}
+		r.QID = 100 + i%7
+		r.Port = i
+		r.IP = "10.0.0.1"
+		r.Key = finding.Key(r.IP, r.QID, r.Port)
+		r.Title = "title"
+		r.Results = strings.Repeat("x", i%50)
+		out[i] = r
+	}
+	return out
+}
+
+// Rows cross batches to the encoder: the document must hold every one,
+// in order, in each format.
+func TestWriteOrder(t *testing.T) {
+	const n = 3*pipeBatch + 17
+	for _, format := range Formats {
+		t.Run(format, func(t *testing.T) {
+			var out bytes.Buffer
+			w, err := New(format, &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := rows(n)
+			for _, r := range in {
+				if err := w.Write(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var keys []string
+			switch format {
+			case "json":
+				var fs []struct{ Key string }
+				if err := json.Unmarshal(out.Bytes(), &fs); err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range fs {
+					keys = append(keys, f.Key)
+				}
+			case "ndjson":
+				sc := bufio.NewScanner(&out)
+				for sc.Scan() {
+					var f struct{ Key string }
+					if err := json.Unmarshal(sc.Bytes(), &f); err != nil {
+						t.Fatal(err)
+					}
+					keys = append(keys, f.Key)
+				}
+			case "csv":
+				lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+				for _, l := range lines[1:] {
+					keys = append(keys, strings.SplitN(l, ",", 2)[0])
+				}
+			case "legacy":
+				// An object: check the order of its keys as written.
+				for _, l := range strings.Split(out.String(), "\n") {
+					if k, _, ok := strings.Cut(strings.TrimPrefix(l, ","), `":`); ok && strings.HasPrefix(k, `"10.`) {
+						keys = append(keys, strings.TrimPrefix(k, `"`))
+					}
+				}
+			}
+			if len(keys) != n {
+				t.Fatalf("%d findings written, want %d", len(keys), n)
+			}
+			for i, k := range keys {
+				if k != in[i].Key {
+					t.Fatalf("finding %d is %s, want %s", i, k, in[i].Key)
+				}
+			}
+		})
+	}
+}
+
+// failAfter accepts n bytes, then fails like a full disk.
+type failAfter struct{ n int }
+
+var errFull = errors.New("no space left on device")
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if f.n < len(p) {
+		return 0, errFull
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+func TestWriteFails(t *testing.T) {
+	w, err := New("ndjson", &failAfter{n: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Far more than the destination takes: Write must start failing
+	// instead of encoding everything into the void.
+	var werr error
+	written := 0
+	for _, r := range rows(200_000) {
+		if werr = w.Write(r); werr != nil {
+			break
+		}
+		written++
+	}
+	cerr := w.Close()
+	if !errors.Is(werr, errFull) {
+		t.Errorf("Write after the destination failed: %v (after %d rows), want %v", werr, written, errFull)
+	}
+	if !errors.Is(cerr, errFull) {
+		t.Errorf("Close: %v, want %v", cerr, errFull)
+	}
+	if err := w.Write(rows(1)[0]); err == nil {
+		t.Errorf("Write after Close succeeded")
+	}
+}

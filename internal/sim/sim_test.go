@@ -750,3 +750,46 @@ func TestClock(t *testing.T) {
 func errIncomplete(err error) bool {
 	return errors.Is(err, qualys.ErrIncomplete) || errors.Is(err, io.ErrUnexpectedEOF)
 }
+
+// A double that caches bodies (for benchmarks) answers what one that
+// generates them answers, compressed or not, the first time and after.
+func TestCachedBodies(t *testing.T) {
+	plain := start(t, Config{})
+	cached := start(t, Config{CacheBodies: true})
+	// decoded is the body as the client reads it, the double's address
+	// (in next-page URLs) left out.
+	decoded := func(s *Server, r reply) string {
+		mustOK(t, r)
+		b := r.body
+		if r.header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(bytes.NewReader(r.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return strings.ReplaceAll(string(b), s.BaseURL(), "BASE")
+	}
+	for _, gz := range []bool{false, true} {
+		ask := func(r *http.Request) {
+			if gz {
+				r.Header.Set("Accept-Encoding", "gzip")
+			}
+		}
+		want := decoded(plain, call(t, plain, PathDetections, vals("truncation_limit", "20"), ask))
+		if !strings.Contains(want, "BASE/api/2.0/fo/asset/host/vm/detection/") {
+			t.Fatalf("no next-page URL in a truncated answer")
+		}
+		for i := range 2 {
+			r := call(t, cached, PathDetections, vals("truncation_limit", "20"), ask)
+			if got := r.header.Get("Content-Encoding") == "gzip"; got != gz {
+				t.Errorf("gzip=%v, call %d: compressed %v", gz, i, got)
+			}
+			if got := decoded(cached, r); got != want {
+				t.Errorf("gzip=%v, call %d: %d bytes, not the %d generated", gz, i, len(got), len(want))
+			}
+		}
+	}
+}

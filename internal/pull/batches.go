@@ -3,6 +3,7 @@ package pull
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sync"
 
 	"qvt/internal/store"
@@ -13,11 +14,16 @@ import (
 // transaction that follows its last record, so that an interrupted run
 // resumes with the batches it had not finished.
 //
-// SQLite has one writer. Fetches stream their records into one shared
-// channel and the writer takes them in arrival order, committing every few
-// thousand records: it never waits on one fetch while another holds the
-// API's only slot, which, with the records of a batch kept in one
-// transaction, could deadlock. Records of a batch cut short may be
+// SQLite has one writer. Each fetch streams its records into a channel of
+// its own, and the writer takes them from the oldest batch that has some
+// ready, committing every few thousand records. It drains the batches one
+// after the other, so that they end one after the other: the worker of
+// the batch that ended starts its next call while the writer still has
+// the others to drain, and the API's latency stays hidden. (Taken in
+// arrival order, the batches in flight would all end together, and the
+// writer would sit idle through every next call's latency.) It never
+// waits on one fetch while others have records: a fetch may be waiting
+// for an API slot that another holds. Records of a batch cut short may be
 // committed without its done mark; the resumed run fetches it again, and
 // upserts make that harmless.
 type batchJob[T any] struct {
@@ -49,17 +55,22 @@ type piece[T any] struct {
 func (j *batchJob[T]) run(ctx context.Context, batches []store.Batch) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	todo := make(chan store.Batch)
-	pieces := make(chan piece[T], 2*max(1, j.workers))
+	type task struct {
+		b   store.Batch
+		out chan piece[T]
+	}
+	workers := max(1, j.workers)
+	todo := make(chan task)
+	started := make(chan chan piece[T], workers) // each batch's channel, in the order handed out
 	var wg sync.WaitGroup
-	for range max(1, j.workers) {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for b := range todo {
-				err := j.stream(ctx, b, pieces)
+			for t := range todo {
+				err := j.stream(ctx, t.b, t.out)
 				select {
-				case pieces <- piece[T]{seq: b.Seq, end: true, err: err}:
+				case t.out <- piece[T]{seq: t.b.Seq, end: true, err: err}:
 				case <-ctx.Done():
 					return
 				}
@@ -67,29 +78,90 @@ func (j *batchJob[T]) run(ctx context.Context, batches []store.Batch) error {
 		}()
 	}
 	go func() {
+		defer close(started)
 		defer close(todo)
 		for _, b := range batches {
 			if b.Done {
 				continue
 			}
+			t := task{b: b, out: make(chan piece[T], 2)}
 			select {
-			case todo <- b:
+			case started <- t.out:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case todo <- t:
 			case <-ctx.Done():
 				return
 			}
 		}
 	}()
-	go func() {
-		wg.Wait()
-		close(pieces)
-	}()
-	err := j.writeAll(ctx, pieces)
-	if err != nil {
-		cancel()
-		for range pieces { // let the fetches end
+	err := j.writeAll(ctx, oldestFirst(ctx, started))
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// oldestFirst returns a function that gives the next piece of the oldest
+// batch that has one ready, waiting for any when none has; ok is false
+// when every batch has ended.
+func oldestFirst[T any](ctx context.Context, started <-chan chan piece[T]) func() (p piece[T], ok bool, err error) {
+	var active []chan piece[T]
+	take := func(i int, p piece[T]) (piece[T], bool, error) {
+		if p.end {
+			active = append(active[:i], active[i+1:]...)
+		}
+		return p, true, nil
+	}
+	return func() (piece[T], bool, error) {
+		for {
+			// The batches started since, without waiting.
+			for started != nil {
+				select {
+				case c, ok := <-started:
+					if !ok {
+						started = nil
+						continue
+					}
+					active = append(active, c)
+					continue
+				default:
+				}
+				break
+			}
+			for i, c := range active {
+				select {
+				case p := <-c:
+					return take(i, p)
+				default:
+				}
+			}
+			if started == nil && len(active) == 0 {
+				return piece[T]{}, false, nil
+			}
+			// Nothing ready: wait for any batch, a new one, or the end.
+			cases := make([]reflect.SelectCase, 0, len(active)+2)
+			for _, c := range active {
+				cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c)})
+			}
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+			if started != nil {
+				cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(started)})
+			}
+			i, v, ok := reflect.Select(cases)
+			switch {
+			case i < len(active):
+				return take(i, v.Interface().(piece[T]))
+			case i == len(active):
+				return piece[T]{}, false, ctx.Err()
+			case !ok:
+				started = nil
+			default:
+				active = append(active, v.Interface().(chan piece[T]))
+			}
 		}
 	}
-	return err
 }
 
 // stream fetches one batch, sending its records in slices of about 256.
@@ -126,7 +198,7 @@ func (j *batchJob[T]) stream(ctx context.Context, b store.Batch, out chan<- piec
 
 // writeAll writes what the fetches send, in transactions of about
 // txRecords records, until they are all done or one fails.
-func (j *batchJob[T]) writeAll(ctx context.Context, pieces <-chan piece[T]) error {
+func (j *batchJob[T]) writeAll(ctx context.Context, next func() (piece[T], bool, error)) error {
 	counts := map[int]int{} // records per batch so far
 	var done []int          // batches ended in the open transaction, reported after it commits
 	for {
@@ -135,7 +207,10 @@ func (j *batchJob[T]) writeAll(ctx context.Context, pieces <-chan piece[T]) erro
 		closed := false
 		err := j.store.Write(ctx, func(tx *store.Tx) error {
 			for records < txRecords {
-				p, ok := <-pieces
+				p, ok, err := next()
+				if err != nil {
+					return err
+				}
 				if !ok {
 					closed = true
 					return nil

@@ -108,7 +108,6 @@ type reader struct {
 	plan   *plan // nil for a read of a few hosts or QIDs
 	rank   int32 // the position of the host being read
 	clock  int64 // uses so far, for least-recently-used without a plan
-	loads  int   // KB entries read from the store
 	kbQ    *sqlite3.Stmt
 	scoreQ *sqlite3.Stmt
 }
@@ -460,7 +459,6 @@ func (r *reader) shared(qid, policy int) (*Shared, error) {
 }
 
 func (r *reader) loadShared(qid, policy int) (*Shared, error) {
-	r.loads++
 	if r.kbQ == nil {
 		var err error
 		if r.kbQ, err = r.prepare(`SELECT title, category, vuln_type, diagnosis, consequence, solution,

@@ -15,7 +15,8 @@ import (
 // (Belady's rule, the best any cache of its size can do). It never keeps
 // an entry past its last use, nor one that would be needed later than
 // every entry it holds. A read of a few hosts or QIDs has no plan and
-// evicts the entry used least recently.
+// evicts the entry used least recently. The plan costs 4 bytes a
+// detection (4 MB for a million), far less than the cache it steers.
 
 // never is the next use of an entry that is not needed again.
 const never = math.MaxInt64

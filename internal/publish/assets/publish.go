@@ -294,9 +294,7 @@ type run struct {
 	opt   publish.Options
 	rep   publish.Report
 	notes []string
-	maps  map[string]store.Mapping
-	dirty []store.Mapping
-	gone  []string
+	maps  *publish.Mappings
 }
 
 func (r *run) note(format string, args ...any) {
@@ -337,10 +335,10 @@ func (r *run) publish(ctx context.Context) error {
 	lastDay, _ := st.PublishState(ctx, TargetName, stateDay)
 	today := r.opt.Now().UTC().Format("2006-01-02")
 	var err error
-	if r.maps, err = st.Mappings(ctx, TargetName); err != nil {
+	if r.maps, err = publish.LoadMappings(ctx, st, TargetName); err != nil {
 		return err
 	}
-	rebuild := len(r.maps) == 0
+	rebuild := len(r.maps.Items) == 0
 	if rebuild {
 		revWM = 0
 	}
@@ -362,7 +360,7 @@ func (r *run) publish(ctx context.Context) error {
 		hostIDs[p.HostID] = true
 	}
 	if today != lastDay {
-		for it := range r.maps {
+		for it := range r.maps.Items {
 			if id, ok := strings.CutPrefix(it, "host:"); ok {
 				if n, err := strconv.ParseInt(id, 10, 64); err == nil {
 					hostIDs[n] = true
@@ -377,7 +375,7 @@ func (r *run) publish(ctx context.Context) error {
 	if err := r.lookup(ctx, changed, hosts, rebuild); err != nil {
 		return err
 	}
-	plan := t.cfg.Plan(Input{Changed: changed, Hosts: hosts, Mappings: r.maps})
+	plan := t.cfg.Plan(Input{Changed: changed, Hosts: hosts, Mappings: r.maps.Items})
 	r.rep.Unchanged = plan.Unchanged
 	t.log.Info("assets plan", "changed", len(changed), "hosts", len(hosts), "actions", len(plan.Actions))
 	if r.opt.DryRun {
@@ -469,16 +467,16 @@ func (r *run) lookup(ctx context.Context, changed []*store.Published, hosts map[
 	}
 	for id, h := range hosts {
 		it := HostItem(id)
-		if m, ok := r.maps[it]; (!ok && (h.Scope || rebuild)) || m.State == "pending" {
+		if m, ok := r.maps.Items[it]; (!ok && (h.Scope || rebuild)) || m.State == "pending" {
 			add(t.hostT, h.Address, it)
 		}
 	}
 	for _, p := range changed {
-		if m, ok := r.maps[p.Key]; (!ok && (t.cfg.inScope(p) || rebuild)) || m.State == "pending" {
+		if m, ok := r.maps.Items[p.Key]; (!ok && (t.cfg.inScope(p) || rebuild)) || m.State == "pending" {
 			add(t.findT, p.Key, p.Key)
 		}
 	}
-	for it, m := range r.maps { // pending creates of items that did not change since
+	for it, m := range r.maps.Items { // pending creates of items that did not change since
 		if m.State == "pending" && m.Hash != "" {
 			typ := t.findT
 			if strings.HasPrefix(it, "host:") {
@@ -526,7 +524,7 @@ func (r *run) lookup(ctx context.Context, changed []*store.Published, hosts map[
 	adopted := 0
 	for _, names := range need {
 		for _, it := range names {
-			m, mapped := r.maps[it]
+			m, mapped := r.maps.Items[it]
 			if o, ok := found[it]; ok {
 				if mapped && m.State != "pending" {
 					continue
@@ -534,8 +532,7 @@ func (r *run) lookup(ctx context.Context, changed []*store.Published, hosts map[
 				r.set(store.Mapping{Item: it, Remote: string(o.ID), State: o.Key})
 				adopted++
 			} else if mapped && m.State == "pending" {
-				delete(r.maps, it)
-				r.gone = append(r.gone, it)
+				r.maps.Drop(it)
 			}
 		}
 	}
@@ -550,27 +547,14 @@ func (r *run) lookup(ctx context.Context, changed []*store.Published, hosts map[
 
 func (r *run) set(m store.Mapping) {
 	m.Updated = r.opt.Now()
-	r.maps[m.Item] = m
-	r.dirty = append(r.dirty, m)
+	r.maps.Set(m)
 }
 
 func (r *run) flush(ctx context.Context) error {
 	if r.opt.DryRun {
 		return nil
 	}
-	if len(r.dirty) > 0 {
-		if err := r.st.SetMappings(ctx, TargetName, r.dirty); err != nil {
-			return err
-		}
-		r.dirty = r.dirty[:0]
-	}
-	if len(r.gone) > 0 {
-		if err := r.st.DeleteMappings(ctx, TargetName, r.gone); err != nil {
-			return err
-		}
-		r.gone = r.gone[:0]
-	}
-	return nil
+	return r.maps.Flush(ctx, r.st)
 }
 
 func (r *run) dryRun(plan *Plan) error {
@@ -610,7 +594,7 @@ func (r *run) attrs(a *Action) ([]attrValue, error) {
 	for _, k := range keys {
 		v := a.Values[k]
 		if k == "host" {
-			m, ok := r.maps[v[0]]
+			m, ok := r.maps.Items[v[0]]
 			if !ok || m.Remote == "" || m.State == "pending" {
 				return nil, fmt.Errorf("its host object (%s) does not exist", v[0])
 			}
@@ -656,7 +640,7 @@ func (r *run) execute(ctx context.Context, plan *Plan) error {
 			} else {
 				o, err = r.t.api.update(ctx, a.Object, typeOf(a).id, av)
 				if err == nil {
-					m := r.maps[a.Item]
+					m := r.maps.Items[a.Item]
 					m.Hash = a.Hash
 					if o.Key != "" {
 						m.State = o.Key
@@ -679,20 +663,17 @@ func (r *run) execute(ctx context.Context, plan *Plan) error {
 			case a.Kind == Create && atlassian.IsAmbiguous(err):
 				r.note("%s: create %s may have been carried out (%v); the next run looks for it by Name", a.Name, a.Type, err)
 			case a.Kind == Create:
-				delete(r.maps, a.Item)
-				r.gone = append(r.gone, a.Item)
-				r.dirty = slices.DeleteFunc(r.dirty, func(m store.Mapping) bool { return m.Item == a.Item })
+				r.maps.Drop(a.Item)
 				r.note("%s: create %s failed: %v", a.Name, a.Type, err)
 			case atlassian.StatusOf(err) == http.StatusNotFound:
 				r.rep.Failed--
 				r.note("%s: object %s no longer exists; its mapping is dropped", a.Name, a.Object)
-				delete(r.maps, a.Item)
-				r.gone = append(r.gone, a.Item)
+				r.maps.Drop(a.Item)
 			default:
 				r.note("%s: update %s failed: %v", a.Name, a.Type, err)
 			}
 		}
-		if len(r.dirty) >= 50 {
+		if r.maps.Unflushed() >= 50 {
 			if err := r.flush(ctx); err != nil {
 				return err
 			}

@@ -146,9 +146,7 @@ type run struct {
 	log   *slog.Logger
 	rep   publish.Report
 	notes []string
-	maps  map[string]store.Mapping
-	dirty []store.Mapping
-	gone  []string // mappings to delete
+	maps  *publish.Mappings
 }
 
 func (r *run) note(format string, args ...any) {
@@ -195,10 +193,10 @@ func (r *run) publish(ctx context.Context) (publish.Report, error) {
 		r.note("grouping changed from %s to %s: issues of the old grouping are left as they are", g, t.cfg.Grouping)
 	}
 	var err error
-	if r.maps, err = st.Mappings(ctx, TargetName); err != nil {
+	if r.maps, err = publish.LoadMappings(ctx, st, TargetName); err != nil {
 		return r.rep, err
 	}
-	rebuild := len(r.maps) == 0
+	rebuild := len(r.maps.Items) == 0
 	if rebuild {
 		revWM = 0 // nothing is known to be published: look at everything
 	}
@@ -230,7 +228,7 @@ func (r *run) publish(ctx context.Context) (publish.Report, error) {
 	if err := r.resolve(ctx, changed, members, hist, rebuild); err != nil {
 		return r.rep, err
 	}
-	plan, err := t.cfg.Plan(Input{Changed: changed, Members: members, Mappings: r.maps, History: hist, SeenBefore: seenWM})
+	plan, err := t.cfg.Plan(Input{Changed: changed, Members: members, Mappings: r.maps.Items, History: hist, SeenBefore: seenWM})
 	if err != nil {
 		return r.rep, err
 	}
@@ -327,7 +325,7 @@ func (r *run) resolve(ctx context.Context, changed []*store.Published, members m
 	need := map[string]string{} // label → item
 	for _, p := range changed {
 		it := itemOf(c.Grouping, &p.Finding)
-		m, mapped := r.maps[it]
+		m, mapped := r.maps.Items[it]
 		scope := c.inScope(p)
 		if c.Grouping != ByFinding {
 			scope = len(members[it]) > 0
@@ -339,7 +337,7 @@ func (r *run) resolve(ctx context.Context, changed []*store.Published, members m
 			need[DedupeLabel(it)] = it
 		}
 	}
-	for it, m := range r.maps { // pending creates of items that did not change since
+	for it, m := range r.maps.Items { // pending creates of items that did not change since
 		if m.State == StatePending {
 			need[DedupeLabel(it)] = it
 		}
@@ -384,7 +382,7 @@ func (r *run) resolve(ctx context.Context, changed []*store.Published, members m
 	adopted := 0
 	for l, it := range need {
 		f, ok := byLabel[l]
-		old, mapped := r.maps[it]
+		old, mapped := r.maps.Items[it]
 		switch {
 		case ok:
 			state := StateOpen
@@ -395,19 +393,16 @@ func (r *run) resolve(ctx context.Context, changed []*store.Published, members m
 			if mapped && old.State != StatePending && old.Remote == f.Key {
 				continue // already known
 			}
-			r.maps[it] = m
-			r.dirty = append(r.dirty, m)
+			r.maps.Set(m)
 			adopted++
 		case mapped && old.State == StatePending:
 			if old.Remote != "" {
 				// A reopen as a new issue that did not happen: back to
 				// the closed issue.
 				m := store.Mapping{Item: it, Remote: old.Remote, State: StateClosed, Hash: old.Hash, Updated: now}
-				r.maps[it] = m
-				r.dirty = append(r.dirty, m)
+				r.maps.Set(m)
 			} else {
-				delete(r.maps, it)
-				r.gone = append(r.gone, it)
+				r.maps.Drop(it)
 			}
 		}
 	}
@@ -426,25 +421,12 @@ func (r *run) flush(ctx context.Context) error {
 	if r.opt.DryRun {
 		return nil
 	}
-	if len(r.dirty) > 0 {
-		if err := r.st.SetMappings(ctx, TargetName, r.dirty); err != nil {
-			return err
-		}
-		r.dirty = r.dirty[:0]
-	}
-	if len(r.gone) > 0 {
-		if err := r.st.DeleteMappings(ctx, TargetName, r.gone); err != nil {
-			return err
-		}
-		r.gone = r.gone[:0]
-	}
-	return nil
+	return r.maps.Flush(ctx, r.st)
 }
 
 func (r *run) setMapping(m store.Mapping) {
 	m.Updated = r.opt.Now()
-	r.maps[m.Item] = m
-	r.dirty = append(r.dirty, m)
+	r.maps.Set(m)
 }
 
 func (r *run) dryRun(plan *Plan) (publish.Report, error) {
@@ -572,13 +554,12 @@ func (r *run) execute(ctx context.Context, plan *Plan) error {
 		dead[a.Item] = true
 		if atlassian.StatusOf(err) == http.StatusNotFound {
 			r.note("%s: issue %s no longer exists (deleted?); its mapping is dropped", a.Item, a.Issue)
-			delete(r.maps, a.Item)
-			r.gone = append(r.gone, a.Item)
+			r.maps.Drop(a.Item)
 			continue
 		}
 		r.rep.Failed++
 		r.note("%s: %s %s failed: %v", a.Item, a.Kind, a.Issue, err)
-		if len(r.dirty) >= 50 {
+		if r.maps.Unflushed() >= 50 {
 			if err := r.flush(ctx); err != nil {
 				return err
 			}
@@ -592,7 +573,7 @@ func (r *run) execute(ctx context.Context, plan *Plan) error {
 
 // act carries out one action on an existing issue.
 func (r *run) act(ctx context.Context, a *Action) error {
-	m := r.maps[a.Item]
+	m := r.maps.Items[a.Item]
 	switch a.Kind {
 	case Update:
 		labels := []any{}
@@ -720,7 +701,7 @@ func (r *run) create(ctx context.Context, creates []Action) error {
 		var updates []map[string]any
 		for i := range batch {
 			a := &batch[i]
-			if old, ok := r.maps[a.Item]; ok {
+			if old, ok := r.maps.Items[a.Item]; ok {
 				prev[a.Item] = old
 			}
 			f := r.fields(a, true)
@@ -800,7 +781,5 @@ func (r *run) undoPending(item string, prev map[string]store.Mapping) {
 		r.setMapping(old)
 		return
 	}
-	delete(r.maps, item)
-	r.gone = append(r.gone, item)
-	r.dirty = slices.DeleteFunc(r.dirty, func(m store.Mapping) bool { return m.Item == item })
+	r.maps.Drop(item)
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"qvt/internal/idle"
 	"qvt/internal/retry"
 	"qvt/internal/version"
 	"strconv"
@@ -400,7 +401,7 @@ func (c *Client) attempt(ctx context.Context, u string, start int, fn func(*CVE)
 	if res.StatusCode != http.StatusOK {
 		return Info{}, 0, c.statusFailure(u, res), nil
 	}
-	body := &idleReader{r: res.Body, timer: timer, d: c.cfg.ReadTimeout}
+	body := idle.NewReader(res.Body, timer, c.cfg.ReadTimeout)
 	var r io.Reader = body
 	switch enc := strings.ToLower(strings.TrimSpace(res.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
@@ -460,13 +461,13 @@ func (c *Client) redact(s string) string {
 	return strings.ReplaceAll(s, c.cfg.APIKey, "[redacted]")
 }
 
-func (c *Client) bodyFailure(ctx, actx context.Context, u string, body *idleReader, err error) *failure {
+func (c *Client) bodyFailure(ctx, actx context.Context, u string, body *idle.Reader, err error) *failure {
 	switch {
 	case ctx.Err() != nil:
 		return &failure{err: &Error{URL: u, Status: http.StatusOK, Msg: ctx.Err().Error(), Err: ctx.Err()}}
 	case errors.Is(context.Cause(actx), errReadTimeout):
 		return c.retry("read_timeout", u, http.StatusOK, fmt.Sprintf("GET %s: no data for %v while reading the response", u, c.cfg.ReadTimeout), err)
-	case body.n == 0:
+	case body.N() == 0:
 		return c.retry("empty_body", u, http.StatusOK, fmt.Sprintf("GET %s: empty response body", u), err)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, gzip.ErrChecksum):
 		return c.retry("incomplete_body", u, http.StatusOK, fmt.Sprintf("GET %s: response cut off mid-stream: %s", u, c.redact(err.Error())), err)
@@ -506,24 +507,6 @@ func (c *Client) statusFailure(u string, res *http.Response) *failure {
 		return f
 	}
 	return &failure{err: e}
-}
-
-// idleReader restarts the read timeout on every read that brings data, and
-// counts the bytes.
-type idleReader struct {
-	r     io.Reader
-	timer *time.Timer
-	d     time.Duration
-	n     int64
-}
-
-func (r *idleReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if n > 0 {
-		r.n += int64(n)
-		r.timer.Reset(r.d)
-	}
-	return n, err
 }
 
 // slidingWindow allows n requests per rolling window. It remembers the

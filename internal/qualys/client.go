@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"qvt/internal/idle"
 	"qvt/internal/retry"
 	"qvt/internal/version"
 	"slices"
@@ -523,7 +524,7 @@ func (c *Client) attempt(ctx context.Context, endpoint string, form url.Values, 
 		"rate_remaining", l.RateRemaining, "rate_limit", l.RateLimit, "to_wait_sec", l.ToWait,
 		"concurrency_limit", l.Concurrency, "running", l.Running, "slots", c.gov.slots(endpoint))
 
-	body := &idleReader{r: res.Body, timer: timer, d: c.cfg.ReadTimeout}
+	body := idle.NewReader(res.Body, timer, c.cfg.ReadTimeout)
 	r, err := decodedBody(res, body)
 	if res.StatusCode != http.StatusOK {
 		if err != nil {
@@ -576,13 +577,13 @@ func (c *Client) fail(endpoint string, status, code int, msg string, cause error
 }
 
 // bodyFailure classifies an error met while reading a response body.
-func (c *Client) bodyFailure(ctx, actx context.Context, endpoint string, status int, body *idleReader, err error) *failure {
+func (c *Client) bodyFailure(ctx, actx context.Context, endpoint string, status int, body *idle.Reader, err error) *failure {
 	switch {
 	case ctx.Err() != nil:
 		return c.fail(endpoint, status, 0, ctx.Err().Error(), ctx.Err())
 	case errors.Is(context.Cause(actx), errReadTimeout):
 		return c.retry("read_timeout", endpoint, status, fmt.Sprintf("no data for %v while reading the response", c.cfg.ReadTimeout), err)
-	case body.n == 0:
+	case body.N() == 0:
 		return c.retry("empty_body", endpoint, status, "empty response body", err)
 	case errors.Is(err, ErrIncomplete), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, gzip.ErrChecksum):
 		return c.retry("incomplete_body", endpoint, status, "response cut off mid-stream: "+err.Error(), err)
@@ -705,24 +706,6 @@ func decodedBody(res *http.Response, body io.Reader) (io.Reader, error) {
 	default:
 		return nil, fmt.Errorf("%w %q", errEncoding, enc)
 	}
-}
-
-// idleReader restarts the read timeout on every read that brings data, and
-// counts the bytes.
-type idleReader struct {
-	r     io.Reader
-	timer *time.Timer
-	d     time.Duration
-	n     int64
-}
-
-func (r *idleReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if n > 0 {
-		r.n += int64(n)
-		r.timer.Reset(r.d)
-	}
-	return n, err
 }
 
 // maxRangeIDs bounds one ID_RANGE, so that a corrupt range cannot exhaust

@@ -183,7 +183,7 @@ FROM detections WHERE host_id = ?1 AND type <> 'Info'` + where)
 		return err
 	}
 	for i, a := range args {
-		if err := bindAny(dq, i+2, a); err != nil {
+		if err := Bind(dq, i+2, a); err != nil {
 			return err
 		}
 	}
@@ -268,7 +268,7 @@ func (r *reader) hosts(f Filter) ([]hostRow, error) {
 		return nil, err
 	}
 	for i, a := range args {
-		if err := bindAny(st, i+1, a); err != nil {
+		if err := Bind(st, i+1, a); err != nil {
 			return nil, err
 		}
 	}
@@ -380,14 +380,24 @@ func (r *reader) detectionFilter(f Filter) (string, []any, error) {
 	return sb.String(), args, nil
 }
 
-func bindAny(st *sqlite3.Stmt, i int, a any) error {
+// Bind binds a parameter of a query made outside the store's own
+// statements (int, int64 or string), numbered from 1.
+func Bind(st *sqlite3.Stmt, i int, a any) error {
+	var err error
 	switch v := a.(type) {
 	case int64:
-		return st.BindInt64(i, v)
+		err = st.BindInt64(i, v)
+	case int:
+		err = st.BindInt64(i, int64(v))
 	case string:
-		return st.BindText(i, v)
+		err = st.BindText(i, v)
+	default:
+		err = fmt.Errorf("unsupported parameter type %T", a)
 	}
-	return fmt.Errorf("store: unsupported parameter %T", a)
+	if err != nil {
+		return fmt.Errorf("store: bind: %w", err)
+	}
+	return nil
 }
 
 func (r *reader) row(st *sqlite3.Stmt, h hostRow) (*Row, error) {

@@ -357,18 +357,8 @@ func (tx *Tx) query(q string, fn func(st *sqlite3.Stmt) error, args ...any) erro
 	}
 	defer st.Close()
 	for i, a := range args {
-		switch v := a.(type) {
-		case int64:
-			err = st.BindInt64(i+1, v)
-		case int:
-			err = st.BindInt64(i+1, int64(v))
-		case string:
-			err = st.BindText(i+1, v)
-		default:
-			err = fmt.Errorf("unsupported parameter type %T", a)
-		}
-		if err != nil {
-			return fmt.Errorf("store: bind: %w", err)
+		if err := Bind(st, i+1, a); err != nil {
+			return err
 		}
 	}
 	for st.Step() {

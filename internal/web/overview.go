@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
+
+	"qvt/internal/store"
 )
 
 // The overview is computed in one pass over detections_status (every
@@ -307,17 +309,7 @@ func each(c *sqlite3.Conn, query string, args []any, fn func(st *sqlite3.Stmt)) 
 	}
 	defer st.Close()
 	for i, a := range args {
-		switch v := a.(type) {
-		case int64:
-			err = st.BindInt64(i+1, v)
-		case int:
-			err = st.BindInt64(i+1, int64(v))
-		case string:
-			err = st.BindText(i+1, v)
-		default:
-			err = fmt.Errorf("unsupported parameter %T", a)
-		}
-		if err != nil {
+		if err := store.Bind(st, i+1, a); err != nil {
 			return err
 		}
 	}

@@ -244,38 +244,27 @@ func (c *Client) HostIDs(ctx context.Context, params url.Values) ([]int64, error
 	for k, v := range params {
 		form[k] = slices.Clone(v)
 	}
-	form.Set("action", "list")
-	form.Set("details", "None")
-	var all, page []int64
-	_, err := c.paged(ctx, EndpointHostList, form, func(r io.Reader, _ *fnGuard) (Response, error) {
-		page = page[:0] // a retried page starts over
-		return decodeIDSet(r, RootHostList, func(lo, hi int64) error {
-			for id := lo; id <= hi; id++ {
-				page = append(page, id)
-			}
-			return nil
-		})
-	}, func() { all = append(all, page...) })
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(all)
-	return slices.Compact(all), nil
+	return listIDs[int64](ctx, c, EndpointHostList, RootHostList, form)
 }
 
 // KBIDs lists the QIDs of the KnowledgeBase entries matching params
 // (action=list details=None: an ID_SET of ID and ID_RANGE), following
 // WARNING URLs if any. The QIDs come back sorted, without duplicates.
 func (c *Client) KBIDs(ctx context.Context, params url.Values) ([]int, error) {
-	form := cloneForm(params)
+	return listIDs[int](ctx, c, EndpointKB, RootKB, cloneForm(params))
+}
+
+// listIDs runs a list call with details=None and returns the ids of its
+// ID_SETs, sorted, without duplicates.
+func listIDs[T int | int64](ctx context.Context, c *Client, endpoint, root string, form url.Values) ([]T, error) {
 	form.Set("action", "list")
 	form.Set("details", "None")
-	var all, page []int
-	_, err := c.paged(ctx, EndpointKB, form, func(r io.Reader, _ *fnGuard) (Response, error) {
+	var all, page []T
+	_, err := c.paged(ctx, endpoint, form, func(r io.Reader, _ *fnGuard) (Response, error) {
 		page = page[:0] // a retried page starts over
-		return decodeIDSet(r, RootKB, func(lo, hi int64) error {
+		return decodeIDSet(r, root, func(lo, hi int64) error {
 			for id := lo; id <= hi; id++ {
-				page = append(page, int(id))
+				page = append(page, T(id))
 			}
 			return nil
 		})

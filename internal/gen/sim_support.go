@@ -1,7 +1,6 @@
 package gen
 
 import (
-	"io"
 	"time"
 )
 
@@ -68,45 +67,4 @@ func (d *Dataset) CVEState(i, epoch int) (status string, published, lastModified
 		return "", time.Time{}, time.Time{}, false
 	}
 	return status, time.UnixMilli(m.published).UTC(), time.UnixMilli(lastMod).UTC(), true
-}
-
-// WriteNVDIndexesAt is WriteNVDIndexes with the response's timestamp given
-// rather than Now(epoch): the double stamps responses with its running
-// clock. The timestamp is written to the millisecond, without a zone, as NVD
-// writes it.
-func WriteNVDIndexesAt(w io.Writer, d *Dataset, idx []int, epoch, startIndex, total int, timestamp time.Time) error {
-	n := d.CVECount(epoch)
-	valid := make([]int, 0, len(idx))
-	for _, i := range idx {
-		if i >= 0 && i < n {
-			valid = append(valid, i)
-		}
-	}
-	o := &jsonOut{w: w, b: make([]byte, 0, jsonFlushSize+64<<10)}
-	o.raw("{")
-	o.int("resultsPerPage", len(valid))
-	o.int("startIndex", startIndex)
-	o.int("totalResults", total)
-	o.str("format", "NVD_CVE")
-	o.str("version", "2.0")
-	o.key("timestamp")
-	o.b = append(o.b, '"')
-	o.b = appendNVDTime(o.b, timestamp.UnixMilli())
-	o.b = append(o.b, '"')
-	o.key("vulnerabilities")
-	o.raw("[")
-	var f cveFull
-	for _, i := range valid {
-		if !d.cveFull(i, epoch, &f) {
-			continue
-		}
-		d.writeCVE(o, &f, i)
-		if len(o.b) >= jsonFlushSize {
-			if err := o.flush(); err != nil {
-				return err
-			}
-		}
-	}
-	o.raw("]}\n")
-	return o.flush()
 }

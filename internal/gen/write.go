@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
+	"time"
 
 	"qvt/internal/qualys"
 )
@@ -58,12 +60,21 @@ func WriteNVD(w io.Writer, d *Dataset, from, to int, epoch int, startIndex, tota
 				return
 			}
 		}
-	}, epoch, startIndex, total)
+	}, epoch, startIndex, total, d.now(epoch)*1000)
 }
 
 // WriteNVDIndexes is WriteNVD for a list of CVE indexes, such as one page
 // of CVEsModifiedBetween. Indexes that do not exist at epoch are left out.
 func WriteNVDIndexes(w io.Writer, d *Dataset, idx []int, epoch int, startIndex, total int) error {
+	return WriteNVDIndexesAt(w, d, idx, epoch, startIndex, total, time.UnixMilli(d.now(epoch)*1000))
+}
+
+// WriteNVDIndexesAt is WriteNVDIndexes with the response's timestamp given
+// rather than Now(epoch): the double stamps responses with its running
+// clock. The timestamp is written to the millisecond, without a zone, as NVD
+// writes it.
+func WriteNVDIndexesAt(w io.Writer, d *Dataset, idx []int, epoch, startIndex, total int, timestamp time.Time) error {
+	stampMillis := timestamp.UnixMilli()
 	n := d.CVECount(epoch)
 	var valid []int
 	for _, i := range idx {
@@ -71,16 +82,12 @@ func WriteNVDIndexes(w io.Writer, d *Dataset, idx []int, epoch int, startIndex, 
 			valid = append(valid, i)
 		}
 	}
-	return d.writeNVD(w, len(valid), func(yield func(int) bool) {
-		for _, i := range valid {
-			if !yield(i) {
-				return
-			}
-		}
-	}, epoch, startIndex, total)
+	return d.writeNVD(w, len(valid), slices.Values(valid), epoch, startIndex, total, stampMillis)
 }
 
-func (d *Dataset) writeNVD(w io.Writer, count int, indexes func(func(int) bool), epoch, startIndex, total int) error {
+// writeNVD writes the response; stampMillis is its timestamp, in Unix
+// milliseconds.
+func (d *Dataset) writeNVD(w io.Writer, count int, indexes func(func(int) bool), epoch, startIndex, total int, stampMillis int64) error {
 	o := &jsonOut{w: w, b: make([]byte, 0, jsonFlushSize+64<<10)}
 	o.raw("{")
 	o.int("resultsPerPage", count)
@@ -90,7 +97,7 @@ func (d *Dataset) writeNVD(w io.Writer, count int, indexes func(func(int) bool),
 	o.str("version", "2.0")
 	o.key("timestamp")
 	o.b = append(o.b, '"')
-	o.b = appendNVDTime(o.b, d.now(epoch)*1000)
+	o.b = appendNVDTime(o.b, stampMillis)
 	o.b = append(o.b, '"')
 	o.key("vulnerabilities")
 	o.raw("[")

@@ -50,95 +50,45 @@ func New(format string, w io.Writer) (Writer, error) {
 // on whichever is free (asyncWriter).
 type pipe struct {
 	batch []*store.Row
-	full  chan []*store.Row
-	free  chan []*store.Row
-	stop  chan struct{} // closed when the encoder fails
-	done  chan error
-	err   error // the encoder's first error, set before stop closes
-	ended bool
+	r     *relay[[]*store.Row]
 }
 
 const pipeBatch = 256
 
 func newPipe(enc Writer) *pipe {
-	p := &pipe{
-		full: make(chan []*store.Row, 4),
-		free: make(chan []*store.Row, 5),
-		stop: make(chan struct{}),
-		done: make(chan error, 1),
-	}
-	for range 5 {
-		p.free <- make([]*store.Row, 0, pipeBatch)
-	}
-	p.batch = <-p.free
-	go func() {
-		var err error
-		for rows := range p.full {
+	p := &pipe{r: newRelay(
+		func() []*store.Row { return make([]*store.Row, 0, pipeBatch) },
+		func(rows []*store.Row) []*store.Row { clear(rows); return rows[:0] },
+		func(rows []*store.Row) error {
 			for _, r := range rows {
-				if err != nil {
-					break
+				if err := enc.Write(r); err != nil {
+					return err
 				}
-				err = enc.Write(r)
 			}
-			if err != nil && p.err == nil {
-				p.err = err
-				close(p.stop)
-			}
-			clear(rows)
-			p.free <- rows[:0]
-		}
-		if cerr := enc.Close(); err == nil {
-			err = cerr
-		}
-		p.done <- err
-	}()
+			return nil
+		},
+		enc.Close)}
+	p.batch = p.r.first()
 	return p
 }
 
 // Write queues a row; it returns the encoder's error once it has failed.
 func (p *pipe) Write(r *store.Row) error {
-	if p.ended {
-		return errClosed
-	}
-	select {
-	case <-p.stop:
-		return p.err
-	default:
+	if err := p.r.failed(); err != nil {
+		return err
 	}
 	p.batch = append(p.batch, r)
 	if len(p.batch) < pipeBatch {
 		return nil
 	}
-	select {
-	case p.full <- p.batch:
-		p.batch = nil // the encoder's now
-	case <-p.stop:
-		return p.err
-	}
-	select {
-	case p.batch = <-p.free:
-	case <-p.stop:
-		return p.err
-	}
-	return nil
+	var err error
+	p.batch, err = p.r.swap(p.batch)
+	return err
 }
 
 // Close encodes what is queued, ends the document and waits for the
 // writes; it returns the first error.
-func (p *pipe) Close() error {
-	if p.ended {
-		return errClosed
-	}
-	p.ended = true
-	if len(p.batch) > 0 {
-		select {
-		case p.full <- p.batch:
-		case <-p.stop:
-		}
-	}
-	close(p.full)
-	return <-p.done
-}
+func (p *pipe) Close() error { return p.r.close(p.batch, len(p.batch) > 0) }
 
 type jsonWriter struct {
 	w     io.Writer
@@ -349,84 +299,130 @@ func (c *csvWriter) Close() error {
 // asyncWriter hands full buffers to a goroutine that writes them, so the
 // system calls of a multi-gigabyte export overlap reading and encoding.
 type asyncWriter struct {
-	w     io.Writer
-	buf   []byte
-	full  chan []byte
-	free  chan []byte
-	stop  chan struct{} // closed when a write fails
-	done  chan error
-	err   error // the first write error, set before stop closes
-	ended bool
+	buf []byte
+	r   *relay[[]byte]
 }
 
 const asyncBufSize = 1 << 20
 
 func newAsyncWriter(w io.Writer) *asyncWriter {
-	a := &asyncWriter{w: w, full: make(chan []byte, 4), free: make(chan []byte, 5),
-		stop: make(chan struct{}), done: make(chan error, 1)}
-	for range 5 {
-		a.free <- make([]byte, 0, asyncBufSize)
-	}
-	a.buf = <-a.free
-	go func() {
-		var err error
-		for b := range a.full {
-			if err == nil {
-				if _, err = a.w.Write(b); err != nil {
-					a.err = err
-					close(a.stop)
-				}
-			}
-			a.free <- b[:0]
-		}
-		a.done <- err
-	}()
+	a := &asyncWriter{r: newRelay(
+		func() []byte { return make([]byte, 0, asyncBufSize) },
+		func(b []byte) []byte { return b[:0] },
+		func(b []byte) error { _, err := w.Write(b); return err },
+		nil)}
+	a.buf = a.r.first()
 	return a
 }
 
 // Write buffers p; once a write has failed it returns that error.
 func (a *asyncWriter) Write(p []byte) (int, error) {
-	if a.ended {
-		return 0, errClosed
-	}
-	select {
-	case <-a.stop:
-		return 0, a.err
-	default:
+	if err := a.r.failed(); err != nil {
+		return 0, err
 	}
 	a.buf = append(a.buf, p...)
-	if len(a.buf) < asyncBufSize {
-		return len(p), nil
-	}
-	select {
-	case a.full <- a.buf:
-		a.buf = nil // the writer's now
-	case <-a.stop:
-		return 0, a.err
-	}
-	select {
-	case a.buf = <-a.free:
-	case <-a.stop:
-		return 0, a.err
+	if len(a.buf) >= asyncBufSize {
+		var err error
+		if a.buf, err = a.r.swap(a.buf); err != nil {
+			return 0, err
+		}
 	}
 	return len(p), nil
 }
 
 // Close writes what is buffered and waits for the writes to finish; it
 // returns the first write error.
-func (a *asyncWriter) Close() error {
-	if a.ended {
+func (a *asyncWriter) Close() error { return a.r.close(a.buf, len(a.buf) > 0) }
+
+// relay hands full buffers to a goroutine that consumes them (encodes
+// rows, writes bytes), so that the producer and the consumer run on two
+// cores. The consumer's first error stops it, and the producer's next
+// call returns that error instead of filling buffers no one will read.
+type relay[B any] struct {
+	full  chan B
+	free  chan B
+	stop  chan struct{} // closed when the consumer fails
+	done  chan error
+	err   error // the consumer's first error, set before stop closes
+	ended bool
+}
+
+// newRelay starts the consumer: consume takes each full buffer, reset
+// empties it for reuse, and finish (if not nil) runs after the last.
+func newRelay[B any](alloc func() B, reset func(B) B, consume func(B) error, finish func() error) *relay[B] {
+	r := &relay[B]{full: make(chan B, 4), free: make(chan B, 5), stop: make(chan struct{}), done: make(chan error, 1)}
+	for range 5 {
+		r.free <- alloc()
+	}
+	go func() {
+		var err error
+		for b := range r.full {
+			if err == nil {
+				if err = consume(b); err != nil {
+					r.err = err
+					close(r.stop)
+				}
+			}
+			r.free <- reset(b)
+		}
+		if finish != nil {
+			if ferr := finish(); err == nil {
+				err = ferr
+			}
+		}
+		r.done <- err
+	}()
+	return r
+}
+
+// first is the producer's first empty buffer.
+func (r *relay[B]) first() B { return <-r.free }
+
+// failed returns the consumer's error once it has failed, and an error
+// after close.
+func (r *relay[B]) failed() error {
+	if r.ended {
 		return errClosed
 	}
-	a.ended = true
-	if len(a.buf) > 0 {
+	select {
+	case <-r.stop:
+		return r.err
+	default:
+		return nil
+	}
+}
+
+// swap hands over a full buffer and returns an empty one.
+func (r *relay[B]) swap(b B) (B, error) {
+	var empty B
+	select {
+	case r.full <- b:
+	case <-r.stop:
+		return empty, r.err
+	}
+	select {
+	case empty = <-r.free:
+		return empty, nil
+	case <-r.stop:
+		return empty, r.err
+	}
+}
+
+// close hands over the last buffer (if send) and waits for the consumer
+// to finish; it returns its first error.
+func (r *relay[B]) close(last B, send bool) error {
+	if r.ended {
+		return errClosed
+	}
+	r.ended = true
+	if send {
 		select {
-		case a.full <- a.buf:
-		case <-a.stop:
+		case r.full <- last:
+		case <-r.stop:
 		}
 	}
-	close(a.full)
-	return <-a.done
+	close(r.full)
+	return <-r.done
 }
 
 var errClosed = errors.New("export: write after close")

@@ -1,13 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/ncruces/go-sqlite3"
 
 	"qvt/internal/finding"
@@ -110,6 +111,7 @@ type reader struct {
 	clock  int64 // uses so far, for least-recently-used without a plan
 	kbQ    *sqlite3.Stmt
 	scoreQ *sqlite3.Stmt
+	lists  jsonList
 }
 
 // makePlan reads, from the QID index, which hosts have each QID, and
@@ -495,11 +497,9 @@ FROM kb_vulns WHERE qid = ?`); err != nil {
 		e.Solution = st.ColumnText(5)
 		e.Patchable = st.ColumnBool(6)
 		e.Remote = st.ColumnBool(7)
-		e.VendorRefs = refIDs(st.ColumnRawText(8))
+		e.VendorRefs = r.lists.list(st.ColumnRawText(8), "id")
 		e.KBSeverity = st.ColumnInt(9)
-		if err := json.Unmarshal(st.ColumnRawText(10), &e.CVEs); err != nil || e.CVEs == nil {
-			e.CVEs = []string{}
-		}
+		e.CVEs = r.lists.list(st.ColumnRawText(10), "")
 		e.Legacy.ImpactC = st.ColumnText(11)
 		e.Legacy.ImpactI = st.ColumnText(12)
 		e.Legacy.ImpactA = st.ColumnText(13)
@@ -541,22 +541,64 @@ func optFloat(st *sqlite3.Stmt, i int) *float64 {
 	return &f
 }
 
-// refIDs extracts the ids from the vendor_refs JSON column.
-func refIDs(b []byte) []string {
-	var refs []struct {
-		ID string `json:"id"`
-	}
+// jsonList reads the lists the store keeps as JSON (kb_vulns.cves, an
+// array of strings, and kb_vulns.vendor_refs, an array of objects whose
+// "id" it takes). It reuses one decoder: an export reads such a list for
+// every KB entry it loads, and a reflective decode of each costs more than
+// the rest of the entry.
+type jsonList struct {
+	r   bytes.Reader
+	dec *jsontext.Decoder
+}
+
+// list returns the strings of a JSON array: its string elements, or the
+// member key of its object elements. It returns an empty list for
+// anything else, as a column written by an older qvt may hold.
+func (l *jsonList) list(b []byte, key string) []string {
+	out := []string{}
 	if len(b) <= 2 {
+		return out
+	}
+	l.r.Reset(b)
+	if l.dec == nil {
+		l.dec = jsontext.NewDecoder(&l.r)
+	} else {
+		l.dec.Reset(&l.r)
+	}
+	d := l.dec
+	if t, err := d.ReadToken(); err != nil || t.Kind() != '[' {
 		return []string{}
 	}
-	if err := json.Unmarshal(b, &refs); err != nil {
-		return []string{}
-	}
-	ids := make([]string, 0, len(refs))
-	for _, r := range refs {
-		if r.ID != "" {
-			ids = append(ids, r.ID)
+	for d.PeekKind() != ']' {
+		switch d.PeekKind() {
+		case '"':
+			t, err := d.ReadToken()
+			if err != nil {
+				return []string{}
+			}
+			out = append(out, t.String())
+		case '{':
+			d.ReadToken()
+			for d.PeekKind() == '"' {
+				k, err := d.ReadToken()
+				if err != nil {
+					return []string{}
+				}
+				if k.String() == key && d.PeekKind() == '"' {
+					v, _ := d.ReadToken()
+					if id := v.String(); id != "" {
+						out = append(out, id)
+					}
+				} else if err := d.SkipValue(); err != nil {
+					return []string{}
+				}
+			}
+			if t, err := d.ReadToken(); err != nil || t.Kind() != '}' {
+				return []string{}
+			}
+		default:
+			return []string{}
 		}
 	}
-	return ids
+	return out
 }

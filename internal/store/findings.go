@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -95,23 +96,56 @@ var kbCacheBytes = 48 << 20 // a variable so that tests can make it small
 // needed. When two hosts share an address, the finding found most
 // recently wins.
 func (s *Store) Findings(ctx context.Context, f Filter, fn func(*Row) error) error {
-	return s.Read(ctx, func(c *sqlite3.Conn) error {
-		r := &reader{c: c, cache: newKBCache(kbCacheBytes)}
+	if f.few() {
+		return s.Read(ctx, func(c *sqlite3.Conn) error {
+			r := &reader{c: c, kb: c, cache: newKBCache(kbCacheBytes)}
+			defer r.close()
+			return r.findings(f, fn)
+		})
+	}
+	// A whole list spends most of its time loading KB entries: a second
+	// connection, in the same snapshot, loads them on another core while
+	// the first reads detections.
+	return s.readPair(ctx, func(a, b *sqlite3.Conn) error {
+		if b == nil {
+			b = a
+		}
+		r := &reader{c: a, kb: b, cache: newKBCache(kbCacheBytes)}
 		defer r.close()
 		return r.findings(f, fn)
 	})
 }
 
+// few tells a read of a few hosts or QIDs, which needs no plan for its
+// KB cache and no second connection.
+func (f Filter) few() bool { return len(f.Hosts) > 0 || len(f.QIDs) > 0 || len(f.CVEs) > 0 }
+
 type reader struct {
-	c      *sqlite3.Conn
+	c      *sqlite3.Conn // detections, hosts and the plan
+	kb     *sqlite3.Conn // KB entries and scores: c, or a second connection in c's snapshot
 	stmts  []*sqlite3.Stmt
 	cache  *kbCache
 	plan   *plan // nil for a read of a few hosts or QIDs
-	rank   int32 // the position of the host being read
 	clock  int64 // uses so far, for least-recently-used without a plan
 	kbQ    *sqlite3.Stmt
 	scoreQ *sqlite3.Stmt
 	lists  jsonList
+}
+
+// readRow is a finding as read from its detection row, before its KB
+// entry is joined in.
+type readRow struct {
+	row    *Row
+	policy int   // the host's environment policy
+	rank   int32 // the host's position in reading order
+}
+
+// group is the findings of hosts whose keys can interleave: as read (the
+// order of the KB uses the plan foresaw) and as written (sorted by key,
+// one per key).
+type group struct {
+	read []readRow
+	out  []*Row
 }
 
 // makePlan reads, from the QID index, which hosts have each QID, and
@@ -147,7 +181,11 @@ func (r *reader) close() {
 }
 
 func (r *reader) prepare(q string) (*sqlite3.Stmt, error) {
-	st, _, err := r.c.Prepare(q)
+	return r.prepareOn(r.c, q)
+}
+
+func (r *reader) prepareOn(c *sqlite3.Conn, q string) (*sqlite3.Stmt, error) {
+	st, _, err := c.Prepare(q)
 	if err != nil {
 		return nil, fmt.Errorf("store: prepare: %w", err)
 	}
@@ -168,8 +206,7 @@ func (r *reader) findings(f Filter, fn func(*Row) error) error {
 	if err != nil {
 		return err
 	}
-	// A read of a few hosts or QIDs needs no plan for its cache.
-	if len(f.Hosts) == 0 && len(f.QIDs) == 0 && len(f.CVEs) == 0 {
+	if !f.few() {
 		if err := r.makePlan(hosts); err != nil {
 			return err
 		}
@@ -189,57 +226,112 @@ FROM detections WHERE host_id = ?1 AND type <> 'Info'` + where)
 			return err
 		}
 	}
-	var group []*Row
+	send, wait := r.emitter(fn)
+	var g group
 	flush := func() error {
-		slices.SortStableFunc(group, func(a, b *Row) int {
+		if len(g.read) == 0 {
+			return nil
+		}
+		for _, rr := range g.read {
+			g.out = append(g.out, rr.row)
+		}
+		slices.SortStableFunc(g.out, func(a, b *Row) int {
 			if c := strings.Compare(a.Key, b.Key); c != 0 {
 				return c
 			}
 			// Most recently found first: it is the one kept.
 			return strings.Compare(lastFound(b), lastFound(a))
 		})
-		prev := ""
-		for _, row := range group {
-			if row.Key == prev {
-				continue
+		g.out = slices.CompactFunc(g.out, func(a, b *Row) bool { return a.Key == b.Key })
+		err := send(g)
+		g = group{}
+		return err
+	}
+	read := func() error {
+		groupPrefix := ""
+		for i, h := range hosts {
+			prefix := h.addr + ":"
+			if groupPrefix == "" || !strings.HasPrefix(prefix, groupPrefix) {
+				if err := flush(); err != nil {
+					return err
+				}
+				groupPrefix = prefix
 			}
-			prev = row.Key
+			if err := dq.BindInt64(1, h.id); err != nil {
+				return err
+			}
+			for dq.Step() {
+				g.read = append(g.read, readRow{row: detection(dq, h), policy: h.policy, rank: int32(i)})
+			}
+			if err := dq.Err(); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			if err := dq.Reset(); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+		}
+		return flush()
+	}
+	return wait(read())
+}
+
+// emitter returns how a group is handed on (send) and how the reading
+// ends (wait, given the reader's error). Each group's KB entries are
+// joined in reading order, then its findings go to fn in key order. With
+// a second connection that happens on a goroutine of its own.
+func (r *reader) emitter(fn func(*Row) error) (send func(group) error, wait func(error) error) {
+	emit := func(g group) error {
+		for _, rr := range g.read {
+			if err := r.join(rr); err != nil {
+				return err
+			}
+		}
+		for _, row := range g.out {
 			if err := fn(row); err != nil {
 				return err
 			}
 		}
-		group = group[:0]
 		return nil
 	}
-	groupPrefix := ""
-	for i, h := range hosts {
-		r.rank = int32(i)
-		prefix := h.addr + ":"
-		if groupPrefix == "" || !strings.HasPrefix(prefix, groupPrefix) {
-			if err := flush(); err != nil {
-				return err
-			}
-			groupPrefix = prefix
-		}
-		if err := dq.BindInt64(1, h.id); err != nil {
-			return err
-		}
-		for dq.Step() {
-			row, err := r.row(dq, h)
+	if r.kb == r.c {
+		return emit, func(err error) error { return err }
+	}
+	ch := make(chan group, 16)
+	stop := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		for g := range ch {
 			if err != nil {
-				return err
+				continue
 			}
-			group = append(group, row)
+			if err = emit(g); err != nil {
+				close(stop) // the reader stops at its next group
+			}
 		}
-		if err := dq.Err(); err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-		if err := dq.Reset(); err != nil {
-			return fmt.Errorf("store: %w", err)
+		errc <- err
+	}()
+	send = func(g group) error {
+		select {
+		case ch <- g:
+			return nil
+		case <-stop:
+			return errStopped
 		}
 	}
-	return flush()
+	wait = func(rerr error) error {
+		close(ch)
+		if err := <-errc; err != nil {
+			return err
+		}
+		return rerr
+	}
+	return send, wait
 }
+
+// errStopped ends the reading of detections when their consumer failed;
+// the consumer's error is the one returned.
+var errStopped = errors.New("store: findings: stopped")
 
 func lastFound(r *Row) string {
 	if r.LastFound == nil {
@@ -402,7 +494,8 @@ func Bind(st *sqlite3.Stmt, i int, a any) error {
 	return nil
 }
 
-func (r *reader) row(st *sqlite3.Stmt, h hostRow) (*Row, error) {
+// detection reads a finding's own fields from its detection row.
+func detection(st *sqlite3.Stmt, h hostRow) *Row {
 	row := &Row{}
 	f := &row.Finding
 	f.QID = st.ColumnInt(0)
@@ -423,10 +516,16 @@ func (r *reader) row(st *sqlite3.Stmt, h hostRow) (*Row, error) {
 	f.Results = st.ColumnText(10)
 	f.VulnScore = st.ColumnText(11)
 	f.BreachDate = st.ColumnText(12)
-	kb, err := r.shared(f.QID, h.policy)
+	return row
+}
+
+// join fills in a finding's KB and score fields.
+func (r *reader) join(rr readRow) error {
+	kb, err := r.shared(rr.row.QID, rr.policy, rr.rank)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	f := &rr.row.Finding
 	if f.Severity == 0 {
 		f.Severity = kb.KBSeverity
 	}
@@ -436,8 +535,8 @@ func (r *reader) row(st *sqlite3.Stmt, h hostRow) (*Row, error) {
 	f.VendorRefs, f.CVEs = kb.VendorRefs, kb.CVEs
 	f.CVEID, f.CVSSVersion, f.CVSSVector = kb.CVEID, kb.Version, kb.Vector
 	f.Base, f.Temporal, f.EnvScore = kb.Base, kb.Temporal, kb.Env
-	row.Shared = kb
-	return row, nil
+	rr.row.Shared = kb
+	return nil
 }
 
 func optTime(st *sqlite3.Stmt, i int) *string {
@@ -450,10 +549,10 @@ func optTime(st *sqlite3.Stmt, i int) *string {
 
 // shared returns the KB and score fields of a QID under a policy, from
 // the cache or the store.
-func (r *reader) shared(qid, policy int) (*Shared, error) {
+func (r *reader) shared(qid, policy int, rank int32) (*Shared, error) {
 	var next int64
 	if r.plan != nil {
-		next = r.plan.use(qid, r.rank)
+		next = r.plan.use(qid, rank)
 	} else {
 		r.clock++
 		next = -r.clock // the least recently used has the largest
@@ -473,14 +572,14 @@ func (r *reader) shared(qid, policy int) (*Shared, error) {
 func (r *reader) loadShared(qid, policy int) (*Shared, error) {
 	if r.kbQ == nil {
 		var err error
-		if r.kbQ, err = r.prepare(`SELECT title, category, vuln_type, diagnosis, consequence, solution,
+		if r.kbQ, err = r.prepareOn(r.kb, `SELECT title, category, vuln_type, diagnosis, consequence, solution,
   patchable, remote, vendor_refs, severity, cves,
   COALESCE(NULLIF(cvss3_impact_c, ''), cvss_impact_c), COALESCE(NULLIF(cvss3_impact_i, ''), cvss_impact_i),
   COALESCE(NULLIF(cvss3_impact_a, ''), cvss_impact_a)
 FROM kb_vulns WHERE qid = ?`); err != nil {
 			return nil, err
 		}
-		if r.scoreQ, err = r.prepare(`SELECT cve_id, cvss_version, cvss_vector, base, temporal, env_score,
+		if r.scoreQ, err = r.prepareOn(r.kb, `SELECT cve_id, cvss_version, cvss_vector, base, temporal, env_score,
   base_rating, temporal_rating, env_rating FROM qid_scores WHERE qid = ? AND policy = ?`); err != nil {
 			return nil, err
 		}

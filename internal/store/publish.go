@@ -42,7 +42,7 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 // snapshot: changes committed meanwhile wait for the next call.
 func (s *Store) Changed(ctx context.Context, since int64, fn func(*Published) error) error {
 	return s.Read(ctx, func(c *sqlite3.Conn) error {
-		r := &reader{c: c, cache: newKBCache(kbCacheBytes)}
+		r := &reader{c: c, kb: c, cache: newKBCache(kbCacheBytes)}
 		defer r.close()
 		hosts, err := r.hosts(Filter{})
 		if err != nil {
@@ -66,12 +66,11 @@ FROM detections WHERE host_id = ? AND type <> 'Info' AND rev > ?`)
 			return err
 		}
 		for i, h := range hosts {
-			r.rank = int32(i)
 			dq.BindInt64(1, h.id)
 			dq.BindInt64(2, since)
 			for dq.Step() {
-				row, err := r.row(dq, h)
-				if err != nil {
+				row := detection(dq, h)
+				if err := r.join(readRow{row: row, policy: h.policy, rank: int32(i)}); err != nil {
 					dq.Reset()
 					return err
 				}

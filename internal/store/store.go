@@ -30,6 +30,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,9 @@ var migrations embed.FS
 
 // cacheSize is each connection's page cache: 16 MB.
 const cacheSize = "-16384"
+
+// busyTimeout is how long a connection waits for another's lock.
+const busyTimeout = 30 * time.Second
 
 // Store is an open store.
 type Store struct {
@@ -68,7 +72,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// checkpoints, which is safe in WAL mode (a power cut may lose the last
 	// commit, never corrupt the file).
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=busy_timeout(30000)&_pragma=page_size(16384)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)" +
+		"?_pragma=busy_timeout(" + strconv.FormatInt(busyTimeout.Milliseconds(), 10) + ")&_pragma=page_size(16384)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)" +
 		"&_pragma=foreign_keys(off)&_pragma=cache_size(" + cacheSize + ")"
 	db, err := driver.Open(dsn)
 	if err != nil {
@@ -170,4 +174,74 @@ func (s *Store) Read(ctx context.Context, fn func(c *sqlite3.Conn) error) error 
 		}
 		return err
 	})
+}
+
+// readPair is Read with a second connection in the same snapshot, so that
+// two goroutines can read one consistent store at once. To start both
+// snapshots at one point of the store's history it holds the write lock
+// for that moment; if a writer holds it (a long import), it does not
+// wait: fn gets a nil second connection and reads on one.
+func (s *Store) readPair(ctx context.Context, fn func(a, b *sqlite3.Conn) error) error {
+	if m := s.db.Stats().MaxOpenConnections; m != 0 && m < 3 {
+		// A pool this small could not give the two more connections
+		// while the first is held.
+		return s.Read(ctx, func(a *sqlite3.Conn) error { return fn(a, nil) })
+	}
+	return s.Read(ctx, func(a *sqlite3.Conn) error {
+		lock, err := s.db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		defer lock.Close()
+		second, err := s.db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		defer second.Close()
+		return lock.Raw(func(lc any) error {
+			l := lc.(driver.Conn).Raw()
+			return second.Raw(func(sc any) error {
+				b := sc.(driver.Conn).Raw()
+				ok, err := startPair(l, a, b)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return fn(a, nil)
+				}
+				old := b.SetInterrupt(ctx)
+				defer b.SetInterrupt(old)
+				err = fn(a, b)
+				b.SetInterrupt(context.Background())
+				if cerr := b.Exec("COMMIT"); cerr != nil && err == nil {
+					err = fmt.Errorf("store: %w", cerr)
+				}
+				return err
+			})
+		})
+	})
+}
+
+// startPair starts the snapshots of a (in a transaction already) and b
+// while l holds the write lock, so that no commit falls between them. It
+// reports false, having started nothing on b, when the lock is taken.
+func startPair(l, a, b *sqlite3.Conn) (bool, error) {
+	l.BusyTimeout(0)
+	defer l.BusyTimeout(busyTimeout)
+	if err := l.Exec("BEGIN IMMEDIATE"); err != nil {
+		if errors.Is(err, sqlite3.BUSY) {
+			return false, nil
+		}
+		return false, fmt.Errorf("store: %w", err)
+	}
+	defer l.Exec("ROLLBACK")
+	// A WAL snapshot starts at a transaction's first read.
+	if err := a.Exec("SELECT 1 FROM meta LIMIT 1"); err != nil {
+		return false, fmt.Errorf("store: %w", err)
+	}
+	if err := b.Exec("BEGIN; SELECT 1 FROM meta LIMIT 1"); err != nil {
+		b.Exec("ROLLBACK")
+		return false, fmt.Errorf("store: %w", err)
+	}
+	return true, nil
 }

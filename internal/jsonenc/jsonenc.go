@@ -20,11 +20,34 @@ func String(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// plain reports whether none of the 8 bytes of the word x needs a look:
+// none is a control character, a quote, a backslash or part of a
+// multi-byte character. It tests the 8 at once: the high bit of a byte of
+// (x - n) &^ x is set where that byte of x is below n (n <= 0x80), and a
+// byte equal to c is a byte of x ^ c below 1.
+func plain(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^('"'*ones), x^('\\'*ones)
+	return ((x-0x20*ones)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash|x)&highs == 0
+}
+
 // StringBody appends s escaped as String does, without the quotes: for a
 // string built from several parts.
 func StringBody(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		// Most text needs no escape: skip it eight bytes at a time.
+		for ; i+8 <= len(s); i += 8 {
+			w := s[i : i+8]
+			x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+			if !plain(x) {
+				break
+			}
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {

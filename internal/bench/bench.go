@@ -104,6 +104,10 @@ func repeat(ctx context.Context, n int, prepare func() error, name string, args 
 				return Stat{}, err
 			}
 		}
+		// Flush what the set-up wrote (generated inputs, copied stores):
+		// its writeback would otherwise run during the measured run and
+		// take its CPU and disk.
+		syscall.Sync()
 		r, err := measure(ctx, name, args...)
 		if err != nil {
 			return Stat{}, err

@@ -153,13 +153,7 @@ func (s *Store) Meta(ctx context.Context, name string) (string, error) {
 // database/sql's per-value boxing. fn must close the statements it
 // prepares before it returns.
 func (s *Store) Read(ctx context.Context, fn func(c *sqlite3.Conn) error) error {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		c := dc.(driver.Conn).Raw()
+	return s.conn(ctx, func(c *sqlite3.Conn) error {
 		old := c.SetInterrupt(ctx)
 		defer c.SetInterrupt(old)
 		if err := c.Exec("BEGIN"); err != nil {
@@ -176,6 +170,16 @@ func (s *Store) Read(ctx context.Context, fn func(c *sqlite3.Conn) error) error 
 	})
 }
 
+// conn runs fn on one of the pool's connections, as the driver's own.
+func (s *Store) conn(ctx context.Context, fn func(c *sqlite3.Conn) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error { return fn(dc.(driver.Conn).Raw()) })
+}
+
 // readPair is Read with a second connection in the same snapshot, so that
 // two goroutines can read one consistent store at once. To start both
 // snapshots at one point of the store's history it holds the write lock
@@ -188,20 +192,8 @@ func (s *Store) readPair(ctx context.Context, fn func(a, b *sqlite3.Conn) error)
 		return s.Read(ctx, func(a *sqlite3.Conn) error { return fn(a, nil) })
 	}
 	return s.Read(ctx, func(a *sqlite3.Conn) error {
-		lock, err := s.db.Conn(ctx)
-		if err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-		defer lock.Close()
-		second, err := s.db.Conn(ctx)
-		if err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-		defer second.Close()
-		return lock.Raw(func(lc any) error {
-			l := lc.(driver.Conn).Raw()
-			return second.Raw(func(sc any) error {
-				b := sc.(driver.Conn).Raw()
+		return s.conn(ctx, func(l *sqlite3.Conn) error {
+			return s.conn(ctx, func(b *sqlite3.Conn) error {
 				ok, err := startPair(l, a, b)
 				if err != nil {
 					return err

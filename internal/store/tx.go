@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/ncruces/go-sqlite3"
-	"github.com/ncruces/go-sqlite3/driver"
 )
 
 // Tx is one write transaction on the store: everything written through it
@@ -184,13 +183,7 @@ type Stats struct {
 // rolls back (leaving the store as it was) when fn returns an error or
 // panics.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) (err error) {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		c := dc.(driver.Conn).Raw()
+	return s.conn(ctx, func(c *sqlite3.Conn) error {
 		old := c.SetInterrupt(ctx)
 		defer c.SetInterrupt(old)
 		tx := &Tx{ctx: ctx, conn: c, stmts: map[string]*sqlite3.Stmt{}}

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +16,7 @@ import (
 func pairStore(t *testing.T) *Store {
 	t.Helper()
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "qvt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := tempStore(t)
 	var hs []HostRecord
 	for id := int64(1); id <= 40; id++ {
 		h := &qualys.Host{ID: id, IP: "10.0.1." + itoa(id)}
@@ -31,7 +26,7 @@ func pairStore(t *testing.T) *Store {
 		}
 		hs = append(hs, HostRecord{Host: h})
 	}
-	err = st.Write(ctx, func(tx *Tx) error {
+	err := st.Write(ctx, func(tx *Tx) error {
 		if err := tx.PutVulns(titled("old")); err != nil {
 			return err
 		}

@@ -106,11 +106,7 @@ func TestRescan(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			st, err := Open(ctx, filepath.Join(t.TempDir(), "qvt.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := tempStore(t)
 			put := func(d qualys.Detection, dv Derived, seen int64) {
 				t.Helper()
 				h := &qualys.Host{ID: 101, IP: "10.0.0.1", LastVMScanned: "2023-11-14T22:00:00Z", Detections: []qualys.Detection{d}}
@@ -172,11 +168,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // leaves them as they were.
 func TestFirstImportIndexes(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "qvt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := tempStore(t)
 	indexes := func() string {
 		t.Helper()
 		rows, err := st.DB().Query("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'detections' AND sql IS NOT NULL ORDER BY name")
@@ -201,7 +193,7 @@ func TestFirstImportIndexes(t *testing.T) {
 			FirstFound: "2023-11-14T22:00:00Z", LastFound: "2023-11-14T22:00:00Z", TimesFound: 1}
 		return []HostRecord{{Host: &qualys.Host{ID: id, IP: "10.0.0.1", Detections: []qualys.Detection{d}}}}
 	}
-	err = st.Write(ctx, func(tx *Tx) error {
+	err := st.Write(ctx, func(tx *Tx) error {
 		if err := tx.PutHosts(host(1), 1_700_000_000); err != nil {
 			return err
 		}
@@ -230,11 +222,7 @@ func TestFirstImportIndexes(t *testing.T) {
 // serves the next read and write.
 func TestCancelledRead(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "qvt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := tempStore(t)
 	st.DB().SetMaxOpenConns(1) // the next use gets the same connection
 	var hs []HostRecord
 	for id := int64(1); id <= 3; id++ {
@@ -321,11 +309,7 @@ func TestDeferredIndexesSurviveACrash(t *testing.T) {
 // its own QID's KB text.
 func TestFindingsSmallCache(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "qvt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := tempStore(t)
 	var vulns []*qualys.Vuln
 	for q := 1; q <= 6; q++ {
 		vulns = append(vulns, &qualys.Vuln{QID: q, Title: "title of " + itoa(int64(q)), Severity: 3,
@@ -344,7 +328,7 @@ func TestFindingsSmallCache(t *testing.T) {
 		}
 		hs = append(hs, HostRecord{Host: h})
 	}
-	err = st.Write(ctx, func(tx *Tx) error {
+	err := st.Write(ctx, func(tx *Tx) error {
 		if err := tx.PutVulns(vulns); err != nil {
 			return err
 		}
@@ -377,4 +361,16 @@ func TestFindingsSmallCache(t *testing.T) {
 	if len(want) < 50 {
 		t.Errorf("%d findings, want the 55 written", len(want))
 	}
+}
+
+// tempStore opens a new store in the test's temporary directory, closed
+// when the test ends.
+func tempStore(tb testing.TB) *Store {
+	tb.Helper()
+	st, err := Open(context.Background(), filepath.Join(tb.TempDir(), "qvt.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
 }

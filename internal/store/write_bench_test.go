@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -51,14 +50,6 @@ func benchHosts(b *testing.B, hosts int) ([]HostRecord, int) {
 func BenchmarkWriteDetections(b *testing.B) {
 	hs, n := benchHosts(b, 1000)
 	const seen = 1_793_000_000
-	open := func(b *testing.B) *Store {
-		st, err := Open(context.Background(), filepath.Join(b.TempDir(), "qvt.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { st.Close() })
-		return st
-	}
 	perDet := func(b *testing.B, d time.Duration, unit string) {
 		b.ReportMetric(float64(d.Nanoseconds())/float64(n)/float64(b.N), unit)
 	}
@@ -66,7 +57,7 @@ func BenchmarkWriteDetections(b *testing.B) {
 		var write, index, commit time.Duration
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
-			st := open(b)
+			st := tempStore(b)
 			b.StartTimer()
 			err := st.Write(context.Background(), func(tx *Tx) error {
 				t := time.Now()
@@ -92,7 +83,7 @@ func BenchmarkWriteDetections(b *testing.B) {
 		var write time.Duration
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
-			st := open(b)
+			st := tempStore(b)
 			b.StartTimer()
 			err := st.Write(context.Background(), func(tx *Tx) error {
 				if _, err := tx.dropDetectionIndexes(); err != nil {

@@ -192,24 +192,28 @@ func (s *Store) readPair(ctx context.Context, fn func(a, b *sqlite3.Conn) error)
 		return s.Read(ctx, func(a *sqlite3.Conn) error { return fn(a, nil) })
 	}
 	return s.Read(ctx, func(a *sqlite3.Conn) error {
-		return s.conn(ctx, func(l *sqlite3.Conn) error {
-			return s.conn(ctx, func(b *sqlite3.Conn) error {
-				ok, err := startPair(l, a, b)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return fn(a, nil)
-				}
-				old := b.SetInterrupt(ctx)
-				defer b.SetInterrupt(old)
-				err = fn(a, b)
-				b.SetInterrupt(context.Background())
-				if cerr := b.Exec("COMMIT"); cerr != nil && err == nil {
-					err = fmt.Errorf("store: %w", cerr)
-				}
+		return s.conn(ctx, func(b *sqlite3.Conn) error {
+			// The locking connection goes back to the pool once both
+			// snapshots have started.
+			var ok bool
+			err := s.conn(ctx, func(l *sqlite3.Conn) (err error) {
+				ok, err = startPair(l, a, b)
 				return err
 			})
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fn(a, nil)
+			}
+			old := b.SetInterrupt(ctx)
+			defer b.SetInterrupt(old)
+			err = fn(a, b)
+			b.SetInterrupt(context.Background())
+			if cerr := b.Exec("COMMIT"); cerr != nil && err == nil {
+				err = fmt.Errorf("store: %w", cerr)
+			}
+			return err
 		})
 	})
 }

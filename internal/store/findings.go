@@ -684,7 +684,10 @@ func (l *jsonList) list(b []byte, key string) []string {
 					return []string{}
 				}
 				if k.String() == key && d.PeekKind() == '"' {
-					v, _ := d.ReadToken()
+					v, err := d.ReadToken()
+					if err != nil {
+						return []string{}
+					}
 					if id := v.String(); id != "" {
 						out = append(out, id)
 					}

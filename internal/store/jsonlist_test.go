@@ -17,10 +17,12 @@ func TestJSONList(t *testing.T) {
 			[]string{"MS21-001", "RHSA-2021:1"}},
 		{`[{"id":"","url":"u"},{"id":"A","extra":{"id":"nested"}}]`, "id", []string{"A"}},
 		{`["a \"quoted\" \u00e9 name"]`, "", []string{`a "quoted" é name`}},
-		{`{"id":"x"}`, "id", []string{}}, // not an array
-		{`["a",`, "", []string{}},        // truncated
-		{`[1,2]`, "", []string{}},        // not strings
-		{`[{"id":7}]`, "id", []string{}}, // an id that is not a string
+		{`{"id":"x"}`, "id", []string{}},            // not an array
+		{`["a",`, "", []string{}},                   // truncated
+		{`[1,2]`, "", []string{}},                   // not strings
+		{`[{"id":7}]`, "id", []string{}},            // an id that is not a string
+		{"[{\"id\":\"a\xffb\"}]", "id", []string{}}, // an id that is not UTF-8
+		{"[\"a\xffb\"]", "", []string{}},            // a string that is not UTF-8
 	}
 	var l jsonList
 	for _, c := range cases {

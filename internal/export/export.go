@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"qvt/internal/finding"
+	"qvt/internal/guard"
 	"qvt/internal/jsonenc"
 	"qvt/internal/store"
 )
@@ -358,7 +359,7 @@ func newRelay[B any](alloc func() B, reset func(B) B, consume func(B) error, fin
 		var err error
 		for b := range r.full {
 			if err == nil {
-				if err = consume(b); err != nil {
+				if err = guard.Call(func() error { return consume(b) }); err != nil {
 					r.err = err
 					close(r.stop)
 				}
@@ -366,7 +367,7 @@ func newRelay[B any](alloc func() B, reset func(B) B, consume func(B) error, fin
 			r.free <- reset(b)
 		}
 		if finish != nil {
-			if ferr := finish(); err == nil {
+			if ferr := guard.Call(finish); err == nil {
 				err = ferr
 			}
 		}

@@ -131,3 +131,30 @@ func TestWriteFails(t *testing.T) {
 		t.Errorf("Write after Close succeeded")
 	}
 }
+
+// panicWriter panics on its first write, as a bug below the export would.
+type panicWriter struct{}
+
+func (panicWriter) Write([]byte) (int, error) { panic("destination broke") }
+
+// A panic on the goroutines that encode and write comes back as the
+// export's error, not as a crash of the process.
+func TestWritePanics(t *testing.T) {
+	w, err := New("ndjson", panicWriter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var werr error
+	for _, r := range rows(20_000) {
+		if werr = w.Write(r); werr != nil {
+			break
+		}
+	}
+	cerr := w.Close()
+	if cerr == nil || !strings.HasPrefix(cerr.Error(), "internal error: destination broke") {
+		t.Errorf("Close: %v, want the internal error of the panic", cerr)
+	}
+	if werr != nil && !strings.HasPrefix(werr.Error(), "internal error: destination broke") {
+		t.Errorf("Write: %v, want nil or the internal error of the panic", werr)
+	}
+}

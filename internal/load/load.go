@@ -22,6 +22,7 @@ import (
 
 	"qvt/internal/assess"
 	"qvt/internal/environment"
+	"qvt/internal/guard"
 	"qvt/internal/nvd"
 	"qvt/internal/qualys"
 	"qvt/internal/store"
@@ -328,7 +329,7 @@ func pipe[T any](ctx context.Context, log *slog.Logger, decode func(emit func(T)
 		defer close(ch)
 		var batch []T
 		w := 0
-		err := decode(func(x T) error {
+		emit := func(x T) error {
 			batch = append(batch, x)
 			if w += weight(x); w < batchWeight {
 				return nil
@@ -341,7 +342,8 @@ func pipe[T any](ctx context.Context, log *slog.Logger, decode func(emit func(T)
 			}
 			batch = nil
 			return nil
-		})
+		}
+		err := guard.Call(func() error { return decode(emit) })
 		if err == nil && len(batch) > 0 {
 			select {
 			case ch <- batch:

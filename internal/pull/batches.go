@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sync"
 
+	"qvt/internal/guard"
 	"qvt/internal/store"
 )
 
@@ -68,7 +69,7 @@ func (j *batchJob[T]) run(ctx context.Context, batches []store.Batch) error {
 		go func() {
 			defer wg.Done()
 			for t := range todo {
-				err := j.stream(ctx, t.b, t.out)
+				err := guard.Call(func() error { return j.stream(ctx, t.b, t.out) })
 				select {
 				case t.out <- piece[T]{seq: t.b.Seq, end: true, err: err}:
 				case <-ctx.Done():

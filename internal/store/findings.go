@@ -13,6 +13,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"qvt/internal/finding"
+	"qvt/internal/guard"
 	"qvt/internal/unixtime"
 )
 
@@ -305,7 +306,7 @@ func (r *reader) emitter(fn func(*Row) error) (send func(group) error, wait func
 			if err != nil {
 				continue
 			}
-			if err = emit(g); err != nil {
+			if err = guard.Call(func() error { return emit(g) }); err != nil {
 				close(stop) // the reader stops at its next group
 			}
 		}

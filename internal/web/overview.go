@@ -14,6 +14,7 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 
+	"qvt/internal/guard"
 	"qvt/internal/store"
 )
 
@@ -254,7 +255,11 @@ func (s *Server) startBuild(stamp string) <-chan struct{} {
 	c.building = done
 	go func() {
 		start := time.Now()
-		o, err := s.buildOverview(s.bg, stamp)
+		var o *Overview
+		err := guard.Call(func() (err error) {
+			o, err = s.buildOverview(s.bg, stamp)
+			return err
+		})
 		c.mu.Lock()
 		c.building = nil
 		c.err = err
@@ -280,7 +285,7 @@ func (s *Server) startBuild(stamp string) <-chan struct{} {
 // text search, so that the first visitor does not wait for them.
 func (s *Server) Warm(ctx context.Context) {
 	go func() {
-		if err := s.titles.warm(s.bg, s.st.DB()); err != nil && !errors.Is(err, context.Canceled) {
+		if err := guard.Call(func() error { return s.titles.warm(s.bg, s.st.DB()) }); err != nil && !errors.Is(err, context.Canceled) {
 			s.log.Error("dashboard: loading the KB titles", "err", err)
 		}
 	}()

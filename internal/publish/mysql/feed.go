@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"qvt/internal/guard"
 	"qvt/internal/publish"
 	"qvt/internal/store"
 )
@@ -193,7 +194,7 @@ func (f *feed) run(parent context.Context, st *store.Store, from int64, log *slo
 		defer close(done)
 		for b := range full {
 			if werr == nil {
-				if werr = w.write(ctx, b); werr != nil {
+				if werr = guard.Call(func() error { return w.write(ctx, b) }); werr != nil {
 					cancel(werr)
 				}
 			}

@@ -29,7 +29,7 @@ func LoadMappings(ctx context.Context, st *store.Store, target string) (*Mapping
 	return &Mappings{Items: items, target: target, set: map[string]bool{}, drop: map[string]bool{}}, nil
 }
 
-// Set maps m.Item to m.
+// Set maps x.Item to x.
 func (m *Mappings) Set(x store.Mapping) {
 	m.Items[x.Item] = x
 	m.set[x.Item] = true

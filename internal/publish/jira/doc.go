@@ -2,11 +2,13 @@ package jira
 
 import (
 	"encoding/json"
-	"html"
 	"net/url"
 	"regexp"
 	"strings"
 	"unicode/utf16"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // doc is rich text as qvt builds it, rendered to ADF (Cloud, REST v3)
@@ -362,8 +364,6 @@ func shorten(b block, fits func(block) bool) (block, bool) {
 // ---- HTML ----
 
 var (
-	reTag     = regexp.MustCompile(`^<\s*(/?)\s*([a-zA-Z][a-zA-Z0-9]*)([^>]*)>`)
-	reHref    = regexp.MustCompile(`(?i)href\s*=\s*("([^"]*)"|'([^']*)'|([^\s>]+))`)
 	reSpaces  = regexp.MustCompile(`[ \t\r\f\v\x{a0}]+`)
 	reNLSpace = regexp.MustCompile(` *\n *`)
 	reNLs     = regexp.MustCompile(`\n{3,}`)
@@ -372,7 +372,9 @@ var (
 // htmlText converts KB HTML to inline runs: text with line breaks where
 // blocks end, list items marked "- ", links kept (http/https only),
 // entities decoded, every other tag dropped, script and style dropped
-// with their content.
+// with their content. It reads the HTML with the HTML5 tokenizer, so a
+// quoted attribute holding ">" or a stray "<" is read as a browser reads
+// it.
 func htmlText(s string) []inline {
 	var out []inline
 	var sb strings.Builder
@@ -384,57 +386,50 @@ func htmlText(s string) []inline {
 		out = append(out, inline{Text: sb.String(), Href: href})
 		sb.Reset()
 	}
-	for i := 0; i < len(s); {
-		if s[i] != '<' {
-			j := strings.IndexByte(s[i:], '<')
-			if j < 0 {
-				j = len(s) - i
+	z := html.NewTokenizer(strings.NewReader(s))
+	skip := false // inside script or style: their raw text is dropped
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			break // io.EOF: reading a string fails in no other way
+		}
+		switch tt {
+		case html.TextToken:
+			if !skip {
+				sb.Write(z.Text()) // entities decoded
 			}
-			sb.WriteString(html.UnescapeString(s[i : i+j]))
-			i += j
+			continue
+		case html.CommentToken, html.DoctypeToken:
 			continue
 		}
-		if strings.HasPrefix(s[i:], "<!--") {
-			if j := strings.Index(s[i:], "-->"); j >= 0 {
-				i += j + 3
-				continue
-			}
-		}
-		m := reTag.FindStringSubmatch(s[i:])
-		if m == nil {
-			sb.WriteByte('<')
-			i++
-			continue
-		}
-		i += len(m[0])
-		closing, name := m[1] == "/", strings.ToLower(m[2])
-		switch name {
-		case "script", "style":
-			if !closing {
-				if j := strings.Index(strings.ToLower(s[i:]), "</"+name); j >= 0 {
-					i += j
-				} else {
-					i = len(s)
-				}
-			}
-		case "a":
+		name, hasAttr := z.TagName()
+		closing := tt == html.EndTagToken
+		skip = false
+		switch atom.Lookup(name) {
+		case atom.Script, atom.Style:
+			skip = tt == html.StartTagToken
+		case atom.A:
 			flush()
 			href = ""
-			if !closing {
-				if hm := reHref.FindStringSubmatch(m[3]); hm != nil {
-					href = safeHref(html.UnescapeString(hm[2] + hm[3] + hm[4]))
+			for hasAttr && !closing {
+				var k, v []byte
+				k, v, hasAttr = z.TagAttr()
+				if string(k) == "href" {
+					href = safeHref(string(v))
 					if strings.HasPrefix(strings.ToLower(href), "mailto:") {
 						href = ""
 					}
+					break
 				}
 			}
-		case "br", "p", "div", "tr", "table", "ul", "ol", "pre", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "dl", "dt", "dd":
+		case atom.Br, atom.P, atom.Div, atom.Tr, atom.Table, atom.Ul, atom.Ol, atom.Pre, atom.Blockquote,
+			atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6, atom.Dl, atom.Dt, atom.Dd:
 			sb.WriteByte('\n')
-		case "li":
+		case atom.Li:
 			if !closing {
 				sb.WriteString("\n- ")
 			}
-		case "td", "th":
+		case atom.Td, atom.Th:
 			if closing {
 				sb.WriteString(" ")
 			}

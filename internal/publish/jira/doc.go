@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -166,12 +168,88 @@ func jsonText(v any) string {
 
 // ---- wiki markup ----
 
-var wikiSpecial = strings.NewReplacer(
-	`\`, `\\`, `*`, `\*`, `_`, `\_`, `{`, `\{`, `}`, `\}`, `[`, `\[`, `]`, `\]`,
-	`|`, `\|`, `!`, `\!`, `#`, `\#`, `^`, `\^`, `~`, `\~`, `+`, `\+`, `-`, `\-`, `?`, `\?`,
-)
+// wikiMarkup are the characters that start or end a construct of Jira's
+// wiki renderer somewhere in a line: text effects (*strong*, _emphasis_,
+// -deleted-, +inserted+, ^superscript^, ~subscript~), lists and rules (*
+// and - at a line's start; ----), tables (|), macros and monospace
+// ({...}, {{...}}), links and mentions ([...]), images (!...!), line
+// breaks (\\) and entities (&...;). Citations (??...??) and numbered
+// lists (# at a line's start) are told by their place (wikiMarks).
+const wikiMarkup = `\*_-+^~{}[]|!&`
 
-func wikiEscape(s string) string { return wikiSpecial.Replace(s) }
+// wikiBlockWord matches a line that the renderer reads as a heading or a
+// block quote, whatever its case.
+var wikiBlockWord = regexp.MustCompile(`(?i)^(h[1-6]|bq)\.`)
+
+// wikiEmoticon matches what the renderer turns into an emoticon (those
+// made of characters escaped anyway, like (!) or (*), are left out).
+var wikiEmoticon = regexp.MustCompile(`(?i)^(:[)(pd]|;\)|\((y|n|i|/|x|on|off|flag|flagoff)\))`)
+
+// wikiEscape makes s plain text in wiki markup, case-insensitively: each
+// character that can take part in a construct is written as a numeric
+// character reference, which the renderer passes to the page as it is
+// and the browser shows as the character. (Backslash escapes do not do:
+// a backslash cannot escape itself, "\\" being a line break, and some
+// renderer versions ignore them in tables.)
+func wikiEscape(s string) string {
+	var sb strings.Builder
+	sb.Grow(len(s))
+	lineStart := true
+	prev := rune(0)
+	for i, r := range s {
+		switch {
+		case r == '\n':
+			lineStart, prev = true, r
+			sb.WriteByte('\n')
+			continue
+		case lineStart && (r == ' ' || r == '\t'):
+			sb.WriteRune(r)
+			continue
+		}
+		if wikiMarks(s, i, r, prev, lineStart) {
+			sb.WriteString("&#" + strconv.Itoa(int(r)) + ";")
+		} else {
+			sb.WriteRune(r)
+		}
+		lineStart, prev = false, r
+	}
+	return sb.String()
+}
+
+// wikiMarks tells whether the rune r at s[i] (after prev) can take part
+// in a construct.
+func wikiMarks(s string, i int, r, prev rune, lineStart bool) bool {
+	next, _ := utf8.DecodeRuneInString(s[i+utf8.RuneLen(r):])
+	switch {
+	case r == '-' && !lineStart && isAlnum(prev) && isAlnum(next):
+		// Inside a word (CVE-2020-15778, 2025-12-20) a hyphen can
+		// neither open nor close -deleted- text.
+		return false
+	case strings.ContainsRune(wikiMarkup, r):
+		return true
+	case r == '?':
+		return prev == '?' || next == '?'
+	case r == '#':
+		return lineStart
+	case lineStart && wikiBlockWord.MatchString(s[i:]):
+		return true
+	}
+	return wikiEmoticon.MatchString(s[i:])
+}
+
+func isAlnum(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+}
+
+// wikiHref makes a link's address safe inside [text|address]: the
+// characters that end or split the link, or start another construct, are
+// percent-encoded.
+var wikiHref = strings.NewReplacer("|", "%7C", "]", "%5D", "[", "%5B", " ", "%20", "{", "%7B", "}", "%7D",
+	"!", "%21", "^", "%5E", `\`, "%5C", "\t", "%09", "\n", "%0A", "\r", "%0D")
+
+// noformatMacro is what could end a {noformat} block: the renderer reads
+// macro names whatever their case.
+var noformatMacro = regexp.MustCompile(`(?i)\{(noformat)`)
 
 func wikiInline(in []inline, oneLine bool) string {
 	var sb strings.Builder
@@ -190,8 +268,7 @@ func wikiInline(in []inline, oneLine bool) string {
 		sb.WriteString(lead)
 		switch {
 		case r.Href != "":
-			h := strings.NewReplacer("|", "%7C", "]", "%5D", "[", "%5B", " ", "%20").Replace(r.Href)
-			sb.WriteString("[" + e + "|" + h + "]")
+			sb.WriteString("[" + e + "|" + wikiHref.Replace(r.Href) + "]")
 		case r.Code:
 			sb.WriteString("{{" + e + "}}")
 		case r.Strong:
@@ -209,8 +286,9 @@ func wikiBlock(b block) string {
 	case "h":
 		return "h" + string(rune('0'+max(1, min(b.Level, 6)))) + ". " + wikiInline(b.Inl, true)
 	case "code":
-		// The only thing that ends a noformat block is the macro itself.
-		return "{noformat}\n" + strings.ReplaceAll(b.Text, "{noformat}", "{ noformat}") + "\n{noformat}"
+		// Nothing inside a noformat block is markup but the macro that
+		// ends it; a space keeps that one from being read.
+		return "{noformat}\n" + noformatMacro.ReplaceAllString(b.Text, "{ $1") + "\n{noformat}"
 	case "table":
 		var sb strings.Builder
 		for i, r := range b.Rows {

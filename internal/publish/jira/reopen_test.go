@@ -77,9 +77,21 @@ func TestRebuildKeepsDoneIssuesClosed(t *testing.T) {
 // resolution across transitions unless it is cleared, and an issue with
 // one counts as resolved in every filter, however open its status.
 func TestReopenClearsResolution(t *testing.T) {
-	for _, flavor := range []string{"cloud", "datacenter"} {
-		t.Run(flavor, func(t *testing.T) {
-			srv := jiratest.New(jiratest.Options{Flavor: flavor})
+	// A workflow whose reopen has no screen, and clears the resolution
+	// in a post function: qvt sends no field the screen lacks.
+	noScreen := jiratest.DefaultWorkflow()
+	for i := range noScreen.Transitions {
+		if tr := &noScreen.Transitions[i]; tr.Name == "Reopen" {
+			tr.Screen, tr.ClearsResolution = false, true
+		}
+	}
+	for name, opt := range map[string]jiratest.Options{
+		"cloud":                   {Flavor: "cloud"},
+		"datacenter":              {Flavor: "datacenter"},
+		"reopen without a screen": {Workflow: noScreen},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := jiratest.New(opt)
 			defer srv.Close()
 			st := atlassiantest.NewStore(t)
 			tg, _ := newTarget(t, srv, func(c *Config) { c.Resolution = "Won't Do" })

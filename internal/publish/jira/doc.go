@@ -231,10 +231,12 @@ func wikiMarks(s string, i int, r, prev rune, lineStart bool) bool {
 		return prev == '?' || next == '?'
 	case r == '#':
 		return lineStart
-	case lineStart && wikiBlockWord.MatchString(s[i:]):
-		return true
+	case lineStart && (r == 'h' || r == 'H' || r == 'b' || r == 'B'):
+		return wikiBlockWord.MatchString(s[i:min(len(s), i+3)])
+	case r == ':' || r == ';' || r == '(':
+		return wikiEmoticon.MatchString(s[i:min(len(s), i+9)]) // "(flagoff)" is the longest
 	}
-	return wikiEmoticon.MatchString(s[i:])
+	return false
 }
 
 func isAlnum(r rune) bool {

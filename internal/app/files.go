@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,11 +78,7 @@ store exactly as it was.`,
 			}
 			for _, f := range res.Files {
 				if f.Kind == load.KindDetections && f.Seen != 0 {
-					ch, err := st.Changes(ctx, f.Seen)
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(e.stdout, "%s (data of %s): %s\n", f.Name, unixtime.Format(f.Seen), ch)
+					fmt.Fprintf(e.stdout, "%s (data of %s): %s\n", f.Name, unixtime.Format(f.Seen), f.Changes)
 				}
 			}
 			return e.printSummary(ctx, st)
@@ -100,7 +98,21 @@ func (e *env) printSummary(ctx context.Context, st *store.Store) error {
 
 func writeSummary(w io.Writer, sum store.Summary) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "findings: %d (%d open, %d fixed)\n", sum.Total, sum.Open, sum.ByStatus["Fixed"])
+	// Open and each closed reason add up to the total.
+	closed := 0
+	var reasons []string
+	known := []string{store.ClosedFixed, store.ClosedGone, store.ClosedIgnored, store.ClosedDisabled}
+	for _, r := range known {
+		closed += sum.ByClosed[r]
+		reasons = append(reasons, fmt.Sprintf("%d %s", sum.ByClosed[r], r))
+	}
+	for _, r := range slices.Sorted(maps.Keys(sum.ByClosed)) {
+		if !slices.Contains(known, r) {
+			closed += sum.ByClosed[r]
+			reasons = append(reasons, fmt.Sprintf("%d %s", sum.ByClosed[r], r))
+		}
+	}
+	fmt.Fprintf(&b, "findings: %d: %d open, %d closed (%s)\n", sum.Total, sum.Open, closed, strings.Join(reasons, ", "))
 	b.WriteString("  by status:")
 	for _, s := range finding.Statuses {
 		fmt.Fprintf(&b, "  %s %d", s, sum.ByStatus[s])

@@ -192,6 +192,9 @@ type FileResult struct {
 	Records int   // vulns, CVEs or hosts
 	Details int   // detections, for host files
 	Seen    int64 // the time of the data of a host file (its DATETIME), Unix seconds
+	// Changes are what a host file changed in the store: new findings,
+	// those it fixed, reopened or closed, and those it left as they were.
+	Changes store.ChangeCounts
 }
 
 // Files imports files into the store in one transaction: KB files first,
@@ -293,8 +296,15 @@ func (l *Loader) Input(ctx context.Context, tx *store.Tx, in *Input) (FileResult
 	case KindDetections:
 		// Detections are rated as they are written, from the scores as
 		// they stand after everything loaded before them.
-		if err = l.Rescore(tx); err == nil {
-			fr.Records, fr.Details, fr.Seen, err = l.detections(ctx, tx, in.r)
+		if err = l.Rescore(tx); err != nil {
+			break
+		}
+		var mark store.Mark
+		if mark, err = tx.Mark(); err != nil {
+			break
+		}
+		if fr.Records, fr.Details, fr.Seen, err = l.detections(ctx, tx, in.r); err == nil {
+			fr.Changes, err = tx.ChangesSince(mark)
 		}
 	default:
 		err = errors.New("unknown kind of input")

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ncruces/go-sqlite3"
+
 	"qvt/internal/finding"
 )
 
@@ -95,14 +97,18 @@ WHERE host_id = ? AND qid = ? AND port = ? ORDER BY id`, l.HostID, qid, port)
 	return lives, nil
 }
 
-// ChangeCounts counts what changed from a time on.
+// ChangeCounts counts what changed from a time on, or in one run.
 type ChangeCounts struct {
-	New      int // findings first seen
-	Fixed    int // turned Fixed
-	Reopened int // turned Re-Opened
-	Gone     int // closed as gone
-	Closed   int // closed for any reason
-	Rerated  int // rating changed
+	New       int // findings first seen
+	Fixed     int // turned Fixed
+	Reopened  int // turned Re-Opened
+	Gone      int // closed as gone
+	Ignored   int // closed as ignored
+	Disabled  int // closed as disabled
+	Closed    int // closed for any reason
+	Rerated   int // rating changed
+	Unchanged int // of a run's findings, those found again neither closed, fixed nor reopened (Run only)
+	Run       bool
 }
 
 // Changes counts the findings that appeared and the changes recorded at
@@ -113,20 +119,67 @@ func (s *Store) Changes(ctx context.Context, since int64) (ChangeCounts, error) 
 	if err != nil {
 		return c, fmt.Errorf("store: changes: %w", err)
 	}
-	err = s.db.QueryRowContext(ctx, `SELECT
-  COALESCE(sum(event = 'status' AND new = 'Fixed'), 0),
-  COALESCE(sum(event = 'status' AND new = 'Re-Opened'), 0),
-  COALESCE(sum(event = 'closed' AND new = 'gone'), 0),
-  COALESCE(sum(event = 'closed' AND new <> ''), 0),
-  COALESCE(sum(event = 'rating'), 0)
-FROM history WHERE at >= ?`, since).Scan(&c.Fixed, &c.Reopened, &c.Gone, &c.Closed, &c.Rerated)
+	err = s.db.QueryRowContext(ctx, `SELECT `+changeSums+` FROM history WHERE at >= ?`, since).
+		Scan(&c.Fixed, &c.Reopened, &c.Gone, &c.Ignored, &c.Disabled, &c.Closed, &c.Rerated)
 	if err != nil {
 		return c, fmt.Errorf("store: changes: %w", err)
 	}
 	return c, nil
 }
 
-// String describes the counts on one line.
+const changeSums = `COALESCE(sum(event = 'status' AND new = 'Fixed'), 0),
+  COALESCE(sum(event = 'status' AND new = 'Re-Opened'), 0),
+  COALESCE(sum(event = 'closed' AND new = 'gone'), 0),
+  COALESCE(sum(event = 'closed' AND new = 'ignored'), 0),
+  COALESCE(sum(event = 'closed' AND new = 'disabled'), 0),
+  COALESCE(sum(event = 'closed' AND new <> ''), 0),
+  COALESCE(sum(event = 'rating'), 0)`
+
+// Mark is a point in a transaction to count its changes from.
+type Mark struct {
+	history int64 // the newest history row before it
+	stats   Stats
+}
+
+// Mark marks the transaction's present state.
+func (tx *Tx) Mark() (Mark, error) {
+	m := Mark{stats: tx.Stats}
+	err := tx.query("SELECT COALESCE(max(id), 0) FROM history", func(st *sqlite3.Stmt) error {
+		m.history = st.ColumnInt64(0)
+		return nil
+	})
+	return m, err
+}
+
+// ChangesSince counts what the transaction changed since m: the findings
+// its detections created, the changes it recorded, and of the findings
+// its detections reported, those that neither closed, turned Fixed nor
+// reopened (New turning Active is no change of their life). Re-writing
+// data the store holds counts them all unchanged.
+func (tx *Tx) ChangesSince(m Mark) (ChangeCounts, error) {
+	c := ChangeCounts{Run: true, New: tx.Stats.New - m.stats.New}
+	// Info detections are not findings: their changes do not count.
+	err := tx.query(`WITH h AS (SELECT h.* FROM history h JOIN detections d USING (host_id, qid, port)
+  WHERE h.id > ? AND d.type <> 'Info')
+SELECT `+changeSums+`,
+  (SELECT count(*) FROM (SELECT DISTINCT host_id, qid, port FROM h
+    WHERE event = 'status' AND new IN ('Fixed', 'Re-Opened') OR event = 'closed' AND new <> 'gone'))
+FROM h`, func(st *sqlite3.Stmt) error {
+		for i, p := range []*int{&c.Fixed, &c.Reopened, &c.Gone, &c.Ignored, &c.Disabled, &c.Closed, &c.Rerated} {
+			*p = st.ColumnInt(i)
+		}
+		c.Unchanged = tx.Stats.Reported - m.stats.Reported - c.New - st.ColumnInt(7)
+		return nil
+	}, m.history)
+	if err != nil {
+		return c, fmt.Errorf("store: changes: %w", err)
+	}
+	c.Unchanged = max(c.Unchanged, 0)
+	return c, nil
+}
+
+// String describes the counts on one line: every closed reason that
+// occurred, and for a run what it left unchanged.
 func (c ChangeCounts) String() string {
 	var parts []string
 	add := func(n int, what string) {
@@ -136,8 +189,17 @@ func (c ChangeCounts) String() string {
 	add(c.Fixed, "fixed")
 	add(c.Reopened, "reopened")
 	add(c.Gone, "gone")
+	if c.Ignored > 0 {
+		add(c.Ignored, "ignored")
+	}
+	if c.Disabled > 0 {
+		add(c.Disabled, "disabled")
+	}
 	if c.Rerated > 0 {
 		add(c.Rerated, "rerated")
+	}
+	if c.Run {
+		add(c.Unchanged, "unchanged")
 	}
 	return strings.Join(parts, ", ")
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ncruces/go-sqlite3"
+
 	"qvt/internal/jsonenc"
 	"qvt/internal/qualys"
 	"qvt/internal/unixtime"
@@ -251,6 +253,10 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 	if err != nil {
 		return err
 	}
+	exists, err := tx.stmt("SELECT 1 FROM detections WHERE host_id = ? AND qid = ? AND port = ?")
+	if err != nil {
+		return err
+	}
 	for _, r := range hs {
 		h := r.Host
 		tx.Stats.Hosts++
@@ -321,7 +327,16 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 				dv.Extra = DetectionExtra(d)
 			}
 			row.extra, row.vulnScore, row.breachDate = dv.Extra, dv.VulnScore, dv.BreachDate
+			// Detections come sorted: the second of a tcp/udp pair
+			// follows the first, and is the same finding.
+			finding := d.Type != "Info" && (i == 0 || h.Detections[i-1].QID != d.QID || h.Detections[i-1].Port != d.Port)
+			if finding {
+				tx.Stats.Reported++
+			}
 			if !prev.exists {
+				if finding {
+					tx.Stats.New++
+				}
 				bindRow(insert, &row, seen, rev)
 				if err := insert.run(); err != nil {
 					return fmt.Errorf("store: host %d qid %d port %d: %w", h.ID, d.QID, d.Port, err)
@@ -335,6 +350,15 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 			if tx.conn.Changes() > 0 {
 				tx.Stats.Rescanned++
 				continue
+			}
+			if finding {
+				known, err := tx.has(exists, &row)
+				if err != nil {
+					return fmt.Errorf("store: host %d qid %d port %d: %w", h.ID, d.QID, d.Port, err)
+				}
+				if !known {
+					tx.Stats.New++
+				}
 			}
 			bindRow(upsert, &row, seen, rev)
 			if err := upsert.run(); err != nil {
@@ -361,6 +385,16 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 		}
 	}
 	return nil
+}
+
+// has tells whether the store holds the detection of r's key.
+func (tx *Tx) has(exists *sqlite3.Stmt, r *detRow) (bool, error) {
+	defer exists.Reset()
+	exists.BindInt64(1, r.hostID)
+	exists.BindInt64(2, r.qid)
+	exists.BindInt64(3, r.port)
+	found := exists.Step()
+	return found, exists.Err()
 }
 
 // checkRev notes the revision used if a finding of the host has it.

@@ -12,6 +12,7 @@ type Summary struct {
 	ByStatus map[string]int // every finding by Qualys status
 	ByRating map[string]int // open findings by vuln_score
 	Open     int            // not closed: not Fixed, gone, ignored or disabled
+	ByClosed map[string]int // closed findings by reason: fixed, gone, ignored, disabled (with Open, they add up to Total)
 	Overdue  int            // open past their deadline
 	DueSoon  int            // open, deadline within the next 7 days
 }
@@ -20,25 +21,26 @@ type Summary struct {
 func (s *Store) Summarize(ctx context.Context, today time.Time) (Summary, error) {
 	day := today.UTC().Format("2006-01-02")
 	soon := today.UTC().AddDate(0, 0, 7).Format("2006-01-02")
-	rows, err := s.db.QueryContext(ctx, `SELECT status, vuln_score, closed = '', count(*),
+	rows, err := s.db.QueryContext(ctx, `SELECT status, vuln_score, closed, count(*),
   sum(closed = '' AND breach_date <> '' AND breach_date < ?),
   sum(closed = '' AND breach_date >= ? AND breach_date <= ?)
-FROM detections WHERE type <> 'Info' GROUP BY status, vuln_score, closed = ''`, day, day, soon)
+FROM detections WHERE type <> 'Info' GROUP BY status, vuln_score, closed`, day, day, soon)
 	if err != nil {
 		return Summary{}, fmt.Errorf("store: summary: %w", err)
 	}
 	defer rows.Close()
-	sum := Summary{ByStatus: map[string]int{}, ByRating: map[string]int{}}
+	sum := Summary{ByStatus: map[string]int{}, ByRating: map[string]int{}, ByClosed: map[string]int{}}
 	for rows.Next() {
-		var status, rating string
-		var open bool
+		var status, rating, closed string
 		var n, overdue, due int
-		if err := rows.Scan(&status, &rating, &open, &n, &overdue, &due); err != nil {
+		if err := rows.Scan(&status, &rating, &closed, &n, &overdue, &due); err != nil {
 			return Summary{}, fmt.Errorf("store: summary: %w", err)
 		}
 		sum.Total += n
 		sum.ByStatus[status] += n
-		if open {
+		if closed != "" {
+			sum.ByClosed[closed] += n
+		} else {
 			sum.Open += n
 			sum.ByRating[rating] += n
 			sum.Overdue += overdue

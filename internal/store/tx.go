@@ -174,6 +174,8 @@ type Stats struct {
 	CVEs, CVEsChanged   int
 	Hosts, Detections   int
 	Rescanned           int // detections of known hosts found again with nothing else changed
+	Reported            int // findings in the detections written (a tcp/udp pair is one; Info detections are not findings)
+	New                 int // of those, the findings the store did not hold
 	Stale               int // hosts not written: the store holds newer data for them
 	Scored              int // QIDs scored
 	Rerated             int // detections whose rating or deadline changed

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,6 +125,32 @@ func fieldData(grouping, item string, f *finding.Finding, tags []string, count i
 	}
 }
 
+// jsonEscaped is d with every text escaped for use inside a JSON string
+// (without the quotes). It walks the fields, so a field added later is
+// escaped too.
+func (d FieldData) jsonEscaped() FieldData {
+	esc := func(s string) string {
+		b, _ := json.Marshal(s)
+		return string(b[1 : len(b)-1])
+	}
+	e := d
+	v := reflect.ValueOf(&e).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch {
+		case f.Kind() == reflect.String:
+			f.SetString(esc(f.String()))
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+			l := make([]string, f.Len())
+			for j := range l {
+				l[j] = esc(f.Index(j).String())
+			}
+			f.Set(reflect.ValueOf(l))
+		}
+	}
+	return e
+}
+
 func score(p *float64) string {
 	if p == nil {
 		return ""
@@ -151,7 +178,13 @@ func (c *Config) customFields(data FieldData) (map[string]json.RawMessage, error
 			return nil, fmt.Errorf("jira.custom_fields.%s: %w", id, err)
 		}
 		var buf bytes.Buffer
-		if err := t.Execute(&buf, data); err != nil {
+		d := data
+		if raw {
+			// Values land inside the template's JSON: escaped, a title
+			// with a quote can neither break the JSON nor add to it.
+			d = data.jsonEscaped()
+		}
+		if err := t.Execute(&buf, d); err != nil {
 			return nil, fmt.Errorf("jira.custom_fields.%s: %w", id, err)
 		}
 		v := strings.TrimSpace(buf.String())

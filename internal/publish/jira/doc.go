@@ -2,11 +2,15 @@ package jira
 
 import (
 	"encoding/json"
-	"html"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // doc is rich text as qvt builds it, rendered to ADF (Cloud, REST v3)
@@ -164,12 +168,90 @@ func jsonText(v any) string {
 
 // ---- wiki markup ----
 
-var wikiSpecial = strings.NewReplacer(
-	`\`, `\\`, `*`, `\*`, `_`, `\_`, `{`, `\{`, `}`, `\}`, `[`, `\[`, `]`, `\]`,
-	`|`, `\|`, `!`, `\!`, `#`, `\#`, `^`, `\^`, `~`, `\~`, `+`, `\+`, `-`, `\-`, `?`, `\?`,
-)
+// wikiMarkup are the characters that start or end a construct of Jira's
+// wiki renderer somewhere in a line: text effects (*strong*, _emphasis_,
+// -deleted-, +inserted+, ^superscript^, ~subscript~), lists and rules (*
+// and - at a line's start; ----), tables (|), macros and monospace
+// ({...}, {{...}}), links and mentions ([...]), images (!...!), line
+// breaks (\\) and entities (&...;). Citations (??...??) and numbered
+// lists (# at a line's start) are told by their place (wikiMarks).
+const wikiMarkup = `\*_-+^~{}[]|!&`
 
-func wikiEscape(s string) string { return wikiSpecial.Replace(s) }
+// wikiBlockWord matches a line that the renderer reads as a heading or a
+// block quote, whatever its case.
+var wikiBlockWord = regexp.MustCompile(`(?i)^(h[1-6]|bq)\.`)
+
+// wikiEmoticon matches what the renderer turns into an emoticon (those
+// made of characters escaped anyway, like (!) or (*), are left out).
+var wikiEmoticon = regexp.MustCompile(`(?i)^(:[)(pd]|;\)|\((y|n|i|/|x|on|off|flag|flagoff)\))`)
+
+// wikiEscape makes s plain text in wiki markup, case-insensitively: each
+// character that can take part in a construct is written as a numeric
+// character reference, which the renderer passes to the page as it is
+// and the browser shows as the character. (Backslash escapes do not do:
+// a backslash cannot escape itself, "\\" being a line break, and some
+// renderer versions ignore them in tables.)
+func wikiEscape(s string) string {
+	var sb strings.Builder
+	sb.Grow(len(s))
+	lineStart := true
+	prev := rune(0)
+	for i, r := range s {
+		switch {
+		case r == '\n':
+			lineStart, prev = true, r
+			sb.WriteByte('\n')
+			continue
+		case lineStart && (r == ' ' || r == '\t'):
+			sb.WriteRune(r)
+			continue
+		}
+		if wikiMarks(s, i, r, prev, lineStart) {
+			sb.WriteString("&#" + strconv.Itoa(int(r)) + ";")
+		} else {
+			sb.WriteRune(r)
+		}
+		lineStart, prev = false, r
+	}
+	return sb.String()
+}
+
+// wikiMarks tells whether the rune r at s[i] (after prev) can take part
+// in a construct.
+func wikiMarks(s string, i int, r, prev rune, lineStart bool) bool {
+	next, _ := utf8.DecodeRuneInString(s[i+utf8.RuneLen(r):])
+	switch {
+	case r == '-' && !lineStart && isAlnum(prev) && isAlnum(next):
+		// Inside a word (CVE-2020-15778, 2025-12-20) a hyphen can
+		// neither open nor close -deleted- text.
+		return false
+	case strings.ContainsRune(wikiMarkup, r):
+		return true
+	case r == '?':
+		return prev == '?' || next == '?'
+	case r == '#':
+		return lineStart
+	case lineStart && (r == 'h' || r == 'H' || r == 'b' || r == 'B'):
+		return wikiBlockWord.MatchString(s[i:min(len(s), i+3)])
+	case r == ':' || r == ';' || r == '(':
+		return wikiEmoticon.MatchString(s[i:min(len(s), i+9)]) // "(flagoff)" is the longest
+	}
+	return false
+}
+
+func isAlnum(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+}
+
+// wikiHref makes a link's address safe inside [text|address]: the
+// characters that end or split the link, or start another construct, are
+// percent-encoded.
+var wikiHref = strings.NewReplacer("|", "%7C", "]", "%5D", "[", "%5B", " ", "%20", "{", "%7B", "}", "%7D",
+	"!", "%21", "^", "%5E", `\`, "%5C", "\t", "%09", "\n", "%0A", "\r", "%0D")
+
+// noformatMacro is what could end a {noformat} block: the renderer reads
+// macro names whatever their case.
+var noformatMacro = regexp.MustCompile(`(?i)\{(noformat)`)
 
 func wikiInline(in []inline, oneLine bool) string {
 	var sb strings.Builder
@@ -188,8 +270,7 @@ func wikiInline(in []inline, oneLine bool) string {
 		sb.WriteString(lead)
 		switch {
 		case r.Href != "":
-			h := strings.NewReplacer("|", "%7C", "]", "%5D", "[", "%5B", " ", "%20").Replace(r.Href)
-			sb.WriteString("[" + e + "|" + h + "]")
+			sb.WriteString("[" + e + "|" + wikiHref.Replace(r.Href) + "]")
 		case r.Code:
 			sb.WriteString("{{" + e + "}}")
 		case r.Strong:
@@ -207,8 +288,9 @@ func wikiBlock(b block) string {
 	case "h":
 		return "h" + string(rune('0'+max(1, min(b.Level, 6)))) + ". " + wikiInline(b.Inl, true)
 	case "code":
-		// The only thing that ends a noformat block is the macro itself.
-		return "{noformat}\n" + strings.ReplaceAll(b.Text, "{noformat}", "{ noformat}") + "\n{noformat}"
+		// Nothing inside a noformat block is markup but the macro that
+		// ends it; a space keeps that one from being read.
+		return "{noformat}\n" + noformatMacro.ReplaceAllString(b.Text, "{ $1") + "\n{noformat}"
 	case "table":
 		var sb strings.Builder
 		for i, r := range b.Rows {
@@ -362,8 +444,6 @@ func shorten(b block, fits func(block) bool) (block, bool) {
 // ---- HTML ----
 
 var (
-	reTag     = regexp.MustCompile(`^<\s*(/?)\s*([a-zA-Z][a-zA-Z0-9]*)([^>]*)>`)
-	reHref    = regexp.MustCompile(`(?i)href\s*=\s*("([^"]*)"|'([^']*)'|([^\s>]+))`)
 	reSpaces  = regexp.MustCompile(`[ \t\r\f\v\x{a0}]+`)
 	reNLSpace = regexp.MustCompile(` *\n *`)
 	reNLs     = regexp.MustCompile(`\n{3,}`)
@@ -372,7 +452,9 @@ var (
 // htmlText converts KB HTML to inline runs: text with line breaks where
 // blocks end, list items marked "- ", links kept (http/https only),
 // entities decoded, every other tag dropped, script and style dropped
-// with their content.
+// with their content. It reads the HTML with the HTML5 tokenizer, so a
+// quoted attribute holding ">" or a stray "<" is read as a browser reads
+// it.
 func htmlText(s string) []inline {
 	var out []inline
 	var sb strings.Builder
@@ -384,57 +466,50 @@ func htmlText(s string) []inline {
 		out = append(out, inline{Text: sb.String(), Href: href})
 		sb.Reset()
 	}
-	for i := 0; i < len(s); {
-		if s[i] != '<' {
-			j := strings.IndexByte(s[i:], '<')
-			if j < 0 {
-				j = len(s) - i
+	z := html.NewTokenizer(strings.NewReader(s))
+	skip := false // inside script or style: their raw text is dropped
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			break // io.EOF: reading a string fails in no other way
+		}
+		switch tt {
+		case html.TextToken:
+			if !skip {
+				sb.Write(z.Text()) // entities decoded
 			}
-			sb.WriteString(html.UnescapeString(s[i : i+j]))
-			i += j
+			continue
+		case html.CommentToken, html.DoctypeToken:
 			continue
 		}
-		if strings.HasPrefix(s[i:], "<!--") {
-			if j := strings.Index(s[i:], "-->"); j >= 0 {
-				i += j + 3
-				continue
-			}
-		}
-		m := reTag.FindStringSubmatch(s[i:])
-		if m == nil {
-			sb.WriteByte('<')
-			i++
-			continue
-		}
-		i += len(m[0])
-		closing, name := m[1] == "/", strings.ToLower(m[2])
-		switch name {
-		case "script", "style":
-			if !closing {
-				if j := strings.Index(strings.ToLower(s[i:]), "</"+name); j >= 0 {
-					i += j
-				} else {
-					i = len(s)
-				}
-			}
-		case "a":
+		name, hasAttr := z.TagName()
+		closing := tt == html.EndTagToken
+		skip = false
+		switch atom.Lookup(name) {
+		case atom.Script, atom.Style:
+			skip = tt == html.StartTagToken
+		case atom.A:
 			flush()
 			href = ""
-			if !closing {
-				if hm := reHref.FindStringSubmatch(m[3]); hm != nil {
-					href = safeHref(html.UnescapeString(hm[2] + hm[3] + hm[4]))
+			for hasAttr && !closing {
+				var k, v []byte
+				k, v, hasAttr = z.TagAttr()
+				if string(k) == "href" {
+					href = safeHref(string(v))
 					if strings.HasPrefix(strings.ToLower(href), "mailto:") {
 						href = ""
 					}
+					break
 				}
 			}
-		case "br", "p", "div", "tr", "table", "ul", "ol", "pre", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "dl", "dt", "dd":
+		case atom.Br, atom.P, atom.Div, atom.Tr, atom.Table, atom.Ul, atom.Ol, atom.Pre, atom.Blockquote,
+			atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6, atom.Dl, atom.Dt, atom.Dd:
 			sb.WriteByte('\n')
-		case "li":
+		case atom.Li:
 			if !closing {
 				sb.WriteString("\n- ")
 			}
-		case "td", "th":
+		case atom.Td, atom.Th:
 			if closing {
 				sb.WriteString(" ")
 			}

@@ -39,8 +39,8 @@ func TestRender(t *testing.T) {
 		list([]inline{txt("item")}),
 	}
 	w := d.wiki()
-	for _, want := range []string{"h3. Solution", `a \*b\* \[c\] \{d\} \|e\| \-f\-` + "\nnext", "[CVE\\-1|https://nvd.nist.gov/vuln/detail/CVE-1]",
-		"||h1||h2||\n|x\\|y| |", "{noformat}\nraw { noformat} <b>\n{noformat}", "* item"} {
+	for _, want := range []string{"h3. Solution", "a &#42;b&#42; &#91;c&#93; &#123;d&#125; &#124;e&#124; &#45;f&#45;\nnext", "[CVE-1|https://nvd.nist.gov/vuln/detail/CVE-1]",
+		"||h1||h2||\n|x&#124;y| |", "{noformat}\nraw { noformat} <b>\n{noformat}", "* item"} {
 		if !strings.Contains(w, want) {
 			t.Errorf("wiki lacks %q:\n%s", want, w)
 		}

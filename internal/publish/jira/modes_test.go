@@ -104,7 +104,7 @@ func TestGroupingHost(t *testing.T) {
 		t.Fatalf("comments: %+v", h42.Comments)
 	}
 	// 1005 is new; 1004 was known (fixed) and is open again.
-	for _, want := range []string{"10.0.0.1:1005:443: new finding (Medium)", "10.0.0.1:1004:80: 2026\\-01\\-08: open again (was closed: fixed)", "closed: gone", "closed: fixed"} {
+	for _, want := range []string{"10.0.0.1:1005:443: new finding (Medium)", "10.0.0.1:1004:80: 2026-01-08: open again (was closed: fixed)", "closed: gone", "closed: fixed"} {
 		if !strings.Contains(h42.Comments[0].Text, want) {
 			t.Errorf("comment lacks %q:\n%s", want, h42.Comments[0].Text)
 		}

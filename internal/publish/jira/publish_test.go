@@ -128,7 +128,7 @@ func TestLifecycleDataCenter(t *testing.T) {
 	if !ok {
 		t.Fatalf("DC description is %T, want wiki markup", is.Description)
 	}
-	for _, want := range []string{"||Field||Value||", "[CVE\\-2020\\-15778|https://nvd.nist.gov/vuln/detail/CVE-2020-15778]", "{noformat}", "h3. Solution"} {
+	for _, want := range []string{"||Field||Value||", "[CVE-2020-15778|https://nvd.nist.gov/vuln/detail/CVE-2020-15778]", "{noformat}", "h3. Solution"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("wiki description lacks %q:\n%s", want, d)
 		}

@@ -70,6 +70,9 @@ type Transition struct {
 	Name   string
 	To     string
 	Screen bool // it has a screen with the resolution field
+	// ClearsResolution is a post function clearing the resolution; without
+	// it (and without the request clearing it) the resolution stays.
+	ClearsResolution bool
 }
 
 // DefaultWorkflow is Jira's simplified workflow, with ids a client cannot
@@ -743,12 +746,19 @@ func (s *Server) doTransition(w http.ResponseWriter, r *http.Request, is *Issue)
 		}
 	}
 	is.Status = t.To
-	if s.opt.Workflow.Categories[t.To] == "done" {
+	// As in Jira, the resolution is what the request sets; without it, a
+	// transition to done sets one (the usual post function) and any other
+	// keeps it (an issue reopened without clearing it still counts as
+	// resolved in every filter and report).
+	res, set := body.Fields["resolution"]
+	switch {
+	case set && res == nil:
+		is.Resolution = ""
+	case set:
+		is.Resolution, _ = res.(map[string]any)["name"].(string)
+	case s.opt.Workflow.Categories[t.To] == "done":
 		is.Resolution = "Done"
-		if res, ok := body.Fields["resolution"].(map[string]any); ok {
-			is.Resolution, _ = res["name"].(string)
-		}
-	} else {
+	case t.ClearsResolution:
 		is.Resolution = ""
 	}
 	is.Transitions = append(is.Transitions, t.Name)

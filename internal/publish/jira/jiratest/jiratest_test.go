@@ -114,3 +114,35 @@ func TestShapes(t *testing.T) {
 		t.Errorf("DC search: %v", m)
 	}
 }
+
+// The resolution is what a transition's request sets; a transition to
+// done without one sets "Done", and any other keeps it unless the
+// request or the transition's post function clears it, as in Jira.
+func TestResolution(t *testing.T) {
+	wf := DefaultWorkflow()
+	wf.Transitions = append(wf.Transitions, Transition{From: []string{"Done"}, ID: "751", Name: "Reopen and clear", To: "To Do", ClearsResolution: true})
+	s := New(Options{Workflow: wf})
+	defer s.Close()
+	move := func(id, fields string) (string, string) {
+		t.Helper()
+		body := `{"transition":{"id":"` + id + `"}` + fields + `}`
+		if status, _, m := call(t, s, "POST", "/rest/api/3/issue/SEC-1/transitions", body, true); status != 204 {
+			t.Fatalf("transition %s: %d %v", id, status, m)
+		}
+		is, _ := s.Issue("SEC-1")
+		return is.Status, is.Resolution
+	}
+	call(t, s, "POST", "/rest/api/3/issue", issueBody(adf), true)
+	for _, step := range []struct{ id, fields, status, resolution string }{
+		{"731", `,"fields":{"resolution":{"name":"Won't Do"}}`, "Done", "Won't Do"},
+		{"741", "", "To Do", "Won't Do"}, // reopened, still resolved
+		{"731", "", "Done", "Done"},
+		{"741", `,"fields":{"resolution":null}`, "To Do", ""},
+		{"731", "", "Done", "Done"},
+		{"751", "", "To Do", ""},
+	} {
+		if st, res := move(step.id, step.fields); st != step.status || res != step.resolution {
+			t.Errorf("transition %s%s: %s, %q; want %s, %q", step.id, step.fields, st, res, step.status, step.resolution)
+		}
+	}
+}

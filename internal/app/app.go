@@ -161,6 +161,7 @@ The old tool's flags still work: -p (sync and publish), -f (full sync), -v.`,
 		e.runCommand(),
 		e.serveCommand(),
 		e.simCommand(),
+		e.doctorCommand(),
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())

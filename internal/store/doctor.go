@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ncruces/go-sqlite3/driver"
+)
+
+// Facts are what Inspect reads from a store, for qvt doctor.
+type Facts struct {
+	Engine string // e.g. "SQLite 3.50.4"
+	// Schema is the version of the store's schema (its last migration
+	// applied); Latest is the last one this build knows.
+	Schema, Latest int64
+	Journal        string            // journal mode, "wal" normally
+	Meta           map[string]string // the meta values asked for that exist
+	Runs           []RunFact         // the last sync runs, newest first
+}
+
+// RunFact is one sync run.
+type RunFact struct {
+	ID                int64
+	Kind, Status      string
+	Started, Finished time.Time // Finished is zero while running
+	Error             string
+}
+
+// Inspect reads an existing SQLite store without changing it: the file is
+// opened read-only, never created, never migrated. It reads the meta
+// values named (those absent are left out) and the last runs runs.
+func Inspect(ctx context.Context, path string, meta []string, runs int) (*Facts, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	// mode=ro: SQLite neither creates the file nor writes to it. But a
+	// read-only connection to a WAL store whose writers have all closed
+	// creates the -wal and -shm files and cannot remove them: when there
+	// is no -wal, every commit is in the file and it is read as immutable
+	// (no WAL, no locks). A writer starting at that moment could make a
+	// read inconsistent, which a diagnosis can afford.
+	mode := "mode=ro"
+	if _, err := os.Stat(path + "-wal"); errors.Is(err, os.ErrNotExist) {
+		mode = "immutable=1"
+	}
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + mode + "&_pragma=busy_timeout(5000)"
+	db, err := driver.Open(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s read-only: %w", path, err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	s := &Store{db: db, path: path}
+	f := &Facts{Meta: map[string]string{}}
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&version); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	f.Engine = "SQLite " + version
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&f.Journal); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	// goose records each migration applied.
+	err = db.QueryRowContext(ctx, "SELECT COALESCE(max(version_id), 0) FROM goose_db_version WHERE is_applied").Scan(&f.Schema)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: not a qvt store (no schema version: %w)", path, err)
+	}
+	if f.Latest, err = latestMigration(); err != nil {
+		return nil, err
+	}
+	for _, name := range meta {
+		v, err := s.Meta(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: meta %s: %w", path, name, err)
+		}
+		if v != "" {
+			f.Meta[name] = v
+		}
+	}
+	rows, err := db.QueryContext(ctx, `SELECT id, kind, status, started_at, finished_at, error
+FROM sync_runs ORDER BY id DESC LIMIT ?`, runs)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: sync runs: %w", path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r RunFact
+		var started, finished int64
+		if err := rows.Scan(&r.ID, &r.Kind, &r.Status, &started, &finished, &r.Error); err != nil {
+			return nil, fmt.Errorf("store: %s: sync runs: %w", path, err)
+		}
+		r.Started = time.Unix(started, 0)
+		if finished != 0 {
+			r.Finished = time.Unix(finished, 0)
+		}
+		f.Runs = append(f.Runs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s: sync runs: %w", path, err)
+	}
+	return f, nil
+}
+
+// latestMigration is the version of the last migration embedded.
+func latestMigration() (int64, error) {
+	entries, err := fs.ReadDir(migrations, "migrations/sqlite")
+	if err != nil {
+		return 0, fmt.Errorf("store: migrations: %w", err)
+	}
+	var last int64
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		if !ok {
+			continue
+		}
+		if v, err := strconv.ParseInt(num, 10, 64); err == nil && v > last {
+			last = v
+		}
+	}
+	if last == 0 {
+		return 0, errors.New("store: no migrations embedded")
+	}
+	return last, nil
+}

@@ -86,7 +86,7 @@ func Configuration(in ConfigInput) (*config.Config, []Check) {
 			src = "flag --db"
 		case envNames[v.path] != "" && in.Getenv(envNames[v.path]) != "":
 			src = "environment " + envNames[v.path]
-		case fileKeys[v.path] || fileKeys[parentKey(v.path)]:
+		case fileKeys[v.path]:
 			src = "file"
 		}
 		checks = append(checks, ok("config", "%s = %s (%s)", v.path, v.value, src))
@@ -101,13 +101,6 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-func parentKey(path string) string {
-	if i := strings.LastIndex(path, "."); i >= 0 {
-		return path[:i]
-	}
-	return ""
 }
 
 func hasSecret(keys map[string]bool) bool {

@@ -152,6 +152,17 @@ func MissingPrivileges(grants []string, db string) []string {
 	return missing
 }
 
+var roleGrant = regexp.MustCompile("(?i)^GRANT\\s+[`'\"]?[^\\s,]+[`'\"]?(?:@\\S+)?\\s+TO\\s")
+
+// HasRoles tells whether the lines of SHOW GRANTS give the user roles,
+// whose privileges SHOW GRANTS does not list.
+func HasRoles(grants []string) bool {
+	return slices.ContainsFunc(grants, func(g string) bool {
+		g = strings.TrimSpace(g)
+		return roleGrant.MatchString(g) && !grantLine.MatchString(g)
+	})
+}
+
 // splitPrivileges splits "SELECT, INSERT (a, b), UPDATE" at the commas
 // outside parentheses; column privileges (with a list) are dropped.
 func splitPrivileges(s string) []string {

@@ -141,6 +141,24 @@ func TestMissingPrivileges(t *testing.T) {
 	}
 }
 
+func TestHasRoles(t *testing.T) {
+	for _, c := range []struct {
+		grants []string
+		want   bool
+	}{
+		{[]string{"GRANT USAGE ON *.* TO `qvt`@`%`", "GRANT `publisher` TO `qvt`@`%`"}, true},
+		{[]string{"GRANT publisher TO 'qvt'@'%'"}, true},
+		{[]string{"GRANT `publisher`@`%` TO `qvt`@`%`"}, true},
+		{[]string{"GRANT USAGE ON *.* TO `qvt`@`%`", "GRANT ALL PRIVILEGES ON `vulns`.* TO `qvt`@`%`"}, false},
+		{[]string{"GRANT SELECT, INSERT ON `vulns`.* TO `qvt`@`%`"}, false},
+		{nil, false},
+	} {
+		if got := HasRoles(c.grants); got != c.want {
+			t.Errorf("%q: %v, want %v", c.grants, got, c.want)
+		}
+	}
+}
+
 func TestGrantStatement(t *testing.T) {
 	got := GrantStatement([]string{"CREATE", "CREATE TEMPORARY TABLES"}, "vulns", "qvt@10.0.%")
 	if want := "GRANT CREATE, CREATE TEMPORARY TABLES ON `vulns`.* TO 'qvt'@'10.0.%';"; got != want {

@@ -57,7 +57,12 @@ func MySQL(ctx context.Context, c mysql.Config) []Check {
 		return []Check{fail("mysql", "", "%s: SHOW GRANTS: %v", where, err)}
 	}
 	checks := []Check{ok("mysql", "%s: server %s, connected as %s", where, version, user)}
-	if missing := MissingPrivileges(grants, cfg.DBName); len(missing) > 0 {
+	if missing := MissingPrivileges(grants, cfg.DBName); len(missing) > 0 && HasRoles(grants) {
+		// A role may give them: SHOW GRANTS lists its name, not its
+		// privileges, and it takes effect only as a default role.
+		checks = append(checks, warn("mysql", "check that a default role gives them, or as an administrator: "+GrantStatement(missing, cfg.DBName, user),
+			"%s lacks %s on %s, unless one of its roles gives them", user, joinAnd(missing), cfg.DBName))
+	} else if len(missing) > 0 {
 		checks = append(checks, fail("mysql", "as an administrator: "+GrantStatement(missing, cfg.DBName, user),
 			"%s lacks %s on %s", user, joinAnd(missing), cfg.DBName))
 	} else {

@@ -303,6 +303,12 @@ func TestDoctor(t *testing.T) {
 			t.Errorf("no fix: %s", l)
 		}
 		lineOf(t, out, "ok", "config", "db = "+nope+" (flag --db)")
+		deeper := filepath.Join(filepath.Dir(nope), "srv", "qvt.db")
+		code, out = doctorRun(t, env, "--db", deeper)
+		l = lineOf(t, out, "warn", "store", "no store at "+deeper+", and no folder "+filepath.Dir(deeper)+" for it")
+		if code != 0 || !strings.Contains(l, "fix: mkdir -m 700 "+filepath.Dir(deeper)+", then run qvt sync or qvt import") {
+			t.Errorf("exit %d: %s", code, l)
+		}
 		if _, err := os.Stat(nope); !os.IsNotExist(err) {
 			t.Errorf("doctor created %s", nope)
 		}

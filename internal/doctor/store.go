@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -24,6 +25,11 @@ func Store(ctx context.Context, path string, now time.Time) []Check {
 	}
 	fi, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
+		dir := filepath.Dir(path)
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			return []Check{warn("store", "mkdir -m 700 "+shellQuote(dir)+", then run qvt sync or qvt import",
+				"no store at %s, and no folder %s for it", path, dir)}
+		}
 		return []Check{warn("store", "run qvt sync or qvt import first", "no store at %s", path)}
 	}
 	if err != nil {

@@ -69,7 +69,7 @@ func Configuration(in ConfigInput) (*config.Config, []Check) {
 		checks = append(checks, ok("config", "configuration file %s (%s)", in.Path, in.PathSource))
 		fileKeys = yamlKeys(data)
 		if hasSecret(fileKeys) {
-			checks = append(checks, Permissions("config", "configuration file", in.Path, fi.Mode()))
+			checks = append(checks, Permissions("config", "configuration file", in.Path, "it holds secrets", fi.Mode()))
 		}
 	}
 	cfg, err := config.Load(in.Path, in.Getenv)

@@ -28,7 +28,7 @@ func TestConfiguration(t *testing.T) {
 	out := sb.String()
 	for _, want := range []string{
 		"ok configuration file " + path + " (--config)",
-		"warn configuration file " + path + ": mode 0644: group and other users can read it (it holds what is exploitable, and where) | chmod 600 " + path,
+		"warn configuration file " + path + ": mode 0644: group and other users can read it (it holds secrets) | chmod 600 " + path,
 		"ok db = /srv/qvt/qvt.db (file)",
 		"ok qualys.platform = EU1 (file)",
 		"ok qualys.username = env-user (environment QUALYS_USERNAME)",

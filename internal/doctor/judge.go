@@ -12,8 +12,9 @@ import (
 )
 
 // Permissions judges the mode of a file holding what is exploitable, or
-// secrets: anyone but its owner able to read or write it is a warning.
-func Permissions(area, what, path string, mode fs.FileMode) Check {
+// secrets (why says which): anyone but its owner able to read or write it
+// is a warning.
+func Permissions(area, what, path, why string, mode fs.FileMode) Check {
 	perm := mode.Perm()
 	if perm&0o077 == 0 {
 		return ok(area, "%s %s: mode %04o, its owner's only", what, path, perm)
@@ -26,7 +27,7 @@ func Permissions(area, what, path string, mode fs.FileMode) Check {
 		who = "its group"
 	}
 	return warn(area, "chmod 600 "+shellQuote(path),
-		"%s %s: mode %04o: %s can read it (it holds what is exploitable, and where)", what, path, perm, who)
+		"%s %s: mode %04o: %s can read it (%s)", what, path, perm, who, why)
 }
 
 // shellQuote quotes a path for a command to copy, when it needs it.

@@ -25,7 +25,7 @@ func TestPermissions(t *testing.T) {
 		{0o660, Warn, "its group"},
 		{0o602, Warn, "other users"}, // writable by others is no better
 	} {
-		got := Permissions("store", "store", "/var/lib/qvt/qvt.db", fsMode(c.mode))
+		got := Permissions("store", "store", "/var/lib/qvt/qvt.db", exploitable, fsMode(c.mode))
 		if got.Level != c.level {
 			t.Errorf("%04o: level %s, want %s (%s)", c.mode, got.Level, c.level, got.Message)
 			continue
@@ -39,7 +39,7 @@ func TestPermissions(t *testing.T) {
 		}
 	}
 	// A path with spaces is quoted in the fix.
-	if got := Permissions("store", "store", "/srv/my store's/qvt.db", fsMode(0o644)); got.Fix != `chmod 600 '/srv/my store'\''s/qvt.db'` {
+	if got := Permissions("store", "store", "/srv/my store's/qvt.db", exploitable, fsMode(0o644)); got.Fix != `chmod 600 '/srv/my store'\''s/qvt.db'` {
 		t.Errorf("fix %q", got.Fix)
 	}
 }

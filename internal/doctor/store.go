@@ -16,6 +16,9 @@ import (
 // subscription that filled it and what created it.
 var metaNames = []string{"subscription", "creator"}
 
+// exploitable is why the store is its owner's only.
+const exploitable = "it holds what is exploitable, and where"
+
 // Store reports on the store at path, read-only: a missing store is a
 // warning (nothing is created), then its engine, schema, size,
 // permissions, subscription and last sync runs.
@@ -60,9 +63,9 @@ func Store(ctx context.Context, path string, now time.Time) []Check {
 	}
 	checks = append(checks, Check{Level: level, Area: "store", Fix: fix,
 		Message: fmt.Sprintf("%s: %s, %s, %s", path, f.Engine, schema, byteSize(size))})
-	checks = append(checks, Permissions("store", "store", path, fi.Mode()))
+	checks = append(checks, Permissions("store", "store", path, exploitable, fi.Mode()))
 	if werr == nil && wal.Mode().Perm()&0o077 != 0 {
-		checks = append(checks, Permissions("store", "write-ahead log", path+"-wal", wal.Mode()))
+		checks = append(checks, Permissions("store", "write-ahead log", path+"-wal", exploitable, wal.Mode()))
 	}
 	for _, name := range metaNames {
 		if v, found := f.Meta[name]; found {

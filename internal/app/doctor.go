@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -39,8 +40,12 @@ makes one cheap read per service, and creates no store, table or issue.`,
 			if err := rep.Write(e.stdout, e.colour()); err != nil {
 				return err
 			}
-			if n := rep.Count(doctor.Fail); n > 0 {
-				return fmt.Errorf("doctor: %d %s failed", n, map[bool]string{true: "check", false: "checks"}[n == 1])
+			switch n := rep.Count(doctor.Fail); n {
+			case 0:
+			case 1:
+				return errors.New("doctor: 1 check failed")
+			default:
+				return fmt.Errorf("doctor: %d checks failed", n)
 			}
 			return nil
 		},

@@ -38,3 +38,36 @@ func TestReader(t *testing.T) {
 		t.Fatal("the timer did not fire once the data stopped")
 	}
 }
+
+// A deadline fires once it has run d in all, the paused time left out.
+func TestDeadline(t *testing.T) {
+	fired := make(chan time.Time, 1)
+	start := time.Now()
+	d := NewDeadline(100*time.Millisecond, func() { fired <- time.Now() })
+	defer d.Stop()
+	time.Sleep(60 * time.Millisecond)
+	d.Pause()
+	time.Sleep(150 * time.Millisecond) // longer than d: paused, it must not fire
+	select {
+	case <-fired:
+		t.Fatal("fired while paused")
+	default:
+	}
+	d.Resume()
+	select {
+	case at := <-fired:
+		if took := at.Sub(start); took < 200*time.Millisecond {
+			t.Errorf("fired after %v, want the 100ms run plus the 150ms pause", took)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("never fired")
+	}
+	// Stopped, it never fires.
+	d = NewDeadline(10*time.Millisecond, func() { fired <- time.Now() })
+	d.Stop()
+	select {
+	case <-fired:
+		t.Error("a stopped deadline fired")
+	case <-time.After(50 * time.Millisecond):
+	}
+}

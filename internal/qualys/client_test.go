@@ -862,10 +862,11 @@ func TestMaxAttempts(t *testing.T) {
 	if st := tc.Stats(); st.Calls != 3 || st.Retries != 2 || st.ByReason["concurrency_limit"] != 1 || st.ByReason["http_503"] != 1 {
 		t.Errorf("stats %+v", st)
 	}
-	// Backoff: the delays stay within the ceilings BaseDelay·2^(n−1).
+	// Backoff: each delay lies between half the ceiling BaseDelay·2^(n−1)
+	// and the ceiling.
 	for i, d := range tc.sleeps.all() {
-		if ceil := time.Millisecond << i; d < 0 || d > ceil {
-			t.Errorf("sleep %d = %v, want within [0, %v]", i, d, ceil)
+		if ceil := time.Millisecond << i; d < ceil/2 || d > ceil {
+			t.Errorf("sleep %d = %v, want within [%v, %v]", i, d, ceil/2, ceil)
 		}
 	}
 	tc.noSecrets(t, err)
@@ -950,7 +951,7 @@ func TestGovernorConcurrency(t *testing.T) {
 
 // TestGovernorPerEndpoint: slots are counted per endpoint.
 func TestGovernorPerEndpoint(t *testing.T) {
-	g := newGovernor(0, func(context.Context, time.Duration) error { return nil })
+	g := newGovernor(0, time.Hour, func(context.Context, time.Duration) error { return nil })
 	ctx := context.Background()
 	t1, err := g.acquire(ctx, EndpointKB)
 	if err != nil {
@@ -978,7 +979,7 @@ func TestGovernorPerEndpoint(t *testing.T) {
 // TestGovernorShrink: a 1960 refusal shrinks the pool below what runs, and
 // later responses grow it back to the target.
 func TestGovernorShrink(t *testing.T) {
-	g := newGovernor(0, func(context.Context, time.Duration) error { return nil })
+	g := newGovernor(0, time.Hour, func(context.Context, time.Duration) error { return nil })
 	ctx := context.Background()
 	resp := func(concurrency int) {
 		t.Helper()

@@ -92,7 +92,7 @@ func TestUnreachable(t *testing.T) {
 }
 
 // TestMaxWait: a wait asked for beyond MaxWait fails with the reason,
-// without sleeping; one within it is slept.
+// without sleeping or a retry; one within it is slept.
 func TestMaxWait(t *testing.T) {
 	rateLimited := func(secs int) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -108,7 +108,7 @@ func TestMaxWait(t *testing.T) {
 		tc := newTestClient(t, srv.URL, func(c *ClientConfig) { c.MaxWait = 10 * time.Minute })
 		_, _, err := collectHosts(tc.Client, context.Background(), nil)
 		if err == nil || !strings.Contains(err.Error(), "wait 1h0m0s") || !strings.Contains(err.Error(), "--max-wait") ||
-			!strings.Contains(err.Error(), "1965") || len(tc.sleeps.all()) != 0 || tc.Stats().Calls != 1 {
+			!strings.Contains(err.Error(), "1965") || len(tc.sleeps.all()) != 0 || tc.Stats().Calls != 1 || tc.Stats().Retries != 0 {
 			t.Errorf("err %v, sleeps %v, %d calls", err, tc.sleeps.all(), tc.Stats().Calls)
 		}
 	})
@@ -120,7 +120,8 @@ func TestMaxWait(t *testing.T) {
 		defer srv.Close()
 		tc := newTestClient(t, srv.URL, func(c *ClientConfig) { c.MaxWait = 10 * time.Minute })
 		_, _, err := collectHosts(tc.Client, context.Background(), nil)
-		if err == nil || !strings.Contains(err.Error(), "wait 2h0m0s") || !strings.Contains(err.Error(), "HTTP 503") || len(tc.sleeps.all()) != 0 {
+		if err == nil || !strings.Contains(err.Error(), "wait 2h0m0s") || !strings.Contains(err.Error(), "HTTP 503") || len(tc.sleeps.all()) != 0 ||
+			tc.Stats().Retries != 0 {
 			t.Errorf("err %v, sleeps %v", err, tc.sleeps.all())
 		}
 	})

@@ -1,34 +1,41 @@
 package idle
 
-import "time"
+import (
+	"io"
+	"time"
+)
 
-// Deadline calls f once it has run for d in all: it bounds how long a
-// server may take over one response, however slowly the bytes keep
-// coming. Pause and Resume leave out the time the caller spends on what
-// it has read (a slow store is not a slow server). It is used by one
-// goroutine; f runs on its own.
-type Deadline struct {
-	timer *time.Timer
-	left  time.Duration
-	since time.Time
+// DeadlineReader bounds the time a server may take over one body, however
+// slowly the bytes keep coming: once its reads have waited d in all, it
+// calls expired (which cancels the request) and reads no more. The time
+// between reads, when the caller decodes and stores what it read, is not
+// counted; it costs two clock reads a Read, nothing a record.
+type DeadlineReader struct {
+	r       io.Reader
+	left    time.Duration
+	expired func()
 }
 
-// NewDeadline starts a deadline of d.
-func NewDeadline(d time.Duration, f func()) *Deadline {
-	return &Deadline{timer: time.AfterFunc(d, f), left: d, since: time.Now()}
+// NewDeadlineReader wraps r with a deadline of d.
+func NewDeadlineReader(r io.Reader, d time.Duration, expired func()) *DeadlineReader {
+	return &DeadlineReader{r: r, left: d, expired: expired}
 }
 
-// Pause stops the clock.
-func (d *Deadline) Pause() {
-	d.timer.Stop()
-	d.left -= time.Since(d.since)
-}
+// ErrDeadline is returned by the reads after the deadline.
+var ErrDeadline = errDeadline{}
 
-// Resume starts the clock again; a deadline already spent fires at once.
-func (d *Deadline) Resume() {
-	d.since = time.Now()
-	d.timer.Reset(max(d.left, 0))
-}
+type errDeadline struct{}
 
-// Stop ends the deadline without calling f.
-func (d *Deadline) Stop() { d.timer.Stop() }
+func (errDeadline) Error() string { return "response deadline passed" }
+
+func (r *DeadlineReader) Read(p []byte) (int, error) {
+	if r.left <= 0 {
+		return 0, ErrDeadline
+	}
+	start := time.Now()
+	n, err := r.r.Read(p)
+	if r.left -= time.Since(start); r.left <= 0 {
+		r.expired()
+	}
+	return n, err
+}

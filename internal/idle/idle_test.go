@@ -39,35 +39,47 @@ func TestReader(t *testing.T) {
 	}
 }
 
-// A deadline fires once it has run d in all, the paused time left out.
-func TestDeadline(t *testing.T) {
-	fired := make(chan time.Time, 1)
-	start := time.Now()
-	d := NewDeadline(100*time.Millisecond, func() { fired <- time.Now() })
-	defer d.Stop()
-	time.Sleep(60 * time.Millisecond)
-	d.Pause()
-	time.Sleep(150 * time.Millisecond) // longer than d: paused, it must not fire
-	select {
-	case <-fired:
-		t.Fatal("fired while paused")
-	default:
-	}
-	d.Resume()
-	select {
-	case at := <-fired:
-		if took := at.Sub(start); took < 200*time.Millisecond {
-			t.Errorf("fired after %v, want the 100ms run plus the 150ms pause", took)
+// A deadline counts the time spent inside reads only: a reader that takes
+// 20ms a read expires after d, a caller slow between reads does not.
+func TestDeadlineReader(t *testing.T) {
+	slow := readerFunc(func(p []byte) (int, error) { time.Sleep(20 * time.Millisecond); p[0] = 'x'; return 1, nil })
+	expired := 0
+	r := NewDeadlineReader(slow, 100*time.Millisecond, func() { expired++ })
+	reads := 0
+	for ; reads < 100; reads++ {
+		if _, err := r.Read(make([]byte, 8)); err != nil {
+			if err != ErrDeadline {
+				t.Fatalf("read %d: %v, want ErrDeadline", reads, err)
+			}
+			break
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("never fired")
 	}
-	// Stopped, it never fires.
-	d = NewDeadline(10*time.Millisecond, func() { fired <- time.Now() })
-	d.Stop()
-	select {
-	case <-fired:
-		t.Error("a stopped deadline fired")
-	case <-time.After(50 * time.Millisecond):
+	if expired != 1 || reads < 4 || reads > 7 {
+		t.Errorf("expired %d times after %d reads of 20ms, want once after about 5", expired, reads)
+	}
+	// Between reads the clock stops.
+	expired = 0
+	r = NewDeadlineReader(strings.NewReader("abcdef"), 100*time.Millisecond, func() { expired++ })
+	for range 3 {
+		if _, err := r.Read(make([]byte, 2)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(60 * time.Millisecond)
+	}
+	if expired != 0 {
+		t.Error("the time between reads counted")
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// BenchmarkDeadlineReader is what the deadline adds to a Read.
+func BenchmarkDeadlineReader(b *testing.B) {
+	r := NewDeadlineReader(readerFunc(func(p []byte) (int, error) { return len(p), nil }), time.Hour, func() {})
+	buf := make([]byte, 64<<10)
+	for b.Loop() {
+		r.Read(buf)
 	}
 }

@@ -58,10 +58,10 @@ type ClientConfig struct {
 	// fails the call with the reason rather than sleep. Default
 	// retry.DefaultMaxWait (10m).
 	MaxWait time.Duration
-	// BodyTimeout bounds one response, from the request to the end of its
-	// body, leaving out the time the callback takes: a server that
-	// trickles bytes fails the call then (it is not retried). Default
-	// retry.DefaultBodyTimeout (30m).
+	// BodyTimeout bounds the time spent waiting for one response body's
+	// bytes, in all (the time decoding and the callback take is left
+	// out): a server that trickles bytes fails the call then (it is not
+	// retried). Default retry.DefaultBodyTimeout (30m).
 	BodyTimeout time.Duration
 	// Log receives a line per retry (Info) and per page (Debug).
 	Log *slog.Logger
@@ -436,8 +436,6 @@ func (c *Client) attempt(ctx context.Context, u string, start int, fn func(*CVE)
 	defer cancel(nil)
 	timer := time.AfterFunc(c.cfg.ReadTimeout, func() { cancel(errReadTimeout) })
 	defer timer.Stop()
-	deadline := idle.NewDeadline(c.cfg.BodyTimeout, func() { cancel(errBodyTimeout) })
-	defer deadline.Stop()
 
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
 	if err != nil {
@@ -461,8 +459,6 @@ func (c *Client) attempt(ctx context.Context, u string, start int, fn func(*CVE)
 			return Info{}, 0, nil, fmt.Errorf("nvd: %w", ctx.Err())
 		case errors.Is(context.Cause(actx), errReadTimeout):
 			return Info{}, 0, c.retry("read_timeout", u, 0, fmt.Sprintf("GET %s: no response within %v", u, c.cfg.ReadTimeout), err), nil
-		case errors.Is(context.Cause(actx), errBodyTimeout):
-			return Info{}, 0, c.bodyTimeout(u, 0, err), nil
 		}
 		return Info{}, 0, c.retry("connection", u, 0, "connection error: "+c.redact(err.Error()), err), nil
 	}
@@ -471,7 +467,7 @@ func (c *Client) attempt(ctx context.Context, u string, start int, fn func(*CVE)
 	if res.StatusCode != http.StatusOK {
 		return Info{}, 0, c.statusFailure(u, res), nil
 	}
-	body := idle.NewReader(res.Body, timer, c.cfg.ReadTimeout)
+	body := idle.NewReader(idle.NewDeadlineReader(res.Body, c.cfg.BodyTimeout, func() { cancel(errBodyTimeout) }), timer, c.cfg.ReadTimeout)
 	var r io.Reader = body
 	switch enc := strings.ToLower(strings.TrimSpace(res.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
@@ -491,10 +487,8 @@ func (c *Client) attempt(ctx context.Context, u string, start int, fn func(*CVE)
 	n := 0
 	info, err := Decode(r, func(cve *CVE) error {
 		timer.Stop() // a slow store is not a silent server
-		deadline.Pause()
 		err := fn(cve)
 		timer.Reset(c.cfg.ReadTimeout)
-		deadline.Resume()
 		if err != nil {
 			return &fnError{err}
 		}
@@ -537,7 +531,7 @@ func (c *Client) redact(s string) string {
 // BodyTimeout: not retried, as the next attempt would likely crawl too.
 func (c *Client) bodyTimeout(u string, status int, cause error) *failure {
 	return &failure{err: &Error{URL: u, Status: status, Err: cause,
-		Msg: fmt.Sprintf("GET %s: the response took longer than %v (the server sends too slowly)", u, c.cfg.BodyTimeout)}}
+		Msg: fmt.Sprintf("GET %s: the response body took longer than %v to arrive (the server sends too slowly)", u, c.cfg.BodyTimeout)}}
 }
 
 func (c *Client) bodyFailure(ctx, actx context.Context, u string, body *idle.Reader, err error) *failure {

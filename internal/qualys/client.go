@@ -67,10 +67,10 @@ type ClientConfig struct {
 	// fails with the reason rather than sleep. Default
 	// retry.DefaultMaxWait (10m).
 	MaxWait time.Duration
-	// BodyTimeout bounds one response, from the request to the end of its
-	// body, leaving out the time the callback takes: a server that
-	// trickles bytes fails the call then (it is not retried). Default
-	// retry.DefaultBodyTimeout (30m).
+	// BodyTimeout bounds the time spent waiting for one response body's
+	// bytes, in all (the time decoding and the callback take is left
+	// out): a server that trickles bytes fails the call then (it is not
+	// retried). Default retry.DefaultBodyTimeout (30m).
 	BodyTimeout time.Duration
 	// MaxIDs bounds the ids one HostIDs or KBIDs call may collect, all
 	// pages together (8 bytes each): a longer list fails naming the URL.
@@ -374,20 +374,17 @@ func (e *fnError) Unwrap() error { return e.err }
 // between g.enter and g.leave.
 type decodeFunc func(r io.Reader, g *fnGuard) (Response, error)
 
-// fnGuard stops the read timeout and the response deadline while the
-// callback runs (a slow store is not a silent server) and marks the
-// callback's errors.
+// fnGuard stops the read timeout while the callback runs (a slow store
+// is not a silent server) and marks the callback's errors.
 type fnGuard struct {
-	timer    *time.Timer
-	d        time.Duration
-	deadline *idle.Deadline
+	timer *time.Timer
+	d     time.Duration
 }
 
-func (g *fnGuard) enter() { g.timer.Stop(); g.deadline.Pause() }
+func (g *fnGuard) enter() { g.timer.Stop() }
 
 func (g *fnGuard) leave(err error) error {
 	g.timer.Reset(g.d)
-	g.deadline.Resume()
 	if err == nil {
 		return nil
 	}
@@ -559,8 +556,6 @@ func (c *Client) attempt(ctx context.Context, endpoint string, form url.Values, 
 	defer cancel(nil)
 	timer := time.AfterFunc(c.cfg.ReadTimeout, func() { cancel(errReadTimeout) })
 	defer timer.Stop()
-	deadline := idle.NewDeadline(c.cfg.BodyTimeout, func() { cancel(errBodyTimeout) })
-	defer deadline.Stop()
 
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, c.base+endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -587,9 +582,6 @@ func (c *Client) attempt(ctx context.Context, endpoint string, form url.Values, 
 		if errors.Is(context.Cause(actx), errReadTimeout) {
 			return Response{}, c.retry("read_timeout", endpoint, 0, fmt.Sprintf("no response within %v", c.cfg.ReadTimeout), err), nil
 		}
-		if errors.Is(context.Cause(actx), errBodyTimeout) {
-			return Response{}, c.bodyTimeout(endpoint, 0, err), nil
-		}
 		return Response{}, c.retry("connection", endpoint, 0, "connection error: "+err.Error(), err), nil
 	}
 	defer res.Body.Close()
@@ -601,7 +593,7 @@ func (c *Client) attempt(ctx context.Context, endpoint string, form url.Values, 
 		"rate_remaining", l.RateRemaining, "rate_limit", l.RateLimit, "to_wait_sec", l.ToWait,
 		"concurrency_limit", l.Concurrency, "running", l.Running, "slots", c.gov.slots(endpoint))
 
-	body := idle.NewReader(res.Body, timer, c.cfg.ReadTimeout)
+	body := idle.NewReader(idle.NewDeadlineReader(res.Body, c.cfg.BodyTimeout, func() { cancel(errBodyTimeout) }), timer, c.cfg.ReadTimeout)
 	r, err := decodedBody(res, body)
 	if res.StatusCode != http.StatusOK {
 		if err != nil {
@@ -613,7 +605,7 @@ func (c *Client) attempt(ctx context.Context, endpoint string, form url.Values, 
 		return Response{}, c.bodyFailure(ctx, actx, endpoint, res.StatusCode, body, err), nil
 	}
 
-	resp, err := decode(r, &fnGuard{timer: timer, d: c.cfg.ReadTimeout, deadline: deadline})
+	resp, err := decode(r, &fnGuard{timer: timer, d: c.cfg.ReadTimeout})
 	if err != nil {
 		if fe, ok := errors.AsType[*fnError](err); ok {
 			return Response{}, nil, fe.err
@@ -634,7 +626,7 @@ func (c *Client) attempt(ctx context.Context, endpoint string, form url.Values, 
 // bodyTimeout is the failure of a response that took longer than
 // BodyTimeout: not retried, as the next attempt would likely crawl too.
 func (c *Client) bodyTimeout(endpoint string, status int, cause error) *failure {
-	return c.fail(endpoint, status, 0, fmt.Sprintf("%s: the response took longer than %v (the server sends too slowly)",
+	return c.fail(endpoint, status, 0, fmt.Sprintf("%s: the response body took longer than %v to arrive (the server sends too slowly)",
 		c.base+endpoint, c.cfg.BodyTimeout), cause)
 }
 

@@ -65,8 +65,9 @@ const DefaultConnectBudget = 10 * time.Second
 // Retry-After) before the client fails instead of sleeping.
 const DefaultMaxWait = 10 * time.Minute
 
-// DefaultBodyTimeout bounds the time one response may take, headers and
-// body, not counting the time the caller spends on what it received.
+// DefaultBodyTimeout bounds the time spent waiting for the bytes of one
+// response body, in all (the time the caller spends on what it received
+// is not counted).
 const DefaultBodyTimeout = 30 * time.Minute
 
 // IsConnect tells whether err is a failure to reach the server at all: a

@@ -140,14 +140,19 @@ func TestBodyTimeout(t *testing.T) {
 		t.Errorf("err %v after %v and %d calls", err, time.Since(start), tc.Stats().Calls)
 	}
 	// A callback slower than the deadline: the server sends the first
-	// record at once and the rest 350ms later, while the callback takes
-	// 400ms over the first; the server's own time stays well under 300ms.
+	// record at once, the next 350ms later and the rest 150ms after that;
+	// the callback takes 400ms over the first record. The client then waits
+	// about 100ms inside reads in all, within the 300ms.
 	cut := bytes.Index(good, []byte(`,{"cve"`))
+	cut2 := cut + 1 + bytes.Index(good[cut+1:], []byte(`,{"cve"`))
 	split := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write(good[:cut])
 		w.(http.Flusher).Flush()
 		time.Sleep(350 * time.Millisecond)
-		w.Write(good[cut:])
+		w.Write(good[cut:cut2])
+		w.(http.Flusher).Flush()
+		time.Sleep(150 * time.Millisecond)
+		w.Write(good[cut2:])
 	}))
 	defer split.Close()
 	tc = newTestClient(t, split.URL, func(c *ClientConfig) { c.ReadTimeout, c.BodyTimeout = time.Second, 300*time.Millisecond })

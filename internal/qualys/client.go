@@ -216,6 +216,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		log:  log,
 		gov:  newGovernor(cfg.Concurrency, cfg.MaxWait, cfg.Sleep),
 	}
+	c.gov.log = log
 	u, _ := url.Parse(base)
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		log.Warn("qualys: the API URL is plain http: credentials travel unencrypted", "url", base)

@@ -1047,6 +1047,10 @@ func TestGovernorRateHold(t *testing.T) {
 	if len(sl) != 1 || sl[0] < 120*time.Second || sl[0] > 121*time.Second {
 		t.Errorf("sleeps %v, want one hold of about 121s before the second call", sl)
 	}
+	if logs := tc.logs.String(); strings.Count(logs, `level=INFO msg="qualys: waiting for the rate limit"`) != 1 ||
+		!strings.Contains(logs, "X-RateLimit-ToWait-Sec 120") {
+		t.Errorf("the hold is not logged once at Info with its reason:\n%s", logs)
+	}
 	if st := tc.Stats(); st.RateLimit != 300 || st.RateRemaining != 299 || st.Retries != 0 {
 		t.Errorf("stats %+v", st)
 	}

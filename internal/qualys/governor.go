@@ -3,6 +3,7 @@ package qualys
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -72,6 +73,7 @@ func parseLimits(h http.Header) limits {
 type governor struct {
 	configured int
 	maxWait    time.Duration
+	log        *slog.Logger
 	now        func() time.Time
 	sleep      func(context.Context, time.Duration) error
 
@@ -86,6 +88,7 @@ type pool struct {
 	holdUntil time.Time
 	holdWhy   string        // what set the hold, for the error when it is too long
 	holdGen   int           // counts the holds set
+	holdLog   int           // the holdGen last logged
 	changed   chan struct{} // closed and replaced when a slot frees or a hold is set
 }
 
@@ -111,7 +114,7 @@ func (t *ticket) release() {
 const holdMargin = time.Second
 
 func newGovernor(configured int, maxWait time.Duration, sleep func(context.Context, time.Duration) error) *governor {
-	return &governor{configured: configured, maxWait: maxWait, now: time.Now, sleep: sleep, pools: map[string]*pool{}}
+	return &governor{configured: configured, maxWait: maxWait, log: slog.New(slog.DiscardHandler), now: time.Now, sleep: sleep, pools: map[string]*pool{}}
 }
 
 func (g *governor) pool(endpoint string) *pool {
@@ -151,6 +154,10 @@ func (g *governor) acquire(ctx context.Context, endpoint string) (*ticket, error
 						(d - holdMargin).Round(time.Second), why, g.maxWait)}
 				}
 				slept = p.holdUntil
+				if p.holdLog != p.holdGen { // once per hold, not per waiting call
+					p.holdLog = p.holdGen
+					g.log.Info("qualys: waiting for the rate limit", "endpoint", endpoint, "wait", d.Round(time.Second), "reason", p.holdWhy)
+				}
 				g.mu.Unlock()
 				if err := g.sleep(ctx, d); err != nil {
 					return nil, err

@@ -13,6 +13,7 @@ import (
 	"qvt/internal/nvd"
 	"qvt/internal/pull"
 	"qvt/internal/qualys"
+	"qvt/internal/retry"
 	"qvt/internal/store"
 )
 
@@ -26,6 +27,7 @@ type syncFlags struct {
 	overlap   time.Duration
 	kbMaxAge  time.Duration
 	nvdWindow time.Duration // tests and the demo shorten NVD's rolling window
+	maxWait   time.Duration // 0: the clients' default
 }
 
 func (f *syncFlags) add(cmd *cobra.Command) {
@@ -37,6 +39,7 @@ func (f *syncFlags) add(cmd *cobra.Command) {
 	fl.IntVar(&f.workers, "workers", 4, "requests in flight at most (Qualys' concurrency limit caps it further)")
 	fl.DurationVar(&f.overlap, "overlap", 24*time.Hour, "how far back incremental syncs reach before the last one, so late publications are not missed")
 	fl.DurationVar(&f.kbMaxAge, "kb-max-age", 7*24*time.Hour, "run a full KnowledgeBase sync when the last one is older")
+	fl.DurationVar(&f.maxWait, "max-wait", retry.DefaultMaxWait, "fail, rather than sleep, when Qualys or NVD asks to wait longer than this before the next request")
 }
 
 func (f *syncFlags) options() pull.Options {
@@ -99,6 +102,7 @@ func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, error) {
 		Password:  e.cfg.Qualys.Password,
 		UserAgent: "qvt/" + buildVersion(),
 		Log:       e.log,
+		MaxWait:   f.maxWait,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -112,6 +116,7 @@ func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, error) {
 		Window:    f.nvdWindow,
 		UserAgent: "qvt/" + buildVersion(),
 		Log:       e.log,
+		MaxWait:   f.maxWait,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -48,7 +48,21 @@ type ClientConfig struct {
 	Window      time.Duration // the rolling window, default 30s
 	MaxAttempts int           // attempts per page, default 8
 	BaseDelay   time.Duration // backoff: first ceiling, default 2s
-	MaxDelay    time.Duration // backoff: largest ceiling, default 5m; delays are drawn in [0, ceiling]
+	MaxDelay    time.Duration // backoff: largest ceiling, default 5m; each wait is drawn in [ceiling/2, ceiling] (retry.Backoff)
+	// ConnectBudget is how long a page keeps retrying a server it cannot
+	// reach (connection refused, unknown host): the attempts and the
+	// waits between them; then it fails naming the URL. Default
+	// retry.DefaultConnectBudget (10s).
+	ConnectBudget time.Duration
+	// MaxWait is the longest Retry-After NVD may ask for: a longer one
+	// fails the call with the reason rather than sleep. Default
+	// retry.DefaultMaxWait (10m).
+	MaxWait time.Duration
+	// BodyTimeout bounds the time spent waiting for one response body's
+	// bytes, in all (the time decoding and the callback take is left
+	// out): a server that trickles bytes fails the call then (it is not
+	// retried). Default retry.DefaultBodyTimeout (30m).
+	BodyTimeout time.Duration
 	// Log receives a line per retry (Info) and per page (Debug).
 	Log *slog.Logger
 	// Sleep waits d or until ctx is done; injectable for tests. Default a
@@ -63,10 +77,15 @@ type ClientConfig struct {
 // Requests keep to Requests per rolling Window: the limiter remembers when
 // the last Requests requests were sent and holds the next one until the
 // oldest is Window old. Failed requests are retried with capped
-// exponential backoff and full jitter on 403 (NVD's throttling answer), 429,
+// exponential backoff and jitter (retry.Backoff) on 403 (NVD's throttling answer), 429,
 // 5xx, connection errors, ReadTimeout of silence and bodies that end
 // early; other 4xx fail at once with NVD's message header. A page retried
-// delivers its records again: callbacks must be idempotent.
+// delivers its records again: callbacks must be idempotent. Limits end a
+// call with the reason rather than let it hang: a server that cannot be
+// reached is retried for ConnectBudget only, a Retry-After beyond MaxWait
+// is not slept, and a response that takes longer than BodyTimeout is
+// abandoned. The API key goes only to the API's origin: a redirect to
+// another scheme, host or port is followed without it.
 type Client struct {
 	cfg  ClientConfig
 	base *url.URL
@@ -116,7 +135,10 @@ type Error struct {
 func (e *Error) Error() string { return "nvd: " + e.Msg }
 func (e *Error) Unwrap() error { return e.Err }
 
-var errReadTimeout = errors.New("read timeout")
+var (
+	errReadTimeout = errors.New("read timeout")
+	errBodyTimeout = errors.New("response deadline")
+)
 
 // NewClient checks cfg and returns a client.
 func NewClient(cfg ClientConfig) (*Client, error) {
@@ -140,6 +162,17 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, fmt.Errorf("nvd: page size %d is out of range 1..%d", cfg.PageSize, MaxPageSize)
 	case cfg.Requests < 0:
 		return nil, fmt.Errorf("nvd: requests per window %d is negative", cfg.Requests)
+	case cfg.MaxWait < 0:
+		return nil, fmt.Errorf("nvd: max wait %v is negative", cfg.MaxWait)
+	}
+	if cfg.ConnectBudget <= 0 {
+		cfg.ConnectBudget = retry.DefaultConnectBudget
+	}
+	if cfg.MaxWait == 0 {
+		cfg.MaxWait = retry.DefaultMaxWait
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = retry.DefaultBodyTimeout
 	}
 	u.Fragment = ""
 	if cfg.PageSize == 0 {
@@ -191,7 +224,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		t.ResponseHeaderTimeout = cfg.ReadTimeout
 		hc = &http.Client{Transport: t}
 	}
-	c := &Client{cfg: cfg, base: u, http: hc, log: log, now: time.Now}
+	c := &Client{cfg: cfg, base: u, http: retry.KeepCredentials(hc, "apiKey"), log: log, now: time.Now}
 	c.lim = &slidingWindow{n: cfg.Requests, window: cfg.Window, now: func() time.Time { return c.now() }}
 	return c, nil
 }
@@ -314,13 +347,16 @@ type failure struct {
 	retry  bool
 	reason string
 	wait   time.Duration // the least wait before the retry
+	asked  bool          // wait is what the server asked for (Retry-After)
 }
 
 // page reads one page, retrying. It returns the page's Info and the number
 // of records it held.
 func (c *Client) page(ctx context.Context, w timeWindow, start int, fn func(*CVE) error) (Info, int, error) {
 	u := c.pageURL(w, start)
+	var unreachable time.Duration // spent on attempts that could not connect, and the waits after them
 	for attempt := 1; ; attempt++ {
+		began := time.Now()
 		info, n, f, err := c.attempt(ctx, u, start, fn)
 		if err != nil {
 			return info, 0, err
@@ -337,7 +373,28 @@ func (c *Client) page(ctx context.Context, w timeWindow, start int, fn func(*CVE
 			e.Msg = fmt.Sprintf("giving up after %d attempts; last: %s", attempt, f.err.Msg)
 			return info, 0, &e
 		}
+		if f.asked && f.wait > c.cfg.MaxWait {
+			e := *f.err
+			e.Msg = fmt.Sprintf("NVD asks to wait %v (Retry-After) before the next request, more than the %v allowed (--max-wait): %s",
+				f.wait, c.cfg.MaxWait, f.err.Msg)
+			return info, 0, &e
+		}
 		wait := max(f.wait, retry.Backoff(c.cfg.BaseDelay, c.cfg.MaxDelay, attempt))
+		if f.reason == "connection" && retry.IsConnect(f.err.Err) {
+			// A server that cannot be reached is given a short budget,
+			// not the retries meant for a busy one.
+			unreachable += time.Since(began)
+			left := c.cfg.ConnectBudget - unreachable
+			if left <= 0 {
+				e := *f.err
+				e.Attempts = attempt
+				e.Msg = fmt.Sprintf("cannot reach %s (%d attempts in %v): %s", u, attempt,
+					unreachable.Round(time.Millisecond), c.redact(unwrapURLError(f.err.Err).Error()))
+				return info, 0, &e
+			}
+			wait = min(wait, left)
+			unreachable += wait
+		}
 		c.mu.Lock()
 		c.stats.Retries++
 		if c.stats.ByReason == nil {
@@ -351,6 +408,15 @@ func (c *Client) page(ctx context.Context, w timeWindow, start int, fn func(*CVE
 			return info, 0, fmt.Errorf("nvd: %w", err)
 		}
 	}
+}
+
+// unwrapURLError is the cause of a *url.Error (whose text repeats the
+// URL, which the caller names anyway).
+func unwrapURLError(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
 }
 
 // fnError marks an error returned by the caller's callback.
@@ -401,7 +467,7 @@ func (c *Client) attempt(ctx context.Context, u string, start int, fn func(*CVE)
 	if res.StatusCode != http.StatusOK {
 		return Info{}, 0, c.statusFailure(u, res), nil
 	}
-	body := idle.NewReader(res.Body, timer, c.cfg.ReadTimeout)
+	body := idle.NewReader(idle.NewDeadlineReader(res.Body, c.cfg.BodyTimeout, func() { cancel(errBodyTimeout) }), timer, c.cfg.ReadTimeout)
 	var r io.Reader = body
 	switch enc := strings.ToLower(strings.TrimSpace(res.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
@@ -461,12 +527,21 @@ func (c *Client) redact(s string) string {
 	return strings.ReplaceAll(s, c.cfg.APIKey, "[redacted]")
 }
 
+// bodyTimeout is the failure of a response that took longer than
+// BodyTimeout: not retried, as the next attempt would likely crawl too.
+func (c *Client) bodyTimeout(u string, status int, cause error) *failure {
+	return &failure{err: &Error{URL: u, Status: status, Err: cause,
+		Msg: fmt.Sprintf("GET %s: the response body took longer than %v to arrive (the server sends too slowly)", u, c.cfg.BodyTimeout)}}
+}
+
 func (c *Client) bodyFailure(ctx, actx context.Context, u string, body *idle.Reader, err error) *failure {
 	switch {
 	case ctx.Err() != nil:
 		return &failure{err: &Error{URL: u, Status: http.StatusOK, Msg: ctx.Err().Error(), Err: ctx.Err()}}
 	case errors.Is(context.Cause(actx), errReadTimeout):
 		return c.retry("read_timeout", u, http.StatusOK, fmt.Sprintf("GET %s: no data for %v while reading the response", u, c.cfg.ReadTimeout), err)
+	case errors.Is(context.Cause(actx), errBodyTimeout):
+		return c.bodyTimeout(u, http.StatusOK, err)
 	case body.N() == 0:
 		return c.retry("empty_body", u, http.StatusOK, fmt.Sprintf("GET %s: empty response body", u), err)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, gzip.ErrChecksum):
@@ -494,19 +569,27 @@ func (c *Client) statusFailure(u string, res *http.Response) *failure {
 	case status == http.StatusForbidden, status == http.StatusTooManyRequests:
 		// NVD throttles with 403: wait at least one request's share of
 		// the window.
-		wait := c.cfg.Window / time.Duration(c.cfg.Requests)
-		if n, err := strconv.Atoi(strings.TrimSpace(res.Header.Get("Retry-After"))); err == nil && n > 0 {
-			wait = max(wait, time.Duration(n)*time.Second)
+		f := &failure{err: e, retry: true, reason: "http_" + strconv.Itoa(status), wait: c.cfg.Window / time.Duration(c.cfg.Requests)}
+		if d := retryAfter(res.Header); d > f.wait {
+			f.wait, f.asked = d, true
 		}
-		return &failure{err: e, retry: true, reason: "http_" + strconv.Itoa(status), wait: wait}
+		return f
 	case status >= 500:
 		f := &failure{err: e, retry: true, reason: "http_" + strconv.Itoa(status)}
-		if n, err := strconv.Atoi(strings.TrimSpace(res.Header.Get("Retry-After"))); err == nil && n > 0 {
-			f.wait = time.Duration(n) * time.Second
+		if d := retryAfter(res.Header); d > 0 {
+			f.wait, f.asked = d, true
 		}
 		return f
 	}
 	return &failure{err: e}
+}
+
+// retryAfter is a Retry-After of seconds, 0 if none.
+func retryAfter(h http.Header) time.Duration {
+	if n, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After"))); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	return 0
 }
 
 // slidingWindow allows n requests per rolling window. It remembers the

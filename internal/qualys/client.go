@@ -55,8 +55,27 @@ type ClientConfig struct {
 	Concurrency int
 	MaxAttempts int           // attempts per request (page), default 8
 	BaseDelay   time.Duration // backoff: first ceiling, default 2s
-	MaxDelay    time.Duration // backoff: largest ceiling, default 5m; delays are drawn in [0, ceiling]
+	MaxDelay    time.Duration // backoff: largest ceiling, default 5m; each wait is drawn in [ceiling/2, ceiling] (retry.Backoff)
 	UserAgent   string        // default "qvt/<version>"
+	// ConnectBudget is how long a request keeps retrying a server it
+	// cannot reach (connection refused, unknown host): the attempts and
+	// the waits between them; then it fails naming the URL. Default
+	// retry.DefaultConnectBudget (10s).
+	ConnectBudget time.Duration
+	// MaxWait is the longest wait Qualys may ask for (409 code 1965,
+	// X-RateLimit-ToWait-Sec, Retry-After): a call asked to wait longer
+	// fails with the reason rather than sleep. Default
+	// retry.DefaultMaxWait (10m).
+	MaxWait time.Duration
+	// BodyTimeout bounds the time spent waiting for one response body's
+	// bytes, in all (the time decoding and the callback take is left
+	// out): a server that trickles bytes fails the call then (it is not
+	// retried). Default retry.DefaultBodyTimeout (30m).
+	BodyTimeout time.Duration
+	// MaxIDs bounds the ids one HostIDs or KBIDs call may collect, all
+	// pages together (8 bytes each): a longer list fails naming the URL.
+	// Default DefaultMaxIDs.
+	MaxIDs int
 	// Log receives a line per retry (Info, with the reason, the endpoint
 	// and the attempt) and per page (Debug). It never sees the password.
 	Log *slog.Logger
@@ -80,7 +99,10 @@ type ClientConfig struct {
 // those the callback already saw before the cut: callbacks must be
 // idempotent (the store upserts). 401, 403, 400 and other errors fail at
 // once, as does an error returned by the callback, which is returned as it
-// is.
+// is. Limits end a call with the reason rather than let it hang: a server
+// that cannot be reached is retried for ConnectBudget only, a wait asked
+// for beyond MaxWait is not slept, and a response that takes longer than
+// BodyTimeout is abandoned.
 type Client struct {
 	cfg  ClientConfig
 	base string // BaseURL without a trailing slash
@@ -114,7 +136,14 @@ type Error struct {
 func (e *Error) Error() string { return "qualys " + e.Endpoint + ": " + e.Msg }
 func (e *Error) Unwrap() error { return e.Err }
 
-var errReadTimeout = errors.New("read timeout")
+var (
+	errReadTimeout = errors.New("read timeout")
+	errBodyTimeout = errors.New("response deadline")
+)
+
+// DefaultMaxIDs is the default ClientConfig.MaxIDs: ten times the hosts
+// of a large subscription, 80 MB of ids.
+const DefaultMaxIDs = 10_000_000
 
 // NewClient checks cfg and returns a client.
 func NewClient(cfg ClientConfig) (*Client, error) {
@@ -131,6 +160,20 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, errors.New("qualys: no password (set QUALYS_PASSWORD)")
 	case cfg.Concurrency < 0:
 		return nil, fmt.Errorf("qualys: concurrency %d is negative", cfg.Concurrency)
+	case cfg.MaxWait < 0:
+		return nil, fmt.Errorf("qualys: max wait %v is negative", cfg.MaxWait)
+	}
+	if cfg.ConnectBudget <= 0 {
+		cfg.ConnectBudget = retry.DefaultConnectBudget
+	}
+	if cfg.MaxWait == 0 {
+		cfg.MaxWait = retry.DefaultMaxWait
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = retry.DefaultBodyTimeout
+	}
+	if cfg.MaxIDs <= 0 {
+		cfg.MaxIDs = DefaultMaxIDs
 	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 30 * time.Second
@@ -167,10 +210,13 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	c := &Client{
 		cfg:  cfg,
 		base: base,
-		http: hc,
+		// A client that follows redirects (one passed in) never takes
+		// the password to another origin.
+		http: retry.KeepCredentials(hc, "Authorization"),
 		log:  log,
-		gov:  newGovernor(cfg.Concurrency, cfg.Sleep),
+		gov:  newGovernor(cfg.Concurrency, cfg.MaxWait, cfg.Sleep),
 	}
+	c.gov.log = log
 	u, _ := url.Parse(base)
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		log.Warn("qualys: the API URL is plain http: credentials travel unencrypted", "url", base)
@@ -255,20 +301,26 @@ func (c *Client) KBIDs(ctx context.Context, params url.Values) ([]int, error) {
 }
 
 // listIDs runs a list call with details=None and returns the ids of its
-// ID_SETs, sorted, without duplicates.
+// ID_SETs, sorted, without duplicates. It holds at most MaxIDs ids: a few
+// ID_RANGEs can name billions.
 func listIDs[T int | int64](ctx context.Context, c *Client, endpoint, root string, form url.Values) ([]T, error) {
 	form.Set("action", "list")
 	form.Set("details", "None")
-	var all, page []T
+	var all []T
+	done := 0 // ids of the pages that succeeded; a retried page starts over from there
 	_, err := c.paged(ctx, endpoint, form, func(r io.Reader, _ *fnGuard) (Response, error) {
-		page = page[:0] // a retried page starts over
+		all = all[:done]
 		return decodeIDSet(r, root, func(lo, hi int64) error {
+			if n := int64(len(all)) + hi - lo + 1; n > int64(c.cfg.MaxIDs) {
+				return &fnError{&Error{Endpoint: endpoint, Msg: fmt.Sprintf(
+					"%s lists more than %d ids (%d so far), the most a list may hold", c.base+endpoint, c.cfg.MaxIDs, n)}}
+			}
 			for id := lo; id <= hi; id++ {
-				page = append(page, T(id))
+				all = append(all, T(id))
 			}
 			return nil
 		})
-	}, func() { all = append(all, page...) })
+	}, func() { done = len(all) })
 	if err != nil {
 		return nil, err
 	}
@@ -414,7 +466,9 @@ type failure struct {
 
 // call sends one request (one page), retrying as the Client doc says.
 func (c *Client) call(ctx context.Context, endpoint string, form url.Values, decode decodeFunc) (Response, error) {
+	var unreachable time.Duration // spent on attempts that could not connect, and the waits after them
 	for attempt := 1; ; attempt++ {
+		start := time.Now()
 		resp, f, err := c.attempt(ctx, endpoint, form, decode)
 		if err != nil {
 			return Response{}, err
@@ -433,7 +487,28 @@ func (c *Client) call(ctx context.Context, endpoint string, form url.Values, dec
 		}
 		wait := f.wait
 		if wait <= 0 {
-			wait = c.backoff(attempt)
+			wait = retry.Backoff(c.cfg.BaseDelay, c.cfg.MaxDelay, attempt)
+		}
+		if f.hold && wait-holdMargin > c.cfg.MaxWait {
+			e := *f.err
+			e.Msg = fmt.Sprintf("Qualys asks to wait %v before the next call, more than the %v allowed (--max-wait): %s",
+				wait-holdMargin, c.cfg.MaxWait, f.err.Msg)
+			return Response{}, &e
+		}
+		if f.reason == "connection" && retry.IsConnect(f.err.Err) {
+			// A server that cannot be reached is given a short budget,
+			// not the retries meant for a busy one.
+			unreachable += time.Since(start)
+			left := c.cfg.ConnectBudget - unreachable
+			if left <= 0 {
+				e := *f.err
+				e.Attempts = attempt
+				e.Msg = fmt.Sprintf("cannot reach %s (%d attempts in %v): %v", c.base+endpoint, attempt,
+					unreachable.Round(time.Millisecond), unwrapURLError(f.err.Err))
+				return Response{}, &e
+			}
+			wait = min(wait, left)
+			unreachable += wait
 		}
 		c.mu.Lock()
 		c.stats.Retries++
@@ -447,7 +522,7 @@ func (c *Client) call(ctx context.Context, endpoint string, form url.Values, dec
 		if f.hold {
 			// The governor makes this call, and every other one to the
 			// endpoint, wait.
-			c.gov.hold(endpoint, wait)
+			c.gov.hold(endpoint, wait, f.err.Msg)
 			continue
 		}
 		if err := c.cfg.Sleep(ctx, wait); err != nil {
@@ -456,10 +531,13 @@ func (c *Client) call(ctx context.Context, endpoint string, form url.Values, dec
 	}
 }
 
-// backoff is capped exponential backoff with full jitter: a delay drawn
-// uniformly from [0, min(MaxDelay, BaseDelay·2^(attempt−1))].
-func (c *Client) backoff(attempt int) time.Duration {
-	return retry.Backoff(c.cfg.BaseDelay, c.cfg.MaxDelay, attempt)
+// unwrapURLError is the cause of a *url.Error (whose text repeats the
+// URL, which the caller names anyway).
+func unwrapURLError(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
 }
 
 // attempt sends the request once. It returns the decoded Response, or a
@@ -467,6 +545,9 @@ func (c *Client) backoff(attempt int) time.Duration {
 // context is done, or fn failed).
 func (c *Client) attempt(ctx context.Context, endpoint string, form url.Values, decode decodeFunc) (Response, *failure, error) {
 	slot, err := c.gov.acquire(ctx, endpoint)
+	if e, ok := errors.AsType[*Error](err); ok {
+		return Response{}, nil, e
+	}
 	if err != nil {
 		return Response{}, nil, fmt.Errorf("qualys %s: %w", endpoint, err)
 	}
@@ -513,7 +594,7 @@ func (c *Client) attempt(ctx context.Context, endpoint string, form url.Values, 
 		"rate_remaining", l.RateRemaining, "rate_limit", l.RateLimit, "to_wait_sec", l.ToWait,
 		"concurrency_limit", l.Concurrency, "running", l.Running, "slots", c.gov.slots(endpoint))
 
-	body := idle.NewReader(res.Body, timer, c.cfg.ReadTimeout)
+	body := idle.NewReader(idle.NewDeadlineReader(res.Body, c.cfg.BodyTimeout, func() { cancel(errBodyTimeout) }), timer, c.cfg.ReadTimeout)
 	r, err := decodedBody(res, body)
 	if res.StatusCode != http.StatusOK {
 		if err != nil {
@@ -541,6 +622,13 @@ func (c *Client) attempt(ctx context.Context, endpoint string, form url.Values, 
 	// Read what follows the root element, so the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(r, 64<<10))
 	return resp, nil, nil
+}
+
+// bodyTimeout is the failure of a response that took longer than
+// BodyTimeout: not retried, as the next attempt would likely crawl too.
+func (c *Client) bodyTimeout(endpoint string, status int, cause error) *failure {
+	return c.fail(endpoint, status, 0, fmt.Sprintf("%s: the response body took longer than %v to arrive (the server sends too slowly)",
+		c.base+endpoint, c.cfg.BodyTimeout), cause)
 }
 
 func (c *Client) recordLimits(l limits) {
@@ -572,6 +660,8 @@ func (c *Client) bodyFailure(ctx, actx context.Context, endpoint string, status 
 		return c.fail(endpoint, status, 0, ctx.Err().Error(), ctx.Err())
 	case errors.Is(context.Cause(actx), errReadTimeout):
 		return c.retry("read_timeout", endpoint, status, fmt.Sprintf("no data for %v while reading the response", c.cfg.ReadTimeout), err)
+	case errors.Is(context.Cause(actx), errBodyTimeout):
+		return c.bodyTimeout(endpoint, status, err)
 	case body.N() == 0:
 		return c.retry("empty_body", endpoint, status, "empty response body", err)
 	case errors.Is(err, ErrIncomplete), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, gzip.ErrChecksum):

@@ -862,10 +862,11 @@ func TestMaxAttempts(t *testing.T) {
 	if st := tc.Stats(); st.Calls != 3 || st.Retries != 2 || st.ByReason["concurrency_limit"] != 1 || st.ByReason["http_503"] != 1 {
 		t.Errorf("stats %+v", st)
 	}
-	// Backoff: the delays stay within the ceilings BaseDelay·2^(n−1).
+	// Backoff: each delay lies between half the ceiling BaseDelay·2^(n−1)
+	// and the ceiling.
 	for i, d := range tc.sleeps.all() {
-		if ceil := time.Millisecond << i; d < 0 || d > ceil {
-			t.Errorf("sleep %d = %v, want within [0, %v]", i, d, ceil)
+		if ceil := time.Millisecond << i; d < ceil/2 || d > ceil {
+			t.Errorf("sleep %d = %v, want within [%v, %v]", i, d, ceil/2, ceil)
 		}
 	}
 	tc.noSecrets(t, err)
@@ -950,7 +951,7 @@ func TestGovernorConcurrency(t *testing.T) {
 
 // TestGovernorPerEndpoint: slots are counted per endpoint.
 func TestGovernorPerEndpoint(t *testing.T) {
-	g := newGovernor(0, func(context.Context, time.Duration) error { return nil })
+	g := newGovernor(0, time.Hour, func(context.Context, time.Duration) error { return nil })
 	ctx := context.Background()
 	t1, err := g.acquire(ctx, EndpointKB)
 	if err != nil {
@@ -978,7 +979,7 @@ func TestGovernorPerEndpoint(t *testing.T) {
 // TestGovernorShrink: a 1960 refusal shrinks the pool below what runs, and
 // later responses grow it back to the target.
 func TestGovernorShrink(t *testing.T) {
-	g := newGovernor(0, func(context.Context, time.Duration) error { return nil })
+	g := newGovernor(0, time.Hour, func(context.Context, time.Duration) error { return nil })
 	ctx := context.Background()
 	resp := func(concurrency int) {
 		t.Helper()
@@ -1045,6 +1046,10 @@ func TestGovernorRateHold(t *testing.T) {
 	sl := tc.sleeps.all()
 	if len(sl) != 1 || sl[0] < 120*time.Second || sl[0] > 121*time.Second {
 		t.Errorf("sleeps %v, want one hold of about 121s before the second call", sl)
+	}
+	if logs := tc.logs.String(); strings.Count(logs, `level=INFO msg="qualys: waiting for the rate limit"`) != 1 ||
+		!strings.Contains(logs, "X-RateLimit-ToWait-Sec 120") {
+		t.Errorf("the hold is not logged once at Info with its reason:\n%s", logs)
 	}
 	if st := tc.Stats(); st.RateLimit != 300 || st.RateRemaining != 299 || st.Retries != 0 {
 		t.Errorf("stats %+v", st)

@@ -2,6 +2,8 @@ package qualys
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -66,9 +68,12 @@ func parseLimits(h http.Header) limits {
 // X-RateLimit-ToWait-Sec > 0, new calls to the endpoint wait that long
 // (plus a second: Qualys rounds to whole seconds). A 1965 refusal sets the
 // same hold. A call sent after the hold and accepted (Remaining > 0) ends
-// it.
+// it. A hold longer than maxWait (plus the margin) fails the calls that
+// would wait it, with the reason.
 type governor struct {
 	configured int
+	maxWait    time.Duration
+	log        *slog.Logger
 	now        func() time.Time
 	sleep      func(context.Context, time.Duration) error
 
@@ -81,7 +86,9 @@ type pool struct {
 	target    int // slots wanted: configured, else header limit − 1; 0 until a response is seen
 	inUse     int
 	holdUntil time.Time
+	holdWhy   string        // what set the hold, for the error when it is too long
 	holdGen   int           // counts the holds set
+	holdLog   int           // the holdGen last logged
 	changed   chan struct{} // closed and replaced when a slot frees or a hold is set
 }
 
@@ -106,8 +113,8 @@ func (t *ticket) release() {
 // holdMargin is added to every wait Qualys asks for.
 const holdMargin = time.Second
 
-func newGovernor(configured int, sleep func(context.Context, time.Duration) error) *governor {
-	return &governor{configured: configured, now: time.Now, sleep: sleep, pools: map[string]*pool{}}
+func newGovernor(configured int, maxWait time.Duration, sleep func(context.Context, time.Duration) error) *governor {
+	return &governor{configured: configured, maxWait: maxWait, log: slog.New(slog.DiscardHandler), now: time.Now, sleep: sleep, pools: map[string]*pool{}}
 }
 
 func (g *governor) pool(endpoint string) *pool {
@@ -139,7 +146,18 @@ func (g *governor) acquire(ctx context.Context, endpoint string) (*ticket, error
 		p := g.pool(endpoint)
 		if p.holdUntil.After(slept) {
 			if d := p.holdUntil.Sub(g.now()); d > 0 {
+				if d > g.maxWait+holdMargin {
+					why := p.holdWhy
+					g.mu.Unlock()
+					return nil, &Error{Endpoint: endpoint, Msg: fmt.Sprintf(
+						"Qualys asks to wait %v before the next call (%s), more than the %v allowed (--max-wait)",
+						(d - holdMargin).Round(time.Second), why, g.maxWait)}
+				}
 				slept = p.holdUntil
+				if p.holdLog != p.holdGen { // once per hold, not per waiting call
+					p.holdLog = p.holdGen
+					g.log.Info("qualys: waiting for the rate limit", "endpoint", endpoint, "wait", d.Round(time.Second), "reason", p.holdWhy)
+				}
 				g.mu.Unlock()
 				if err := g.sleep(ctx, d); err != nil {
 					return nil, err
@@ -193,7 +211,8 @@ func (g *governor) observe(t *ticket, l limits) {
 	}
 	switch {
 	case l.RateRemaining == 0 && l.ToWait > 0:
-		g.holdLocked(p, time.Duration(l.ToWait)*time.Second+holdMargin)
+		g.holdLocked(p, time.Duration(l.ToWait)*time.Second+holdMargin,
+			fmt.Sprintf("X-RateLimit-Remaining 0, X-RateLimit-ToWait-Sec %d", l.ToWait))
 	case l.RateRemaining > 0 && t.holdGen == p.holdGen && !p.holdUntil.IsZero():
 		// A call sent after the last hold began (so after waiting it
 		// out) was accepted: the hold is over.
@@ -209,16 +228,18 @@ func (g *governor) refused(t *ticket) {
 	t.p.limit = max(1, min(t.p.limit, t.p.inUse-1))
 }
 
-// hold makes new calls to the endpoint wait d from now.
-func (g *governor) hold(endpoint string, d time.Duration) {
+// hold makes new calls to the endpoint wait d from now; why says who
+// asked.
+func (g *governor) hold(endpoint string, d time.Duration, why string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.holdLocked(g.pool(endpoint), d)
+	g.holdLocked(g.pool(endpoint), d, why)
 }
 
-func (g *governor) holdLocked(p *pool, d time.Duration) {
+func (g *governor) holdLocked(p *pool, d time.Duration, why string) {
 	if until := g.now().Add(d); until.After(p.holdUntil) {
 		p.holdUntil = until
+		p.holdWhy = why
 		p.holdGen++
 		p.signal()
 	}

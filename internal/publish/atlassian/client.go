@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"qvt/internal/retry"
@@ -37,8 +35,12 @@ import (
 // Retry-After (seconds or an HTTP date) is honoured, clamped to at least
 // MinDelay (a gateway answering "Retry-After: 0" would otherwise make a
 // busy loop); without it the delay doubles from BaseDelay up to MaxDelay,
-// with jitter. One request waits at most MaxWait in total and makes at
-// most MaxAttempts attempts.
+// with jitter (retry.Backoff: each wait between half the ceiling and the
+// ceiling). One request waits at most MaxWait in total and makes at most
+// MaxAttempts attempts.
+//
+// Credentials (Authorization) go only to Base's origin: a redirect to
+// another scheme, host or port is followed without them.
 type Client struct {
 	Base        string // e.g. https://example.atlassian.net; no trailing slash
 	User, Token string // User empty: Token is a bearer token (Data Center PAT)
@@ -49,15 +51,21 @@ type Client struct {
 	Sleep       func(ctx context.Context, d time.Duration) error
 	MaxAttempts int           // default 30
 	MaxWait     time.Duration // default 5m, per request
-	MinDelay    time.Duration // default 1s
-	BaseDelay   time.Duration // default 1s
-	MaxDelay    time.Duration // default 60s
-	UserAgent   string
+	// ConnectBudget is how long to keep retrying a server that cannot be
+	// reached (connection refused, unknown host), in waits between
+	// attempts; default retry.DefaultConnectBudget (10s).
+	ConnectBudget time.Duration
+	MinDelay      time.Duration // default 1s
+	BaseDelay     time.Duration // default 1s
+	MaxDelay      time.Duration // default 60s
+	UserAgent     string
 	// Hints add a sentence to errors of a status, e.g. which variables
 	// hold the credentials on 401.
 	Hints map[int]string
 
 	Stats Stats
+
+	guarded bool // HTTP's redirect policy keeps the credentials home
 }
 
 // Stats counts a client's requests.
@@ -210,6 +218,10 @@ func (c *Client) defaults() {
 	if c.HTTP == nil {
 		c.HTTP = &http.Client{Timeout: 2 * time.Minute}
 	}
+	if !c.guarded {
+		c.HTTP = retry.KeepCredentials(c.HTTP, "Authorization")
+		c.guarded = true
+	}
 	if c.Sleep == nil {
 		c.Sleep = DefaultSleep
 	}
@@ -218,6 +230,9 @@ func (c *Client) defaults() {
 	}
 	if c.MaxWait <= 0 {
 		c.MaxWait = 5 * time.Minute
+	}
+	if c.ConnectBudget <= 0 {
+		c.ConnectBudget = retry.DefaultConnectBudget
 	}
 	if c.MinDelay <= 0 {
 		c.MinDelay = time.Second
@@ -259,7 +274,7 @@ func (c *Client) Do(ctx context.Context, req Request, out any) (int, error) {
 	if len(req.Query) > 0 {
 		u += "?" + req.Query.Encode()
 	}
-	var waited time.Duration
+	var waited, unreachable time.Duration
 	for attempt := 1; ; attempt++ {
 		status, hdr, raw, err := c.once(ctx, req.Method, u, body)
 		if err != nil && ctx.Err() != nil {
@@ -282,12 +297,20 @@ func (c *Client) Do(ctx context.Context, req Request, out any) (int, error) {
 			decodeError(e, raw)
 		}
 		e.Hint = c.Hints[status]
-		retry, wait, sure := c.classify(req, status, hdr, err, attempt)
-		if !retry {
+		again, wait, sure := c.classify(req, status, hdr, err, attempt)
+		if !again {
 			if !sure && !req.Idempotent && (status >= 500 || err != nil) {
 				e.Ambiguous = true
 			}
 			return status, e
+		}
+		if retry.IsConnect(err) {
+			if unreachable+wait > c.ConnectBudget {
+				e.Exhausted = true
+				e.Err = fmt.Errorf("cannot reach %s: gave up after %d attempts in the %s connect budget: %w", c.Base, attempt, c.ConnectBudget, err)
+				return status, e
+			}
+			unreachable += wait
 		}
 		if attempt >= c.MaxAttempts || waited+wait > c.MaxWait {
 			if !sure && !req.Idempotent {
@@ -317,18 +340,10 @@ func errString(err error) string {
 
 // classify tells whether to retry and after how long; sure reports that
 // the server certainly did not carry the request out.
-func (c *Client) classify(req Request, status int, hdr http.Header, err error, attempt int) (retry bool, wait time.Duration, sure bool) {
-	backoff := func() time.Duration {
-		d := c.BaseDelay << min(attempt-1, 20)
-		if d > c.MaxDelay || d <= 0 {
-			d = c.MaxDelay
-		}
-		// Jitter in [d/2, d].
-		return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
-	}
+func (c *Client) classify(req Request, status int, hdr http.Header, err error, attempt int) (again bool, wait time.Duration, sure bool) {
+	backoff := func() time.Duration { return retry.Backoff(c.BaseDelay, c.MaxDelay, attempt) }
 	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" {
+		if retry.IsConnect(err) {
 			return true, backoff(), true // never reached the server
 		}
 		return req.Idempotent, backoff(), false

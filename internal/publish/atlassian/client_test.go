@@ -3,8 +3,11 @@ package atlassian
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"qvt/internal/retry"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -141,5 +144,133 @@ func TestErrorBodies(t *testing.T) {
 	}
 	if u, err := CheckURL("JIRA_URL", "https://h/jira/"); err != nil || u != "https://h/jira" {
 		t.Errorf("%q %v", u, err)
+	}
+}
+
+// TestBackoffBounds: without Retry-After, each wait lies between half the
+// ceiling BaseDelay·2^(attempt−1) (capped at MaxDelay) and the ceiling.
+func TestBackoffBounds(t *testing.T) {
+	var answers []func(http.ResponseWriter)
+	for i := range 12 {
+		if i%2 == 0 {
+			answers = append(answers, status(429))
+		} else {
+			answers = append(answers, status(502))
+		}
+	}
+	s, n := server(t, answers...)
+	var waits []time.Duration
+	c := client(s, &waits)
+	c.MaxWait = time.Hour
+	if _, err := c.Do(context.Background(), Request{Method: "GET", Path: "/x", Idempotent: true}, nil); err != nil || n.Load() != 13 {
+		t.Fatalf("%v (calls %d)", err, n.Load())
+	}
+	if len(waits) != 12 {
+		t.Fatalf("waits %v", waits)
+	}
+	for i, d := range waits {
+		ceil := min(time.Second<<i, time.Minute) // the defaults: BaseDelay 1s, MaxDelay 60s
+		if d < ceil/2 || d > ceil {
+			t.Errorf("wait before attempt %d: %v, want within [%v, %v]", i+2, d, ceil/2, ceil)
+		}
+	}
+}
+
+// closedAddr is a loopback address where nothing listens.
+func closedAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// TestUnreachable: a refused connection is retried within the connect
+// budget only, and the error names the server but not the query.
+func TestUnreachable(t *testing.T) {
+	var waits []time.Duration
+	c := &Client{Base: "http://" + closedAddr(t), User: "u", Token: "secret-token", Product: "jira",
+		Sleep: func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return nil }}
+	_, err := c.Do(context.Background(), Request{Method: "GET", Path: "/rest/api/2/search",
+		Query: url.Values{"jql": {"labels = q-secret-label"}}, Idempotent: true}, nil)
+	var e *Error
+	if !errors.As(err, &e) || !e.Exhausted || !IsFatal(err) {
+		t.Fatalf("%v", err)
+	}
+	var sum time.Duration
+	for _, d := range waits {
+		sum += d
+	}
+	if sum > retry.DefaultConnectBudget || len(waits) < 2 || len(waits) > 6 {
+		t.Errorf("waited %v in %d waits %v: want at most the budget %v", sum, len(waits), waits, retry.DefaultConnectBudget)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "cannot reach "+c.Base) || !strings.Contains(msg, "connection refused") ||
+		strings.Contains(msg, "q-secret") || strings.Contains(msg, "secret-token") {
+		t.Errorf("error %q: want the server and the cause, not the query or token", msg)
+	}
+}
+
+// TestScrubURLError: a transport error comes back without its URL, so
+// neither credentials in it nor a query reach a message.
+func TestScrubURLError(t *testing.T) {
+	cause := errors.New("dial tcp 10.0.0.1:443: connect: connection refused")
+	for _, u := range []string{
+		"https://alice:pa55word@jira.example.com/rest/api/2/search?jql=x",
+		"https://jira.example.com/rest/api/2/search?token=t0ken-value&jql=labels%3Dsecret-label",
+	} {
+		err := scrubURLError(&url.Error{Op: "Get", URL: u, Err: cause})
+		for _, leak := range []string{"pa55word", "t0ken-value", "secret-label", "jira.example.com"} {
+			if strings.Contains(err.Error(), leak) {
+				t.Errorf("%s: %q shows %q", u, err, leak)
+			}
+		}
+		if !errors.Is(err, cause) {
+			t.Errorf("%s: %v lost its cause", u, err)
+		}
+	}
+	if err := scrubURLError(cause); err != cause {
+		t.Errorf("another error changed: %v", err)
+	}
+}
+
+// TestRedirectKeepsCredentials: a redirect to the same origin keeps the
+// credentials; one to another port of the same host (which Go's own
+// policy would send Authorization to) or another host arrives without.
+func TestRedirectKeepsCredentials(t *testing.T) {
+	auths := make(chan string, 10)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auths <- r.Header.Get("Authorization")
+		w.Write([]byte(`{}`))
+	}))
+	defer other.Close()
+	home := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/away":
+			http.Redirect(w, r, other.URL+"/there", http.StatusTemporaryRedirect)
+		case "/moved":
+			http.Redirect(w, r, "/here", http.StatusTemporaryRedirect)
+		default:
+			auths <- r.Header.Get("Authorization")
+			w.Write([]byte(`{}`))
+		}
+	}))
+	defer home.Close()
+	for _, user := range []string{"u", ""} { // Basic, then Bearer
+		c := &Client{Base: home.URL, User: user, Token: "secret-token", Product: "jira"}
+		if _, err := c.Do(context.Background(), Request{Method: "GET", Path: "/moved", Idempotent: true}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if a := <-auths; a == "" {
+			t.Errorf("user %q: a redirect on the same origin lost the credentials", user)
+		}
+		if _, err := c.Do(context.Background(), Request{Method: "GET", Path: "/away", Idempotent: true}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if a := <-auths; a != "" {
+			t.Errorf("user %q: another origin got Authorization %q", user, a)
+		}
 	}
 }

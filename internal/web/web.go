@@ -100,6 +100,8 @@ type Server struct {
 	gatherMax gatherLimits      // the sizes of sets the list sorts rather than walks
 	static    map[string]string // file name → content hash, for cache-busting URLs
 	handler   http.Handler
+	patterns  []string        // the routes' patterns, as the mux knows them
+	listening func(net.Addr)  // told the address once listening (tests)
 	bg        context.Context // background work (the overview) stops with it
 	stop      context.CancelFunc
 }
@@ -165,6 +167,9 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.listening != nil {
+		s.listening(ln.Addr())
 	}
 	s.Warm(ctx)
 	s.log.Info("serving the dashboard", "url", "http://"+ln.Addr().String()+"/", "login", s.cfg.Auth.Enabled())
@@ -247,6 +252,7 @@ func (s *Server) routes() http.Handler {
 	handle := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
 		route := pattern[strings.IndexByte(pattern, ' ')+1:]
 		mux.Handle(pattern, s.instrument(route, h))
+		s.patterns = append(s.patterns, pattern)
 	}
 	handle("GET /{$}", s.overviewPage)
 	handle("GET /findings", s.findingsPage)
@@ -266,6 +272,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound
 	}))
+	s.patterns = append(s.patterns, "GET /metrics", "/")
 	return s.secure(mux)
 }
 

@@ -206,6 +206,10 @@ func get(t testing.TB, hs *httptest.Server, path string, hdr ...string) (int, ht
 		t.Fatal(err)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1] // the client sends req.Host, not a Host header
+			continue
+		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	res, err := hs.Client().Do(req)

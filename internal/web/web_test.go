@@ -195,6 +195,7 @@ func TestAuth(t *testing.T) {
 				{"basic, wrong user", basic(user+"x", pass), false},
 				{"basic, token as password", basic(user, token), false},
 				{"bearer", []string{"Authorization", "Bearer " + token}, hasToken},
+				{"bearer, any case", []string{"Authorization", "bEARER " + token}, hasToken},
 				{"bearer, short token", []string{"Authorization", "Bearer " + token[:len(token)-1]}, false},
 				{"bearer, empty", []string{"Authorization", "Bearer "}, false},
 				{"bearer, password", []string{"Authorization", "Bearer " + pass}, false},
@@ -284,8 +285,34 @@ func TestListenPolicy(t *testing.T) {
 		}
 	}
 
+	// Beyond loopback a password or token needs 12 characters; the
+	// error names the setting, never the value.
+	for _, a := range []Auth{{User: "lead", Password: "x"}, {User: "lead", Password: "elevenchars"},
+		{Token: "tok-short"}, {User: "lead", Password: "long-enough-pw", Token: "tiny1"}} {
+		s, err := New(st, Config{Addr: "0.0.0.0:0", Auth: a}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err = s.ListenAndServe(ctx)
+		cancel()
+		short, name := a.Password, "web.auth.password"
+		if len(a.Token) > 0 && len(a.Token) < minSecret {
+			short, name = a.Token, "web.auth.token"
+		}
+		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "12 characters") || strings.Contains(err.Error(), short) {
+			t.Errorf("%s of %d characters beyond loopback: %v", name, len(short), err)
+		}
+	}
+	// Twelve characters will do.
+	s, err := New(st, Config{Addr: "0.0.0.0:0", Auth: Auth{User: "lead", Password: "twelve-chars", Token: "a-token-of-13"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveOnce(t, s, "http", "/healthz", nil)
+
 	// On loopback without a login it serves, and stops when told.
-	s, err := New(st, Config{Addr: "127.0.0.1:0"}, nil)
+	s, err = New(st, Config{Addr: "127.0.0.1:0"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +347,9 @@ func serveOnce(t *testing.T, s *Server, scheme, path string, client *http.Client
 	case <-time.After(10 * time.Second):
 		t.Fatal("ListenAndServe did not listen within 10 s")
 	}
-	res, err := client.Get(scheme + "://" + addr.String() + path)
+	// A server bound to every address is asked on loopback.
+	port := addr.(*net.TCPAddr).Port
+	res, err := client.Get(scheme + "://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + path)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}

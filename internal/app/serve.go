@@ -54,6 +54,7 @@ func (e *env) serve(ctx context.Context) error {
 	if cfg.JiraURL == "" {
 		cfg.JiraURL = e.cfg.Jira.URL
 	}
+	cfg.SLADays = e.cfg.Policy().SLADays
 	srv, err := web.New(st, cfg, e.log)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

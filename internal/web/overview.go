@@ -390,8 +390,9 @@ func (s *Server) compute(c *sqlite3.Conn, o *Overview, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	// The newest run; of runs that ended in the same second, the later one.
 	err = each(c, `SELECT kind, started_at, finished_at FROM sync_runs WHERE status = 'done'
-ORDER BY finished_at DESC LIMIT 1`, nil, func(st *sqlite3.Stmt) {
+ORDER BY finished_at DESC, id DESC LIMIT 1`, nil, func(st *sqlite3.Stmt) {
 		o.Sync.RunKind = st.ColumnText(0)
 		o.Sync.RunStarted = time.Unix(st.ColumnInt64(1), 0).UTC()
 		o.Sync.RunFinished = time.Unix(st.ColumnInt64(2), 0).UTC()
@@ -644,6 +645,9 @@ FROM detections INDEXED BY detections_status WHERE type <> 'Info'`, nil, func(st
 
 	// Remediation against the deadlines.
 	sla := slaDays(c)
+	if len(sla) == 0 {
+		sla = s.cfg.SLADays // nothing scored yet: the deadlines that will apply
+	}
 	for i, r := range ratingOrder[:5] {
 		row := SLARow{Rating: r, SLADays: sla[r], Fixed: fixed[i], Timed: timed[i], WithinSLA: within[i],
 			OpenOverdue: overdueBy[i], Open: openBy[i]}

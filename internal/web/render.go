@@ -21,6 +21,7 @@ func (s *Server) funcs() template.FuncMap {
 		"score":   scoreText,
 		"days":    func(d float64) string { return strconv.FormatFloat(d, 'f', 1, 64) },
 		"date":    func(t time.Time) string { return dateText(t) },
+		"seconds": durationText,
 		"when":    whenText,
 		"rclass":  func(r string) string { return "r-" + strings.ToLower(cmpOr(r, "unrated")) },
 		"lower":   strings.ToLower,
@@ -127,6 +128,20 @@ func num(n int) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// durationText writes a length in seconds for people: seconds below a
+// minute, minutes below an hour, then hours.
+func durationText(sec float64) string {
+	switch {
+	case sec < 1:
+		return "under a second"
+	case sec < 60:
+		return strconv.Itoa(int(sec)) + " s"
+	case sec < 3600:
+		return strconv.FormatFloat(sec/60, 'f', 1, 64) + " min"
+	}
+	return strconv.FormatFloat(sec/3600, 'f', 1, 64) + " h"
 }
 
 func pct(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" }

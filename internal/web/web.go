@@ -41,6 +41,7 @@ import (
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"qvt/internal/assess"
 	"qvt/internal/store"
 )
 
@@ -58,6 +59,10 @@ type Config struct {
 	Hosts   []string `yaml:"hosts"`    // names it answers to besides loopback and Addr's host (QVT_WEB_HOSTS, comma separated)
 	TLSCert string   `yaml:"tls_cert"` // PEM certificate (chain) file: serve HTTPS (QVT_WEB_TLS_CERT)
 	TLSKey  string   `yaml:"tls_key"`  // PEM private key file of TLSCert (QVT_WEB_TLS_KEY)
+	// SLADays are the configured deadlines by rating, shown until the
+	// store records the policy its scores were made under (default: the
+	// default policy's).
+	SLADays map[string]int `yaml:"-"`
 }
 
 // minSecret is the shortest password or token accepted beyond loopback.
@@ -141,6 +146,9 @@ func New(st *store.Store, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, errors.New("web: tls: give both tls_cert and tls_key, or neither")
 	}
 	cfg.JiraURL = strings.TrimRight(cfg.JiraURL, "/")
+	if cfg.SLADays == nil {
+		cfg.SLADays = assess.DefaultPolicy().SLADays
+	}
 	s := &Server{st: st, cfg: cfg, log: log, now: time.Now, sanitizer: kbPolicy(), static: map[string]string{}, gatherMax: defaultGather,
 		hosts: map[string]bool{}}
 	for _, h := range cfg.Hosts {

@@ -597,6 +597,65 @@ func TestEmptyStore(t *testing.T) {
 	}
 	_, _, body := get(t, hs, "/findings")
 	mustContain(t, "empty list", body, "No findings match")
+	// The overview says what to do, and the deadlines that will apply.
+	_, _, body = get(t, hs, "/")
+	mustContain(t, "empty overview", body, "qvt sync", "qvt import", "15 days", "30 days", "90 days", "180 days")
+	if n := strings.Count(body, "<td>none</td>"); n != 1 {
+		t.Errorf("the empty overview shows %d ratings without a deadline, want 1 (None)", n)
+	}
+	// Configured deadlines are those shown.
+	s2, err := New(st, Config{SLADays: map[string]int{"Critical": 7, "High": 14}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	o, err := s2.Overview(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.SLA[0].SLADays != 7 || o.SLA[1].SLADays != 14 || o.SLA[2].SLADays != 0 {
+		t.Errorf("SLA of an empty store with Critical 7, High 14: %+v", o.SLA)
+	}
+}
+
+// The overview names the newest sync (of two that ended in the same
+// second, the later one) and says how long it took in seconds below a
+// minute.
+func TestOverviewLastSync(t *testing.T) {
+	s, hs := newTestServer(t, Config{})
+	var at int64
+	if err := s.st.DB().QueryRow("SELECT max(finished_at) FROM sync_runs").Scan(&at); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		fmt.Sprintf("INSERT INTO sync_runs (kind, started_at, finished_at, status) VALUES ('full', %d, %d, 'done')", at+10, at+3610),
+		fmt.Sprintf("INSERT INTO sync_runs (kind, started_at, finished_at, status) VALUES ('incremental', %d, %d, 'done')", at+3608, at+3610),
+		fmt.Sprintf("INSERT INTO sync_runs (kind, started_at, finished_at, status) VALUES ('full', %d, %d, 'failed')", at+3700, at+3800),
+	} {
+		if _, err := s.st.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o, err := s.Overview(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for o.Stale {
+		time.Sleep(20 * time.Millisecond)
+		if o, err = s.Overview(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.Sync.RunKind != "incremental" || o.Sync.Duration != 2 {
+		t.Errorf("last sync %+v, want the incremental one of 2 s", o.Sync)
+	}
+	_, _, body := get(t, hs, "/")
+	mustContain(t, "overview", body, "last sync incremental", "took 2 s")
+	for sec, want := range map[float64]string{0: "under a second", 0.4: "under a second", 1: "1 s", 59.9: "59 s", 60: "1.0 min", 95: "1.6 min", 7200: "2.0 h"} {
+		if got := durationText(sec); got != want {
+			t.Errorf("durationText(%v) = %q, want %q", sec, got, want)
+		}
+	}
 }
 
 func firstDiffS(a, b []string) string {

@@ -455,9 +455,10 @@ func (f *filter) withoutStatus() *filter {
 	return &g
 }
 
-// tagHosts lists, ascending, the hosts with a tag.
+// tagHosts lists, ascending, the hosts with a tag, its name in any case
+// (people type "dmz" for the tag "DMZ").
 func tagHosts(ctx context.Context, tx *sql.Tx, tag string) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT host_id FROM host_tags WHERE name = ? ORDER BY host_id", tag)
+	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT host_id FROM host_tags WHERE name = ? COLLATE NOCASE ORDER BY host_id", tag)
 	if err != nil {
 		return nil, err
 	}

@@ -14,20 +14,21 @@ import (
 // escapes for its context; only kb returns HTML, sanitized.
 func (s *Server) funcs() template.FuncMap {
 	return template.FuncMap{
-		"asset":   s.assetURL,
-		"kb":      s.kbHTML,
-		"num":     num,
-		"pct":     pct,
-		"score":   scoreText,
-		"days":    func(d float64) string { return strconv.FormatFloat(d, 'f', 1, 64) },
-		"date":    func(t time.Time) string { return dateText(t) },
-		"seconds": durationText,
-		"when":    whenText,
-		"rclass":  func(r string) string { return "r-" + strings.ToLower(cmpOr(r, "unrated")) },
-		"lower":   strings.ToLower,
-		"finding": findingURL,
-		"jira":    s.jiraURL,
-		"sortURL": func(base string, q Query, name string) string { return base + "?" + q.SortBy(name).Encode() },
+		"asset":    s.assetURL,
+		"kb":       s.kbHTML,
+		"num":      num,
+		"pct":      pct,
+		"score":    scoreText,
+		"days":     func(d float64) string { return strconv.FormatFloat(d, 'f', 1, 64) },
+		"date":     func(t time.Time) string { return dateText(t) },
+		"seconds":  durationText,
+		"portText": portText,
+		"when":     whenText,
+		"rclass":   func(r string) string { return "r-" + strings.ToLower(cmpOr(r, "unrated")) },
+		"lower":    strings.ToLower,
+		"finding":  findingURL,
+		"jira":     s.jiraURL,
+		"sortURL":  func(base string, q Query, name string) string { return base + "?" + q.SortBy(name).Encode() },
 		"sortMark": func(q Query, name string) string {
 			if cmpOr(q.Sort, "rating") != name {
 				return ""
@@ -128,6 +129,18 @@ func num(n int) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// portText writes a finding's port and protocol; a finding of the host
+// as a whole (port 0) has no port: "—".
+func portText(port int, protocol string) string {
+	if port == 0 {
+		return "—"
+	}
+	if protocol == "" {
+		return strconv.Itoa(port)
+	}
+	return strconv.Itoa(port) + "/" + protocol
 }
 
 // durationText writes a length in seconds for people: seconds below a

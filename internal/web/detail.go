@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -191,6 +192,10 @@ func timeline(l store.Life) []TimelineItem {
 	if l.LastSeen > 0 && l.LastSeen != l.FirstSeen {
 		out = append(out, TimelineItem{At: time.Unix(l.LastSeen, 0).UTC(), What: "Last reported", Kind: "seen"})
 	}
+	// The history is in the order it was recorded, which is not always
+	// the order things happened (a file imported late, a closing after
+	// the last report): time order, ties as recorded.
+	slices.SortStableFunc(out, func(a, b TimelineItem) int { return a.At.Compare(b.At) })
 	return out
 }
 

@@ -438,3 +438,23 @@ func TestListColumns(t *testing.T) {
 	_, _, api := get(t, hs, "/api/findings?due=overdue")
 	mustContain(t, "/api/findings", api, `"days_overdue": `)
 }
+
+// The line above the list names every filter in force.
+func TestFilterSummary(t *testing.T) {
+	_, hs := newTestServer(t, Config{})
+	_, _, body := get(t, hs, "/findings?status=all&rating=High&rating=Critical&due=overdue&host=10.0.0.0%2F8&qid=105936&cve=CVE-2024-3094&tag=dmz&q=openssh")
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := byID(doc, "count")
+	if count == nil {
+		t.Fatal("no #count")
+	}
+	line := strings.Join(strings.Fields(textOf(count)), " ")
+	for _, want := range []string{"all", "Critical, High", "overdue", "host 10.0.0.0/8", "QID 105936", "CVE-2024-3094", "tag dmz", `title contains "openssh"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("the filter line %q does not say %q", line, want)
+		}
+	}
+}

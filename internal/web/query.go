@@ -240,6 +240,37 @@ func (q Query) StatusLabel() string {
 	return q.Status
 }
 
+// Summary names every filter in force, for the line above the list: the
+// status always, then each other filter set.
+func (q Query) Summary() []string {
+	out := []string{q.StatusLabel()}
+	if len(q.Ratings) > 0 {
+		out = append(out, strings.Join(q.Ratings, ", "))
+	}
+	switch q.Due {
+	case "overdue":
+		out = append(out, "overdue")
+	case "week":
+		out = append(out, "due within 7 days")
+	}
+	if q.Host != "" {
+		out = append(out, "host "+q.Host)
+	}
+	if q.QID != 0 {
+		out = append(out, "QID "+strconv.Itoa(q.QID))
+	}
+	if q.CVE != "" {
+		out = append(out, q.CVE)
+	}
+	if q.Tag != "" {
+		out = append(out, "tag "+q.Tag)
+	}
+	if q.Text != "" {
+		out = append(out, "title contains "+strconv.Quote(q.Text))
+	}
+	return out
+}
+
 // Cursor is the position of a row in every order the list offers: its
 // rating, deadline and primary key. A page starts after (or ends before)
 // it, whatever rows were added or removed meanwhile (keyset pagination).

@@ -45,8 +45,16 @@ type KBText struct {
 
 // MetricGroup is one group of a CVSS vector's metrics.
 type MetricGroup struct {
-	Name    string        `json:"group"`
-	Metrics []cvss.Metric `json:"metrics"`
+	Name    string       `json:"group"`
+	Metrics []MetricView `json:"metrics"`
+}
+
+// MetricView is one metric of a vector, as the API names it.
+type MetricView struct {
+	Abbr      string `json:"abbr"`       // AV
+	Name      string `json:"name"`       // Attack Vector
+	Value     string `json:"value"`      // N
+	ValueName string `json:"value_name"` // Network
 }
 
 // CVEView is a CVE with what NVD says of it.
@@ -96,7 +104,8 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 		return nil, errNotFound
 	}
 	life := lives[0] // the one seen most recently
-	v := &FindingView{Closed: life.Closed, TimesReopened: life.TimesReopen}
+	// Lists are empty, not absent, in the API.
+	v := &FindingView{Closed: life.Closed, TimesReopened: life.TimesReopen, Metrics: []MetricGroup{}, Refs: []Link{}}
 	for _, l := range lives[1:] {
 		v.OtherHosts = append(v.OtherHosts, l.HostID)
 	}
@@ -147,17 +156,20 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 		return nil, err
 	}
 	v.Timeline = timeline(life)
+	if v.Refs == nil {
+		v.Refs = []Link{}
+	}
 	return v, nil
 }
 
 func groupMetrics(ms []cvss.Metric) []MetricGroup {
-	var out []MetricGroup
+	out := []MetricGroup{}
 	for _, m := range ms {
 		if len(out) == 0 || out[len(out)-1].Name != m.Group {
 			out = append(out, MetricGroup{Name: m.Group})
 		}
 		g := &out[len(out)-1]
-		g.Metrics = append(g.Metrics, m)
+		g.Metrics = append(g.Metrics, MetricView{Abbr: m.Abbr, Name: m.Name, Value: m.Value, ValueName: m.ValueName})
 	}
 	return out
 }
@@ -165,7 +177,7 @@ func groupMetrics(ms []cvss.Metric) []MetricGroup {
 // timeline tells a finding's life: when qvt first saw it, each change,
 // and when it last saw it.
 func timeline(l store.Life) []TimelineItem {
-	var out []TimelineItem
+	out := []TimelineItem{}
 	if l.FirstSeen > 0 {
 		out = append(out, TimelineItem{At: time.Unix(l.FirstSeen, 0).UTC(), What: "First reported", Kind: "seen"})
 	}
@@ -442,7 +454,7 @@ type QIDView struct {
 
 func (s *Server) qid(ctx context.Context, qid int) (*QIDView, error) {
 	db := s.st.DB()
-	v := &QIDView{QID: qid}
+	v := &QIDView{QID: qid, Metrics: []MetricGroup{}}
 	var cves string
 	err := db.QueryRowContext(ctx, `SELECT title, severity, category, vuln_type, published, last_modified, patchable,
   cves, diagnosis, consequence, solution FROM kb_vulns WHERE qid = ?`, qid).Scan(&v.Title, &v.Severity, &v.Category,
@@ -479,6 +491,9 @@ FROM qid_scores WHERE qid = ? AND policy = 0`, qid).Scan(&primary, &v.Vector, &v
 	}
 	if v.Refs, err = vendorLinks(ctx, db, qid); err != nil {
 		return nil, err
+	}
+	if v.Refs == nil {
+		v.Refs = []Link{}
 	}
 	if v.Jira, err = jiraKey(ctx, db, "qid:"+strconv.Itoa(qid)); err != nil {
 		return nil, err

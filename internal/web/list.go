@@ -768,7 +768,7 @@ func (s *Server) Findings(ctx context.Context, q Query) (*Page, error) {
 // small set.
 func (s *Server) findings(ctx context.Context, tx *sql.Tx, q Query, forceWalk bool) (*Page, error) {
 	today := s.now()
-	page := &Page{Query: q, Total: -1}
+	page := &Page{Query: q, Total: -1, Rows: []Row{}}
 	f, err := s.resolve(ctx, tx, q, today)
 	if err != nil {
 		return nil, err

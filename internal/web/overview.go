@@ -367,7 +367,9 @@ func ratingIndex(b []byte) int {
 
 func (s *Server) buildOverview(ctx context.Context, stamp string) (*Overview, error) {
 	now := s.now().UTC()
-	o := &Overview{Built: now, stamp: stamp, Today: now.Format(time.DateOnly), DueBy: now.AddDate(0, 0, 7).Format(time.DateOnly)}
+	o := &Overview{Built: now, stamp: stamp, Today: now.Format(time.DateOnly), DueBy: now.AddDate(0, 0, 7).Format(time.DateOnly),
+		// Lists are empty, not absent, in the API.
+		Trend: Trend{Days: []string{}, Ratings: []string{}, Open: [][]int{}}, TopQIDs: []TopQID{}, TopHosts: []TopHost{}}
 	err := s.raw(ctx, func(c *sqlite3.Conn) error { return s.compute(c, o, now) })
 	if err != nil {
 		return nil, fmt.Errorf("overview: %w", err)

@@ -246,21 +246,22 @@ func (s *Server) apiFindings(w http.ResponseWriter, r *http.Request) error {
 	if p.Next != nil {
 		c := p.Next.String()
 		out.Next = &c
-		out.NextURL = "/api/findings?" + pageQuery(q, p.Next, nil).Encode()
+		out.NextURL = "/api/findings?" + pageQuery(q, p.Next, nil, p.NextStart()).Encode()
 	}
 	if p.Prev != nil {
 		c := p.Prev.String()
 		out.Prev = &c
-		out.PrevURL = "/api/findings?" + pageQuery(q, nil, p.Prev).Encode()
+		out.PrevURL = "/api/findings?" + pageQuery(q, nil, p.Prev, p.PrevStart()).Encode()
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-// pageQuery is the query of another page of the same list.
-func pageQuery(q Query, after, before *Cursor) Query {
+// pageQuery is the query of another page of the same list, starting at
+// row start of it (0: unknown).
+func pageQuery(q Query, after, before *Cursor, start int) Query {
 	q = q.Filter()
-	q.After, q.Before = after, before
+	q.After, q.Before, q.Start = after, before, start
 	return q
 }
 

@@ -833,8 +833,65 @@ func (s *Server) findings(ctx context.Context, tx *sql.Tx, q Query, forceWalk bo
 			page.Prev = &keys[0]
 		}
 	}
+	if page.Total < 0 && q.rangesOnly() {
+		// Counting a walk's matches would read the whole index; the
+		// overview has counted the lists of a status, rating and deadline.
+		o, err := s.current(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		if o != nil {
+			if n, ok := o.count(q); ok {
+				page.Total = n
+			}
+		}
+	}
 	page.Rows, err = s.rows(ctx, tx, keys, today)
 	return page, err
+}
+
+// First is the position in the list of the page's first row (1 for the
+// first page), 0 when not known (a cursor without its start).
+func (p *Page) First() int {
+	switch {
+	case len(p.Rows) == 0:
+		return 0
+	case p.Query.After == nil && p.Query.Before == nil:
+		return 1
+	}
+	return p.Query.Start
+}
+
+// Range says which rows of the list the page holds: "1–100 of 6,251",
+// "101–200", "100 shown of 6,251".
+func (p *Page) Range() string {
+	total := ""
+	if p.Total >= 0 {
+		total = " of " + num(p.Total)
+	}
+	if len(p.Rows) == 0 {
+		return "none" + total
+	}
+	if f := p.First(); f > 0 {
+		return num(f) + "–" + num(f+len(p.Rows)-1) + total
+	}
+	return num(len(p.Rows)) + " shown" + total
+}
+
+// NextStart and PrevStart are the positions of the first rows of the next
+// and previous pages, 0 when not known.
+func (p *Page) NextStart() int {
+	if f := p.First(); f > 0 {
+		return f + len(p.Rows)
+	}
+	return 0
+}
+
+func (p *Page) PrevStart() int {
+	if f := p.First(); f > 0 {
+		return max(1, f-p.Query.limit())
+	}
+	return 0
 }
 
 // rows completes a page's rows, in one query: SQLite prepares a join of

@@ -458,3 +458,88 @@ func TestFilterSummary(t *testing.T) {
 		}
 	}
 }
+
+// A list says its total and where its page is in it: "1–100 of 6,251",
+// then "101–200 of 6,251", and back. Totals of status, rating and
+// deadline lists come from the overview; they are the oracle's.
+func TestListTotal(t *testing.T) {
+	s, hs := newTestServer(t, Config{})
+	if _, err := s.Overview(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	all := loadOracle(t, s.st.DB())
+	for _, f := range []string{"", "status=all", "status=closed", "status=Fixed", "status=Active", "status=Re-Opened", "status=New",
+		"rating=Critical", "rating=High&rating=Low&status=all", "due=overdue", "due=week", "status=Active&due=overdue&rating=High",
+		"status=closed&due=overdue", "status=Fixed&rating=None", "q=zzz-nothing"} {
+		v, _ := url.ParseQuery(f)
+		q, err := ParseQuery(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for _, r := range all {
+			if oracleMatch(q, r, s.now()) {
+				want++
+			}
+		}
+		p, err := s.Findings(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Total != want {
+			t.Errorf("%q: total %d, want %d", f, p.Total, want)
+		}
+	}
+	// Paging: the line says where each page is.
+	p, _ := s.Findings(context.Background(), Query{Status: "all"})
+	total := p.Total
+	if total <= 2*defaultLimit {
+		t.Fatalf("%d findings: too few to page", total)
+	}
+	rangeOf := func(path string) (string, string, string) {
+		_, _, body := get(t, hs, path)
+		doc, err := html.Parse(strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		link := func(rel string) string {
+			for n := range doc.Descendants() {
+				for _, a := range n.Attr {
+					if a.Key == "rel" && a.Val == rel {
+						for _, a := range n.Attr {
+							if a.Key == "href" {
+								return a.Val
+							}
+						}
+					}
+				}
+			}
+			return ""
+		}
+		r := byID(doc, "range")
+		if r == nil {
+			t.Fatalf("%s: no #range", path)
+		}
+		return textOf(r), link("next"), link("prev")
+	}
+	of := " of " + num(total)
+	r, next, prev := rangeOf("/findings?status=all")
+	if r != "1–100"+of || prev != "" || next == "" {
+		t.Fatalf("first page: %q, next %q, prev %q", r, next, prev)
+	}
+	r, next, prev = rangeOf(next)
+	if r != "101–200"+of || prev == "" {
+		t.Fatalf("second page: %q, prev %q", r, prev)
+	}
+	r, _, _ = rangeOf(next)
+	if r != "201–"+num(min(300, total))+of {
+		t.Errorf("third page: %q", r)
+	}
+	r, _, prev2 := rangeOf(prev)
+	if r != "1–100"+of || prev2 != "" {
+		t.Errorf("back to the first page: %q, prev %q", r, prev2)
+	}
+	// The API fills total.
+	_, _, body := get(t, hs, "/api/findings?status=all&limit=5")
+	mustContain(t, "/api/findings", body, `"total": `+strconv.Itoa(total), "start=6")
+}

@@ -64,6 +64,62 @@ type Overview struct {
 	// open: the list skips the other ranges when it walks for a QID set,
 	// and the QID page need not count a common QID's findings one by one.
 	qids map[int32]qidInfo
+	// cells counts every finding by closed (0 open, 1 closed), Qualys
+	// status (statusIndex), rating (ratingOrder) and deadline (dueCell):
+	// the total of a list filtered by those alone.
+	cells [2][5][6][3]int32
+}
+
+// The deadline cells: past, within 7 days, other (later or none).
+const (
+	dueOverdue = iota
+	dueWeek
+	dueOther
+)
+
+// count is the number of findings a list query selects, when it filters
+// on status, rating and deadline alone; ok is false otherwise.
+func (o *Overview) count(q Query) (n int, ok bool) {
+	if !q.rangesOnly() {
+		return 0, false
+	}
+	for closed := range 2 {
+		for si := range 5 {
+			switch q.Status {
+			case "":
+				if closed == 1 {
+					continue
+				}
+			case "closed":
+				if closed == 0 {
+					continue
+				}
+			case "all":
+			case "Fixed":
+				if si != statusIndex("Fixed") {
+					continue
+				}
+			default:
+				if closed == 1 || si != statusIndex(q.Status) {
+					continue
+				}
+			}
+			for ri, r := range ratingOrder {
+				if len(q.Ratings) > 0 && !slices.Contains(q.Ratings, r) {
+					continue
+				}
+				for d, c := range o.cells[closed][si][ri] {
+					switch {
+					case q.Due == "overdue" && (closed == 1 || d != dueOverdue):
+					case q.Due == "week" && (closed == 1 || d != dueWeek):
+					default:
+						n += int(c)
+					}
+				}
+			}
+		}
+	}
+	return n, true
 }
 
 // qidInfo is what the overview notes of a QID.
@@ -522,6 +578,13 @@ FROM detections INDEXED BY detections_status WHERE type <> 'Info'`, nil, func(st
 		}
 		q.mask |= 1 << (min(si, 4)*6 + ri)
 		isOpen := len(closed) == 0
+		due := dueOther
+		if len(deadline) > 0 && string(deadline) < string(today) {
+			due = dueOverdue
+		} else if len(deadline) > 0 && string(deadline) <= string(soon) {
+			due = dueWeek
+		}
+		o.cells[b2i(!isOpen)][si][ri][due]++
 		if isOpen {
 			o.Open++
 			openBy[ri]++

@@ -38,8 +38,8 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return "▲"
 		},
-		"pageURL": func(base string, q Query, after, before *Cursor) string {
-			return base + "?" + pageQuery(q, after, before).Encode()
+		"pageURL": func(base string, q Query, after, before *Cursor, start int) string {
+			return base + "?" + pageQuery(q, after, before, start).Encode()
 		},
 		"firstURL":  func(base string, q Query) string { return withQuery(base, q.Filter().Encode()) },
 		"exportURL": func(format string, q Query) string { return withQuery("/findings."+format, q.Filter().Encode()) },

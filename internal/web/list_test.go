@@ -351,7 +351,17 @@ func tableRows(t *testing.T, body string) (head []string, rows [][]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var table *html.Node
 	for n := range doc.Descendants() {
+		if n.DataAtom == atom.Table && slices.Contains(n.Attr, html.Attribute{Key: "class", Val: "findings"}) {
+			table = n
+			break
+		}
+	}
+	if table == nil {
+		return nil, nil
+	}
+	for n := range table.Descendants() {
 		if n.Type != html.ElementNode {
 			continue
 		}
@@ -542,4 +552,45 @@ func TestListTotal(t *testing.T) {
 	// The API fills total.
 	_, _, body := get(t, hs, "/api/findings?status=all&limit=5")
 	mustContain(t, "/api/findings", body, `"total": `+strconv.Itoa(total), "start=6")
+}
+
+// A host's page does not repeat its host on every row, nor a QID's page
+// its QID; each row still leads to its finding. The finding page labels
+// the category.
+func TestScopedPages(t *testing.T) {
+	s, hs := newTestServer(t, Config{})
+	paths := routePaths(t, s)
+	for _, c := range []struct {
+		path, gone, kept string
+	}{
+		{paths["GET /host/{id}"], "Host", "QID · Title"},
+		{paths["GET /qid/{qid}"], "QID · Title", "Host"},
+		{"/findings", "", "Host"},
+	} {
+		_, _, body := get(t, hs, c.path)
+		head, rows := tableRows(t, body)
+		if len(rows) == 0 {
+			t.Fatalf("%s: no rows", c.path)
+		}
+		has := func(name string) bool {
+			return slices.ContainsFunc(head, func(h string) bool { return strings.HasPrefix(h, name) })
+		}
+		if c.gone != "" && has(c.gone) {
+			t.Errorf("%s repeats its own %s on every row: %q", c.path, c.gone, head)
+		}
+		if !has(c.kept) {
+			t.Errorf("%s lacks the %s column: %q", c.path, c.kept, head)
+		}
+		for _, r := range rows {
+			if len(r) != len(head) {
+				t.Errorf("%s: a row of %d cells under %d headings", c.path, len(r), len(head))
+				break
+			}
+		}
+		if n := strings.Count(body, `class="ftitle"`); n != len(rows) {
+			t.Errorf("%s: %d links to findings for %d rows", c.path, n, len(rows))
+		}
+	}
+	_, _, body := get(t, hs, paths["GET /finding/{key}"])
+	mustContain(t, "finding page", body, `<dt>Category</dt><dd id="category">`)
 }

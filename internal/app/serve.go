@@ -55,6 +55,7 @@ func (e *env) serve(ctx context.Context) error {
 		cfg.JiraURL = e.cfg.Jira.URL
 	}
 	cfg.SLADays = e.cfg.Policy().SLADays
+	cfg.Environments = e.cfg.Environments
 	srv, err := web.New(st, cfg, e.log)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

@@ -1,12 +1,14 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -35,6 +37,7 @@ type FindingView struct {
 	Jira          string         `json:"jira"`
 	Timeline      []TimelineItem `json:"timeline"`
 	OtherHosts    []int64        `json:"other_hosts,omitempty"` // other hosts with the same address and this QID and port
+	Environment   *EnvView       `json:"environment"`           // the environment policy the host is scored under; null for none
 	KB            KBText         `json:"-"`
 }
 
@@ -55,6 +58,16 @@ type MetricView struct {
 	Name      string `json:"name"`       // Attack Vector
 	Value     string `json:"value"`      // N
 	ValueName string `json:"value_name"` // Network
+}
+
+// EnvView is the environment policy a finding's host is scored under.
+type EnvView struct {
+	ID      int               `json:"id"`      // 1-based position in the configured environments
+	Name    string            `json:"name"`    // "" when the configuration no longer describes it
+	Metrics map[string]string `json:"metrics"` // the environmental metrics it sets, e.g. {"MAV": "N", "CR": "H"}
+	// Changed: the configured environments differ from those the scores
+	// were made under (qvt rescore, or the next sync, rescores).
+	Changed bool `json:"changed"`
 }
 
 // CVEView is a CVE with what NVD says of it.
@@ -136,13 +149,20 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 			v.DueSoon = !v.Overdue && v.DaysLeft <= 7
 		}
 	}
+	db := s.st.DB()
+	if v.Environment, err = s.environment(ctx, db, v.HostID); err != nil {
+		return nil, err
+	}
 	if v.CVSSVector != "" {
-		if ms, err := cvss.Metrics(v.CVSSVector); err == nil {
+		vector := v.CVSSVector
+		if v.Environment != nil && !v.Environment.Changed {
+			vector = withMetrics(vector, v.Environment.Metrics)
+		}
+		if ms, err := cvss.Metrics(vector); err == nil {
 			v.Metrics = groupMetrics(ms)
 		}
 	}
 	v.KB = KBText{s.kbHTML(v.Diagnosis), s.kbHTML(v.Consequence), s.kbHTML(v.Solution)}
-	db := s.st.DB()
 	if v.CVEList, err = s.cves(ctx, v.CVEs, v.CVEID); err != nil {
 		return nil, err
 	}
@@ -160,6 +180,48 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 		v.Refs = []Link{}
 	}
 	return v, nil
+}
+
+// environment reads the environment policy a host is scored under, nil
+// for none.
+func (s *Server) environment(ctx context.Context, db *sql.DB, hostID int64) (*EnvView, error) {
+	var id int
+	var fp string
+	err := db.QueryRowContext(ctx, `SELECT policy, COALESCE((SELECT value FROM meta WHERE name = 'scoring_policy'), '')
+FROM hosts WHERE id = ?`, hostID).Scan(&id, &fp)
+	if err != nil || id == 0 {
+		if errors.Is(err, sql.ErrNoRows) {
+			err = nil
+		}
+		return nil, err
+	}
+	// The stored fingerprint ends with the environments' own.
+	envs := s.cfg.Environments
+	e := &EnvView{ID: id, Metrics: map[string]string{}}
+	if id > len(envs) || !strings.HasSuffix(fp, "|"+envs.Fingerprint()) {
+		e.Changed = true
+		return e, nil
+	}
+	p := envs[id-1]
+	e.Name = cmp.Or(p.Name, fmt.Sprintf("environments[%d]", id-1))
+	for k, val := range p.Metrics {
+		e.Metrics[strings.ToUpper(k)] = strings.ToUpper(val)
+	}
+	return e, nil
+}
+
+// withMetrics is a vector with environmental metrics set, each one the
+// vector's version has (CDP only in v2, MAV in v3 and v4), in place of
+// the vector's own value: the vector the environmental score was made of.
+func withMetrics(vector string, metrics map[string]string) string {
+	for _, k := range slices.Sorted(maps.Keys(metrics)) {
+		parts := slices.DeleteFunc(strings.Split(vector, "/"), func(p string) bool { return strings.HasPrefix(p, k+":") })
+		next := strings.Join(append(parts, k+":"+metrics[k]), "/")
+		if _, err := cvss.Metrics(next); err == nil {
+			vector = next
+		}
+	}
+	return vector
 }
 
 func groupMetrics(ms []cvss.Metric) []MetricGroup {

@@ -42,6 +42,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"qvt/internal/assess"
+	"qvt/internal/environment"
 	"qvt/internal/store"
 )
 
@@ -63,6 +64,9 @@ type Config struct {
 	// store records the policy its scores were made under (default: the
 	// default policy's).
 	SLADays map[string]int `yaml:"-"`
+	// Environments are the configured environment policies, to name the
+	// one a finding's host is scored under.
+	Environments environment.Set `yaml:"-"`
 }
 
 // minSecret is the shortest password or token accepted beyond loopback.

@@ -836,7 +836,7 @@ func (s *Server) findings(ctx context.Context, tx *sql.Tx, q Query, forceWalk bo
 	if page.Total < 0 && q.rangesOnly() {
 		// Counting a walk's matches would read the whole index; the
 		// overview has counted the lists of a status, rating and deadline.
-		o, err := s.current(ctx, tx)
+		o, err := s.counted(ctx, tx)
 		if err != nil {
 			return nil, err
 		}

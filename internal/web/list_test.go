@@ -552,6 +552,15 @@ func TestListTotal(t *testing.T) {
 	// The API fills total.
 	_, _, body := get(t, hs, "/api/findings?status=all&limit=5")
 	mustContain(t, "/api/findings", body, `"total": `+strconv.Itoa(total), "start=6")
+
+	// Once a finding changes, the overview's count is not the total any
+	// more: none is given until the next overview.
+	if _, err := s.st.DB().Exec("UPDATE meta SET value = value + 1 WHERE name = 'rev'"); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Findings(context.Background(), Query{Status: "all"}); p.Total != -1 {
+		t.Errorf("after a change: total %d, want none (-1)", p.Total)
+	}
 }
 
 // A host's page does not repeat its host on every row, nor a QID's page

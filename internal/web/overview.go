@@ -68,6 +68,7 @@ type Overview struct {
 	// status (statusIndex), rating (ratingOrder) and deadline (dueCell):
 	// the total of a list filtered by those alone.
 	cells [2][5][6][3]int32
+	rev   string // meta.rev when it was built: any change of a finding bumps it
 }
 
 // The deadline cells: past, within 7 days, other (later or none).
@@ -285,6 +286,24 @@ func (s *Server) Overview(ctx context.Context) (*Overview, error) {
 	return c.cur, nil
 }
 
+// counted returns the overview if its counts of findings are those of the
+// store as tx sees it now, else nil: no finding changed since (meta.rev,
+// a lookup, where the whole stamp reads every host) and it is the same day.
+func (s *Server) counted(ctx context.Context, tx *sql.Tx) (*Overview, error) {
+	s.overview.mu.Lock()
+	o := s.overview.cur
+	s.overview.mu.Unlock()
+	if o == nil || o.Today != s.now().UTC().Format(time.DateOnly) {
+		return nil, nil
+	}
+	var rev string
+	err := tx.QueryRowContext(ctx, "SELECT COALESCE((SELECT value FROM meta WHERE name = 'rev'), '')").Scan(&rev)
+	if err != nil || rev != o.rev {
+		return nil, err
+	}
+	return o, nil
+}
+
 // current returns the overview if it describes the store as db sees it
 // now, else nil.
 func (s *Server) current(ctx context.Context, db queryer) (*Overview, error) {
@@ -423,7 +442,8 @@ func ratingIndex(b []byte) int {
 
 func (s *Server) buildOverview(ctx context.Context, stamp string) (*Overview, error) {
 	now := s.now().UTC()
-	o := &Overview{Built: now, stamp: stamp, Today: now.Format(time.DateOnly), DueBy: now.AddDate(0, 0, 7).Format(time.DateOnly),
+	rev, _, _ := strings.Cut(stamp, "/")
+	o := &Overview{Built: now, stamp: stamp, rev: rev, Today: now.Format(time.DateOnly), DueBy: now.AddDate(0, 0, 7).Format(time.DateOnly),
 		// Lists are empty, not absent, in the API.
 		Trend: Trend{Days: []string{}, Ratings: []string{}, Open: [][]int{}}, TopQIDs: []TopQID{}, TopHosts: []TopHost{}}
 	err := s.raw(ctx, func(c *sqlite3.Conn) error { return s.compute(c, o, now) })

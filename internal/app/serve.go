@@ -25,7 +25,12 @@ qvt sync; it shows each sync's results as soon as it commits.
 It listens on 127.0.0.1:8080 unless --addr or web.addr (QVT_WEB_ADDR) says
 otherwise, and refuses an address beyond loopback unless a login is set:
 web.auth.user and web.auth.password (QVT_WEB_USER, QVT_WEB_PASSWORD) for
-HTTP basic, or web.auth.token (QVT_WEB_TOKEN) for a bearer token.`,
+HTTP basic, or web.auth.token (QVT_WEB_TOKEN) for a bearer token, 12
+characters or more. It answers requests for localhost, 127.0.0.1, [::1]
+and the address it binds; the names people reach it by go in web.hosts
+(QVT_WEB_HOSTS, comma separated), other names get 421 Misdirected Request.
+With web.tls_cert and web.tls_key (QVT_WEB_TLS_CERT, QVT_WEB_TLS_KEY) it
+serves HTTPS.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if addr != "" {
@@ -49,6 +54,8 @@ func (e *env) serve(ctx context.Context) error {
 	if cfg.JiraURL == "" {
 		cfg.JiraURL = e.cfg.Jira.URL
 	}
+	cfg.SLADays = e.cfg.Policy().SLADays
+	cfg.Environments = e.cfg.Environments
 	srv, err := web.New(st, cfg, e.log)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

@@ -130,6 +130,16 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Web.Auth.User, "QVT_WEB_USER")
 	set(&c.Web.Auth.Password, "QVT_WEB_PASSWORD")
 	set(&c.Web.Auth.Token, "QVT_WEB_TOKEN")
+	set(&c.Web.TLSCert, "QVT_WEB_TLS_CERT")
+	set(&c.Web.TLSKey, "QVT_WEB_TLS_KEY")
+	if v := getenv("QVT_WEB_HOSTS"); v != "" {
+		c.Web.Hosts = nil
+		for h := range strings.SplitSeq(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				c.Web.Hosts = append(c.Web.Hosts, h)
+			}
+		}
+	}
 	c.Jira.FromEnv(getenv)
 	c.Assets.FromEnv(getenv)
 }

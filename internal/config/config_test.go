@@ -107,3 +107,34 @@ func TestSecretsRedacted(t *testing.T) {
 		}
 	}
 }
+
+// The dashboard's host names and certificate come from the file or the
+// environment; QVT_WEB_HOSTS is a comma-separated list that replaces the
+// file's.
+func TestWebConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "qvt.yaml")
+	os.WriteFile(path, []byte(`
+web:
+  addr: 0.0.0.0:8443
+  hosts: [dash.example.com, 10.0.0.5]
+  tls_cert: /etc/qvt/cert.pem
+  tls_key: /etc/qvt/key.pem
+`), 0o600)
+	c, err := Load(path, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Web
+	if !slices.Equal(w.Hosts, []string{"dash.example.com", "10.0.0.5"}) || w.TLSCert != "/etc/qvt/cert.pem" || w.TLSKey != "/etc/qvt/key.pem" {
+		t.Errorf("web = %+v", w)
+	}
+	c, err = Load(path, env(map[string]string{"QVT_WEB_HOSTS": " vulns.example.org, ,qvt:8443 ",
+		"QVT_WEB_TLS_CERT": "/run/cert.pem", "QVT_WEB_TLS_KEY": "/run/key.pem"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w = c.Web
+	if !slices.Equal(w.Hosts, []string{"vulns.example.org", "qvt:8443"}) || w.TLSCert != "/run/cert.pem" || w.TLSKey != "/run/key.pem" {
+		t.Errorf("web from the environment = %+v", w)
+	}
+}

@@ -1,13 +1,16 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +37,7 @@ type FindingView struct {
 	Jira          string         `json:"jira"`
 	Timeline      []TimelineItem `json:"timeline"`
 	OtherHosts    []int64        `json:"other_hosts,omitempty"` // other hosts with the same address and this QID and port
+	Environment   *EnvView       `json:"environment"`           // the environment policy the host is scored under; null for none
 	KB            KBText         `json:"-"`
 }
 
@@ -44,8 +48,26 @@ type KBText struct {
 
 // MetricGroup is one group of a CVSS vector's metrics.
 type MetricGroup struct {
-	Name    string        `json:"group"`
-	Metrics []cvss.Metric `json:"metrics"`
+	Name    string       `json:"group"`
+	Metrics []MetricView `json:"metrics"`
+}
+
+// MetricView is one metric of a vector, as the API names it.
+type MetricView struct {
+	Abbr      string `json:"abbr"`       // AV
+	Name      string `json:"name"`       // Attack Vector
+	Value     string `json:"value"`      // N
+	ValueName string `json:"value_name"` // Network
+}
+
+// EnvView is the environment policy a finding's host is scored under.
+type EnvView struct {
+	ID      int               `json:"id"`      // 1-based position in the configured environments
+	Name    string            `json:"name"`    // "" when the configuration no longer describes it
+	Metrics map[string]string `json:"metrics"` // the environmental metrics it sets, e.g. {"MAV": "N", "CR": "H"}
+	// Changed: the configured environments differ from those the scores
+	// were made under (qvt rescore, or the next sync, rescores).
+	Changed bool `json:"changed"`
 }
 
 // CVEView is a CVE with what NVD says of it.
@@ -95,7 +117,8 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 		return nil, errNotFound
 	}
 	life := lives[0] // the one seen most recently
-	v := &FindingView{Closed: life.Closed, TimesReopened: life.TimesReopen}
+	// Lists are empty, not absent, in the API.
+	v := &FindingView{Closed: life.Closed, TimesReopened: life.TimesReopen, Metrics: []MetricGroup{}, Refs: []Link{}}
 	for _, l := range lives[1:] {
 		v.OtherHosts = append(v.OtherHosts, l.HostID)
 	}
@@ -126,13 +149,20 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 			v.DueSoon = !v.Overdue && v.DaysLeft <= 7
 		}
 	}
+	db := s.st.DB()
+	if v.Environment, err = s.environment(ctx, db, v.HostID); err != nil {
+		return nil, err
+	}
 	if v.CVSSVector != "" {
-		if ms, err := cvss.Metrics(v.CVSSVector); err == nil {
+		vector := v.CVSSVector
+		if v.Environment != nil && !v.Environment.Changed {
+			vector = withMetrics(vector, v.Environment.Metrics)
+		}
+		if ms, err := cvss.Metrics(vector); err == nil {
 			v.Metrics = groupMetrics(ms)
 		}
 	}
 	v.KB = KBText{s.kbHTML(v.Diagnosis), s.kbHTML(v.Consequence), s.kbHTML(v.Solution)}
-	db := s.st.DB()
 	if v.CVEList, err = s.cves(ctx, v.CVEs, v.CVEID); err != nil {
 		return nil, err
 	}
@@ -146,17 +176,62 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 		return nil, err
 	}
 	v.Timeline = timeline(life)
+	if v.Refs == nil {
+		v.Refs = []Link{}
+	}
 	return v, nil
 }
 
+// environment reads the environment policy a host is scored under, nil
+// for none.
+func (s *Server) environment(ctx context.Context, db *sql.DB, hostID int64) (*EnvView, error) {
+	var id int
+	var fp string
+	err := db.QueryRowContext(ctx, `SELECT policy, COALESCE((SELECT value FROM meta WHERE name = 'scoring_policy'), '')
+FROM hosts WHERE id = ?`, hostID).Scan(&id, &fp)
+	if err != nil || id == 0 {
+		if errors.Is(err, sql.ErrNoRows) {
+			err = nil
+		}
+		return nil, err
+	}
+	// The stored fingerprint ends with the environments' own.
+	envs := s.cfg.Environments
+	e := &EnvView{ID: id, Metrics: map[string]string{}}
+	if id > len(envs) || !strings.HasSuffix(fp, "|"+envs.Fingerprint()) {
+		e.Changed = true
+		return e, nil
+	}
+	p := envs[id-1]
+	e.Name = cmp.Or(p.Name, fmt.Sprintf("environments[%d]", id-1))
+	for k, val := range p.Metrics {
+		e.Metrics[strings.ToUpper(k)] = strings.ToUpper(val)
+	}
+	return e, nil
+}
+
+// withMetrics is a vector with environmental metrics set, each one the
+// vector's version has (CDP only in v2, MAV in v3 and v4), in place of
+// the vector's own value: the vector the environmental score was made of.
+func withMetrics(vector string, metrics map[string]string) string {
+	for _, k := range slices.Sorted(maps.Keys(metrics)) {
+		parts := slices.DeleteFunc(strings.Split(vector, "/"), func(p string) bool { return strings.HasPrefix(p, k+":") })
+		next := strings.Join(append(parts, k+":"+metrics[k]), "/")
+		if _, err := cvss.Metrics(next); err == nil {
+			vector = next
+		}
+	}
+	return vector
+}
+
 func groupMetrics(ms []cvss.Metric) []MetricGroup {
-	var out []MetricGroup
+	out := []MetricGroup{}
 	for _, m := range ms {
 		if len(out) == 0 || out[len(out)-1].Name != m.Group {
 			out = append(out, MetricGroup{Name: m.Group})
 		}
 		g := &out[len(out)-1]
-		g.Metrics = append(g.Metrics, m)
+		g.Metrics = append(g.Metrics, MetricView{Abbr: m.Abbr, Name: m.Name, Value: m.Value, ValueName: m.ValueName})
 	}
 	return out
 }
@@ -164,7 +239,7 @@ func groupMetrics(ms []cvss.Metric) []MetricGroup {
 // timeline tells a finding's life: when qvt first saw it, each change,
 // and when it last saw it.
 func timeline(l store.Life) []TimelineItem {
-	var out []TimelineItem
+	out := []TimelineItem{}
 	if l.FirstSeen > 0 {
 		out = append(out, TimelineItem{At: time.Unix(l.FirstSeen, 0).UTC(), What: "First reported", Kind: "seen"})
 	}
@@ -191,6 +266,10 @@ func timeline(l store.Life) []TimelineItem {
 	if l.LastSeen > 0 && l.LastSeen != l.FirstSeen {
 		out = append(out, TimelineItem{At: time.Unix(l.LastSeen, 0).UTC(), What: "Last reported", Kind: "seen"})
 	}
+	// The history is in the order it was recorded, which is not always
+	// the order things happened (a file imported late, a closing after
+	// the last report): time order, ties as recorded.
+	slices.SortStableFunc(out, func(a, b TimelineItem) int { return a.At.Compare(b.At) })
 	return out
 }
 
@@ -437,7 +516,7 @@ type QIDView struct {
 
 func (s *Server) qid(ctx context.Context, qid int) (*QIDView, error) {
 	db := s.st.DB()
-	v := &QIDView{QID: qid}
+	v := &QIDView{QID: qid, Metrics: []MetricGroup{}}
 	var cves string
 	err := db.QueryRowContext(ctx, `SELECT title, severity, category, vuln_type, published, last_modified, patchable,
   cves, diagnosis, consequence, solution FROM kb_vulns WHERE qid = ?`, qid).Scan(&v.Title, &v.Severity, &v.Category,
@@ -474,6 +553,9 @@ FROM qid_scores WHERE qid = ? AND policy = 0`, qid).Scan(&primary, &v.Vector, &v
 	}
 	if v.Refs, err = vendorLinks(ctx, db, qid); err != nil {
 		return nil, err
+	}
+	if v.Refs == nil {
+		v.Refs = []Link{}
 	}
 	if v.Jira, err = jiraKey(ctx, db, "qid:"+strconv.Itoa(qid)); err != nil {
 		return nil, err

@@ -39,7 +39,8 @@ const xssText = `Look <b>here</b>.<script>window.__xss = "script"</script>
 <img src=x onerror="window.__xss='img'"> <a href="javascript:window.__xss='link'">click</a>
 <a href="https://example.com/advisory" onclick="window.__xss='click'">advisory</a>
 <svg onload="window.__xss='svg'"></svg><iframe src="javascript:window.__xss='frame'"></iframe>
-<style>body{display:none}</style><p style="background:url(javascript:alert(1))">styled</p>`
+<style>body{display:none}</style><p style="background:url(javascript:alert(1))">styled</p>
+</div></div></section></main><h1>Injected heading</h1><h2>Injected section</h2><div><table><tr><td>open cell<ul><li>open item`
 
 var (
 	fixtureOnce sync.Once
@@ -206,6 +207,10 @@ func get(t testing.TB, hs *httptest.Server, path string, hdr ...string) (int, ht
 		t.Fatal(err)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1] // the client sends req.Host, not a Host header
+			continue
+		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	res, err := hs.Client().Do(req)

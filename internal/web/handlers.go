@@ -246,21 +246,22 @@ func (s *Server) apiFindings(w http.ResponseWriter, r *http.Request) error {
 	if p.Next != nil {
 		c := p.Next.String()
 		out.Next = &c
-		out.NextURL = "/api/findings?" + pageQuery(q, p.Next, nil).Encode()
+		out.NextURL = "/api/findings?" + pageQuery(q, p.Next, nil, p.NextStart()).Encode()
 	}
 	if p.Prev != nil {
 		c := p.Prev.String()
 		out.Prev = &c
-		out.PrevURL = "/api/findings?" + pageQuery(q, nil, p.Prev).Encode()
+		out.PrevURL = "/api/findings?" + pageQuery(q, nil, p.Prev, p.PrevStart()).Encode()
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-// pageQuery is the query of another page of the same list.
-func pageQuery(q Query, after, before *Cursor) Query {
+// pageQuery is the query of another page of the same list, starting at
+// row start of it (0: unknown).
+func pageQuery(q Query, after, before *Cursor, start int) Query {
 	q = q.Filter()
-	q.After, q.Before = after, before
+	q.After, q.Before, q.Start = after, before, start
 	return q
 }
 
@@ -455,9 +456,10 @@ func (f *filter) withoutStatus() *filter {
 	return &g
 }
 
-// tagHosts lists, ascending, the hosts with a tag.
+// tagHosts lists, ascending, the hosts with a tag, its name in any case
+// (people type "dmz" for the tag "DMZ").
 func tagHosts(ctx context.Context, tx *sql.Tx, tag string) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT host_id FROM host_tags WHERE name = ? ORDER BY host_id", tag)
+	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT host_id FROM host_tags WHERE name = ? COLLATE NOCASE ORDER BY host_id", tag)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,24 +37,25 @@ import (
 
 // Row is one finding of a list page.
 type Row struct {
-	Key        string    `json:"key"`
-	HostID     int64     `json:"host_id"`
-	Address    string    `json:"ip"`
-	Hostname   string    `json:"hostname"`
-	QID        int       `json:"qid"`
-	Port       int       `json:"port"`
-	Protocol   string    `json:"protocol"`
-	Title      string    `json:"title"`
-	Status     string    `json:"status"`
-	Closed     string    `json:"closed"` // "" while open, else why it closed
-	Rating     string    `json:"vuln_score"`
-	Deadline   string    `json:"breach_date"` // YYYY-MM-DD, "" for none
-	FirstFound time.Time `json:"first_found,omitzero"`
-	LastFound  time.Time `json:"last_found,omitzero"`
-	Score      *float64  `json:"env_score"` // environmental CVSS score, nil without a vector
-	Jira       string    `json:"jira"`      // issue key, "" when not published
-	Overdue    bool      `json:"overdue"`   // open and past its deadline
-	DueSoon    bool      `json:"due_soon"`  // open and due within 7 days
+	Key         string    `json:"key"`
+	HostID      int64     `json:"host_id"`
+	Address     string    `json:"ip"`
+	Hostname    string    `json:"hostname"`
+	QID         int       `json:"qid"`
+	Port        int       `json:"port"`
+	Protocol    string    `json:"protocol"`
+	Title       string    `json:"title"`
+	Status      string    `json:"status"`
+	Closed      string    `json:"closed"` // "" while open, else why it closed
+	Rating      string    `json:"vuln_score"`
+	Deadline    string    `json:"breach_date"` // YYYY-MM-DD, "" for none
+	FirstFound  time.Time `json:"first_found,omitzero"`
+	LastFound   time.Time `json:"last_found,omitzero"`
+	Score       *float64  `json:"env_score"`    // environmental CVSS score, nil without a vector
+	Jira        string    `json:"jira"`         // issue key, "" when not published
+	Overdue     bool      `json:"overdue"`      // open and past its deadline
+	DaysOverdue int       `json:"days_overdue"` // days past the deadline while open, else 0
+	DueSoon     bool      `json:"due_soon"`     // open and due within 7 days
 }
 
 // Page is one page of the list.
@@ -325,18 +327,53 @@ func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Ti
 	return f, nil
 }
 
-// hostIDs finds the hosts a person names: by id, address, or DNS,
-// NetBIOS or fully qualified name (case-insensitive).
+// hostIDs finds the hosts a person names: by id, address, a network
+// (CIDR: 10.1.0.0/16), DNS, NetBIOS or fully qualified name, or the
+// short name of a DNS or fully qualified name ("web-01" for
+// web-01.corp.example.com); names in any case.
 func hostIDs(ctx context.Context, tx *sql.Tx, name string) ([]int64, error) {
+	if prefix, err := netip.ParsePrefix(name); err == nil {
+		return networkHosts(ctx, tx, prefix.Masked())
+	}
 	id, err := strconv.ParseInt(name, 10, 64)
 	if err != nil {
 		id = -1
 	}
+	short := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(name) + ".%" // LIKE ignores ASCII case
 	rows, err := tx.QueryContext(ctx, `SELECT id FROM hosts WHERE id = ?1 OR ip = ?2 OR ipv6 = ?2
-  OR fqdn = ?2 COLLATE NOCASE OR dns = ?2 COLLATE NOCASE OR netbios = ?2 COLLATE NOCASE ORDER BY id`, id, name)
+  OR fqdn = ?2 COLLATE NOCASE OR dns = ?2 COLLATE NOCASE OR netbios = ?2 COLLATE NOCASE
+  OR fqdn LIKE ?3 ESCAPE '\' OR dns LIKE ?3 ESCAPE '\' ORDER BY id`, id, name, short)
 	if err != nil {
 		return nil, fmt.Errorf("hosts: %w", err)
 	}
+	return scanIDs(rows)
+}
+
+// networkHosts lists the hosts whose IPv4 or IPv6 address is in a network.
+func networkHosts(ctx context.Context, tx *sql.Tx, network netip.Prefix) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT id, ip, ipv6 FROM hosts ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("hosts in %s: %w", network, err)
+	}
+	defer rows.Close()
+	ids := []int64{}
+	for rows.Next() {
+		var id int64
+		var ip, ipv6 string
+		if err := rows.Scan(&id, &ip, &ipv6); err != nil {
+			return nil, fmt.Errorf("hosts in %s: %w", network, err)
+		}
+		for _, a := range []string{ip, ipv6} {
+			if addr, err := netip.ParseAddr(a); err == nil && network.Contains(addr.Unmap()) {
+				ids = append(ids, id)
+				break
+			}
+		}
+	}
+	return ids, rows.Err()
+}
+
+func scanIDs(rows *sql.Rows) ([]int64, error) {
 	defer rows.Close()
 	ids := []int64{}
 	for rows.Next() {
@@ -731,7 +768,7 @@ func (s *Server) Findings(ctx context.Context, q Query) (*Page, error) {
 // small set.
 func (s *Server) findings(ctx context.Context, tx *sql.Tx, q Query, forceWalk bool) (*Page, error) {
 	today := s.now()
-	page := &Page{Query: q, Total: -1}
+	page := &Page{Query: q, Total: -1, Rows: []Row{}}
 	f, err := s.resolve(ctx, tx, q, today)
 	if err != nil {
 		return nil, err
@@ -796,8 +833,65 @@ func (s *Server) findings(ctx context.Context, tx *sql.Tx, q Query, forceWalk bo
 			page.Prev = &keys[0]
 		}
 	}
+	if page.Total < 0 && q.rangesOnly() {
+		// Counting a walk's matches would read the whole index; the
+		// overview has counted the lists of a status, rating and deadline.
+		o, err := s.counted(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		if o != nil {
+			if n, ok := o.count(q); ok {
+				page.Total = n
+			}
+		}
+	}
 	page.Rows, err = s.rows(ctx, tx, keys, today)
 	return page, err
+}
+
+// First is the position in the list of the page's first row (1 for the
+// first page), 0 when not known (a cursor without its start).
+func (p *Page) First() int {
+	switch {
+	case len(p.Rows) == 0:
+		return 0
+	case p.Query.After == nil && p.Query.Before == nil:
+		return 1
+	}
+	return p.Query.Start
+}
+
+// Range says which rows of the list the page holds: "1–100 of 6,251",
+// "101–200", "100 shown of 6,251".
+func (p *Page) Range() string {
+	total := ""
+	if p.Total >= 0 {
+		total = " of " + num(p.Total)
+	}
+	if len(p.Rows) == 0 {
+		return "none" + total
+	}
+	if f := p.First(); f > 0 {
+		return num(f) + "–" + num(f+len(p.Rows)-1) + total
+	}
+	return num(len(p.Rows)) + " shown" + total
+}
+
+// NextStart and PrevStart are the positions of the first rows of the next
+// and previous pages, 0 when not known.
+func (p *Page) NextStart() int {
+	if f := p.First(); f > 0 {
+		return f + len(p.Rows)
+	}
+	return 0
+}
+
+func (p *Page) PrevStart() int {
+	if f := p.First(); f > 0 {
+		return max(1, f-p.Query.limit())
+	}
+	return 0
 }
 
 // rows completes a page's rows, in one query: SQLite prepares a join of
@@ -854,6 +948,9 @@ LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy`)
 		if r.Closed == "" && r.Deadline != "" {
 			r.Overdue = r.Deadline < day
 			r.DueSoon = !r.Overdue && r.Deadline <= soon
+			if r.Overdue {
+				r.DaysOverdue = daysBetween(r.Deadline, day)
+			}
 		}
 		out[i] = r
 		seen++
@@ -872,6 +969,16 @@ LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy`)
 		out[i].Jira = jira(&out[i])
 	}
 	return out, nil
+}
+
+// daysBetween is the number of days from one YYYY-MM-DD date to another.
+func daysBetween(from, to string) int {
+	a, err1 := time.Parse(time.DateOnly, from)
+	b, err2 := time.Parse(time.DateOnly, to)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return int(b.Sub(a).Hours() / 24)
 }
 
 // jiraKeys looks up the Jira issues of rows: the finding's own issue, else

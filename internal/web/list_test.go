@@ -4,12 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // oracleRow is a finding as the brute-force oracle sees it.
@@ -91,7 +95,7 @@ func oracleMatch(q Query, r oracleRow, today time.Time) bool {
 			return false
 		}
 	}
-	if q.Host != "" && !slices.Contains(strings.Split(r.host, "\x00"), strings.ToLower(q.Host)) {
+	if q.Host != "" && !oracleHost(q.Host, r) {
 		return false
 	}
 	if q.QID != 0 && r.QID != q.QID {
@@ -100,13 +104,34 @@ func oracleMatch(q Query, r oracleRow, today time.Time) bool {
 	if q.CVE != "" && !slices.Contains(r.cves, q.CVE) {
 		return false
 	}
-	if q.Tag != "" && !slices.Contains(r.tags, q.Tag) {
+	if q.Tag != "" && !slices.ContainsFunc(r.tags, func(t string) bool { return strings.EqualFold(t, q.Tag) }) {
 		return false
 	}
 	if q.Text != "" && !strings.Contains(strings.ToLower(r.title), strings.ToLower(q.Text)) {
 		return false
 	}
 	return true
+}
+
+// oracleHost tells whether a host filter names a finding's host: its id,
+// an address, a name (any case), the first labels of its DNS or fully
+// qualified name, or a network that holds an address.
+func oracleHost(name string, r oracleRow) bool {
+	if _, network, err := net.ParseCIDR(name); err == nil {
+		f := strings.Split(r.host, "\x00")
+		for _, a := range f[1:3] {
+			if ip := net.ParseIP(a); ip != nil && network.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	}
+	name = strings.ToLower(name)
+	f := strings.Split(r.host, "\x00")
+	if slices.Contains(f, name) {
+		return true
+	}
+	return strings.HasPrefix(f[3], name+".") || strings.HasPrefix(f[4], name+".")
 }
 
 // plans counts the plans pageKeys saw.
@@ -196,12 +221,30 @@ func TestListMatchesOracle(t *testing.T) {
 		}
 	}
 	titled = strings.Fields(all[0].title)[0]
+	// A network, a short name and a NetBIOS name, in other cases.
+	var network, short, netbios string
+	for _, r := range all {
+		f := strings.Split(r.host, "\x00")
+		if network == "" && strings.Count(r.ip, ".") == 3 {
+			network = r.ip[:strings.LastIndexByte(r.ip, '.')] + ".0/26"
+		}
+		if name, _, ok := strings.Cut(f[4], "."); short == "" && ok && name != "" {
+			short = strings.ToUpper(name)
+		}
+		if netbios == "" && f[5] != "" {
+			netbios = f[5]
+		}
+	}
+	if network == "" || short == "" || netbios == "" {
+		t.Fatalf("the fixture lacks a host for the host filters: %q %q %q", network, short, netbios)
+	}
 	filters := []string{
 		"", "status=all", "status=closed", "status=Fixed", "status=Active", "status=Re-Opened", "status=New",
 		"rating=Critical", "rating=High&rating=Low&status=all", "due=overdue", "due=week",
 		"host=" + strconv.FormatInt(host, 10), "qid=" + strconv.FormatInt(qid, 10), "cve=" + cve,
 		"tag=" + url.QueryEscape(tagged), "q=" + url.QueryEscape(titled), "q=zzz-nothing", "host=nowhere",
 		"status=all&tag=" + url.QueryEscape(tagged) + "&rating=Medium",
+		"tag=" + url.QueryEscape(strings.ToLower(tagged)), "host=" + url.QueryEscape(network), "host=" + short, "host=" + netbios,
 	}
 	for _, f := range filters {
 		for _, sort := range sortChoices {
@@ -212,7 +255,7 @@ func TestListMatchesOracle(t *testing.T) {
 				// Small pages where the filter selects few findings,
 				// larger ones elsewhere: every list crosses pages.
 				v.Set("limit", "450")
-				if strings.HasPrefix(f, "host=") || strings.HasPrefix(f, "qid=") || strings.HasPrefix(f, "cve=") || f == "due=week" || f == "status=Re-Opened" {
+				if strings.HasPrefix(f, "host=") && !strings.Contains(f, "%2F") || strings.HasPrefix(f, "qid=") || strings.HasPrefix(f, "cve=") || f == "due=week" || f == "status=Re-Opened" {
 					v.Set("limit", "7")
 				}
 				q, err := ParseQuery(v)
@@ -224,6 +267,9 @@ func TestListMatchesOracle(t *testing.T) {
 					if oracleMatch(q, r, today) {
 						want = append(want, r.Cursor)
 					}
+				}
+				if len(want) == 0 && (strings.HasPrefix(f, "host=") || strings.HasPrefix(f, "tag=")) && f != "host=nowhere" {
+					t.Errorf("%s selects nothing in the fixture: the test would prove nothing", f)
 				}
 				slices.SortFunc(want, func(a, b Cursor) int {
 					if q.Desc {
@@ -296,4 +342,264 @@ func TestQueryRoundTrip(t *testing.T) {
 			t.Errorf("%s: no error", bad)
 		}
 	}
+}
+
+// tableRows reads the cells of a findings table, row by row.
+func tableRows(t *testing.T, body string) (head []string, rows [][]string) {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table *html.Node
+	for n := range doc.Descendants() {
+		if n.DataAtom == atom.Table && slices.Contains(n.Attr, html.Attribute{Key: "class", Val: "findings"}) {
+			table = n
+			break
+		}
+	}
+	if table == nil {
+		return nil, nil
+	}
+	for n := range table.Descendants() {
+		if n.Type != html.ElementNode {
+			continue
+		}
+		switch n.DataAtom {
+		case atom.Th:
+			if n.Parent.Parent.DataAtom == atom.Thead {
+				head = append(head, strings.TrimSpace(textOf(n)))
+			}
+		case atom.Tr:
+			if n.Parent.DataAtom != atom.Tbody {
+				continue
+			}
+			var cells []string
+			for c := range n.ChildNodes() {
+				if c.DataAtom == atom.Td {
+					cells = append(cells, strings.TrimSpace(textOf(c)))
+				}
+			}
+			rows = append(rows, cells)
+		}
+	}
+	return head, rows
+}
+
+// The list has a days-overdue column, says its score is the environmental
+// one, and shows a finding without a port as "—".
+func TestListColumns(t *testing.T) {
+	s, hs := newTestServer(t, Config{})
+	today := s.now().UTC().Format(time.DateOnly)
+	p, err := s.Findings(context.Background(), Query{Due: "overdue", Sort: "deadline"})
+	if err != nil || len(p.Rows) == 0 {
+		t.Fatalf("overdue findings: %v, %v", p, err)
+	}
+	_, _, body := get(t, hs, "/findings?due=overdue&sort=deadline")
+	head, rows := tableRows(t, body)
+	col := func(name string) int {
+		for i, h := range head {
+			if strings.HasPrefix(h, name) {
+				return i
+			}
+		}
+		t.Fatalf("no %q column in %q", name, head)
+		return -1
+	}
+	days, port, score := col("Days overdue"), col("Port"), col("Env. score")
+	if len(rows) != len(p.Rows) {
+		t.Fatalf("%d rows on the page, %d in the list", len(rows), len(p.Rows))
+	}
+	for i, r := range p.Rows {
+		d1, _ := time.Parse(time.DateOnly, r.Deadline)
+		d2, _ := time.Parse(time.DateOnly, today)
+		want := int(d2.Sub(d1).Hours() / 24)
+		if r.DaysOverdue != want || want <= 0 {
+			t.Errorf("%s due %s: %d days overdue on %s, want %d", r.Key, r.Deadline, r.DaysOverdue, today, want)
+		}
+		if rows[i][days] != num(want) {
+			t.Errorf("%s: the page says %q days overdue, want %d", r.Key, rows[i][days], want)
+		}
+		wantPort := "—"
+		if r.Port != 0 {
+			wantPort = strconv.Itoa(r.Port) + "/" + r.Protocol
+		}
+		if rows[i][port] != wantPort {
+			t.Errorf("%s: port shown %q, want %q", r.Key, rows[i][port], wantPort)
+		}
+		if rows[i][score] != scoreText(r.Score) {
+			t.Errorf("%s: score shown %q, want %q", r.Key, rows[i][score], scoreText(r.Score))
+		}
+	}
+	// Not overdue: no days.
+	p, _ = s.Findings(context.Background(), Query{Due: "week"})
+	for _, r := range p.Rows {
+		if r.DaysOverdue != 0 {
+			t.Errorf("%s due %s: %d days overdue", r.Key, r.Deadline, r.DaysOverdue)
+		}
+	}
+	ports := map[bool]int{}
+	for _, r := range rows {
+		ports[r[port] == "—"]++
+	}
+	if ports[true] == 0 || ports[false] == 0 {
+		t.Errorf("the fixture's overdue list should hold findings with and without a port: %v", ports)
+	}
+	_, _, api := get(t, hs, "/api/findings?due=overdue")
+	mustContain(t, "/api/findings", api, `"days_overdue": `)
+}
+
+// The line above the list names every filter in force.
+func TestFilterSummary(t *testing.T) {
+	_, hs := newTestServer(t, Config{})
+	_, _, body := get(t, hs, "/findings?status=all&rating=High&rating=Critical&due=overdue&host=10.0.0.0%2F8&qid=105936&cve=CVE-2024-3094&tag=dmz&q=openssh")
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := byID(doc, "count")
+	if count == nil {
+		t.Fatal("no #count")
+	}
+	line := strings.Join(strings.Fields(textOf(count)), " ")
+	for _, want := range []string{"all", "Critical, High", "overdue", "host 10.0.0.0/8", "QID 105936", "CVE-2024-3094", "tag dmz", `title contains "openssh"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("the filter line %q does not say %q", line, want)
+		}
+	}
+}
+
+// A list says its total and where its page is in it: "1–100 of 6,251",
+// then "101–200 of 6,251", and back. Totals of status, rating and
+// deadline lists come from the overview; they are the oracle's.
+func TestListTotal(t *testing.T) {
+	s, hs := newTestServer(t, Config{})
+	if _, err := s.Overview(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	all := loadOracle(t, s.st.DB())
+	for _, f := range []string{"", "status=all", "status=closed", "status=Fixed", "status=Active", "status=Re-Opened", "status=New",
+		"rating=Critical", "rating=High&rating=Low&status=all", "due=overdue", "due=week", "status=Active&due=overdue&rating=High",
+		"status=closed&due=overdue", "status=Fixed&rating=None", "q=zzz-nothing"} {
+		v, _ := url.ParseQuery(f)
+		q, err := ParseQuery(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for _, r := range all {
+			if oracleMatch(q, r, s.now()) {
+				want++
+			}
+		}
+		p, err := s.Findings(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Total != want {
+			t.Errorf("%q: total %d, want %d", f, p.Total, want)
+		}
+	}
+	// Paging: the line says where each page is.
+	p, _ := s.Findings(context.Background(), Query{Status: "all"})
+	total := p.Total
+	if total <= 2*defaultLimit {
+		t.Fatalf("%d findings: too few to page", total)
+	}
+	rangeOf := func(path string) (string, string, string) {
+		_, _, body := get(t, hs, path)
+		doc, err := html.Parse(strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		link := func(rel string) string {
+			for n := range doc.Descendants() {
+				for _, a := range n.Attr {
+					if a.Key == "rel" && a.Val == rel {
+						for _, a := range n.Attr {
+							if a.Key == "href" {
+								return a.Val
+							}
+						}
+					}
+				}
+			}
+			return ""
+		}
+		r := byID(doc, "range")
+		if r == nil {
+			t.Fatalf("%s: no #range", path)
+		}
+		return textOf(r), link("next"), link("prev")
+	}
+	of := " of " + num(total)
+	r, next, prev := rangeOf("/findings?status=all")
+	if r != "1–100"+of || prev != "" || next == "" {
+		t.Fatalf("first page: %q, next %q, prev %q", r, next, prev)
+	}
+	r, next, prev = rangeOf(next)
+	if r != "101–200"+of || prev == "" {
+		t.Fatalf("second page: %q, prev %q", r, prev)
+	}
+	r, _, _ = rangeOf(next)
+	if r != "201–"+num(min(300, total))+of {
+		t.Errorf("third page: %q", r)
+	}
+	r, _, prev2 := rangeOf(prev)
+	if r != "1–100"+of || prev2 != "" {
+		t.Errorf("back to the first page: %q, prev %q", r, prev2)
+	}
+	// The API fills total.
+	_, _, body := get(t, hs, "/api/findings?status=all&limit=5")
+	mustContain(t, "/api/findings", body, `"total": `+strconv.Itoa(total), "start=6")
+
+	// Once a finding changes, the overview's count is not the total any
+	// more: none is given until the next overview.
+	if _, err := s.st.DB().Exec("UPDATE meta SET value = value + 1 WHERE name = 'rev'"); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Findings(context.Background(), Query{Status: "all"}); p.Total != -1 {
+		t.Errorf("after a change: total %d, want none (-1)", p.Total)
+	}
+}
+
+// A host's page does not repeat its host on every row, nor a QID's page
+// its QID; each row still leads to its finding. The finding page labels
+// the category.
+func TestScopedPages(t *testing.T) {
+	s, hs := newTestServer(t, Config{})
+	paths := routePaths(t, s)
+	for _, c := range []struct {
+		path, gone, kept string
+	}{
+		{paths["GET /host/{id}"], "Host", "QID · Title"},
+		{paths["GET /qid/{qid}"], "QID · Title", "Host"},
+		{"/findings", "", "Host"},
+	} {
+		_, _, body := get(t, hs, c.path)
+		head, rows := tableRows(t, body)
+		if len(rows) == 0 {
+			t.Fatalf("%s: no rows", c.path)
+		}
+		has := func(name string) bool {
+			return slices.ContainsFunc(head, func(h string) bool { return strings.HasPrefix(h, name) })
+		}
+		if c.gone != "" && has(c.gone) {
+			t.Errorf("%s repeats its own %s on every row: %q", c.path, c.gone, head)
+		}
+		if !has(c.kept) {
+			t.Errorf("%s lacks the %s column: %q", c.path, c.kept, head)
+		}
+		for _, r := range rows {
+			if len(r) != len(head) {
+				t.Errorf("%s: a row of %d cells under %d headings", c.path, len(r), len(head))
+				break
+			}
+		}
+		if n := strings.Count(body, `class="ftitle"`); n != len(rows) {
+			t.Errorf("%s: %d links to findings for %d rows", c.path, n, len(rows))
+		}
+	}
+	_, _, body := get(t, hs, paths["GET /finding/{key}"])
+	mustContain(t, "finding page", body, `<dt>Category</dt><dd id="category">`)
 }

@@ -64,6 +64,63 @@ type Overview struct {
 	// open: the list skips the other ranges when it walks for a QID set,
 	// and the QID page need not count a common QID's findings one by one.
 	qids map[int32]qidInfo
+	// cells counts every finding by closed (0 open, 1 closed), Qualys
+	// status (statusIndex), rating (ratingOrder) and deadline (dueCell):
+	// the total of a list filtered by those alone.
+	cells [2][5][6][3]int32
+	rev   string // meta.rev when it was built: any change of a finding bumps it
+}
+
+// The deadline cells: past, within 7 days, other (later or none).
+const (
+	dueOverdue = iota
+	dueWeek
+	dueOther
+)
+
+// count is the number of findings a list query selects, when it filters
+// on status, rating and deadline alone; ok is false otherwise.
+func (o *Overview) count(q Query) (n int, ok bool) {
+	if !q.rangesOnly() {
+		return 0, false
+	}
+	for closed := range 2 {
+		for si := range 5 {
+			switch q.Status {
+			case "":
+				if closed == 1 {
+					continue
+				}
+			case "closed":
+				if closed == 0 {
+					continue
+				}
+			case "all":
+			case "Fixed":
+				if si != statusIndex("Fixed") {
+					continue
+				}
+			default:
+				if closed == 1 || si != statusIndex(q.Status) {
+					continue
+				}
+			}
+			for ri, r := range ratingOrder {
+				if len(q.Ratings) > 0 && !slices.Contains(q.Ratings, r) {
+					continue
+				}
+				for d, c := range o.cells[closed][si][ri] {
+					switch {
+					case q.Due == "overdue" && (closed == 1 || d != dueOverdue):
+					case q.Due == "week" && (closed == 1 || d != dueWeek):
+					default:
+						n += int(c)
+					}
+				}
+			}
+		}
+	}
+	return n, true
 }
 
 // qidInfo is what the overview notes of a QID.
@@ -229,6 +286,24 @@ func (s *Server) Overview(ctx context.Context) (*Overview, error) {
 	return c.cur, nil
 }
 
+// counted returns the overview if its counts of findings are those of the
+// store as tx sees it now, else nil: no finding changed since (meta.rev,
+// a lookup, where the whole stamp reads every host) and it is the same day.
+func (s *Server) counted(ctx context.Context, tx *sql.Tx) (*Overview, error) {
+	s.overview.mu.Lock()
+	o := s.overview.cur
+	s.overview.mu.Unlock()
+	if o == nil || o.Today != s.now().UTC().Format(time.DateOnly) {
+		return nil, nil
+	}
+	var rev string
+	err := tx.QueryRowContext(ctx, "SELECT COALESCE((SELECT value FROM meta WHERE name = 'rev'), '')").Scan(&rev)
+	if err != nil || rev != o.rev {
+		return nil, err
+	}
+	return o, nil
+}
+
 // current returns the overview if it describes the store as db sees it
 // now, else nil.
 func (s *Server) current(ctx context.Context, db queryer) (*Overview, error) {
@@ -367,7 +442,10 @@ func ratingIndex(b []byte) int {
 
 func (s *Server) buildOverview(ctx context.Context, stamp string) (*Overview, error) {
 	now := s.now().UTC()
-	o := &Overview{Built: now, stamp: stamp, Today: now.Format(time.DateOnly), DueBy: now.AddDate(0, 0, 7).Format(time.DateOnly)}
+	rev, _, _ := strings.Cut(stamp, "/")
+	o := &Overview{Built: now, stamp: stamp, rev: rev, Today: now.Format(time.DateOnly), DueBy: now.AddDate(0, 0, 7).Format(time.DateOnly),
+		// Lists are empty, not absent, in the API.
+		Trend: Trend{Days: []string{}, Ratings: []string{}, Open: [][]int{}}, TopQIDs: []TopQID{}, TopHosts: []TopHost{}}
 	err := s.raw(ctx, func(c *sqlite3.Conn) error { return s.compute(c, o, now) })
 	if err != nil {
 		return nil, fmt.Errorf("overview: %w", err)
@@ -390,8 +468,9 @@ func (s *Server) compute(c *sqlite3.Conn, o *Overview, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	// The newest run; of runs that ended in the same second, the later one.
 	err = each(c, `SELECT kind, started_at, finished_at FROM sync_runs WHERE status = 'done'
-ORDER BY finished_at DESC LIMIT 1`, nil, func(st *sqlite3.Stmt) {
+ORDER BY finished_at DESC, id DESC LIMIT 1`, nil, func(st *sqlite3.Stmt) {
 		o.Sync.RunKind = st.ColumnText(0)
 		o.Sync.RunStarted = time.Unix(st.ColumnInt64(1), 0).UTC()
 		o.Sync.RunFinished = time.Unix(st.ColumnInt64(2), 0).UTC()
@@ -519,6 +598,13 @@ FROM detections INDEXED BY detections_status WHERE type <> 'Info'`, nil, func(st
 		}
 		q.mask |= 1 << (min(si, 4)*6 + ri)
 		isOpen := len(closed) == 0
+		due := dueOther
+		if len(deadline) > 0 && string(deadline) < string(today) {
+			due = dueOverdue
+		} else if len(deadline) > 0 && string(deadline) <= string(soon) {
+			due = dueWeek
+		}
+		o.cells[b2i(!isOpen)][si][ri][due]++
 		if isOpen {
 			o.Open++
 			openBy[ri]++
@@ -644,6 +730,9 @@ FROM detections INDEXED BY detections_status WHERE type <> 'Info'`, nil, func(st
 
 	// Remediation against the deadlines.
 	sla := slaDays(c)
+	if len(sla) == 0 {
+		sla = s.cfg.SLADays // nothing scored yet: the deadlines that will apply
+	}
 	for i, r := range ratingOrder[:5] {
 		row := SLARow{Rating: r, SLADays: sla[r], Fixed: fixed[i], Timed: timed[i], WithinSLA: within[i],
 			OpenOverdue: overdueBy[i], Open: openBy[i]}

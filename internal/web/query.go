@@ -30,6 +30,7 @@ type Query struct {
 	After   *Cursor  // the page after this row
 	Before  *Cursor  // the page before this row
 	Limit   int      // rows per page; 0 means 100
+	Start   int      // the position of the page's first row, carried by the pager's links for the "101–200" line; 0: unknown
 }
 
 // Statuses a list can select, in the order the filter form shows them.
@@ -148,6 +149,12 @@ func ParseQuery(v url.Values) (Query, error) {
 	if q.After != nil && q.Before != nil {
 		errs = append(errs, errors.New("after and before: give one"))
 	}
+	if s := v.Get("start"); s != "" && (q.After != nil || q.Before != nil) {
+		// Only says where a page is; a bad value is not worth an error.
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			q.Start = n
+		}
+	}
 	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n <= 0 || n > maxLimit {
@@ -192,6 +199,9 @@ func (q Query) Values() url.Values {
 	if q.Before != nil {
 		v.Set("before", q.Before.String())
 	}
+	if q.Start > 0 && (q.After != nil || q.Before != nil) {
+		v.Set("start", strconv.Itoa(q.Start))
+	}
 	if q.Limit != 0 && q.Limit != defaultLimit {
 		v.Set("limit", strconv.Itoa(q.Limit))
 	}
@@ -200,7 +210,7 @@ func (q Query) Values() url.Values {
 
 // Filter is the query without its page: the first page of the same view.
 func (q Query) Filter() Query {
-	q.After, q.Before = nil, nil
+	q.After, q.Before, q.Start = nil, nil, 0
 	return q
 }
 
@@ -238,6 +248,43 @@ func (q Query) StatusLabel() string {
 		return "all"
 	}
 	return q.Status
+}
+
+// rangesOnly tells whether the query filters on status, rating and
+// deadline alone.
+func (q Query) rangesOnly() bool {
+	return q.Host == "" && q.Tag == "" && q.QID == 0 && q.CVE == "" && q.Text == ""
+}
+
+// Summary names every filter in force, for the line above the list: the
+// status always, then each other filter set.
+func (q Query) Summary() []string {
+	out := []string{q.StatusLabel()}
+	if len(q.Ratings) > 0 {
+		out = append(out, strings.Join(q.Ratings, ", "))
+	}
+	switch q.Due {
+	case "overdue":
+		out = append(out, "overdue")
+	case "week":
+		out = append(out, "due within 7 days")
+	}
+	if q.Host != "" {
+		out = append(out, "host "+q.Host)
+	}
+	if q.QID != 0 {
+		out = append(out, "QID "+strconv.Itoa(q.QID))
+	}
+	if q.CVE != "" {
+		out = append(out, q.CVE)
+	}
+	if q.Tag != "" {
+		out = append(out, "tag "+q.Tag)
+	}
+	if q.Text != "" {
+		out = append(out, "title contains "+strconv.Quote(q.Text))
+	}
+	return out
 }
 
 // Cursor is the position of a row in every order the list offers: its

@@ -14,19 +14,21 @@ import (
 // escapes for its context; only kb returns HTML, sanitized.
 func (s *Server) funcs() template.FuncMap {
 	return template.FuncMap{
-		"asset":   s.assetURL,
-		"kb":      s.kbHTML,
-		"num":     num,
-		"pct":     pct,
-		"score":   scoreText,
-		"days":    func(d float64) string { return strconv.FormatFloat(d, 'f', 1, 64) },
-		"date":    func(t time.Time) string { return dateText(t) },
-		"when":    whenText,
-		"rclass":  func(r string) string { return "r-" + strings.ToLower(cmpOr(r, "unrated")) },
-		"lower":   strings.ToLower,
-		"finding": findingURL,
-		"jira":    s.jiraURL,
-		"sortURL": func(base string, q Query, name string) string { return base + "?" + q.SortBy(name).Encode() },
+		"asset":    s.assetURL,
+		"kb":       s.kbHTML,
+		"num":      num,
+		"pct":      pct,
+		"score":    scoreText,
+		"days":     func(d float64) string { return strconv.FormatFloat(d, 'f', 1, 64) },
+		"date":     func(t time.Time) string { return dateText(t) },
+		"seconds":  durationText,
+		"portText": portText,
+		"when":     whenText,
+		"rclass":   func(r string) string { return "r-" + strings.ToLower(cmpOr(r, "unrated")) },
+		"lower":    strings.ToLower,
+		"finding":  findingURL,
+		"jira":     s.jiraURL,
+		"sortURL":  func(base string, q Query, name string) string { return base + "?" + q.SortBy(name).Encode() },
 		"sortMark": func(q Query, name string) string {
 			if cmpOr(q.Sort, "rating") != name {
 				return ""
@@ -36,8 +38,8 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return "▲"
 		},
-		"pageURL": func(base string, q Query, after, before *Cursor) string {
-			return base + "?" + pageQuery(q, after, before).Encode()
+		"pageURL": func(base string, q Query, after, before *Cursor, start int) string {
+			return base + "?" + pageQuery(q, after, before, start).Encode()
 		},
 		"firstURL":  func(base string, q Query) string { return withQuery(base, q.Filter().Encode()) },
 		"exportURL": func(format string, q Query) string { return withQuery("/findings."+format, q.Filter().Encode()) },
@@ -127,6 +129,32 @@ func num(n int) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// portText writes a finding's port and protocol; a finding of the host
+// as a whole (port 0) has no port: "—".
+func portText(port int, protocol string) string {
+	if port == 0 {
+		return "—"
+	}
+	if protocol == "" {
+		return strconv.Itoa(port)
+	}
+	return strconv.Itoa(port) + "/" + protocol
+}
+
+// durationText writes a length in seconds for people: seconds below a
+// minute, minutes below an hour, then hours.
+func durationText(sec float64) string {
+	switch {
+	case sec < 1:
+		return "under a second"
+	case sec < 60:
+		return strconv.Itoa(int(sec)) + " s"
+	case sec < 3600:
+		return strconv.FormatFloat(sec/60, 'f', 1, 64) + " min"
+	}
+	return strconv.FormatFloat(sec/3600, 'f', 1, 64) + " h"
 }
 
 func pct(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" }

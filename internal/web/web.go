@@ -11,13 +11,18 @@
 // even if it slipped through.
 //
 // It binds 127.0.0.1 unless told otherwise, and refuses an address beyond
-// loopback unless a login (HTTP basic, or a bearer token) is configured.
+// loopback unless a login (HTTP basic with a password of 12 characters or
+// more, or a bearer token as long) is configured. It answers only requests
+// addressed to it by a loopback name, the address it binds or a name listed
+// in web.hosts, so that a web page cannot rebind its own name to 127.0.0.1
+// and read the findings. It serves HTTPS when given a certificate.
 package web
 
 import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -31,10 +36,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"qvt/internal/assess"
+	"qvt/internal/environment"
 	"qvt/internal/store"
 )
 
@@ -46,10 +54,23 @@ const DefaultAddr = "127.0.0.1:8080"
 
 // Config configures the dashboard (the `web:` section of the config file).
 type Config struct {
-	Addr    string `yaml:"addr"`     // host:port; default 127.0.0.1:8080
-	Auth    Auth   `yaml:"auth"`     // required when Addr is not a loopback address
-	JiraURL string `yaml:"jira_url"` // base URL of Jira, for links to issues: JiraURL + "/browse/" + key
+	Addr    string   `yaml:"addr"`     // host:port; default 127.0.0.1:8080
+	Auth    Auth     `yaml:"auth"`     // required when Addr is not a loopback address
+	JiraURL string   `yaml:"jira_url"` // base URL of Jira, for links to issues: JiraURL + "/browse/" + key
+	Hosts   []string `yaml:"hosts"`    // names it answers to besides loopback and Addr's host (QVT_WEB_HOSTS, comma separated)
+	TLSCert string   `yaml:"tls_cert"` // PEM certificate (chain) file: serve HTTPS (QVT_WEB_TLS_CERT)
+	TLSKey  string   `yaml:"tls_key"`  // PEM private key file of TLSCert (QVT_WEB_TLS_KEY)
+	// SLADays are the configured deadlines by rating, shown until the
+	// store records the policy its scores were made under (default: the
+	// default policy's).
+	SLADays map[string]int `yaml:"-"`
+	// Environments are the configured environment policies, to name the
+	// one a finding's host is scored under.
+	Environments environment.Set `yaml:"-"`
 }
+
+// minSecret is the shortest password or token accepted beyond loopback.
+const minSecret = 12
 
 // Auth is the dashboard's login: HTTP basic (User and Password), a bearer
 // token (Token), or both. Empty means none.
@@ -73,7 +94,11 @@ func (c Config) String() string {
 	case c.Auth.Token != "":
 		auth = "bearer token"
 	}
-	return fmt.Sprintf("addr=%s auth=%s jira_url=%s", c.addr(), auth, c.JiraURL)
+	cert := "none"
+	if c.TLSCert != "" {
+		cert = c.TLSCert
+	}
+	return fmt.Sprintf("addr=%s auth=%s hosts=%s tls_cert=%s jira_url=%s", c.addr(), auth, strings.Join(c.Hosts, ","), cert, c.JiraURL)
 }
 
 // LogValue keeps secrets out of logs.
@@ -100,6 +125,9 @@ type Server struct {
 	gatherMax gatherLimits      // the sizes of sets the list sorts rather than walks
 	static    map[string]string // file name → content hash, for cache-busting URLs
 	handler   http.Handler
+	hosts     map[string]bool // Host header names answered besides loopback ones
+	patterns  []string        // the routes' patterns, as the mux knows them
+	listening func(net.Addr)  // told the address once listening (tests)
 	bg        context.Context // background work (the overview) stops with it
 	stop      context.CancelFunc
 }
@@ -118,8 +146,28 @@ func New(st *store.Store, cfg Config, log *slog.Logger) (*Server, error) {
 	if (cfg.Auth.User == "") != (cfg.Auth.Password == "") {
 		return nil, errors.New("web: auth: give both user and password, or neither")
 	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, errors.New("web: tls: give both tls_cert and tls_key, or neither")
+	}
 	cfg.JiraURL = strings.TrimRight(cfg.JiraURL, "/")
-	s := &Server{st: st, cfg: cfg, log: log, now: time.Now, sanitizer: kbPolicy(), static: map[string]string{}, gatherMax: defaultGather}
+	if cfg.SLADays == nil {
+		cfg.SLADays = assess.DefaultPolicy().SLADays
+	}
+	s := &Server{st: st, cfg: cfg, log: log, now: time.Now, sanitizer: kbPolicy(), static: map[string]string{}, gatherMax: defaultGather,
+		hosts: map[string]bool{}}
+	for _, h := range cfg.Hosts {
+		name := hostName(h)
+		if name == "" || strings.ContainsAny(strings.TrimSpace(h), "/@?# ") {
+			return nil, fmt.Errorf("web: hosts: %q: want a host name or address, e.g. dash.example.com", h)
+		}
+		s.hosts[name] = true
+	}
+	// The bound address, unless it is every address (0.0.0.0, ::).
+	if host, _, err := net.SplitHostPort(cfg.addr()); err == nil && host != "" {
+		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+			s.hosts[hostName(host)] = true
+		}
+	}
 	s.bg, s.stop = context.WithCancel(context.Background())
 	if err := s.loadAssets(); err != nil {
 		return nil, err
@@ -151,13 +199,40 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !loop && !s.cfg.Auth.Enabled() {
+	a := s.cfg.Auth
+	if !loop && !a.Enabled() {
 		return fmt.Errorf("web: refusing to serve on %s without a login: anyone on the network could read every finding; "+
 			"configure web.auth (user and password, or a token), or bind 127.0.0.1", addr)
+	}
+	if !loop {
+		// The value itself is never named: only the setting.
+		for _, sec := range []struct{ name, value string }{
+			{"web.auth.password (QVT_WEB_PASSWORD)", a.Password}, {"web.auth.token (QVT_WEB_TOKEN)", a.Token}} {
+			if sec.value != "" && utf8.RuneCountInString(sec.value) < minSecret {
+				return fmt.Errorf("web: refusing to serve on %s: %s is shorter than %d characters, too easy to guess from the network",
+					addr, sec.name, minSecret)
+			}
+		}
+	}
+	var tlsConfig *tls.Config
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("web: tls_cert %s, tls_key %s: %w", s.cfg.TLSCert, s.cfg.TLSKey, err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	} else if !loop {
+		s.log.Warn("serving the dashboard beyond loopback over plain HTTP: its login and findings cross the network in clear; " +
+			"set web.tls_cert and web.tls_key, or put it behind a TLS proxy")
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+		scheme = "https"
 	}
 	srv := &http.Server{
 		Handler:           s.handler,
@@ -166,8 +241,11 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	if s.listening != nil {
+		s.listening(ln.Addr())
+	}
 	s.Warm(ctx)
-	s.log.Info("serving the dashboard", "url", "http://"+ln.Addr().String()+"/", "login", s.cfg.Auth.Enabled())
+	s.log.Info("serving the dashboard", "url", scheme+"://"+ln.Addr().String()+"/", "login", s.cfg.Auth.Enabled())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -198,6 +276,30 @@ func loopback(addr string) (bool, error) {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback(), nil
+}
+
+// hostName is the host of a Host header or configured name, without its
+// port, brackets or final dot, in lower case.
+func hostName(hostport string) string {
+	h := strings.TrimSpace(hostport)
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	return strings.ToLower(strings.TrimSuffix(h, "."))
+}
+
+// servedHost tells whether a request's Host header names this dashboard:
+// a loopback name or address, the address it binds, or a name in
+// web.hosts. Any other name may be a web page's own, rebound to this
+// machine's address (DNS rebinding) to read the dashboard from a browser.
+func (s *Server) servedHost(hostport string) bool {
+	h := hostName(hostport)
+	if h == "localhost" || s.hosts[h] {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // loadAssets parses the templates and fingerprints the static files.
@@ -247,6 +349,7 @@ func (s *Server) routes() http.Handler {
 	handle := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
 		route := pattern[strings.IndexByte(pattern, ' ')+1:]
 		mux.Handle(pattern, s.instrument(route, h))
+		s.patterns = append(s.patterns, pattern)
 	}
 	handle("GET /{$}", s.overviewPage)
 	handle("GET /findings", s.findingsPage)
@@ -266,6 +369,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound
 	}))
+	s.patterns = append(s.patterns, "GET /metrics", "/")
 	return s.secure(mux)
 }
 
@@ -279,7 +383,18 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		if r.URL.Path != "/healthz" && s.cfg.Auth.Enabled() && !s.authorized(r) {
+		// Findings must not linger in caches; the static files, which
+		// hold none, say otherwise.
+		h.Set("Cache-Control", "no-store")
+		health := r.URL.Path == "/healthz" // what a monitor asks, by any name; it tells nothing
+		if !health && !s.servedHost(r.Host) {
+			s.log.Warn("dashboard: refused a request for another host name (add it to web.hosts if it is this dashboard's)",
+				"host", r.Host, "path", r.URL.Path)
+			http.Error(w, "misdirected request: this dashboard does not answer to the host name "+strconv.Quote(r.Host)+
+				"; if it is its name, add it to web.hosts (QVT_WEB_HOSTS)", http.StatusMisdirectedRequest)
+			return
+		}
+		if !health && s.cfg.Auth.Enabled() && !s.authorized(r) {
 			h.Set("WWW-Authenticate", `Basic realm="qvt", charset="UTF-8"`)
 			http.Error(w, "login required", http.StatusUnauthorized)
 			return
@@ -291,8 +406,9 @@ func (s *Server) secure(next http.Handler) http.Handler {
 // authorized checks the request's credentials in constant time.
 func (s *Server) authorized(r *http.Request) bool {
 	a := s.cfg.Auth
-	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && a.Token != "" {
-		return subtle.ConstantTimeCompare([]byte(tok), []byte(a.Token)) == 1
+	// The scheme's name is case-insensitive (RFC 9110, 11.1).
+	if scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") {
+		return a.Token != "" && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(a.Token)) == 1
 	}
 	if user, pass, ok := r.BasicAuth(); ok && a.User != "" {
 		u := subtle.ConstantTimeCompare([]byte(user), []byte(a.User))

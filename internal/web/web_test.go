@@ -2,9 +2,12 @@ package web
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -128,72 +131,243 @@ func TestKBSanitized(t *testing.T) {
 		"Hostile &lt;script&gt;", "&lt;script&gt;window.", `>VENDOR-1<`)
 }
 
-// A login is required when configured, for pages and API, not for /healthz.
+// routePaths is a path for each route the dashboard serves, from the
+// router's own list of patterns, its wildcards filled with the fixture's
+// first finding, host and QID.
+func routePaths(t *testing.T, s *Server) map[string]string {
+	t.Helper()
+	p, err := s.Findings(context.Background(), Query{Limit: 1})
+	if err != nil || len(p.Rows) != 1 {
+		t.Fatalf("first finding: %v %v", p, err)
+	}
+	f := p.Rows[0]
+	fill := strings.NewReplacer("{$}", "", "{key}", url.PathEscape(f.Key), "{id}", strconv.FormatInt(f.HostID, 10),
+		"{qid}", strconv.Itoa(f.QID), "{name}", "app.css")
+	paths := map[string]string{}
+	for _, pattern := range s.patterns {
+		path := pattern[strings.IndexByte(pattern, ' ')+1:]
+		if path == "/" {
+			path = "/nowhere" // the catch-all
+		}
+		path = fill.Replace(path)
+		if strings.ContainsAny(path, "{}") {
+			t.Fatalf("route %q: no sample value for its wildcard", pattern)
+		}
+		paths[pattern] = path
+	}
+	if len(paths) < 15 {
+		t.Fatalf("the router lists %d routes: %v", len(paths), s.patterns)
+	}
+	return paths
+}
+
+// A login is required when configured, on every route but /healthz
+// exactly: HTTP basic, a bearer token, or either when both are set.
 func TestAuth(t *testing.T) {
-	_, hs := newTestServer(t, Config{Auth: Auth{User: "lead", Password: "s3cret", Token: "tok-123"}})
-	for _, c := range []struct {
-		name   string
-		hdr    []string
-		status int
+	basic := func(user, pass string) []string {
+		return []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))}
+	}
+	const user, pass, token = "lead", "s3cret-passphrase", "tok-1234567890"
+	for _, cfg := range []struct {
+		name string
+		auth Auth
 	}{
-		{"none", nil, 401},
-		{"basic", []string{"Authorization", "Basic bGVhZDpzM2NyZXQ="}, 200},
-		{"bad password", []string{"Authorization", "Basic bGVhZDp3cm9uZw=="}, 401},
-		{"bearer", []string{"Authorization", "Bearer tok-123"}, 200},
-		{"bad bearer", []string{"Authorization", "Bearer tok-12"}, 401},
+		{"token only", Auth{Token: token}},
+		{"basic only", Auth{User: user, Password: pass}},
+		{"both", Auth{User: user, Password: pass, Token: token}},
 	} {
-		for _, path := range []string{"/", "/api/summary", "/metrics"} {
-			status, h, _ := get(t, hs, path, c.hdr...)
-			if status != c.status {
-				t.Errorf("%s %s: status %d, want %d", c.name, path, status, c.status)
+		t.Run(cfg.name, func(t *testing.T) {
+			if !cfg.auth.Enabled() {
+				t.Fatalf("%+v: Enabled() is false", cfg.auth)
 			}
-			if status == 401 && !strings.HasPrefix(h.Get("WWW-Authenticate"), "Basic") {
-				t.Errorf("%s %s: no WWW-Authenticate", c.name, path)
+			s, hs := newTestServer(t, Config{Auth: cfg.auth})
+			hasBasic, hasToken := cfg.auth.User != "", cfg.auth.Token != ""
+			cases := []struct {
+				name string
+				hdr  []string
+				ok   bool
+			}{
+				{"no login", nil, false},
+				{"empty basic", []string{"Authorization", "Basic Og=="}, false},
+				{"empty basic user", basic("", pass), false},
+				{"basic", basic(user, pass), hasBasic},
+				{"basic, wrong password", basic(user, pass+"x"), false},
+				{"basic, wrong user", basic(user+"x", pass), false},
+				{"basic, token as password", basic(user, token), false},
+				{"bearer", []string{"Authorization", "Bearer " + token}, hasToken},
+				{"bearer, any case", []string{"Authorization", "bEARER " + token}, hasToken},
+				{"bearer, short token", []string{"Authorization", "Bearer " + token[:len(token)-1]}, false},
+				{"bearer, empty", []string{"Authorization", "Bearer "}, false},
+				{"bearer, password", []string{"Authorization", "Bearer " + pass}, false},
 			}
+			paths := routePaths(t, s)
+			for pattern, path := range paths {
+				for _, c := range cases {
+					status, h, _ := get(t, hs, path, c.hdr...)
+					switch {
+					case pattern == "GET /healthz":
+						if status != http.StatusOK {
+							t.Errorf("%s %s: status %d; /healthz needs no login", c.name, path, status)
+						}
+					case c.ok && (status == http.StatusUnauthorized || status >= 500):
+						t.Errorf("%s %s: status %d, want it served", c.name, path, status)
+					case !c.ok && status != http.StatusUnauthorized:
+						t.Errorf("%s %s: status %d, want 401", c.name, path, status)
+					case !c.ok && !strings.HasPrefix(h.Get("WWW-Authenticate"), "Basic"):
+						t.Errorf("%s %s: no WWW-Authenticate", c.name, path)
+					}
+				}
+			}
+			// Only /healthz itself is open.
+			for _, path := range []string{"/healthz/", "/healthzz", "/healthz.json", "/h", "/hosts/1", "/host/1"} {
+				if status, _, _ := get(t, hs, path); status != http.StatusUnauthorized {
+					t.Errorf("%s without a login: status %d, want 401", path, status)
+				}
+			}
+		})
+	}
+	// Without a login configured, every route is served.
+	s, hs := newTestServer(t, Config{})
+	for pattern, path := range routePaths(t, s) {
+		status, _, _ := get(t, hs, path)
+		if want := http.StatusOK; pattern == "/" {
+			want = http.StatusNotFound
+			if status != want {
+				t.Errorf("%s without login configured: status %d, want %d", path, status, want)
+			}
+		} else if status != want {
+			t.Errorf("%s without login configured: status %d, want %d", path, status, want)
 		}
 	}
-	if status, _, _ := get(t, hs, "/healthz"); status != 200 {
-		t.Errorf("/healthz needs a login: %d", status)
+	for _, a := range []Auth{{}, {User: user}, {Password: pass}} {
+		if a.Enabled() {
+			t.Errorf("%+v counts as a login", a)
+		}
 	}
-	cfg := Config{Auth: Auth{User: "lead", Password: "s3cret", Token: "tok-123"}}
-	if s := cfg.String(); strings.Contains(s, "s3cret") || strings.Contains(s, "tok-123") {
+	cfg := Config{Auth: Auth{User: user, Password: pass, Token: token}}
+	if s := cfg.String(); strings.Contains(s, pass) || strings.Contains(s, token) {
 		t.Errorf("Config.String leaks a secret: %s", s)
 	}
 }
 
 // The dashboard binds loopback by default and will not listen beyond it
-// without a login.
+// without a login. Each case has a deadline: a server that serves when it
+// should refuse fails the test rather than running on.
 func TestListenPolicy(t *testing.T) {
-	for addr, want := range map[string]bool{"127.0.0.1:8080": true, "[::1]:80": true, "localhost:1": true,
-		":8080": false, "0.0.0.0:8080": false, "[::]:8080": false, "10.0.0.5:8080": false, "dash.example.com:443": false} {
+	for addr, want := range map[string]bool{"127.0.0.1:8080": true, "[::1]:80": true, "localhost:1": true, "LocalHost:1": true,
+		"127.0.0.2:80": true, ":8080": false, "0.0.0.0:8080": false, "[::]:8080": false, "10.0.0.5:8080": false,
+		"dash.example.com:443": false, "localhost.example:80": false, "localhost.:80": false, "127.0.0.1.example.com:80": false,
+		"mylocalhost:80": false, "[::ffff:10.0.0.1]:80": false} {
 		if got, err := loopback(addr); err != nil || got != want {
 			t.Errorf("loopback(%q) = %v, %v; want %v", addr, got, err, want)
 		}
 	}
+	if _, err := loopback("127.0.0.1"); err == nil {
+		t.Error("an address without a port is accepted")
+	}
 	st, _ := fixtureStore(t)
-	s, err := New(st, Config{Addr: "0.0.0.0:0"}, nil)
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Addr: "0.0.0.0:0"}, "without a login"},
+		{Config{Addr: ":0"}, "without a login"},
+	} {
+		s, err := New(st, c.cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err = s.ListenAndServe(ctx)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error saying %q", c.cfg, err, c.want)
+		}
+	}
+
+	// Beyond loopback a password or token needs 12 characters; the
+	// error names the setting, never the value.
+	for _, a := range []Auth{{User: "lead", Password: "x"}, {User: "lead", Password: "elevenchars"},
+		{Token: "tok-short"}, {User: "lead", Password: "long-enough-pw", Token: "tiny1"}} {
+		s, err := New(st, Config{Addr: "0.0.0.0:0", Auth: a}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err = s.ListenAndServe(ctx)
+		cancel()
+		short, name := a.Password, "web.auth.password"
+		if len(a.Token) > 0 && len(a.Token) < minSecret {
+			short, name = a.Token, "web.auth.token"
+		}
+		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "12 characters") || strings.Contains(err.Error(), short) {
+			t.Errorf("%s of %d characters beyond loopback: %v", name, len(short), err)
+		}
+	}
+	// Twelve characters will do.
+	s, err := New(st, Config{Addr: "0.0.0.0:0", Auth: Auth{User: "lead", Password: "twelve-chars", Token: "a-token-of-13"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.ListenAndServe(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "without a login") {
-		t.Errorf("non-loopback without login: %v", err)
-	}
+	serveOnce(t, s, "http", "/healthz", nil)
+
+	// On loopback without a login it serves, and stops when told.
 	s, err = New(st, Config{Addr: "127.0.0.1:0"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.ListenAndServe(ctx) }()
-	time.Sleep(100 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("loopback: %v", err)
+	body := serveOnce(t, s, "http", "/healthz", nil)
+	if !strings.Contains(body, `"ok"`) {
+		t.Errorf("loopback /healthz answered %q", body)
 	}
 	if _, err := New(st, Config{Auth: Auth{User: "x"}}, nil); err == nil {
 		t.Error("a user without a password is accepted")
 	}
+}
+
+// serveOnce runs s.ListenAndServe, fetches one path once it listens,
+// then stops it; every step has a deadline.
+func serveOnce(t *testing.T, s *Server, scheme, path string, client *http.Client) string {
+	t.Helper()
+	if client == nil {
+		client = &http.Client{}
+	}
+	client.Timeout = 10 * time.Second
+	addrs := make(chan net.Addr, 1)
+	s.listening = func(a net.Addr) { addrs <- a }
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.ListenAndServe(ctx) }()
+	var addr net.Addr
+	select {
+	case addr = <-addrs:
+	case err := <-done:
+		t.Fatalf("ListenAndServe ended before listening: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("ListenAndServe did not listen within 10 s")
+	}
+	// A server bound to every address is asked on loopback.
+	port := addr.(*net.TCPAddr).Port
+	res, err := client.Get(scheme + "://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	b, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v %s", path, res.StatusCode, err, b)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ListenAndServe after the context ended: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ListenAndServe did not stop within 10 s of its context ending")
+	}
+	return string(b)
 }
 
 // The downloads hold exactly the list's findings, in the export contract.
@@ -423,6 +597,65 @@ func TestEmptyStore(t *testing.T) {
 	}
 	_, _, body := get(t, hs, "/findings")
 	mustContain(t, "empty list", body, "No findings match")
+	// The overview says what to do, and the deadlines that will apply.
+	_, _, body = get(t, hs, "/")
+	mustContain(t, "empty overview", body, "qvt sync", "qvt import", "15 days", "30 days", "90 days", "180 days")
+	if n := strings.Count(body, "<td>none</td>"); n != 1 {
+		t.Errorf("the empty overview shows %d ratings without a deadline, want 1 (None)", n)
+	}
+	// Configured deadlines are those shown.
+	s2, err := New(st, Config{SLADays: map[string]int{"Critical": 7, "High": 14}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	o, err := s2.Overview(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.SLA[0].SLADays != 7 || o.SLA[1].SLADays != 14 || o.SLA[2].SLADays != 0 {
+		t.Errorf("SLA of an empty store with Critical 7, High 14: %+v", o.SLA)
+	}
+}
+
+// The overview names the newest sync (of two that ended in the same
+// second, the later one) and says how long it took in seconds below a
+// minute.
+func TestOverviewLastSync(t *testing.T) {
+	s, hs := newTestServer(t, Config{})
+	var at int64
+	if err := s.st.DB().QueryRow("SELECT max(finished_at) FROM sync_runs").Scan(&at); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		fmt.Sprintf("INSERT INTO sync_runs (kind, started_at, finished_at, status) VALUES ('full', %d, %d, 'done')", at+10, at+3610),
+		fmt.Sprintf("INSERT INTO sync_runs (kind, started_at, finished_at, status) VALUES ('incremental', %d, %d, 'done')", at+3608, at+3610),
+		fmt.Sprintf("INSERT INTO sync_runs (kind, started_at, finished_at, status) VALUES ('full', %d, %d, 'failed')", at+3700, at+3800),
+	} {
+		if _, err := s.st.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o, err := s.Overview(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for o.Stale {
+		time.Sleep(20 * time.Millisecond)
+		if o, err = s.Overview(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.Sync.RunKind != "incremental" || o.Sync.Duration != 2 {
+		t.Errorf("last sync %+v, want the incremental one of 2 s", o.Sync)
+	}
+	_, _, body := get(t, hs, "/")
+	mustContain(t, "overview", body, "last sync incremental", "took 2 s")
+	for sec, want := range map[float64]string{0: "under a second", 0.4: "under a second", 1: "1 s", 59.9: "59 s", 60: "1.0 min", 95: "1.6 min", 7200: "2.0 h"} {
+		if got := durationText(sec); got != want {
+			t.Errorf("durationText(%v) = %q, want %q", sec, got, want)
+		}
+	}
 }
 
 func firstDiffS(a, b []string) string {

@@ -128,6 +128,8 @@ func TestExportContractFields(t *testing.T) {
 		"patchable": "bool", "remote": "bool", "vendor_refs": "array", "cves": "array", "cve_id": "string",
 		"cvss_version": "string", "cvss_vector": "string", "base": "number|null", "temporal": "number|null",
 		"env_score": "number|null", "vuln_score": "string", "breach_date": "string",
+		"closed": "bool", "closed_reason": "string", "first_seen": "string|null", "last_seen": "string|null",
+		"times_reopened": "number", "tags": "array",
 	}
 	if len(fs) != 11 {
 		t.Errorf("%d findings, want 11 (8 + 3 detections, no Info)", len(fs))

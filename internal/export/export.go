@@ -183,6 +183,18 @@ func AppendJSON(b []byte, f *finding.Finding, kb []byte) []byte {
 	b = jsonenc.String(b, f.VulnScore)
 	b = append(b, `,"breach_date":`...)
 	b = jsonenc.String(b, f.BreachDate)
+	b = append(b, `,"closed":`...)
+	b = jsonenc.Bool(b, f.Closed)
+	b = append(b, `,"closed_reason":`...)
+	b = jsonenc.String(b, f.ClosedReason)
+	b = append(b, `,"first_seen":`...)
+	b = optString(b, f.FirstSeen)
+	b = append(b, `,"last_seen":`...)
+	b = optString(b, f.LastSeen)
+	b = append(b, `,"times_reopened":`...)
+	b = jsonenc.Int(b, int64(f.TimesReopened))
+	b = append(b, `,"tags":`...)
+	b = jsonenc.Strings(b, f.Tags)
 	return append(b, '}')
 }
 
@@ -242,7 +254,7 @@ var Columns = []string{"key", "ip", "host_id", "hostname", "os", "qid", "port", 
 	"severity", "status", "times_found", "first_found", "last_found", "last_fixed", "results",
 	"title", "category", "vuln_type", "diagnosis", "consequence", "solution", "patchable", "remote",
 	"vendor_refs", "cves", "cve_id", "cvss_version", "cvss_vector", "base", "temporal", "env_score",
-	"vuln_score", "breach_date"}
+	"vuln_score", "breach_date", "closed", "closed_reason", "first_seen", "last_seen", "times_reopened", "tags"}
 
 type csvWriter struct {
 	w      io.Writer
@@ -283,7 +295,9 @@ func (c *csvWriter) Write(r *store.Row) error {
 		cell(f.Results), cell(f.Title), cell(f.Category), cell(f.VulnType), cell(f.Diagnosis), cell(f.Consequence), cell(f.Solution),
 		strconv.FormatBool(f.Patchable), strconv.FormatBool(f.Remote), cell(strings.Join(f.VendorRefs, ";")),
 		cell(strings.Join(f.CVEs, ";")), cell(f.CVEID), cell(f.CVSSVersion), cell(f.CVSSVector), score(f.Base),
-		score(f.Temporal), score(f.EnvScore), cell(f.VulnScore), cell(f.BreachDate))
+		score(f.Temporal), score(f.EnvScore), cell(f.VulnScore), cell(f.BreachDate),
+		strconv.FormatBool(f.Closed), cell(f.ClosedReason), opt(f.FirstSeen), opt(f.LastSeen),
+		strconv.Itoa(f.TimesReopened), cell(strings.Join(f.Tags, ";")))
 	return c.c.Write(c.rec)
 }
 

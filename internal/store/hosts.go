@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"qvt/internal/finding"
 	"qvt/internal/jsonenc"
 	"qvt/internal/qualys"
 	"qvt/internal/unixtime"
@@ -198,12 +199,12 @@ func bindTouch(b *binder, r *detRow, seen, rev int64) {
 	b.text(r.closed)
 }
 
-// Closed reasons.
+// Closed reasons (finding.ClosedReasons).
 const (
-	ClosedFixed    = "fixed"
-	ClosedGone     = "gone"
-	ClosedIgnored  = "ignored"
-	ClosedDisabled = "disabled"
+	ClosedFixed    = finding.ClosedFixed
+	ClosedGone     = finding.ClosedGone
+	ClosedIgnored  = finding.ClosedIgnored
+	ClosedDisabled = finding.ClosedDisabled
 )
 
 // closedReason is why Qualys' data closes a detection, "" if it is open.

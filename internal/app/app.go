@@ -64,7 +64,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	root := e.rootCommand()
 	args, err := legacyArgs(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "qvt: %v\nRun 'qvt --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "qvt: %s\nRun 'qvt --help' for usage.\n", terminalSafe(err.Error(), ""))
 		return ExitUsage
 	}
 	root.SetArgs(args)
@@ -77,16 +77,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if err == nil {
 		return ExitOK
 	}
+	// Messages quote what was typed and what files hold: escaped, so that
+	// they cannot drive the terminal.
+	msg := terminalSafe(redact(err.Error(), e.secrets()), "\n\t")
 	var ue usageError
 	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {
-		fmt.Fprintf(stderr, "qvt: %v\nRun 'qvt --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "qvt: %s\nRun 'qvt --help' for usage.\n", msg)
 		return ExitUsage
 	}
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "qvt: interrupted")
 		return ExitFailure
 	}
-	fmt.Fprintf(stderr, "qvt: %s\n", redact(err.Error(), e.secrets()))
+	fmt.Fprintf(stderr, "qvt: %s\n", msg)
 	return ExitFailure
 }
 

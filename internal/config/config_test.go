@@ -125,6 +125,7 @@ func TestFileErrors(t *testing.T) {
 		{"text for a map value", "scoring:\n  sla_days: {high: CFGPW-9a8b7c6d}\n", ":2: scoring.sla_days.high: want a whole number"},
 		{"list for a text", "qualys:\n  password: [CFGPW-9a8b7c6d]\n", ":2: qualys.password: want a text value, not a list"},
 		{"number too large", "mysql:\n  batch: 99999999999999999999999\n", ":2: mysql.batch: want a whole number"},
+		{"number beyond int64", "mysql:\n  batch: 18446744073709551615\n", ":2: mysql.batch: want a whole number"},
 		{"not yaml", "qualys:\n  password: \"CFGPW-9a8b7c6d\n", ":2: not valid YAML: "},
 	} {
 		path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".yaml")

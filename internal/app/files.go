@@ -99,10 +99,16 @@ func (e *env) printSummary(ctx context.Context, st *store.Store) error {
 
 func writeSummary(w io.Writer, sum store.Summary) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "findings: %d (%d open, %d fixed)\n", sum.Total, sum.Open, sum.ByStatus["Fixed"])
-	b.WriteString("  by status:")
-	for _, s := range finding.Statuses {
-		fmt.Fprintf(&b, "  %s %d", s, sum.ByStatus[s])
+	// Open and closed, and each by state, add up to the total: one
+	// vocabulary with export --status and the dashboard.
+	fmt.Fprintf(&b, "findings: %d (%d open, %d closed)\n", sum.Total, sum.Open, sum.Total-sum.Open)
+	b.WriteString("  open:")
+	for _, s := range finding.OpenStatuses {
+		fmt.Fprintf(&b, "  %s %d", s, sum.ByState[s])
+	}
+	b.WriteString("\n  closed:")
+	for _, s := range finding.ClosedReasons {
+		fmt.Fprintf(&b, "  %s %d", s, sum.ByState[s])
 	}
 	b.WriteString("\n  open by rating:")
 	for i := len(finding.Ratings) - 1; i >= 0; i-- {

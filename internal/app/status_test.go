@@ -17,6 +17,12 @@ import (
 // Active, Re-Opened, fixed, gone, ignored, disabled) on a host tagged
 // DMZ, and open findings overdue, due in 5 days and due in 29 days.
 func statusStore(t *testing.T) string {
+	db, _ := statusStoreOut(t)
+	return db
+}
+
+// statusStoreOut is statusStore, with what the second import printed.
+func statusStoreOut(t *testing.T) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "qvt.db")
@@ -51,8 +57,8 @@ func statusStore(t *testing.T) string {
 	ignored.Ignored, disabled.Disabled = true, true
 	day2 := []qualys.Detection{d(2001, "New", 1), d(2002, "Active", 40), d(2003, "Re-Opened", 25), d(2004, "Fixed", 3), ignored, disabled}
 	mustRun(t, "--db", db, "import", write("a.xml", now.Add(-2*time.Hour), day1))
-	mustRun(t, "--db", db, "import", write("b.xml", now.Add(-time.Hour), day2))
-	return db
+	out := mustRun(t, "--db", db, "import", write("b.xml", now.Add(-time.Hour), day2))
+	return db, out
 }
 
 type exported struct {
@@ -190,5 +196,20 @@ func TestFlagValues(t *testing.T) {
 	csv := mustRun(t, "--db", db, "export", "--format", "CSV", "--min-rating", "HIGH")
 	if !strings.HasPrefix(csv, "key,ip,") {
 		t.Errorf("--format CSV: %.100s", csv)
+	}
+}
+
+// The summary counts open and closed findings, each by state, and they
+// add up to the total.
+func TestSummaryAddsUp(t *testing.T) {
+	_, out := statusStoreOut(t)
+	for _, want := range []string{
+		"findings: 7 (3 open, 4 closed)\n",
+		"  open:  New 1  Active 1  Re-Opened 1\n",
+		"  closed:  fixed 1  gone 1  ignored 1  disabled 1\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
 	}
 }

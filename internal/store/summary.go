@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"qvt/internal/finding"
 )
 
 // Summary counts findings.
 type Summary struct {
 	Total    int
 	ByStatus map[string]int // every finding by Qualys status
+	ByState  map[string]int // every finding by state (finding.States): these add up to Total
 	ByRating map[string]int // open findings by vuln_score
 	Open     int            // not closed: not Fixed, gone, ignored or disabled
 	Overdue  int            // open past their deadline
@@ -20,25 +23,25 @@ type Summary struct {
 func (s *Store) Summarize(ctx context.Context, today time.Time) (Summary, error) {
 	day := today.UTC().Format("2006-01-02")
 	soon := today.UTC().AddDate(0, 0, 7).Format("2006-01-02")
-	rows, err := s.db.QueryContext(ctx, `SELECT status, vuln_score, closed = '', count(*),
+	rows, err := s.db.QueryContext(ctx, `SELECT status, vuln_score, closed, count(*),
   sum(closed = '' AND breach_date <> '' AND breach_date < ?),
   sum(closed = '' AND breach_date >= ? AND breach_date <= ?)
-FROM detections WHERE type <> 'Info' GROUP BY status, vuln_score, closed = ''`, day, day, soon)
+FROM detections WHERE type <> 'Info' GROUP BY status, vuln_score, closed`, day, day, soon)
 	if err != nil {
 		return Summary{}, fmt.Errorf("store: summary: %w", err)
 	}
 	defer rows.Close()
-	sum := Summary{ByStatus: map[string]int{}, ByRating: map[string]int{}}
+	sum := Summary{ByStatus: map[string]int{}, ByState: map[string]int{}, ByRating: map[string]int{}}
 	for rows.Next() {
-		var status, rating string
-		var open bool
+		var status, rating, closed string
 		var n, overdue, due int
-		if err := rows.Scan(&status, &rating, &open, &n, &overdue, &due); err != nil {
+		if err := rows.Scan(&status, &rating, &closed, &n, &overdue, &due); err != nil {
 			return Summary{}, fmt.Errorf("store: summary: %w", err)
 		}
 		sum.Total += n
 		sum.ByStatus[status] += n
-		if open {
+		sum.ByState[finding.State(status, closed)] += n
+		if closed == "" {
 			sum.Open += n
 			sum.ByRating[rating] += n
 			sum.Overdue += overdue

@@ -22,9 +22,6 @@ func newRedactingHandler(h slog.Handler, secrets []string) slog.Handler {
 }
 
 func (h *redactingHandler) Handle(ctx context.Context, r slog.Record) error {
-	if len(h.secrets) == 0 {
-		return h.Handler.Handle(ctx, r)
-	}
 	nr := slog.NewRecord(r.Time, r.Level, redact(r.Message, h.secrets), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		nr.AddAttrs(h.redactAttr(a))

@@ -83,3 +83,14 @@ func TestLoggerWithRedacts(t *testing.T) {
 		t.Errorf("%d values redacted, want 5:\n%s", n, out)
 	}
 }
+
+// Without configured secrets, credentials in URLs and headers are still
+// redacted: the places do not depend on knowing the secret.
+func TestLoggerRedactsWithoutSecrets(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(newRedactingHandler(slog.NewTextHandler(&buf, nil), nil))
+	log.Info("GET https://u:pw-one@host/x failed", "header", "Authorization: Bearer tok-two")
+	if out := buf.String(); strings.Contains(out, "pw-one") || strings.Contains(out, "tok-two") {
+		t.Errorf("log leaks a credential:\n%s", out)
+	}
+}

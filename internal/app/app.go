@@ -62,58 +62,104 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}()
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
 	root := e.rootCommand()
-	root.SetArgs(legacyArgs(args))
+	args, err := legacyArgs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "qvt: %s\nRun 'qvt --help' for usage.\n", terminalSafe(err.Error(), ""))
+		return ExitUsage
+	}
+	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	err = root.ExecuteContext(ctx)
 	if e.stopProfile != nil {
 		e.stopProfile()
 	}
 	if err == nil {
 		return ExitOK
 	}
+	// Messages quote what was typed and what files hold: escaped, so that
+	// they cannot drive the terminal.
+	msg := terminalSafe(redact(err.Error(), e.secrets()), "\n\t")
 	var ue usageError
 	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {
-		fmt.Fprintf(stderr, "qvt: %v\nRun 'qvt --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "qvt: %s\nRun 'qvt --help' for usage.\n", msg)
 		return ExitUsage
 	}
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "qvt: interrupted")
 		return ExitFailure
 	}
-	fmt.Fprintf(stderr, "qvt: %s\n", redact(err.Error(), e.secrets()))
+	fmt.Fprintf(stderr, "qvt: %s\n", msg)
 	return ExitFailure
 }
 
 // legacyArgs maps the old tool's flags onto commands: "-p" runs and
 // publishes, "-f" runs a full sync, "-v" is verbose (as it still is).
-func legacyArgs(args []string) []string {
+// They combine as the old tool's did: "-pv", "-vp", "-fpv", "-p -f".
+// With a command they make no sense ("qvt -f export"): that is a usage
+// error that says so, rather than a command line handed to sync.
+func legacyArgs(args []string) ([]string, error) {
 	if len(args) == 0 || !strings.HasPrefix(args[0], "-") {
-		return args
+		return args, nil
 	}
-	var cmd string
+	var publish, full, verbose bool
 	var rest []string
-	for _, a := range args {
-		switch a {
-		case "-p":
-			cmd = "run"
-		case "-f":
-			if cmd == "" {
-				cmd = "sync"
-			}
-			rest = append(rest, "--full")
-		case "-pf", "-fp":
-			cmd = "run"
-			rest = append(rest, "--full")
-		default:
-			rest = append(rest, a)
+	var command string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if command == "" && legacyCluster(a) {
+			publish = publish || strings.Contains(a, "p")
+			full = full || strings.Contains(a, "f")
+			verbose = verbose || strings.Contains(a, "v")
+			continue
+		}
+		rest = append(rest, a)
+		switch {
+		case a == "--":
+			i = len(args)
+		case globalValueFlags[a] && i+1 < len(args):
+			i++
+			rest = append(rest, args[i])
+		case !strings.HasPrefix(a, "-") && command == "":
+			command = a
 		}
 	}
-	if cmd == "" {
-		return args
+	if !publish && !full {
+		return args, nil
 	}
-	return append([]string{cmd}, rest...)
+	old := "-f (a full sync)"
+	if publish {
+		old = "-p (sync and publish)"
+	}
+	if command != "" {
+		return nil, usagef("%s is the old tool's flag and takes no command (got %q): use qvt run or qvt sync --full, or qvt %s without it", old, command, command)
+	}
+	cmd := "sync"
+	if publish {
+		cmd = "run"
+	}
+	out := []string{cmd}
+	if full {
+		out = append(out, "--full")
+	}
+	if verbose {
+		out = append(out, "-v")
+	}
+	return append(out, rest...), nil
 }
+
+// legacyCluster tells an argument made only of the old tool's short flags:
+// -p, -f, -v, alone or combined (-pv, -fpv).
+func legacyCluster(a string) bool {
+	if len(a) < 2 || a[0] != '-' || a[1] == '-' {
+		return false
+	}
+	return strings.Trim(a[1:], "pfv") == ""
+}
+
+// globalValueFlags are the global flags that take the next argument as
+// their value, so that it is not read as a command.
+var globalValueFlags = map[string]bool{"--config": true, "--db": true, "--cpuprofile": true}
 
 func (e *env) rootCommand() *cobra.Command {
 	root := &cobra.Command{

@@ -128,6 +128,8 @@ func TestExportContractFields(t *testing.T) {
 		"patchable": "bool", "remote": "bool", "vendor_refs": "array", "cves": "array", "cve_id": "string",
 		"cvss_version": "string", "cvss_vector": "string", "base": "number|null", "temporal": "number|null",
 		"env_score": "number|null", "vuln_score": "string", "breach_date": "string",
+		"closed": "bool", "closed_reason": "string", "first_seen": "string|null", "last_seen": "string|null",
+		"times_reopened": "number", "tags": "array",
 	}
 	if len(fs) != 11 {
 		t.Errorf("%d findings, want 11 (8 + 3 detections, no Info)", len(fs))
@@ -428,12 +430,28 @@ func TestLegacyArgs(t *testing.T) {
 		{[]string{"-p"}, []string{"run"}},
 		{[]string{"-f"}, []string{"sync", "--full"}},
 		{[]string{"-p", "-f", "-v"}, []string{"run", "--full", "-v"}},
+		{[]string{"-pv"}, []string{"run", "-v"}},
+		{[]string{"-vp"}, []string{"run", "-v"}},
+		{[]string{"-fpv"}, []string{"run", "--full", "-v"}},
+		{[]string{"-fv"}, []string{"sync", "--full", "-v"}},
+		{[]string{"-pf", "--config", "q.yaml"}, []string{"run", "--full", "--config", "q.yaml"}},
+		{[]string{"--db", "x.db", "-p"}, []string{"run", "--db", "x.db"}},
 		{[]string{"-v"}, []string{"-v"}},
+		{[]string{"-v", "export"}, []string{"-v", "export"}},
 		{[]string{"export", "-f"}, []string{"export", "-f"}},
 	}
 	for _, tt := range tests {
-		if got := legacyArgs(tt.in); strings.Join(got, " ") != strings.Join(tt.want, " ") {
-			t.Errorf("legacyArgs(%v) = %v, want %v", tt.in, got, tt.want)
+		got, err := legacyArgs(tt.in)
+		if err != nil || strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("legacyArgs(%v) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+	// The old flags with a command are refused, and the message names
+	// what was typed, not a command qvt made up.
+	for _, args := range [][]string{{"-f", "export"}, {"-pv", "history", "x"}, {"--db", "x.db", "-f", "export"}} {
+		code, _, errs := qvt(t, nil, args...)
+		if code != ExitUsage || strings.Contains(errs, "qvt sync takes") || !strings.Contains(errs, "old tool") {
+			t.Errorf("qvt %v: exit %d: %s", args, code, errs)
 		}
 	}
 }

@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
 	"os"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -98,24 +95,16 @@ func (e *env) printSummary(ctx context.Context, st *store.Store) error {
 
 func writeSummary(w io.Writer, sum store.Summary) error {
 	var b strings.Builder
-	// Open and each closed reason add up to the total.
-	closed := 0
-	var reasons []string
-	known := []string{store.ClosedFixed, store.ClosedGone, store.ClosedIgnored, store.ClosedDisabled}
-	for _, r := range known {
-		closed += sum.ByClosed[r]
-		reasons = append(reasons, fmt.Sprintf("%d %s", sum.ByClosed[r], r))
+	// Open and closed, and each by state, add up to the total: one
+	// vocabulary with export --status and the dashboard.
+	fmt.Fprintf(&b, "findings: %d (%d open, %d closed)\n", sum.Total, sum.Open, sum.Total-sum.Open)
+	b.WriteString("  open:")
+	for _, s := range finding.OpenStatuses {
+		fmt.Fprintf(&b, "  %s %d", s, sum.ByState[s])
 	}
-	for _, r := range slices.Sorted(maps.Keys(sum.ByClosed)) {
-		if !slices.Contains(known, r) {
-			closed += sum.ByClosed[r]
-			reasons = append(reasons, fmt.Sprintf("%d %s", sum.ByClosed[r], r))
-		}
-	}
-	fmt.Fprintf(&b, "findings: %d: %d open, %d closed (%s)\n", sum.Total, sum.Open, closed, strings.Join(reasons, ", "))
-	b.WriteString("  by status:")
-	for _, s := range finding.Statuses {
-		fmt.Fprintf(&b, "  %s %d", s, sum.ByStatus[s])
+	b.WriteString("\n  closed:")
+	for _, s := range finding.ClosedReasons {
+		fmt.Fprintf(&b, "  %s %d", s, sum.ByState[s])
 	}
 	b.WriteString("\n  open by rating:")
 	for i := len(finding.Ratings) - 1; i >= 0; i-- {
@@ -128,9 +117,7 @@ func writeSummary(w io.Writer, sum store.Summary) error {
 }
 
 func (e *env) exportCommand() *cobra.Command {
-	var format, out, status, minRating string
-	var hosts, cves []string
-	var qids []string
+	var o exportOptions
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Write the finding list (JSON, NDJSON, CSV or the old tool's records)",
@@ -138,39 +125,30 @@ func (e *env) exportCommand() *cobra.Command {
 
   json    a JSON array of objects with the fields of docs/findings.md
   ndjson  the same objects, one per line
-  csv     a header row and the same columns (lists joined with ';')
-  legacy  the old qualys.py record shape: one object keyed by finding key`,
+  csv     a header row and the same columns (lists joined with ';'; text
+          that a spreadsheet would run as a formula starts with ')
+  legacy  the old qualys.py record shape: one object keyed by finding key
+
+The filters are the dashboard's: --status open (the default view there) is
+every finding not closed; closed is every closed one, whatever the reason.`,
 		Example: `  qvt export --format json > findings.json
   qvt export --format csv --status open --min-rating High -o open-high.csv
+  qvt export --status ignored,disabled --tag DMZ
+  qvt export --overdue --due-within 7d --format csv
   qvt export --host 10.1.2.3 --cve CVE-2021-44228`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var f store.Filter
-			var err error
-			if status != "" {
-				if f.Statuses, f.Open, err = store.ParseStatuses(status); err != nil {
-					return usagef("--status: %v", err)
-				}
+			f, err := o.filter(time.Now())
+			if err != nil {
+				return err
 			}
-			if minRating != "" {
-				r := finding.RatingRank(minRating)
-				if r < 0 {
-					return usagef("--min-rating: unknown rating %q (want None, Low, Medium, High or Critical)", minRating)
-				}
-				f.MinRating = finding.Ratings[r]
+			format, err := exportFormat(o.format)
+			if err != nil {
+				return err
 			}
-			for _, q := range splitList(qids) {
-				n, err := strconv.Atoi(q)
-				if err != nil || n <= 0 {
-					return usagef("--qid: %q is not a QID", q)
-				}
-				f.QIDs = append(f.QIDs, n)
-			}
-			f.Hosts = splitList(hosts)
-			f.CVEs = splitList(cves)
 			var w io.Writer = e.stdout
-			if out != "" && out != "-" {
-				file, err := os.Create(out)
+			if o.out != "" && o.out != "-" {
+				file, err := os.Create(o.out)
 				if err != nil {
 					return fmt.Errorf("export: %w", err)
 				}
@@ -196,14 +174,7 @@ func (e *env) exportCommand() *cobra.Command {
 			return nil
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&format, "format", "json", "json, ndjson, csv or legacy")
-	fl.StringVarP(&out, "output", "o", "", "write to this file instead of standard output")
-	fl.StringVar(&status, "status", "", "open, fixed, or Qualys statuses: New,Active,Re-Opened,Fixed")
-	fl.StringVar(&minRating, "min-rating", "", "lowest rating to include: Low, Medium, High, Critical")
-	fl.StringSliceVar(&hosts, "host", nil, "only these hosts (IP, hostname or Qualys host ID; repeat or comma-separate)")
-	fl.StringSliceVar(&qids, "qid", nil, "only these QIDs")
-	fl.StringSliceVar(&cves, "cve", nil, "only findings whose QID lists one of these CVEs")
+	o.add(cmd.Flags())
 	return cmd
 }
 

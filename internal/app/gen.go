@@ -50,10 +50,10 @@ give the same bytes. The built-in API double serves the same data.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&dir, "output", "o", "", "directory to write the files to")
 	fl.Uint64Var(&cfg.Seed, "seed", 1, "seed: the same seed and sizes give the same data")
-	fl.IntVar(&cfg.Hosts, "hosts", 500, "hosts")
-	fl.IntVar(&cfg.DetectionsPerHost, "detections", 40, "mean detections per host")
-	fl.IntVar(&cfg.QIDs, "qids", 5000, "KnowledgeBase entries")
-	fl.IntVar(&cfg.CVEs, "cves", 20000, "NVD CVE records")
+	countVar(fl, &cfg.Hosts, "hosts", 500, 1, "hosts")
+	countVar(fl, &cfg.DetectionsPerHost, "detections", 40, 0, "mean detections per host")
+	countVar(fl, &cfg.QIDs, "qids", 5000, 1, "KnowledgeBase entries")
+	countVar(fl, &cfg.CVEs, "cves", 20000, 0, "NVD CVE records")
 	fl.BoolVar(&gz, "gzip", false, "gzip the files")
 	return cmd
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -51,6 +52,16 @@ key <address>:<qid>:<port>.`,
 }
 
 func writeLife(w interface{ Write([]byte) (int, error) }, l store.Life) {
+	// Every text here comes from the store, so from files and servers:
+	// shown, never acted on by the terminal.
+	for _, p := range []*string{&l.Key, &l.Hostname, &l.Title, &l.Status, &l.Closed, &l.VulnScore, &l.BreachDate} {
+		*p = terminalSafe(*p, "")
+	}
+	l.Changes = slices.Clone(l.Changes)
+	for i := range l.Changes {
+		c := &l.Changes[i]
+		c.Event, c.Old, c.New = terminalSafe(c.Event, ""), terminalSafe(c.Old, ""), terminalSafe(c.New, "")
+	}
 	var b strings.Builder
 	t := func(x int64) string {
 		if x == 0 {

@@ -5,13 +5,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 )
 
-// redactingHandler replaces secret values (passwords, API keys, tokens)
-// in every log message and attribute, wherever they appear: a URL with
-// credentials or an error quoting a request must not leak them.
+// redactingHandler removes secret values (passwords, API keys, tokens)
+// from every log message and attribute, including those a logger carries
+// from With and WithGroup, in the places redact (redact.go) knows: a URL
+// with credentials or an error quoting a request must not leak them.
 type redactingHandler struct {
 	slog.Handler
 	secrets []string
@@ -22,9 +22,6 @@ func newRedactingHandler(h slog.Handler, secrets []string) slog.Handler {
 }
 
 func (h *redactingHandler) Handle(ctx context.Context, r slog.Record) error {
-	if len(h.secrets) == 0 {
-		return h.Handler.Handle(ctx, r)
-	}
 	nr := slog.NewRecord(r.Time, r.Level, redact(r.Message, h.secrets), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		nr.AddAttrs(h.redactAttr(a))
@@ -64,16 +61,6 @@ func (h *redactingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h *redactingHandler) WithGroup(name string) slog.Handler {
 	return &redactingHandler{Handler: h.Handler.WithGroup(name), secrets: h.secrets}
-}
-
-// redact replaces every occurrence of a secret in s.
-func redact(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if len(sec) >= 3 {
-			s = strings.ReplaceAll(s, sec, "[REDACTED]")
-		}
-	}
-	return s
 }
 
 // signalContext is cancelled on SIGINT or SIGTERM, so an interrupted

@@ -127,7 +127,7 @@ func (e *env) runPublish(ctx context.Context, names []string, dryRun, initAssets
 		}
 		if err != nil {
 			// The other targets still run: each keeps its own watermark.
-			fmt.Fprintf(e.stderr, "qvt: publish: %s: %s\n", t.Name(), redact(err.Error(), e.secrets()))
+			fmt.Fprintf(e.stderr, "qvt: publish: %s: %s\n", t.Name(), terminalSafe(redact(err.Error(), e.secrets()), "\n\t"))
 			failed = append(failed, t.Name())
 			continue
 		}

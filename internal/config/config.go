@@ -11,6 +11,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -87,7 +88,11 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("config: %w", err)
 		}
 		if err := c.parse(data); err != nil {
-			return nil, fmt.Errorf("config: %s: %w", path, err)
+			var fe *FileError
+			if errors.As(err, &fe) {
+				fe.File = path
+			}
+			return nil, fmt.Errorf("config: %w", err)
 		}
 	}
 	c.applyEnv(getenv)
@@ -97,14 +102,24 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
+// parse reads the file's text into c. Its errors are *FileError: a line,
+// a key and what is wrong, never the value written there.
 func (c *Config) parse(data []byte) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return syntaxError(err)
+	}
+	lines, err := checkFile(&doc, reflect.TypeOf(c).Elem())
+	if err != nil {
+		return err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true) // a misspelt key is an error, not a silent default
 	// A map in the file replaces the default rather than merging into it.
 	defDays := c.Scoring.SLADays
 	c.Scoring.SLADays = nil
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return err
+		return decodeError(err, lines)
 	}
 	if c.Scoring.SLADays == nil {
 		c.Scoring.SLADays = defDays

@@ -138,3 +138,54 @@ web:
 		t.Errorf("web from the environment = %+v", w)
 	}
 }
+
+// A mistake in the file is one line: the file, the line, the key's path
+// and what is wrong, with the nearest valid key for a misspelt one, and
+// never the value written there.
+func TestFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, body, want string }{
+		{"misspelt key", "qualys:\n  usrname: x\n", ":2: qualys.usrname: unknown key (did you mean username?)"},
+		{"misspelt top key", "db: x.db\nqualis:\n  username: x\n", ":2: qualis: unknown key (did you mean qualys?)"},
+		{"misspelt nested key", "web:\n  auth:\n    passwrd: CFGPW-9a8b7c6d\n", ":3: web.auth.passwrd: unknown key (did you mean password?)"},
+		{"far from any key", "nvd:\n  frobnicate: 1\n", ":2: nvd.frobnicate: unknown key (valid keys: api_key, api_url)"},
+		{"key in a list", "environments:\n  - name: dmz\n    cidr: [10.0.0.0/8]\n", ":3: environments[0].cidr: unknown key (did you mean cidrs?)"},
+		{"scalar for a mapping", "qualys: CFGPW-9a8b7c6d\n", ":1: qualys: want a mapping of keys (api_url, password, platform, username), not a single value"},
+		{"text for a number", "mysql:\n  batch: CFGPW-9a8b7c6d\n", ":2: mysql.batch: want a whole number"},
+		{"text for a bool", "scoring:\n  sla_restart_on_reopen: CFGPW-9a8b7c6d\n", ":2: scoring.sla_restart_on_reopen: want true or false"},
+		{"text for a map value", "scoring:\n  sla_days: {high: CFGPW-9a8b7c6d}\n", ":2: scoring.sla_days.high: want a whole number"},
+		{"list for a text", "qualys:\n  password: [CFGPW-9a8b7c6d]\n", ":2: qualys.password: want a text value, not a list"},
+		{"number too large", "mysql:\n  batch: 99999999999999999999999\n", ":2: mysql.batch: want a whole number"},
+		{"number beyond int64", "mysql:\n  batch: 18446744073709551615\n", ":2: mysql.batch: want a whole number"},
+		{"not yaml", "qualys:\n  password: \"CFGPW-9a8b7c6d\n", ":2: not valid YAML: "},
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".yaml")
+		os.WriteFile(path, []byte(tc.body), 0o600)
+		_, err := Load(path, env(nil))
+		if err == nil {
+			t.Errorf("%s: no error", tc.name)
+			continue
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "config: "+path+tc.want) {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, msg, "config: "+path+tc.want+"...")
+		}
+		if strings.Contains(msg, "CFGPW") || strings.Contains(msg, "\n") {
+			t.Errorf("%s: error shows the value or spans lines: %q", tc.name, msg)
+		}
+	}
+}
+
+func TestLevenshtein(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		d    int
+	}{{"", "", 0}, {"", "abc", 3}, {"usrname", "username", 1}, {"kitten", "sitting", 3}, {"api_url", "api_key", 3}, {"flaw", "lawn", 2}} {
+		if got := levenshtein(tc.a, tc.b); got != tc.d {
+			t.Errorf("levenshtein(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.d)
+		}
+		if got := levenshtein(tc.b, tc.a); got != tc.d {
+			t.Errorf("levenshtein(%q, %q) = %d, want %d", tc.b, tc.a, got, tc.d)
+		}
+	}
+}

@@ -183,6 +183,18 @@ func AppendJSON(b []byte, f *finding.Finding, kb []byte) []byte {
 	b = jsonenc.String(b, f.VulnScore)
 	b = append(b, `,"breach_date":`...)
 	b = jsonenc.String(b, f.BreachDate)
+	b = append(b, `,"closed":`...)
+	b = jsonenc.Bool(b, f.Closed)
+	b = append(b, `,"closed_reason":`...)
+	b = jsonenc.String(b, f.ClosedReason)
+	b = append(b, `,"first_seen":`...)
+	b = optString(b, f.FirstSeen)
+	b = append(b, `,"last_seen":`...)
+	b = optString(b, f.LastSeen)
+	b = append(b, `,"times_reopened":`...)
+	b = jsonenc.Int(b, int64(f.TimesReopened))
+	b = append(b, `,"tags":`...)
+	b = jsonenc.Strings(b, f.Tags)
 	return append(b, '}')
 }
 
@@ -242,7 +254,7 @@ var Columns = []string{"key", "ip", "host_id", "hostname", "os", "qid", "port", 
 	"severity", "status", "times_found", "first_found", "last_found", "last_fixed", "results",
 	"title", "category", "vuln_type", "diagnosis", "consequence", "solution", "patchable", "remote",
 	"vendor_refs", "cves", "cve_id", "cvss_version", "cvss_vector", "base", "temporal", "env_score",
-	"vuln_score", "breach_date"}
+	"vuln_score", "breach_date", "closed", "closed_reason", "first_seen", "last_seen", "times_reopened", "tags"}
 
 type csvWriter struct {
 	w      io.Writer
@@ -275,14 +287,29 @@ func (c *csvWriter) Write(r *store.Row) error {
 		}
 		return strconv.FormatFloat(*p, 'f', 1, 64)
 	}
-	c.rec = append(c.rec[:0], f.Key, f.IP, strconv.FormatInt(f.HostID, 10), f.Hostname, f.OS,
-		strconv.Itoa(f.QID), strconv.Itoa(f.Port), f.Protocol, f.Type, strconv.Itoa(f.Severity),
-		f.Status, strconv.Itoa(f.TimesFound), opt(f.FirstFound), opt(f.LastFound), opt(f.LastFixed),
-		f.Results, f.Title, f.Category, f.VulnType, f.Diagnosis, f.Consequence, f.Solution,
-		strconv.FormatBool(f.Patchable), strconv.FormatBool(f.Remote), strings.Join(f.VendorRefs, ";"),
-		strings.Join(f.CVEs, ";"), f.CVEID, f.CVSSVersion, f.CVSSVector, score(f.Base),
-		score(f.Temporal), score(f.EnvScore), f.VulnScore, f.BreachDate)
+	// Text from the store (hosts' names and OS, scan results, KB text) goes
+	// through cell; numbers, booleans and times qvt formats itself are safe.
+	c.rec = append(c.rec[:0], cell(f.Key), cell(f.IP), strconv.FormatInt(f.HostID, 10), cell(f.Hostname), cell(f.OS),
+		strconv.Itoa(f.QID), strconv.Itoa(f.Port), cell(f.Protocol), cell(f.Type), strconv.Itoa(f.Severity),
+		cell(f.Status), strconv.Itoa(f.TimesFound), opt(f.FirstFound), opt(f.LastFound), opt(f.LastFixed),
+		cell(f.Results), cell(f.Title), cell(f.Category), cell(f.VulnType), cell(f.Diagnosis), cell(f.Consequence), cell(f.Solution),
+		strconv.FormatBool(f.Patchable), strconv.FormatBool(f.Remote), cell(strings.Join(f.VendorRefs, ";")),
+		cell(strings.Join(f.CVEs, ";")), cell(f.CVEID), cell(f.CVSSVersion), cell(f.CVSSVector), score(f.Base),
+		score(f.Temporal), score(f.EnvScore), cell(f.VulnScore), cell(f.BreachDate),
+		strconv.FormatBool(f.Closed), cell(f.ClosedReason), opt(f.FirstSeen), opt(f.LastSeen),
+		strconv.Itoa(f.TimesReopened), cell(strings.Join(f.Tags, ";")))
 	return c.c.Write(c.rec)
+}
+
+// cell neutralises a text cell that a spreadsheet would run as a formula
+// (CSV injection): one that begins with =, +, -, @, a tab or a carriage
+// return gets a leading ', as OWASP recommends. Hosts and the KB supply
+// these texts; a scanned host named "=HYPERLINK(...)" must stay text.
+func cell(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
 }
 
 func (c *csvWriter) Close() error {

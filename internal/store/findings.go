@@ -17,42 +17,21 @@ import (
 	"qvt/internal/unixtime"
 )
 
-// Filter selects findings. Empty fields select everything.
+// Filter selects findings. Empty fields select everything. Open,
+// Statuses and States each add findings: a finding matches when any of
+// them selects it.
 type Filter struct {
-	Open      bool     // open findings: not Fixed, gone, ignored or disabled
-	Statuses  []string // Qualys statuses (New, Active, Re-Opened, Fixed); with Open, either matches
+	Open      bool     // open findings: not closed for any reason
+	Statuses  []string // Qualys statuses (New, Active, Re-Opened, Fixed), open or closed
+	States    []string // states (finding.States): open ones by Qualys status, closed ones by reason
 	MinRating string   // lowest vuln_score to include
 	Hosts     []string // IP or IPv6 address, hostname or host id
 	QIDs      []int
 	CVEs      []string // findings whose QID lists one of these CVEs
-}
-
-// ParseStatuses reads a --status value: "open" (not closed: New, Active
-// or Re-Opened, and not gone, ignored or disabled), "fixed", or a
-// comma-separated list of Qualys statuses, case-insensitive.
-func ParseStatuses(s string) (statuses []string, open bool, err error) {
-	var out []string
-	for part := range strings.SplitSeq(s, ",") {
-		part = strings.TrimSpace(part)
-		switch strings.ToLower(part) {
-		case "":
-			continue
-		case "open":
-			open = true
-		case "fixed", "closed":
-			out = append(out, "Fixed")
-		case "new":
-			out = append(out, "New")
-		case "active":
-			out = append(out, "Active")
-		case "re-opened", "reopened":
-			out = append(out, "Re-Opened")
-		default:
-			return nil, false, fmt.Errorf("unknown status %q (want open, fixed, or New, Active, Re-Opened, Fixed)", part)
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out), open, nil
+	Tags      []string // findings on hosts with one of these Qualys tags (case-insensitive)
+	// Open findings with a deadline (YYYY-MM-DD) from DueFrom ("": any
+	// past day) to DueTo, both included; DueTo "" filters nothing.
+	DueFrom, DueTo string
 }
 
 // Shared is what the findings of one QID under one environment policy
@@ -119,7 +98,9 @@ func (s *Store) Findings(ctx context.Context, f Filter, fn func(*Row) error) err
 
 // few tells a read of a few hosts or QIDs, which needs no plan for its
 // KB cache and no second connection.
-func (f Filter) few() bool { return len(f.Hosts) > 0 || len(f.QIDs) > 0 || len(f.CVEs) > 0 }
+func (f Filter) few() bool {
+	return len(f.Hosts) > 0 || len(f.QIDs) > 0 || len(f.CVEs) > 0 || len(f.Tags) > 0
+}
 
 type reader struct {
 	c      *sqlite3.Conn // detections, hosts and the plan
@@ -200,11 +181,15 @@ type hostRow struct {
 	hostname string
 	os       string
 	policy   int
+	tags     []string // its Qualys tags, shared by its findings; set by withTags
 }
 
 func (r *reader) findings(f Filter, fn func(*Row) error) error {
 	hosts, err := r.hosts(f)
 	if err != nil {
+		return err
+	}
+	if err := r.withTags(hosts); err != nil {
 		return err
 	}
 	if !f.few() {
@@ -217,7 +202,8 @@ func (r *reader) findings(f Filter, fn func(*Row) error) error {
 		return err
 	}
 	dq, err := r.prepare(`SELECT qid, port, protocol, type, severity, status, times_found,
-  first_found, last_found, last_fixed, results, vuln_score, breach_date
+  first_found, last_found, last_fixed, results, vuln_score, breach_date,
+  closed, first_seen, last_seen, times_reopened
 FROM detections WHERE host_id = ?1 AND type <> 'Info'` + where)
 	if err != nil {
 		return err
@@ -345,6 +331,13 @@ func lastFound(r *Row) string {
 func (r *reader) hosts(f Filter) ([]hostRow, error) {
 	q := `SELECT id, COALESCE(NULLIF(ip, ''), ipv6), COALESCE(NULLIF(fqdn, ''), NULLIF(dns, ''), netbios), os, policy FROM hosts`
 	var args []any
+	var conds []string
+	if len(f.Tags) > 0 {
+		conds = append(conds, "id IN (SELECT host_id FROM host_tags WHERE lower(name) IN ("+strings.TrimSuffix(strings.Repeat("lower(?),", len(f.Tags)), ",")+"))")
+		for _, t := range f.Tags {
+			args = append(args, t)
+		}
+	}
 	if len(f.Hosts) > 0 {
 		var ors []string
 		for _, h := range f.Hosts {
@@ -356,7 +349,10 @@ func (r *reader) hosts(f Filter) ([]hostRow, error) {
 			ors = append(ors, "ip = ? OR ipv6 = ? OR lower(fqdn) = lower(?) OR lower(dns) = lower(?) OR lower(netbios) = lower(?)")
 			args = append(args, h, h, h, h, h)
 		}
-		q += " WHERE " + strings.Join(ors, " OR ")
+		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
+	}
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
 	}
 	st, err := r.prepare(q)
 	if err != nil {
@@ -389,6 +385,40 @@ func (r *reader) hosts(f Filter) ([]hostRow, error) {
 	return hosts, nil
 }
 
+// withTags gives each host its tags: for a few hosts, a query each; for
+// many, one pass over every host's tags.
+func (r *reader) withTags(hosts []hostRow) error {
+	if len(hosts) <= 64 {
+		st, err := r.prepare("SELECT name FROM host_tags WHERE host_id = ? ORDER BY name")
+		if err != nil {
+			return err
+		}
+		for i := range hosts {
+			st.BindInt64(1, hosts[i].id)
+			tags := []string{}
+			for st.Step() {
+				tags = append(tags, st.ColumnText(0))
+			}
+			if err := st.Err(); err != nil {
+				return fmt.Errorf("store: tags: %w", err)
+			}
+			st.Reset()
+			hosts[i].tags = tags
+		}
+		return nil
+	}
+	all, err := r.hostTags()
+	if err != nil {
+		return fmt.Errorf("store: tags: %w", err)
+	}
+	for i := range hosts {
+		if hosts[i].tags = all[hosts[i].id]; hosts[i].tags == nil {
+			hosts[i].tags = []string{}
+		}
+	}
+	return nil
+}
+
 // detectionFilter turns the detection filters into SQL, numbering
 // parameters from ?2 (?1 is the host id).
 func (r *reader) detectionFilter(f Filter) (string, []any, error) {
@@ -410,23 +440,56 @@ func (r *reader) detectionFilter(f Filter) (string, []any, error) {
 		}
 		sb.WriteString(")")
 	}
-	switch {
-	case f.Open && len(f.Statuses) > 0:
-		sb.WriteString(" AND (closed = ''")
-		var vs []any
-		for _, s := range f.Statuses {
-			vs = append(vs, s)
+	// ph binds vals and returns their placeholders.
+	ph := func(vals []string) string {
+		var p []string
+		for _, v := range vals {
+			args = append(args, v)
+			p = append(p, fmt.Sprintf("?%d", len(args)+1))
 		}
-		in("OR status", vs)
-		sb.WriteString(")")
-	case f.Open:
-		sb.WriteString(" AND closed = ''")
-	case len(f.Statuses) > 0:
-		var vs []any
-		for _, s := range f.Statuses {
-			vs = append(vs, s)
+		return strings.Join(p, ",")
+	}
+	// Open, Statuses and States each select findings; a finding matches
+	// when any of them selects it.
+	var ors []string
+	if f.Open {
+		ors = append(ors, "closed = ''")
+	}
+	if len(f.Statuses) > 0 {
+		ors = append(ors, "status IN ("+ph(f.Statuses)+")")
+	}
+	if len(f.States) > 0 {
+		var open, closed []string
+		for _, st := range f.States {
+			switch {
+			case slices.Contains(finding.OpenStatuses, st):
+				open = append(open, st)
+			case slices.Contains(finding.ClosedReasons, st):
+				closed = append(closed, st)
+			default:
+				return "", nil, fmt.Errorf("unknown state %q (want one of %s)", st, strings.Join(finding.States, ", "))
+			}
 		}
-		in("status", vs)
+		slices.Sort(open)
+		switch open = slices.Compact(open); {
+		case len(open) == len(finding.OpenStatuses):
+			ors = append(ors, "closed = ''") // open, whatever its status
+		case len(open) > 0:
+			ors = append(ors, "(closed = '' AND status IN ("+ph(open)+"))")
+		}
+		if len(closed) > 0 {
+			ors = append(ors, "closed IN ("+ph(closed)+")")
+		}
+	}
+	if len(ors) > 0 {
+		sb.WriteString(" AND (" + strings.Join(ors, " OR ") + ")")
+	}
+	if f.DueTo != "" {
+		sb.WriteString(" AND closed = '' AND breach_date <> ''")
+		if f.DueFrom != "" {
+			sb.WriteString(" AND breach_date >= " + ph([]string{f.DueFrom}))
+		}
+		sb.WriteString(" AND breach_date <= " + ph([]string{f.DueTo}))
 	}
 	if f.MinRating != "" {
 		rank := finding.RatingRank(f.MinRating)
@@ -495,7 +558,9 @@ func Bind(st *sqlite3.Stmt, i int, a any) error {
 	return nil
 }
 
-// detection reads a finding's own fields from its detection row.
+// detection reads a finding's own fields from its detection row: the
+// columns of Findings' query, in its order (qid ... breach_date, then
+// closed, first_seen, last_seen, times_reopened).
 func detection(st *sqlite3.Stmt, h hostRow) *Row {
 	row := &Row{}
 	f := &row.Finding
@@ -517,6 +582,12 @@ func detection(st *sqlite3.Stmt, h hostRow) *Row {
 	f.Results = st.ColumnText(10)
 	f.VulnScore = st.ColumnText(11)
 	f.BreachDate = st.ColumnText(12)
+	f.ClosedReason = st.ColumnText(13)
+	f.Closed = f.ClosedReason != ""
+	f.FirstSeen = optTime(st, 14)
+	f.LastSeen = optTime(st, 15)
+	f.TimesReopened = st.ColumnInt(16)
+	f.Tags = h.tags
 	return row
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 
+	"qvt/internal/finding"
 	"qvt/internal/jsonenc"
 	"qvt/internal/qualys"
 	"qvt/internal/unixtime"
@@ -200,12 +201,12 @@ func bindTouch(b *binder, r *detRow, seen, rev int64) {
 	b.text(r.closed)
 }
 
-// Closed reasons.
+// Closed reasons (finding.ClosedReasons).
 const (
-	ClosedFixed    = "fixed"
-	ClosedGone     = "gone"
-	ClosedIgnored  = "ignored"
-	ClosedDisabled = "disabled"
+	ClosedFixed    = finding.ClosedFixed
+	ClosedGone     = finding.ClosedGone
+	ClosedIgnored  = finding.ClosedIgnored
+	ClosedDisabled = finding.ClosedDisabled
 )
 
 // closedReason is why Qualys' data closes a detection, "" if it is open.

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"qvt/internal/finding"
 )
 
 // Summary counts findings.
 type Summary struct {
 	Total    int
 	ByStatus map[string]int // every finding by Qualys status
+	ByState  map[string]int // every finding by state (finding.States): these add up to Total
 	ByRating map[string]int // open findings by vuln_score
 	Open     int            // not closed: not Fixed, gone, ignored or disabled
 	ByClosed map[string]int // closed findings by reason: fixed, gone, ignored, disabled (with Open, they add up to Total)
@@ -29,7 +32,7 @@ FROM detections WHERE type <> 'Info' GROUP BY status, vuln_score, closed`, day, 
 		return Summary{}, fmt.Errorf("store: summary: %w", err)
 	}
 	defer rows.Close()
-	sum := Summary{ByStatus: map[string]int{}, ByRating: map[string]int{}, ByClosed: map[string]int{}}
+	sum := Summary{ByStatus: map[string]int{}, ByState: map[string]int{}, ByRating: map[string]int{}, ByClosed: map[string]int{}}
 	for rows.Next() {
 		var status, rating, closed string
 		var n, overdue, due int
@@ -38,6 +41,7 @@ FROM detections WHERE type <> 'Info' GROUP BY status, vuln_score, closed`, day, 
 		}
 		sum.Total += n
 		sum.ByStatus[status] += n
+		sum.ByState[finding.State(status, closed)] += n
 		if closed != "" {
 			sum.ByClosed[closed] += n
 		} else {

@@ -116,7 +116,12 @@ func TestNoStoreIsNotCreated(t *testing.T) {
 		{"publish", "--to", "mysql"},
 		{"publish", "--to", "mysql", "--wait"},
 	} {
-		code, out, errs := qvt(t, env, append([]string{"--db", "nope.db"}, args...)...)
+		// serve on a store it created would serve until stopped.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		var outb, errb bytes.Buffer
+		code := Run(ctx, append([]string{"--db", "nope.db"}, args...), &outb, &errb, func(k string) string { return env[k] })
+		cancel()
+		out, errs := outb.String(), errb.String()
 		if code != 1 || errs != "qvt: no store at nope.db (run qvt sync or qvt import first)\n" {
 			t.Errorf("qvt %v without a store: exit %d\n%s%s", args, code, out, errs)
 		}

@@ -373,6 +373,18 @@ func TestDemoIsAsOfToday(t *testing.T) {
 	if newest > time.Now().UTC().Format(time.RFC3339) {
 		t.Errorf("a detection was found in the future: %s", newest)
 	}
+	// Overdue findings are a minority of the open ones.
+	var total, open, overdue, soon int
+	last := out[strings.LastIndex(out, "findings: "):]
+	if _, err := fmt.Sscanf(last, "findings: %d (%d open", &total, &open); err != nil {
+		t.Fatalf("no summary: %v\n%s", err, last)
+	}
+	if _, err := fmt.Sscanf(last[strings.Index(last, "overdue: "):], "overdue: %d   due within 7 days: %d", &overdue, &soon); err != nil {
+		t.Fatalf("no overdue count: %v\n%s", err, last)
+	}
+	if overdue*2 >= open {
+		t.Errorf("%d of %d open findings are overdue, want a minority", overdue, open)
+	}
 	for l := range strings.Lines(out) {
 		if strings.Contains(l, "--format csv") && !strings.Contains(l, " -o ") {
 			t.Errorf("the hint prints the CSV on the terminal: %s", l)

@@ -120,7 +120,12 @@ func (e *env) freshDemoStore(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("%w: refusing to replace it (name another file with --db)", err)
 	case o.By != "demo":
-		return fmt.Errorf("%s holds %s, not the demo: refusing to replace it (name another file with --db)", e.cfg.DB, o)
+		hint := "name another file with --db"
+		if o.By == "" {
+			// Demos before stores recorded their maker made such stores too.
+			hint = "remove it yourself if an older qvt's demo made it, or " + hint
+		}
+		return fmt.Errorf("%s holds %s, not the demo: refusing to replace it (%s)", e.cfg.DB, o, hint)
 	}
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		if err := os.Remove(e.cfg.DB + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {

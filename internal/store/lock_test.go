@@ -160,3 +160,44 @@ func TestOpenCreatesOnlyWhenAsked(t *testing.T) {
 		t.Errorf("the origin of a text file: %v", err)
 	}
 }
+
+// A reader opens the store and reads while a writer is inside its
+// transaction: opening migrates nothing and waits for nobody.
+func TestReaderOpensDuringAWrite(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "qvt.db")
+	w, err := OpenWith(ctx, db, Options{Create: true, Maker: "sync", Writer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	inside, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- w.Write(ctx, func(tx *Tx) error {
+			if err := tx.SetMeta("probe", "1"); err != nil {
+				return err
+			}
+			close(inside)
+			<-release
+			return nil
+		})
+	}()
+	<-inside
+	start := time.Now()
+	r, err := OpenWith(ctx, db, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Summarize(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the reader took %s beside a writer", d)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

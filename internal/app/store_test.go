@@ -99,6 +99,17 @@ func TestDemoRefusesAnotherStore(t *testing.T) {
 			t.Errorf("qvt %v changed %s", args, db)
 		}
 	}
+	// A store that does not say who made it may be an older qvt's demo.
+	old := filepath.Join(dir, "old.db")
+	st, err := store.Open(context.Background(), old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	code, _, errs := qvt(t, nil, append([]string{"--db", old, "demo", "--no-serve"}, small...)...)
+	if code != 1 || !strings.Contains(errs, "holds a store whose maker is not recorded, not the demo: refusing to replace it (remove it yourself if an older qvt's demo made it") {
+		t.Errorf("demo over a store of unknown maker: exit %d\n%s", code, errs)
+	}
 }
 
 // Only sync, run, import (and the demo for its own file) create a store;

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"qvt/internal/config"
+	"qvt/internal/store"
 	"qvt/internal/version"
 )
 
@@ -49,6 +50,10 @@ type env struct {
 	stopProfile    func()
 	cfg            *config.Config
 	log            *slog.Logger
+	command        string          // the running command's name
+	wait           bool            // --wait: wait for the store's writer lock
+	adopt          bool            // --adopt: the store follows another Qualys subscription
+	lock           store.WriteLock // held by a writing command until Run returns
 }
 
 // Run runs qvt with args (without the program name) and returns the exit
@@ -60,6 +65,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			code = ExitFailure
 		}
 	}()
+	privateFiles()
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
 	root := e.rootCommand()
 	args, err := legacyArgs(args)
@@ -71,6 +77,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err = root.ExecuteContext(ctx)
+	e.unlockStore()
 	if e.stopProfile != nil {
 		e.stopProfile()
 	}
@@ -211,12 +218,21 @@ The old tool's flags still work: -p (sync and publish), -f (full sync), -v.`,
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
+		switch c.Name() {
+		case "sync", "run", "import", "rescore", "publish":
+			c.Flags().BoolVar(&e.wait, "wait", false, "wait while another qvt writes the store, instead of exiting")
+		}
+		switch c.Name() {
+		case "sync", "run":
+			c.Flags().BoolVar(&e.adopt, "adopt", false, "sync from another Qualys subscription than the one that filled the store, and record it")
+		}
 	}
 	return root
 }
 
 // setup loads the configuration and the logger before any command runs.
 func (e *env) setup(cmd *cobra.Command) error {
+	e.command = cmd.Name()
 	path := e.configPath
 	if path == "" {
 		path = e.getenv("QVT_CONFIG")

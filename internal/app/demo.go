@@ -1,13 +1,20 @@
 package app
 
 import (
+	"cmp"
+	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"qvt/internal/sim"
+	"qvt/internal/store"
 	"qvt/internal/web"
 )
 
@@ -20,24 +27,41 @@ func (e *env) demoCommand() *cobra.Command {
 		Use:   "demo",
 		Short: "Try qvt without a Qualys account: the built-in API double, a full sync, a day later an incremental one",
 		Long: `Start the built-in double of the Qualys and NVD APIs on loopback, run a full
-sync into ./qvt-demo.db (or --db), move the double's data one day on (some
+sync into ./qvt-demo.db, move the double's data one day on (some
 detections fixed, some reopened, new hosts, changed KB entries, new CVEs),
 run an incremental sync, print the summaries, and serve the dashboard on
 http://127.0.0.1:8080 (--addr; --no-serve exits after the summaries).
+
+The demo's store is its own: QVT_DB and the configuration's store are
+never used (an explicit --db names another file), and it replaces only a
+store that an earlier demo made.
 The real client code runs end to end: authentication, limits, paging,
 retries.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if e.dbFlag == "" && e.getenv("QVT_DB") == "" {
-				e.cfg.DB = "qvt-demo.db"
-			}
-			// The demo's store holds the demo's data only: start afresh.
-			for _, suffix := range []string{"", "-wal", "-shm"} {
-				if err := os.Remove(e.cfg.DB + suffix); err != nil && !os.IsNotExist(err) {
+			// The demo's store is its own file whatever QVT_DB or the
+			// configuration say: the store they name is a real one.
+			e.cfg.DB = cmp.Or(e.dbFlag, demoDB)
+			if !noServe {
+				if addr != "" {
+					e.cfg.Web.Addr = addr
+				}
+				if err := checkListen(e.cfg.Web); err != nil {
 					return fmt.Errorf("demo: %w", err)
 				}
 			}
+			if err := e.freshDemoStore(ctx); err != nil {
+				return fmt.Errorf("demo: %w", err)
+			}
+			// The data set's clock runs from a day ago, so that after the
+			// day the demo moves on it is now: deadlines and ages count
+			// from today, as they do for a real subscription.
+			f.data.Start = time.Now().UTC().Add(-24 * time.Hour).Truncate(time.Second)
+			// An estate first scanned half a year ago: overdue findings are
+			// a minority, as in a team that works to its SLA, rather than
+			// the three quarters two years of backlog make.
+			f.data.HistoryDays = 180
 			s := sim.New(f.config())
 			base, err := s.Start("127.0.0.1:0")
 			if err != nil {
@@ -59,19 +83,14 @@ retries.`,
 			if err := e.runSync(ctx, sf); err != nil {
 				return fmt.Errorf("demo: %w", err)
 			}
-			fmt.Fprintf(e.stdout, "\nNext: qvt --db %s export --status open --min-rating High --format csv\n", e.cfg.DB)
-			fmt.Fprintf(e.stdout, "      qvt --db %s history <key from the export>\n", e.cfg.DB)
+			// The dashboard only reads: another qvt may write meanwhile.
+			e.unlockStore()
+			fmt.Fprintf(e.stdout, "\nNext: qvt --db %s export --status open --min-rating High --format csv -o open-high.csv\n", e.cfg.DB)
+			fmt.Fprintf(e.stdout, "      qvt --db %s history <a key from open-high.csv>\n", e.cfg.DB)
 			if noServe {
 				return nil
 			}
-			if addr != "" {
-				e.cfg.Web.Addr = addr
-			}
-			shown := e.cfg.Web.Addr
-			if shown == "" {
-				shown = web.DefaultAddr
-			}
-			fmt.Fprintf(e.stdout, "\nDashboard: http://%s/ (Ctrl-C to stop)\n", shown)
+			fmt.Fprintf(e.stdout, "\nDashboard: http://%s/ (Ctrl-C to stop)\n", cmp.Or(e.cfg.Web.Addr, web.DefaultAddr))
 			if err := e.serve(ctx); err != nil {
 				return fmt.Errorf("demo: %w", err)
 			}
@@ -83,4 +102,60 @@ retries.`,
 	f.add(cmd, 300, 3000, 6000)
 	sf.batch, sf.workers, sf.overlap, sf.kbMaxAge = 100, 4, 24*time.Hour, 7*24*time.Hour
 	return cmd
+}
+
+// demoDB is the demo's own store.
+const demoDB = "qvt-demo.db"
+
+// freshDemoStore replaces the demo's store with an empty one, under the
+// writer lock, if the demo made it: any other store at that path is
+// refused, never removed.
+func (e *env) freshDemoStore(ctx context.Context) error {
+	if err := e.lockStore(ctx); err != nil {
+		return err
+	}
+	o, err := store.ReadOrigin(ctx, e.cfg.DB)
+	switch {
+	case errors.Is(err, store.ErrNoStore):
+	case err != nil:
+		return fmt.Errorf("%w: refusing to replace it (name another file with --db)", err)
+	case o.By != "demo":
+		hint := "name another file with --db"
+		if o.By == "" {
+			// Demos before stores recorded their maker made such stores too.
+			hint = "remove it yourself if an older qvt's demo made it, or " + hint
+		}
+		return fmt.Errorf("%s holds %s, not the demo: refusing to replace it (%s)", e.cfg.DB, o, hint)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(e.cfg.DB + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	st, err := store.OpenWith(ctx, e.cfg.DB, store.Options{Create: true, Maker: "demo", Writer: true})
+	if err != nil {
+		return err
+	}
+	return st.Close()
+}
+
+// checkListen tries the dashboard's address before anything else, so that
+// a busy address, or one the dashboard refuses, fails at once rather than
+// after the syncs. The rule on logins is the dashboard's own
+// (web.Server.ListenAndServe).
+func checkListen(cfg web.Config) error {
+	addr := cmp.Or(cfg.Addr, web.DefaultAddr)
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("dashboard address %q: %w (want host:port, e.g. 127.0.0.1:8080)", addr, err)
+	}
+	ip := net.ParseIP(host)
+	if !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) && !cfg.Auth.Enabled() {
+		return fmt.Errorf("the dashboard refuses to serve on %s without a login: configure web.auth, or bind 127.0.0.1 (--addr)", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("the dashboard cannot listen on %s: %w (choose another --addr, or --no-serve)", addr, err)
+	}
+	return ln.Close()
 }

@@ -1,7 +1,9 @@
 package app
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,12 +15,127 @@ import (
 	"qvt/internal/export"
 	"qvt/internal/finding"
 	"qvt/internal/load"
+	"qvt/internal/qualys"
 	"qvt/internal/store"
 	"qvt/internal/unixtime"
 )
 
+// openStore opens the store for reading. A missing store is an error:
+// only the commands that fill a store create one.
 func (e *env) openStore(ctx context.Context) (*store.Store, error) {
-	return store.Open(ctx, e.cfg.DB)
+	st, err := store.OpenWith(ctx, e.cfg.DB, store.Options{})
+	return st, e.noStore(err)
+}
+
+// noStore rewrites store.ErrNoStore as what to do about it.
+func (e *env) noStore(err error) error {
+	if errors.Is(err, store.ErrNoStore) {
+		return fmt.Errorf("no store at %s (run qvt sync or qvt import first)", e.cfg.DB)
+	}
+	return err
+}
+
+// openWriter takes the store's writer lock for the command (held until
+// qvt exits) and opens the store. maker ("sync", "import") lets it create
+// a missing store; "" wants an existing one.
+func (e *env) openWriter(ctx context.Context, maker string) (*store.Store, error) {
+	if maker == "" {
+		// Check first: the lock file beside a store that does not exist
+		// would be a file created for nothing.
+		if ok, err := store.Exists(e.cfg.DB); err != nil || !ok {
+			return nil, e.noStore(cmp.Or(err, store.ErrNoStore))
+		}
+	}
+	if err := e.lockStore(ctx); err != nil {
+		return nil, err
+	}
+	st, err := store.OpenWith(ctx, e.cfg.DB, store.Options{Create: maker != "", Maker: maker, Writer: true})
+	return st, e.noStore(err)
+}
+
+// lockStore takes the writer lock of the store for the running command,
+// unless it holds it already (run syncs, then publishes, under one lock).
+func (e *env) lockStore(ctx context.Context) error {
+	if e.lock != nil {
+		return nil
+	}
+	l, err := store.LockWriter(ctx, e.cfg.DB, store.LockOptions{
+		Command: e.command,
+		Wait:    e.wait,
+		Waiting: func(busy *store.BusyError) {
+			e.log.Info("waiting for the store", "reason", busy.Error())
+		},
+	})
+	if err != nil {
+		return err
+	}
+	e.lock = l
+	return nil
+}
+
+// unlockStore releases the writer lock, if held.
+func (e *env) unlockStore() {
+	if e.lock != nil {
+		e.lock.Release()
+		e.lock = nil
+	}
+}
+
+// openSyncStore opens the store for a sync: as a writer that may create
+// it, and only if it holds the data of the subscription the sync is for
+// (or none yet), unless --adopt says the change is meant.
+func (e *env) openSyncStore(ctx context.Context) (*store.Store, error) {
+	st, err := e.openWriter(ctx, "sync")
+	if err != nil {
+		return nil, err
+	}
+	if err := e.checkSubscription(ctx, st); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func (e *env) checkSubscription(ctx context.Context, st *store.Store) error {
+	base, err := e.qualysBase()
+	if err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	now := store.Subscription{APIURL: base, Username: e.cfg.Qualys.Username}
+	was, err := st.Subscription(ctx)
+	if err != nil {
+		return err
+	}
+	if was.Same(now) {
+		return nil
+	}
+	if !was.IsZero() && !e.adopt {
+		// A store that no sync has filled yet (a first sync refused for a
+		// mistyped user name) may change its subscription freely.
+		filled, err := st.HasHosts(ctx)
+		if err != nil {
+			return err
+		}
+		if filled {
+			return fmt.Errorf("sync: %s holds the Qualys subscription of %s; this sync is for %s: "+
+				"refusing to mix them (--adopt if the store is to follow the new subscription, or another --db)", e.cfg.DB, was, now)
+		}
+	}
+	if !was.IsZero() {
+		e.log.Info("the store follows another Qualys subscription", "was", was.String(), "now", now.String())
+	}
+	return st.SetSubscription(ctx, now)
+}
+
+// qualysBase is the Qualys API URL the configuration names.
+func (e *env) qualysBase() (string, error) {
+	if e.cfg.Qualys.APIURL != "" {
+		return e.cfg.Qualys.APIURL, nil
+	}
+	if e.cfg.Qualys.Platform == "" {
+		return "", errors.New("no Qualys API: set QUALYS_API_URL or QUALYS_PLATFORM (e.g. EU1)")
+	}
+	return qualys.PlatformURL(e.cfg.Qualys.Platform)
 }
 
 func (e *env) loader() *load.Loader {
@@ -47,7 +164,7 @@ store exactly as it was.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := e.openStore(ctx)
+			st, err := e.openWriter(ctx, "import")
 			if err != nil {
 				return err
 			}
@@ -146,9 +263,17 @@ every finding not closed; closed is every closed one, whatever the reason.`,
 			if err != nil {
 				return err
 			}
+			// The store first: a missing store leaves no output file behind.
+			ctx := cmd.Context()
+			st, err := e.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
 			var w io.Writer = e.stdout
 			if o.out != "" && o.out != "-" {
-				file, err := os.Create(o.out)
+				// Findings are the inventory of what is exploitable: owner only.
+				file, err := os.OpenFile(o.out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 				if err != nil {
 					return fmt.Errorf("export: %w", err)
 				}
@@ -159,12 +284,6 @@ every finding not closed; closed is every closed one, whatever the reason.`,
 			if err != nil {
 				return usagef("--format: %v", err)
 			}
-			ctx := cmd.Context()
-			st, err := e.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
 			if err := st.Findings(ctx, f, ew.Write); err != nil {
 				return fmt.Errorf("export: %w", err)
 			}

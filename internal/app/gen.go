@@ -27,7 +27,7 @@ give the same bytes. The built-in API double serves the same data.`,
 			if dir == "" {
 				return usagef("gen: name an output directory with -o")
 			}
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return fmt.Errorf("gen: %w", err)
 			}
 			start := time.Now()

@@ -101,7 +101,7 @@ func (e *env) runPublish(ctx context.Context, names []string, dryRun, initAssets
 		}
 		targets = append(targets, t)
 	}
-	st, err := e.openStore(ctx)
+	st, err := e.openWriter(ctx, "")
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ by themselves when the policy changed; this command does it at once.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := e.openStore(ctx)
+			st, err := e.openWriter(ctx, "")
 			if err != nil {
 				return err
 			}

@@ -129,7 +129,7 @@ func (e *env) runSync(ctx context.Context, f syncFlags) error {
 	if err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
-	st, err := e.openStore(ctx)
+	st, err := e.openSyncStore(ctx)
 	if err != nil {
 		return err
 	}

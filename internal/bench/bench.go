@@ -126,7 +126,7 @@ func copyFile(dst, src string) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.Create(dst)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func Import(ctx context.Context, c Config) error {
 	if c.Runs <= 0 {
 		c.Runs = 3
 	}
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return err
 	}
 	d := gen.New(gen.Config{Seed: 1, QIDs: c.QIDs, Hosts: c.Hosts, DetectionsPerHost: c.Detections, CVEs: c.CVEs})
@@ -232,7 +232,7 @@ func baseline(ctx context.Context, c *Config, hld string, ours Stat) error {
 		py = "/usr/bin/python3"
 	}
 	script := filepath.Join(c.Dir, "xmltodict_baseline.py")
-	if err := os.WriteFile(script, baselineScript, 0o755); err != nil {
+	if err := os.WriteFile(script, baselineScript, 0o700); err != nil {
 		return err
 	}
 	if out, err := exec.CommandContext(ctx, py, "-c", "import xmltodict").CombinedOutput(); err != nil {
@@ -251,11 +251,11 @@ func baseline(ctx context.Context, c *Config, hld string, ours Stat) error {
 func memoryGrowth(ctx context.Context, c *Config, base string, small Stat) error {
 	d := gen.New(gen.Config{Seed: 2, QIDs: c.QIDs, Hosts: c.Hosts * c.Scale, DetectionsPerHost: c.Detections, CVEs: c.CVEs})
 	dir := filepath.Join(c.Dir, "scaled")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	hld := filepath.Join(dir, gen.DetectionsFile)
-	f, err := os.Create(hld)
+	f, err := os.OpenFile(hld, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
@@ -283,7 +283,7 @@ func exportBench(ctx context.Context, c *Config) error {
 	hosts := max(1, c.Exports/max(1, c.Detections))
 	d := gen.New(gen.Config{Seed: 3, QIDs: c.QIDs, Hosts: hosts, DetectionsPerHost: c.Detections, CVEs: c.CVEs})
 	dir := filepath.Join(c.Dir, "export")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	kb, hld, nvd, err := gen.WriteFiles(dir, d, false)

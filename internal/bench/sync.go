@@ -40,7 +40,7 @@ func Sync(ctx context.Context, c SyncConfig) error {
 	if c.Runs <= 0 {
 		c.Runs = 3
 	}
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return err
 	}
 	data := gen.Config{Seed: 1, QIDs: c.QIDs, Hosts: c.Hosts, DetectionsPerHost: c.Detections, CVEs: 2000}

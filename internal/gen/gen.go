@@ -29,6 +29,7 @@ type Config struct {
 	DetectionsPerHost int       // mean detections per host at epoch 0; default 40
 	CVEs              int       // NVD records at epoch 0; default 20,000 (all of NVD is ~400,000)
 	Start             time.Time // the data set's "now" at epoch 0; default 2026-11-01T00:00:00Z
+	HistoryDays       int       // how far back before Start the detections of epoch 0 were first found; default 730
 }
 
 func (c Config) withDefaults() Config {
@@ -43,6 +44,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CVEs <= 0 {
 		c.CVEs = 20000
+	}
+	if c.HistoryDays <= 0 {
+		c.HistoryDays = 730
 	}
 	if c.Start.IsZero() {
 		c.Start = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)

@@ -391,7 +391,7 @@ func (b *detBuilder) add(s int, base bool) {
 // and counters that agree with it, its last scan being s.
 func (d *Dataset) history(p *hostProfile, st *detState, s int) {
 	r := d.rng(kindDetBase, uint64(p.k), uint64(st.slot))
-	scans := max(3, 730/p.interval) // two years of scans at most
+	scans := max(3, d.cfg.HistoryDays/p.interval) // two years of scans at most, by default
 	ago := func(n int) int64 { return d.scanTime(p, s-n*p.interval) }
 	switch r.weighted([]int{15, 60, 5, 20}) {
 	case 0:

@@ -153,7 +153,7 @@ func WriteFiles(dir string, d *Dataset, gz bool) (kb, hld, nvd string, err error
 }
 
 func writeFile(path string, gz bool, write func(io.Writer) error) (err error) {
-	f, err := os.Create(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600) // data sets look like an estate's: owner only
 	if err != nil {
 		return err
 	}

@@ -54,9 +54,50 @@ type Store struct {
 	path string
 }
 
+// ErrNoStore is what OpenWith returns when no store exists at the path
+// and it was not asked to create one.
+var ErrNoStore = errors.New("no store")
+
+// Options say how OpenWith treats the path.
+type Options struct {
+	// Create lets OpenWith create a missing store. Without it a missing
+	// (or empty) file is ErrNoStore, and nothing is created: no file, no
+	// WAL.
+	Create bool
+	// Maker is who creates the store ("sync", "import", "demo"), recorded
+	// with the time and qvt's version when OpenWith creates it.
+	Maker string
+	// Writer says the caller holds the writer lock (LockWriter), so it may
+	// finish what a writer that died left undone (deferred indexes). A
+	// reader leaves that alone: the writer may still be running.
+	Writer bool
+}
+
 // Open opens (creating it if needed) the SQLite store at path and brings
-// its schema up to date.
+// its schema up to date, as a writer: OpenWith with Create and Writer.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{Create: true, Writer: true})
+}
+
+// Exists tells whether a store exists at path: a file that is not empty
+// (SQLite would take an empty file for an empty database).
+func Exists(path string) (bool, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: %w", err)
+	}
+	if fi.IsDir() {
+		return false, fmt.Errorf("store: %s is a directory", path)
+	}
+	return fi.Size() > 0, nil
+}
+
+// OpenWith opens the SQLite store at path as opt says and brings its
+// schema up to date.
+func OpenWith(ctx context.Context, path string, opt Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("store: no database path")
 	}
@@ -68,11 +109,28 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, fmt.Errorf("store: %s: %w", path, err)
 		}
 	}
+	exists, err := Exists(path)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		if !opt.Create {
+			return nil, fmt.Errorf("store: %s: %w", path, ErrNoStore)
+		}
+		// The store is the inventory of what is exploitable: owner only.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		f.Close()
+	}
 	// WAL lets the dashboard read while a sync writes; NORMAL syncs only at
 	// checkpoints, which is safe in WAL mode (a power cut may lose the last
 	// commit, never corrupt the file).
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=busy_timeout(" + strconv.FormatInt(busyTimeout.Milliseconds(), 10) + ")&_pragma=page_size(16384)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)" +
+		// SQLite must not create a missing file: that would be an empty store.
+		"?mode=rw" +
+		"&_pragma=busy_timeout(" + strconv.FormatInt(busyTimeout.Milliseconds(), 10) + ")&_pragma=page_size(16384)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)" +
 		"&_pragma=foreign_keys(off)&_pragma=cache_size(" + cacheSize + ")"
 	db, err := driver.Open(dsn)
 	if err != nil {
@@ -92,10 +150,18 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if !exists {
+		if err := s.recordOrigin(ctx, opt.Maker); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	// A first sync that died midway left its indexes unbuilt.
-	if err := s.BuildIndexes(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: %s: building indexes: %w", path, err)
+	if opt.Writer {
+		if err := s.BuildIndexes(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: %s: building indexes: %w", path, err)
+		}
 	}
 	return s, nil
 }

@@ -54,11 +54,15 @@ func (b *bars) Add(phase string, n int) {
 	}
 }
 
-func (b *bars) Done(phase string) {
+func (b *bars) Done(phase string, err error) {
 	b.mu.Lock()
 	bar := b.bars[phase]
 	b.mu.Unlock()
-	if bar != nil {
+	switch {
+	case bar == nil:
+	case err != nil:
+		bar.Abort(false) // left where it stopped: the error follows
+	default:
 		bar.SetTotal(-1, true)
 	}
 }
@@ -94,8 +98,13 @@ func (l *logProgress) Add(phase string, n int) {
 	}
 }
 
-func (l *logProgress) Done(phase string) {
+// Done says finished only of a phase that succeeded.
+func (l *logProgress) Done(phase string, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if err != nil {
+		l.log.Warn("sync: failed", "phase", phase, "done", l.counts[phase], "error", err)
+		return
+	}
 	l.log.Info("sync: finished", "phase", phase, "done", l.counts[phase])
 }

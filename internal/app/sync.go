@@ -72,24 +72,25 @@ NVD_API_KEY (optional; without it NVD allows 5 requests per 30 s).`,
 	return cmd
 }
 
-// clients builds the API clients from the configuration.
-func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, error) {
+// clients builds the API clients from the configuration, and returns the
+// Qualys API's base URL.
+func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, string, error) {
 	base := e.cfg.Qualys.APIURL
 	if base == "" {
 		if e.cfg.Qualys.Platform == "" {
-			return nil, nil, errors.New("no Qualys API: set QUALYS_API_URL or QUALYS_PLATFORM (e.g. EU1)")
+			return nil, nil, "", errors.New("no Qualys API: set QUALYS_API_URL or QUALYS_PLATFORM (e.g. EU1)")
 		}
 		var err error
 		if base, err = qualys.PlatformURL(e.cfg.Qualys.Platform); err != nil {
-			return nil, nil, err
+			return nil, nil, "", err
 		}
 	}
 	if e.cfg.Qualys.Username == "" || e.cfg.Qualys.Password == "" {
-		return nil, nil, errors.New("no Qualys credentials: set QUALYS_USERNAME and QUALYS_PASSWORD")
+		return nil, nil, "", errors.New("no Qualys credentials: set QUALYS_USERNAME and QUALYS_PASSWORD")
 	}
 	u, err := url.Parse(base)
 	if err != nil {
-		return nil, nil, fmt.Errorf("QUALYS_API_URL %q: %w", base, err)
+		return nil, nil, "", fmt.Errorf("QUALYS_API_URL %q: %w", base, err)
 	}
 	ip := net.ParseIP(u.Hostname())
 	q, err := qualys.NewClient(qualys.ClientConfig{
@@ -101,10 +102,10 @@ func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, error) {
 		Log:       e.log,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	if f.skipNVD {
-		return q, nil, nil
+		return q, nil, base, nil
 	}
 	n, err := nvd.NewClient(nvd.ClientConfig{
 		BaseURL:   e.cfg.NVD.APIURL,
@@ -114,13 +115,13 @@ func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, error) {
 		Log:       e.log,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	return q, n, nil
+	return q, n, base, nil
 }
 
 func (e *env) runSync(ctx context.Context, f syncFlags) error {
-	q, n, err := e.clients(f)
+	q, n, base, err := e.clients(f)
 	if err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
@@ -130,7 +131,7 @@ func (e *env) runSync(ctx context.Context, f syncFlags) error {
 	}
 	defer st.Close()
 	progress, wait := e.newProgress()
-	s := &pull.Syncer{Store: st, Qualys: q, Loader: e.loader(), Log: e.log, Progress: progress}
+	s := &pull.Syncer{Store: st, Qualys: q, QualysURL: base, Loader: e.loader(), Log: e.log, Progress: progress}
 	if n != nil {
 		s.NVD = n
 	}

@@ -10,17 +10,16 @@ import (
 // the other, but takes a newer one's records rather than wait on a batch
 // that has none ready.
 func TestOldestFirst(t *testing.T) {
-	ctx := context.Background()
 	started := make(chan chan piece[int], 3)
 	a, b, c := make(chan piece[int], 4), make(chan piece[int], 4), make(chan piece[int], 4)
 	started <- a
 	started <- b
-	next := oldestFirst(ctx, started)
+	next := oldestFirst(started)
 	get := func() piece[int] {
 		t.Helper()
-		p, ok, err := next()
-		if err != nil || !ok {
-			t.Fatalf("next: ok %v, %v", ok, err)
+		p, ev := next(nil, nil, nil)
+		if ev != gotPiece {
+			t.Fatalf("next: event %v, want a piece", ev)
 		}
 		return p
 	}
@@ -53,18 +52,26 @@ func TestOldestFirst(t *testing.T) {
 	if p := get(); p.seq != 3 || !p.end {
 		t.Fatalf("got batch %d end=%v, want the end of batch 3", p.seq, p.end)
 	}
-	if _, ok, err := next(); ok || err != nil {
-		t.Fatalf("after every batch ended: ok %v, %v", ok, err)
+	if _, ev := next(nil, nil, nil); ev != allEnded {
+		t.Fatalf("after every batch ended: event %v, want allEnded", ev)
 	}
 }
 
-func TestOldestFirstCancelled(t *testing.T) {
+// With nothing ready, the writer wakes for a stop, a commit that is due
+// and the end of the grace period, whichever comes first.
+func TestOldestFirstSignals(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan chan piece[int], 1)
 	started <- make(chan piece[int])
-	next := oldestFirst(ctx, started)
+	next := oldestFirst(started)
 	time.AfterFunc(20*time.Millisecond, cancel)
-	if _, ok, err := next(); ok || err == nil {
-		t.Fatalf("cancelled while waiting: ok %v, err %v", ok, err)
+	if _, ev := next(ctx.Done(), nil, nil); ev != stopped {
+		t.Fatalf("cancelled while waiting: event %v, want stopped", ev)
+	}
+	if _, ev := next(nil, time.After(10*time.Millisecond), time.After(time.Hour)); ev != due {
+		t.Fatalf("commit timer: event %v, want due", ev)
+	}
+	if _, ev := next(nil, nil, time.After(10*time.Millisecond)); ev != graceOver {
+		t.Fatalf("grace timer: event %v, want graceOver", ev)
 	}
 }

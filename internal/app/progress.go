@@ -14,9 +14,10 @@ import (
 )
 
 // newProgress shows a sync's progress: bars on a terminal, log lines
-// elsewhere (and with -v, where bars would garble the log).
+// elsewhere (and with -v, where bars would garble the log; with --quiet,
+// the log drops them).
 func (e *env) newProgress() (pull.Progress, func()) {
-	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !e.verbose {
+	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !e.verbose && !e.quiet {
 		p := mpb.New(mpb.WithOutput(f), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))
 		b := &bars{p: p, bars: map[string]*mpb.Bar{}}
 		return b, p.Wait

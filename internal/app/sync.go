@@ -39,6 +39,22 @@ func (f *syncFlags) add(cmd *cobra.Command) {
 	fl.DurationVar(&f.kbMaxAge, "kb-max-age", 7*24*time.Hour, "run a full KnowledgeBase sync when the last one is older")
 }
 
+// check refuses values that would mean nothing, or a gap in what
+// incremental syncs fetch.
+func (f *syncFlags) check() error {
+	switch {
+	case f.batch < 1:
+		return usagef("--batch %d: host IDs per detection request must be 1 or more", f.batch)
+	case f.workers < 1:
+		return usagef("--workers %d: requests in flight must be 1 or more", f.workers)
+	case f.overlap <= 0:
+		return usagef("--overlap %v: must be more than 0 (a sync reaches that far back before the last one, so late publications are not missed)", f.overlap)
+	case f.kbMaxAge <= 0:
+		return usagef("--kb-max-age %v: must be more than 0", f.kbMaxAge)
+	}
+	return nil
+}
+
 func (f *syncFlags) options() pull.Options {
 	return pull.Options{Full: f.full, SkipNVD: f.skipNVD, SkipKB: f.skipKB, BatchSize: f.batch, Workers: f.workers, Overlap: f.overlap, KBMaxAge: f.kbMaxAge}
 }
@@ -69,6 +85,7 @@ NVD_API_KEY (optional; without it NVD allows 5 requests per 30 s).`,
 		},
 	}
 	f.add(cmd)
+	e.addQuiet(cmd)
 	return cmd
 }
 
@@ -121,6 +138,9 @@ func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, string, error) 
 }
 
 func (e *env) runSync(ctx context.Context, f syncFlags) error {
+	if err := f.check(); err != nil {
+		return err
+	}
 	q, n, base, err := e.clients(f)
 	if err != nil {
 		return fmt.Errorf("sync: %w", err)

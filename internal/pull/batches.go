@@ -123,7 +123,14 @@ func (j *batchJob[T]) run(ctx context.Context, batches []store.Batch) error {
 	err := j.writeAll(ctx, cancel, oldestFirst(started))
 	close(quit)
 	cancel()
-	wg.Wait()
+	// The fetches stop with ctx; one that does not is left behind rather
+	// than hold the run (it can no longer write anything).
+	stoppedAll := make(chan struct{})
+	go func() { wg.Wait(); close(stoppedAll) }()
+	select {
+	case <-stoppedAll:
+	case <-time.After(drainGrace):
+	}
 	return err
 }
 

@@ -2,8 +2,12 @@ package pull
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"qvt/internal/store"
 )
 
 // The writer drains the oldest batch first, so that batches end one after
@@ -73,5 +77,50 @@ func TestOldestFirstSignals(t *testing.T) {
 	}
 	if _, ev := next(nil, nil, time.After(10*time.Millisecond)); ev != graceOver {
 		t.Fatalf("grace timer: event %v, want graceOver", ev)
+	}
+}
+
+// A cancelled job whose fetches ignore the cancellation still ends, after
+// the grace period, having committed the batch that arrived.
+func TestJobEndsDespiteStuckFetch(t *testing.T) {
+	defer func(g time.Duration) { drainGrace = g }(drainGrace)
+	drainGrace = 100 * time.Millisecond
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "qvt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	stuck := make(chan struct{})
+	defer close(stuck)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var ended []int
+	j := &batchJob[int]{
+		store: st, runID: 1, phase: "test", workers: 3,
+		fetch: func(ctx context.Context, spec string, emit func(int) error) error {
+			if spec == "a" {
+				return emit(1)
+			}
+			<-stuck // a server that never answers, and a fetch deaf to ctx
+			return nil
+		},
+		write:    func(*store.Tx, []int) error { return nil },
+		weight:   func(int) int { return 1 },
+		progress: func(n int) { ended = append(ended, n); cancel() },
+	}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- j.run(ctx, []store.Batch{{Seq: 0, Spec: "a"}, {Seq: 1, Spec: "b"}, {Seq: 2, Spec: "c"}})
+	}()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("run returned %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the job did not end with its fetches stuck")
+	}
+	if len(ended) != 1 {
+		t.Errorf("batches committed: %v, want the one that arrived", ended)
 	}
 }

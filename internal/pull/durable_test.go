@@ -241,10 +241,17 @@ func TestResumeSkipsFinishedPhases(t *testing.T) {
 func TestAccountCheckedFirst(t *testing.T) {
 	notQualys := httptest.NewServer(http.NotFoundHandler())
 	defer notQualys.Close()
+	locked := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusForbidden)
+		qualys.WriteSimpleReturn(w, "2026-01-01T00:00:00Z", 2002, "User account is locked", nil)
+	}))
+	defer locked.Close()
 	for _, tc := range []struct {
 		name, base, password, want string
 	}{
 		{"bad password", "", "wrong-secret-1234", "rejected the credentials"},
+		{"locked account", locked.URL, "demo", "User account is locked"},
 		{"not a Qualys API", notQualys.URL, "demo", "404"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

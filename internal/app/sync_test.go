@@ -17,6 +17,7 @@ import (
 	"qvt/internal/gen"
 	"qvt/internal/publish/jira/jiratest"
 	"qvt/internal/sim"
+	"qvt/internal/store"
 )
 
 var smallData = gen.Config{Seed: 5, QIDs: 400, Hosts: 30, DetectionsPerHost: 10, CVEs: 600}
@@ -166,6 +167,51 @@ func TestSIGINTSubprocess(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "qvt: interrupted") {
 		t.Errorf("stderr: %s", errb.String())
+	}
+}
+
+// kill -9 loses at most the batches in flight and the last 2 seconds:
+// every batch the double had answered 2 seconds before the kill is stored
+// and marked done.
+func TestKill9KeepsAnsweredBatches(t *testing.T) {
+	s := startSim(t, sim.Config{Data: smallData, Latency: 300 * time.Millisecond})
+	db := filepath.Join(t.TempDir(), "qvt.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSIGINTSubprocess$")
+	cmd.Env = append(os.Environ(), "QVT_TEST_MAIN=1", "QVT_TEST_ARGS=--batch 1 sync --skip-nvd",
+		"QUALYS_API_URL="+s.BaseURL(), "QUALYS_USERNAME=demo", "QUALYS_PASSWORD=demo", "QVT_DB="+db)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	answered := func() int {
+		n := 0
+		for _, c := range s.Log() {
+			if c.API == sim.APIDetections && c.Status == 200 {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for answered() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := answered()
+	time.Sleep(2 * time.Second)
+	cmd.Process.Kill()
+	cmd.Wait()
+	if answered() >= len(s.Dataset().HostIDs(0)) {
+		t.Fatal("the sync ended before the kill: nothing proved")
+	}
+	st, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var done, hosts int
+	st.DB().QueryRow("SELECT count(*) FROM sync_batches WHERE phase = 'detections' AND done = 1").Scan(&done)
+	st.DB().QueryRow("SELECT count(*) FROM hosts").Scan(&hosts)
+	if done < before || hosts < done {
+		t.Errorf("killed 2 s after %d batches were answered: %d batches done, %d hosts stored", before, done, hosts)
 	}
 }
 

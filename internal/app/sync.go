@@ -145,6 +145,10 @@ func (e *env) runSync(ctx context.Context, f syncFlags) error {
 	if err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
+	// Before the store is opened: a sync with a bad account creates none.
+	if err := pull.CheckAccount(ctx, q); err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
 	st, err := e.openStore(ctx)
 	if err != nil {
 		return err
@@ -156,7 +160,9 @@ func (e *env) runSync(ctx context.Context, f syncFlags) error {
 		s.NVD = n
 	}
 	started := time.Now()
-	res, err := s.Run(ctx, f.options())
+	opt := f.options()
+	opt.AccountChecked = true
+	res, err := s.Run(ctx, opt)
 	wait()
 	if err != nil {
 		return fmt.Errorf("sync: %w (the next sync resumes from here)", err)

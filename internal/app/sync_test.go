@@ -85,9 +85,13 @@ func TestQuiet(t *testing.T) {
 		t.Error("the quiet run published nothing")
 	}
 	env["QUALYS_PASSWORD"] = "wrong"
+	env["QVT_DB"] = filepath.Join(t.TempDir(), "new.db")
 	code, out, errs := qvt(t, env, "sync", "--quiet")
 	if code != ExitFailure || out != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "credentials") {
 		t.Errorf("failed quiet sync: exit %d, stdout %q, stderr %q; want 1 and the error's line", code, out, errs)
+	}
+	if _, err := os.Stat(env["QVT_DB"]); err == nil {
+		t.Error("a sync with wrong credentials created a store")
 	}
 	if code, _, errs := qvt(t, env, "-v", "sync", "--quiet"); code != ExitUsage {
 		t.Errorf("-v with --quiet: exit %d (%s)", code, errs)

@@ -46,6 +46,9 @@ type Options struct {
 	Workers   int           // batches fetched at once; the client's governor keeps within Qualys' limits (default 4)
 	SkipNVD   bool
 	SkipKB    bool // detections only (benchmarks, and stores kept current by KB imports)
+	// AccountChecked: the caller ran CheckAccount (before opening the
+	// store, so that a failed check leaves no store behind).
+	AccountChecked bool
 }
 
 func (o *Options) defaults() {
@@ -156,8 +159,10 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 	opt.defaults()
 	// Credentials, account and platform are checked before anything else
 	// is fetched or written: a first NVD sync takes minutes.
-	if err := s.checkQualys(ctx); err != nil {
-		return res, err
+	if !opt.AccountChecked {
+		if err := CheckAccount(ctx, s.Qualys); err != nil {
+			return res, err
+		}
 	}
 	// A changed scoring or environment policy rescores what is stored
 	// before anything new arrives.
@@ -248,11 +253,11 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 	return res, err
 }
 
-// checkQualys makes one cheap authenticated call (the host list of one
+// CheckAccount makes one cheap authenticated call (the host list of one
 // id): wrong credentials, a locked account or a wrong platform fail here,
-// in seconds, before anything is fetched or written.
-func (s *Syncer) checkQualys(ctx context.Context) error {
-	if _, err := s.Qualys.HostIDs(ctx, url.Values{"ids": {"1"}}); err != nil {
+// in seconds, before anything is fetched or written. Run makes it first.
+func CheckAccount(ctx context.Context, q Qualys) error {
+	if _, err := q.HostIDs(ctx, url.Values{"ids": {"1"}}); err != nil {
 		return fmt.Errorf("checking the Qualys account: %w", err)
 	}
 	return nil

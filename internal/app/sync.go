@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -175,7 +176,11 @@ func (e *env) printSync(ctx context.Context, st *store.Store, res pull.Result, t
 	w := e.stdout
 	resumed := ""
 	if res.Resumed {
-		resumed = fmt.Sprintf(", resumed (%d batches already done)", res.Skipped)
+		resumed = fmt.Sprintf(", resumed (%d batches already done", res.Skipped)
+		if len(res.Finished) > 0 {
+			resumed += "; " + strings.Join(res.Finished, " and ") + " already synced"
+		}
+		resumed += ")"
 	}
 	fmt.Fprintf(w, "%s sync done in %s%s\n", res.Kind, took.Round(time.Millisecond), resumed)
 	kb := "changes"

@@ -105,9 +105,10 @@ type Result struct {
 	Vulns      int
 	Hosts      int
 	Detections int
-	Missing    int // QIDs fetched because detections named them
-	Batches    int // detection batches fetched in this run
-	Skipped    int // batches a resumed run did not fetch again
+	Missing    int      // QIDs fetched because detections named them
+	Batches    int      // detection batches fetched in this run
+	Skipped    int      // batches a resumed run did not fetch again
+	Finished   []string // phases the interrupted run had finished, not fetched again
 	Rescored   int
 	Start      time.Time // server time the watermarks will count from
 }
@@ -198,6 +199,7 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 	if !opt.SkipNVD && s.NVD != nil {
 		if r.p.NVDDone {
 			nvdMark = r.p.NVDMark
+			res.Finished = append(res.Finished, "NVD")
 			s.log().Info("NVD: the interrupted sync finished this phase; not fetched again")
 		} else {
 			if res.CVEs, nvdMark, err = s.syncNVD(ctx, r); err != nil {
@@ -210,6 +212,7 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 	}
 	if !opt.SkipKB {
 		if r.p.KBDone {
+			res.Finished = append(res.Finished, "KnowledgeBase")
 			s.log().Info("KnowledgeBase: the interrupted sync finished this phase; not fetched again")
 		} else {
 			if res.Vulns, err = s.syncKB(ctx, r, opt); err != nil {

@@ -273,7 +273,8 @@ func (s *Syncer) phaseDone(ctx context.Context, r *run, set func(*runParams)) er
 	set(&r.p)
 	r.dirty = true
 	r.mu.Unlock()
-	return s.Store.Write(ctx, r.saveParams)
+	// Also when interrupted now: the phase's data is in the store.
+	return s.Store.Write(context.WithoutCancel(ctx), r.saveParams)
 }
 
 // openRun resumes the unfinished run of this kind, or starts one: it

@@ -26,6 +26,9 @@ const (
 	ExitOK      = 0
 	ExitFailure = 1 // a runtime failure: bad input, an unreachable service, ...
 	ExitUsage   = 2 // a command line that does not parse
+	// A run stopped by SIGINT exits 130, by SIGTERM 143: 128 plus the
+	// signal's number, as shells report a process the signal killed.
+	ExitInterrupted = 130
 )
 
 // usageError marks errors in the command line itself.
@@ -46,6 +49,7 @@ type env struct {
 	configPath     string
 	dbFlag         string
 	verbose        bool
+	quiet          bool // only errors are printed (sync, publish, run)
 	cpuProfile     string
 	stopProfile    func()
 	cfg            *config.Config
@@ -92,9 +96,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "qvt: %s\nRun 'qvt --help' for usage.\n", msg)
 		return ExitUsage
 	}
-	if errors.Is(err, context.Canceled) {
-		fmt.Fprintln(stderr, "qvt: interrupted")
-		return ExitFailure
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "qvt: interrupted: %s\n", redact(err.Error(), e.secrets()))
+		return interruptedCode(ctx)
 	}
 	fmt.Fprintf(stderr, "qvt: %s\n", msg)
 	return ExitFailure
@@ -248,6 +252,13 @@ func (e *env) setup(cmd *cobra.Command) error {
 	level := slog.LevelInfo
 	if e.verbose {
 		level = slog.LevelDebug
+	}
+	if e.quiet {
+		if e.verbose {
+			return usagef("--quiet and --verbose contradict each other")
+		}
+		level = slog.LevelError
+		e.stdout = io.Discard
 	}
 	e.log = slog.New(newRedactingHandler(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}), cfg.Secrets()))
 	if e.cpuProfile != "" {

@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 // redactingHandler removes secret values (passwords, API keys, tokens)
@@ -64,7 +67,43 @@ func (h *redactingHandler) WithGroup(name string) slog.Handler {
 }
 
 // signalContext is cancelled on SIGINT or SIGTERM, so an interrupted
-// import rolls back instead of leaving half its data.
+// import rolls back instead of leaving half its data, and a sync commits
+// the batches that arrived. The cause names the signal, for the exit
+// code. A second signal kills the process at once, as without qvt's
+// handler.
 func signalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case sig := <-c:
+			signal.Stop(c)
+			cancel(signalled{sig})
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { signal.Stop(c); cancel(nil) }
+}
+
+// signalled is the cause of a context cancelled by a signal.
+type signalled struct{ sig os.Signal }
+
+func (s signalled) Error() string        { return s.sig.String() + " signal received" }
+func (s signalled) Is(target error) bool { return target == context.Canceled }
+
+// interruptedCode is the exit code of a run the signal behind ctx stopped:
+// 128 plus the signal's number (130 for SIGINT, 143 for SIGTERM).
+func interruptedCode(ctx context.Context) int {
+	if s, ok := errors.AsType[signalled](context.Cause(ctx)); ok {
+		if n, ok := s.sig.(syscall.Signal); ok {
+			return 128 + int(n)
+		}
+	}
+	return ExitInterrupted
+}
+
+// addQuiet gives a command meant for cron its --quiet flag.
+func (e *env) addQuiet(cmd *cobra.Command) {
+	cmd.Flags().BoolVarP(&e.quiet, "quiet", "q", false, "print only errors (for cron): no summary, no progress, no log lines below errors")
 }

@@ -14,9 +14,10 @@ import (
 )
 
 // newProgress shows a sync's progress: bars on a terminal, log lines
-// elsewhere (and with -v, where bars would garble the log).
+// elsewhere (and with -v, where bars would garble the log; with --quiet,
+// the log drops them).
 func (e *env) newProgress() (pull.Progress, func()) {
-	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !e.verbose {
+	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !e.verbose && !e.quiet {
 		p := mpb.New(mpb.WithOutput(f), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))
 		b := &bars{p: p, bars: map[string]*mpb.Bar{}}
 		return b, p.Wait
@@ -54,11 +55,15 @@ func (b *bars) Add(phase string, n int) {
 	}
 }
 
-func (b *bars) Done(phase string) {
+func (b *bars) Done(phase string, err error) {
 	b.mu.Lock()
 	bar := b.bars[phase]
 	b.mu.Unlock()
-	if bar != nil {
+	switch {
+	case bar == nil:
+	case err != nil:
+		bar.Abort(false) // left where it stopped: the error follows
+	default:
 		bar.SetTotal(-1, true)
 	}
 }
@@ -94,8 +99,13 @@ func (l *logProgress) Add(phase string, n int) {
 	}
 }
 
-func (l *logProgress) Done(phase string) {
+// Done says finished only of a phase that succeeded.
+func (l *logProgress) Done(phase string, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if err != nil {
+		l.log.Warn("sync: failed", "phase", phase, "done", l.counts[phase], "error", err)
+		return
+	}
 	l.log.Info("sync: finished", "phase", phase, "done", l.counts[phase])
 }

@@ -89,6 +89,7 @@ without duplicates.`,
 	cmd.Flags().StringSliceVar(&to, "to", nil, "targets: mysql, jira, assets (default: every configured one)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be created, updated, closed and reopened; change nothing")
 	cmd.Flags().BoolVar(&initAssets, "init", false, "assets: create the object types and attributes qvt needs, where missing")
+	e.addQuiet(cmd)
 	return cmd
 }
 
@@ -168,5 +169,6 @@ func (e *env) runCommand() *cobra.Command {
 	}
 	f.add(cmd)
 	cmd.Flags().StringSliceVar(&to, "to", nil, "targets to publish to (default: every configured one)")
+	e.addQuiet(cmd)
 	return cmd
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,6 +43,24 @@ func (f *syncFlags) add(cmd *cobra.Command) {
 	fl.DurationVar(&f.maxWait, "max-wait", retry.DefaultMaxWait, "fail, rather than sleep, when Qualys or NVD asks to wait longer than this before the next request")
 }
 
+// check refuses values that would mean nothing, or a gap in what
+// incremental syncs fetch.
+func (f *syncFlags) check() error {
+	switch {
+	case f.batch < 1:
+		return usagef("--batch %d: host IDs per detection request must be 1 or more", f.batch)
+	case f.workers < 1:
+		return usagef("--workers %d: requests in flight must be 1 or more", f.workers)
+	case f.overlap <= 0:
+		return usagef("--overlap %v: must be more than 0 (a sync reaches that far back before the last one, so late publications are not missed)", f.overlap)
+	case f.kbMaxAge <= 0:
+		return usagef("--kb-max-age %v: must be more than 0", f.kbMaxAge)
+	case f.maxWait < 0:
+		return usagef("--max-wait %v: must be 0 (the default, %v) or more", f.maxWait, retry.DefaultMaxWait)
+	}
+	return nil
+}
+
 func (f *syncFlags) options() pull.Options {
 	return pull.Options{Full: f.full, SkipNVD: f.skipNVD, SkipKB: f.skipKB, BatchSize: f.batch, Workers: f.workers, Overlap: f.overlap, KBMaxAge: f.kbMaxAge}
 }
@@ -72,27 +91,29 @@ NVD_API_KEY (optional; without it NVD allows 5 requests per 30 s).`,
 		},
 	}
 	f.add(cmd)
+	e.addQuiet(cmd)
 	return cmd
 }
 
-// clients builds the API clients from the configuration.
-func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, error) {
+// clients builds the API clients from the configuration, and returns the
+// Qualys API's base URL.
+func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, string, error) {
 	base := e.cfg.Qualys.APIURL
 	if base == "" {
 		if e.cfg.Qualys.Platform == "" {
-			return nil, nil, errors.New("no Qualys API: set QUALYS_API_URL or QUALYS_PLATFORM (e.g. EU1)")
+			return nil, nil, "", errors.New("no Qualys API: set QUALYS_API_URL or QUALYS_PLATFORM (e.g. EU1)")
 		}
 		var err error
 		if base, err = qualys.PlatformURL(e.cfg.Qualys.Platform); err != nil {
-			return nil, nil, err
+			return nil, nil, "", err
 		}
 	}
 	if e.cfg.Qualys.Username == "" || e.cfg.Qualys.Password == "" {
-		return nil, nil, errors.New("no Qualys credentials: set QUALYS_USERNAME and QUALYS_PASSWORD")
+		return nil, nil, "", errors.New("no Qualys credentials: set QUALYS_USERNAME and QUALYS_PASSWORD")
 	}
 	u, err := url.Parse(base)
 	if err != nil {
-		return nil, nil, fmt.Errorf("QUALYS_API_URL %q: %w", base, err)
+		return nil, nil, "", fmt.Errorf("QUALYS_API_URL %q: %w", base, err)
 	}
 	ip := net.ParseIP(u.Hostname())
 	q, err := qualys.NewClient(qualys.ClientConfig{
@@ -105,10 +126,10 @@ func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, error) {
 		MaxWait:   f.maxWait,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	if f.skipNVD {
-		return q, nil, nil
+		return q, nil, base, nil
 	}
 	n, err := nvd.NewClient(nvd.ClientConfig{
 		BaseURL:   e.cfg.NVD.APIURL,
@@ -119,14 +140,21 @@ func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, error) {
 		MaxWait:   f.maxWait,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	return q, n, nil
+	return q, n, base, nil
 }
 
 func (e *env) runSync(ctx context.Context, f syncFlags) error {
-	q, n, err := e.clients(f)
+	if err := f.check(); err != nil {
+		return err
+	}
+	q, n, base, err := e.clients(f)
 	if err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	// Before the store is opened: a sync with a bad account creates none.
+	if err := pull.CheckAccount(ctx, q); err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
 	st, err := e.openSyncStore(ctx)
@@ -135,12 +163,14 @@ func (e *env) runSync(ctx context.Context, f syncFlags) error {
 	}
 	defer st.Close()
 	progress, wait := e.newProgress()
-	s := &pull.Syncer{Store: st, Qualys: q, Loader: e.loader(), Log: e.log, Progress: progress}
+	s := &pull.Syncer{Store: st, Qualys: q, QualysURL: base, Loader: e.loader(), Log: e.log, Progress: progress}
 	if n != nil {
 		s.NVD = n
 	}
 	started := time.Now()
-	res, err := s.Run(ctx, f.options())
+	opt := f.options()
+	opt.AccountChecked = true
+	res, err := s.Run(ctx, opt)
 	wait()
 	if err != nil {
 		return fmt.Errorf("sync: %w (the next sync resumes from here)", err)
@@ -153,7 +183,11 @@ func (e *env) printSync(ctx context.Context, st *store.Store, res pull.Result, t
 	w := e.stdout
 	resumed := ""
 	if res.Resumed {
-		resumed = fmt.Sprintf(", resumed (%d batches already done)", res.Skipped)
+		resumed = fmt.Sprintf(", resumed (%d batches already done", res.Skipped)
+		if len(res.Finished) > 0 {
+			resumed += "; " + strings.Join(res.Finished, " and ") + " already synced"
+		}
+		resumed += ")"
 	}
 	fmt.Fprintf(w, "%s sync done in %s%s\n", res.Kind, took.Round(time.Millisecond), resumed)
 	kb := "changes"

@@ -46,6 +46,9 @@ type Options struct {
 	Workers   int           // batches fetched at once; the client's governor keeps within Qualys' limits (default 4)
 	SkipNVD   bool
 	SkipKB    bool // detections only (benchmarks, and stores kept current by KB imports)
+	// AccountChecked: the caller ran CheckAccount (before opening the
+	// store, so that a failed check leaves no store behind).
+	AccountChecked bool
 }
 
 func (o *Options) defaults() {
@@ -71,24 +74,25 @@ func (o *Options) defaults() {
 type Progress interface {
 	Start(phase string, total int) // total 0: unknown
 	Add(phase string, n int)
-	Done(phase string)
+	Done(phase string, err error) // err: the phase failed
 }
 
 type noProgress struct{}
 
-func (noProgress) Start(string, int) {}
-func (noProgress) Add(string, int)   {}
-func (noProgress) Done(string)       {}
+func (noProgress) Start(string, int)  {}
+func (noProgress) Add(string, int)    {}
+func (noProgress) Done(string, error) {}
 
 // Syncer runs syncs.
 type Syncer struct {
-	Store    *store.Store
-	Qualys   Qualys
-	NVD      NVD
-	Loader   *load.Loader
-	Log      *slog.Logger
-	Progress Progress
-	Now      func() time.Time
+	Store     *store.Store
+	Qualys    Qualys
+	QualysURL string // the API's base URL, for errors that name a request
+	NVD       NVD
+	Loader    *load.Loader
+	Log       *slog.Logger
+	Progress  Progress
+	Now       func() time.Time
 }
 
 // Result tells what a sync did.
@@ -101,9 +105,10 @@ type Result struct {
 	Vulns      int
 	Hosts      int
 	Detections int
-	Missing    int // QIDs fetched because detections named them
-	Batches    int // detection batches fetched in this run
-	Skipped    int // batches a resumed run did not fetch again
+	Missing    int      // QIDs fetched because detections named them
+	Batches    int      // detection batches fetched in this run
+	Skipped    int      // batches a resumed run did not fetch again
+	Finished   []string // phases the interrupted run had finished, not fetched again
 	Rescored   int
 	Start      time.Time // server time the watermarks will count from
 }
@@ -123,6 +128,10 @@ type runParams struct {
 	KBModifiedAfter string `json:"kb_modified_after"`
 	NVDAfter        string `json:"nvd_after"`   // "" for everything
 	ServerTime      bool   `json:"server_time"` // Start is the server's clock (else this machine's, until a response tells)
+	// Phases the run finished: a resumed run does not fetch them again.
+	NVDDone bool   `json:"nvd_done,omitempty"`
+	NVDMark string `json:"nvd_mark,omitempty"` // the NVD watermark the finished phase gives
+	KBDone  bool   `json:"kb_done,omitempty"`
 }
 
 func (s *Syncer) log() *slog.Logger {
@@ -149,6 +158,13 @@ func (s *Syncer) progress() Progress {
 // Run runs one sync.
 func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 	opt.defaults()
+	// Credentials, account and platform are checked before anything else
+	// is fetched or written: a first NVD sync takes minutes.
+	if !opt.AccountChecked {
+		if err := CheckAccount(ctx, s.Qualys); err != nil {
+			return res, err
+		}
+	}
 	// A changed scoring or environment policy rescores what is stored
 	// before anything new arrives.
 	if err := s.Store.Write(ctx, s.Loader.CheckPolicy); err != nil {
@@ -181,13 +197,30 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 	}
 	nvdMark := ""
 	if !opt.SkipNVD && s.NVD != nil {
-		if res.CVEs, nvdMark, err = s.syncNVD(ctx, r); err != nil {
-			return res, fmt.Errorf("NVD: %w", err)
+		if r.p.NVDDone {
+			nvdMark = r.p.NVDMark
+			res.Finished = append(res.Finished, "NVD")
+			s.log().Info("NVD: the interrupted sync finished this phase; not fetched again")
+		} else {
+			if res.CVEs, nvdMark, err = s.syncNVD(ctx, r); err != nil {
+				return res, fmt.Errorf("NVD: %w", err)
+			}
+			if err := s.phaseDone(ctx, r, func(p *runParams) { p.NVDDone, p.NVDMark = true, nvdMark }); err != nil {
+				return res, err
+			}
 		}
 	}
 	if !opt.SkipKB {
-		if res.Vulns, err = s.syncKB(ctx, r, opt); err != nil {
-			return res, fmt.Errorf("KnowledgeBase: %w", err)
+		if r.p.KBDone {
+			res.Finished = append(res.Finished, "KnowledgeBase")
+			s.log().Info("KnowledgeBase: the interrupted sync finished this phase; not fetched again")
+		} else {
+			if res.Vulns, err = s.syncKB(ctx, r, opt); err != nil {
+				return res, fmt.Errorf("KnowledgeBase: %w", err)
+			}
+			if err := s.phaseDone(ctx, r, func(p *runParams) { p.KBDone = true }); err != nil {
+				return res, err
+			}
 		}
 		res.KBFull = r.p.KBFull
 	}
@@ -221,6 +254,27 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 		return tx.SetState(kv)
 	})
 	return res, err
+}
+
+// CheckAccount makes one cheap authenticated call (the host list of one
+// id): wrong credentials, a locked account or a wrong platform fail here,
+// in seconds, before anything is fetched or written. Run makes it first.
+func CheckAccount(ctx context.Context, q Qualys) error {
+	if _, err := q.HostIDs(ctx, url.Values{"ids": {"1"}}); err != nil {
+		return fmt.Errorf("checking the Qualys account: %w", err)
+	}
+	return nil
+}
+
+// phaseDone records in the run that a phase finished, so that a resumed
+// run does not fetch it again.
+func (s *Syncer) phaseDone(ctx context.Context, r *run, set func(*runParams)) error {
+	r.mu.Lock()
+	set(&r.p)
+	r.dirty = true
+	r.mu.Unlock()
+	// Also when interrupted now: the phase's data is in the store.
+	return s.Store.Write(context.WithoutCancel(ctx), r.saveParams)
 }
 
 // openRun resumes the unfinished run of this kind, or starts one: it
@@ -326,7 +380,7 @@ func (r *run) saveParams(tx *store.Tx) error {
 // syncNVD fetches the CVE records changed since the NVD watermark (all of
 // them the first time) and returns the new watermark: NVD's own time at
 // the first page.
-func (s *Syncer) syncNVD(ctx context.Context, r *run) (int, string, error) {
+func (s *Syncer) syncNVD(ctx context.Context, r *run) (n int, mark string, err error) {
 	p := r.p
 	q := nvd.Query{}
 	if p.NVDAfter != "" {
@@ -338,11 +392,10 @@ func (s *Syncer) syncNVD(ctx context.Context, r *run) (int, string, error) {
 	}
 	pr := s.progress()
 	pr.Start("NVD CVEs", 0)
-	defer pr.Done("NVD CVEs")
+	defer func() { pr.Done("NVD CVEs", err) }()
 	// NVD records are upserts: committing every few thousand keeps
-	// transactions small, and an interrupted sync fetches NVD again from
-	// the unchanged watermark.
-	n := 0
+	// transactions small, and a sync interrupted before the phase ends
+	// fetches NVD again from the unchanged watermark.
 	var batch []*nvd.CVE
 	flush := func() error {
 		if len(batch) == 0 {
@@ -364,8 +417,11 @@ func (s *Syncer) syncNVD(ctx context.Context, r *run) (int, string, error) {
 	if err == nil {
 		err = flush()
 	}
+	if err != nil {
+		return n, "", err
+	}
 	s.log().Info("NVD synced", "records", n, "since", p.NVDAfter)
-	return n, nvdTime(res.Timestamp, s.now()), err
+	return n, nvdTime(res.Timestamp, s.now()), nil
 }
 
 // nvdTime reads NVD's timestamp ("2023-05-05T13:58:53.240", UTC without a
@@ -379,14 +435,13 @@ func nvdTime(ts string, now time.Time) string {
 	return now.UTC().Format(time.RFC3339)
 }
 
-func (s *Syncer) syncKB(ctx context.Context, r *run, opt Options) (int, error) {
+func (s *Syncer) syncKB(ctx context.Context, r *run, opt Options) (n int, err error) {
 	p, runID := r.p, r.id
 	pr := s.progress()
 	if !p.KBFull {
 		pr.Start("KnowledgeBase", 0)
-		defer pr.Done("KnowledgeBase")
+		defer func() { pr.Done("KnowledgeBase", err) }()
 		params := url.Values{"details": {"All"}, "last_modified_after": {p.KBModifiedAfter}}
-		n := 0
 		err := s.writeStream(ctx, func(emit func(*qualys.Vuln) error) error {
 			resp, err := s.Qualys.KB(ctx, params, emit)
 			s.noteServerTime(r, resp.Datetime)
@@ -399,8 +454,11 @@ func (s *Syncer) syncKB(ctx context.Context, r *run, opt Options) (int, error) {
 			}
 			return tx.PutVulns(vs)
 		})
+		if err != nil {
+			return n, err
+		}
 		s.log().Info("KnowledgeBase synced", "changed_since", p.KBModifiedAfter, "records", n)
-		return n, err
+		return n, nil
 	}
 	batches, err := s.Store.Batches(ctx, runID, "kb")
 	if err != nil {
@@ -420,13 +478,19 @@ func (s *Syncer) syncKB(ctx context.Context, r *run, opt Options) (int, error) {
 		}
 	}
 	pr.Start("KnowledgeBase", len(batches))
-	defer pr.Done("KnowledgeBase")
-	n := 0
+	defer func() { pr.Done("KnowledgeBase", err) }()
 	job := &batchJob[*qualys.Vuln]{
 		store: s.Store, runID: runID, phase: "kb", workers: opt.Workers,
 		fetch: func(ctx context.Context, spec string, emit func(*qualys.Vuln) error) error {
 			lo, hi, _ := strings.Cut(spec, "-")
-			resp, err := s.Qualys.KB(ctx, url.Values{"details": {"All"}, "id_min": {lo}, "id_max": {hi}}, emit)
+			params := url.Values{"details": {"All"}, "id_min": {lo}, "id_max": {hi}}
+			asked := parseIDs(spec)
+			resp, err := s.Qualys.KB(ctx, params, func(v *qualys.Vuln) error {
+				if !asked.has(int64(v.QID)) {
+					return s.notAsked(qualys.EndpointKB, params, "QID", int64(v.QID))
+				}
+				return emit(v)
+			})
 			s.noteServerTime(r, resp.Datetime)
 			return err
 		},
@@ -440,9 +504,11 @@ func (s *Syncer) syncKB(ctx context.Context, r *run, opt Options) (int, error) {
 		weight:   func(*qualys.Vuln) int { return 1 },
 		progress: func(int) { pr.Add("KnowledgeBase", 1) },
 	}
-	err = job.run(ctx, batches)
+	if err := job.run(ctx, batches); err != nil {
+		return n, err
+	}
 	s.log().Info("KnowledgeBase synced in full", "records", n, "ranges", len(batches))
-	return n, err
+	return n, nil
 }
 
 // ranges cuts sorted QIDs into id_min-id_max ranges of about n QIDs.
@@ -497,7 +563,7 @@ func (s *Syncer) syncDetections(ctx context.Context, r *run, opt Options, res *R
 	pr := s.progress()
 	pr.Start("host detections", len(batches))
 	pr.Add("host detections", res.Skipped)
-	defer pr.Done("host detections")
+	defer func() { pr.Done("host detections", err) }()
 	ratings := map[store.QIDKey]store.QIDRating{}
 	if err := s.Store.Write(ctx, func(tx *store.Tx) error {
 		if err := s.Loader.RescoreAt(tx, seen); err != nil {
@@ -537,7 +603,11 @@ func (s *Syncer) syncDetections(ctx context.Context, r *run, opt Options, res *R
 			if p.DetectionsAfter != "" {
 				params.Set("vm_processed_after", p.DetectionsAfter)
 			}
+			asked := parseIDs(spec)
 			resp, err := s.Qualys.Detections(ctx, params, func(h *qualys.Host) error {
+				if !asked.has(h.ID) {
+					return s.notAsked(qualys.EndpointDetections, params, "host", h.ID)
+				}
 				rec, err := s.Loader.Rate(h, ratings)
 				if err != nil {
 					return err
@@ -593,6 +663,50 @@ func idList(ids []int64) string {
 	return b.String()
 }
 
+// idRanges are the ids a request asked for, as sorted, disjoint ranges.
+type idRanges [][2]int64
+
+// parseIDs reads an ids value written by idList ("1-5,9,12-14").
+func parseIDs(spec string) idRanges {
+	var out idRanges
+	for part := range strings.SplitSeq(spec, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.ParseInt(lo, 10, 64)
+		if err != nil {
+			continue
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.ParseInt(hi, 10, 64); err != nil {
+				continue
+			}
+		}
+		out = append(out, [2]int64{a, b})
+	}
+	return out
+}
+
+func (rs idRanges) has(id int64) bool {
+	i, _ := slices.BinarySearchFunc(rs, id, func(r [2]int64, id int64) int {
+		switch {
+		case r[1] < id:
+			return -1
+		case r[0] > id:
+			return 1
+		}
+		return 0
+	})
+	return i < len(rs) && rs[i][0] <= id && id <= rs[i][1]
+}
+
+// notAsked is the error for a record a request did not ask for: a server
+// that answers more than it was asked must not fill the store.
+func (s *Syncer) notAsked(endpoint string, params url.Values, what string, id int64) error {
+	q := strings.ReplaceAll(params.Encode(), "%2C", ",")
+	return fmt.Errorf("%s%s?%s answered %s %d, which was not asked for",
+		strings.TrimRight(s.QualysURL, "/"), endpoint, abbreviate(q, 120), what, id)
+}
+
 func (s *Syncer) syncMissingQIDs(ctx context.Context) (int, error) {
 	missing, err := s.Store.MissingQIDs(ctx)
 	if err != nil || len(missing) == 0 {
@@ -606,7 +720,15 @@ func (s *Syncer) syncMissingQIDs(ctx context.Context) (int, error) {
 			ids[k] = int64(q)
 		}
 		err := s.writeStream(ctx, func(emit func(*qualys.Vuln) error) error {
-			_, err := s.Qualys.KB(ctx, url.Values{"details": {"All"}, "ids": {idList(ids)}}, emit)
+			spec := idList(ids)
+			params := url.Values{"details": {"All"}, "ids": {spec}}
+			asked := parseIDs(spec)
+			_, err := s.Qualys.KB(ctx, params, func(v *qualys.Vuln) error {
+				if !asked.has(int64(v.QID)) {
+					return s.notAsked(qualys.EndpointKB, params, "QID", int64(v.QID))
+				}
+				return emit(v)
+			})
 			return err
 		}, func(tx *store.Tx, vs []*qualys.Vuln) error {
 			n += len(vs)

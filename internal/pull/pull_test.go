@@ -191,8 +191,8 @@ type cancelAfter struct {
 	cancel context.CancelFunc
 }
 
-func (c *cancelAfter) Start(string, int) {}
-func (c *cancelAfter) Done(string)       {}
+func (c *cancelAfter) Start(string, int)  {}
+func (c *cancelAfter) Done(string, error) {}
 func (c *cancelAfter) Add(phase string, n int) {
 	if phase == "host detections" {
 		if c.n -= n; c.n <= 0 {
@@ -278,6 +278,9 @@ func TestIncrementalWatermarks(t *testing.T) {
 		p := c.Params
 		switch c.API {
 		case sim.APIHostList, sim.APIDetections:
+			if c.API == sim.APIHostList && p.Get("ids") != "" {
+				continue // the account check
+			}
 			if got := p.Get("vm_processed_after"); got != wantHosts {
 				t.Errorf("%s: vm_processed_after = %q, want %q (first sync's start minus the overlap)", c.API, got, wantHosts)
 			}

@@ -157,7 +157,9 @@ func TestNoStoreIsNotCreated(t *testing.T) {
 // startSim starts the API double with small data and the given latency.
 func startSim(t *testing.T, latency time.Duration) *sim.Server {
 	t.Helper()
-	s := sim.New(sim.Config{Data: gen.Config{Seed: 3, QIDs: 300, Hosts: 20, DetectionsPerHost: 8, CVEs: 400}, Latency: latency, Password: simPassword})
+	// alice is a second API user of the subscription: the same data, another account.
+	s := sim.New(sim.Config{Data: gen.Config{Seed: 3, QIDs: 300, Hosts: 20, DetectionsPerHost: 8, CVEs: 400}, Latency: latency,
+		Password: simPassword, OtherUsers: []string{"alice"}})
 	if _, err := s.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}

@@ -92,8 +92,7 @@ func (s *Server) serveQualys(w http.ResponseWriter, r *http.Request, api *qualys
 		return
 	}
 	user, pass, ok := r.BasicAuth()
-	if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(s.cfg.Username)) != 1 ||
-		subtle.ConstantTimeCompare([]byte(pass), []byte(s.cfg.Password)) != 1 {
+	if !ok || !s.knownUser(user) || subtle.ConstantTimeCompare([]byte(pass), []byte(s.cfg.Password)) != 1 {
 		fail(s.qualysLimits(a), &qerror{status: http.StatusUnauthorized, code: 2000, text: "Bad Login/Password"})
 		return
 	}
@@ -452,4 +451,13 @@ func (s *Server) respondCached(w http.ResponseWriter, r *http.Request, key strin
 	sleep(r.Context(), s.cfg.Latency)
 	w.WriteHeader(http.StatusOK)
 	w.Write(b) //nolint:errcheck // a client that left is not an error here
+}
+
+// knownUser tells whether user is one of the subscription's API users.
+func (s *Server) knownUser(user string) bool {
+	known := subtle.ConstantTimeCompare([]byte(user), []byte(s.cfg.Username)) == 1
+	for _, u := range s.cfg.OtherUsers {
+		known = known || subtle.ConstantTimeCompare([]byte(user), []byte(u)) == 1
+	}
+	return known
 }

@@ -33,6 +33,7 @@ type Config struct {
 	Data            gen.Config    // the data set (seed and sizes)
 	Username        string        // Basic auth; default "demo"
 	Password        string        // default "demo"
+	OtherUsers      []string      // further API users of the same subscription, with the same password
 	Concurrency     int           // X-Concurrency-Limit-Limit per API, default 2 (as on a standard subscription)
 	RateLimit       int           // calls per RateWindow per API, default 300
 	RateWindow      time.Duration // default 1h

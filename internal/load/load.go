@@ -466,11 +466,11 @@ func (l *Loader) Rate(h *qualys.Host, ratings map[store.QIDKey]store.QIDRating) 
 		}
 		first, ok := unixtime.Parse(d.FirstFound)
 		if !ok {
-			return rec, fmt.Errorf("host %d qid %d: FIRST_FOUND_DATETIME %q is not an RFC 3339 time", h.ID, d.QID, d.FirstFound)
+			return rec, fmt.Errorf("host %d qid %d: FIRST_FOUND_DATETIME %q is not a valid RFC 3339 time", h.ID, d.QID, d.FirstFound)
 		}
 		reopened, ok := unixtime.Parse(d.LastReopened)
 		if !ok {
-			return rec, fmt.Errorf("host %d qid %d: LAST_REOPENED_DATETIME %q is not an RFC 3339 time", h.ID, d.QID, d.LastReopened)
+			return rec, fmt.Errorf("host %d qid %d: LAST_REOPENED_DATETIME %q is not a valid RFC 3339 time", h.ID, d.QID, d.LastReopened)
 		}
 		rec.Derived[i] = l.Derive(store.RateInput{QID: d.QID, Policy: rec.Policy, Severity: d.Severity,
 			FirstFound: first, LastReopened: reopened, Score: sc})

@@ -375,7 +375,7 @@ func TestEntitiesAndKeepAlive(t *testing.T) {
   <VULN_LIST>
    <VULN>
     <QID>105936</QID>
-    <TITLE>OpenSSH &lt;8.4 &amp; &quot;scp&quot; &#233;&#x263A; &bogus; a&b</TITLE>
+    <TITLE>OpenSSH &lt;8.4 &amp; &quot;scp&quot; &#233;&#x263A; &apos;&#xAB;&#xab;&amp;#X41;</TITLE>
     <DIAGNOSIS>
       <![CDATA[<P>one]]><!-- keep-alive --><![CDATA[ two]]]]><![CDATA[>]]>
     </DIAGNOSIS>
@@ -393,7 +393,7 @@ func TestEntitiesAndKeepAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := vulns[0]
-	if v.Title != `OpenSSH <8.4 & "scp" é☺ &bogus; a&b` {
+	if v.Title != `OpenSSH <8.4 & "scp" é☺ '««&#X41;` {
 		t.Errorf("title = %q", v.Title)
 	}
 	if v.Diagnosis != "<P>one two]]>" {

@@ -2,9 +2,11 @@ package qualys
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -21,19 +23,75 @@ import (
 // document must end with its root's end tag) and lenient where real files
 // are odd (comments anywhere, a stray element inside a text field).
 
-// SyntaxError reports malformed XML: the byte offset in the input and the
-// element path where the scanner stopped.
+// Limits bound what one document can make a decoder read or hold, so that
+// a crafted file or answer ends with an error instead of exhausting
+// memory. A zero field takes its value from DefaultLimits. A value over a
+// limit is refused, never cut: the error names the byte offset, the
+// element path and the record (host or QID) when its id was already read.
+type Limits struct {
+	Text    int // bytes of one field's text, after entities are decoded
+	Tag     int // bytes of one start or end tag, with its name and attributes
+	Comment int // bytes of one comment or processing instruction
+	CDATA   int // bytes of one CDATA section
+	Doctype int // bytes of the DOCTYPE declaration
+	Depth   int // element nesting depth
+	// Record is the memory one record (a HOST with its detections, a VULN)
+	// may take: the bytes of its kept text plus 512 for each list entry
+	// (detection, tag, CVE, reference, ...).
+	Record int
+	Path   int // innermost elements shown in an error's element path
+}
+
+// DefaultLimits are far above anything in real Qualys data (the longest
+// KB DIAGNOSIS is about 30 KB, a host rarely has more than a few thousand
+// detections, documents nest 8 deep) and keep a decoder under 100 MB.
+var DefaultLimits = Limits{
+	Text:    1 << 20,
+	Tag:     4 << 10,
+	Comment: 1 << 20,
+	CDATA:   1 << 20,
+	Doctype: 64 << 10,
+	Depth:   64,
+	Record:  32 << 20,
+	Path:    4,
+}
+
+// withDefaults fills the zero fields of l from DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	for _, f := range []struct{ v, def *int }{
+		{&l.Text, &d.Text}, {&l.Tag, &d.Tag}, {&l.Comment, &d.Comment}, {&l.CDATA, &d.CDATA},
+		{&l.Doctype, &d.Doctype}, {&l.Depth, &d.Depth}, {&l.Record, &d.Record}, {&l.Path, &d.Path},
+	} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
+	}
+	return l
+}
+
+// SyntaxError reports malformed XML, or a value refused by a limit or a
+// check: the byte offset in the input, the element path where the scanner
+// stopped and the record being read.
 type SyntaxError struct {
 	Offset int64
 	Path   string
+	Record string // "host 1234", "qid 38170"; "" when not known
 	Msg    string
 }
 
 func (e *SyntaxError) Error() string {
-	if e.Path == "" {
+	where := e.Path
+	if e.Record != "" {
+		if where != "" {
+			where += ", "
+		}
+		where += e.Record
+	}
+	if where == "" {
 		return fmt.Sprintf("byte %d: %s", e.Offset, e.Msg)
 	}
-	return fmt.Sprintf("byte %d (in %s): %s", e.Offset, e.Path, e.Msg)
+	return fmt.Sprintf("byte %d (in %s): %s", e.Offset, where, e.Msg)
 }
 
 // ErrIncomplete marks a document that ended before its root element closed:
@@ -59,6 +117,14 @@ type scanner struct {
 	rerr  error // read error other than io.EOF
 	stack []string
 	names map[string]string
+	lim   Limits
+	// The record being read, for errors: its kind ("host", "qid"), its id
+	// once read, and the QID of the detection being read. kept is the
+	// memory it takes so far, against lim.Record.
+	recKind string
+	recID   int64
+	detQID  int64
+	kept    int
 
 	name      string // name of the last start or end tag
 	attrs     []byte // raw attributes of the last start tag (copied)
@@ -66,6 +132,7 @@ type scanner struct {
 	rootSeen  bool
 	rootDone  bool
 	scratch   []byte
+	spaces    [][2]int    // whitespace-only runs in scratch
 	recent    [256]string // intern cache
 	values    [256]string // value cache
 }
@@ -80,8 +147,20 @@ func newScannerSize(r io.Reader, size int) *scanner {
 		buf:   make([]byte, size),
 		names: make(map[string]string, 128),
 		stack: make([]string, 0, 16),
+		lim:   DefaultLimits,
 	}
 }
+
+// newScannerLimits is newScanner under the given limits.
+func newScannerLimits(r io.Reader, lim Limits) *scanner {
+	s := newScanner(r)
+	s.lim = lim.withDefaults()
+	return s
+}
+
+// maxNames bounds the intern table: documents with more distinct element
+// names than this are not Qualys data, and their names are not kept.
+const maxNames = 4096
 
 // offset is the input offset of the next unread byte.
 func (s *scanner) offset() int64 { return s.base + int64(s.pos) }
@@ -129,12 +208,53 @@ func (s *scanner) ensure(n int) bool {
 	return true
 }
 
+// path is the element path for errors: its innermost lim.Path elements,
+// each name cut short, so that the message stays one short line however
+// deep or long the names of a crafted document are.
 func (s *scanner) path() string {
-	return strings.Join(s.stack, "/")
+	st := s.stack
+	n := max(s.lim.Path, 1)
+	var b strings.Builder
+	if len(st) > n {
+		b.WriteString("…")
+		st = st[len(st)-n:]
+	}
+	for i, name := range st {
+		if i > 0 || b.Len() > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(abbreviate([]byte(name), 40))
+	}
+	return b.String()
 }
 
 func (s *scanner) errorf(format string, args ...any) error {
-	return &SyntaxError{Offset: s.offset(), Path: s.path(), Msg: fmt.Sprintf(format, args...)}
+	return s.errorAt(s.offset(), format, args...)
+}
+
+func (s *scanner) errorAt(off int64, format string, args ...any) error {
+	return &SyntaxError{Offset: off, Path: s.path(), Record: s.recordName(), Msg: fmt.Sprintf(format, args...)}
+}
+
+// recordName names the record being read: "host 12 qid 38170", "qid 6",
+// or "" before its id is known.
+func (s *scanner) recordName() string {
+	if s.recID == 0 {
+		return ""
+	}
+	name := s.recKind + " " + strconv.FormatInt(s.recID, 10)
+	if s.detQID != 0 {
+		name += " qid " + strconv.FormatInt(s.detQID, 10)
+	}
+	return name
+}
+
+// keep counts n bytes against the memory one record may take.
+func (s *scanner) keep(n int) error {
+	if s.kept += n; s.kept > s.lim.Record {
+		return s.errorf("the record takes more than %d bytes (limit record)", s.lim.Record)
+	}
+	return nil
 }
 
 // eofError is the error for input that ends too early: the read error if
@@ -143,7 +263,7 @@ func (s *scanner) eofError() error {
 	if s.rerr != nil {
 		return fmt.Errorf("byte %d (in %s): read: %w", s.offset(), s.path(), s.rerr)
 	}
-	return &syntaxIncomplete{SyntaxError{Offset: s.offset(), Path: s.path(), Msg: ErrIncomplete.Error()}}
+	return &syntaxIncomplete{SyntaxError{Offset: s.offset(), Path: s.path(), Record: s.recordName(), Msg: ErrIncomplete.Error()}}
 }
 
 // syntaxIncomplete is a SyntaxError that also matches ErrIncomplete.
@@ -169,7 +289,9 @@ func (s *scanner) intern(b []byte) string {
 	n, ok := s.names[string(b)]
 	if !ok {
 		n = string(b)
-		s.names[n] = n
+		if len(s.names) < maxNames {
+			s.names[n] = n
+		}
 	}
 	s.recent[h] = n
 	return n
@@ -205,22 +327,50 @@ func smallHash(b []byte) uint8 {
 	return uint8(h ^ h>>8 ^ h>>16)
 }
 
-// skipTo advances past the next occurrence of delim, which may lie beyond
-// the buffered data. from is where to start looking, relative to s.pos.
-func (s *scanner) skipTo(from int, delim []byte, what string) error {
+// skipTo advances past markup that opens with the from bytes at s.pos and
+// ends with delim, which may lie beyond the buffered data. The content
+// between is passed to keep, when not nil, in pieces as it streams by, so
+// the buffer never holds more than a read of it; more than limit bytes of
+// it is an error naming the markup's offset.
+func (s *scanner) skipTo(from int, delim []byte, what string, limit int, keep func([]byte) error) error {
+	start := s.offset()
+	s.pos += from
+	var n int64 // content bytes passed by
 	for {
-		if i := bytes.Index(s.buf[s.pos+from:s.end], delim); i >= 0 {
-			s.pos += from + i + len(delim)
+		i := bytes.Index(s.buf[s.pos:s.end], delim)
+		m := i
+		if i < 0 {
+			// Hold back len(delim)-1 bytes: the delimiter may straddle reads.
+			m = max(s.end-s.pos-(len(delim)-1), 0)
+		}
+		if n += int64(m); n > int64(limit) {
+			return s.errorAt(start, "%s longer than %d bytes (limit %s)", what, limit, limitName(what))
+		}
+		if keep != nil && m > 0 {
+			if err := keep(s.buf[s.pos : s.pos+m]); err != nil {
+				return err
+			}
+		}
+		if i >= 0 {
+			s.pos += i + len(delim)
 			return nil
 		}
-		// Keep the last len(delim)-1 bytes: the delimiter may straddle reads.
-		if keep := s.end - s.pos - (len(delim) - 1); keep > from {
-			from = keep
-		}
+		s.pos += m
 		if !s.fill() {
 			return s.withMsg(s.eofError(), "unterminated "+what)
 		}
 	}
+}
+
+// limitName names the Limits field that bounds a kind of markup.
+func limitName(what string) string {
+	switch what {
+	case "CDATA section":
+		return "cdata"
+	case "DOCTYPE":
+		return "doctype"
+	}
+	return "comment"
 }
 
 func (s *scanner) withMsg(err error, msg string) error {
@@ -275,7 +425,7 @@ func (s *scanner) next() (tokKind, error) {
 				return tokEOF, err
 			}
 		case '?':
-			if err := s.skipTo(2, []byte("?>"), "processing instruction"); err != nil {
+			if err := s.skipTo(2, []byte("?>"), "processing instruction", s.lim.Comment, nil); err != nil {
 				return tokEOF, err
 			}
 		default:
@@ -311,12 +461,12 @@ func (s *scanner) skipMarkup() error {
 	rest := s.buf[s.pos:s.end]
 	switch {
 	case bytes.HasPrefix(rest, []byte("<!--")):
-		return s.skipTo(4, []byte("-->"), "comment")
+		return s.skipTo(4, []byte("-->"), "comment", s.lim.Comment, nil)
 	case bytes.HasPrefix(rest, []byte("<![CDATA[")):
 		if !s.rootSeen || s.rootDone {
 			return s.errorf("CDATA outside the root element")
 		}
-		return s.skipTo(9, []byte("]]>"), "CDATA section")
+		return s.skipTo(9, []byte("]]>"), "CDATA section", s.lim.CDATA, nil)
 	case bytes.HasPrefix(rest, []byte("<!DOCTYPE")):
 		if s.rootSeen {
 			return s.errorf("DOCTYPE inside the document")
@@ -335,6 +485,9 @@ func (s *scanner) skipDoctype() error {
 	depth := 0
 	var quote byte
 	for i := 2; ; i++ {
+		if i > s.lim.Doctype {
+			return s.errorf("DOCTYPE longer than %d bytes (limit doctype)", s.lim.Doctype)
+		}
 		if s.pos+i >= s.end {
 			if !s.fill() {
 				return s.withMsg(s.eofError(), "unterminated DOCTYPE")
@@ -365,6 +518,9 @@ func (s *scanner) tagEnd() (int, error) {
 	from := 1
 	for {
 		i := bytes.IndexByte(s.buf[s.pos+from:s.end], '>')
+		if from+max(i, 0) > s.lim.Tag || i < 0 && s.end-s.pos > s.lim.Tag {
+			return 0, s.errorf("tag longer than %d bytes (limit tag)", s.lim.Tag)
+		}
 		if i >= 0 {
 			j := s.pos + from + i
 			tag := s.buf[s.pos:j]
@@ -419,6 +575,9 @@ func (s *scanner) startTag() (tokKind, error) {
 			s.rootDone = true
 		}
 	} else {
+		if len(s.stack) >= s.lim.Depth {
+			return tokEOF, s.errorf("elements nested more than %d deep (limit depth)", s.lim.Depth)
+		}
 		s.stack = append(s.stack, s.name)
 	}
 	return tokStart, nil
@@ -435,7 +594,7 @@ func (s *scanner) endTag() (tokKind, error) {
 	}
 	top := s.stack[len(s.stack)-1]
 	if string(name) != top {
-		return tokEOF, s.errorf("end tag </%s> does not match <%s>", abbreviate(name, 40), top)
+		return tokEOF, s.errorf("end tag </%s> does not match <%s>", abbreviate(name, 40), abbreviate([]byte(top), 40))
 	}
 	s.name = top
 	s.pos += n + 1
@@ -448,13 +607,19 @@ func (s *scanner) endTag() (tokKind, error) {
 
 // textBytes returns the text content of the element whose start tag was
 // just read, and consumes its end tag. CDATA sections are taken verbatim,
-// entities in character data decoded. Whitespace around CDATA sections is
-// dropped; plain text is returned as is. The result is valid until the
-// next call on the scanner.
+// entities in character data decoded; an '&' that does not start one of
+// XML's five entities or a character reference is an error, as it is for
+// any XML parser. When the field holds a CDATA section, the runs of
+// character data that are only whitespace (the indentation around the
+// section) are dropped; otherwise text is returned as is. Text longer than
+// the Text limit, or holding a C0 control character other than tab,
+// newline and carriage return (raw or as a reference such as &#27;), is an
+// error. The result is valid until the next call on the scanner.
 func (s *scanner) textBytes() ([]byte, error) {
 	if s.selfClose {
 		return nil, nil
 	}
+	start := s.offset()
 	depth := len(s.stack)
 	// Fast path: plain text and the whole end tag are in the buffer, so
 	// reading the end tag cannot refill it and move the text away.
@@ -462,6 +627,9 @@ func (s *scanner) textBytes() ([]byte, error) {
 		bytes.IndexByte(s.buf[s.pos+i:s.end], '>') >= 0 {
 		txt := s.buf[s.pos : s.pos+i]
 		if bytes.IndexByte(txt, '&') < 0 {
+			if err := s.checkText(start, txt); err != nil {
+				return nil, err
+			}
 			s.pos += i
 			if _, err := s.endTag(); err != nil {
 				return nil, err
@@ -470,19 +638,24 @@ func (s *scanner) textBytes() ([]byte, error) {
 		}
 	}
 	s.scratch = s.scratch[:0]
+	s.spaces = s.spaces[:0]
 	sawCDATA := false
-	var pending []byte // whitespace-only character data, kept unless CDATA follows or precedes
+	// The run of character data since the last markup starts at seg in
+	// scratch; space tells whether its raw text is all whitespace so far.
+	seg, space := 0, true
 	for {
 		i := bytes.IndexByte(s.buf[s.pos:s.end], '<')
 		if i < 0 {
 			chunk := s.buf[s.pos:s.end]
 			// Keep a possible partial entity for the next round.
-			if a := bytes.LastIndexByte(chunk, '&'); a >= 0 && bytes.IndexByte(chunk[a:], ';') < 0 && len(chunk)-a < 12 {
+			if a := bytes.LastIndexByte(chunk, '&'); a >= 0 && bytes.IndexByte(chunk[a:], ';') < 0 && len(chunk)-a < maxEntity {
 				chunk = chunk[:a]
 			}
-			var err error
-			if pending, err = s.appendChars(chunk, pending, sawCDATA); err != nil {
+			if err := s.appendChars(chunk, &space); err != nil {
 				return nil, err
+			}
+			if len(s.scratch) > s.lim.Text {
+				return nil, s.textTooLong(start)
 			}
 			s.pos += len(chunk)
 			if !s.fill() {
@@ -490,41 +663,47 @@ func (s *scanner) textBytes() ([]byte, error) {
 			}
 			continue
 		}
-		var err error
-		if pending, err = s.appendChars(s.buf[s.pos:s.pos+i], pending, sawCDATA); err != nil {
+		if err := s.appendChars(s.buf[s.pos:s.pos+i], &space); err != nil {
 			return nil, err
 		}
 		s.pos += i
+		if space && len(s.scratch) > seg {
+			s.spaces = append(s.spaces, [2]int{seg, len(s.scratch)})
+		}
 		if !s.ensure(9) && s.end-s.pos < 2 {
 			return nil, s.eofError()
 		}
 		rest := s.buf[s.pos:s.end]
 		switch {
 		case rest[1] == '/':
-			if !sawCDATA {
-				s.scratch = append(s.scratch, pending...)
+			txt := s.scratch
+			if sawCDATA {
+				txt = cut(txt, s.spaces)
+			}
+			if err := s.checkText(start, txt); err != nil {
+				return nil, err
 			}
 			if _, err := s.endTag(); err != nil {
 				return nil, err
 			}
-			return s.scratch, nil
+			return txt, nil
 		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
 			sawCDATA = true
-			pending = pending[:0]
-			// fill keeps everything from s.pos on, and s.pos stays at
-			// the section start while skipTo looks for its end, so the
-			// section is still in the buffer afterwards.
-			start := s.base + int64(s.pos) + 9
-			if err := s.skipTo(9, []byte("]]>"), "CDATA section"); err != nil {
+			err := s.skipTo(9, []byte("]]>"), "CDATA section", s.lim.CDATA, func(b []byte) error {
+				if s.scratch = append(s.scratch, b...); len(s.scratch) > s.lim.Text {
+					return s.textTooLong(start)
+				}
+				return nil
+			})
+			if err != nil {
 				return nil, err
 			}
-			s.scratch = append(s.scratch, s.buf[start-s.base:s.pos-3]...)
 		case bytes.HasPrefix(rest, []byte("<!--")):
-			if err := s.skipTo(4, []byte("-->"), "comment"); err != nil {
+			if err := s.skipTo(4, []byte("-->"), "comment", s.lim.Comment, nil); err != nil {
 				return nil, err
 			}
 		case rest[1] == '?':
-			if err := s.skipTo(2, []byte("?>"), "processing instruction"); err != nil {
+			if err := s.skipTo(2, []byte("?>"), "processing instruction", s.lim.Comment, nil); err != nil {
 				return nil, err
 			}
 		case rest[1] == '!':
@@ -542,49 +721,112 @@ func (s *scanner) textBytes() ([]byte, error) {
 				return nil, err
 			}
 		}
+		seg, space = len(s.scratch), true
 	}
 }
 
-// appendChars appends character data to the scratch buffer, decoding
-// entities. Whitespace-only runs are held back in pending: they are kept
-// for plain text but dropped around CDATA sections.
-func (s *scanner) appendChars(b, pending []byte, sawCDATA bool) ([]byte, error) {
-	if len(b) == 0 {
-		return pending, nil
+// maxEntity is the longest entity or character reference read, '&' and
+// ';' included ("&#x0001F600;" is 12).
+const maxEntity = 32
+
+// cut removes the spans of b, which are in order and do not overlap.
+func cut(b []byte, spans [][2]int) []byte {
+	if len(spans) == 0 {
+		return b
 	}
-	if isSpace(b) {
-		if sawCDATA {
-			return pending, nil
+	out := b[:spans[0][0]]
+	for k, sp := range spans {
+		next := len(b)
+		if k+1 < len(spans) {
+			next = spans[k+1][0]
 		}
-		return append(pending, b...), nil
+		out = append(out, b[sp[1]:next]...)
 	}
-	s.scratch = append(s.scratch, pending...)
-	pending = pending[:0]
+	return out
+}
+
+func (s *scanner) textTooLong(start int64) error {
+	return s.errorAt(start, "text of <%s> longer than %d bytes (limit text)", abbreviate([]byte(s.stack[len(s.stack)-1]), 40), s.lim.Text)
+}
+
+// checkText refuses field text over the Text limit or holding a control
+// character: no Qualys field has one, and an escape sequence in a title or
+// result would reach terminals and tickets.
+func (s *scanner) checkText(start int64, b []byte) error {
+	if len(b) > s.lim.Text {
+		return s.textTooLong(start)
+	}
+	if i := controlIndex(b); i >= 0 {
+		return s.errorAt(start, "control character U+%04X in the text of <%s>", b[i], abbreviate([]byte(s.stack[len(s.stack)-1]), 40))
+	}
+	return nil
+}
+
+// controlIndex is the index of the first C0 control character of b other
+// than tab, newline and carriage return, or -1. It tests eight bytes at a
+// time: text is mostly printable and this runs over all of it.
+func controlIndex(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		// Sets the high bit of a byte below 0x20 (exact as a whole: a
+		// borrow only flags bytes above a true one).
+		if (x-0x2020202020202020)&^x&0x8080808080808080 == 0 {
+			continue
+		}
+		for j, c := range b[i : i+8] {
+			if isControl(c) {
+				return i + j
+			}
+		}
+	}
+	for ; i < len(b); i++ {
+		if isControl(b[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+func isControl(c byte) bool { return c < 0x20 && c != '\t' && c != '\n' && c != '\r' }
+
+// appendChars appends character data to the scratch buffer, decoding
+// entities, and clears *space when the raw text is not all whitespace.
+// b starts at s.pos.
+func (s *scanner) appendChars(b []byte, space *bool) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if *space && !isSpace(b) {
+		*space = false
+	}
+	done := 0 // bytes of b consumed, for error offsets
 	for {
 		a := bytes.IndexByte(b, '&')
 		if a < 0 {
 			s.scratch = append(s.scratch, b...)
-			return pending, nil
+			return nil
 		}
 		s.scratch = append(s.scratch, b[:a]...)
+		done += a
 		b = b[a:]
-		semi := bytes.IndexByte(b, ';')
-		if semi < 0 || semi > 10 {
-			// A bare '&': not well-formed, but keep it rather than fail.
-			s.scratch = append(s.scratch, '&')
-			b = b[1:]
-			continue
+		semi := bytes.IndexByte(b[:min(len(b), maxEntity)], ';')
+		if semi < 0 {
+			return s.errorAt(s.offset()+int64(done), "'&' does not start an entity (write &amp;): %q", abbreviate(b, 12))
 		}
-		ent := b[1:semi]
-		if r, ok := decodeEntity(ent); ok {
-			s.scratch = utf8.AppendRune(s.scratch, r)
-		} else {
-			s.scratch = append(s.scratch, b[:semi+1]...)
+		r, ok := decodeEntity(b[1:semi])
+		if !ok {
+			return s.errorAt(s.offset()+int64(done), "unknown entity %q", b[:semi+1])
 		}
+		s.scratch = utf8.AppendRune(s.scratch, r)
+		done += semi + 1
 		b = b[semi+1:]
 	}
 }
 
+// decodeEntity decodes the name or character reference between '&' and
+// ';'. References to characters XML does not allow are refused, except C0
+// controls, which checkText reports by name.
 func decodeEntity(ent []byte) (rune, bool) {
 	switch string(ent) {
 	case "lt":
@@ -601,8 +843,10 @@ func decodeEntity(ent []byte) (rune, bool) {
 	if len(ent) < 2 || ent[0] != '#' {
 		return 0, false
 	}
+	// XML writes hexadecimal references with a lowercase x only; the
+	// digits themselves may be either case.
 	base, digits := 10, ent[1:]
-	if digits[0] == 'x' || digits[0] == 'X' {
+	if digits[0] == 'x' {
 		base, digits = 16, digits[1:]
 	}
 	if len(digits) == 0 {
@@ -626,7 +870,7 @@ func decodeEntity(ent []byte) (rune, bool) {
 			return 0, false
 		}
 	}
-	if !utf8.ValidRune(r) {
+	if r >= 0xD800 && r <= 0xDFFF || r == 0xFFFE || r == 0xFFFF {
 		return 0, false
 	}
 	return r, true
@@ -641,10 +885,13 @@ func isSpace(b []byte) bool {
 	return true
 }
 
-// text is textBytes as a string.
+// text is textBytes as a string, counted against the record's memory.
 func (s *scanner) text() (string, error) {
 	b, err := s.textBytes()
 	if err != nil || len(b) == 0 {
+		return "", err
+	}
+	if err := s.keep(len(b)); err != nil {
 		return "", err
 	}
 	return string(b), nil
@@ -687,7 +934,7 @@ func (s *scanner) child(depth int) (bool, error) {
 		if len(s.stack) < depth {
 			return false, nil
 		}
-		return false, s.errorf("unexpected end tag </%s>", s.name)
+		return false, s.errorf("unexpected end tag </%s>", abbreviate([]byte(s.name), 40))
 	}
 	return false, s.eofError()
 }
@@ -726,7 +973,7 @@ func (s *scanner) finish() error {
 		if k == tokEOF {
 			return nil
 		}
-		return s.errorf("unexpected <%s> after the root element", s.name)
+		return s.errorf("unexpected <%s> after the root element", abbreviate([]byte(s.name), 40))
 	}
 }
 

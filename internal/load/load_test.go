@@ -1,7 +1,10 @@
 package load
 
 import (
+	"compress/gzip"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,5 +87,115 @@ func TestImportRefusesTimesThatDoNotExist(t *testing.T) {
 	}
 	if n := count(t, st, "detections"); n != 1 {
 		t.Errorf("%d detections stored, want 1", n)
+	}
+}
+
+// repeatReader streams fill n times without holding it.
+type repeatReader struct {
+	fill string
+	n    int64
+	off  int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	k := 0
+	for k < len(p) && r.n > 0 {
+		c := copy(p[k:], r.fill[r.off:])
+		k += c
+		if r.off += c; r.off == len(r.fill) {
+			r.off = 0
+			r.n--
+		}
+	}
+	if k == 0 {
+		return 0, io.EOF
+	}
+	return k, nil
+}
+
+// writeCrafted writes prefix, fill n times and suffix to a file, gzipped
+// when the name ends in .gz, streaming.
+func writeCrafted(t *testing.T, name, prefix, fill string, n int64, suffix string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w io.Writer = f
+	var gz *gzip.Writer
+	if strings.HasSuffix(name, ".gz") {
+		gz = gzip.NewWriter(f)
+		w = gz
+	}
+	src := io.MultiReader(strings.NewReader(prefix), &repeatReader{fill: fill, n: n}, strings.NewReader(suffix))
+	if _, err := io.Copy(w, src); err != nil {
+		t.Fatal(err)
+	}
+	if gz != nil {
+		if err := gz.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Crafted files end with one line naming the file, the byte offset and
+// the limit, and the store is unchanged.
+func TestImportLimits(t *testing.T) {
+	const kbHead = `<?xml version="1.0" encoding="UTF-8" ?><KNOWLEDGE_BASE_VULN_LIST_OUTPUT><RESPONSE><DATETIME>2024-01-01T00:00:00Z</DATETIME><VULN_LIST><VULN><QID>105936</QID><TITLE>t</TITLE>`
+	const kbTail = `</VULN></VULN_LIST></RESPONSE></KNOWLEDGE_BASE_VULN_LIST_OUTPUT>`
+	doc := detectionsDoc("2022-02-28T00:00:00Z")
+	cut := strings.Index(doc, "<DETECTION_LIST>")
+	cases := []struct {
+		name string
+		lim  Limits
+		path func(t *testing.T) string
+		want []string
+	}{
+		{"long DIAGNOSIS", Limits{}, func(t *testing.T) string {
+			return writeCrafted(t, "kb.xml", kbHead+`<DIAGNOSIS>`, "x", 1<<20+1, `</DIAGNOSIS>`+kbTail)
+		}, []string{fmt.Sprintf("kb.xml: byte %d ", len(kbHead+`<DIAGNOSIS>`)), "qid 105936", "limit text"}},
+		{"gzip bomb", Limits{GzipFloor: 1 << 20}, func(t *testing.T) string {
+			// 20 MB of whitespace between elements, which no other limit
+			// bounds, compressed about a thousand times.
+			return writeCrafted(t, "hld.xml.gz", doc[:cut], " ", 20<<20, doc[cut:])
+		}, []string{"hld.xml.gz (gzip, offsets in decompressed bytes): byte ", "limit gzip_ratio 200 times plus 1 MiB"}},
+		{"comment in a gzip file", Limits{}, func(t *testing.T) string {
+			return writeCrafted(t, "hld.xml.gz", doc[:cut]+"<!--", "-", 1<<22, "-->"+doc[cut:])
+		}, []string{fmt.Sprintf("hld.xml.gz (gzip, offsets in decompressed bytes): byte %d ", cut), "limit comment"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := openStore(t)
+			l := &Loader{Policy: assess.DefaultPolicy(), Limits: c.lim}
+			_, err := l.Files(context.Background(), st, []string{c.path(t)})
+			if err == nil {
+				t.Fatal("imported")
+			}
+			msg := err.Error()
+			if len(msg) >= 300+len(t.TempDir()) || strings.ContainsAny(msg, "\r\n") {
+				t.Errorf("error is not one short line: %.400q", msg)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not say %q", msg, w)
+				}
+			}
+			for _, table := range []string{"kb_vulns", "hosts", "detections"} {
+				if n := count(t, st, table); n != 0 {
+					t.Errorf("%d rows in %s", n, table)
+				}
+			}
+		})
+	}
+	// The same whitespace, under the ratio, imports.
+	st := openStore(t)
+	l := &Loader{Policy: assess.DefaultPolicy()}
+	if _, err := l.Files(context.Background(), st, []string{writeCrafted(t, "hld.xml.gz", doc[:cut], " ", 1<<20, doc[cut:])}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -34,7 +34,7 @@ type WrongKindError struct {
 }
 
 func (e *WrongKindError) Error() string {
-	return fmt.Sprintf("not a %s document: its root element is <%s>", e.Want, abbreviate([]byte(e.Got), 40))
+	return fmt.Sprintf("not a %s document: its root element is <%s>", e.Want, shown([]byte(e.Got), 40))
 }
 
 // open reads the prolog and the root start tag. A SIMPLE_RETURN root is
@@ -185,7 +185,7 @@ func (s *scanner) int() (int64, error) {
 	}
 	n, err := strconv.ParseInt(string(b), 10, 64)
 	if err != nil {
-		return 0, s.errorf("<%s> is not an integer: %q", abbreviate([]byte(s.name), 40), abbreviate(b, 30))
+		return 0, s.errorf("<%s> is not an integer: %q", shown([]byte(s.name), 40), abbreviate(b, 30))
 	}
 	return n, nil
 }
@@ -778,7 +778,7 @@ type APIError struct {
 
 func (e *APIError) Error() string {
 	// The text comes from the server: keep the message one short line.
-	return fmt.Sprintf("Qualys error %d: %s", e.Code, abbreviate([]byte(e.Text), 200))
+	return fmt.Sprintf("Qualys error %d: %s", e.Code, shown([]byte(e.Text), 200))
 }
 
 // DecodeSimpleReturn decodes a SIMPLE_RETURN document. It returns the

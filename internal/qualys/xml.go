@@ -223,7 +223,7 @@ func (s *scanner) path() string {
 		if i > 0 || b.Len() > 0 {
 			b.WriteByte('/')
 		}
-		b.WriteString(abbreviate([]byte(name), 40))
+		b.WriteString(shown([]byte(name), 40))
 	}
 	return b.String()
 }
@@ -435,20 +435,22 @@ func (s *scanner) next() (tokKind, error) {
 }
 
 // checkOutside rejects text before or after the root element: only
-// whitespace may stand there.
+// whitespace may stand there. b starts at s.pos; the error names the
+// offending byte, wherever the reads happened to split the input.
 func (s *scanner) checkOutside(b []byte) error {
-	for _, c := range b {
+	for i, c := range b {
+		at := s.offset() + int64(i)
 		switch c {
 		case ' ', '\t', '\r', '\n':
 		case 0xEF, 0xBB, 0xBF: // a UTF-8 byte order mark
 			if s.rootSeen {
-				return s.errorf("text outside the root element")
+				return s.errorAt(at, "text outside the root element")
 			}
 		default:
 			if s.rootDone {
-				return s.errorf("text after the root element ends")
+				return s.errorAt(at, "text after the root element ends")
 			}
-			return s.errorf("not XML: text before the root element")
+			return s.errorAt(at, "not XML: text before the root element")
 		}
 	}
 	return nil
@@ -476,7 +478,7 @@ func (s *scanner) skipMarkup() error {
 	if len(rest) < 9 {
 		return s.eofError()
 	}
-	return s.errorf("unexpected markup %q", abbreviate(rest, 12))
+	return s.errorf("unexpected markup %q", s.quote(12))
 }
 
 // skipDoctype skips <!DOCTYPE ...>, including an internal subset in
@@ -590,11 +592,11 @@ func (s *scanner) endTag() (tokKind, error) {
 	}
 	name := bytes.TrimRight(s.buf[s.pos+2:s.pos+n], " \t\r\n")
 	if len(s.stack) == 0 {
-		return tokEOF, s.errorf("end tag </%s> without a start tag", abbreviate(name, 40))
+		return tokEOF, s.errorf("end tag </%s> without a start tag", shown(name, 40))
 	}
 	top := s.stack[len(s.stack)-1]
 	if string(name) != top {
-		return tokEOF, s.errorf("end tag </%s> does not match <%s>", abbreviate(name, 40), abbreviate([]byte(top), 40))
+		return tokEOF, s.errorf("end tag </%s> does not match <%s>", shown(name, 40), shown([]byte(top), 40))
 	}
 	s.name = top
 	s.pos += n + 1
@@ -710,7 +712,7 @@ func (s *scanner) textBytes() ([]byte, error) {
 			if len(rest) < 9 {
 				return nil, s.eofError()
 			}
-			return nil, s.errorf("unexpected markup %q in text", abbreviate(rest, 12))
+			return nil, s.errorf("unexpected markup %q in text", s.quote(12))
 		default:
 			// An element inside a text field: real files do not have
 			// them, but a lenient reader keeps the text and skips it.
@@ -746,7 +748,7 @@ func cut(b []byte, spans [][2]int) []byte {
 }
 
 func (s *scanner) textTooLong(start int64) error {
-	return s.errorAt(start, "text of <%s> longer than %d bytes (limit text)", abbreviate([]byte(s.stack[len(s.stack)-1]), 40), s.lim.Text)
+	return s.errorAt(start, "text of <%s> longer than %d bytes (limit text)", shown([]byte(s.stack[len(s.stack)-1]), 40), s.lim.Text)
 }
 
 // checkText refuses field text over the Text limit or holding a control
@@ -757,7 +759,7 @@ func (s *scanner) checkText(start int64, b []byte) error {
 		return s.textTooLong(start)
 	}
 	if i := controlIndex(b); i >= 0 {
-		return s.errorAt(start, "control character U+%04X in the text of <%s>", b[i], abbreviate([]byte(s.stack[len(s.stack)-1]), 40))
+		return s.errorAt(start, "control character U+%04X in the text of <%s>", b[i], shown([]byte(s.stack[len(s.stack)-1]), 40))
 	}
 	return nil
 }
@@ -934,7 +936,7 @@ func (s *scanner) child(depth int) (bool, error) {
 		if len(s.stack) < depth {
 			return false, nil
 		}
-		return false, s.errorf("unexpected end tag </%s>", abbreviate([]byte(s.name), 40))
+		return false, s.errorf("unexpected end tag </%s>", shown([]byte(s.name), 40))
 	}
 	return false, s.eofError()
 }
@@ -973,8 +975,28 @@ func (s *scanner) finish() error {
 		if k == tokEOF {
 			return nil
 		}
-		return s.errorf("unexpected <%s> after the root element", abbreviate([]byte(s.name), 40))
+		return s.errorf("unexpected <%s> after the root element", shown([]byte(s.name), 40))
 	}
+}
+
+// shown is b for a message: cut to n bytes, and escaped as in a Go string
+// when it holds a control character, so that a message stays one line.
+func shown(b []byte, n int) string {
+	a := abbreviate(b, n)
+	for i := 0; i < len(a); i++ {
+		if a[i] < 0x20 || a[i] == 0x7f {
+			q := strconv.Quote(a)
+			return q[1 : len(q)-1]
+		}
+	}
+	return a
+}
+
+// quote is the next n bytes of input for a message, with "…" when more
+// follow, read so that it does not depend on how the input was split.
+func (s *scanner) quote(n int) string {
+	s.ensure(n + 1)
+	return abbreviate(s.buf[s.pos:min(s.end, s.pos+n+1)], n)
 }
 
 func abbreviate(b []byte, n int) string {

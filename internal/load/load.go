@@ -226,8 +226,7 @@ func (g *gzipLimit) Read(p []byte) (int, error) {
 	n, err := g.r.Read(p)
 	g.out += int64(n)
 	if g.out > g.floor+g.ratio*g.in.n {
-		return n, fmt.Errorf("gzip: %d bytes decompress to more than %d (limit gzip_ratio %d times plus %d MiB)",
-			g.in.n, g.out-int64(n), g.ratio, g.floor>>20)
+		return n, fmt.Errorf("gzip: expands more than %d times (limit gzip_ratio, beyond the first %d MiB)", g.ratio, g.floor>>20)
 	}
 	return n, err
 }

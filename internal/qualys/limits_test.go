@@ -137,7 +137,7 @@ func TestLimits(t *testing.T) {
 		{"deep nesting", false, crafted(hldHead, "<N>", 1<<24, ""),
 			[]string{"(in …/N/N/N/N, host 4242)", "nested more than 64 deep (limit depth)"}, 0},
 		{"deep nesting, truncated", false, crafted(hldHead, "<NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN>", 50, ""),
-			[]string{"(in …/NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN…/", "incomplete"}, 0},
+			[]string{"(in …/" + strings.Repeat("N", 32) + "…, host 4242)", "incomplete"}, 0},
 		// The slice of detections grows in steps: more is allocated than held.
 		{"too many detections", false, crafted(hldHead+`<DETECTION_LIST>`, "<DETECTION/>", 32<<20/512+1, `</DETECTION_LIST>`+hldTail),
 			[]string{"host 4242", "limit record"}, 160 << 20},

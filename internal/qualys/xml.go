@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -208,24 +209,27 @@ func (s *scanner) ensure(n int) bool {
 	return true
 }
 
-// path is the element path for errors: its innermost lim.Path elements,
-// each name cut short, so that the message stays one short line however
-// deep or long the names of a crafted document are.
+// path is the element path for errors: at most its innermost lim.Path
+// elements and 64 characters, each name cut short, so that the message
+// stays one short line however deep or long the names of a crafted
+// document are.
 func (s *scanner) path() string {
-	st := s.stack
-	n := max(s.lim.Path, 1)
-	var b strings.Builder
-	if len(st) > n {
-		b.WriteString("…")
-		st = st[len(st)-n:]
-	}
-	for i, name := range st {
-		if i > 0 || b.Len() > 0 {
-			b.WriteByte('/')
+	const maxLen = 64
+	names := make([]string, 0, s.lim.Path)
+	n := 0
+	for i := len(s.stack) - 1; i >= 0 && len(names) < max(s.lim.Path, 1); i-- {
+		name := shown([]byte(s.stack[i]), 32)
+		if n += len(name) + 1; n > maxLen && len(names) > 0 {
+			break
 		}
-		b.WriteString(shown([]byte(name), 40))
+		names = append(names, name)
 	}
-	return b.String()
+	slices.Reverse(names)
+	p := strings.Join(names, "/")
+	if len(names) < len(s.stack) {
+		p = "…/" + p
+	}
+	return p
 }
 
 func (s *scanner) errorf(format string, args ...any) error {

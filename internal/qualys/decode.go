@@ -203,6 +203,9 @@ func (s *scanner) trimmed() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := s.checkControls(b); err != nil {
+		return "", err
+	}
 	b = bytes.TrimSpace(b)
 	if err := s.keep(len(b)); err != nil {
 		return "", err
@@ -649,12 +652,19 @@ func decodeHost(s *scanner, h *Host) error {
 				return err
 			})
 		case "DETECTION_LIST":
+			// Decoded into a slice reused from host to host, then copied
+			// into one of the right size: growing each host's slice from
+			// empty allocated and cleared three times the memory.
+			dets := s.dets[:0]
 			err = s.list("DETECTION", func() error {
-				h.Detections = append(h.Detections, Detection{})
-				err := decodeDetection(s, &h.Detections[len(h.Detections)-1])
+				dets = append(dets, Detection{})
+				err := decodeDetection(s, &dets[len(dets)-1])
 				s.detQID = 0
 				return err
 			})
+			h.Detections = append(h.Detections, dets...)
+			clear(dets) // let go of this host's strings
+			s.dets = dets
 		default:
 			err = s.skip()
 		}

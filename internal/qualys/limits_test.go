@@ -210,3 +210,32 @@ func TestLimitsAccept(t *testing.T) {
 		t.Errorf("6 deep with a depth limit of 5: %v", err)
 	}
 }
+
+// controlIndex finds the first C0 control character but tab, newline and
+// carriage return at every position of a word, among any other bytes.
+func TestControlIndex(t *testing.T) {
+	filler := []byte("a\t\n\r \x7f\x80\xff\x1f\x20\x9f\xa0")
+	for n := 0; n < 40; n++ {
+		for pos := -1; pos < n; pos++ {
+			for c := 0; c < 0x20; c++ {
+				b := make([]byte, n)
+				for i := range b {
+					b[i] = filler[(i*7+n)%len(filler)]
+					if isControl(b[i]) {
+						b[i] = 'x'
+					}
+				}
+				want := -1
+				if pos >= 0 {
+					b[pos] = byte(c)
+					if isControl(byte(c)) {
+						want = pos
+					}
+				}
+				if got := controlIndex(b); got != want {
+					t.Fatalf("controlIndex(%q) = %d, want %d", b, got, want)
+				}
+			}
+		}
+	}
+}

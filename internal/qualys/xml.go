@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -133,6 +134,8 @@ type scanner struct {
 	rootSeen  bool
 	rootDone  bool
 	scratch   []byte
+	textAt    int64       // offset of the text textBytes last read
+	dets      []Detection // detections of the host being read
 	spaces    [][2]int    // whitespace-only runs in scratch
 	recent    [256]string // intern cache
 	values    [256]string // value cache
@@ -594,7 +597,12 @@ func (s *scanner) endTag() (tokKind, error) {
 	if err != nil {
 		return tokEOF, err
 	}
-	name := bytes.TrimRight(s.buf[s.pos+2:s.pos+n], " \t\r\n")
+	// Trimmed by hand: bytes.TrimRight builds its set of bytes on every
+	// call, and there is an end tag for every element.
+	name := s.buf[s.pos+2 : s.pos+n]
+	for len(name) > 0 && isSpace(name[len(name)-1:]) {
+		name = name[:len(name)-1]
+	}
 	if len(s.stack) == 0 {
 		return tokEOF, s.errorf("end tag </%s> without a start tag", shown(name, 40))
 	}
@@ -612,15 +620,17 @@ func (s *scanner) endTag() (tokKind, error) {
 }
 
 // textBytes returns the text content of the element whose start tag was
-// just read, and consumes its end tag. CDATA sections are taken verbatim,
+// just read, and consumes its end tag, leaving s.name set to the element's
+// name and s.textAt to the text's offset. CDATA sections are taken verbatim,
 // entities in character data decoded; an '&' that does not start one of
 // XML's five entities or a character reference is an error, as it is for
 // any XML parser. When the field holds a CDATA section, the runs of
 // character data that are only whitespace (the indentation around the
 // section) are dropped; otherwise text is returned as is. Text longer than
-// the Text limit, or holding a C0 control character other than tab,
-// newline and carriage return (raw or as a reference such as &#27;), is an
-// error. The result is valid until the next call on the scanner.
+// the Text limit is an error; text and trimmed also refuse C0 control
+// characters other than tab, newline and carriage return (raw or as a
+// reference such as &#27;). The result is valid until the next call on
+// the scanner.
 func (s *scanner) textBytes() ([]byte, error) {
 	if s.selfClose {
 		return nil, nil
@@ -633,14 +643,38 @@ func (s *scanner) textBytes() ([]byte, error) {
 		bytes.IndexByte(s.buf[s.pos+i:s.end], '>') >= 0 {
 		txt := s.buf[s.pos : s.pos+i]
 		if bytes.IndexByte(txt, '&') < 0 {
-			if err := s.checkText(start, txt); err != nil {
-				return nil, err
+			if len(txt) > s.lim.Text {
+				return nil, s.textTooLong(start)
 			}
+			s.textAt = start
 			s.pos += i
 			if _, err := s.endTag(); err != nil {
 				return nil, err
 			}
 			return txt, nil
+		}
+	}
+	// Fast path for a field that is one CDATA section, as most KB text is:
+	// the section and the end tag after it are in the buffer. The limits
+	// are checked in the order the slow path meets them.
+	if rest := s.buf[s.pos:s.end]; bytes.HasPrefix(rest, []byte("<![CDATA[")) {
+		if j := bytes.Index(rest[9:], []byte("]]>")); j >= 0 {
+			k := 9 + j + 3
+			if k+1 < len(rest) && rest[k] == '<' && rest[k+1] == '/' && bytes.IndexByte(rest[k:], '>') >= 0 {
+				txt := rest[9 : 9+j]
+				switch {
+				case len(txt) > s.lim.CDATA:
+					return nil, s.errorAt(start, "CDATA section longer than %d bytes (limit cdata)", s.lim.CDATA)
+				case len(txt) > s.lim.Text:
+					return nil, s.textTooLong(start)
+				}
+				s.pos += k
+				if _, err := s.endTag(); err != nil {
+					return nil, err
+				}
+				s.textAt = start
+				return txt, nil
+			}
 		}
 	}
 	s.scratch = s.scratch[:0]
@@ -674,7 +708,13 @@ func (s *scanner) textBytes() ([]byte, error) {
 		}
 		s.pos += i
 		if space && len(s.scratch) > seg {
-			s.spaces = append(s.spaces, [2]int{seg, len(s.scratch)})
+			// A whitespace-only run: dropped at once when a CDATA section
+			// came before it, else noted in case one comes after.
+			if sawCDATA {
+				s.scratch = s.scratch[:seg]
+			} else {
+				s.spaces = append(s.spaces, [2]int{seg, len(s.scratch)})
+			}
 		}
 		if !s.ensure(9) && s.end-s.pos < 2 {
 			return nil, s.eofError()
@@ -683,18 +723,25 @@ func (s *scanner) textBytes() ([]byte, error) {
 		switch {
 		case rest[1] == '/':
 			txt := s.scratch
-			if sawCDATA {
-				txt = cut(txt, s.spaces)
+			if len(txt) > s.lim.Text {
+				return nil, s.textTooLong(start)
 			}
-			if err := s.checkText(start, txt); err != nil {
-				return nil, err
-			}
+			s.textAt = start
 			if _, err := s.endTag(); err != nil {
 				return nil, err
 			}
 			return txt, nil
 		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
-			sawCDATA = true
+			if !sawCDATA {
+				sawCDATA = true
+				// Drop the whitespace runs so far: usually one, the
+				// indentation just before this section, at the end.
+				if n := len(s.spaces); n > 0 && s.spaces[n-1][1] == len(s.scratch) {
+					s.scratch = s.scratch[:s.spaces[n-1][0]]
+					s.spaces = s.spaces[:n-1]
+				}
+				s.scratch = cut(s.scratch, s.spaces)
+			}
 			err := s.skipTo(9, []byte("]]>"), "CDATA section", s.lim.CDATA, func(b []byte) error {
 				if s.scratch = append(s.scratch, b...); len(s.scratch) > s.lim.Text {
 					return s.textTooLong(start)
@@ -755,35 +802,38 @@ func (s *scanner) textTooLong(start int64) error {
 	return s.errorAt(start, "text of <%s> longer than %d bytes (limit text)", shown([]byte(s.stack[len(s.stack)-1]), 40), s.lim.Text)
 }
 
-// checkText refuses field text over the Text limit or holding a control
-// character: no Qualys field has one, and an escape sequence in a title or
-// result would reach terminals and tickets.
-func (s *scanner) checkText(start int64, b []byte) error {
-	if len(b) > s.lim.Text {
-		return s.textTooLong(start)
-	}
+// checkControls refuses text just read that holds a control character:
+// no Qualys field has one, and an escape sequence in a title or a result
+// would reach terminals and tickets. Numbers need no check: their parse
+// refuses any such byte.
+func (s *scanner) checkControls(b []byte) error {
 	if i := controlIndex(b); i >= 0 {
-		return s.errorAt(start, "control character U+%04X in the text of <%s>", b[i], shown([]byte(s.stack[len(s.stack)-1]), 40))
+		return s.errorAt(s.textAt, "control character U+%04X in the text of <%s>", b[i], shown([]byte(s.name), 40))
 	}
 	return nil
 }
 
 // controlIndex is the index of the first C0 control character of b other
 // than tab, newline and carriage return, or -1. It tests eight bytes at a
-// time: text is mostly printable and this runs over all of it.
+// time, sixteen while none is below 0x20: text is mostly printable and
+// this runs over all of it.
 func controlIndex(b []byte) int {
 	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		// Sets the high bit of a byte below 0x20 (exact as a whole: a
-		// borrow only flags bytes above a true one).
-		if (x-0x2020202020202020)&^x&0x8080808080808080 == 0 {
+	for ; i+16 <= len(b); i += 16 {
+		x, y := binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])
+		if (below(x)|below(y))&high == 0 {
 			continue
 		}
-		for j, c := range b[i : i+8] {
-			if isControl(c) {
-				return i + j
-			}
+		if bad := controls(x); bad != 0 {
+			return i + bits.TrailingZeros64(bad)/8
+		}
+		if bad := controls(y); bad != 0 {
+			return i + 8 + bits.TrailingZeros64(bad)/8
+		}
+	}
+	for ; i+8 <= len(b); i += 8 {
+		if bad := controls(binary.LittleEndian.Uint64(b[i:])); bad != 0 {
+			return i + bits.TrailingZeros64(bad)/8
 		}
 	}
 	for ; i < len(b); i++ {
@@ -793,6 +843,31 @@ func controlIndex(b []byte) int {
 	}
 	return -1
 }
+
+// below sets the high bit of some byte of x when one is below 0x20, and
+// of none otherwise: a borrow can flag a byte above a true one, not
+// create one.
+func below(x uint64) uint64 { return (x - 0x20*ones) &^ x }
+
+// controls sets the high bit of each byte of x that is a C0 control
+// character other than tab, newline and carriage return, exactly.
+func controls(x uint64) uint64 {
+	lt := ^(((x & low7) + 0x60*ones) | x) & high
+	if lt == 0 {
+		return 0
+	}
+	return lt &^ (zero(x^'\t'*ones) | zero(x^'\n'*ones) | zero(x^'\r'*ones))
+}
+
+const (
+	ones = 0x0101010101010101
+	high = 0x8080808080808080
+	low7 = 0x7F7F7F7F7F7F7F7F
+)
+
+// zero sets the high bit of each zero byte of y, exactly: no carry passes
+// from one byte to the next.
+func zero(y uint64) uint64 { return ^(((y & low7) + low7) | y) & high }
 
 func isControl(c byte) bool { return c < 0x20 && c != '\t' && c != '\n' && c != '\r' }
 
@@ -895,6 +970,9 @@ func isSpace(b []byte) bool {
 func (s *scanner) text() (string, error) {
 	b, err := s.textBytes()
 	if err != nil || len(b) == 0 {
+		return "", err
+	}
+	if err := s.checkControls(b); err != nil {
 		return "", err
 	}
 	if err := s.keep(len(b)); err != nil {

@@ -124,6 +124,9 @@ func TestLimits(t *testing.T) {
 			[]string{"DETECTION/RESULTS, host 4242 qid 38170", "limit text"}, 0},
 		{"long comment", false, crafted(hldHead+`<!--`, "c", mib+1, `-->`+hldTail),
 			[]string{"comment longer than 1048576 bytes (limit comment)"}, 0},
+		// The comment goes on for 64 MiB: only the first MiB may be read.
+		{"long comment, streaming on", false, crafted(hldHead+`<!--`, "c", 64<<20, `-->`+hldTail),
+			[]string{"limit comment"}, 0},
 		{"long comment in text", true, crafted(kbHead+`<TITLE>a<!--`, "c", mib+1, `--></TITLE>`+kbTail),
 			[]string{"limit comment"}, 0},
 		{"long processing instruction", false, crafted(hldHead+`<?pi `, "c", mib+1, `?>`+hldTail),

@@ -287,7 +287,7 @@ func TestBadInput(t *testing.T) {
 		file string
 		want []string
 	}{
-		{"truncated detections", write("cut.xml", hld[:len(hld)/2]), []string{"cut.xml", "byte ", "HOST_LIST_VM_DETECTION_OUTPUT/RESPONSE/HOST_LIST/HOST", "incomplete"}},
+		{"truncated detections", write("cut.xml", hld[:len(hld)/2]), []string{"cut.xml", "byte ", "…/HOST/DETECTION_LIST/", "incomplete"}},
 		{"truncated KB", write("cut-kb.xml", kb[:40000]), []string{"cut-kb.xml", "byte ", "VULN"}},
 		{"truncated NVD", write("cut.json", nvdResp[:9000]), []string{"cut.json", "byte "}},
 		{"malformed XML", write("bad.xml", []byte("<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><HOST_LIST><HOST><ID>1</ID></HOST_LIST>")), []string{"bad.xml", "does not match <HOST>"}},

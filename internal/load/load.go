@@ -61,6 +61,34 @@ type Loader struct {
 	// Now is the clock for changes that no data dates (rescoring after a
 	// policy change); time.Now when nil.
 	Now func() time.Time
+	// Limits bound what one input file can make the import read and hold;
+	// zero fields take their defaults.
+	Limits Limits
+}
+
+// Limits bound what one input file can make an import read and hold, so
+// that a crafted file ends with an error instead of exhausting memory.
+type Limits struct {
+	Qualys qualys.Limits
+	NVD    nvd.Limits
+	// A .gz input may decompress to at most GzipRatio times the compressed
+	// bytes read so far, plus GzipFloor bytes. Real exports compress 10 to
+	// 30 times; a crafted one (a "gzip bomb") a thousand times.
+	GzipRatio int64
+	GzipFloor int64
+}
+
+// DefaultLimits are the limits of an import that sets none.
+var DefaultLimits = Limits{GzipRatio: 200, GzipFloor: 64 << 20}
+
+func (l Limits) withDefaults() Limits {
+	if l.GzipRatio <= 0 {
+		l.GzipRatio = DefaultLimits.GzipRatio
+	}
+	if l.GzipFloor <= 0 {
+		l.GzipFloor = DefaultLimits.GzipFloor
+	}
+	return l
 }
 
 func (l *Loader) now() time.Time {
@@ -85,6 +113,7 @@ type Input struct {
 	Gzip bool
 	r    *bufio.Reader
 	c    io.Closer
+	lim  Limits
 }
 
 // Close closes the underlying file.
@@ -95,13 +124,17 @@ func (in *Input) Close() error {
 	return in.c.Close()
 }
 
-// Open opens a file and tells its kind from its content.
-func Open(path string) (*Input, error) {
+// Open opens a file and tells its kind from its content, under
+// DefaultLimits.
+func Open(path string) (*Input, error) { return DefaultLimits.Open(path) }
+
+// Open is Open under the limits l.
+func (l Limits) Open(path string) (*Input, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	in, err := Sniff(path, f)
+	in, err := l.Sniff(path, f)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -112,17 +145,22 @@ func Open(path string) (*Input, error) {
 
 // Sniff reads the start of r to tell its kind: gzip is unwrapped, then an
 // XML root element names a Qualys document, and JSON is taken for NVD data
-// (its decoder rejects JSON of another kind).
-func Sniff(name string, r io.Reader) (*Input, error) {
-	in := &Input{Name: name}
-	br := bufio.NewReaderSize(r, 256<<10)
+// (its decoder rejects JSON of another kind). It reads under DefaultLimits.
+func Sniff(name string, r io.Reader) (*Input, error) { return DefaultLimits.Sniff(name, r) }
+
+// Sniff is Sniff under the limits l.
+func (l Limits) Sniff(name string, r io.Reader) (*Input, error) {
+	l = l.withDefaults()
+	in := &Input{Name: name, lim: l}
+	compressed := &countingReader{r: r}
+	br := bufio.NewReaderSize(compressed, 256<<10)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("%s: gzip: %w", name, err)
 		}
 		in.Gzip = true
-		br = bufio.NewReaderSize(gz, 256<<10)
+		br = bufio.NewReaderSize(&gzipLimit{r: gz, in: compressed, ratio: l.GzipRatio, floor: l.GzipFloor}, 256<<10)
 	}
 	in.r = br
 	head, err := br.Peek(64 << 10)
@@ -161,6 +199,36 @@ func Sniff(name string, r io.Reader) (*Input, error) {
 		return in, nil
 	}
 	return nil, fmt.Errorf("%s: not a Qualys XML or NVD JSON file (it starts with %q)", in.where(), abbreviate(body, 16))
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// gzipLimit fails a decompressed stream that grows beyond ratio times the
+// compressed bytes read, plus floor.
+type gzipLimit struct {
+	r            io.Reader
+	in           *countingReader
+	out          int64
+	ratio, floor int64
+}
+
+func (g *gzipLimit) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	g.out += int64(n)
+	if g.out > g.floor+g.ratio*g.in.n {
+		return n, fmt.Errorf("gzip: expands more than %d times (limit gzip_ratio, beyond the first %d MiB)", g.ratio, g.floor>>20)
+	}
+	return n, err
 }
 
 // where names the input in messages; byte offsets in a gzip file count
@@ -208,7 +276,7 @@ func (l *Loader) Files(ctx context.Context, st *store.Store, paths []string) (Re
 		}
 	}()
 	for _, p := range paths {
-		in, err := Open(p)
+		in, err := l.Limits.Open(p)
 		if err != nil {
 			return Result{}, err
 		}
@@ -290,9 +358,9 @@ func (l *Loader) Input(ctx context.Context, tx *store.Tx, in *Input) (FileResult
 	var err error
 	switch in.Kind {
 	case KindKB:
-		fr.Records, err = l.kb(ctx, tx, in.r)
+		fr.Records, err = l.kb(ctx, tx, in.r, in.lim.Qualys)
 	case KindNVD:
-		fr.Records, err = l.nvd(ctx, tx, in.r)
+		fr.Records, err = l.nvd(ctx, tx, in.r, in.lim.NVD)
 	case KindDetections:
 		// Detections are rated as they are written, from the scores as
 		// they stand after everything loaded before them.
@@ -303,7 +371,7 @@ func (l *Loader) Input(ctx context.Context, tx *store.Tx, in *Input) (FileResult
 		if mark, err = tx.Mark(); err != nil {
 			break
 		}
-		if fr.Records, fr.Details, fr.Seen, err = l.detections(ctx, tx, in.r); err == nil {
+		if fr.Records, fr.Details, fr.Seen, err = l.detections(ctx, tx, in.r, in.lim.Qualys); err == nil {
 			fr.Changes, err = tx.ChangesSince(mark)
 		}
 	default:
@@ -389,10 +457,10 @@ func pipe[T any](ctx context.Context, log *slog.Logger, decode func(emit func(T)
 
 func one[T any](T) int { return 1 }
 
-func (l *Loader) kb(ctx context.Context, tx *store.Tx, r io.Reader) (int, error) {
+func (l *Loader) kb(ctx context.Context, tx *store.Tx, r io.Reader, lim qualys.Limits) (int, error) {
 	n := 0
 	err := pipe(ctx, l.log(), func(emit func(*qualys.Vuln) error) error {
-		_, err := qualys.DecodeKB(r, emit)
+		_, err := lim.DecodeKB(r, emit)
 		return err
 	}, one, func(vs []*qualys.Vuln) error {
 		n += len(vs)
@@ -401,10 +469,10 @@ func (l *Loader) kb(ctx context.Context, tx *store.Tx, r io.Reader) (int, error)
 	return n, err
 }
 
-func (l *Loader) nvd(ctx context.Context, tx *store.Tx, r io.Reader) (int, error) {
+func (l *Loader) nvd(ctx context.Context, tx *store.Tx, r io.Reader, lim nvd.Limits) (int, error) {
 	n := 0
 	err := pipe(ctx, l.log(), func(emit func(*nvd.CVE) error) error {
-		_, err := nvd.Decode(r, emit)
+		_, err := lim.Decode(r, emit)
 		return err
 	}, one, func(cs []*nvd.CVE) error {
 		n += len(cs)
@@ -413,7 +481,7 @@ func (l *Loader) nvd(ctx context.Context, tx *store.Tx, r io.Reader) (int, error
 	return n, err
 }
 
-func (l *Loader) detections(ctx context.Context, tx *store.Tx, r io.Reader) (hosts, dets int, at int64, err error) {
+func (l *Loader) detections(ctx context.Context, tx *store.Tx, r io.Reader, lim qualys.Limits) (hosts, dets int, at int64, err error) {
 	ratings, err := tx.Ratings()
 	if err != nil {
 		return 0, 0, 0, err
@@ -423,7 +491,7 @@ func (l *Loader) detections(ctx context.Context, tx *store.Tx, r io.Reader) (hos
 	// file changes nothing and an older file never overrides a newer one.
 	var seen atomic.Int64
 	err = pipe(ctx, l.log(), func(emit func(store.HostRecord) error) error {
-		_, err := qualys.DecodeDetectionsTimed(r, func(datetime string, h *qualys.Host) error {
+		_, err := lim.DecodeDetectionsTimed(r, func(datetime string, h *qualys.Host) error {
 			if seen.Load() == 0 {
 				t, ok := unixtime.Parse(datetime)
 				if !ok || t == 0 {
@@ -476,11 +544,11 @@ func (l *Loader) Rate(h *qualys.Host, ratings map[store.QIDKey]store.QIDRating) 
 		}
 		first, ok := unixtime.Parse(d.FirstFound)
 		if !ok {
-			return rec, fmt.Errorf("host %d qid %d: FIRST_FOUND_DATETIME %q is not an RFC 3339 time", h.ID, d.QID, d.FirstFound)
+			return rec, fmt.Errorf("host %d qid %d: FIRST_FOUND_DATETIME %q is not a valid RFC 3339 time", h.ID, d.QID, d.FirstFound)
 		}
 		reopened, ok := unixtime.Parse(d.LastReopened)
 		if !ok {
-			return rec, fmt.Errorf("host %d qid %d: LAST_REOPENED_DATETIME %q is not an RFC 3339 time", h.ID, d.QID, d.LastReopened)
+			return rec, fmt.Errorf("host %d qid %d: LAST_REOPENED_DATETIME %q is not a valid RFC 3339 time", h.ID, d.QID, d.LastReopened)
 		}
 		rec.Derived[i] = l.Derive(store.RateInput{QID: d.QID, Policy: rec.Policy, Severity: d.Severity,
 			FirstFound: first, LastReopened: reopened, Score: sc})

@@ -104,12 +104,41 @@ func (truncatedError) Is(target error) bool { return target == io.ErrUnexpectedE
 // Strings holding invalid UTF-8 are repaired with U+FFFD rather than
 // rejected: one bad byte in a description should not stop the import of a
 // whole feed. A leading UTF-8 byte order mark is skipped.
+//
+// Decode reads under DefaultLimits; a value over a limit ends it with a
+// FormatError naming the limit.
 func Decode(r io.Reader, fn func(*CVE) error) (Info, error) {
+	return Limits{}.Decode(r, fn)
+}
+
+// Limits bound what one document can make Decode hold, so that a crafted
+// file or answer ends with an error instead of exhausting memory. A zero
+// field takes its value from DefaultLimits.
+type Limits struct {
+	String int // bytes of one string value qvt keeps (a description, a vector)
+	// Value is the bytes the decoder may hold unread at once: the largest
+	// value read whole, such as a record's configurations.
+	Value int
+}
+
+// DefaultLimits are far above real NVD data: descriptions run to a few KB,
+// and CVE-2021-44228's configurations, among the largest, are 100 KB.
+var DefaultLimits = Limits{String: 1 << 20, Value: 16 << 20}
+
+// Decode is Decode under the limits l.
+func (l Limits) Decode(r io.Reader, fn func(*CVE) error) (Info, error) {
 	if fn == nil {
 		fn = func(*CVE) error { return nil }
 	}
-	d := &decoder{fn: fn, strs: make(map[string]string)}
+	if l.String <= 0 {
+		l.String = DefaultLimits.String
+	}
+	if l.Value <= 0 {
+		l.Value = DefaultLimits.Value
+	}
+	d := &decoder{fn: fn, strs: make(map[string]string), lim: l}
 	d.in.r = r
+	d.in.max = int64(l.Value)
 	br := bufio.NewReaderSize(&d.in, 512) // large reads pass through it unbuffered
 	if err := d.sniff(br); err != nil {
 		return d.info, err
@@ -120,6 +149,7 @@ func Decode(r io.Reader, fn func(*CVE) error) (Info, error) {
 		jsontext.AllowDuplicateNames(true),
 		jsontext.AllowInvalidUTF8(true),
 	)
+	d.in.dec = d.dec
 	err := d.document()
 	return d.info, err
 }
@@ -135,6 +165,7 @@ type decoder struct {
 	dec  *jsontext.Decoder
 	fn   func(*CVE) error
 	info Info
+	lim  Limits
 	id   string // id of the record being decoded, for error messages
 	skew int64  // bytes before the JSON text (a byte order mark)
 	in   reader // the input, recording read errors

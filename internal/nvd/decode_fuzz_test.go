@@ -93,6 +93,22 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 
+		// Under tight limits the result is the same, or a FormatError that
+		// names the limit: fuzzing reaches the limits with small inputs.
+		tight := Limits{String: 64, Value: 2048}
+		var got2 []*CVE
+		_, err2 := tight.Decode(bytes.NewReader(data), func(c *CVE) error { got2 = append(got2, c); return nil })
+		if err2 == nil {
+			if err != nil || !reflect.DeepEqual(got2, got) {
+				t.Fatalf("tight limits: %v, records %s", err2, diffCVEs(got2, got))
+			}
+		} else if !sameError(err2, err) {
+			var fe *FormatError
+			if !errors.As(err2, &fe) || !strings.Contains(err2.Error(), "(limit ") || fe.Offset < 0 || fe.Offset > int64(len(data)) || len(err2.Error()) >= 300 {
+				t.Fatalf("tight limits: error %v, without them %v", err2, err)
+			}
+		}
+
 		// Reads of one byte put every token across a buffer boundary. They
 		// are slow, and the minimizer reruns an input thousands of times,
 		// so larger inputs are read in halves instead.

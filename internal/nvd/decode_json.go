@@ -156,12 +156,16 @@ func (d *decoder) str() ([]byte, bool, error) {
 	if k != '"' && k != 'n' {
 		return nil, false, d.typeError("a string", k)
 	}
+	off := d.valueOffset()
 	v, err := d.dec.ReadValue()
 	if err != nil {
 		return nil, false, d.wrap(err)
 	}
 	if k == 'n' {
 		return nil, false, nil
+	}
+	if len(v) > d.lim.String+2 {
+		return nil, false, d.errAt(off, d.path(), fmt.Errorf("string longer than %d bytes (limit string)", d.lim.String))
 	}
 	return d.unquote(v), true, nil
 }
@@ -300,6 +304,10 @@ func (d *decoder) wrap(err error) error {
 	// jsontext sometimes reports a read error inside a SyntacticError, so
 	// read errors are recognised by what the reader returned.
 	if d.in.err != nil {
+		if d.in.err == errValueTooLong {
+			return d.errAt(d.valueOffset(), d.path(),
+				fmt.Errorf("a value longer than %d bytes (limit value)", d.lim.Value))
+		}
 		return fmt.Errorf("nvd: reading input after byte %d: %w", d.dec.InputOffset()+d.skew, d.in.err)
 	}
 	if se, ok := errors.AsType[*jsontext.SyntacticError](err); ok {
@@ -324,14 +332,27 @@ func (d *decoder) wrap(err error) error {
 }
 
 // reader passes reads through and remembers the first read error other
-// than io.EOF.
+// than io.EOF. It also refuses to read on while the decoder holds more
+// than max bytes it has not consumed: jsontext buffers each value it reads
+// whole, and a string or object of gigabytes would otherwise be held
+// entire.
 type reader struct {
 	r   io.Reader
 	err error
+	dec *jsontext.Decoder
+	n   int64 // bytes passed on
+	max int64
 }
 
+var errValueTooLong = errors.New("value too long")
+
 func (r *reader) Read(p []byte) (int, error) {
+	if r.dec != nil && r.n-r.dec.InputOffset() > r.max {
+		r.err = errValueTooLong
+		return 0, r.err
+	}
 	n, err := r.r.Read(p)
+	r.n += int64(n)
 	if err != nil && err != io.EOF && r.err == nil {
 		r.err = err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 )
 
@@ -33,7 +34,7 @@ type WrongKindError struct {
 }
 
 func (e *WrongKindError) Error() string {
-	return fmt.Sprintf("not a %s document: its root element is <%s>", e.Want, e.Got)
+	return fmt.Sprintf("not a %s document: its root element is <%s>", e.Want, shown([]byte(e.Got), 40))
 }
 
 // open reads the prolog and the root start tag. A SIMPLE_RETURN root is
@@ -184,7 +185,7 @@ func (s *scanner) int() (int64, error) {
 	}
 	n, err := strconv.ParseInt(string(b), 10, 64)
 	if err != nil {
-		return 0, s.errorf("<%s> is not an integer: %q", s.name, abbreviate(b, 30))
+		return 0, s.errorf("<%s> is not an integer: %q", shown([]byte(s.name), 40), abbreviate(b, 30))
 	}
 	return n, nil
 }
@@ -202,14 +203,26 @@ func (s *scanner) trimmed() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return s.value(bytes.TrimSpace(b)), nil
+	if err := s.checkControls(b); err != nil {
+		return "", err
+	}
+	b = bytes.TrimSpace(b)
+	if err := s.keep(len(b)); err != nil {
+		return "", err
+	}
+	return s.value(b), nil
 }
 
 // DecodeKB streams a KnowledgeBase response (KNOWLEDGE_BASE_VULN_LIST_OUTPUT)
 // from r and calls fn for each VULN. A SIMPLE_RETURN body is returned as an
-// *APIError.
+// *APIError. It reads under DefaultLimits.
 func DecodeKB(r io.Reader, fn func(*Vuln) error) (Response, error) {
-	s := newScanner(r)
+	return Limits{}.DecodeKB(r, fn)
+}
+
+// DecodeKB is DecodeKB under the limits l.
+func (l Limits) DecodeKB(r io.Reader, fn func(*Vuln) error) (Response, error) {
+	s := newScannerLimits(r, l)
 	if err := open(s, RootKB); err != nil {
 		return Response{}, err
 	}
@@ -217,6 +230,7 @@ func DecodeKB(r io.Reader, fn func(*Vuln) error) (Response, error) {
 		if s.name != "VULN" {
 			return s.skip()
 		}
+		s.startRecord("qid")
 		v := new(Vuln)
 		if err := decodeVuln(s, v); err != nil {
 			return err
@@ -240,6 +254,7 @@ func decodeVuln(s *scanner, v *Vuln) error {
 			var n int64
 			n, err = s.int()
 			v.QID = int(n)
+			s.recID = n
 		case "VULN_TYPE":
 			v.VulnType, err = s.trimmed()
 		case "SEVERITY_LEVEL":
@@ -380,6 +395,10 @@ func (s *scanner) list(item string, fn func() error) error {
 	return s.fields(func(name string) error {
 		if name != item {
 			return s.skip()
+		}
+		// An entry costs its struct and its share of the slice.
+		if err := s.keep(512); err != nil {
+			return err
 		}
 		return fn()
 	})
@@ -532,8 +551,14 @@ func DecodeDetections(r io.Reader, fn func(*Host) error) (Response, error) {
 
 // DecodeDetectionsTimed is DecodeDetections that also passes each host the
 // response's DATETIME, which comes before the hosts: the time of the data.
+// It reads under DefaultLimits.
 func DecodeDetectionsTimed(r io.Reader, fn func(datetime string, h *Host) error) (Response, error) {
-	s := newScanner(r)
+	return Limits{}.DecodeDetectionsTimed(r, fn)
+}
+
+// DecodeDetectionsTimed is DecodeDetectionsTimed under the limits l.
+func (l Limits) DecodeDetectionsTimed(r io.Reader, fn func(datetime string, h *Host) error) (Response, error) {
+	s := newScannerLimits(r, l)
 	if err := open(s, RootDetections); err != nil {
 		return Response{}, err
 	}
@@ -542,6 +567,7 @@ func DecodeDetectionsTimed(r io.Reader, fn func(datetime string, h *Host) error)
 		if s.name != "HOST" {
 			return s.skip()
 		}
+		s.startRecord("host")
 		h := new(Host)
 		if err := decodeHost(s, h); err != nil {
 			return err
@@ -559,12 +585,13 @@ func decodeHost(s *scanner, h *Host) error {
 		switch name {
 		case "ID":
 			h.ID, err = s.int()
+			s.recID = h.ID
 		case "ASSET_ID":
 			h.AssetID, err = s.int()
 		case "IP":
-			h.IP, err = s.trimmed()
+			h.IP, err = s.address("IP")
 		case "IPV6":
-			h.IPv6, err = s.trimmed()
+			h.IPv6, err = s.address("IPV6")
 		case "TRACKING_METHOD":
 			h.TrackingMethod, err = s.trimmed()
 		case "NETWORK_ID":
@@ -625,10 +652,19 @@ func decodeHost(s *scanner, h *Host) error {
 				return err
 			})
 		case "DETECTION_LIST":
+			// Decoded into a slice reused from host to host, then copied
+			// into one of the right size: growing each host's slice from
+			// empty allocated and cleared three times the memory.
+			dets := s.dets[:0]
 			err = s.list("DETECTION", func() error {
-				h.Detections = append(h.Detections, Detection{})
-				return decodeDetection(s, &h.Detections[len(h.Detections)-1])
+				dets = append(dets, Detection{})
+				err := decodeDetection(s, &dets[len(dets)-1])
+				s.detQID = 0
+				return err
 			})
+			h.Detections = append(h.Detections, dets...)
+			clear(dets) // let go of this host's strings
+			s.dets = dets
 		default:
 			err = s.skip()
 		}
@@ -645,13 +681,24 @@ func decodeDetection(s *scanner, d *Detection) error {
 		case "QID":
 			n, err = s.int()
 			d.QID = int(n)
+			s.detQID = n
 		case "TYPE":
-			d.Type, err = s.trimmed()
+			at := s.offset()
+			if d.Type, err = s.trimmed(); err == nil {
+				switch d.Type {
+				case "", "Confirmed", "Potential", "Info":
+				default:
+					err = s.errorAt(at, "TYPE %q is not Confirmed, Potential or Info", abbreviate([]byte(d.Type), 40))
+				}
+			}
 		case "SEVERITY":
 			n, err = s.int()
 			d.Severity = int(n)
 		case "PORT":
-			n, err = s.int()
+			at := s.offset()
+			if n, err = s.int(); err == nil && (n < 0 || n > 65535) {
+				err = s.errorAt(at, "PORT %d is not a port (0-65535)", n)
+			}
 			d.Port = int(n)
 		case "PROTOCOL":
 			d.Protocol, err = s.trimmed()
@@ -664,7 +711,14 @@ func decodeDetection(s *scanner, d *Detection) error {
 		case "RESULTS":
 			d.Results, err = s.text()
 		case "STATUS":
-			d.Status, err = s.trimmed()
+			at := s.offset()
+			if d.Status, err = s.trimmed(); err == nil {
+				switch d.Status {
+				case "", "New", "Active", "Re-Opened", "Fixed":
+				default:
+					err = s.errorAt(at, "STATUS %q is not New, Active, Re-Opened or Fixed", abbreviate([]byte(d.Status), 40))
+				}
+			}
 		case "FIRST_FOUND_DATETIME":
 			d.FirstFound, err = s.trimmed()
 		case "LAST_FOUND_DATETIME":
@@ -704,6 +758,25 @@ func decodeDetection(s *scanner, d *Detection) error {
 	})
 }
 
+// address reads an IP address field; empty is allowed.
+func (s *scanner) address(field string) (string, error) {
+	at := s.offset()
+	a, err := s.trimmed()
+	if err != nil || a == "" {
+		return a, err
+	}
+	if _, perr := netip.ParseAddr(a); perr != nil {
+		return "", s.errorAt(at, "%s %q is not an IP address", field, abbreviate([]byte(a), 40))
+	}
+	return a, nil
+}
+
+// startRecord begins a record of the given kind ("host", "qid"): its
+// memory is counted from zero and errors name it once its id is read.
+func (s *scanner) startRecord(kind string) {
+	s.recKind, s.recID, s.detQID, s.kept = kind, 0, 0, 0
+}
+
 // APIError is a Qualys SIMPLE_RETURN error: a code, its text and, for
 // limit errors, items such as CALLS_TO_FINISH or SECONDS_TO_WAIT.
 type APIError struct {
@@ -714,7 +787,8 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("Qualys error %d: %s", e.Code, e.Text)
+	// The text comes from the server: keep the message one short line.
+	return fmt.Sprintf("Qualys error %d: %s", e.Code, shown([]byte(e.Text), 200))
 }
 
 // DecodeSimpleReturn decodes a SIMPLE_RETURN document. It returns the

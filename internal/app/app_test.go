@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"qvt/internal/store"
 )
@@ -21,9 +22,19 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // outputs.
 func qvt(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
+	return qvtWithin(t, 2*time.Minute, env, args...)
+}
+
+// qvtWithin runs qvt in-process and interrupts it after d, so that a
+// command that should have been refused but serves or waits instead
+// fails its test in time rather than hanging it until Go's timeout.
+func qvtWithin(t *testing.T, d time.Duration, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
 	var out, errb bytes.Buffer
 	getenv := func(k string) string { return env[k] }
-	code := Run(context.Background(), args, &out, &errb, getenv)
+	code := Run(ctx, args, &out, &errb, getenv)
 	return code, out.String(), errb.String()
 }
 

@@ -187,7 +187,8 @@ func TestFlagValues(t *testing.T) {
 		{[]string{"gen", "-o", out, "--qids", "0"}, "--qids"},
 		{[]string{"sim", "--cves", "-1"}, "--cves"},
 	} {
-		code, _, errs := qvt(t, nil, tc.args...)
+		// demo and sim serve until stopped once their flags pass.
+		code, _, errs := qvtWithin(t, 15*time.Second, nil, tc.args...)
 		if code != ExitUsage || !strings.Contains(errs, tc.flag) {
 			t.Errorf("qvt %v: exit %d, want %d naming %s: %s", tc.args, code, ExitUsage, tc.flag, errs)
 		}

@@ -50,12 +50,17 @@ func TestImportLimitsFromFile(t *testing.T) {
 func TestSyncLimitsFromFile(t *testing.T) {
 	s := startSyncSim(t, sim.Config{Data: smallData})
 	env := syncSimEnv(s, "")
-	for _, c := range []struct{ limits, flag, want string }{
-		{"field_text: 16", "--skip-nvd", "longer than 16 bytes (limit text)"},
-		{"json_string: 8", "--skip-kb", "longer than 8 bytes (limit string)"},
+	for _, c := range []struct {
+		limits string
+		flags  []string
+		want   string
+	}{
+		{"field_text: 16", []string{"--skip-nvd"}, "longer than 16 bytes (limit text)"}, // the KB
+		{"field_text: 16", []string{"--skip-nvd", "--skip-kb"}, "vm/detection/: malformed response"},
+		{"json_string: 8", []string{"--skip-kb"}, "longer than 8 bytes (limit string)"},
 	} {
-		code, _, errs := qvt(t, withConfig(t, env, "limits:\n  "+c.limits+"\n"), "sync", "--full", c.flag)
-		if code != 1 || !strings.Contains(errs, c.want) {
+		code, _, errs := qvt(t, withConfig(t, env, "limits:\n  "+c.limits+"\n"), append([]string{"sync", "--full"}, c.flags...)...)
+		if code != 1 || !strings.Contains(errs, c.want) || !strings.Contains(errs, "(limit ") {
 			t.Errorf("%s: exit %d, want %q in\n%s", c.limits, code, c.want, errs)
 		}
 	}

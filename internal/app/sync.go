@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"qvt/internal/nvd"
 	"qvt/internal/pull"
@@ -27,8 +28,9 @@ type syncFlags struct {
 	workers   int
 	overlap   time.Duration
 	kbMaxAge  time.Duration
-	nvdWindow time.Duration // tests and the demo shorten NVD's rolling window
-	maxWait   time.Duration // 0: the clients' default
+	nvdWindow time.Duration  // tests and the demo shorten NVD's rolling window
+	maxWait   time.Duration  // 0: the clients' default
+	flags     *pflag.FlagSet // to tell a --max-wait given from its default
 }
 
 func (f *syncFlags) add(cmd *cobra.Command) {
@@ -40,7 +42,8 @@ func (f *syncFlags) add(cmd *cobra.Command) {
 	fl.IntVar(&f.workers, "workers", 4, "requests in flight at most (Qualys' concurrency limit caps it further)")
 	fl.DurationVar(&f.overlap, "overlap", 24*time.Hour, "how far back incremental syncs reach before the last one, so late publications are not missed")
 	fl.DurationVar(&f.kbMaxAge, "kb-max-age", 7*24*time.Hour, "run a full KnowledgeBase sync when the last one is older")
-	fl.DurationVar(&f.maxWait, "max-wait", retry.DefaultMaxWait, "fail, rather than sleep, when Qualys or NVD asks to wait longer than this before the next request")
+	fl.DurationVar(&f.maxWait, "max-wait", retry.DefaultMaxWait, "fail, rather than sleep, when Qualys or NVD asks to wait longer than this before the next request; overrides the configuration's limits.max_wait")
+	f.flags = fl
 }
 
 // check refuses values that would mean nothing, or a gap in what
@@ -98,6 +101,10 @@ NVD_API_KEY (optional; without it NVD allows 5 requests per 30 s).`,
 // clients builds the API clients from the configuration, and returns the
 // Qualys API's base URL.
 func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, string, error) {
+	lim := e.cfg.Limits
+	if f.flags == nil || !f.flags.Changed("max-wait") {
+		f.maxWait = lim.MaxWait // the flag overrides the file
+	}
 	base := e.cfg.Qualys.APIURL
 	if base == "" {
 		if e.cfg.Qualys.Platform == "" {
@@ -124,6 +131,11 @@ func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, string, error) 
 		UserAgent: "qvt/" + buildVersion(),
 		Log:       e.log,
 		MaxWait:   f.maxWait,
+
+		ConnectBudget: lim.ConnectBudget,
+		BodyTimeout:   lim.BodyTimeout,
+		MaxIDs:        lim.IDList,
+		Limits:        lim.Qualys(),
 	})
 	if err != nil {
 		return nil, nil, "", err
@@ -138,6 +150,10 @@ func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, string, error) 
 		UserAgent: "qvt/" + buildVersion(),
 		Log:       e.log,
 		MaxWait:   f.maxWait,
+
+		ConnectBudget: lim.ConnectBudget,
+		BodyTimeout:   lim.BodyTimeout,
+		Limits:        lim.NVD(),
 	})
 	if err != nil {
 		return nil, nil, "", err

@@ -37,6 +37,7 @@ type Config struct {
 	Jira         jira.Config     `yaml:"jira"`
 	Assets       assets.Config   `yaml:"assets"`
 	Web          web.Config      `yaml:"web"` // the dashboard (qvt serve)
+	Limits       Limits          `yaml:"limits"`
 }
 
 // Qualys is how to reach the Qualys API.
@@ -75,6 +76,7 @@ func Default() *Config {
 			RatingFrom:  p.RatingFrom,
 			SLADays:     p.SLADays,
 		},
+		Limits: DefaultLimits(),
 	}
 }
 
@@ -184,6 +186,9 @@ func (c *Config) Validate() error {
 		days[r] = d
 	}
 	c.Scoring.SLADays = days
+	if err := c.Limits.check(); err != nil {
+		return err
+	}
 	if err := c.Policy().Validate(); err != nil {
 		return err
 	}

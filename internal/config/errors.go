@@ -66,6 +66,7 @@ var (
 	durationType    = reflect.TypeFor[time.Duration]()
 	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 	textType        = reflect.TypeFor[encoding.TextUnmarshaler]()
+	sizeType        = reflect.TypeFor[Size]()
 )
 
 func (c *checker) check(n *yaml.Node, t reflect.Type, path string) error {
@@ -163,6 +164,8 @@ func describe(t reflect.Type) string {
 	switch {
 	case t == durationType:
 		return "a duration such as 10m"
+	case t == sizeType:
+		return "a size such as 1MiB, 64KiB or 4096 (bytes)"
 	case t.Kind() == reflect.String:
 		return "a text value"
 	case t.Kind() == reflect.Bool:

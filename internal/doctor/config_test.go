@@ -12,7 +12,7 @@ import (
 func TestConfiguration(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "qvt.yaml")
 	yml := "db: /srv/qvt/qvt.db\nqualys:\n  platform: EU1\n  username: file-user\n  password: file-secret-pw\nscoring:\n  sla_days: {critical: 7}\n" +
-		"mysql:\n  dsn: 'qvt:dsn-secret-pw@tcp(db:3306)/vulns'\n"
+		"mysql:\n  dsn: 'qvt:dsn-secret-pw@tcp(db:3306)/vulns'\nlimits:\n  field_text: 2048\n  max_wait: 90s\n"
 	if err := os.WriteFile(path, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +38,10 @@ func TestConfiguration(t *testing.T) {
 		"ok scoring.sla_days = {Critical: 7} (file)",
 		"ok scoring.rating_from = env (default)",
 		"ok mysql.dsn = qvt:[masked]@tcp(db:3306)/vulns (file)",
+		"ok limits.field_text = 2KiB (file)",
+		"ok limits.max_wait = 1m30s (file)",
+		"ok limits.depth = 64 (default)",
+		"ok limits.json_string = 1MiB (default)",
 	} {
 		if !strings.Contains(out, want+"\n") && !strings.Contains(out, want+" | \n") {
 			t.Errorf("no line %q in:\n%s", want, out)

@@ -63,6 +63,9 @@ type ClientConfig struct {
 	// out): a server that trickles bytes fails the call then (it is not
 	// retried). Default retry.DefaultBodyTimeout (30m).
 	BodyTimeout time.Duration
+	// Limits bound what one response may make the decoder hold; zero
+	// fields take DefaultLimits.
+	Limits Limits
 	// Log receives a line per retry (Info) and per page (Debug).
 	Log *slog.Logger
 	// Sleep waits d or until ctx is done; injectable for tests. Default a
@@ -485,7 +488,7 @@ func (c *Client) attempt(ctx context.Context, u string, start int, fn func(*CVE)
 	}
 
 	n := 0
-	info, err := Decode(r, func(cve *CVE) error {
+	info, err := c.cfg.Limits.Decode(r, func(cve *CVE) error {
 		timer.Stop() // a slow store is not a silent server
 		err := fn(cve)
 		timer.Reset(c.cfg.ReadTimeout)

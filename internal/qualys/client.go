@@ -76,6 +76,9 @@ type ClientConfig struct {
 	// pages together (8 bytes each): a longer list fails naming the URL.
 	// Default DefaultMaxIDs.
 	MaxIDs int
+	// Limits bound what one KnowledgeBase or detection response may make
+	// the decoder read and hold; zero fields take DefaultLimits.
+	Limits Limits
 	// Log receives a line per retry (Info, with the reason, the endpoint
 	// and the attempt) and per page (Debug). It never sees the password.
 	Log *slog.Logger
@@ -337,7 +340,7 @@ func (c *Client) KB(ctx context.Context, params url.Values, fn func(*Vuln) error
 	form := cloneForm(params)
 	form.Set("action", "list")
 	return c.paged(ctx, EndpointKB, form, func(r io.Reader, g *fnGuard) (Response, error) {
-		return DecodeKB(r, func(v *Vuln) error { g.enter(); return g.leave(fn(v)) })
+		return c.cfg.Limits.DecodeKB(r, func(v *Vuln) error { g.enter(); return g.leave(fn(v)) })
 	}, nil)
 }
 
@@ -352,7 +355,7 @@ func (c *Client) Detections(ctx context.Context, params url.Values, fn func(*Hos
 	form := cloneForm(params)
 	form.Set("action", "list")
 	return c.paged(ctx, EndpointDetections, form, func(r io.Reader, g *fnGuard) (Response, error) {
-		return DecodeDetections(r, func(h *Host) error { g.enter(); return g.leave(fn(h)) })
+		return c.cfg.Limits.DecodeDetectionsTimed(r, func(_ string, h *Host) error { g.enter(); return g.leave(fn(h)) })
 	}, nil)
 }
 

@@ -30,7 +30,8 @@ func TestSyncMaxWait(t *testing.T) {
 	env := map[string]string{"QUALYS_API_URL": srv.URL, "QUALYS_USERNAME": "u", "QUALYS_PASSWORD": "pw-secret-123",
 		"QVT_DB": filepath.Join(t.TempDir(), "qvt.db")}
 	start := time.Now()
-	code, _, errs := qvt(t, env, "sync", "--skip-nvd", "--max-wait", "1m")
+	// Interrupted after 20 s: a client that ignores --max-wait sleeps 2 minutes.
+	code, _, errs := qvtWithin(t, 20*time.Second, env, "sync", "--skip-nvd", "--max-wait", "1m")
 	if code != 1 || !strings.Contains(errs, "wait 2m0s") || !strings.Contains(errs, "more than the 1m0s allowed (--max-wait)") ||
 		time.Since(start) > 20*time.Second || strings.Contains(errs, "pw-secret-123") {
 		t.Errorf("exit %d after %v:\n%s", code, time.Since(start), errs)

@@ -37,25 +37,26 @@ import (
 
 // Row is one finding of a list page.
 type Row struct {
-	Key         string    `json:"key"`
-	HostID      int64     `json:"host_id"`
-	Address     string    `json:"ip"`
-	Hostname    string    `json:"hostname"`
-	QID         int       `json:"qid"`
-	Port        int       `json:"port"`
-	Protocol    string    `json:"protocol"`
-	Title       string    `json:"title"`
-	Status      string    `json:"status"`
-	Closed      string    `json:"closed"` // "" while open, else why it closed
-	Rating      string    `json:"vuln_score"`
-	Deadline    string    `json:"breach_date"` // YYYY-MM-DD, "" for none
-	FirstFound  time.Time `json:"first_found,omitzero"`
-	LastFound   time.Time `json:"last_found,omitzero"`
-	Score       *float64  `json:"env_score"`    // environmental CVSS score, nil without a vector
-	Jira        string    `json:"jira"`         // issue key, "" when not published
-	Overdue     bool      `json:"overdue"`      // open and past its deadline
-	DaysOverdue int       `json:"days_overdue"` // days past the deadline while open, else 0
-	DueSoon     bool      `json:"due_soon"`     // open and due within 7 days
+	Key          string    `json:"key"`
+	HostID       int64     `json:"host_id"`
+	Address      string    `json:"ip"`
+	Hostname     string    `json:"hostname"`
+	QID          int       `json:"qid"`
+	Port         int       `json:"port"`
+	Protocol     string    `json:"protocol"`
+	Title        string    `json:"title"`
+	Status       string    `json:"status"`
+	Closed       bool      `json:"closed"`        // closed for any reason, as in the export
+	ClosedReason string    `json:"closed_reason"` // fixed, gone, ignored or disabled; "" while open
+	Rating       string    `json:"vuln_score"`
+	Deadline     string    `json:"breach_date"` // YYYY-MM-DD, "" for none
+	FirstFound   time.Time `json:"first_found,omitzero"`
+	LastFound    time.Time `json:"last_found,omitzero"`
+	Score        *float64  `json:"env_score"`    // environmental CVSS score, nil without a vector
+	Jira         string    `json:"jira"`         // issue key, "" when not published
+	Overdue      bool      `json:"overdue"`      // open and past its deadline
+	DaysOverdue  int       `json:"days_overdue"` // days past the deadline while open, else 0
+	DueSoon      bool      `json:"due_soon"`     // open and due within 7 days
 }
 
 // Page is one page of the list.
@@ -239,21 +240,28 @@ func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Ti
 	if err != nil {
 		return nil, err
 	}
+	// A finding with the Qualys status Fixed is closed as fixed, and only
+	// it is (store.closedReason: Fixed comes before ignored and disabled,
+	// and only open findings go): the Fixed range, a third of the index,
+	// holds the fixed findings and no others, and is left out of the walk
+	// of every other state.
+	notFixed := slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == "Fixed" })
 	switch q.Status {
 	case "":
 		add("{+}closed = ''")
-		// A Fixed finding is closed (store.closedReason): its range, a
-		// third of the index, cannot hold an open one.
-		f.statuses = slices.DeleteFunc(all, func(s string) bool { return s == "Fixed" })
+		f.statuses = notFixed
 	case "closed":
 		add("{+}closed <> ''")
 		f.statuses = all
 	case "all":
 		f.statuses = all
-	case "Fixed":
-		add("{+}status = 'Fixed'")
+	case finding.ClosedFixed:
+		add("{+}closed = ?", q.Status)
 		f.statuses = []string{"Fixed"}
-	default:
+	case finding.ClosedGone, finding.ClosedIgnored, finding.ClosedDisabled:
+		add("{+}closed = ?", q.Status)
+		f.statuses = notFixed
+	default: // New, Active, Re-Opened
 		add("{+}status = ? AND {+}closed = ''", q.Status)
 		f.statuses = []string{q.Status}
 	}
@@ -930,7 +938,7 @@ LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy`)
 		var score sql.NullFloat64
 		var first, last int64
 		var r Row
-		if err := rs.Scan(&i, &r.Address, &r.Hostname, &r.Protocol, &r.Status, &r.Closed, &first, &last, &r.Title, &score); err != nil {
+		if err := rs.Scan(&i, &r.Address, &r.Hostname, &r.Protocol, &r.Status, &r.ClosedReason, &first, &last, &r.Title, &score); err != nil {
 			return nil, fmt.Errorf("findings: %w", err)
 		}
 		k := keys[i]
@@ -945,7 +953,8 @@ LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy`)
 		if last > 0 {
 			r.LastFound = time.Unix(last, 0).UTC()
 		}
-		if r.Closed == "" && r.Deadline != "" {
+		r.Closed = r.ClosedReason != ""
+		if !r.Closed && r.Deadline != "" {
 			r.Overdue = r.Deadline < day
 			r.DueSoon = !r.Overdue && r.Deadline <= soon
 			if r.Overdue {

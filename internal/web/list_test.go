@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"qvt/internal/finding"
 )
 
 // oracleRow is a finding as the brute-force oracle sees it.
@@ -63,24 +66,8 @@ FROM detections d JOIN hosts h ON h.id = d.host_id LEFT JOIN kb_vulns k ON k.qid
 func oracleMatch(q Query, r oracleRow, today time.Time) bool {
 	day := today.UTC().Format(time.DateOnly)
 	soon := today.UTC().AddDate(0, 0, 7).Format(time.DateOnly)
-	switch q.Status {
-	case "":
-		if r.closed != "" {
-			return false
-		}
-	case "closed":
-		if r.closed == "" {
-			return false
-		}
-	case "all":
-	case "Fixed":
-		if r.status != "Fixed" {
-			return false
-		}
-	default:
-		if r.status != q.Status || r.closed != "" {
-			return false
-		}
+	if states := finding.FilterStates(cmp.Or(q.Status, "open")); states != nil && !slices.Contains(states, finding.State(r.status, r.closed)) {
+		return false
 	}
 	if len(q.Ratings) > 0 && !slices.Contains(q.Ratings, r.Rating) {
 		return false
@@ -240,6 +227,7 @@ func TestListMatchesOracle(t *testing.T) {
 	}
 	filters := []string{
 		"", "status=all", "status=closed", "status=Fixed", "status=Active", "status=Re-Opened", "status=New",
+		"status=gone", "status=ignored", "status=disabled", "status=ignored&due=overdue", "status=disabled&rating=High",
 		"rating=Critical", "rating=High&rating=Low&status=all", "due=overdue", "due=week",
 		"host=" + strconv.FormatInt(host, 10), "qid=" + strconv.FormatInt(qid, 10), "cve=" + cve,
 		"tag=" + url.QueryEscape(tagged), "q=" + url.QueryEscape(titled), "q=zzz-nothing", "host=nowhere",
@@ -479,6 +467,7 @@ func TestListTotal(t *testing.T) {
 	}
 	all := loadOracle(t, s.st.DB())
 	for _, f := range []string{"", "status=all", "status=closed", "status=Fixed", "status=Active", "status=Re-Opened", "status=New",
+		"status=fixed", "status=gone", "status=ignored", "status=disabled", "status=ignored&rating=Medium",
 		"rating=Critical", "rating=High&rating=Low&status=all", "due=overdue", "due=week", "status=Active&due=overdue&rating=High",
 		"status=closed&due=overdue", "status=Fixed&rating=None", "q=zzz-nothing"} {
 		v, _ := url.ParseQuery(f)

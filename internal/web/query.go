@@ -17,7 +17,7 @@ import (
 // order and a page. Its zero value is the default view: open findings,
 // most severe first.
 type Query struct {
-	Status  string   // open (default, ""), closed, all, New, Active, Re-Opened, Fixed
+	Status  string   // a finding.StatusFilters name: open (default, ""), closed, all, a state
 	Ratings []string // vuln_score values; none means any
 	Due     string   // "", "overdue" (open, past the deadline), "week" (open, due in the next 7 days)
 	Host    string   // host id, address or name
@@ -33,8 +33,9 @@ type Query struct {
 	Start   int      // the position of the page's first row, carried by the pager's links for the "101–200" line; 0: unknown
 }
 
-// Statuses a list can select, in the order the filter form shows them.
-var statusChoices = []string{"open", "New", "Active", "Re-Opened", "Fixed", "closed", "all"}
+// Statuses a list can select, in the order the filter form shows them:
+// those of qvt export --status, which selects the same findings.
+var statusChoices = finding.StatusFilters
 
 // Sorts the list offers. There is no order by QID: detections_qid holds
 // Info detections too (an index that tests `type` would be rewritten by
@@ -62,15 +63,11 @@ func ParseQuery(v url.Values) (Query, error) {
 		errs = append(errs, fmt.Errorf("%s=%q: want %s", name, val, want))
 	}
 	if s := strings.TrimSpace(v.Get("status")); s != "" {
-		found := false
-		for _, c := range statusChoices {
-			if strings.EqualFold(s, c) {
-				q.Status, found = c, true
-			}
-		}
-		if !found {
+		name, ok := finding.ParseStatusFilter(s)
+		if !ok {
 			bad("status", s, strings.Join(statusChoices, ", "))
 		}
+		q.Status = name
 	}
 	if q.Status == "open" {
 		q.Status = ""

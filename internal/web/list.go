@@ -265,6 +265,23 @@ func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Ti
 		add("{+}status = ? AND {+}closed = ''", q.Status)
 		f.statuses = []string{q.Status}
 	}
+	if q.Status == finding.ClosedGone || q.Status == finding.ClosedIgnored || q.Status == finding.ClosedDisabled {
+		c := closedIndex([]byte(q.Status))
+		// Gone, ignored and disabled findings are few, or none, and
+		// scattered: a walk of the ranges that cannot hold one reads them
+		// to the end for nothing. The overview of this very state of the
+		// store says which can.
+		o, err := s.current(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		if o != nil {
+			f.statuses = slices.DeleteFunc(f.statuses, func(st string) bool { return !o.holds(c, statusIndex(st)) })
+		}
+	}
+	if len(f.statuses) == 0 {
+		f.none = true // no range holds a match (and SQLite has no plan for "status IN ()")
+	}
 	day := today.UTC().Format(time.DateOnly)
 	switch q.Due {
 	case "overdue":

@@ -138,6 +138,19 @@ func cellSelected(status string, c, si int) bool {
 	return c <= len(closedReasons) && closedReasons[c-1] == status
 }
 
+// holds tells whether any finding is in closed state c (closedIndex) with
+// Qualys status si (statusIndex).
+func (o *Overview) holds(c, si int) bool {
+	for _, byDue := range o.cells[c][si] {
+		for _, n := range byDue {
+			if n > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // qidInfo is what the overview notes of a QID.
 type qidInfo struct {
 	mask    uint32   // the (status, rating) ranges of detections_status that hold its findings, of rangeBit

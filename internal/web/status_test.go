@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -189,4 +190,36 @@ func reflectEqual(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return bytes.Equal(x, y)
+}
+
+// The findings list's status select offers every status filter, each of
+// which lists its findings.
+func TestStatusSelectOffersEveryFilter(t *testing.T) {
+	_, base, _ := web.NewFixtureServer(t)
+	res, err := http.Get(base + "/findings?status=ignored")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("/findings?status=ignored: %d", res.StatusCode)
+	}
+	sel := regexp.MustCompile(`(?s)<select name="status"[^>]*>(.*?)</select>`).FindSubmatch(body)
+	if sel == nil {
+		t.Fatal("/findings has no status select")
+	}
+	var offered, selected []string
+	for _, m := range regexp.MustCompile(`<option value="([^"]*)"( selected)?>`).FindAllSubmatch(sel[1], -1) {
+		offered = append(offered, string(m[1]))
+		if len(m[2]) > 0 {
+			selected = append(selected, string(m[1]))
+		}
+	}
+	if !slices.Equal(offered, finding.StatusFilters) {
+		t.Errorf("the status select offers %v, want %v", offered, finding.StatusFilters)
+	}
+	if !slices.Equal(selected, []string{"ignored"}) {
+		t.Errorf("status=ignored selects %v in the status select", selected)
+	}
 }

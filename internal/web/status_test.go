@@ -22,7 +22,7 @@ import (
 // Every status filter selects the same findings in the dashboard's API,
 // its CSV and JSON downloads and qvt export --status of the same store.
 func TestStatusFiltersMatchExport(t *testing.T) {
-	_, base, _ := web.NewFixtureServer(t)
+	s, base, _ := web.NewFixtureServer(t)
 	db := web.FixturePath(t)
 	fetch := func(path string) []byte {
 		t.Helper()
@@ -41,7 +41,14 @@ func TestStatusFiltersMatchExport(t *testing.T) {
 		return b
 	}
 	states := map[string]int{} // findings by state, from status=all
-	for _, filter := range finding.StatusFilters {
+	for pass, filter := range slices.Concat(finding.StatusFilters, finding.StatusFilters) {
+		if pass == len(finding.StatusFilters) {
+			// Again with the overview, whose counts the list uses.
+			if _, err := s.Overview(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			clear(states)
+		}
 		// Written as a person might type it.
 		typed := filter
 		if filter == "fixed" {

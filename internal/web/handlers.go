@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"qvt/internal/export"
-	"qvt/internal/finding"
 	"qvt/internal/store"
 )
 
@@ -354,7 +352,7 @@ func (s *Server) exportFilter(ctx context.Context, q Query) (store.Filter, func(
 	}
 	var tests []func(*store.Row) bool
 	// The same states as qvt export --status: the store selects them.
-	sf.States = finding.FilterStates(cmp.Or(q.Status, "open"))
+	sf.States = q.states()
 	if f.ratings != nil {
 		ratings := f.ratings
 		tests = append(tests, func(r *store.Row) bool { return slices.Contains(ratings, r.VulnScore) })

@@ -250,6 +250,15 @@ func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Ti
 	case "":
 		add("{+}closed = ''")
 		f.statuses = notFixed
+	default:
+		if strings.Contains(q.Status, ",") {
+			f.statusList(q.states(), all, notFixed)
+			break
+		}
+		fallthrough
+	case "New", "Active", "Re-Opened":
+		add("{+}status = ? AND {+}closed = ''", q.Status)
+		f.statuses = []string{q.Status}
 	case "closed":
 		add("{+}closed <> ''")
 		f.statuses = all
@@ -261,9 +270,6 @@ func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Ti
 	case finding.ClosedGone, finding.ClosedIgnored, finding.ClosedDisabled:
 		add("{+}closed = ?", q.Status)
 		f.statuses = notFixed
-	default: // New, Active, Re-Opened
-		add("{+}status = ? AND {+}closed = ''", q.Status)
-		f.statuses = []string{q.Status}
 	}
 	if q.Status == finding.ClosedGone || q.Status == finding.ClosedIgnored || q.Status == finding.ClosedDisabled {
 		c := closedIndex([]byte(q.Status))
@@ -350,6 +356,56 @@ func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Ti
 		f.none = true
 	}
 	return f, nil
+}
+
+// statusList selects the findings in these states (a list of status
+// filters, status=New,gone): open ones by Qualys status, closed ones by
+// reason, in the ranges that can hold them (notFixed: every status range
+// but Fixed's).
+func (f *filter) statusList(states, all, notFixed []string) {
+	var open, closed []string
+	for _, st := range states {
+		if slices.Contains(finding.OpenStatuses, st) {
+			open = append(open, st)
+		} else {
+			closed = append(closed, st)
+		}
+	}
+	var ors []string
+	var args []any
+	ranges := map[string]bool{}
+	switch {
+	case len(open) == len(finding.OpenStatuses):
+		ors = append(ors, "{+}closed = ''")
+		for _, st := range notFixed {
+			ranges[st] = true
+		}
+	case len(open) > 0:
+		ors = append(ors, "({+}closed = '' AND {+}status IN ("+placeholders(len(open))+"))")
+		for _, st := range open {
+			args = append(args, st)
+			ranges[st] = true
+		}
+	}
+	if len(closed) > 0 {
+		ors = append(ors, "{+}closed IN ("+placeholders(len(closed))+")")
+		for _, st := range closed {
+			args = append(args, st)
+			if st == finding.ClosedFixed {
+				ranges["Fixed"] = true
+			} else {
+				for _, r := range notFixed {
+					ranges[r] = true
+				}
+			}
+		}
+	}
+	f.conds = append(f.conds, cond{"(" + strings.Join(ors, " OR ") + ")", args})
+	for _, st := range all {
+		if ranges[st] {
+			f.statuses = append(f.statuses, st)
+		}
+	}
 }
 
 // hostIDs finds the hosts a person names: by id, address, a network

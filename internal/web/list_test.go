@@ -66,7 +66,16 @@ FROM detections d JOIN hosts h ON h.id = d.host_id LEFT JOIN kb_vulns k ON k.qid
 func oracleMatch(q Query, r oracleRow, today time.Time) bool {
 	day := today.UTC().Format(time.DateOnly)
 	soon := today.UTC().AddDate(0, 0, 7).Format(time.DateOnly)
-	if states := finding.FilterStates(cmp.Or(q.Status, "open")); states != nil && !slices.Contains(states, finding.State(r.status, r.closed)) {
+	var states []string // nil: all
+	for part := range strings.SplitSeq(cmp.Or(q.Status, "open"), ",") {
+		sel := finding.FilterStates(part)
+		if sel == nil {
+			states = nil
+			break
+		}
+		states = append(states, sel...)
+	}
+	if states != nil && !slices.Contains(states, finding.State(r.status, r.closed)) {
 		return false
 	}
 	if len(q.Ratings) > 0 && !slices.Contains(q.Ratings, r.Rating) {
@@ -228,6 +237,7 @@ func TestListMatchesOracle(t *testing.T) {
 	filters := []string{
 		"", "status=all", "status=closed", "status=Fixed", "status=Active", "status=Re-Opened", "status=New",
 		"status=gone", "status=ignored", "status=disabled", "status=ignored&due=overdue", "status=disabled&rating=High",
+		"status=New,gone", "status=Re-Opened,fixed,disabled", "status=open,ignored", "status=closed,Active&rating=High",
 		"rating=Critical", "rating=High&rating=Low&status=all", "due=overdue", "due=week",
 		"host=" + strconv.FormatInt(host, 10), "qid=" + strconv.FormatInt(qid, 10), "cve=" + cve,
 		"tag=" + url.QueryEscape(tagged), "q=" + url.QueryEscape(titled), "q=zzz-nothing", "host=nowhere",
@@ -468,6 +478,7 @@ func TestListTotal(t *testing.T) {
 	all := loadOracle(t, s.st.DB())
 	for _, f := range []string{"", "status=all", "status=closed", "status=Fixed", "status=Active", "status=Re-Opened", "status=New",
 		"status=fixed", "status=gone", "status=ignored", "status=disabled", "status=ignored&rating=Medium",
+		"status=New,gone", "status=open,fixed", "status=Active,Re-Opened,ignored&rating=High",
 		"rating=Critical", "rating=High&rating=Low&status=all", "due=overdue", "due=week", "status=Active&due=overdue&rating=High",
 		"status=closed&due=overdue", "status=Fixed&rating=None", "q=zzz-nothing"} {
 		v, _ := url.ParseQuery(f)

@@ -124,8 +124,16 @@ func closedIndex(reason []byte) int {
 // holds the findings of a cell: closed state c (closedIndex), Qualys
 // status si (statusIndex).
 func cellSelected(status string, c, si int) bool {
+	if strings.Contains(status, ",") {
+		for part := range strings.SplitSeq(status, ",") {
+			if cellSelected(part, c, si) {
+				return true
+			}
+		}
+		return false
+	}
 	switch status {
-	case "":
+	case "", "open":
 		return c == 0
 	case "closed":
 		return c > 0

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -63,11 +64,23 @@ func ParseQuery(v url.Values) (Query, error) {
 		errs = append(errs, fmt.Errorf("%s=%q: want %s", name, val, want))
 	}
 	if s := strings.TrimSpace(v.Get("status")); s != "" {
-		name, ok := finding.ParseStatusFilter(s)
-		if !ok {
-			bad("status", s, strings.Join(statusChoices, ", "))
+		// A comma-separated list, as qvt export --status takes.
+		var states []string
+		all := false
+		for part := range strings.SplitSeq(s, ",") {
+			if strings.TrimSpace(part) == "" {
+				continue
+			}
+			name, ok := finding.ParseStatusFilter(part)
+			if !ok {
+				bad("status", strings.TrimSpace(part), strings.Join(statusChoices, ", "))
+				continue
+			}
+			sel := finding.FilterStates(name)
+			all = all || sel == nil
+			states = append(states, sel...)
 		}
-		q.Status = name
+		q.Status = statusName(states, all)
 	}
 	if q.Status == "open" {
 		q.Status = ""
@@ -160,6 +173,54 @@ func ParseQuery(v url.Values) (Query, error) {
 		q.Limit = n
 	}
 	return q, errors.Join(errs...)
+}
+
+// statusName names the status filter that selects these states (all:
+// every finding): one of statusChoices, or for another set a
+// comma-separated list of them, open and closed standing for all of
+// theirs.
+func statusName(states []string, all bool) string {
+	slices.Sort(states)
+	states = slices.Compact(states)
+	has := func(set []string) bool {
+		for _, st := range set {
+			if !slices.Contains(states, st) {
+				return false
+			}
+		}
+		return true
+	}
+	if all || has(finding.States) {
+		return "all"
+	}
+	var names []string
+	open, closed := has(finding.OpenStatuses), has(finding.ClosedReasons)
+	for _, f := range statusChoices {
+		switch {
+		case f == "open" && open, f == "closed" && closed:
+			names = append(names, f)
+		case slices.Contains(finding.OpenStatuses, f) && !open, slices.Contains(finding.ClosedReasons, f) && !closed:
+			if slices.Contains(states, f) {
+				names = append(names, f)
+			}
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// states are the finding states the query's status filter selects, nil
+// for all (finding.FilterStates of each filter of the list).
+func (q Query) states() []string {
+	var out []string
+	for part := range strings.SplitSeq(cmp.Or(q.Status, "open"), ",") {
+		sel := finding.FilterStates(part)
+		if sel == nil {
+			return nil
+		}
+		out = append(out, sel...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Values encodes the query as URL parameters, leaving out defaults, so

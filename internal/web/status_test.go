@@ -41,8 +41,10 @@ func TestStatusFiltersMatchExport(t *testing.T) {
 		return b
 	}
 	states := map[string]int{} // findings by state, from status=all
-	for pass, filter := range slices.Concat(finding.StatusFilters, finding.StatusFilters) {
-		if pass == len(finding.StatusFilters) {
+	// Every filter, then lists of them.
+	filters := slices.Concat(finding.StatusFilters, []string{"New,gone", "re-opened, FIXED ,disabled", "open,ignored", "closed,Active", "New,Active,Re-Opened"})
+	for pass, filter := range slices.Concat(filters, filters) {
+		if pass == len(filters) {
 			// Again with the overview, whose counts the list uses.
 			if _, err := s.Overview(context.Background()); err != nil {
 				t.Fatal(err)
@@ -228,5 +230,28 @@ func TestStatusSelectOffersEveryFilter(t *testing.T) {
 	}
 	if !slices.Equal(selected, []string{"ignored"}) {
 		t.Errorf("status=ignored selects %v in the status select", selected)
+	}
+}
+
+// A list of status filters is read as qvt export --status reads it, and
+// named by the fewest filters that select the same states.
+func TestStatusListParse(t *testing.T) {
+	for in, want := range map[string]string{
+		"New,Active,Re-Opened":        "",
+		"fixed,GONE,ignored,disabled": "closed",
+		"open,closed":                 "all",
+		"New,all":                     "all",
+		"gone, new":                   "New,gone",
+		"closed,Active":               "Active,closed",
+		"Fixed,fixed":                 "fixed",
+		"reopened,":                   "Re-Opened",
+	} {
+		q, err := web.ParseQuery(url.Values{"status": {in}})
+		if err != nil || q.Status != want {
+			t.Errorf("status=%s: %q, %v; want %q", in, q.Status, err, want)
+		}
+	}
+	if _, err := web.ParseQuery(url.Values{"status": {"New,bogus"}}); err == nil || !strings.Contains(err.Error(), `"bogus"`) {
+		t.Errorf("status=New,bogus: %v, want an error naming bogus", err)
 	}
 }

@@ -252,7 +252,11 @@ func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Ti
 		f.statuses = notFixed
 	default:
 		if strings.Contains(q.Status, ",") {
-			f.statusList(q.states(), all, notFixed)
+			o, err := s.current(ctx, tx)
+			if err != nil {
+				return nil, err
+			}
+			f.statusList(q.states(), all, notFixed, o)
 			break
 		}
 		fallthrough
@@ -361,8 +365,9 @@ func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Ti
 // statusList selects the findings in these states (a list of status
 // filters, status=New,gone): open ones by Qualys status, closed ones by
 // reason, in the ranges that can hold them (notFixed: every status range
-// but Fixed's).
-func (f *filter) statusList(states, all, notFixed []string) {
+// but Fixed's), and of those, when o (the overview of this state of the
+// store) is not nil, only the ranges it says hold a closed one.
+func (f *filter) statusList(states, all, notFixed []string, o *Overview) {
 	var open, closed []string
 	for _, st := range states {
 		if slices.Contains(finding.OpenStatuses, st) {
@@ -395,7 +400,9 @@ func (f *filter) statusList(states, all, notFixed []string) {
 				ranges["Fixed"] = true
 			} else {
 				for _, r := range notFixed {
-					ranges[r] = true
+					if o == nil || o.holds(closedIndex([]byte(st)), statusIndex(r)) {
+						ranges[r] = true
+					}
 				}
 			}
 		}

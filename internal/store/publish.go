@@ -13,6 +13,12 @@ import (
 
 // Published is a finding as the publishers (MySQL, Jira, Assets) see it:
 // the contract's fields and its life.
+//
+// Its own fields are the store's forms of the life the record
+// (Row.Finding) also carries in the export's: Closed is the reason (the
+// record's ClosedReason; its Closed is the bool), FirstSeen and LastSeen
+// Unix seconds (the record's are RFC 3339). Whatever writes findings out
+// in the contract's shape writes Row.Finding.
 type Published struct {
 	Row
 	Closed        string // "" open; fixed, gone, ignored or disabled
@@ -66,6 +72,12 @@ FROM detections WHERE host_id = ? AND type <> 'Info' AND rev > ?`)
 			return err
 		}
 		for i, h := range hosts {
+			// The record's tags as an export writes them: a list, empty
+			// for a host without tags.
+			h.tags = tags[h.id]
+			if h.tags == nil {
+				h.tags = []string{}
+			}
 			dq.BindInt64(1, h.id)
 			dq.BindInt64(2, since)
 			for dq.Step() {
@@ -74,7 +86,7 @@ FROM detections WHERE host_id = ? AND type <> 'Info' AND rev > ?`)
 					dq.Reset()
 					return err
 				}
-				p := &Published{Row: *row, Tags: tags[h.id]}
+				p := &Published{Row: *row, Tags: h.tags}
 				p.Closed = dq.ColumnText(13)
 				p.FirstSeen = dq.ColumnInt64(14)
 				p.LastSeen = dq.ColumnInt64(15)

@@ -82,7 +82,7 @@ func benchFilters(b *testing.B, st *store.Store) []string {
 	title := one("SELECT title FROM kb_vulns WHERE qid = ?", common)
 	word := strings.Fields(title)[0]
 	return []string{
-		"", "status=all", "status=closed", "status=Fixed", "status=New", "status=Active", "status=Re-Opened",
+		"", "status=all", "status=closed", "status=fixed", "status=gone", "status=ignored", "status=disabled", "status=New", "status=Active", "status=Re-Opened", "status=New,gone", "status=Re-Opened,disabled",
 		"rating=Critical", "rating=High", "rating=Low", "rating=None",
 		"due=overdue", "due=week",
 		"host=" + host, "host=" + url.QueryEscape(name), "qid=" + common, "qid=" + rare, "cve=" + cve,

@@ -22,23 +22,21 @@ import (
 
 // FindingView is everything the finding page shows.
 type FindingView struct {
+	// The finding as qvt export writes it: its fields keep their names and
+	// meaning (closed, closed_reason, first_seen, ...); none is redeclared
+	// below.
 	finding.Finding
-	Closed        string         `json:"closed"` // "" open; fixed, gone, ignored, disabled
-	FirstSeen     time.Time      `json:"first_seen,omitzero"`
-	LastSeen      time.Time      `json:"last_seen,omitzero"`
-	TimesReopened int            `json:"times_reopened"`
-	Overdue       bool           `json:"overdue"`
-	DueSoon       bool           `json:"due_soon"`
-	DaysLeft      int            `json:"days_left"` // to the deadline; negative when overdue
-	Metrics       []MetricGroup  `json:"cvss_metrics"`
-	CVEList       []CVEView      `json:"cve_details"`
-	Refs          []Link         `json:"vendor_links"`
-	Tags          []string       `json:"tags"`
-	Jira          string         `json:"jira"`
-	Timeline      []TimelineItem `json:"timeline"`
-	OtherHosts    []int64        `json:"other_hosts,omitempty"` // other hosts with the same address and this QID and port
-	Environment   *EnvView       `json:"environment"`           // the environment policy the host is scored under; null for none
-	KB            KBText         `json:"-"`
+	Overdue     bool           `json:"overdue"`
+	DueSoon     bool           `json:"due_soon"`
+	DaysLeft    int            `json:"days_left"` // to the deadline; negative when overdue
+	Metrics     []MetricGroup  `json:"cvss_metrics"`
+	CVEList     []CVEView      `json:"cve_details"`
+	Refs        []Link         `json:"vendor_links"`
+	Jira        string         `json:"jira"`
+	Timeline    []TimelineItem `json:"timeline"`
+	OtherHosts  []int64        `json:"other_hosts,omitempty"` // other hosts with the same address and this QID and port
+	Environment *EnvView       `json:"environment"`           // the environment policy the host is scored under; null for none
+	KB          KBText         `json:"-"`
 }
 
 // KBText is the KB's HTML, sanitized.
@@ -118,7 +116,7 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 	}
 	life := lives[0] // the one seen most recently
 	// Lists are empty, not absent, in the API.
-	v := &FindingView{Closed: life.Closed, TimesReopened: life.TimesReopen, Metrics: []MetricGroup{}, Refs: []Link{}}
+	v := &FindingView{Metrics: []MetricGroup{}, Refs: []Link{}}
 	for _, l := range lives[1:] {
 		v.OtherHosts = append(v.OtherHosts, l.HostID)
 	}
@@ -135,13 +133,10 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 	if !found {
 		return nil, errNotFound // an Info detection: not a finding
 	}
-	if life.FirstSeen > 0 {
-		v.FirstSeen = time.Unix(life.FirstSeen, 0).UTC()
+	if v.Tags == nil {
+		v.Tags = []string{} // a list, empty, not absent, in the API
 	}
-	if life.LastSeen > 0 {
-		v.LastSeen = time.Unix(life.LastSeen, 0).UTC()
-	}
-	if v.BreachDate != "" && v.Closed == "" {
+	if v.BreachDate != "" && !v.Closed {
 		if d, err := time.Parse(time.DateOnly, v.BreachDate); err == nil {
 			today, _ := time.Parse(time.DateOnly, s.now().UTC().Format(time.DateOnly))
 			v.DaysLeft = int(d.Sub(today).Hours() / 24)
@@ -167,9 +162,6 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 		return nil, err
 	}
 	if v.Refs, err = vendorLinks(ctx, db, v.QID); err != nil {
-		return nil, err
-	}
-	if v.Tags, err = hostTags(ctx, db, v.HostID); err != nil {
 		return nil, err
 	}
 	if v.Jira, err = jiraKey(ctx, db, v.Key, "qid:"+strconv.Itoa(v.QID), "host:"+strconv.FormatInt(v.HostID, 10)); err != nil {

@@ -32,6 +32,7 @@ const (
 	xssQID       = 990001
 	xssHostID    = 990001
 	xssIP        = "10.99.0.1"
+	xssGonePort  = 8443 // a finding of the hostile host that goes
 )
 
 // xssText is KB text a hostile KB entry could hold.
@@ -102,7 +103,7 @@ func buildFixture(dir string) (string, time.Time, error) {
 	defer st.Close()
 	l := &load.Loader{Policy: assess.DefaultPolicy()}
 	xssKB, xssHLD := filepath.Join(dir, "xss-kb.xml"), filepath.Join(dir, "xss-hld.xml")
-	if err := writeXSS(xssKB, xssHLD, d.Now(0)); err != nil {
+	if err := writeXSS(xssKB, xssHLD, d.Now(0), 443, xssGonePort); err != nil {
 		return "", time.Time{}, err
 	}
 	if _, err := l.Files(ctx, st, []string{kb, nvd, hld, xssKB, xssHLD}); err != nil {
@@ -121,6 +122,14 @@ func buildFixture(dir string) (string, time.Time, error) {
 			return "", time.Time{}, fmt.Errorf("importing day %d: %w", e, err)
 		}
 	}
+	// The hostile host scanned again without one of its findings: it is
+	// gone.
+	if err := writeXSS(xssKB, xssHLD, d.Now(fixtureDays), 443); err != nil {
+		return "", time.Time{}, err
+	}
+	if _, err := l.Files(ctx, st, []string{xssHLD}); err != nil {
+		return "", time.Time{}, fmt.Errorf("importing the hostile host again: %w", err)
+	}
 	// A finding published to Jira, a QID published as a group, and a sync.
 	now := d.Now(fixtureDays).Add(10 * time.Hour)
 	for _, q := range []string{
@@ -136,7 +145,7 @@ func buildFixture(dir string) (string, time.Time, error) {
 }
 
 // writeXSS writes a KB entry with hostile text and a host that has it.
-func writeXSS(kbPath, hldPath string, at time.Time) error {
+func writeXSS(kbPath, hldPath string, at time.Time, ports ...int) error {
 	var kb bytes.Buffer
 	w := qualys.NewKBWriter(&kb, at.Format(time.RFC3339))
 	v := &qualys.Vuln{QID: xssQID, VulnType: "Vulnerability", Severity: 5,
@@ -157,10 +166,12 @@ func writeXSS(kbPath, hldPath string, at time.Time) error {
 	hw := qualys.NewHostListDetectionWriter(&hld, at.Format(time.RFC3339))
 	first := at.Add(-40 * 24 * time.Hour).Format(time.RFC3339)
 	h := &qualys.Host{ID: xssHostID, IP: xssIP, OS: "Linux <b>bold</b>", DNS: `evil"><script>window.__xss='dns'</script>`,
-		LastVMScanned: at.Format(time.RFC3339), Tags: []qualys.Tag{{ID: 1, Name: `DMZ <i>"quoted"</i>`}},
-		Detections: []qualys.Detection{{QID: xssQID, Port: 443, Protocol: "tcp", Type: "Confirmed", Severity: 5,
+		LastVMScanned: at.Format(time.RFC3339), Tags: []qualys.Tag{{ID: 1, Name: `DMZ <i>"quoted"</i>`}}}
+	for _, port := range ports {
+		h.Detections = append(h.Detections, qualys.Detection{QID: xssQID, Port: port, Protocol: "tcp", Type: "Confirmed", Severity: 5,
 			Status: "Active", FirstFound: first, LastFound: at.Format(time.RFC3339), TimesFound: 4,
-			Results: "<script>window.__xss='results'</script>\tTLS 1.0 enabled"}}}
+			Results: "<script>window.__xss='results'</script>\tTLS 1.0 enabled"})
+	}
 	if err := hw.Host(h); err != nil {
 		return err
 	}

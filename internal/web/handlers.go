@@ -351,40 +351,8 @@ func (s *Server) exportFilter(ctx context.Context, q Query) (store.Filter, func(
 		return sf, nil, err
 	}
 	var tests []func(*store.Row) bool
-	switch q.Status {
-	case "":
-		sf.Open = true
-	case "all":
-	case "Fixed":
-		sf.Statuses = []string{"Fixed"}
-	case "closed":
-		// The store's rows do not say whether a finding is closed: the
-		// closed ones are looked up first.
-		closed := map[pk]bool{}
-		fq := f.withoutStatus()
-		where, args := fq.sql(false, true)
-		rows, err := tx.QueryContext(ctx, "SELECT host_id, qid, port FROM detections INDEXED BY detections_status WHERE type <> 'Info' AND closed <> ''"+where, args...)
-		if err != nil {
-			return sf, nil, err
-		}
-		for rows.Next() {
-			var k pk
-			if err := rows.Scan(&k.host, &k.qid, &k.port); err != nil {
-				rows.Close()
-				return sf, nil, err
-			}
-			closed[k] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return sf, nil, err
-		}
-		tests = append(tests, func(r *store.Row) bool { return closed[pk{r.HostID, int32(r.QID), int32(r.Port)}] })
-	default:
-		sf.Open = true
-		status := q.Status
-		tests = append(tests, func(r *store.Row) bool { return r.Status == status })
-	}
+	// The same states as qvt export --status: the store selects them.
+	sf.States = q.states()
 	if f.ratings != nil {
 		ratings := f.ratings
 		tests = append(tests, func(r *store.Row) bool { return slices.Contains(ratings, r.VulnScore) })
@@ -392,12 +360,12 @@ func (s *Server) exportFilter(ctx context.Context, q Query) (store.Filter, func(
 	today := s.now().UTC()
 	day, soon := today.Format(time.DateOnly), today.AddDate(0, 0, 7).Format(time.DateOnly)
 	switch q.Due {
+	// Open findings only, tested on the row: in a store filter, Open
+	// would add the open findings to those of a closed state.
 	case "overdue":
-		sf.Open = true
-		tests = append(tests, func(r *store.Row) bool { return r.BreachDate != "" && r.BreachDate < day })
+		tests = append(tests, func(r *store.Row) bool { return !r.Closed && r.BreachDate != "" && r.BreachDate < day })
 	case "week":
-		sf.Open = true
-		tests = append(tests, func(r *store.Row) bool { return r.BreachDate >= day && r.BreachDate <= soon })
+		tests = append(tests, func(r *store.Row) bool { return !r.Closed && r.BreachDate >= day && r.BreachDate <= soon })
 	}
 	hosts := f.hostIDs
 	if q.Tag != "" {
@@ -442,18 +410,6 @@ func (s *Server) exportFilter(ctx context.Context, q Query) (store.Filter, func(
 		}
 		return true
 	}, nil
-}
-
-// withoutStatus is the filter without its status and due conditions.
-func (f *filter) withoutStatus() *filter {
-	g := *f
-	g.conds = nil
-	for _, c := range f.conds {
-		if strings.Contains(c.sql, "host_id IN") {
-			g.conds = append(g.conds, c)
-		}
-	}
-	return &g
 }
 
 // tagHosts lists, ascending, the hosts with a tag, its name in any case

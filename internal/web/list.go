@@ -37,25 +37,26 @@ import (
 
 // Row is one finding of a list page.
 type Row struct {
-	Key         string    `json:"key"`
-	HostID      int64     `json:"host_id"`
-	Address     string    `json:"ip"`
-	Hostname    string    `json:"hostname"`
-	QID         int       `json:"qid"`
-	Port        int       `json:"port"`
-	Protocol    string    `json:"protocol"`
-	Title       string    `json:"title"`
-	Status      string    `json:"status"`
-	Closed      string    `json:"closed"` // "" while open, else why it closed
-	Rating      string    `json:"vuln_score"`
-	Deadline    string    `json:"breach_date"` // YYYY-MM-DD, "" for none
-	FirstFound  time.Time `json:"first_found,omitzero"`
-	LastFound   time.Time `json:"last_found,omitzero"`
-	Score       *float64  `json:"env_score"`    // environmental CVSS score, nil without a vector
-	Jira        string    `json:"jira"`         // issue key, "" when not published
-	Overdue     bool      `json:"overdue"`      // open and past its deadline
-	DaysOverdue int       `json:"days_overdue"` // days past the deadline while open, else 0
-	DueSoon     bool      `json:"due_soon"`     // open and due within 7 days
+	Key          string    `json:"key"`
+	HostID       int64     `json:"host_id"`
+	Address      string    `json:"ip"`
+	Hostname     string    `json:"hostname"`
+	QID          int       `json:"qid"`
+	Port         int       `json:"port"`
+	Protocol     string    `json:"protocol"`
+	Title        string    `json:"title"`
+	Status       string    `json:"status"`
+	Closed       bool      `json:"closed"`        // closed for any reason, as in the export
+	ClosedReason string    `json:"closed_reason"` // fixed, gone, ignored or disabled; "" while open
+	Rating       string    `json:"vuln_score"`
+	Deadline     string    `json:"breach_date"` // YYYY-MM-DD, "" for none
+	FirstFound   time.Time `json:"first_found,omitzero"`
+	LastFound    time.Time `json:"last_found,omitzero"`
+	Score        *float64  `json:"env_score"`    // environmental CVSS score, nil without a vector
+	Jira         string    `json:"jira"`         // issue key, "" when not published
+	Overdue      bool      `json:"overdue"`      // open and past its deadline
+	DaysOverdue  int       `json:"days_overdue"` // days past the deadline while open, else 0
+	DueSoon      bool      `json:"due_soon"`     // open and due within 7 days
 }
 
 // Page is one page of the list.
@@ -239,23 +240,57 @@ func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Ti
 	if err != nil {
 		return nil, err
 	}
+	// A finding with the Qualys status Fixed is closed as fixed, and only
+	// it is (store.closedReason: Fixed comes before ignored and disabled,
+	// and only open findings go): the Fixed range, a third of the index,
+	// holds the fixed findings and no others, and is left out of the walk
+	// of every other state.
+	notFixed := slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == "Fixed" })
 	switch q.Status {
 	case "":
 		add("{+}closed = ''")
-		// A Fixed finding is closed (store.closedReason): its range, a
-		// third of the index, cannot hold an open one.
-		f.statuses = slices.DeleteFunc(all, func(s string) bool { return s == "Fixed" })
+		f.statuses = notFixed
+	default:
+		if strings.Contains(q.Status, ",") {
+			o, err := s.current(ctx, tx)
+			if err != nil {
+				return nil, err
+			}
+			f.statusList(q.states(), all, notFixed, o)
+			break
+		}
+		fallthrough
+	case "New", "Active", "Re-Opened":
+		add("{+}status = ? AND {+}closed = ''", q.Status)
+		f.statuses = []string{q.Status}
 	case "closed":
 		add("{+}closed <> ''")
 		f.statuses = all
 	case "all":
 		f.statuses = all
-	case "Fixed":
-		add("{+}status = 'Fixed'")
+	case finding.ClosedFixed:
+		add("{+}closed = ?", q.Status)
 		f.statuses = []string{"Fixed"}
-	default:
-		add("{+}status = ? AND {+}closed = ''", q.Status)
-		f.statuses = []string{q.Status}
+	case finding.ClosedGone, finding.ClosedIgnored, finding.ClosedDisabled:
+		add("{+}closed = ?", q.Status)
+		f.statuses = notFixed
+	}
+	if q.Status == finding.ClosedGone || q.Status == finding.ClosedIgnored || q.Status == finding.ClosedDisabled {
+		c := closedIndex([]byte(q.Status))
+		// Gone, ignored and disabled findings are few, or none, and
+		// scattered: a walk of the ranges that cannot hold one reads them
+		// to the end for nothing. The overview of this very state of the
+		// store says which can.
+		o, err := s.current(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		if o != nil {
+			f.statuses = slices.DeleteFunc(f.statuses, func(st string) bool { return !o.holds(c, statusIndex(st)) })
+		}
+	}
+	if len(f.statuses) == 0 {
+		f.none = true // no range holds a match (and SQLite has no plan for "status IN ()")
 	}
 	day := today.UTC().Format(time.DateOnly)
 	switch q.Due {
@@ -325,6 +360,59 @@ func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Ti
 		f.none = true
 	}
 	return f, nil
+}
+
+// statusList selects the findings in these states (a list of status
+// filters, status=New,gone): open ones by Qualys status, closed ones by
+// reason, in the ranges that can hold them (notFixed: every status range
+// but Fixed's), and of those, when o (the overview of this state of the
+// store) is not nil, only the ranges it says hold a closed one.
+func (f *filter) statusList(states, all, notFixed []string, o *Overview) {
+	var open, closed []string
+	for _, st := range states {
+		if slices.Contains(finding.OpenStatuses, st) {
+			open = append(open, st)
+		} else {
+			closed = append(closed, st)
+		}
+	}
+	var ors []string
+	var args []any
+	ranges := map[string]bool{}
+	switch {
+	case len(open) == len(finding.OpenStatuses):
+		ors = append(ors, "{+}closed = ''")
+		for _, st := range notFixed {
+			ranges[st] = true
+		}
+	case len(open) > 0:
+		ors = append(ors, "({+}closed = '' AND {+}status IN ("+placeholders(len(open))+"))")
+		for _, st := range open {
+			args = append(args, st)
+			ranges[st] = true
+		}
+	}
+	if len(closed) > 0 {
+		ors = append(ors, "{+}closed IN ("+placeholders(len(closed))+")")
+		for _, st := range closed {
+			args = append(args, st)
+			if st == finding.ClosedFixed {
+				ranges["Fixed"] = true
+			} else {
+				for _, r := range notFixed {
+					if o == nil || o.holds(closedIndex([]byte(st)), statusIndex(r)) {
+						ranges[r] = true
+					}
+				}
+			}
+		}
+	}
+	f.conds = append(f.conds, cond{"(" + strings.Join(ors, " OR ") + ")", args})
+	for _, st := range all {
+		if ranges[st] {
+			f.statuses = append(f.statuses, st)
+		}
+	}
 }
 
 // hostIDs finds the hosts a person names: by id, address, a network
@@ -930,7 +1018,7 @@ LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy`)
 		var score sql.NullFloat64
 		var first, last int64
 		var r Row
-		if err := rs.Scan(&i, &r.Address, &r.Hostname, &r.Protocol, &r.Status, &r.Closed, &first, &last, &r.Title, &score); err != nil {
+		if err := rs.Scan(&i, &r.Address, &r.Hostname, &r.Protocol, &r.Status, &r.ClosedReason, &first, &last, &r.Title, &score); err != nil {
 			return nil, fmt.Errorf("findings: %w", err)
 		}
 		k := keys[i]
@@ -945,7 +1033,8 @@ LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy`)
 		if last > 0 {
 			r.LastFound = time.Unix(last, 0).UTC()
 		}
-		if r.Closed == "" && r.Deadline != "" {
+		r.Closed = r.ClosedReason != ""
+		if !r.Closed && r.Deadline != "" {
 			r.Overdue = r.Deadline < day
 			r.DueSoon = !r.Overdue && r.Deadline <= soon
 			if r.Overdue {

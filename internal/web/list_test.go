@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"qvt/internal/finding"
 )
 
 // oracleRow is a finding as the brute-force oracle sees it.
@@ -63,24 +66,17 @@ FROM detections d JOIN hosts h ON h.id = d.host_id LEFT JOIN kb_vulns k ON k.qid
 func oracleMatch(q Query, r oracleRow, today time.Time) bool {
 	day := today.UTC().Format(time.DateOnly)
 	soon := today.UTC().AddDate(0, 0, 7).Format(time.DateOnly)
-	switch q.Status {
-	case "":
-		if r.closed != "" {
-			return false
+	var states []string // nil: all
+	for part := range strings.SplitSeq(cmp.Or(q.Status, "open"), ",") {
+		sel := finding.FilterStates(part)
+		if sel == nil {
+			states = nil
+			break
 		}
-	case "closed":
-		if r.closed == "" {
-			return false
-		}
-	case "all":
-	case "Fixed":
-		if r.status != "Fixed" {
-			return false
-		}
-	default:
-		if r.status != q.Status || r.closed != "" {
-			return false
-		}
+		states = append(states, sel...)
+	}
+	if states != nil && !slices.Contains(states, finding.State(r.status, r.closed)) {
+		return false
 	}
 	if len(q.Ratings) > 0 && !slices.Contains(q.Ratings, r.Rating) {
 		return false
@@ -240,6 +236,8 @@ func TestListMatchesOracle(t *testing.T) {
 	}
 	filters := []string{
 		"", "status=all", "status=closed", "status=Fixed", "status=Active", "status=Re-Opened", "status=New",
+		"status=gone", "status=ignored", "status=disabled", "status=ignored&due=overdue", "status=disabled&rating=High",
+		"status=New,gone", "status=Re-Opened,fixed,disabled", "status=open,ignored", "status=closed,Active&rating=High",
 		"rating=Critical", "rating=High&rating=Low&status=all", "due=overdue", "due=week",
 		"host=" + strconv.FormatInt(host, 10), "qid=" + strconv.FormatInt(qid, 10), "cve=" + cve,
 		"tag=" + url.QueryEscape(tagged), "q=" + url.QueryEscape(titled), "q=zzz-nothing", "host=nowhere",
@@ -479,6 +477,8 @@ func TestListTotal(t *testing.T) {
 	}
 	all := loadOracle(t, s.st.DB())
 	for _, f := range []string{"", "status=all", "status=closed", "status=Fixed", "status=Active", "status=Re-Opened", "status=New",
+		"status=fixed", "status=gone", "status=ignored", "status=disabled", "status=ignored&rating=Medium",
+		"status=New,gone", "status=open,fixed", "status=Active,Re-Opened,ignored&rating=High",
 		"rating=Critical", "rating=High&rating=Low&status=all", "due=overdue", "due=week", "status=Active&due=overdue&rating=High",
 		"status=closed&due=overdue", "status=Fixed&rating=None", "q=zzz-nothing"} {
 		v, _ := url.ParseQuery(f)
@@ -602,4 +602,36 @@ func TestScopedPages(t *testing.T) {
 	}
 	_, _, body := get(t, hs, paths["GET /finding/{key}"])
 	mustContain(t, "finding page", body, `<dt>Category</dt><dd id="category">`)
+}
+
+// A state no finding is in lists nothing, in every order, from the
+// overview's counts; so does every filter of an empty store.
+func TestListEmptyState(t *testing.T) {
+	st, err := storeOpen(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(st, Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Overview(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, status := range finding.StatusFilters {
+		for _, sort := range sortChoices {
+			q, err := ParseQuery(url.Values{"status": {status}, "sort": {sort}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := s.Findings(ctx, q)
+			if err != nil {
+				t.Errorf("status %s, sort %s, empty store: %v", status, sort, err)
+			} else if len(p.Rows) != 0 {
+				t.Errorf("status %s, sort %s, empty store: %d rows", status, sort, len(p.Rows))
+			}
+		}
+	}
 }

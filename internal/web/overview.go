@@ -14,6 +14,7 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 
+	"qvt/internal/finding"
 	"qvt/internal/guard"
 	"qvt/internal/store"
 )
@@ -64,10 +65,10 @@ type Overview struct {
 	// open: the list skips the other ranges when it walks for a QID set,
 	// and the QID page need not count a common QID's findings one by one.
 	qids map[int32]qidInfo
-	// cells counts every finding by closed (0 open, 1 closed), Qualys
+	// cells counts every finding by closed state (closedIndex), Qualys
 	// status (statusIndex), rating (ratingOrder) and deadline (dueCell):
 	// the total of a list filtered by those alone.
-	cells [2][5][6][3]int32
+	cells [6][5][6][3]int32
 	rev   string // meta.rev when it was built: any change of a finding bumps it
 }
 
@@ -84,43 +85,78 @@ func (o *Overview) count(q Query) (n int, ok bool) {
 	if !q.rangesOnly() {
 		return 0, false
 	}
-	for closed := range 2 {
+	for c := range o.cells {
 		for si := range 5 {
-			switch q.Status {
-			case "":
-				if closed == 1 {
-					continue
-				}
-			case "closed":
-				if closed == 0 {
-					continue
-				}
-			case "all":
-			case "Fixed":
-				if si != statusIndex("Fixed") {
-					continue
-				}
-			default:
-				if closed == 1 || si != statusIndex(q.Status) {
-					continue
-				}
+			if !cellSelected(q.Status, c, si) {
+				continue
 			}
 			for ri, r := range ratingOrder {
 				if len(q.Ratings) > 0 && !slices.Contains(q.Ratings, r) {
 					continue
 				}
-				for d, c := range o.cells[closed][si][ri] {
+				for d, n1 := range o.cells[c][si][ri] {
 					switch {
-					case q.Due == "overdue" && (closed == 1 || d != dueOverdue):
-					case q.Due == "week" && (closed == 1 || d != dueWeek):
+					case q.Due == "overdue" && (c > 0 || d != dueOverdue):
+					case q.Due == "week" && (c > 0 || d != dueWeek):
 					default:
-						n += int(c)
+						n += int(n1)
 					}
 				}
 			}
 		}
 	}
 	return n, true
+}
+
+// closedIndex numbers the closed states of the cells: 0 open, then
+// closedReasons from 1, and 5 for any other reason.
+func closedIndex(reason []byte) int {
+	if len(reason) == 0 {
+		return 0
+	}
+	if i := slices.Index(closedReasons, string(reason)); i >= 0 {
+		return i + 1
+	}
+	return 5
+}
+
+// cellSelected tells whether the list of a status filter (Query.Status)
+// holds the findings of a cell: closed state c (closedIndex), Qualys
+// status si (statusIndex).
+func cellSelected(status string, c, si int) bool {
+	if strings.Contains(status, ",") {
+		for part := range strings.SplitSeq(status, ",") {
+			if cellSelected(part, c, si) {
+				return true
+			}
+		}
+		return false
+	}
+	switch status {
+	case "", "open":
+		return c == 0
+	case "closed":
+		return c > 0
+	case "all":
+		return true
+	}
+	if c == 0 {
+		return si < len(allStatuses) && allStatuses[si] == status
+	}
+	return c <= len(closedReasons) && closedReasons[c-1] == status
+}
+
+// holds tells whether any finding is in closed state c (closedIndex) with
+// Qualys status si (statusIndex).
+func (o *Overview) holds(c, si int) bool {
+	for _, byDue := range o.cells[c][si] {
+		for _, n := range byDue {
+			if n > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // qidInfo is what the overview notes of a QID.
@@ -217,8 +253,8 @@ type TopHost struct {
 var bandScore = [...]float64{9.5, 8.0, 5.5, 2.0, 0, 0}
 
 var (
-	openStatuses  = []string{"New", "Active", "Re-Opened"}
-	closedReasons = []string{"fixed", "gone", "ignored", "disabled"}
+	openStatuses  = finding.OpenStatuses
+	closedReasons = finding.ClosedReasons
 	allStatuses   = []string{"New", "Active", "Re-Opened", "Fixed"}
 )
 
@@ -604,7 +640,7 @@ FROM detections INDEXED BY detections_status WHERE type <> 'Info'`, nil, func(st
 		} else if len(deadline) > 0 && string(deadline) <= string(soon) {
 			due = dueWeek
 		}
-		o.cells[b2i(!isOpen)][si][ri][due]++
+		o.cells[closedIndex(closed)][si][ri][due]++
 		if isOpen {
 			o.Open++
 			openBy[ri]++

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -17,7 +18,7 @@ import (
 // order and a page. Its zero value is the default view: open findings,
 // most severe first.
 type Query struct {
-	Status  string   // open (default, ""), closed, all, New, Active, Re-Opened, Fixed
+	Status  string   // a finding.StatusFilters name: open (default, ""), closed, all, a state
 	Ratings []string // vuln_score values; none means any
 	Due     string   // "", "overdue" (open, past the deadline), "week" (open, due in the next 7 days)
 	Host    string   // host id, address or name
@@ -33,8 +34,9 @@ type Query struct {
 	Start   int      // the position of the page's first row, carried by the pager's links for the "101–200" line; 0: unknown
 }
 
-// Statuses a list can select, in the order the filter form shows them.
-var statusChoices = []string{"open", "New", "Active", "Re-Opened", "Fixed", "closed", "all"}
+// Statuses a list can select, in the order the filter form shows them:
+// those of qvt export --status, which selects the same findings.
+var statusChoices = finding.StatusFilters
 
 // Sorts the list offers. There is no order by QID: detections_qid holds
 // Info detections too (an index that tests `type` would be rewritten by
@@ -62,15 +64,23 @@ func ParseQuery(v url.Values) (Query, error) {
 		errs = append(errs, fmt.Errorf("%s=%q: want %s", name, val, want))
 	}
 	if s := strings.TrimSpace(v.Get("status")); s != "" {
-		found := false
-		for _, c := range statusChoices {
-			if strings.EqualFold(s, c) {
-				q.Status, found = c, true
+		// A comma-separated list, as qvt export --status takes.
+		var states []string
+		all := false
+		for part := range strings.SplitSeq(s, ",") {
+			if strings.TrimSpace(part) == "" {
+				continue
 			}
+			name, ok := finding.ParseStatusFilter(part)
+			if !ok {
+				bad("status", strings.TrimSpace(part), strings.Join(statusChoices, ", "))
+				continue
+			}
+			sel := finding.FilterStates(name)
+			all = all || sel == nil
+			states = append(states, sel...)
 		}
-		if !found {
-			bad("status", s, strings.Join(statusChoices, ", "))
-		}
+		q.Status = statusName(states, all)
 	}
 	if q.Status == "open" {
 		q.Status = ""
@@ -163,6 +173,54 @@ func ParseQuery(v url.Values) (Query, error) {
 		q.Limit = n
 	}
 	return q, errors.Join(errs...)
+}
+
+// statusName names the status filter that selects these states (all:
+// every finding): one of statusChoices, or for another set a
+// comma-separated list of them, open and closed standing for all of
+// theirs.
+func statusName(states []string, all bool) string {
+	slices.Sort(states)
+	states = slices.Compact(states)
+	has := func(set []string) bool {
+		for _, st := range set {
+			if !slices.Contains(states, st) {
+				return false
+			}
+		}
+		return true
+	}
+	if all || has(finding.States) {
+		return "all"
+	}
+	var names []string
+	open, closed := has(finding.OpenStatuses), has(finding.ClosedReasons)
+	for _, f := range statusChoices {
+		switch {
+		case f == "open" && open, f == "closed" && closed:
+			names = append(names, f)
+		case slices.Contains(finding.OpenStatuses, f) && !open, slices.Contains(finding.ClosedReasons, f) && !closed:
+			if slices.Contains(states, f) {
+				names = append(names, f)
+			}
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// states are the finding states the query's status filter selects, nil
+// for all (finding.FilterStates of each filter of the list).
+func (q Query) states() []string {
+	var out []string
+	for part := range strings.SplitSeq(cmp.Or(q.Status, "open"), ",") {
+		sel := finding.FilterStates(part)
+		if sel == nil {
+			return nil
+		}
+		out = append(out, sel...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Values encodes the query as URL parameters, leaving out defaults, so

@@ -58,6 +58,7 @@ func (s *Server) funcs() template.FuncMap {
 		"sortLabel":  sortLabel,
 		"isSort":     func(q Query, name string) bool { return cmpOr(q.Sort, "rating") == name },
 		"statusOpt":  func(q Query, st string) bool { return (q.Status == "" && st == "open") || q.Status == st },
+		"statusList": func(q Query) bool { return strings.Contains(q.Status, ",") }, // status=New,gone: an option of its own
 		"qidText":    func(q int) string { return pick(q == 0, "", strconv.Itoa(q)) },
 		"add":        func(a, b int) int { return a + b },
 		"sub":        func(a, b float64) float64 { return a - b },

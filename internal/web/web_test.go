@@ -374,7 +374,8 @@ func serveOnce(t *testing.T, s *Server, scheme, path string, client *http.Client
 func TestDownloads(t *testing.T) {
 	s, hs := newTestServer(t, Config{})
 	all := loadOracle(t, s.st.DB())
-	for _, f := range []string{"rating=Critical", "status=closed&rating=High", "status=Active&due=overdue", "tag=DMZ", "q=Windows&status=all", ""} {
+	for _, f := range []string{"rating=Critical", "status=closed&rating=High", "status=Active&due=overdue", "tag=DMZ", "q=Windows&status=all", "",
+		"status=closed&due=overdue", "status=all&due=week", "status=gone", "status=disabled&rating=High"} {
 		v, _ := url.ParseQuery(f)
 		q, _ := ParseQuery(v)
 		var want []string

@@ -49,6 +49,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"qvt/internal/publish"
+	redactpkg "qvt/internal/redact"
 	"qvt/internal/store"
 )
 
@@ -161,20 +162,21 @@ func (t *Target) Close() error {
 // password.
 func (t *Target) where() string { return fmt.Sprintf("%s/%s", t.addr, t.dbms) }
 
-// redact removes the DSN's password from a message.
+// redact removes the DSN's password from a message where a password
+// stands (redact.String): in a DSN (user:password@tcp(...)), after "=",
+// as a quoted string a server echoes; anywhere only when it is long. A
+// short password ("qvt") is a word of many messages ("qvt_findings"),
+// which must stay readable.
 func redact(msg, dsn string) string {
 	at := strings.LastIndex(dsn, "@")
 	if at < 0 {
-		return msg
+		return redactpkg.String(msg, nil)
 	}
-	colon := strings.Index(dsn[:at], ":")
-	if colon < 0 {
-		return msg
+	var pw string
+	if colon := strings.Index(dsn[:at], ":"); colon >= 0 {
+		pw = dsn[colon+1 : at]
 	}
-	if pw := dsn[colon+1 : at]; pw != "" {
-		msg = strings.ReplaceAll(msg, pw, "xxxxx")
-	}
-	return msg
+	return redactpkg.String(msg, []string{pw})
 }
 
 // connect opens the publish's connection: temporary tables and the

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"qvt/internal/assess"
+	"qvt/internal/crafted"
 	"qvt/internal/store"
 )
 
@@ -90,29 +91,6 @@ func TestImportRefusesTimesThatDoNotExist(t *testing.T) {
 	}
 }
 
-// repeatReader streams fill n times without holding it.
-type repeatReader struct {
-	fill string
-	n    int64
-	off  int
-}
-
-func (r *repeatReader) Read(p []byte) (int, error) {
-	k := 0
-	for k < len(p) && r.n > 0 {
-		c := copy(p[k:], r.fill[r.off:])
-		k += c
-		if r.off += c; r.off == len(r.fill) {
-			r.off = 0
-			r.n--
-		}
-	}
-	if k == 0 {
-		return 0, io.EOF
-	}
-	return k, nil
-}
-
 // writeCrafted writes prefix, fill n times and suffix to a file, gzipped
 // when the name ends in .gz, streaming.
 func writeCrafted(t *testing.T, name, prefix, fill string, n int64, suffix string) string {
@@ -128,7 +106,7 @@ func writeCrafted(t *testing.T, name, prefix, fill string, n int64, suffix strin
 		gz = gzip.NewWriter(f)
 		w = gz
 	}
-	src := io.MultiReader(strings.NewReader(prefix), &repeatReader{fill: fill, n: n}, strings.NewReader(suffix))
+	src := crafted.Stream(prefix, fill, n, suffix)
 	if _, err := io.Copy(w, src); err != nil {
 		t.Fatal(err)
 	}

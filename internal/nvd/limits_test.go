@@ -8,36 +8,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"qvt/internal/crafted"
 )
-
-// repeatReader streams fill n times without holding it: crafted inputs of
-// any size cost the test no memory.
-type repeatReader struct {
-	fill string
-	n    int64 // repetitions left
-	off  int   // offset in the current repetition
-}
-
-func (r *repeatReader) Read(p []byte) (int, error) {
-	k := 0
-	for k < len(p) && r.n > 0 {
-		c := copy(p[k:], r.fill[r.off:])
-		k += c
-		if r.off += c; r.off == len(r.fill) {
-			r.off = 0
-			r.n--
-		}
-	}
-	if k == 0 {
-		return 0, io.EOF
-	}
-	return k, nil
-}
-
-// crafted is prefix, fill repeated n times, then suffix, as a stream.
-func crafted(prefix, fill string, n int64, suffix string) io.Reader {
-	return io.MultiReader(strings.NewReader(prefix), &repeatReader{fill: fill, n: n}, strings.NewReader(suffix))
-}
 
 const (
 	apiHead = `{"resultsPerPage":1,"startIndex":0,"totalResults":1,"format":"NVD_CVE","version":"2.0","vulnerabilities":[{"cve":{"id":"CVE-2024-0001",`
@@ -55,17 +28,17 @@ func TestLimits(t *testing.T) {
 		want   []string
 		allocs uint64 // bytes Decode may allocate in all
 	}{
-		{"long description", Limits{}, crafted(apiHead+`"descriptions":[{"lang":"en","value":"`, "d", mib+1, `"}]`+apiTail),
+		{"long description", Limits{}, crafted.Stream(apiHead+`"descriptions":[{"lang":"en","value":"`, "d", mib+1, `"}]`+apiTail),
 			[]string{fmt.Sprintf("nvd: byte %d ", len(apiHead+`"descriptions":[{"lang":"en","value":`)), "(vulnerabilities[0].cve.descriptions[0].value, CVE-2024-0001): string longer than 1048576 bytes (limit string)"}, 16 << 20},
-		{"long escaped description", Limits{}, crafted(apiHead+`"descriptions":[{"lang":"en","value":"`, `\u00e9`, mib/2+1, `"}]`+apiTail),
+		{"long escaped description", Limits{}, crafted.Stream(apiHead+`"descriptions":[{"lang":"en","value":"`, `\u00e9`, mib/2+1, `"}]`+apiTail),
 			[]string{"CVE-2024-0001", "limit string"}, 32 << 20},
-		{"endless description", Limits{}, crafted(apiHead+`"descriptions":[{"lang":"en","value":"`, "ddddddddddddddddddddddddddddddddddddddd", 1<<30, `"}]`+apiTail),
+		{"endless description", Limits{}, crafted.Stream(apiHead+`"descriptions":[{"lang":"en","value":"`, "ddddddddddddddddddddddddddddddddddddddd", 1<<30, `"}]`+apiTail),
 			[]string{"vulnerabilities[0].cve.descriptions[0].value", "a value longer than 16777216 bytes (limit value)"}, 160 << 20},
-		{"endless configurations", Limits{Value: 4 << 20}, crafted(apiHead+`"configurations":[`, `{"nodes":[{"operator":"OR","cpeMatch":[]}]},`, 1<<26, `{}]`+apiTail),
+		{"endless configurations", Limits{Value: 4 << 20}, crafted.Stream(apiHead+`"configurations":[`, `{"nodes":[{"operator":"OR","cpeMatch":[]}]},`, 1<<26, `{}]`+apiTail),
 			[]string{"vulnerabilities[0].cve.configurations", "limit value"}, 48 << 20},
-		{"endless string in another document", Limits{Value: 4 << 20}, crafted(`{"other":"`, "x", 1<<32, `"}`),
+		{"endless string in another document", Limits{Value: 4 << 20}, crafted.Stream(`{"other":"`, "x", 1<<32, `"}`),
 			[]string{"nvd: byte 9 (other): a value longer than 4194304 bytes (limit value)"}, 48 << 20},
-		{"deep nesting", Limits{}, crafted(apiHead+`"configurations":`, "[", 1<<20, ""),
+		{"deep nesting", Limits{}, crafted.Stream(apiHead+`"configurations":`, "[", 1<<20, ""),
 			[]string{"vulnerabilities[0].cve.configurations, CVE-2024-0001): exceeded max depth"}, 32 << 20},
 	}
 	offset := regexp.MustCompile(`^nvd: byte \d+ `)
@@ -107,13 +80,13 @@ func TestLimits(t *testing.T) {
 func TestLimitsAccept(t *testing.T) {
 	mib := int64(1 << 20)
 	var got *CVE
-	if _, err := Decode(crafted(apiHead+`"descriptions":[{"lang":"en","value":"`, "d", mib, `"}]`+apiTail), func(c *CVE) error { got = c; return nil }); err != nil {
+	if _, err := Decode(crafted.Stream(apiHead+`"descriptions":[{"lang":"en","value":"`, "d", mib, `"}]`+apiTail), func(c *CVE) error { got = c; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(got.Description) != 1<<20 {
 		t.Errorf("description of %d bytes", len(got.Description))
 	}
-	if _, err := (Limits{String: 2 << 20}).Decode(crafted(apiHead+`"descriptions":[{"lang":"en","value":"`, "d", mib+1, `"}]`+apiTail), nil); err != nil {
+	if _, err := (Limits{String: 2 << 20}).Decode(crafted.Stream(apiHead+`"descriptions":[{"lang":"en","value":"`, "d", mib+1, `"}]`+apiTail), nil); err != nil {
 		t.Errorf("with a 2 MiB string limit: %v", err)
 	}
 }

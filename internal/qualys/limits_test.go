@@ -8,36 +8,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"qvt/internal/crafted"
 )
-
-// repeatReader streams fill n times without holding it: crafted inputs of
-// any size cost the test no memory.
-type repeatReader struct {
-	fill string
-	n    int64 // repetitions left
-	off  int   // offset in the current repetition
-}
-
-func (r *repeatReader) Read(p []byte) (int, error) {
-	k := 0
-	for k < len(p) && r.n > 0 {
-		c := copy(p[k:], r.fill[r.off:])
-		k += c
-		if r.off += c; r.off == len(r.fill) {
-			r.off = 0
-			r.n--
-		}
-	}
-	if k == 0 {
-		return 0, io.EOF
-	}
-	return k, nil
-}
-
-// crafted is prefix, fill repeated n times, then suffix, as a stream.
-func crafted(prefix, fill string, n int64, suffix string) io.Reader {
-	return io.MultiReader(strings.NewReader(prefix), &repeatReader{fill: fill, n: n}, strings.NewReader(suffix))
-}
 
 const (
 	kbHead  = `<?xml version="1.0" encoding="UTF-8" ?><KNOWLEDGE_BASE_VULN_LIST_OUTPUT><RESPONSE><DATETIME>2024-01-01T00:00:00Z</DATETIME><VULN_LIST><VULN><QID>105936</QID>`
@@ -112,63 +85,63 @@ func TestLimits(t *testing.T) {
 		want   []string
 		allocs uint64 // bytes the decoder may allocate in all; 24 MiB if 0
 	}{
-		{"long text", true, crafted(kbHead+`<DIAGNOSIS>`, "x", mib+1, `</DIAGNOSIS>`+kbTail),
+		{"long text", true, crafted.Stream(kbHead+`<DIAGNOSIS>`, "x", mib+1, `</DIAGNOSIS>`+kbTail),
 			[]string{diag, "VULN/DIAGNOSIS, qid 105936", "longer than 1048576 bytes (limit text)"}, 0},
-		{"long text, endless", true, crafted(kbHead+`<DIAGNOSIS>`, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n", 1<<30, `</DIAGNOSIS>`+kbTail),
+		{"long text, endless", true, crafted.Stream(kbHead+`<DIAGNOSIS>`, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n", 1<<30, `</DIAGNOSIS>`+kbTail),
 			[]string{"limit text"}, 0},
-		{"long text with entities", true, crafted(kbHead+`<TITLE>`, "&lt;", mib+1, `</TITLE>`+kbTail),
+		{"long text with entities", true, crafted.Stream(kbHead+`<TITLE>`, "&lt;", mib+1, `</TITLE>`+kbTail),
 			[]string{"VULN/TITLE", "limit text"}, 0},
-		{"long CDATA", true, crafted(kbHead+`<DIAGNOSIS><![CDATA[`, "<p>", mib/3+1, `]]></DIAGNOSIS>`+kbTail),
+		{"long CDATA", true, crafted.Stream(kbHead+`<DIAGNOSIS><![CDATA[`, "<p>", mib/3+1, `]]></DIAGNOSIS>`+kbTail),
 			[]string{diag, "limit"}, 0},
-		{"long results", false, crafted(detHead+`<RESULTS>`, "r", mib+1, `</RESULTS>`+detTail),
+		{"long results", false, crafted.Stream(detHead+`<RESULTS>`, "r", mib+1, `</RESULTS>`+detTail),
 			[]string{"DETECTION/RESULTS, host 4242 qid 38170", "limit text"}, 0},
-		{"long comment", false, crafted(hldHead+`<!--`, "c", mib+1, `-->`+hldTail),
+		{"long comment", false, crafted.Stream(hldHead+`<!--`, "c", mib+1, `-->`+hldTail),
 			[]string{"comment longer than 1048576 bytes (limit comment)"}, 0},
 		// The comment goes on for 64 MiB: only the first MiB may be read.
-		{"long comment, streaming on", false, crafted(hldHead+`<!--`, "c", 64<<20, `-->`+hldTail),
+		{"long comment, streaming on", false, crafted.Stream(hldHead+`<!--`, "c", 64<<20, `-->`+hldTail),
 			[]string{"limit comment"}, 0},
-		{"long comment in text", true, crafted(kbHead+`<TITLE>a<!--`, "c", mib+1, `--></TITLE>`+kbTail),
+		{"long comment in text", true, crafted.Stream(kbHead+`<TITLE>a<!--`, "c", mib+1, `--></TITLE>`+kbTail),
 			[]string{"limit comment"}, 0},
-		{"long processing instruction", false, crafted(hldHead+`<?pi `, "c", mib+1, `?>`+hldTail),
+		{"long processing instruction", false, crafted.Stream(hldHead+`<?pi `, "c", mib+1, `?>`+hldTail),
 			[]string{"limit comment"}, 0},
-		{"long DOCTYPE", false, crafted(`<!DOCTYPE HOST_LIST_VM_DETECTION_OUTPUT [`, "<!ENTITY a 'b'>", 64<<10/15+1, `]>`+hldHead[38:]+hldTail),
+		{"long DOCTYPE", false, crafted.Stream(`<!DOCTYPE HOST_LIST_VM_DETECTION_OUTPUT [`, "<!ENTITY a 'b'>", 64<<10/15+1, `]>`+hldHead[38:]+hldTail),
 			[]string{"byte 0: DOCTYPE longer than 65536 bytes (limit doctype)"}, 0},
-		{"long tag name", false, crafted(hldHead+`<`, "N", 4<<10+1, `/>`+hldTail),
+		{"long tag name", false, crafted.Stream(hldHead+`<`, "N", 4<<10+1, `/>`+hldTail),
 			[]string{"tag longer than 4096 bytes (limit tag)"}, 0},
-		{"long attributes", false, crafted(hldHead+`<X`, ` a="1"`, 4<<10/6+1, `/>`+hldTail),
+		{"long attributes", false, crafted.Stream(hldHead+`<X`, ` a="1"`, 4<<10/6+1, `/>`+hldTail),
 			[]string{"limit tag"}, 0},
-		{"deep nesting", false, crafted(hldHead, "<N>", 1<<24, ""),
+		{"deep nesting", false, crafted.Stream(hldHead, "<N>", 1<<24, ""),
 			[]string{"(in …/N/N/N/N, host 4242)", "nested more than 64 deep (limit depth)"}, 0},
-		{"deep nesting, truncated", false, crafted(hldHead, "<NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN>", 50, ""),
+		{"deep nesting, truncated", false, crafted.Stream(hldHead, "<NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN>", 50, ""),
 			[]string{"(in …/" + strings.Repeat("N", 32) + "…, host 4242)", "incomplete"}, 0},
 		// The slice of detections grows in steps: more is allocated than held.
-		{"too many detections", false, crafted(hldHead+`<DETECTION_LIST>`, "<DETECTION/>", 32<<20/512+1, `</DETECTION_LIST>`+hldTail),
+		{"too many detections", false, crafted.Stream(hldHead+`<DETECTION_LIST>`, "<DETECTION/>", 32<<20/512+1, `</DETECTION_LIST>`+hldTail),
 			[]string{"host 4242", "limit record"}, 160 << 20},
-		{"escape character", false, crafted(detHead+`<RESULTS>`, "ok", 1, "\x1b[2J</RESULTS>"+detTail),
+		{"escape character", false, crafted.Stream(detHead+`<RESULTS>`, "ok", 1, "\x1b[2J</RESULTS>"+detTail),
 			[]string{"control character U+001B in the text of <RESULTS>"}, 0},
-		{"escape character reference", false, crafted(detHead+`<RESULTS>`, "ok", 1, "&#27;[2J</RESULTS>"+detTail),
+		{"escape character reference", false, crafted.Stream(detHead+`<RESULTS>`, "ok", 1, "&#27;[2J</RESULTS>"+detTail),
 			[]string{"host 4242 qid 38170", "control character U+001B"}, 0},
-		{"NUL reference", true, crafted(kbHead+`<TITLE>`, "ok", 1, "&#0;</TITLE>"+kbTail),
+		{"NUL reference", true, crafted.Stream(kbHead+`<TITLE>`, "ok", 1, "&#0;</TITLE>"+kbTail),
 			[]string{"qid 105936", "control character U+0000 in the text of <TITLE>"}, 0},
-		{"NUL in CDATA", true, crafted(kbHead+`<DIAGNOSIS><![CDATA[`, "ok", 1, "\x00]]></DIAGNOSIS>"+kbTail),
+		{"NUL in CDATA", true, crafted.Stream(kbHead+`<DIAGNOSIS><![CDATA[`, "ok", 1, "\x00]]></DIAGNOSIS>"+kbTail),
 			[]string{"control character U+0000"}, 0},
-		{"unknown entity", true, crafted(kbHead+`<TITLE>`, "a", 1, "&bogus;</TITLE>"+kbTail),
+		{"unknown entity", true, crafted.Stream(kbHead+`<TITLE>`, "a", 1, "&bogus;</TITLE>"+kbTail),
 			[]string{`unknown entity "&bogus;"`}, 0},
-		{"bare ampersand", true, crafted(kbHead+`<TITLE>`, "a", 1, "&b</TITLE>"+kbTail),
+		{"bare ampersand", true, crafted.Stream(kbHead+`<TITLE>`, "a", 1, "&b</TITLE>"+kbTail),
 			[]string{`'&' does not start an entity`}, 0},
-		{"uppercase X reference", true, crafted(kbHead+`<TITLE>`, "a", 1, "&#X41;</TITLE>"+kbTail),
+		{"uppercase X reference", true, crafted.Stream(kbHead+`<TITLE>`, "a", 1, "&#X41;</TITLE>"+kbTail),
 			[]string{`unknown entity "&#X41;"`}, 0},
-		{"status", false, crafted(detHead+`<STATUS>`, "Open", 1, `</STATUS>`+detTail),
+		{"status", false, crafted.Stream(detHead+`<STATUS>`, "Open", 1, `</STATUS>`+detTail),
 			[]string{`host 4242 qid 38170`, `STATUS "Open" is not New, Active, Re-Opened or Fixed`}, 0},
-		{"type", false, crafted(detHead+`<TYPE>`, "Sure", 1, `</TYPE>`+detTail),
+		{"type", false, crafted.Stream(detHead+`<TYPE>`, "Sure", 1, `</TYPE>`+detTail),
 			[]string{`TYPE "Sure" is not Confirmed, Potential or Info`}, 0},
-		{"port", false, crafted(detHead+`<PORT>`, "65536", 1, `</PORT>`+detTail),
+		{"port", false, crafted.Stream(detHead+`<PORT>`, "65536", 1, `</PORT>`+detTail),
 			[]string{`PORT 65536 is not a port (0-65535)`}, 0},
-		{"negative port", false, crafted(detHead+`<PORT>`, "-1", 1, `</PORT>`+detTail),
+		{"negative port", false, crafted.Stream(detHead+`<PORT>`, "-1", 1, `</PORT>`+detTail),
 			[]string{`PORT -1 is not a port`}, 0},
-		{"address", false, crafted(hldHead+`<IPV6>`, "10.0.0.256", 1, `</IPV6>`+hldTail),
+		{"address", false, crafted.Stream(hldHead+`<IPV6>`, "10.0.0.256", 1, `</IPV6>`+hldTail),
 			[]string{`host 4242`, `IPV6 "10.0.0.256" is not an IP address`}, 0},
-		{"long root name", false, crafted(`<`, "R", 4000, `></`+strings.Repeat("R", 4000)+`>`),
+		{"long root name", false, crafted.Stream(`<`, "R", 4000, `></`+strings.Repeat("R", 4000)+`>`),
 			[]string{"root element is <RRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRR…>"}, 0},
 	}
 	for _, c := range cases {
@@ -180,7 +153,7 @@ func TestLimits(t *testing.T) {
 func TestLimitsAccept(t *testing.T) {
 	mib := int64(1 << 20)
 	var got *Vuln
-	_, err := DecodeKB(crafted(kbHead+`<DIAGNOSIS>`, "x", mib, `</DIAGNOSIS><TITLE>a&#9;b&#10;c&#13;d&#xD;&#127;</TITLE>`+kbTail), func(v *Vuln) error { got = v; return nil })
+	_, err := DecodeKB(crafted.Stream(kbHead+`<DIAGNOSIS>`, "x", mib, `</DIAGNOSIS><TITLE>a&#9;b&#10;c&#13;d&#xD;&#127;</TITLE>`+kbTail), func(v *Vuln) error { got = v; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +175,7 @@ func TestLimitsAccept(t *testing.T) {
 	}
 	// Limits can be raised (or lowered) per decode.
 	lim := Limits{Text: 2 << 20}
-	if _, err := lim.DecodeKB(crafted(kbHead+`<DIAGNOSIS>`, "x", mib+1, `</DIAGNOSIS>`+kbTail), func(*Vuln) error { return nil }); err != nil {
+	if _, err := lim.DecodeKB(crafted.Stream(kbHead+`<DIAGNOSIS>`, "x", mib+1, `</DIAGNOSIS>`+kbTail), func(*Vuln) error { return nil }); err != nil {
 		t.Errorf("with a 2 MiB text limit: %v", err)
 	}
 	lim = Limits{Depth: 5}

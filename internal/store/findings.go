@@ -549,6 +549,8 @@ func Bind(st *sqlite3.Stmt, i int, a any) error {
 		err = st.BindInt64(i, int64(v))
 	case string:
 		err = st.BindText(i, v)
+	case float64:
+		err = st.BindFloat(i, v)
 	default:
 		err = fmt.Errorf("unsupported parameter type %T", a)
 	}

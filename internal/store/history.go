@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ncruces/go-sqlite3"
-
 	"qvt/internal/finding"
 )
 
@@ -127,13 +125,13 @@ func (s *Store) Changes(ctx context.Context, since int64) (ChangeCounts, error) 
 	return c, nil
 }
 
-const changeSums = `COALESCE(sum(event = 'status' AND new = 'Fixed'), 0),
-  COALESCE(sum(event = 'status' AND new = 'Re-Opened'), 0),
-  COALESCE(sum(event = 'closed' AND new = 'gone'), 0),
-  COALESCE(sum(event = 'closed' AND new = 'ignored'), 0),
-  COALESCE(sum(event = 'closed' AND new = 'disabled'), 0),
-  COALESCE(sum(event = 'closed' AND new <> ''), 0),
-  COALESCE(sum(event = 'rating'), 0)`
+const changeSums = `count(*) FILTER (WHERE event = 'status' AND new = 'Fixed'),
+  count(*) FILTER (WHERE event = 'status' AND new = 'Re-Opened'),
+  count(*) FILTER (WHERE event = 'closed' AND new = 'gone'),
+  count(*) FILTER (WHERE event = 'closed' AND new = 'ignored'),
+  count(*) FILTER (WHERE event = 'closed' AND new = 'disabled'),
+  count(*) FILTER (WHERE event = 'closed' AND new <> ''),
+  count(*) FILTER (WHERE event = 'rating')`
 
 // Mark is a point in a transaction to count its changes from.
 type Mark struct {
@@ -144,7 +142,7 @@ type Mark struct {
 // Mark marks the transaction's present state.
 func (tx *Tx) Mark() (Mark, error) {
 	m := Mark{stats: tx.Stats}
-	err := tx.query("SELECT COALESCE(max(id), 0) FROM history", func(st *sqlite3.Stmt) error {
+	err := tx.query("SELECT COALESCE(max(id), 0) FROM history", func(st Cols) error {
 		m.history = st.ColumnInt64(0)
 		return nil
 	})
@@ -163,8 +161,8 @@ func (tx *Tx) ChangesSince(m Mark) (ChangeCounts, error) {
   WHERE h.id > ? AND d.type <> 'Info')
 SELECT `+changeSums+`,
   (SELECT count(*) FROM (SELECT DISTINCT host_id, qid, port FROM h
-    WHERE event = 'status' AND new IN ('Fixed', 'Re-Opened') OR event = 'closed' AND new <> 'gone'))
-FROM h`, func(st *sqlite3.Stmt) error {
+    WHERE event = 'status' AND new IN ('Fixed', 'Re-Opened') OR event = 'closed' AND new <> 'gone') AS x)
+FROM h`, func(st Cols) error {
 		for i, p := range []*int{&c.Fixed, &c.Reopened, &c.Gone, &c.Ignored, &c.Disabled, &c.Closed, &c.Rerated} {
 			*p = st.ColumnInt(i)
 		}

@@ -93,14 +93,14 @@ ON CONFLICT (host_id, qid, port) DO UPDATE SET protocol = excluded.protocol, typ
  results = excluded.results, ignored = excluded.ignored, disabled = excluded.disabled,
  extra = excluded.extra, vuln_score = excluded.vuln_score, breach_date = excluded.breach_date,
  last_seen = excluded.last_seen, closed = excluded.closed,
- rev = CASE WHEN excluded.status IS NOT detections.status OR excluded.closed IS NOT detections.closed
-   OR excluded.last_found IS NOT detections.last_found OR excluded.times_found IS NOT detections.times_found
-   OR excluded.vuln_score IS NOT detections.vuln_score OR excluded.breach_date IS NOT detections.breach_date
-   OR excluded.last_fixed IS NOT detections.last_fixed OR excluded.first_found IS NOT detections.first_found
-   OR excluded.results IS NOT detections.results OR excluded.severity IS NOT detections.severity
-   OR excluded.type IS NOT detections.type OR excluded.protocol IS NOT detections.protocol
-   OR excluded.times_reopened IS NOT detections.times_reopened OR excluded.last_reopened IS NOT detections.last_reopened
-   OR excluded.ignored IS NOT detections.ignored OR excluded.disabled IS NOT detections.disabled
+ rev = CASE WHEN excluded.status IS DISTINCT FROM detections.status OR excluded.closed IS DISTINCT FROM detections.closed
+   OR excluded.last_found IS DISTINCT FROM detections.last_found OR excluded.times_found IS DISTINCT FROM detections.times_found
+   OR excluded.vuln_score IS DISTINCT FROM detections.vuln_score OR excluded.breach_date IS DISTINCT FROM detections.breach_date
+   OR excluded.last_fixed IS DISTINCT FROM detections.last_fixed OR excluded.first_found IS DISTINCT FROM detections.first_found
+   OR excluded.results IS DISTINCT FROM detections.results OR excluded.severity IS DISTINCT FROM detections.severity
+   OR excluded.type IS DISTINCT FROM detections.type OR excluded.protocol IS DISTINCT FROM detections.protocol
+   OR excluded.times_reopened IS DISTINCT FROM detections.times_reopened OR excluded.last_reopened IS DISTINCT FROM detections.last_reopened
+   OR excluded.ignored IS DISTINCT FROM detections.ignored OR excluded.disabled IS DISTINCT FROM detections.disabled
    THEN excluded.rev ELSE detections.rev END
 WHERE excluded.last_seen > detections.last_seen
    OR (excluded.last_seen = detections.last_seen AND excluded.last_found > detections.last_found)`
@@ -127,13 +127,13 @@ var insertDetection = upsertDetection[:strings.Index(upsertDetection, "ON CONFLI
 const touchDetection = `UPDATE detections SET last_seen = ?4, last_found = ?5, times_found = ?6,
  protocol = ?8, severity = ?10, last_reopened = ?14, times_reopened = ?15, results = ?16,
  ignored = ?17, disabled = ?18, extra = ?19,
- rev = CASE WHEN last_found IS NOT ?5 OR times_found IS NOT ?6 OR protocol IS NOT ?8
-   OR severity IS NOT ?10 OR last_reopened IS NOT ?14 OR times_reopened IS NOT ?15
-   OR results IS NOT ?16 OR ignored IS NOT ?17 OR disabled IS NOT ?18 THEN ?7 ELSE rev END
+ rev = CASE WHEN last_found IS DISTINCT FROM ?5 OR times_found IS DISTINCT FROM ?6 OR protocol IS DISTINCT FROM ?8
+   OR severity IS DISTINCT FROM ?10 OR last_reopened IS DISTINCT FROM ?14 OR times_reopened IS DISTINCT FROM ?15
+   OR results IS DISTINCT FROM ?16 OR ignored IS DISTINCT FROM ?17 OR disabled IS DISTINCT FROM ?18 THEN ?7 ELSE rev END
 WHERE host_id = ?1 AND qid = ?2 AND port = ?3
  AND (?4 > last_seen OR (?4 = last_seen AND ?5 > last_found))
- AND type IS ?9 AND status IS ?11 AND first_found IS ?12 AND last_fixed IS ?13
- AND vuln_score IS ?20 AND breach_date IS ?21 AND closed IS ?22`
+ AND type IS NOT DISTINCT FROM ?9 AND status IS NOT DISTINCT FROM ?11 AND first_found IS NOT DISTINCT FROM ?12 AND last_fixed IS NOT DISTINCT FROM ?13
+ AND vuln_score IS NOT DISTINCT FROM ?20 AND breach_date IS NOT DISTINCT FROM ?21 AND closed IS NOT DISTINCT FROM ?22`
 
 // detRow is a detection's row as the statements bind it.
 type detRow struct {
@@ -348,7 +348,7 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 			if err := touch.run(); err != nil {
 				return fmt.Errorf("store: host %d qid %d port %d: %w", h.ID, d.QID, d.Port, err)
 			}
-			if tx.conn.Changes() > 0 {
+			if tx.changes() > 0 {
 				tx.Stats.Rescanned++
 				continue
 			}
@@ -479,7 +479,7 @@ func (tx *Tx) putTags(h *qualys.Host) error {
 	if len(h.Tags) == 0 {
 		return nil
 	}
-	ins, err := tx.bind("INSERT OR IGNORE INTO host_tags (host_id, name, tag_id) VALUES (?, ?, ?)")
+	ins, err := tx.bind("INSERT INTO host_tags (host_id, name, tag_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
 	if err != nil {
 		return err
 	}

@@ -70,6 +70,14 @@ func (s *Store) Origin(ctx context.Context) (Origin, error) {
 // schema upgrade): ErrNoStore when there is none. A file that is not a
 // store says so.
 func ReadOrigin(ctx context.Context, path string) (Origin, error) {
+	if IsPostgres(path) {
+		st, err := OpenWith(ctx, path, Options{})
+		if err != nil {
+			return Origin{}, err
+		}
+		defer st.Close()
+		return st.Origin(ctx)
+	}
 	exists, err := Exists(path)
 	if err != nil {
 		return Origin{}, err

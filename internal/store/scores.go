@@ -14,10 +14,10 @@ import (
 // QueueAll queues every QID the store knows for rescoring: after a change
 // of scoring policy nothing needs to be fetched again, only recomputed.
 func (tx *Tx) QueueAll() error {
-	if err := tx.exec("INSERT OR IGNORE INTO rescore_queue (qid) SELECT qid FROM kb_vulns"); err != nil {
+	if err := tx.exec("INSERT INTO rescore_queue (qid) SELECT qid FROM kb_vulns WHERE true ON CONFLICT DO NOTHING"); err != nil {
 		return err
 	}
-	return tx.exec("INSERT OR IGNORE INTO rescore_queue (qid) SELECT DISTINCT qid FROM detections")
+	return tx.exec("INSERT INTO rescore_queue (qid) SELECT DISTINCT qid FROM detections WHERE true ON CONFLICT DO NOTHING")
 }
 
 // QueueQIDs queues QIDs for rescoring.
@@ -33,7 +33,7 @@ func (tx *Tx) QueueQIDs(qids []int) error {
 // Queued counts the QIDs waiting to be rescored.
 func (tx *Tx) Queued() (int, error) {
 	n := 0
-	err := tx.query("SELECT count(*) FROM rescore_queue", func(st *sqlite3.Stmt) error {
+	err := tx.query("SELECT count(*) FROM rescore_queue", func(st Cols) error {
 		n = st.ColumnInt(0)
 		return nil
 	})
@@ -61,7 +61,7 @@ ORDER BY k.qid, c.ord, m.ord`
 		cur = nil
 		return fn(in)
 	}
-	err := tx.query(q, func(st *sqlite3.Stmt) error {
+	err := tx.query(q, func(st Cols) error {
 		qid := st.ColumnInt(0)
 		if cur == nil || cur.QID != qid {
 			if err := flush(); err != nil {
@@ -170,7 +170,7 @@ type QIDKey struct {
 // small scores table, never the KB.
 func (tx *Tx) Ratings() (map[QIDKey]QIDRating, error) {
 	out := map[QIDKey]QIDRating{}
-	err := tx.query(`SELECT qid, policy, rating, kb_severity, kb_published FROM qid_scores`, func(st *sqlite3.Stmt) error {
+	err := tx.query(`SELECT qid, policy, rating, kb_severity, kb_published FROM qid_scores`, func(st Cols) error {
 		out[QIDKey{st.ColumnInt(0), st.ColumnInt(1)}] = QIDRating{Rating: st.ColumnText(2), KBSeverity: st.ColumnInt(3), Published: st.ColumnInt64(4)}
 		return nil
 	})
@@ -226,7 +226,7 @@ FROM detections d
 JOIN rescore_queue r ON r.qid = d.qid
 JOIN hosts h ON h.id = d.host_id
 LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy`
-	err = tx.query(q, func(st *sqlite3.Stmt) error {
+	err = tx.query(q, func(st Cols) error {
 		in := RateInput{
 			QID:          st.ColumnInt(1),
 			Severity:     st.ColumnInt(3),
@@ -269,8 +269,12 @@ func (tx *Tx) ClearQueue() error {
 func (tx *Tx) ReassignPolicies(match func(id int64, ips, tags []string) int) (int, error) {
 	type change struct{ id, policy int64 }
 	var changes []change
-	err := tx.query(`SELECT h.id, h.ip, h.ipv6, h.policy, COALESCE(group_concat(t.name, char(31)), '')
-FROM hosts h LEFT JOIN host_tags t ON t.host_id = h.id GROUP BY h.id`, func(st *sqlite3.Stmt) error {
+	q := `SELECT h.id, h.ip, h.ipv6, h.policy, COALESCE(group_concat(t.name, char(31)), '')
+FROM hosts h LEFT JOIN host_tags t ON t.host_id = h.id GROUP BY h.id`
+	if tx.pg != nil {
+		q = strings.Replace(q, "group_concat(t.name, char(31))", "string_agg(t.name, chr(31) ORDER BY t.name)", 1)
+	}
+	err := tx.query(q, func(st Cols) error {
 		var tags []string
 		if s := st.ColumnText(4); s != "" {
 			tags = strings.Split(s, "\x1f")

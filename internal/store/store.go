@@ -34,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/driver"
 	"github.com/pressly/goose/v3"
@@ -50,8 +51,9 @@ const busyTimeout = 30 * time.Second
 
 // Store is an open store.
 type Store struct {
-	db   *sql.DB
-	path string
+	db   *sql.DB // reads; on PostgreSQL over pg, with rebind
+	pg   *pgxpool.Pool
+	path string // as shown: a PostgreSQL URL without its password
 }
 
 // ErrNoStore is what OpenWith returns when no store exists at the path
@@ -82,6 +84,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // Exists tells whether a store exists at path: a file that is not empty
 // (SQLite would take an empty file for an empty database).
 func Exists(path string) (bool, error) {
+	if IsPostgres(path) {
+		return pgExists(path)
+	}
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
@@ -101,8 +106,8 @@ func OpenWith(ctx context.Context, path string, opt Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("store: no database path")
 	}
-	if strings.HasPrefix(path, "postgres://") || strings.HasPrefix(path, "postgresql://") {
-		return nil, errors.New("store: PostgreSQL stores are not supported by this build yet")
+	if IsPostgres(path) {
+		return openPG(ctx, path, opt)
 	}
 	if dir := filepath.Dir(path); dir != "." {
 		if _, err := os.Stat(dir); err != nil {
@@ -201,7 +206,13 @@ func (s *Store) DB() *sql.DB { return s.db }
 func (s *Store) Path() string { return s.path }
 
 // Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.pg != nil {
+		s.pg.Close()
+	}
+	return err
+}
 
 // Meta reads a value of the meta table; "" when absent.
 func (s *Store) Meta(ctx context.Context, name string) (string, error) {

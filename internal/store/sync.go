@@ -76,17 +76,10 @@ func (tx *Tx) StartRun(kind, params string, now time.Time) (int64, error) {
 	if err := tx.exec("UPDATE sync_runs SET status = 'abandoned' WHERE status IN ('running', 'failed')"); err != nil {
 		return 0, err
 	}
-	b, err := tx.bind("INSERT INTO sync_runs (kind, started_at, params) VALUES (?, ?, ?)")
-	if err != nil {
-		return 0, err
-	}
-	b.text(kind)
-	b.int(now.Unix())
-	b.text(params)
-	if err := b.run(); err != nil {
-		return 0, err
-	}
-	return tx.conn.LastInsertRowID(), nil
+	var id int64
+	err := tx.query("INSERT INTO sync_runs (kind, started_at, params) VALUES (?, ?, ?) RETURNING id",
+		func(c Cols) error { id = c.ColumnInt64(0); return nil }, kind, now.Unix(), params)
+	return id, err
 }
 
 // SetRunParams updates what a run asks for (once its watermarks are known).
@@ -119,7 +112,7 @@ func (tx *Tx) FinishRun(id int64, runErr error, now time.Time) error {
 
 // AddBatches records the batches of a phase of a run.
 func (tx *Tx) AddBatches(runID int64, phase string, specs []string) error {
-	b, err := tx.bind("INSERT OR IGNORE INTO sync_batches (run_id, phase, seq, spec) VALUES (?, ?, ?, ?)")
+	b, err := tx.bind("INSERT INTO sync_batches (run_id, phase, seq, spec) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
 	if err != nil {
 		return err
 	}

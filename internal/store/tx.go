@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -13,8 +14,10 @@ import (
 // is committed together or not at all.
 type Tx struct {
 	ctx      context.Context
-	conn     *sqlite3.Conn
+	conn     *sqlite3.Conn // SQLite
 	stmts    map[string]*sqlite3.Stmt
+	pg       pgx.Tx // PostgreSQL
+	pgRows   int64  // rows the last PostgreSQL statement changed
 	Stats    Stats
 	watchAt  int64 // the time history rows get, once watchChanges has run
 	watching bool
@@ -44,13 +47,13 @@ func (tx *Tx) deferIndexes() error {
 // table is empty, and returns the statements that build them again.
 func (tx *Tx) dropDetectionIndexes() ([]string, error) {
 	empty := true
-	err := tx.query("SELECT 1 FROM detections LIMIT 1", func(*sqlite3.Stmt) error { empty = false; return nil })
+	err := tx.query("SELECT 1 FROM detections LIMIT 1", func(Cols) error { empty = false; return nil })
 	if err != nil || !empty {
 		return nil, err
 	}
 	var names, build []string
 	err = tx.query(`SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'detections' AND sql IS NOT NULL`,
-		func(st *sqlite3.Stmt) error {
+		func(st Cols) error {
 			names = append(names, st.ColumnText(0))
 			build = append(build, st.ColumnText(1))
 			return nil
@@ -100,6 +103,11 @@ const metaDeferred = "deferred_indexes"
 // Their definitions wait in the meta table, so if the load dies midway
 // the next Open builds them.
 func (s *Store) DeferIndexes(ctx context.Context) error {
+	if s.pg != nil {
+		// PostgreSQL's bulk path (COPY and one set-based upsert per
+		// batch) keeps its indexes.
+		return nil
+	}
 	return s.Write(ctx, func(tx *Tx) error {
 		tx.checkedBulk = true // this transaction's own deferral is this one
 		build, err := tx.dropDetectionIndexes()
@@ -116,6 +124,9 @@ func (s *Store) DeferIndexes(ctx context.Context) error {
 
 // BuildIndexes builds the indexes DeferIndexes dropped, if any.
 func (s *Store) BuildIndexes(ctx context.Context) error {
+	if s.pg != nil {
+		return nil
+	}
 	// Most calls find nothing to do: ask without taking the write lock.
 	var n int
 	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE name = ?", metaDeferred).Scan(&n); err != nil {
@@ -185,6 +196,9 @@ type Stats struct {
 // rolls back (leaving the store as it was) when fn returns an error or
 // panics.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) (err error) {
+	if s.pg != nil {
+		return s.pgWrite(ctx, fn)
+	}
 	return s.conn(ctx, func(c *sqlite3.Conn) error {
 		old := c.SetInterrupt(ctx)
 		defer c.SetInterrupt(old)
@@ -245,6 +259,14 @@ func (tx *Tx) stmt(q string) (*sqlite3.Stmt, error) {
 
 // exec runs a statement with no parameters.
 func (tx *Tx) exec(q string) error {
+	if tx.pg != nil {
+		tag, err := tx.pg.Exec(tx.ctx, q)
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		tx.pgRows = tag.RowsAffected()
+		return nil
+	}
 	if err := tx.conn.Exec(q); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -252,13 +274,21 @@ func (tx *Tx) exec(q string) error {
 }
 
 // binder binds a statement's parameters in order, keeping the first error.
+// On PostgreSQL it collects them for the statement's run.
 type binder struct {
-	st  *sqlite3.Stmt
-	i   int
-	err error
+	st   *sqlite3.Stmt
+	i    int
+	err  error
+	pg   *Tx
+	q    string
+	args []any
 }
 
 func (b *binder) text(s string) {
+	if b.pg != nil {
+		b.args = append(b.args, s)
+		return
+	}
 	b.i++
 	if b.err == nil {
 		b.err = b.st.BindText(b.i, s)
@@ -266,6 +296,10 @@ func (b *binder) text(s string) {
 }
 
 func (b *binder) int(n int64) {
+	if b.pg != nil {
+		b.args = append(b.args, n)
+		return
+	}
 	b.i++
 	if b.err == nil {
 		b.err = b.st.BindInt64(b.i, n)
@@ -281,6 +315,10 @@ func (b *binder) bool(v bool) {
 }
 
 func (b *binder) float(f float64) {
+	if b.pg != nil {
+		b.args = append(b.args, f)
+		return
+	}
 	b.i++
 	if b.err == nil {
 		b.err = b.st.BindFloat(b.i, f)
@@ -288,6 +326,10 @@ func (b *binder) float(f float64) {
 }
 
 func (b *binder) null() {
+	if b.pg != nil {
+		b.args = append(b.args, nil)
+		return
+	}
 	b.i++
 	if b.err == nil {
 		b.err = b.st.BindNull(b.i)
@@ -296,6 +338,15 @@ func (b *binder) null() {
 
 // run executes the bound statement and resets it for the next row.
 func (b *binder) run() error {
+	if b.pg != nil {
+		tag, err := b.pg.pg.Exec(b.pg.ctx, b.q, b.args...)
+		b.args = b.args[:0]
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		b.pg.pgRows = tag.RowsAffected()
+		return nil
+	}
 	if b.err != nil {
 		return fmt.Errorf("store: bind: %w", b.err)
 	}
@@ -308,6 +359,9 @@ func (b *binder) run() error {
 }
 
 func (tx *Tx) bind(q string) (*binder, error) {
+	if tx.pg != nil {
+		return &binder{pg: tx, q: rebind(q)}, nil
+	}
 	st, err := tx.stmt(q)
 	if err != nil {
 		return nil, err
@@ -328,6 +382,11 @@ func (tx *Tx) SetMeta(name, value string) error {
 
 // Meta reads a value of the meta table inside the transaction.
 func (tx *Tx) Meta(name string) (string, error) {
+	if tx.pg != nil {
+		var v string
+		err := tx.query("SELECT value FROM meta WHERE name = ?", func(c Cols) error { v = c.ColumnText(0); return nil }, name)
+		return v, err
+	}
 	st, err := tx.stmt("SELECT value FROM meta WHERE name = ?")
 	if err != nil {
 		return "", err
@@ -345,26 +404,19 @@ func (tx *Tx) Meta(name string) (string, error) {
 // query runs q with the given int64/string parameters and calls fn for
 // each row. The statement is finalised afterwards: queries here are run
 // once per transaction, and a live read cursor must not outlast its loop.
-func (tx *Tx) query(q string, fn func(st *sqlite3.Stmt) error, args ...any) error {
-	st, _, err := tx.conn.Prepare(q)
-	if err != nil {
-		return fmt.Errorf("store: prepare: %w", err)
+func (tx *Tx) query(q string, fn func(st Cols) error, args ...any) error {
+	if tx.pg != nil {
+		return pgEach(tx.ctx, tx.pg, q, args, fn)
 	}
-	defer st.Close()
-	for i, a := range args {
-		if err := Bind(st, i+1, a); err != nil {
-			return err
-		}
+	return sqliteEach(tx.conn, q, args, fn)
+}
+
+// changes is how many rows the last statement run changed.
+func (tx *Tx) changes() int64 {
+	if tx.pg != nil {
+		return tx.pgRows
 	}
-	for st.Step() {
-		if err := fn(st); err != nil {
-			return err
-		}
-	}
-	if err := st.Err(); err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	return nil
+	return tx.conn.Changes()
 }
 
 // historyTrigger appends a history row for each change of a detection's
@@ -399,6 +451,15 @@ func (tx *Tx) watchChanges(at int64) error {
 	if tx.watching && tx.watchAt == at {
 		return nil
 	}
+	if tx.pg != nil {
+		// PostgreSQL's history trigger (migrations/postgres) reads the
+		// time from this setting, which ends with the transaction.
+		if _, err := tx.pg.Exec(tx.ctx, "SELECT set_config('qvt.now', $1, true)", strconv.FormatInt(at, 10)); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		tx.watching, tx.watchAt = true, at
+		return nil
+	}
 	if !tx.watching {
 		if err := tx.exec("CREATE TEMP TABLE IF NOT EXISTS qvt_now (at INTEGER NOT NULL)"); err != nil {
 			return err
@@ -429,7 +490,7 @@ func (tx *Tx) runChanging(b *binder) error {
 	if err := b.run(); err != nil {
 		return err
 	}
-	if tx.conn.Changes() > 0 {
+	if tx.changes() > 0 {
 		tx.usedRev()
 	}
 	return nil

@@ -88,7 +88,7 @@ func (tx *Tx) PutVulns(vs []*qualys.Vuln) error {
 		if err := up.run(); err != nil {
 			return fmt.Errorf("store: qid %d: %w", v.QID, err)
 		}
-		if tx.conn.Changes() == 0 {
+		if tx.changes() == 0 {
 			continue
 		}
 		tx.Stats.VulnsChanged++
@@ -108,7 +108,7 @@ func (tx *Tx) putVulnCVEs(v *qualys.Vuln) error {
 	if err := del.run(); err != nil {
 		return err
 	}
-	ins, err := tx.bind("INSERT OR IGNORE INTO kb_cves (qid, ord, cve_id) VALUES (?, ?, ?)")
+	ins, err := tx.bind("INSERT INTO kb_cves (qid, ord, cve_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func (tx *Tx) putVulnCVEs(v *qualys.Vuln) error {
 
 // queue marks a QID for rescoring.
 func (tx *Tx) queue(qid int64) error {
-	b, err := tx.bind("INSERT OR IGNORE INTO rescore_queue (qid) VALUES (?)")
+	b, err := tx.bind("INSERT INTO rescore_queue (qid) VALUES (?) ON CONFLICT DO NOTHING")
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func (tx *Tx) PutCVEs(cs []*nvd.CVE) error {
 		if err := up.run(); err != nil {
 			return fmt.Errorf("store: %s: %w", c.ID, err)
 		}
-		if tx.conn.Changes() == 0 {
+		if tx.changes() == 0 {
 			continue
 		}
 		tx.Stats.CVEsChanged++
@@ -210,7 +210,7 @@ func (tx *Tx) putMetrics(c *nvd.CVE) error {
 			return err
 		}
 	}
-	q, err := tx.bind("INSERT OR IGNORE INTO rescore_queue (qid) SELECT qid FROM kb_cves WHERE cve_id = ?")
+	q, err := tx.bind("INSERT INTO rescore_queue (qid) SELECT qid FROM kb_cves WHERE cve_id = ? ON CONFLICT DO NOTHING")
 	if err != nil {
 		return err
 	}

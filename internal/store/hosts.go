@@ -238,6 +238,9 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 	if err != nil {
 		return err
 	}
+	if tx.pg != nil {
+		return tx.pgPutHosts(hs, seen, rev)
+	}
 	hb, err := tx.bind(upsertHost)
 	if err != nil {
 		return err

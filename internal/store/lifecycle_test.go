@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"qvt/internal/qualys"
+	"qvt/internal/store/storetest"
 )
 
 // lcDet is an open detection of QID q on port 443, last found at found.
@@ -56,13 +57,15 @@ func lcHistory(t *testing.T, st *Store) int {
 // scanned again since the store last saw it. A list of the same scan
 // (Qualys reprocessed the host, or a partial list) says nothing about
 // the detections it lacks.
-func TestGoneNeedsALaterScan(t *testing.T) {
+func TestGoneNeedsALaterScan(t *testing.T) { storetest.Run(t, testGoneNeedsALaterScan) }
+
+func testGoneNeedsALaterScan(t *testing.T, loc string) {
 	const (
 		scan1 = "2023-11-14T22:00:00Z"
 		scan2 = "2023-11-15T22:00:00Z"
 		day1  = int64(1_700_000_000)
 	)
-	st := tempStore(t)
+	st := openStore(t, loc)
 	lcPut(t, st, scan1, day1, lcDet(1, scan1), lcDet(2, scan1))
 
 	// A day later, a list of the same scan that lacks QID 2.
@@ -85,7 +88,9 @@ func TestGoneNeedsALaterScan(t *testing.T) {
 }
 
 // Each reason Qualys gives to close a detection is recorded as itself.
-func TestClosedReasons(t *testing.T) {
+func TestClosedReasons(t *testing.T) { storetest.Run(t, testClosedReasons) }
+
+func testClosedReasons(t *testing.T, loc string) {
 	const scan = "2023-11-14T22:00:00Z"
 	fixed := lcDet(1, scan)
 	fixed.Status, fixed.LastFixed = "Fixed", scan
@@ -97,7 +102,7 @@ func TestClosedReasons(t *testing.T) {
 	both.Ignored, both.Disabled = true, true
 	open := lcDet(5, scan)
 
-	st := tempStore(t)
+	st := openStore(t, loc)
 	lcPut(t, st, scan, 1_700_000_000, fixed, ignored, disabled, both, open)
 	want := map[int]string{1: ClosedFixed, 2: ClosedIgnored, 3: ClosedDisabled, 4: ClosedDisabled, 5: ""}
 	for q, reason := range want {
@@ -123,6 +128,14 @@ func TestClosedReasons(t *testing.T) {
 // never overrides it, whichever order they arrive in, and the same record
 // written again changes nothing.
 func TestNewerDataWins(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			testNewerDataWins(t, func(t *testing.T) *Store { return openStore(t, b.New(t)) })
+		})
+	}
+}
+
+func testNewerDataWins(t *testing.T, newStore func(*testing.T) *Store) {
 	const (
 		scan = "2023-11-15T22:00:00Z"
 		seen = int64(1_700_086_400)
@@ -133,7 +146,7 @@ func TestNewerDataWins(t *testing.T) {
 	older.Results, older.Status, older.LastFixed = "found on the 10th", "Fixed", "2023-11-12T22:00:00Z"
 
 	t.Run("older at the same time", func(t *testing.T) {
-		st := tempStore(t)
+		st := newStore(t)
 		lcPut(t, st, scan, seen, newer)
 		before, hist := lcGet(t, st, 1), lcHistory(t, st)
 		lcPut(t, st, scan, seen, older)
@@ -145,7 +158,7 @@ func TestNewerDataWins(t *testing.T) {
 		}
 	})
 	t.Run("older data of an earlier time", func(t *testing.T) {
-		st := tempStore(t)
+		st := newStore(t)
 		lcPut(t, st, scan, seen, newer)
 		before := lcGet(t, st, 1)
 		lcPut(t, st, "2023-11-10T22:00:00Z", seen-5*86400, older)
@@ -162,7 +175,7 @@ func TestNewerDataWins(t *testing.T) {
 	// one it has seen is upserted in whatever order.
 	t.Run("tcp and udp of one port, in either order", func(t *testing.T) {
 		for _, order := range [][]qualys.Detection{{newer, older}, {older, newer}} {
-			st := tempStore(t)
+			st := newStore(t)
 			lcPut(t, st, "2023-11-01T00:00:00Z", seen-14*86400, lcDet(1, "2023-11-01T00:00:00Z"))
 			a, b := order[0], order[1]
 			b.Protocol = "udp"
@@ -173,7 +186,7 @@ func TestNewerDataWins(t *testing.T) {
 		}
 	})
 	t.Run("a newer record after an older one", func(t *testing.T) {
-		st := tempStore(t)
+		st := newStore(t)
 		lcPut(t, st, scan, seen, older)
 		lcPut(t, st, scan, seen, newer)
 		if got := lcGet(t, st, 1); got.Results != newer.Results || got.Status != "Active" || got.Closed != "" {
@@ -181,7 +194,7 @@ func TestNewerDataWins(t *testing.T) {
 		}
 	})
 	t.Run("the same record again", func(t *testing.T) {
-		st := tempStore(t)
+		st := newStore(t)
 		lcPut(t, st, scan, seen, newer)
 		before, hist := lcGet(t, st, 1), lcHistory(t, st)
 		var rev1 string

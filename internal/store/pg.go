@@ -200,6 +200,9 @@ func (s *Store) pgWrite(ctx context.Context, fn func(*Tx) error) (err error) {
 	if err := fn(tx); err != nil {
 		return err
 	}
+	if err := tx.pgFlush(); err != nil {
+		return err
+	}
 	if err := tx.saveRev(); err != nil {
 		return err
 	}

@@ -61,7 +61,8 @@ ORDER BY k.qid, c.ord, m.ord`
 		cur = nil
 		return fn(in)
 	}
-	err := tx.query(q, func(st Cols) error {
+	// fn writes the scores (PutScore) while the rows stream.
+	err := tx.each(q, func(st Cols) error {
 		qid := st.ColumnInt(0)
 		if cur == nil || cur.QID != qid {
 			if err := flush(); err != nil {
@@ -120,6 +121,18 @@ ON CONFLICT (qid, policy) DO UPDATE SET cve_id = excluded.cve_id, cvss_version =
 // PutScore stores the scoring of a QID under an environment policy, with
 // the QID's KB severity and publication time.
 func (tx *Tx) PutScore(policy int, s *assess.Score, kbSeverity int, published int64) error {
+	if tx.pg != nil {
+		tx.Stats.Scored++
+		r := scoreRow{qid: int64(s.QID), policy: int64(policy), cve: s.CVEID, version: s.Version, vector: s.Vector,
+			source: s.Source, has: s.HasVector, base: s.Base, temporal: s.Temporal, env: s.Env, rating: s.Rating,
+			baseRating: s.BaseRating, tempRating: s.TempRating, envRating: s.EnvRating,
+			kbSeverity: int64(kbSeverity), published: published}
+		tx.pgScores = append(tx.pgScores, r)
+		if len(tx.pgScores) >= scoreFlush {
+			return tx.pgFlush()
+		}
+		return nil
+	}
 	b, err := tx.bind(upsertScore)
 	if err != nil {
 		return err
@@ -209,6 +222,9 @@ func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64) error {
 	if err := tx.runChanging(b); err != nil {
 		return err
 	}
+	if tx.pg != nil {
+		return tx.pgRerate(rate)
+	}
 	if err := tx.exec(`CREATE TEMP TABLE IF NOT EXISTS rerate (host_id INTEGER, qid INTEGER, port INTEGER,
  vuln_score TEXT, breach_date TEXT, PRIMARY KEY (host_id, qid, port))`); err != nil {
 		return err
@@ -220,24 +236,8 @@ func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64) error {
 	if err != nil {
 		return err
 	}
-	const q = `SELECT d.host_id, d.qid, d.port, d.severity, d.first_found, d.vuln_score, d.breach_date,
-  h.policy, COALESCE(s.rating, ''), COALESCE(s.kb_severity, 0), d.last_reopened, COALESCE(s.kb_published, 0)
-FROM detections d
-JOIN rescore_queue r ON r.qid = d.qid
-JOIN hosts h ON h.id = d.host_id
-LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy`
-	err = tx.query(q, func(st Cols) error {
-		in := RateInput{
-			QID:          st.ColumnInt(1),
-			Severity:     st.ColumnInt(3),
-			FirstFound:   st.ColumnInt64(4),
-			LastReopened: st.ColumnInt64(10),
-			Policy:       st.ColumnInt(7),
-			Score:        QIDRating{Rating: st.ColumnText(8), KBSeverity: st.ColumnInt(9), Published: st.ColumnInt64(11)},
-		}
-		if in.Severity == 0 {
-			in.Severity = in.Score.KBSeverity
-		}
+	err = tx.query(rerateQuery, func(st Cols) error {
+		in := rateInput(st)
 		d := rate(in)
 		if d.VulnScore == st.ColumnText(5) && d.BreachDate == st.ColumnText(6) {
 			return nil
@@ -255,6 +255,30 @@ LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy`
 	}
 	return tx.exec(`UPDATE detections SET vuln_score = r.vuln_score, breach_date = r.breach_date
 FROM temp.rerate r WHERE detections.host_id = r.host_id AND detections.qid = r.qid AND detections.port = r.port`)
+}
+
+// rerateQuery reads what rating each detection of a queued QID needs.
+const rerateQuery = `SELECT d.host_id, d.qid, d.port, d.severity, d.first_found, d.vuln_score, d.breach_date,
+  h.policy, COALESCE(s.rating, ''), COALESCE(s.kb_severity, 0), d.last_reopened, COALESCE(s.kb_published, 0)
+FROM detections d
+JOIN rescore_queue r ON r.qid = d.qid
+JOIN hosts h ON h.id = d.host_id
+LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy`
+
+// rateInput is a row of rerateQuery as rate takes it.
+func rateInput(st Cols) RateInput {
+	in := RateInput{
+		QID:          st.ColumnInt(1),
+		Severity:     st.ColumnInt(3),
+		FirstFound:   st.ColumnInt64(4),
+		LastReopened: st.ColumnInt64(10),
+		Policy:       st.ColumnInt(7),
+		Score:        QIDRating{Rating: st.ColumnText(8), KBSeverity: st.ColumnInt(9), Published: st.ColumnInt64(11)},
+	}
+	if in.Severity == 0 {
+		in.Severity = in.Score.KBSeverity
+	}
+	return in
 }
 
 // ClearQueue empties the rescoring queue.

@@ -26,6 +26,10 @@ type Tx struct {
 
 	checkedBulk bool     // deferIndexes has looked at the detections table
 	deferred    []string // CREATE INDEX statements to run before commit
+
+	pgStaged  map[string]bool // PostgreSQL staging tables created in this transaction (pg_write.go)
+	pgScores  []scoreRow      // PostgreSQL: scores not yet written (see PutScore)
+	pgCursors int             // PostgreSQL: cursors declared, for their names
 }
 
 // deferIndexes drops the secondary indexes of detections when the table
@@ -260,6 +264,9 @@ func (tx *Tx) stmt(q string) (*sqlite3.Stmt, error) {
 // exec runs a statement with no parameters.
 func (tx *Tx) exec(q string) error {
 	if tx.pg != nil {
+		if err := tx.pgFlush(); err != nil {
+			return err
+		}
 		tag, err := tx.pg.Exec(tx.ctx, q)
 		if err != nil {
 			return fmt.Errorf("store: %w", err)
@@ -339,6 +346,9 @@ func (b *binder) null() {
 // run executes the bound statement and resets it for the next row.
 func (b *binder) run() error {
 	if b.pg != nil {
+		if err := b.pg.pgFlush(); err != nil {
+			return err
+		}
 		tag, err := b.pg.pg.Exec(b.pg.ctx, b.q, b.args...)
 		b.args = b.args[:0]
 		if err != nil {
@@ -406,7 +416,19 @@ func (tx *Tx) Meta(name string) (string, error) {
 // once per transaction, and a live read cursor must not outlast its loop.
 func (tx *Tx) query(q string, fn func(st Cols) error, args ...any) error {
 	if tx.pg != nil {
+		if err := tx.pgFlush(); err != nil {
+			return err
+		}
 		return pgEach(tx.ctx, tx.pg, q, args, fn)
+	}
+	return sqliteEach(tx.conn, q, args, fn)
+}
+
+// each is query for a loop whose fn writes in the same transaction: on
+// PostgreSQL, through a server-side cursor (pgCursor).
+func (tx *Tx) each(q string, fn func(st Cols) error, args ...any) error {
+	if tx.pg != nil {
+		return tx.pgCursor(q, fn, args...)
 	}
 	return sqliteEach(tx.conn, q, args, fn)
 }

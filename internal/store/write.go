@@ -40,6 +40,9 @@ WHERE kb_vulns.hash <> excluded.hash`
 // PutVulns upserts KB entries. Entries whose content changed get their CVE
 // list rewritten and are queued for rescoring.
 func (tx *Tx) PutVulns(vs []*qualys.Vuln) error {
+	if tx.pg != nil {
+		return tx.pgPutVulns(vs)
+	}
 	up, err := tx.bind(upsertVuln)
 	if err != nil {
 		return err
@@ -146,6 +149,9 @@ WHERE nvd_cves.hash <> excluded.hash`
 // PutCVEs upserts NVD records. A changed record gets its metrics rewritten
 // and queues for rescoring every QID that lists it.
 func (tx *Tx) PutCVEs(cs []*nvd.CVE) error {
+	if tx.pg != nil {
+		return tx.pgPutCVEs(cs)
+	}
 	up, err := tx.bind(upsertCVE)
 	if err != nil {
 		return err

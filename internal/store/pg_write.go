@@ -42,12 +42,21 @@ func (tx *Tx) pgStage(name, ddl string) error {
 // pgCopy copies n rows into the staging table name; row(i, vals) appends
 // row i's values in the order of cols.
 func (tx *Tx) pgCopy(name string, cols []string, n int, row func(i int, vals []any) []any) error {
+	return tx.pgCopyTo(pgx.Identifier{"pg_temp", name}, cols, n, row)
+}
+
+// pgCopyInto copies n rows into the store's table name.
+func (tx *Tx) pgCopyInto(name string, cols []string, n int, row func(i int, vals []any) []any) error {
+	return tx.pgCopyTo(pgx.Identifier{name}, cols, n, row)
+}
+
+func (tx *Tx) pgCopyTo(table pgx.Identifier, cols []string, n int, row func(i int, vals []any) []any) error {
 	if n == 0 {
 		return nil
 	}
 	src := &copySource{n: n, i: -1, row: row}
-	if _, err := tx.pg.CopyFrom(tx.ctx, pgx.Identifier{"pg_temp", name}, cols, src); err != nil {
-		return fmt.Errorf("store: copying into %s: %w", name, err)
+	if _, err := tx.pg.CopyFrom(tx.ctx, table, cols, src); err != nil {
+		return fmt.Errorf("store: copying into %s: %w", table.Sanitize(), err)
 	}
 	return nil
 }
@@ -314,12 +323,70 @@ ON CONFLICT DO NOTHING`); err != nil {
 		}
 	}
 
-	// Detections.
-	if len(dets) > 0 {
+	// Detections. Those of hosts the store did not hold are plain inserts,
+	// the first of a finding's rows kept (insertDetection): unless the
+	// store holds detections of such a host without the host (nothing qvt
+	// writes), they are copied straight into the table, the first import's
+	// path. The rest go through the staging table.
+	direct := false
+	if anyFresh {
+		var ids []int64
+		for _, h := range hosts {
+			if !h.prev.exists {
+				ids = append(ids, h.rec.Host.ID)
+			}
+		}
+		var orphans bool
+		if err := tx.pg.QueryRow(tx.ctx, `SELECT EXISTS (SELECT 1 FROM detections WHERE host_id = ANY($1))`, ids).Scan(&orphans); err != nil {
+			return fmt.Errorf("store: detections: %w", err)
+		}
+		direct = !orphans
+	}
+	var staged, copied []int // indexes into dets
+	type detKey struct{ host, qid, port int64 }
+	var firsts map[detKey]bool
+	for i := range dets {
+		if !direct || detFlags[i]&1 == 0 {
+			staged = append(staged, i)
+			continue
+		}
+		r := &dets[i]
+		k := detKey{r.hostID, r.qid, r.port}
+		if firsts == nil {
+			firsts = map[detKey]bool{}
+		}
+		if !firsts[k] {
+			firsts[k] = true
+			copied = append(copied, i)
+		}
+	}
+	if len(copied) > 0 {
+		cols := strings.Split(strings.Join(strings.Fields(detInsertCols), ""), ",")
+		err := tx.pgCopyInto("detections", cols, len(copied), func(i int, v []any) []any {
+			r := &dets[copied[i]]
+			return append(v, r.hostID, r.qid, r.port, r.protocol, r.typ, r.severity, r.status,
+				r.firstFound, r.lastFound, r.timesFound, r.lastFixed, r.lastReopened, r.timesReopened, r.results,
+				b2i(r.ignored), b2i(r.disabled), r.extra, r.vulnScore, r.breachDate, seen, seen, r.closed, rev)
+		})
+		if err != nil {
+			return err
+		}
+		tx.usedRev()
+	}
+	if len(staged) > 0 {
 		if err := tx.pgStage("qvt_stage_dets", stageDetsDDL); err != nil {
 			return err
 		}
-		err := tx.pgCopy("qvt_stage_dets", stageDetCols, len(dets), func(i int, v []any) []any {
+		if !tx.pgSorts {
+			// The window functions of pgApply sort the batch: in memory,
+			// not in temporary files (the setting ends with the transaction).
+			if _, err := tx.pg.Exec(tx.ctx, "SELECT set_config('work_mem', '64MB', true)"); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			tx.pgSorts = true
+		}
+		err := tx.pgCopy("qvt_stage_dets", stageDetCols, len(staged), func(j int, v []any) []any {
+			i := staged[j]
 			r := &dets[i]
 			return append(v, int64(i), r.hostID, r.qid, r.port, r.protocol, r.typ, r.severity, r.status,
 				r.firstFound, r.lastFound, r.timesFound, r.lastFixed, r.lastReopened, r.timesReopened, r.results,
@@ -329,16 +396,10 @@ ON CONFLICT DO NOTHING`); err != nil {
 		if err != nil {
 			return err
 		}
-		if len(dets) > 1000 {
-			// Temporary tables have no statistics until analysed: without
-			// them the planner takes the batch for a handful of rows.
-			if _, err := tx.pgExec("ANALYZE pg_temp.qvt_stage_dets"); err != nil {
-				return err
-			}
-		}
-		if anyFresh {
-			// A host the store did not hold: plain inserts, the first of a
-			// finding's rows kept (insertDetection).
+		// No ANALYZE of the staging table: the planner estimates its rows
+		// from its size, which is enough for the hash joins below, and an
+		// ANALYZE costs as much as the statements.
+		if anyFresh && !direct {
 			n, err := tx.pgExec(`INSERT INTO detections (`+detInsertCols+`) SELECT DISTINCT ON (s.host_id, s.qid, s.port) `+
 				strings.TrimPrefix(detSelect, "SELECT ")+` WHERE s.fresh ORDER BY s.host_id, s.qid, s.port, s.ord ON CONFLICT DO NOTHING`, seen, rev)
 			if err != nil {

@@ -197,7 +197,7 @@ func eHost(id int64, ip string, scanDay int, tags []qualys.Tag, ds ...qualys.Det
 func eVuln(qid int, title string, cves ...string) *qualys.Vuln {
 	return &qualys.Vuln{QID: qid, VulnType: "Vulnerability", Severity: 3 + qid%3, Title: title,
 		Category: "General", Published: "2023-01-02T00:00:00Z", Patchable: qid%2 == 0, CVEs: cves,
-		CVSSv3: qualys.CVSS{Base: "7.5", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", Version: "3.1"},
+		CVSSv3:     qualys.CVSS{Base: "7.5", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", Version: "3.1"},
 		VendorRefs: []qualys.Ref{{ID: "VR-" + strconv.Itoa(qid), URL: "https://vendor.example/" + strconv.Itoa(qid)}}}
 }
 
@@ -302,7 +302,19 @@ func engineSteps() []func(tx *Tx, inputs *[]string) error {
 			h1.Derived[0].VulnScore, h1.Derived[0].BreachDate = "Critical", "2023-11-30"
 			return tx.PutHosts([]HostRecord{h1}, eDay3)
 		},
-		// 4: scoring, rerating, a policy change and rescoring.
+		// 4: a host whose row is gone while its detections stay (nothing
+		// qvt does): written again, it is a new host whose detections the
+		// store holds already.
+		func(tx *Tx, _ *[]string) error {
+			if err := tx.exec("DELETE FROM hosts WHERE id = 6"); err != nil {
+				return err
+			}
+			return tx.PutHosts([]HostRecord{
+				eHost(6, "10.0.0.6", 2, nil, fixed(eDet(100, 443, "tcp", "Active", 2), 2), eDet(101, 0, "", "New", 2)),
+				eHost(7, "10.0.0.7", 2, nil, eDet(100, 443, "tcp", "Active", 2), eDet(100, 443, "udp", "Active", 2)),
+			}, eDay3)
+		},
+		// 5: scoring, rerating, a policy change and rescoring.
 		func(tx *Tx, inputs *[]string) error {
 			if err := eScore(tx, inputs, eDay4); err != nil {
 				return err

@@ -30,6 +30,7 @@ type Tx struct {
 	pgStaged  map[string]bool // PostgreSQL staging tables created in this transaction (pg_write.go)
 	pgScores  []scoreRow      // PostgreSQL: scores not yet written (see PutScore)
 	pgCursors int             // PostgreSQL: cursors declared, for their names
+	pgSorts   bool            // PostgreSQL: work_mem raised for this transaction
 }
 
 // deferIndexes drops the secondary indexes of detections when the table

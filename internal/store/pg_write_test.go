@@ -263,6 +263,9 @@ func engineSteps() []func(tx *Tx, inputs *[]string) error {
 				eCVE("CVE-2023-0005", 4.0, false)}); err != nil {
 				return err
 			}
+			if err := tx.QueueQIDs([]int{101, 999, 101}); err != nil {
+				return err
+			}
 			renamed := eHost(2, "10.0.0.22", 1, []qualys.Tag{{ID: 3, Name: "db"}}, eDet(100, 443, "tcp", "Active", 1), ignored)
 			return tx.PutHosts([]HostRecord{
 				eHost(1, "10.0.0.1", 2, tags, eDet(100, 443, "tcp", "Active", 2), eDet(101, 0, "", "Active", 2),

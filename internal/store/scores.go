@@ -22,6 +22,14 @@ func (tx *Tx) QueueAll() error {
 
 // QueueQIDs queues QIDs for rescoring.
 func (tx *Tx) QueueQIDs(qids []int) error {
+	if tx.pg != nil {
+		ids := make([]int64, len(qids))
+		for i, q := range qids {
+			ids[i] = int64(q)
+		}
+		_, err := tx.pgExec("INSERT INTO rescore_queue (qid) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING", ids)
+		return err
+	}
 	for _, q := range qids {
 		if err := tx.queue(int64(q)); err != nil {
 			return err
@@ -281,6 +289,8 @@ func rateInput(st Cols) RateInput {
 	return in
 }
 
+const pgPoliciesDDL = `CREATE TEMP TABLE qvt_policies (id bigint PRIMARY KEY, policy bigint NOT NULL) ON COMMIT DROP`
+
 // ClearQueue empties the rescoring queue.
 func (tx *Tx) ClearQueue() error {
 	return tx.exec("DELETE FROM rescore_queue")
@@ -311,6 +321,22 @@ FROM hosts h LEFT JOIN host_tags t ON t.host_id = h.id GROUP BY h.id`
 	})
 	if err != nil {
 		return 0, err
+	}
+	if tx.pg != nil && len(changes) > 0 {
+		// One statement for all: a policy change may move every host.
+		if err := tx.pgStage("qvt_policies", pgPoliciesDDL); err != nil {
+			return 0, err
+		}
+		err := tx.pgCopy("qvt_policies", []string{"id", "policy"}, len(changes), func(i int, v []any) []any {
+			return append(v, changes[i].id, changes[i].policy)
+		})
+		if err != nil {
+			return 0, err
+		}
+		if _, err := tx.pgExec("UPDATE hosts h SET policy = p.policy FROM pg_temp.qvt_policies p WHERE h.id = p.id"); err != nil {
+			return 0, err
+		}
+		return len(changes), nil
 	}
 	b, err := tx.bind("UPDATE hosts SET policy = ? WHERE id = ?")
 	if err != nil {

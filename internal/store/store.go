@@ -17,7 +17,9 @@
 // and the findings reader here (tx.go, findings.go, scores.go), and the
 // dashboard overview's scan (internal/web/overview.go), where PostgreSQL
 // would use COPY and server cursors. Its migrations go beside, in
-// migrations/postgres.
+// migrations/postgres. Its writes (pg_write.go) copy each batch into
+// temporary staging tables and apply it with set-based statements, which
+// leave the same rows, revisions and history as SQLite's row by row.
 package store
 
 import (

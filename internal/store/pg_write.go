@@ -722,7 +722,7 @@ type scoreRow struct {
 	kbSeverity, published                     int64
 }
 
-const scoreFlush = 10000
+var scoreFlush = 10000 // a variable for tests
 
 const stageScoresDDL = `CREATE TEMP TABLE qvt_stage_scores (LIKE qid_scores INCLUDING DEFAULTS, ord bigint NOT NULL) ON COMMIT DROP`
 
@@ -761,7 +761,7 @@ func (tx *Tx) pgFlush() error {
 }
 
 // cursorRows is how many rows pgCursor fetches at a time.
-const cursorRows = 5000
+var cursorRows = 5000 // a variable for tests
 
 // pgCursor runs query through a server-side cursor and calls fn for each
 // row with no statement in progress, so that fn may write in the same

@@ -24,6 +24,10 @@ import (
 // statements), SQLite row by row: this is what says they mean the same.
 func TestEnginesWriteAlike(t *testing.T) {
 	ctx := context.Background()
+	// Chunks of a few rows: the scoring reads and writes cross their
+	// boundaries many times.
+	defer func(c, f int) { cursorRows, scoreFlush = c, f }(cursorRows, scoreFlush)
+	cursorRows, scoreFlush = 3, 5
 	type result struct {
 		tables map[string][]string
 		stats  []string

@@ -259,12 +259,14 @@ func engineSteps() []func(tx *Tx, inputs *[]string) error {
 		// 1: a rescan with changes, a renamed host, a new host, a host
 		// twice in the batch, KB and NVD changes.
 		func(tx *Tx, _ *[]string) error {
+			// QID 110 and CVE-2023-0005 twice in their batches: written
+			// twice, in order.
 			if err := tx.PutVulns([]*qualys.Vuln{eVuln(100, "TLS weak", "CVE-2023-0002"), eVuln(101, "SSH"),
-				eVuln(110, "New QID", "CVE-2023-0005")}); err != nil {
+				eVuln(110, "New QID", "CVE-2023-0005"), eVuln(110, "New QID, revised", "CVE-2023-0005", "CVE-2023-0001")}); err != nil {
 				return err
 			}
 			if err := tx.PutCVEs([]*nvd.CVE{eCVE("CVE-2023-0001", 9.8, true), eCVE("CVE-2023-0002", 6.1, true),
-				eCVE("CVE-2023-0005", 4.0, false)}); err != nil {
+				eCVE("CVE-2023-0005", 4.0, false), eCVE("CVE-2023-0005", 4.4, true)}); err != nil {
 				return err
 			}
 			if err := tx.QueueQIDs([]int{101, 999, 101}); err != nil {

@@ -10,23 +10,27 @@ import (
 )
 
 // fillAt opens a new store at loc (a file or a postgres:// URL) filled by
-// write, closed when the test ends. On PostgreSQL the data is written to
+// writes (a transaction each), closed when the test ends. On PostgreSQL the data is written to
 // an SQLite store first and copied table by table: the read side's tests
 // then read exactly the rows SQLite reads (the same revisions, times and
 // history ids), whatever the write side does on PostgreSQL.
-func fillAt(tb testing.TB, loc string, write func(tx *Tx) error) *Store {
+func fillAt(tb testing.TB, loc string, writes ...func(tx *Tx) error) *Store {
 	tb.Helper()
 	ctx := context.Background()
 	if !IsPostgres(loc) {
 		st := openAt(tb, loc)
-		if err := st.Write(ctx, write); err != nil {
-			tb.Fatal(err)
+		for _, w := range writes {
+			if err := st.Write(ctx, w); err != nil {
+				tb.Fatal(err)
+			}
 		}
 		return st
 	}
 	src := openAt(tb, filepath.Join(tb.TempDir(), "source.db"))
-	if err := src.Write(ctx, write); err != nil {
-		tb.Fatal(err)
+	for _, w := range writes {
+		if err := src.Write(ctx, w); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	st := openAt(tb, loc)
 	copyStore(tb, src, st)

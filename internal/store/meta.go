@@ -157,12 +157,14 @@ func (s *Store) SetSubscription(ctx context.Context, sub Subscription) error {
 // HasHosts tells whether the store holds any host: whether a subscription
 // has filled it yet.
 func (s *Store) HasHosts(ctx context.Context) (bool, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM hosts)").Scan(&n)
+	// A bool: PostgreSQL's EXISTS is one, SQLite's an integer that
+	// database/sql converts.
+	var ok bool
+	err := s.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM hosts)").Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("store: %s: %w", s.path, err)
 	}
-	return n != 0, nil
+	return ok, nil
 }
 
 func (s *Store) setMeta(ctx context.Context, name, value string) error {

@@ -372,10 +372,14 @@ func (r *pgReader) cveQIDs(cve string) ([]int, error) {
 // by QID and port. It calls fn for each, and batchEnd after each fetch,
 // when the connection is free for other queries.
 func (r *pgReader) each(hosts []hostRow, where string, args []any, fn func(*pgDet) error, batchEnd func() error) error {
+	// The chunk's hosts in reading order, and for each its detections in
+	// the order of the primary key: LATERAL makes this a loop over the
+	// hosts with a seek in the key each (a join would scan the whole
+	// table for every chunk), and the sort is only of each host's rows.
 	q := rebind(`DECLARE qvt_detections NO SCROLL CURSOR FOR SELECT ` + pgDetCols + `
 FROM unnest(?1::bigint[]) WITH ORDINALITY AS o(id, n)
-JOIN detections d ON d.host_id = o.id
-WHERE d.type <> 'Info'` + where + `
+CROSS JOIN LATERAL (SELECT * FROM detections d WHERE d.host_id = o.id AND d.type <> 'Info'` + where + `
+  ORDER BY d.qid, d.port) d
 ORDER BY o.n, d.qid, d.port`)
 	fetch := fmt.Sprintf("FETCH FORWARD %d FROM qvt_detections", pgFetch)
 	var d pgDet

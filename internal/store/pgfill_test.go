@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -104,4 +106,11 @@ AND name NOT LIKE 'sqlite_%' AND name <> 'goose_db_version' ORDER BY name`)
 			tb.Fatal(err)
 		}
 	}
+}
+
+// benchHostsEnv is QVT_BENCH_HOSTS, the number of hosts a benchmark
+// generates instead of its own; 0 when unset.
+func benchHostsEnv() int {
+	n, _ := strconv.Atoi(os.Getenv("QVT_BENCH_HOSTS"))
+	return n
 }

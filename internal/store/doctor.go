@@ -117,23 +117,16 @@ FROM sync_runs ORDER BY id DESC LIMIT ?`, runs)
 // migration, and a read-only transaction so that nothing can change.
 func inspectPG(ctx context.Context, loc string, meta []string, runs int) (*Facts, error) {
 	shown := Shown(loc)
-	cfg, err := pgx.ParseConfig(loc)
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: not a valid PostgreSQL URL", shown)
-	}
-	cfg.RuntimeParams["application_name"] = "qvt doctor"
-	connectCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	conn, err := pgx.ConnectConfig(connectCtx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", shown, err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", shown, err)
-	}
-	defer tx.Rollback(context.Background())
+	var f *Facts
+	err := pgReadOnly(ctx, loc, func(tx pgx.Tx) (err error) {
+		f, err = inspectPGTx(ctx, tx, shown, meta, runs)
+		return err
+	})
+	return f, err
+}
+
+func inspectPGTx(ctx context.Context, tx pgx.Tx, shown string, meta []string, runs int) (*Facts, error) {
+	var err error
 	f := &Facts{Meta: map[string]string{}}
 	var version string
 	if err := tx.QueryRow(ctx, "SELECT current_setting('server_version')").Scan(&version); err != nil {

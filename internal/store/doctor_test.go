@@ -126,8 +126,11 @@ func TestInspectMissing(t *testing.T) {
 		if _, err := Inspect(ctx, loc, nil, 1); err == nil {
 			t.Fatal("no error for a database without a store")
 		}
+		if _, err := ReadOrigin(ctx, loc); !errors.Is(err, ErrNoStore) {
+			t.Errorf("ReadOrigin of a database without a store: %v", err)
+		}
 		if tables := pgTables(t, loc); len(tables) != 0 {
-			t.Errorf("Inspect created %v", tables)
+			t.Errorf("Inspect or ReadOrigin created %v", tables)
 		}
 	})
 	t.Run("sqlite", testInspectMissingFile)
@@ -164,7 +167,7 @@ func pgTables(t *testing.T, loc string) []string {
 }
 
 // Inspect reports a PostgreSQL store's schema as it stands, older than
-// this build's, and leaves it so: no migration.
+// this build's, and leaves it so, as ReadOrigin does: no migration.
 func TestInspectPostgresOlderSchema(t *testing.T) {
 	ctx := context.Background()
 	loc := storetest.Postgres(t)
@@ -181,6 +184,9 @@ func TestInspectPostgresOlderSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
+	if o, err := ReadOrigin(ctx, loc); err != nil || o.At.IsZero() {
+		t.Errorf("origin %+v, %v", o, err)
+	}
 	for range 2 {
 		f, err := Inspect(ctx, loc, nil, 1)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -535,4 +536,30 @@ func (r *pgReader) join(rr readRow) error {
 	joinShared(&rr.row.Finding, kb)
 	rr.row.Shared = kb
 	return nil
+}
+
+// pgReadOnly connects to the PostgreSQL database at loc (one connection,
+// no pool, no migration) and runs fn in a read-only transaction, so that
+// a look at a store can change nothing, not even an older schema.
+func pgReadOnly(ctx context.Context, loc string, fn func(pgx.Tx) error) error {
+	shown := Shown(loc)
+	cfg, err := pgx.ParseConfig(loc)
+	if err != nil {
+		// pgx's message may quote the URL: say only where it failed.
+		return fmt.Errorf("store: %s: not a valid PostgreSQL URL", shown)
+	}
+	cfg.RuntimeParams["application_name"] = "qvt"
+	connectCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(connectCtx, cfg)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", shown, err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", shown, err)
+	}
+	defer tx.Rollback(context.Background())
+	return fn(tx)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"qvt/internal/finding"
+	"qvt/internal/guard"
 	"qvt/internal/unixtime"
 )
 
@@ -26,7 +27,10 @@ import (
 //     scores the batch needs and the cache lacks are read in one query:
 //     one round trip per batch instead of one per entry. The cache and its
 //     plan are SQLite's (kbcache.go). Joining the KB in the cursor's query
-//     would send each QID's text once per finding instead.
+//     would send each QID's text once per finding instead: at 40 findings
+//     a QID on average, forty times the bytes of the KB.
+//   - The findings go to the caller's function on a goroutine of its own,
+//     so that an export encodes while the reader waits for the server.
 
 // pgChunkHosts is how many hosts one cursor reads: PostgreSQL sorts a
 // chunk's detections by the hosts' order, so a chunk is small enough to
@@ -133,6 +137,7 @@ func (s *Store) pgFindings(ctx context.Context, f Filter, fn func(*Row) error) e
 		if err != nil {
 			return err
 		}
+		send, wait := pgConsumer(fn)
 		// Groups whose findings are in order, waiting for their KB
 		// entries: they are joined a fetch at a time.
 		var ready []group
@@ -145,20 +150,17 @@ func (s *Store) pgFindings(ctx context.Context, f Filter, fn func(*Row) error) e
 			if err := r.readAhead(reads); err != nil {
 				return err
 			}
+			var out []*Row
 			for _, g := range ready {
 				for _, rr := range g.read {
 					if err := r.join(rr); err != nil {
 						return err
 					}
 				}
-				for _, row := range g.out {
-					if err := fn(row); err != nil {
-						return err
-					}
-				}
+				out = append(out, g.out...)
 			}
 			ready, pending, r.loaded = ready[:0], 0, nil
-			return nil
+			return send(out)
 		}
 		var g group
 		groupPrefix := ""
@@ -185,12 +187,62 @@ func (s *Store) pgFindings(ctx context.Context, f Filter, fn func(*Row) error) e
 			}
 			return nil
 		})
-		if err != nil {
+		if err == nil {
+			flush()
+			err = emit()
+		}
+		return wait(err)
+	})
+}
+
+// pgConsumer hands the rows to fn on a goroutine of its own, so that the
+// consumer (an export encoding its records) works while the reader waits
+// for the server, as SQLite's reader does (reader.emitter). send hands on
+// a batch in order; wait ends the hand-off, given the reader's error,
+// once fn has seen every batch sent, and returns fn's error first.
+func pgConsumer(fn func(*Row) error) (send func([]*Row) error, wait func(error) error) {
+	ch := make(chan []*Row, 4)
+	stop := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		for rows := range ch {
+			if err != nil {
+				continue
+			}
+			err = guard.Call(func() error {
+				for _, row := range rows {
+					if err := fn(row); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				close(stop) // the reader stops at its next batch
+			}
+		}
+		errc <- err
+	}()
+	send = func(rows []*Row) error {
+		if len(rows) == 0 {
+			return nil
+		}
+		select {
+		case ch <- rows:
+			return nil
+		case <-stop:
+			return errStopped
+		}
+	}
+	wait = func(rerr error) error {
+		close(ch)
+		if err := <-errc; err != nil {
 			return err
 		}
-		flush()
-		return emit()
-	})
+		return rerr
+	}
+	return send, wait
 }
 
 func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(prefix)] == prefix }

@@ -24,8 +24,10 @@ import (
 // address (the most recently found finding wins), IPv6 addresses whose
 // keys interleave ("2001:db8::1:" is a prefix of "2001:db8::1:5:"), a
 // host with no address at all, and tags that differ in case, some with a
-// non-ASCII capital.
-func genWrites(d *gen.Dataset, epochs ...int) []func(*Tx) error {
+// non-ASCII capital. Without hard, the hosts are as generated: the hard
+// cases gather a fixed share of the hosts in one group of interleaving
+// keys, which a benchmark would measure instead of the reader.
+func genWrites(d *gen.Dataset, hard bool, epochs ...int) []func(*Tx) error {
 	pol := assess.DefaultPolicy()
 	derive := func(in RateInput) Derived {
 		sev := in.Severity
@@ -77,6 +79,7 @@ func genWrites(d *gen.Dataset, epochs ...int) []func(*Tx) error {
 			for _, id := range d.HostIDs(e) {
 				h := d.Host(id, e)
 				switch {
+				case !hard:
 				case id%13 == 0:
 					// The address of another host, found at other times.
 					o := d.Host(id-1, e)
@@ -88,16 +91,16 @@ func genWrites(d *gen.Dataset, epochs ...int) []func(*Tx) error {
 				case id%23 == 0:
 					h.IP, h.IPv6 = "", ""
 				}
-				if e > 0 && id%5 == 0 && len(h.Detections) > 2 {
+				if hard && e > 0 && id%5 == 0 && len(h.Detections) > 2 {
 					// No longer reported by a later scan: gone.
 					h.Detections = h.Detections[2:]
 				}
-				if id%3 == 0 {
+				if hard && id%3 == 0 {
 					h.Tags = append(h.Tags, qualys.Tag{ID: 1, Name: "ÉQuipe Web"})
 				}
 				if id%4 == 0 {
 					h.Tags = append(h.Tags, qualys.Tag{ID: 2, Name: "PCI"})
-				} else if id%4 == 1 {
+				} else if hard && id%4 == 1 {
 					h.Tags = append(h.Tags, qualys.Tag{ID: 3, Name: "pci-scope"})
 				}
 				slices.SortStableFunc(h.Detections, func(a, b qualys.Detection) int {
@@ -133,7 +136,7 @@ func genWrites(d *gen.Dataset, epochs ...int) []func(*Tx) error {
 // the PostgreSQL one a copy of the SQLite one.
 func parityStores(t *testing.T, cfg gen.Config, epochs ...int) (lite, pg *Store) {
 	t.Helper()
-	lite = fillAt(t, t.TempDir()+"/qvt.db", genWrites(gen.New(cfg), epochs...)...)
+	lite = fillAt(t, t.TempDir()+"/qvt.db", genWrites(gen.New(cfg), true, epochs...)...)
 	pg = openAt(t, storetest.Postgres(t))
 	copyStore(t, lite, pg)
 	return lite, pg

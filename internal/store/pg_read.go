@@ -201,7 +201,9 @@ func (s *Store) pgFindings(ctx context.Context, f Filter, fn func(*Row) error) e
 // a batch in order; wait ends the hand-off, given the reader's error,
 // once fn has seen every batch sent, and returns fn's error first.
 func pgConsumer(fn func(*Row) error) (send func([]*Row) error, wait func(error) error) {
-	ch := make(chan []*Row, 4)
+	// Two batches in flight keep both sides busy; each holds thousands
+	// of findings with their results text.
+	ch := make(chan []*Row, 2)
 	stop := make(chan struct{})
 	errc := make(chan error, 1)
 	go func() {

@@ -62,8 +62,9 @@ func TestFindingsOneSnapshot(t *testing.T) { storetest.Run(t, testFindingsOneSna
 func testFindingsOneSnapshot(t *testing.T, loc string) {
 	ctx := context.Background()
 	st := pairStore(t, loc)
-	defer func(b int) { kbCacheBytes = b }(kbCacheBytes)
+	defer func(b, f int) { kbCacheBytes, pgFetch = b, f }(kbCacheBytes, pgFetch)
 	kbCacheBytes = 300 // about one entry: most rows load theirs
+	pgFetch = 16       // PostgreSQL loads a batch's entries after the change
 	n := 0
 	err := st.Findings(ctx, Filter{}, func(r *Row) error {
 		if n == 0 {

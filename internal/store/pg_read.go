@@ -37,8 +37,9 @@ import (
 // sort in its working memory.
 const pgChunkHosts = 1000
 
-// pgFetch is how many detection rows one fetch of the cursor brings.
-const pgFetch = 2048
+// pgFetch is how many detection rows one fetch of the cursor brings (a
+// variable so that tests can make it small).
+var pgFetch = 2048
 
 // pgLower folds ASCII letters only, as SQLite's lower() does, so that a
 // filter matches the same hosts and tags on both engines.

@@ -47,9 +47,7 @@ type Shared struct {
 	KBSeverity                                                  int
 	Legacy                                                      Legacy
 	JSON                                                        []byte // set by the JSON encoder
-	size                                                        int
-	next                                                        int64  // kbCache: its next use
-	stamp                                                       uint64 // kbCache: its queued item
+	size                                                        int    // what it counts in a kbCache
 }
 
 // Legacy holds what only the old tool's record shape needs.

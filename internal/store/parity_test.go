@@ -142,13 +142,12 @@ func parityStores(t *testing.T, cfg gen.Config, epochs ...int) (lite, pg *Store)
 	return lite, pg
 }
 
-// plain is a Row with its Shared entry's cache bookkeeping left out: what
-// a reader of the row sees.
+// plain is a copy of a Row and of its Shared entry, which the reader may
+// give to later rows: what a reader of the row sees.
 func plain(r *Row) Row {
 	out := *r
 	if r.Shared != nil {
 		s := *r.Shared
-		s.next, s.stamp = 0, 0
 		out.Shared = &s
 	}
 	return out

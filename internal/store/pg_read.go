@@ -49,7 +49,8 @@ func pgLower(e string) string {
 
 type pgReader struct {
 	ctx    context.Context
-	tx     pgx.Tx
+	tx     pgx.Tx // hosts, tags, the plan and the detections' cursor
+	kb     pgx.Tx // KB entries and scores: tx, or a second one in its snapshot
 	cache  *kbCache
 	plan   *plan
 	clock  int64
@@ -120,8 +121,8 @@ func pgTime(t int64) *string {
 
 // pgFindings is Findings on PostgreSQL.
 func (s *Store) pgFindings(ctx context.Context, f Filter, fn func(*Row) error) error {
-	return s.pgRead(ctx, func(tx pgx.Tx) error {
-		r := &pgReader{ctx: ctx, tx: tx, cache: newKBCache(kbCacheBytes)}
+	return s.pgReadPair(ctx, func(tx, kb pgx.Tx) error {
+		r := &pgReader{ctx: ctx, tx: tx, kb: tx, cache: newKBCache(kbCacheBytes)}
 		hosts, err := r.hosts(f)
 		if err != nil {
 			return err
@@ -138,12 +139,16 @@ func (s *Store) pgFindings(ctx context.Context, f Filter, fn func(*Row) error) e
 		if err != nil {
 			return err
 		}
-		send, wait := pgConsumer(fn)
-		// Groups whose findings are in order, waiting for their KB
-		// entries: they are joined a fetch at a time.
-		var ready []group
-		pending := 0
-		emit := func() error {
+		sendRows, waitRows := pipeStage(func(rows []*Row) error {
+			for _, row := range rows {
+				if err := fn(row); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		// join gives groups their KB entries, then hands their findings on.
+		join := func(ready []group) error {
 			var reads []readRow
 			for _, g := range ready {
 				reads = append(reads, g.read...)
@@ -160,9 +165,20 @@ func (s *Store) pgFindings(ctx context.Context, f Filter, fn func(*Row) error) e
 				}
 				out = append(out, g.out...)
 			}
-			ready, pending, r.loaded = ready[:0], 0, nil
-			return send(out)
+			r.loaded = nil
+			return sendRows(out)
 		}
+		sendGroups, waitGroups := join, func(err error) error { return err }
+		if kb != nil {
+			// With a second connection in the snapshot, the entries load
+			// on it while the cursor fetches the next batch.
+			r.kb = kb
+			sendGroups, waitGroups = pipeStage(join)
+		}
+		// Groups whose findings are in order, waiting for their KB
+		// entries: they are joined a fetch at a time.
+		var ready []group
+		pending := 0
 		var g group
 		groupPrefix := ""
 		flush := func() {
@@ -173,6 +189,14 @@ func (s *Store) pgFindings(ctx context.Context, f Filter, fn func(*Row) error) e
 			ready = append(ready, g)
 			pending += len(g.read)
 			g = group{}
+		}
+		emit := func() error {
+			if len(ready) == 0 {
+				return nil
+			}
+			err := sendGroups(ready)
+			ready, pending = nil, 0
+			return err
 		}
 		err = r.each(hosts, where, args, func(d *pgDet) error {
 			h := &hosts[d.rank]
@@ -192,60 +216,90 @@ func (s *Store) pgFindings(ctx context.Context, f Filter, fn func(*Row) error) e
 			flush()
 			err = emit()
 		}
-		return wait(err)
+		return waitRows(waitGroups(err))
 	})
 }
 
-// pgConsumer hands the rows to fn on a goroutine of its own, so that the
-// consumer (an export encoding its records) works while the reader waits
-// for the server, as SQLite's reader does (reader.emitter). send hands on
-// a batch in order; wait ends the hand-off, given the reader's error,
-// once fn has seen every batch sent, and returns fn's error first.
-func pgConsumer(fn func(*Row) error) (send func([]*Row) error, wait func(error) error) {
-	// Two batches in flight keep both sides busy; each holds thousands
-	// of findings with their results text.
-	ch := make(chan []*Row, 2)
+// pipeStage runs fn on a goroutine of its own, for each item sent, in
+// order: the consumer of the findings (an export encoding its records)
+// works while the reader waits for the server, as SQLite's reader does
+// (reader.emitter). send hands on an item; wait ends the hand-off, given
+// the sender's error, once fn has seen every item sent, and returns fn's
+// error first. After fn fails, send returns errStopped.
+func pipeStage[T any](fn func(T) error) (send func(T) error, wait func(error) error) {
+	// Two items in flight keep both sides busy; each holds thousands of
+	// findings with their results text.
+	ch := make(chan T, 2)
 	stop := make(chan struct{})
 	errc := make(chan error, 1)
 	go func() {
 		var err error
-		for rows := range ch {
+		for v := range ch {
 			if err != nil {
 				continue
 			}
-			err = guard.Call(func() error {
-				for _, row := range rows {
-					if err := fn(row); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				close(stop) // the reader stops at its next batch
+			if err = guard.Call(func() error { return fn(v) }); err != nil {
+				close(stop) // the sender stops at its next item
 			}
 		}
 		errc <- err
 	}()
-	send = func(rows []*Row) error {
-		if len(rows) == 0 {
-			return nil
-		}
+	send = func(v T) error {
 		select {
-		case ch <- rows:
+		case ch <- v:
 			return nil
 		case <-stop:
 			return errStopped
 		}
 	}
-	wait = func(rerr error) error {
+	wait = func(serr error) error {
 		close(ch)
 		if err := <-errc; err != nil {
 			return err
 		}
-		return rerr
+		return serr
 	}
 	return send, wait
+}
+
+// pgReadPair is pgRead with a second connection in the same snapshot (an
+// exported snapshot), for a reader that queries while it reads a cursor.
+// When the pool has no connection to spare at once, it does not wait (a
+// few readers holding one each and waiting for a second would never end):
+// fn gets a nil second transaction.
+func (s *Store) pgReadPair(ctx context.Context, fn func(a, b pgx.Tx) error) error {
+	return s.pgRead(ctx, func(a pgx.Tx) error {
+		if st := s.pg.Stat(); st.IdleConns() == 0 && st.TotalConns() >= st.MaxConns() {
+			return fn(a, nil)
+		}
+		var snap string
+		if err := a.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snap); err != nil {
+			return fmt.Errorf("store: exporting the snapshot: %w", err)
+		}
+		actx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		conn, err := s.pg.Acquire(actx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("store: %w", ctx.Err())
+			}
+			return fn(a, nil)
+		}
+		defer conn.Release()
+		b, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err != nil {
+			return fmt.Errorf("store: begin: %w", err)
+		}
+		defer b.Rollback(context.Background())
+		// The id is the server's own (hex digits and dashes).
+		if _, err := b.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+snap+"'"); err != nil {
+			return fmt.Errorf("store: importing the snapshot: %w", err)
+		}
+		if err := fn(a, b); err != nil {
+			return err
+		}
+		return b.Commit(ctx)
+	})
 }
 
 func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(prefix)] == prefix }
@@ -253,7 +307,7 @@ func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(p
 // pgChanged is Changed on PostgreSQL.
 func (s *Store) pgChanged(ctx context.Context, since int64, fn func(*Published) error) error {
 	return s.pgRead(ctx, func(tx pgx.Tx) error {
-		r := &pgReader{ctx: ctx, tx: tx, cache: newKBCache(kbCacheBytes)}
+		r := &pgReader{ctx: ctx, tx: tx, kb: tx, cache: newKBCache(kbCacheBytes)}
 		hosts, err := r.hosts(Filter{})
 		if err != nil {
 			return err
@@ -492,7 +546,7 @@ func (r *pgReader) readAhead(rows []readRow) error {
 	seen := map[[2]int]bool{}
 	for _, rr := range rows {
 		k := [2]int{rr.row.QID, rr.policy}
-		if seen[k] || r.cache.entries[k] != nil {
+		if seen[k] || r.cache.has(k) {
 			continue
 		}
 		seen[k] = true
@@ -514,7 +568,7 @@ func (r *pgReader) readAhead(rows []readRow) error {
 // reader.loadShared does on SQLite: a QID missing from the KB or the
 // scores has empty fields.
 func (r *pgReader) load(qids, policies []int64) (map[[2]int]*Shared, error) {
-	rows, err := r.tx.Query(r.ctx, `SELECT q.qid, q.policy,
+	rows, err := r.kb.Query(r.ctx, `SELECT q.qid, q.policy,
   COALESCE(k.title, ''), COALESCE(k.category, ''), COALESCE(k.vuln_type, ''), COALESCE(k.diagnosis, ''),
   COALESCE(k.consequence, ''), COALESCE(k.solution, ''), COALESCE(k.patchable, 0), COALESCE(k.remote, 0),
   COALESCE(k.vendor_refs, ''), COALESCE(k.severity, 0), COALESCE(k.cves, ''),

@@ -72,7 +72,8 @@ var kbCacheBytes = 48 << 20 // a variable so that tests can make it small
 // host (the table's primary key starts with the host) and sorted per group
 // of hosts whose keys can interleave, so no sort of the whole table is
 // needed. When two hosts share an address, the finding found most
-// recently wins.
+// recently wins. Both engines give the same rows in the same order; on
+// PostgreSQL the reader is pg_read.go's.
 func (s *Store) Findings(ctx context.Context, f Filter, fn func(*Row) error) error {
 	if s.pg != nil {
 		return s.pgFindings(ctx, f, fn)

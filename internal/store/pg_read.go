@@ -15,7 +15,7 @@ import (
 
 // The findings reader on PostgreSQL. It gives exactly the rows SQLite's
 // gives (findings.go), in the same order, from one REPEATABLE READ
-// snapshot, on one connection:
+// snapshot:
 //
 //   - The hosts are listed and sorted in Go, as on SQLite: the order of
 //     keys is that of their bytes, which a database's collation need not
@@ -23,9 +23,11 @@ import (
 //   - Their detections are read in that order, a chunk of hosts at a time,
 //     through a server-side cursor fetched a batch at a time: memory holds
 //     one batch, whatever the size of the store or of a host.
-//   - Between two fetches the connection is free, and the KB entries and
-//     scores the batch needs and the cache lacks are read in one query:
-//     one round trip per batch instead of one per entry. The cache and its
+//   - The KB entries and scores a batch needs and the cache lacks are read
+//     in one query: one round trip per batch instead of one per entry. A
+//     second connection, in the same snapshot (exported by the first),
+//     reads them while the cursor fetches the next batch; without one to
+//     spare, the first reads them between two fetches. The cache and its
 //     plan are SQLite's (kbcache.go). Joining the KB in the cursor's query
 //     would send each QID's text once per finding instead: at 40 findings
 //     a QID on average, forty times the bytes of the KB.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/ncruces/go-sqlite3"
 
 	"qvt/internal/qualys"
@@ -200,6 +201,37 @@ func TestReadPairStartsTogether(t *testing.T) {
 			}
 			if err := q.Close(); err != nil {
 				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// On PostgreSQL the second connection's snapshot is the first's, even
+// when a change commits before the second begins.
+func TestPGReadPairStartsTogether(t *testing.T) {
+	ctx := context.Background()
+	st := pairStore(t, storetest.Postgres(t))
+	defer func(f func()) { pgPairExported = f }(pgPairExported)
+	pgPairExported = func() {
+		if err := st.Write(ctx, func(tx *Tx) error { return tx.PutVulns(titled("new")) }); err != nil {
+			t.Error(err)
+		}
+	}
+	err := st.pgReadPair(ctx, func(a, b pgx.Tx) error {
+		if b == nil {
+			t.Fatal("no second connection, with the pool idle")
+		}
+		for name, tx := range map[string]pgx.Tx{"first": a, "second": b} {
+			var title string
+			if err := tx.QueryRow(ctx, "SELECT title FROM kb_vulns WHERE qid = 1").Scan(&title); err != nil {
+				return err
+			}
+			if title != "old title of 1" {
+				t.Errorf("the %s connection reads %q, committed after the read began", name, title)
 			}
 		}
 		return nil

@@ -264,6 +264,11 @@ func pipeStage[T any](fn func(T) error) (send func(T) error, wait func(error) er
 	return send, wait
 }
 
+// pgPairExported is called when pgReadPair has exported the first
+// connection's snapshot, before the second imports it (a variable so that
+// a test can commit a change in between).
+var pgPairExported = func() {}
+
 // pgReadPair is pgRead with a second connection in the same snapshot (an
 // exported snapshot), for a reader that queries while it reads a cursor.
 // When the pool has no connection to spare at once, it does not wait (a
@@ -278,6 +283,7 @@ func (s *Store) pgReadPair(ctx context.Context, fn func(a, b pgx.Tx) error) erro
 		if err := a.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snap); err != nil {
 			return fmt.Errorf("store: exporting the snapshot: %w", err)
 		}
+		pgPairExported()
 		actx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		conn, err := s.pg.Acquire(actx)
 		cancel()

@@ -47,9 +47,7 @@ type Shared struct {
 	KBSeverity                                                  int
 	Legacy                                                      Legacy
 	JSON                                                        []byte // set by the JSON encoder
-	size                                                        int
-	next                                                        int64  // kbCache: its next use
-	stamp                                                       uint64 // kbCache: its queued item
+	size                                                        int    // what it counts in a kbCache
 }
 
 // Legacy holds what only the old tool's record shape needs.
@@ -74,8 +72,12 @@ var kbCacheBytes = 48 << 20 // a variable so that tests can make it small
 // host (the table's primary key starts with the host) and sorted per group
 // of hosts whose keys can interleave, so no sort of the whole table is
 // needed. When two hosts share an address, the finding found most
-// recently wins.
+// recently wins. Both engines give the same rows in the same order; on
+// PostgreSQL the reader is pg_read.go's.
 func (s *Store) Findings(ctx context.Context, f Filter, fn func(*Row) error) error {
+	if s.pg != nil {
+		return s.pgFindings(ctx, f, fn)
+	}
 	if f.few() {
 		return s.Read(ctx, func(c *sqlite3.Conn) error {
 			r := &reader{c: c, kb: c, cache: newKBCache(kbCacheBytes)}
@@ -219,17 +221,7 @@ FROM detections WHERE host_id = ?1 AND type <> 'Info'` + where)
 		if len(g.read) == 0 {
 			return nil
 		}
-		for _, rr := range g.read {
-			g.out = append(g.out, rr.row)
-		}
-		slices.SortStableFunc(g.out, func(a, b *Row) int {
-			if c := strings.Compare(a.Key, b.Key); c != 0 {
-				return c
-			}
-			// Most recently found first: it is the one kept.
-			return strings.Compare(lastFound(b), lastFound(a))
-		})
-		g.out = slices.CompactFunc(g.out, func(a, b *Row) bool { return a.Key == b.Key })
+		g.settle()
 		err := send(g)
 		g = group{}
 		return err
@@ -320,6 +312,22 @@ func (r *reader) emitter(fn func(*Row) error) (send func(group) error, wait func
 // the consumer's error is the one returned.
 var errStopped = errors.New("store: findings: stopped")
 
+// settle puts a group's findings in key order, one per key: of two hosts
+// with one address, the finding found most recently.
+func (g *group) settle() {
+	for _, rr := range g.read {
+		g.out = append(g.out, rr.row)
+	}
+	slices.SortStableFunc(g.out, func(a, b *Row) int {
+		if c := strings.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		// Most recently found first: it is the one kept.
+		return strings.Compare(lastFound(b), lastFound(a))
+	})
+	g.out = slices.CompactFunc(g.out, func(a, b *Row) bool { return a.Key == b.Key })
+}
+
 func lastFound(r *Row) string {
 	if r.LastFound == nil {
 		return ""
@@ -329,31 +337,7 @@ func lastFound(r *Row) string {
 
 // hosts lists the hosts to read, sorted by key prefix ("<address>:").
 func (r *reader) hosts(f Filter) ([]hostRow, error) {
-	q := `SELECT id, COALESCE(NULLIF(ip, ''), ipv6), COALESCE(NULLIF(fqdn, ''), NULLIF(dns, ''), netbios), os, policy FROM hosts`
-	var args []any
-	var conds []string
-	if len(f.Tags) > 0 {
-		conds = append(conds, "id IN (SELECT host_id FROM host_tags WHERE lower(name) IN ("+strings.TrimSuffix(strings.Repeat("lower(?),", len(f.Tags)), ",")+"))")
-		for _, t := range f.Tags {
-			args = append(args, t)
-		}
-	}
-	if len(f.Hosts) > 0 {
-		var ors []string
-		for _, h := range f.Hosts {
-			if id, err := strconv.ParseInt(h, 10, 64); err == nil {
-				ors = append(ors, "id = ?")
-				args = append(args, id)
-				continue
-			}
-			ors = append(ors, "ip = ? OR ipv6 = ? OR lower(fqdn) = lower(?) OR lower(dns) = lower(?) OR lower(netbios) = lower(?)")
-			args = append(args, h, h, h, h, h)
-		}
-		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
-	}
-	if len(conds) > 0 {
-		q += " WHERE " + strings.Join(conds, " AND ")
-	}
+	q, args := hostsQuery(f, func(e string) string { return "lower(" + e + ")" })
 	st, err := r.prepare(q)
 	if err != nil {
 		return nil, err
@@ -376,13 +360,52 @@ func (r *reader) hosts(f Filter) ([]hostRow, error) {
 	if err := st.Err(); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	sortHosts(hosts)
+	return hosts, nil
+}
+
+// hostsQuery is the query of the hosts a filter selects (? parameters).
+// lower folds the case of an SQL expression: SQLite's lower() folds ASCII
+// letters only, and PostgreSQL's lower() folds more, so PostgreSQL is
+// given one that matches the same hosts and tags.
+func hostsQuery(f Filter, lower func(string) string) (string, []any) {
+	q := `SELECT id, COALESCE(NULLIF(ip, ''), ipv6), COALESCE(NULLIF(fqdn, ''), NULLIF(dns, ''), netbios), os, policy FROM hosts`
+	var args []any
+	var conds []string
+	if len(f.Tags) > 0 {
+		conds = append(conds, "id IN (SELECT host_id FROM host_tags WHERE "+lower("name")+" IN ("+strings.TrimSuffix(strings.Repeat(lower("?")+",", len(f.Tags)), ",")+"))")
+		for _, t := range f.Tags {
+			args = append(args, t)
+		}
+	}
+	if len(f.Hosts) > 0 {
+		var ors []string
+		for _, h := range f.Hosts {
+			if id, err := strconv.ParseInt(h, 10, 64); err == nil {
+				ors = append(ors, "id = ?")
+				args = append(args, id)
+				continue
+			}
+			ors = append(ors, "ip = ? OR ipv6 = ? OR "+lower("fqdn")+" = "+lower("?")+" OR "+lower("dns")+" = "+lower("?")+" OR "+lower("netbios")+" = "+lower("?"))
+			args = append(args, h, h, h, h, h)
+		}
+		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
+	}
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	return q, args
+}
+
+// sortHosts puts hosts in reading order: by key prefix ("<address>:"),
+// compared as bytes, then by id.
+func sortHosts(hosts []hostRow) {
 	slices.SortFunc(hosts, func(a, b hostRow) int {
 		if c := strings.Compare(a.addr+":", b.addr+":"); c != 0 {
 			return c
 		}
 		return int(a.id - b.id)
 	})
-	return hosts, nil
 }
 
 // withTags gives each host its tags: for a few hosts, a query each; for
@@ -422,6 +445,29 @@ func (r *reader) withTags(hosts []hostRow) error {
 // detectionFilter turns the detection filters into SQL, numbering
 // parameters from ?2 (?1 is the host id).
 func (r *reader) detectionFilter(f Filter) (string, []any, error) {
+	return detectionFilter(f, r.cveQIDs)
+}
+
+// cveQIDs lists the QIDs whose KB entry lists the CVE (upper case).
+func (r *reader) cveQIDs(cve string) ([]int, error) {
+	st, err := r.prepare("SELECT DISTINCT qid FROM kb_cves WHERE cve_id = ?")
+	if err != nil {
+		return nil, err
+	}
+	st.BindText(1, cve)
+	var qids []int
+	for st.Step() {
+		qids = append(qids, st.ColumnInt(0))
+	}
+	if err := st.Err(); err != nil {
+		return nil, err
+	}
+	return qids, nil
+}
+
+// detectionFilter is the detection filters as SQL on both engines;
+// cveQIDs looks up the QIDs of a CVE.
+func detectionFilter(f Filter, cveQIDs func(cve string) ([]int, error)) (string, []any, error) {
 	var sb strings.Builder
 	var args []any
 	in := func(col string, vals []any) {
@@ -504,25 +550,18 @@ func (r *reader) detectionFilter(f Filter) (string, []any, error) {
 	}
 	qids := slices.Clone(f.QIDs)
 	if len(f.CVEs) > 0 {
-		st, err := r.prepare("SELECT DISTINCT qid FROM kb_cves WHERE cve_id = ?")
-		if err != nil {
-			return "", nil, err
-		}
-		var cveQIDs []int
+		var found []int
 		for _, c := range f.CVEs {
-			st.BindText(1, strings.ToUpper(strings.TrimSpace(c)))
-			for st.Step() {
-				cveQIDs = append(cveQIDs, st.ColumnInt(0))
-			}
-			if err := st.Err(); err != nil {
+			qs, err := cveQIDs(strings.ToUpper(strings.TrimSpace(c)))
+			if err != nil {
 				return "", nil, err
 			}
-			st.Reset()
+			found = append(found, qs...)
 		}
 		if len(qids) > 0 {
-			qids = slices.DeleteFunc(qids, func(q int) bool { return !slices.Contains(cveQIDs, q) })
+			qids = slices.DeleteFunc(qids, func(q int) bool { return !slices.Contains(found, q) })
 		} else {
-			qids = cveQIDs
+			qids = found
 		}
 		if len(qids) == 0 {
 			qids = []int{-1} // no QID lists these CVEs: match nothing
@@ -599,7 +638,13 @@ func (r *reader) join(rr readRow) error {
 	if err != nil {
 		return err
 	}
-	f := &rr.row.Finding
+	joinShared(&rr.row.Finding, kb)
+	rr.row.Shared = kb
+	return nil
+}
+
+// joinShared copies a finding's KB and score fields from its entry.
+func joinShared(f *finding.Finding, kb *Shared) {
 	if f.Severity == 0 {
 		f.Severity = kb.KBSeverity
 	}
@@ -609,8 +654,6 @@ func (r *reader) join(rr readRow) error {
 	f.VendorRefs, f.CVEs = kb.VendorRefs, kb.CVEs
 	f.CVEID, f.CVSSVersion, f.CVSSVector = kb.CVEID, kb.Version, kb.Vector
 	f.Base, f.Temporal, f.EnvScore = kb.Base, kb.Temporal, kb.Env
-	rr.row.Shared = kb
-	return nil
 }
 
 func optTime(st *sqlite3.Stmt, i int) *string {
@@ -701,9 +744,14 @@ FROM kb_vulns WHERE qid = ?`); err != nil {
 	if err != nil {
 		return nil, fmt.Errorf("store: qid %d: %w", qid, err)
 	}
+	e.setSize()
+	return e, nil
+}
+
+// setSize sets what the entry counts in a kbCache.
+func (e *Shared) setSize() {
 	e.size = 2 * (256 + len(e.Title) + len(e.Category) + len(e.Diagnosis) + len(e.Consequence) + len(e.Solution) +
 		32*(len(e.VendorRefs)+len(e.CVEs)) + len(e.Vector))
-	return e, nil
 }
 
 func optFloat(st *sqlite3.Stmt, i int) *float64 {

@@ -3,20 +3,33 @@ package store
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/ncruces/go-sqlite3"
 
 	"qvt/internal/qualys"
+	"qvt/internal/store/storetest"
 )
 
-// pairStore is a store of 40 hosts, each with QIDs 1 to 5.
-func pairStore(t *testing.T) *Store {
+// openAt opens a new store at loc (a file or a postgres:// URL), closed
+// when the test ends.
+func openAt(tb testing.TB, loc string) *Store {
+	tb.Helper()
+	st, err := Open(context.Background(), loc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
+}
+
+// pairStore is a store of 40 hosts, each with QIDs 1 to 5, at loc.
+func pairStore(t *testing.T, loc string) *Store {
 	t.Helper()
-	ctx := context.Background()
-	st := tempStore(t)
 	var hs []HostRecord
 	for id := int64(1); id <= 40; id++ {
 		h := &qualys.Host{ID: id, IP: "10.0.1." + itoa(id)}
@@ -26,16 +39,12 @@ func pairStore(t *testing.T) *Store {
 		}
 		hs = append(hs, HostRecord{Host: h})
 	}
-	err := st.Write(ctx, func(tx *Tx) error {
+	return fillAt(t, loc, func(tx *Tx) error {
 		if err := tx.PutVulns(titled("old")); err != nil {
 			return err
 		}
 		return tx.PutHosts(hs, 1_700_000_000)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
 }
 
 func titled(version string) []*qualys.Vuln {
@@ -46,13 +55,17 @@ func titled(version string) []*qualys.Vuln {
 	return vs
 }
 
-// A whole list loads KB entries on a second connection: it reads the same
-// snapshot as the detections, even when the KB changes midway.
-func TestFindingsOneSnapshot(t *testing.T) {
+// A whole list reads one snapshot: the KB entries it loads (on SQLite on a
+// second connection, on PostgreSQL between fetches of its cursor) are
+// those of the detections' moment, even when the KB changes midway.
+func TestFindingsOneSnapshot(t *testing.T) { storetest.Run(t, testFindingsOneSnapshot) }
+
+func testFindingsOneSnapshot(t *testing.T, loc string) {
 	ctx := context.Background()
-	st := pairStore(t)
-	defer func(b int) { kbCacheBytes = b }(kbCacheBytes)
+	st := pairStore(t, loc)
+	defer func(b, f int) { kbCacheBytes, pgFetch = b, f }(kbCacheBytes, pgFetch)
 	kbCacheBytes = 300 // about one entry: most rows load theirs
+	pgFetch = 16       // PostgreSQL loads a batch's entries after the change
 	n := 0
 	err := st.Findings(ctx, Filter{}, func(r *Row) error {
 		if n == 0 {
@@ -84,11 +97,13 @@ func TestFindingsOneSnapshot(t *testing.T) {
 	}
 }
 
-// While a writer holds the store (a long import), a whole list is read on
-// one connection, without waiting for the writer.
-func TestFindingsBesideAWriter(t *testing.T) {
+// While a writer holds the store (a long import), a whole list is read
+// without waiting for the writer, and without its uncommitted changes.
+func TestFindingsBesideAWriter(t *testing.T) { storetest.Run(t, testFindingsBesideAWriter) }
+
+func testFindingsBesideAWriter(t *testing.T, loc string) {
 	ctx := context.Background()
-	st := pairStore(t)
+	st := pairStore(t, loc)
 	holding, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error)
 	go func() {
@@ -127,9 +142,11 @@ func TestFindingsBesideAWriter(t *testing.T) {
 }
 
 // When the consumer fails, the read stops and returns its error.
-func TestFindingsConsumerFails(t *testing.T) {
+func TestFindingsConsumerFails(t *testing.T) { storetest.Run(t, testFindingsConsumerFails) }
+
+func testFindingsConsumerFails(t *testing.T, loc string) {
 	ctx := context.Background()
-	st := pairStore(t)
+	st := pairStore(t, loc)
 	boom := errors.New("disk full")
 	n := 0
 	err := st.Findings(ctx, Filter{}, func(r *Row) error {
@@ -162,10 +179,10 @@ func TestFindingsConsumerFails(t *testing.T) {
 }
 
 // The second connection's snapshot starts with the first's, not at its
-// own first read.
+// own first read. (SQLite's: PostgreSQL reads on one connection.)
 func TestReadPairStartsTogether(t *testing.T) {
 	ctx := context.Background()
-	st := pairStore(t)
+	st := pairStore(t, filepath.Join(t.TempDir(), "qvt.db"))
 	err := st.readPair(ctx, func(a, b *sqlite3.Conn) error {
 		if b == nil {
 			t.Fatal("no second connection, with no writer about")
@@ -184,6 +201,37 @@ func TestReadPairStartsTogether(t *testing.T) {
 			}
 			if err := q.Close(); err != nil {
 				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// On PostgreSQL the second connection's snapshot is the first's, even
+// when a change commits before the second begins.
+func TestPGReadPairStartsTogether(t *testing.T) {
+	ctx := context.Background()
+	st := pairStore(t, storetest.Postgres(t))
+	defer func(f func()) { pgPairExported = f }(pgPairExported)
+	pgPairExported = func() {
+		if err := st.Write(ctx, func(tx *Tx) error { return tx.PutVulns(titled("new")) }); err != nil {
+			t.Error(err)
+		}
+	}
+	err := st.pgReadPair(ctx, func(a, b pgx.Tx) error {
+		if b == nil {
+			t.Fatal("no second connection, with the pool idle")
+		}
+		for name, tx := range map[string]pgx.Tx{"first": a, "second": b} {
+			var title string
+			if err := tx.QueryRow(ctx, "SELECT title FROM kb_vulns WHERE qid = 1").Scan(&title); err != nil {
+				return err
+			}
+			if title != "old title of 1" {
+				t.Errorf("the %s connection reads %q, committed after the read began", name, title)
 			}
 		}
 		return nil

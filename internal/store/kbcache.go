@@ -70,32 +70,43 @@ func (p *plan) use(qid int, rank int32) int64 {
 
 // kbCache is a bounded cache of Shared entries keyed by (qid, policy).
 // Each entry carries a priority, its next use: the entry with the largest
-// is evicted first.
+// is evicted first. The bookkeeping is the cache's own, not the entry's:
+// on PostgreSQL the findings that point at an entry are consumed on
+// another goroutine while the cache goes on.
 type kbCache struct {
 	max     int
 	bytes   int
-	entries map[[2]int]*Shared
+	entries map[[2]int]*kbEntry
 	queue   nextUses
 	stamps  uint64 // tells a queued item from later ones of the same key
 }
 
-func newKBCache(max int) *kbCache {
-	return &kbCache{max: max, entries: map[[2]int]*Shared{}}
+type kbEntry struct {
+	e     *Shared
+	next  int64  // its next use
+	stamp uint64 // its queued item
 }
+
+func newKBCache(max int) *kbCache {
+	return &kbCache{max: max, entries: map[[2]int]*kbEntry{}}
+}
+
+// has tells whether the cache holds the entry of k.
+func (c *kbCache) has(k [2]int) bool { return c.entries[k] != nil }
 
 // get returns a cached entry and gives it its next use; an entry not
 // needed again leaves.
 func (c *kbCache) get(k [2]int, next int64) *Shared {
-	e, ok := c.entries[k]
+	en, ok := c.entries[k]
 	if !ok {
 		return nil
 	}
 	if next == never {
-		c.drop(k, e)
-		return e
+		c.drop(k, en)
+		return en.e
 	}
-	c.setNext(k, e, next)
-	return e
+	c.setNext(k, en, next)
+	return en.e
 }
 
 // put offers a loaded entry. It stays out if it is not needed again, or if
@@ -111,22 +122,23 @@ func (c *kbCache) put(k [2]int, e *Shared, next int64) {
 		}
 		c.drop(lk, le)
 	}
-	c.entries[k] = e
+	en := &kbEntry{e: e}
+	c.entries[k] = en
 	c.bytes += e.size
-	c.setNext(k, e, next)
+	c.setNext(k, en, next)
 }
 
-func (c *kbCache) setNext(k [2]int, e *Shared, next int64) {
-	e.next = next
+func (c *kbCache) setNext(k [2]int, en *kbEntry, next int64) {
+	en.next = next
 	c.stamps++
-	e.stamp = c.stamps
-	c.queue.push(nextUse{next: next, key: k, stamp: e.stamp})
+	en.stamp = c.stamps
+	c.queue.push(nextUse{next: next, key: k, stamp: en.stamp})
 	// Each use queues a new item and leaves the old one stale; rebuild
 	// the queue before the stale ones outnumber the live ones.
 	if len(c.queue) > 2*len(c.entries)+1024 {
 		c.queue = c.queue[:0]
-		for k, e := range c.entries {
-			c.queue = append(c.queue, nextUse{next: e.next, key: k, stamp: e.stamp})
+		for k, en := range c.entries {
+			c.queue = append(c.queue, nextUse{next: en.next, key: k, stamp: en.stamp})
 		}
 		c.queue.init()
 	}
@@ -134,19 +146,19 @@ func (c *kbCache) setNext(k [2]int, e *Shared, next int64) {
 
 // latest returns the cached entry whose next use is the latest. The cache
 // must not be empty.
-func (c *kbCache) latest() ([2]int, *Shared, int64) {
+func (c *kbCache) latest() ([2]int, *kbEntry, int64) {
 	for {
 		top := c.queue[0]
-		if e, ok := c.entries[top.key]; ok && e.stamp == top.stamp {
-			return top.key, e, top.next
+		if en, ok := c.entries[top.key]; ok && en.stamp == top.stamp {
+			return top.key, en, top.next
 		}
 		c.queue.pop()
 	}
 }
 
-func (c *kbCache) drop(k [2]int, e *Shared) {
+func (c *kbCache) drop(k [2]int, en *kbEntry) {
 	delete(c.entries, k)
-	c.bytes -= e.size
+	c.bytes -= en.e.size
 }
 
 type nextUse struct {

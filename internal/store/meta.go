@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/ncruces/go-sqlite3/driver"
 
 	"qvt/internal/version"
@@ -71,12 +72,7 @@ func (s *Store) Origin(ctx context.Context) (Origin, error) {
 // store says so.
 func ReadOrigin(ctx context.Context, path string) (Origin, error) {
 	if IsPostgres(path) {
-		st, err := OpenWith(ctx, path, Options{})
-		if err != nil {
-			return Origin{}, err
-		}
-		defer st.Close()
-		return st.Origin(ctx)
+		return readOriginPG(ctx, path)
 	}
 	exists, err := Exists(path)
 	if err != nil {
@@ -99,6 +95,58 @@ func ReadOrigin(ctx context.Context, path string) (Origin, error) {
 		return Origin{}, fmt.Errorf("store: %s is an SQLite database but not a qvt store", path)
 	}
 	return s.Origin(ctx)
+}
+
+// readOriginPG is ReadOrigin on PostgreSQL: read-only, so that an older
+// schema is read as it is, not upgraded.
+func readOriginPG(ctx context.Context, loc string) (Origin, error) {
+	var o Origin
+	err := pgReadOnly(ctx, loc, func(tx pgx.Tx) error {
+		var reg *string
+		if err := tx.QueryRow(ctx, "SELECT to_regclass('meta')::text").Scan(&reg); err != nil {
+			return fmt.Errorf("store: %s: %w", Shown(loc), err)
+		}
+		if reg == nil {
+			return fmt.Errorf("store: %s: %w", Shown(loc), ErrNoStore)
+		}
+		rows, err := tx.Query(ctx, "SELECT name, value FROM meta WHERE name IN ($1, $2, $3)", metaCreatedBy, metaCreatedAt, metaCreatedVersion)
+		if err != nil {
+			return fmt.Errorf("store: %s: %w", Shown(loc), err)
+		}
+		defer rows.Close()
+		n := 0
+		var name, value, at string
+		for rows.Next() {
+			if err := rows.Scan(&name, &value); err != nil {
+				return fmt.Errorf("store: %s: %w", Shown(loc), err)
+			}
+			n++
+			switch name {
+			case metaCreatedBy:
+				o.By = value
+			case metaCreatedAt:
+				at = value
+			case metaCreatedVersion:
+				o.Version = value
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("store: %s: %w", Shown(loc), err)
+		}
+		if n == 0 {
+			// An empty meta table is no store (pgHasStore).
+			var some bool
+			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM meta)").Scan(&some); err != nil {
+				return fmt.Errorf("store: %s: %w", Shown(loc), err)
+			}
+			if !some {
+				return fmt.Errorf("store: %s: %w", Shown(loc), ErrNoStore)
+			}
+		}
+		o.At, _ = time.Parse(time.RFC3339, at) // zero when absent
+		return nil
+	})
+	return o, err
 }
 
 // Subscription is the Qualys subscription whose data fills a store: its
@@ -157,12 +205,14 @@ func (s *Store) SetSubscription(ctx context.Context, sub Subscription) error {
 // HasHosts tells whether the store holds any host: whether a subscription
 // has filled it yet.
 func (s *Store) HasHosts(ctx context.Context) (bool, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM hosts)").Scan(&n)
+	// A bool: PostgreSQL's EXISTS is one, SQLite's an integer that
+	// database/sql converts.
+	var ok bool
+	err := s.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM hosts)").Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("store: %s: %w", s.path, err)
 	}
-	return n != 0, nil
+	return ok, nil
 }
 
 func (s *Store) setMeta(ctx context.Context, name, value string) error {

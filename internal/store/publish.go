@@ -45,8 +45,12 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 
 // Changed calls fn for every finding (Info detections excluded) changed
 // after revision since, host by host; since 0 gives them all. It reads one
-// snapshot: changes committed meanwhile wait for the next call.
+// snapshot (on PostgreSQL a REPEATABLE READ transaction): changes
+// committed meanwhile wait for the next call.
 func (s *Store) Changed(ctx context.Context, since int64, fn func(*Published) error) error {
+	if s.pg != nil {
+		return s.pgChanged(ctx, since, fn)
+	}
 	return s.Read(ctx, func(c *sqlite3.Conn) error {
 		r := &reader{c: c, kb: c, cache: newKBCache(kbCacheBytes)}
 		defer r.close()

@@ -24,9 +24,11 @@ type Summary struct {
 func (s *Store) Summarize(ctx context.Context, today time.Time) (Summary, error) {
 	day := today.UTC().Format("2006-01-02")
 	soon := today.UTC().AddDate(0, 0, 7).Format("2006-01-02")
+	// Counts of conditions as sums of CASE: PostgreSQL has no sum of a
+	// boolean.
 	rows, err := s.db.QueryContext(ctx, `SELECT status, vuln_score, closed, count(*),
-  sum(closed = '' AND breach_date <> '' AND breach_date < ?),
-  sum(closed = '' AND breach_date >= ? AND breach_date <= ?)
+  sum(CASE WHEN closed = '' AND breach_date <> '' AND breach_date < ? THEN 1 ELSE 0 END),
+  sum(CASE WHEN closed = '' AND breach_date >= ? AND breach_date <= ? THEN 1 ELSE 0 END)
 FROM detections WHERE type <> 'Info' GROUP BY status, vuln_score, closed`, day, day, soon)
 	if err != nil {
 		return Summary{}, fmt.Errorf("store: summary: %w", err)

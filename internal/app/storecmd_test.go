@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -132,7 +133,7 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	if got != want {
 		t.Errorf("the round trip's tables differ from the source's:\n%s", firstDiff(want, got))
 	}
-	if !mapsEqual(gotCounts, counts) {
+	if !maps.Equal(gotCounts, counts) {
 		t.Errorf("rows per table: %v, want %v", gotCounts, counts)
 	}
 	for _, format := range []string{"json", "ndjson", "csv", "legacy"} {
@@ -162,18 +163,6 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 			t.Errorf("%s: the next id is %d, want %d", tb, next, max+1)
 		}
 	}
-}
-
-func mapsEqual(a, b map[string]int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func firstDiff(want, got string) string {

@@ -186,16 +186,19 @@ func parseHolder(name string) Holder {
 // the URL.
 func redactErr(err error, loc string) error {
 	msg := err.Error()
-	clean := hidePassword(msg, loc)
+	clean := HidePassword(msg, loc)
 	if clean == msg {
 		return err
 	}
 	return errors.New(clean)
 }
 
-// hidePassword is msg with every occurrence of the password of the URL
-// loc masked.
-func hidePassword(msg, loc string) string {
+// HidePassword is msg with every occurrence of the password of the
+// PostgreSQL URL loc masked, for messages that may quote the URL as given.
+func HidePassword(msg, loc string) string {
+	if !IsPostgres(loc) {
+		return msg
+	}
 	u, err := url.Parse(loc)
 	if err != nil {
 		return msg

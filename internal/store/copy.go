@@ -149,7 +149,12 @@ func copyStore(ctx context.Context, src, dst *Store, opt CopyOptions) (*CopyResu
 	}
 	if dst.pg != nil {
 		// Fresh statistics, or the planner guesses for the first queries.
-		if _, err := dst.pg.Exec(ctx, "ANALYZE"); err != nil {
+		// The store's tables only: the database may hold much else.
+		quoted := make([]string, len(res.Tables))
+		for i, t := range res.Tables {
+			quoted[i] = quoteIdent(t.Name)
+		}
+		if _, err := dst.pg.Exec(ctx, "ANALYZE "+strings.Join(quoted, ", ")); err != nil {
 			return nil, fmt.Errorf("store: %s: analyze: %w", dst.path, err)
 		}
 	}

@@ -116,6 +116,13 @@ func TestPostgresLockRoute(t *testing.T) {
 		t.Errorf("rescore over the lock route while it is held: exit %d, %q", code, errs)
 	}
 	l.Release()
+	// A route to another schema would lock nothing the store's writers
+	// lock: refused.
+	elsewhere := storetest.Postgres(t)
+	code, _, errs = qvt(t, map[string]string{"QVT_DB": pg, "QVT_DB_LOCK": elsewhere}, "rescore")
+	if code != 1 || !strings.Contains(errs, "the writer lock's route") {
+		t.Errorf("a lock route to another schema: exit %d, %q", code, errs)
+	}
 	code, _, errs = qvt(t, map[string]string{"QVT_DB": pg, "QVT_DB_LOCK": "./not-a-url"}, "rescore")
 	if code != 1 || !strings.Contains(errs, "not a postgres:// URL") {
 		t.Errorf("a lock route that is no URL: exit %d, %q", code, errs)

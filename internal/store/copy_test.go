@@ -162,3 +162,36 @@ func TestCopyRefusesAnOlderSchema(t *testing.T) {
 		t.Error("a refused copy left a new target behind")
 	}
 }
+
+// Empty leaves a store without a row, its schema in place.
+func TestEmpty(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, loc string) {
+		ctx := context.Background()
+		mappings(t, loc, 5)
+		if err := Empty(ctx, loc); err != nil {
+			t.Fatal(err)
+		}
+		in, err := ReadInfo(ctx, loc)
+		if IsPostgres(loc) {
+			// No meta row: no store, until a maker opens it again.
+			if err == nil {
+				t.Fatalf("an emptied PostgreSQL store still reads as one: %+v", in)
+			}
+			st, err := OpenWith(ctx, loc, Options{Create: true, Maker: "demo"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+			if in, err = ReadInfo(ctx, loc); err != nil {
+				t.Fatal(err)
+			}
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		for _, tb := range in.Tables {
+			if tb.Rows != 0 && tb.Name != "meta" {
+				t.Errorf("%s has %d rows after Empty", tb.Name, tb.Rows)
+			}
+		}
+	})
+}

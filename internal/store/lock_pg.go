@@ -111,6 +111,18 @@ func lockPG(ctx context.Context, loc, via string, opt LockOptions) (WriteLock, e
 	if err := conn.QueryRow(ctx, "SELECT current_database(), COALESCE(current_schema(), '')").Scan(&db, &schema); err != nil {
 		return nil, fmt.Errorf("store: %s: writer lock: %w", shown, err)
 	}
+	if via != "" {
+		// The lock's route must reach the store itself: another database
+		// or schema would lock another key, and exclude nobody.
+		sdb, sschema, err := pgWhere(ctx, loc)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: %w", shown, err)
+		}
+		if sdb != db || sschema != schema {
+			return nil, fmt.Errorf("store: the writer lock's route %s reaches database %s, schema %s; the store %s is in database %s, schema %s",
+				Shown(via), db, schema, shown, sdb, sschema)
+		}
+	}
 	key := pgLockKey(db, schema)
 	called := false
 	for {
@@ -210,4 +222,22 @@ func HidePassword(msg, loc string) string {
 		msg = strings.ReplaceAll(msg, p, "xxxxx")
 	}
 	return msg
+}
+
+// pgWhere is the database and schema the URL loc reaches.
+func pgWhere(ctx context.Context, loc string) (db, schema string, err error) {
+	cfg, err := pgx.ParseConfig(loc)
+	if err != nil {
+		return "", "", errors.New("not a valid PostgreSQL URL")
+	}
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(cctx, cfg)
+	if err != nil {
+		return "", "", redactErr(err, loc)
+	}
+	defer conn.Close(context.Background())
+	err = conn.QueryRow(cctx, "SELECT current_database(), COALESCE(current_schema(), '')").Scan(&db, &schema)
+	return db, schema, err
 }

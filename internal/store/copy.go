@@ -220,7 +220,7 @@ func copyInto(ctx context.Context, q *Snap, tx *Tx, res *CopyResult, progress Co
 }
 
 func copyTable(ctx context.Context, q *Snap, tx *Tx, t TableInfo, progress CopyProgress) (err error) {
-	if progress != nil {
+	if progress != nil && t.Rows > 0 { // an empty table needs no bar
 		progress.Start(t.Name, int(t.Rows))
 		defer func() { progress.Done(t.Name, err) }()
 	}
@@ -271,7 +271,7 @@ func copyTable(ctx context.Context, q *Snap, tx *Tx, t TableInfo, progress CopyP
 			return err
 		}
 		done++
-		if done%copyBatch == 0 && progress != nil {
+		if done%copyBatch == 0 && progress != nil && t.Rows > 0 {
 			progress.Add(t.Name, copyBatch)
 		}
 		return nil
@@ -282,7 +282,7 @@ func copyTable(ctx context.Context, q *Snap, tx *Tx, t TableInfo, progress CopyP
 	if err != nil {
 		return err
 	}
-	if progress != nil && done%copyBatch != 0 {
+	if progress != nil && t.Rows > 0 && done%copyBatch != 0 {
 		progress.Add(t.Name, int(done%copyBatch))
 	}
 	if done != t.Rows {

@@ -76,8 +76,14 @@ func TestCopyBatches(t *testing.T) {
 				if rec.totals["publish_map"] != n || rec.added["publish_map"] != n || rec.done["publish_map"] != nil {
 					t.Errorf("progress of publish_map: total %d, added %d, done %v; want %d", rec.totals["publish_map"], rec.added["publish_map"], rec.done["publish_map"], n)
 				}
-				if len(rec.done) != len(res.Tables) {
-					t.Errorf("progress heard of %d tables, the copy copied %d", len(rec.done), len(res.Tables))
+				filled := 0
+				for _, tb := range res.Tables {
+					if tb.Rows > 0 {
+						filled++
+					}
+				}
+				if len(rec.done) != filled {
+					t.Errorf("progress heard of %d tables, the copy filled %d", len(rec.done), filled)
 				}
 				st, err := OpenWith(ctx, dst, Options{})
 				if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -58,6 +59,7 @@ type env struct {
 	wait           bool            // --wait: wait for the store's writer lock
 	adopt          bool            // --adopt: the store follows another Qualys subscription
 	lock           store.WriteLock // held by a writing command until Run returns
+	urlSecrets     []string        // passwords of store URLs given as flags (store copy)
 }
 
 // Run runs qvt with args (without the program name) and returns the exit
@@ -199,7 +201,7 @@ The old tool's flags still work: -p (sync and publish), -f (full sync), -v.`,
 	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&e.configPath, "config", "", "configuration file (YAML; default $QVT_CONFIG)")
-	pf.StringVar(&e.dbFlag, "db", "", "store: SQLite file path (default $QVT_DB, else ./qvt.db)")
+	pf.StringVar(&e.dbFlag, "db", "", "store: SQLite file path or postgres:// URL (default $QVT_DB, else ./qvt.db)")
 	pf.BoolVarP(&e.verbose, "verbose", "v", false, "log what happens, in detail")
 	pf.StringVar(&e.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance reports)")
 	pf.MarkHidden("cpuprofile")
@@ -219,6 +221,7 @@ The old tool's flags still work: -p (sync and publish), -f (full sync), -v.`,
 		e.serveCommand(),
 		e.simCommand(),
 		e.doctorCommand(),
+		e.storeCommand(),
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
@@ -260,7 +263,7 @@ func (e *env) setup(cmd *cobra.Command) error {
 		level = slog.LevelError
 		e.stdout = io.Discard
 	}
-	e.log = slog.New(newRedactingHandler(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}), cfg.Secrets()))
+	e.log = slog.New(newRedactingHandler(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}), e.secrets()))
 	if e.cpuProfile != "" {
 		f, err := os.Create(e.cpuProfile)
 		if err != nil {
@@ -276,10 +279,17 @@ func (e *env) setup(cmd *cobra.Command) error {
 }
 
 func (e *env) secrets() []string {
+	s := slices.Clone(e.urlSecrets)
 	if e.cfg == nil {
-		return nil
+		return s
 	}
-	return e.cfg.Secrets()
+	if p := urlPassword(e.cfg.DB); p != "" {
+		s = append(s, p)
+	}
+	if p := urlPassword(e.getenv("QVT_DB_LOCK")); p != "" {
+		s = append(s, p)
+	}
+	return append(s, e.cfg.Secrets()...)
 }
 
 func buildVersion() string { return version.String() }

@@ -74,7 +74,7 @@ retries.`,
 			// The double has no NVD rate limit; spare the demo NVD's 6 s pace.
 			sf.nvdWindow = time.Millisecond
 			fmt.Fprintf(e.stdout, "qvt demo: API double on %s (%d hosts, %d QIDs, %d CVEs); store %s\n\n",
-				base, f.data.Hosts, f.data.QIDs, f.data.CVEs, e.cfg.DB)
+				base, f.data.Hosts, f.data.QIDs, f.data.CVEs, store.Shown(e.cfg.DB))
 			if err := e.runSync(ctx, sf); err != nil {
 				return fmt.Errorf("demo: %w", err)
 			}
@@ -85,8 +85,10 @@ retries.`,
 			}
 			// The dashboard only reads: another qvt may write meanwhile.
 			e.unlockStore()
-			fmt.Fprintf(e.stdout, "\nNext: qvt --db %s export --status open --min-rating High --format csv -o open-high.csv\n", e.cfg.DB)
-			fmt.Fprintf(e.stdout, "      qvt --db %s history <a key from open-high.csv>\n", e.cfg.DB)
+			// A URL's password is not printed: the user has it.
+			db := shellWord(store.Shown(e.cfg.DB))
+			fmt.Fprintf(e.stdout, "\nNext: qvt --db %s export --status open --min-rating High --format csv -o open-high.csv\n", db)
+			fmt.Fprintf(e.stdout, "      qvt --db %s history <a key from open-high.csv>\n", db)
 			if noServe {
 				return nil
 			}
@@ -125,7 +127,21 @@ func (e *env) freshDemoStore(ctx context.Context) error {
 			// Demos before stores recorded their maker made such stores too.
 			hint = "remove it yourself if an older qvt's demo made it, or " + hint
 		}
-		return fmt.Errorf("%s holds %s, not the demo: refusing to replace it (%s)", e.cfg.DB, o, hint)
+		return fmt.Errorf("%s holds %s, not the demo: refusing to replace it (%s)", store.Shown(e.cfg.DB), o, hint)
+	}
+	if store.IsPostgres(e.cfg.DB) {
+		// A database is not removed: the demo's store is emptied, and
+		// made the demo's again.
+		if err == nil {
+			if err := store.Empty(ctx, e.cfg.DB); err != nil {
+				return err
+			}
+		}
+		st, err := store.OpenWith(ctx, e.cfg.DB, store.Options{Create: true, Maker: "demo", Writer: true})
+		if err != nil {
+			return err
+		}
+		return st.Close()
 	}
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		if err := os.Remove(e.cfg.DB + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {

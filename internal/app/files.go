@@ -30,7 +30,7 @@ func (e *env) openStore(ctx context.Context) (*store.Store, error) {
 // noStore rewrites store.ErrNoStore as what to do about it.
 func (e *env) noStore(err error) error {
 	if errors.Is(err, store.ErrNoStore) {
-		return fmt.Errorf("no store at %s (run qvt sync or qvt import first)", e.cfg.DB)
+		return fmt.Errorf("no store at %s (run qvt sync or qvt import first)", store.Shown(e.cfg.DB))
 	}
 	return err
 }
@@ -62,6 +62,7 @@ func (e *env) lockStore(ctx context.Context) error {
 	l, err := store.LockWriter(ctx, e.cfg.DB, store.LockOptions{
 		Command: e.command,
 		Wait:    e.wait,
+		Via:     e.lockVia(e.cfg.DB),
 		Waiting: func(busy *store.BusyError) {
 			e.log.Info("waiting for the store", "reason", busy.Error())
 		},
@@ -118,7 +119,7 @@ func (e *env) checkSubscription(ctx context.Context, st *store.Store) error {
 		}
 		if filled {
 			return fmt.Errorf("sync: %s holds the Qualys subscription of %s; this sync is for %s: "+
-				"refusing to mix them (--adopt if the store is to follow the new subscription, or another --db)", e.cfg.DB, was, now)
+				"refusing to mix them (--adopt if the store is to follow the new subscription, or another --db)", store.Shown(e.cfg.DB), was, now)
 		}
 	}
 	if !was.IsZero() {

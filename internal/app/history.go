@@ -38,7 +38,7 @@ key <address>:<qid>:<port>.`,
 				return fmt.Errorf("history: %w", err)
 			}
 			if len(lives) == 0 {
-				return fmt.Errorf("history: no finding %s in %s", args[0], e.cfg.DB)
+				return fmt.Errorf("history: no finding %s in %s", args[0], store.Shown(e.cfg.DB))
 			}
 			for i, l := range lives {
 				if i > 0 {

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"qvt/internal/config"
+	"qvt/internal/store"
 )
 
 // envNames are the environment variables that set configuration keys:
@@ -201,6 +202,10 @@ func showValue(path string, v *yaml.Node, cfg *config.Config) string {
 	}
 	if path == "mysql.dsn" {
 		return maskDSN(cfg.MySQL.DSN)
+	}
+	if path == "db" {
+		// A PostgreSQL URL may hold its password.
+		return shorten(store.Shown(cfg.DB))
 	}
 	if v.Kind == yaml.ScalarNode {
 		return shorten(v.Value)

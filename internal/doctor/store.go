@@ -23,8 +23,8 @@ const exploitable = "it holds what is exploitable, and where"
 // warning (nothing is created), then its engine, schema, size,
 // permissions, subscription and last sync runs.
 func Store(ctx context.Context, path string, now time.Time) []Check {
-	if strings.HasPrefix(path, "postgres://") || strings.HasPrefix(path, "postgresql://") {
-		return []Check{fail("store", "set --db or QVT_DB to a file path", "PostgreSQL stores are not supported by this build")}
+	if store.IsPostgres(path) {
+		return postgresStore(ctx, path, now)
 	}
 	fi, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -67,6 +67,42 @@ func Store(ctx context.Context, path string, now time.Time) []Check {
 	if werr == nil && wal.Mode().Perm()&0o077 != 0 {
 		checks = append(checks, Permissions("store", "write-ahead log", path+"-wal", exploitable, wal.Mode()))
 	}
+	return append(checks, facts(f, now)...)
+}
+
+// postgresStore reports on the PostgreSQL store at loc, read-only: its
+// server, schema and size, then what facts says.
+func postgresStore(ctx context.Context, loc string, now time.Time) []Check {
+	shown := store.Shown(loc)
+	in, err := store.ReadInfo(ctx, loc)
+	switch {
+	case errors.Is(err, store.ErrNoStore):
+		return []Check{warn("store", "run qvt sync or qvt import first", "no store at %s (the database answers, and holds no qvt store)", shown)}
+	case err != nil:
+		return []Check{fail("store", "check the URL in --db or QVT_DB, that the server runs and lets this user in (pg_hba.conf, the password)", "%s", store.HidePassword(err.Error(), loc))}
+	}
+	schema := fmt.Sprintf("schema %d", in.Schema)
+	level := OK
+	fix := ""
+	switch {
+	case in.Schema < in.Latest:
+		schema += fmt.Sprintf(" of %d: the next sync or import upgrades it", in.Latest)
+	case in.Schema > in.Latest:
+		schema += fmt.Sprintf(", newer than this qvt knows (%d)", in.Latest)
+		level, fix = Fail, "run the qvt that made it, or upgrade this one"
+	}
+	checks := []Check{{Level: level, Area: "store", Fix: fix,
+		Message: fmt.Sprintf("%s: PostgreSQL %s, %s, %s", shown, in.Version, schema, byteSize(in.Bytes))}}
+	f, err := store.Inspect(ctx, loc, metaNames, 3)
+	if err != nil {
+		return append(checks, fail("store", "check that "+shown+" is a qvt store and readable by this user", "%s", store.HidePassword(err.Error(), loc)))
+	}
+	return append(checks, facts(f, now)...)
+}
+
+// facts reports the meta values and the last sync runs of a store.
+func facts(f *store.Facts, now time.Time) []Check {
+	var checks []Check
 	for _, name := range metaNames {
 		if v, found := f.Meta[name]; found {
 			checks = append(checks, ok("store", "%s: %s", name, shorten(v)))

@@ -3,12 +3,10 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -16,7 +14,8 @@ import (
 // writer (sync, import, rescore, publish) at a time, while readers go on
 // reading. On SQLite it is an OS lock on a file beside the store, which
 // the OS releases when the process dies, so a kill -9 never leaves a
-// stale lock; a PostgreSQL store would take an advisory lock instead.
+// stale lock; on PostgreSQL it is a session advisory lock on a connection
+// of its own, which the server releases when that connection ends.
 type WriteLock interface {
 	Release() error
 }
@@ -54,18 +53,29 @@ type LockOptions struct {
 	Wait bool
 	// Waiting, if set, is called once when Wait finds the lock taken.
 	Waiting func(*BusyError)
+	// Via is, for a PostgreSQL store reached through a pooler in
+	// transaction mode, the URL of the same database that the lock's own
+	// connection takes instead: direct to the server or through a
+	// session-mode pool (see lock_pg.go). "" uses the store's URL.
+	Via string
 }
 
 // pollEvery is how often a waiting LockWriter tries again.
 const pollEvery = 200 * time.Millisecond
 
 // LockWriter takes the writer lock of the store at path: on SQLite an
-// exclusive OS lock on path+".lock", which records the holder. When
+// exclusive OS lock on path+".lock", which records the holder; on
+// PostgreSQL (path a postgres:// URL) a session advisory lock keyed by
+// the database and schema, whose connection's application_name records
+// the holder. When
 // another process holds it, it returns a *BusyError naming that process,
 // or with opt.Wait waits until the lock is free or ctx ends.
 func LockWriter(ctx context.Context, path string, opt LockOptions) (WriteLock, error) {
-	if strings.HasPrefix(path, "postgres://") || strings.HasPrefix(path, "postgresql://") {
-		return nil, errors.New("store: PostgreSQL stores are not supported by this build yet")
+	if IsPostgres(path) {
+		if opt.Via != "" && !IsPostgres(opt.Via) {
+			return nil, fmt.Errorf("store: the writer lock's own route %s is not a postgres:// URL", Shown(opt.Via))
+		}
+		return lockPG(ctx, path, opt.Via, opt)
 	}
 	name := path + ".lock"
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)

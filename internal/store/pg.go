@@ -193,7 +193,9 @@ func (s *Store) pgWrite(ctx context.Context, fn func(*Tx) error) (err error) {
 			}
 		}
 	}()
-	if _, err := ptx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(writeLockKey)); err != nil {
+	// Keyed by the schema too: the stores in two schemas of one database
+	// write independently.
+	if _, err := ptx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", int32(writeLockKey)); err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	tx := &Tx{ctx: ctx, pg: ptx, checkedBulk: true}

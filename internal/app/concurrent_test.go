@@ -68,8 +68,12 @@ func testSyncServeExportPublishAtOnce(t *testing.T, loc string) {
 	before := parseExport(t, must(exportAll...))
 	s.Advance()
 
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
+	// serving ends serve; asking ends the dashboard clients, first, so
+	// that serve shuts down with no request in flight.
+	serving, stopServing := context.WithCancel(context.Background())
+	defer stopServing()
+	asking, stopAsking := context.WithCancel(context.Background())
+	defer stopAsking()
 	var writers, clients sync.WaitGroup
 	var mu sync.Mutex
 	var problems []string
@@ -86,7 +90,7 @@ func testSyncServeExportPublishAtOnce(t *testing.T, loc string) {
 	served := make(chan int, 1)
 	var serveErr bytes.Buffer
 	go func() {
-		served <- Run(ctx, []string{"serve", "--addr", addr}, io.Discard, &serveErr, func(k string) string { return env[k] })
+		served <- Run(serving, []string{"serve", "--addr", addr}, io.Discard, &serveErr, func(k string) string { return env[k] })
 	}()
 	waitGet(t, "http://"+addr+"/healthz", served)
 
@@ -105,21 +109,22 @@ func testSyncServeExportPublishAtOnce(t *testing.T, loc string) {
 	})
 
 	requests := 0
+	tr := &http.Transport{}
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	for range 2 {
 		clients.Go(func() {
-			client := &http.Client{Timeout: 30 * time.Second}
 			paths := []string{"/", "/findings", "/findings?status=all&sort=deadline", "/findings?status=closed&sort=host",
 				"/api/summary", "/api/findings?status=all&limit=100", "/api/findings?status=open&sort=deadline&limit=50"}
 			for i := 0; ; i++ {
 				select {
-				case <-ctx.Done():
+				case <-asking.Done():
 					return
 				default:
 				}
 				p := paths[i%len(paths)]
 				body, status, err := get(client, "http://"+addr+p)
 				if err != nil {
-					if ctx.Err() == nil {
+					if asking.Err() == nil {
 						fail("GET %s: %v", p, err)
 					}
 					return
@@ -200,7 +205,7 @@ func testSyncServeExportPublishAtOnce(t *testing.T, loc string) {
 	// The dashboard, asked once more, comes to the store's count.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		body, status, err := get(http.DefaultClient, "http://"+addr+"/api/summary")
+		body, status, err := get(client, "http://"+addr+"/api/summary")
 		var o struct {
 			Total int  `json:"total"`
 			Stale bool `json:"stale"`
@@ -214,8 +219,13 @@ func testSyncServeExportPublishAtOnce(t *testing.T, loc string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	stop()
+	stopAsking()
 	clients.Wait()
+	// A connection the clients opened but never used would hold serve's
+	// shutdown for its 5 s: close them all first.
+	tr.CloseIdleConnections()
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	stopServing()
 	if code := <-served; code != 0 {
 		t.Errorf("serve: exit %d\n%s", code, serveErr.String())
 	}

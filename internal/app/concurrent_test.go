@@ -193,7 +193,7 @@ func testSyncServeExportPublishAtOnce(t *testing.T, loc string) {
 	})
 
 	// The writers and the exports end on their own; the dashboard clients
-	// keep asking until stop.
+	// keep asking until stopAsking.
 	writersDone := make(chan struct{})
 	go func() { writers.Wait(); close(writersDone) }()
 	select {

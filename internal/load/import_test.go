@@ -10,6 +10,7 @@ import (
 
 	"qvt/internal/qualys"
 	"qvt/internal/store"
+	"qvt/internal/store/storetest"
 )
 
 // writeHosts writes a host list detection file of one host.
@@ -53,13 +54,11 @@ func importFiles(t *testing.T, st *store.Store, paths ...string) Result {
 
 // What an import reports is what it changed: the same file again changes
 // nothing and says so; a later scan counts each kind of change once.
-func TestImportCountsThisRun(t *testing.T) {
+func TestImportCountsThisRun(t *testing.T) { engines(t, testImportCountsThisRun) }
+
+func testImportCountsThisRun(t *testing.T, be storetest.Backend) {
 	dir := t.TempDir()
-	st, err := store.Open(context.Background(), filepath.Join(dir, "qvt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, be)
 	const s1, s2 = "2025-12-31T10:00:00Z", "2026-01-07T10:00:00Z"
 	info := ldet(45017, 0, "Active", s1)
 	info.Type = "Info" // not a finding
@@ -126,13 +125,11 @@ func TestImportCountsThisRun(t *testing.T) {
 
 // IS_IGNORED and IS_DISABLED, as Qualys writes them, close a detection
 // as ignored and as disabled.
-func TestImportIgnoredAndDisabled(t *testing.T) {
+func TestImportIgnoredAndDisabled(t *testing.T) { engines(t, testImportIgnoredAndDisabled) }
+
+func testImportIgnoredAndDisabled(t *testing.T, be storetest.Backend) {
 	dir := t.TempDir()
-	st, err := store.Open(context.Background(), filepath.Join(dir, "qvt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, be)
 	const s1 = "2025-12-31T10:00:00Z"
 	ig, dis, both := ldet(2001, 1, "Active", s1), ldet(2002, 2, "Active", s1), ldet(2003, 3, "Active", s1)
 	ig.Ignored, dis.Disabled, both.Ignored, both.Disabled = true, true, true, true

@@ -13,6 +13,7 @@ import (
 	"qvt/internal/assess"
 	"qvt/internal/crafted"
 	"qvt/internal/store"
+	"qvt/internal/store/storetest"
 )
 
 // detectionsDoc is a host detection list with one host and one detection
@@ -27,9 +28,19 @@ func detectionsDoc(first string) string {
 `
 }
 
-func openStore(t *testing.T) *store.Store {
+// engines runs fn once per store engine: every test that touches the
+// store must answer the same on SQLite and PostgreSQL.
+func engines(t *testing.T, fn func(*testing.T, storetest.Backend)) {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "qvt.db"))
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) { fn(t, be) })
+	}
+}
+
+// openStore opens a new, empty store on be.
+func openStore(t *testing.T, be storetest.Backend) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), be.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,8 +70,12 @@ func writeFile(t *testing.T, name, content string) string {
 // the file, the host, the QID, the field and the value, and nothing is
 // stored; it used to be moved to the next month or minute.
 func TestImportRefusesTimesThatDoNotExist(t *testing.T) {
+	engines(t, testImportRefusesTimesThatDoNotExist)
+}
+
+func testImportRefusesTimesThatDoNotExist(t *testing.T, be storetest.Backend) {
 	for _, bad := range []string{"2022-02-31T00:00:00Z", "2022-04-26T04:00:60Z"} {
-		st := openStore(t)
+		st := openStore(t, be)
 		p := writeFile(t, "hld.xml", detectionsDoc(bad))
 		l := &Loader{Policy: assess.DefaultPolicy()}
 		_, err := l.Files(context.Background(), st, []string{p})
@@ -81,7 +96,7 @@ func TestImportRefusesTimesThatDoNotExist(t *testing.T) {
 		}
 	}
 	// The same file with a real date imports.
-	st := openStore(t)
+	st := openStore(t, be)
 	l := &Loader{Policy: assess.DefaultPolicy()}
 	if _, err := l.Files(context.Background(), st, []string{writeFile(t, "hld.xml", detectionsDoc("2022-02-28T00:00:00Z"))}); err != nil {
 		t.Fatal(err)
@@ -123,7 +138,9 @@ func writeCrafted(t *testing.T, name, prefix, fill string, n int64, suffix strin
 
 // Crafted files end with one line naming the file, the byte offset and
 // the limit, and the store is unchanged.
-func TestImportLimits(t *testing.T) {
+func TestImportLimits(t *testing.T) { engines(t, testImportLimits) }
+
+func testImportLimits(t *testing.T, be storetest.Backend) {
 	const kbHead = `<?xml version="1.0" encoding="UTF-8" ?><KNOWLEDGE_BASE_VULN_LIST_OUTPUT><RESPONSE><DATETIME>2024-01-01T00:00:00Z</DATETIME><VULN_LIST><VULN><QID>105936</QID><TITLE>t</TITLE>`
 	const kbTail = `</VULN></VULN_LIST></RESPONSE></KNOWLEDGE_BASE_VULN_LIST_OUTPUT>`
 	doc := detectionsDoc("2022-02-28T00:00:00Z")
@@ -148,7 +165,7 @@ func TestImportLimits(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			st := openStore(t)
+			st := openStore(t, be)
 			l := &Loader{Policy: assess.DefaultPolicy(), Limits: c.lim}
 			_, err := l.Files(context.Background(), st, []string{c.path(t)})
 			if err == nil {
@@ -171,7 +188,7 @@ func TestImportLimits(t *testing.T) {
 		})
 	}
 	// The same whitespace, under the ratio, imports.
-	st := openStore(t)
+	st := openStore(t, be)
 	l := &Loader{Policy: assess.DefaultPolicy()}
 	if _, err := l.Files(context.Background(), st, []string{writeCrafted(t, "hld.xml.gz", doc[:cut], " ", 1<<20, doc[cut:])}); err != nil {
 		t.Fatal(err)

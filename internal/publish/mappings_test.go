@@ -2,17 +2,19 @@ package publish
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"qvt/internal/store"
+	"qvt/internal/store/storetest"
 )
 
 // What Flush writes is each item's last state, whatever the order of the
 // changes before it.
-func TestMappingsLastStateWins(t *testing.T) {
+func TestMappingsLastStateWins(t *testing.T) { storetest.Run(t, testMappingsLastStateWins) }
+
+func testMappingsLastStateWins(t *testing.T, loc string) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "qvt.db"))
+	st, err := store.Open(ctx, loc)
 	if err != nil {
 		t.Fatal(err)
 	}

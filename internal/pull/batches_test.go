@@ -3,11 +3,11 @@ package pull
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"qvt/internal/store"
+	"qvt/internal/store/storetest"
 )
 
 // The writer drains the oldest batch first, so that batches end one after
@@ -82,10 +82,12 @@ func TestOldestFirstSignals(t *testing.T) {
 
 // A cancelled job whose fetches ignore the cancellation still ends, after
 // the grace period, having committed the batch that arrived.
-func TestJobEndsDespiteStuckFetch(t *testing.T) {
+func TestJobEndsDespiteStuckFetch(t *testing.T) { storetest.Run(t, testJobEndsDespiteStuckFetch) }
+
+func testJobEndsDespiteStuckFetch(t *testing.T, loc string) {
 	defer func(g time.Duration) { drainGrace = g }(drainGrace)
 	drainGrace = 100 * time.Millisecond
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "qvt.db"))
+	st, err := store.Open(context.Background(), loc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"qvt/internal/qualys"
 	"qvt/internal/sim"
 	"qvt/internal/store"
+	"qvt/internal/store/storetest"
 )
 
 // watched is the Qualys client with a hook after each detection batch
@@ -80,8 +81,12 @@ func detectionCalls(s *sim.Server) int {
 // batches and marked them done, however few records they hold; the
 // resumed sync fetches only the rest.
 func TestCancelledSyncKeepsAnsweredBatches(t *testing.T) {
+	engines(t, testCancelledSyncKeepsAnsweredBatches)
+}
+
+func testCancelledSyncKeepsAnsweredBatches(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3, Latency: 30 * time.Millisecond})
-	st := openStore(t)
+	st := openStore(t, be)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var mu sync.Mutex
@@ -138,8 +143,12 @@ func TestCancelledSyncKeepsAnsweredBatches(t *testing.T) {
 // A batch that has arrived whole is committed within 2 seconds, although
 // the transaction is far from full and the other fetches hang.
 func TestArrivedBatchCommittedWithinTwoSeconds(t *testing.T) {
+	engines(t, testArrivedBatchCommittedWithinTwoSeconds)
+}
+
+func testArrivedBatchCommittedWithinTwoSeconds(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
-	st := openStore(t)
+	st := openStore(t, be)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	arrived := make(chan time.Time, 1)
@@ -185,9 +194,11 @@ func TestArrivedBatchCommittedWithinTwoSeconds(t *testing.T) {
 
 // A resumed sync does not fetch again the phases the interrupted one
 // finished: NVD and the KnowledgeBase.
-func TestResumeSkipsFinishedPhases(t *testing.T) {
+func TestResumeSkipsFinishedPhases(t *testing.T) { engines(t, testResumeSkipsFinishedPhases) }
+
+func testResumeSkipsFinishedPhases(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
-	st := openStore(t)
+	st := openStore(t, be)
 	w := &watched{Qualys: e.qualys, before: func(ctx context.Context, n int) error {
 		if n >= 3 {
 			return errors.New("the network went away")
@@ -226,7 +237,7 @@ func TestResumeSkipsFinishedPhases(t *testing.T) {
 	if mark, _ := st.State(context.Background(), "nvd.watermark"); mark == "" {
 		t.Error("no NVD watermark after the resumed sync")
 	}
-	whole := openStore(t)
+	whole := openStore(t, be)
 	e2 := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
 	if _, err := e2.syncer(whole).Run(context.Background(), opts); err != nil {
 		t.Fatal(err)
@@ -238,7 +249,9 @@ func TestResumeSkipsFinishedPhases(t *testing.T) {
 
 // Wrong credentials, or a URL that is not Qualys, fail at the first
 // call, before NVD or anything else is fetched, and write nothing.
-func TestAccountCheckedFirst(t *testing.T) {
+func TestAccountCheckedFirst(t *testing.T) { engines(t, testAccountCheckedFirst) }
+
+func testAccountCheckedFirst(t *testing.T, be storetest.Backend) {
 	notQualys := httptest.NewServer(http.NotFoundHandler())
 	defer notQualys.Close()
 	locked := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -264,7 +277,7 @@ func TestAccountCheckedFirst(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			st := openStore(t)
+			st := openStore(t, be)
 			s := &pull.Syncer{Store: st, Qualys: q, NVD: e.nvd, Loader: &load.Loader{Policy: assess.DefaultPolicy()}}
 			start := time.Now()
 			_, err = s.Run(context.Background(), opts)
@@ -316,7 +329,9 @@ func stripping(t *testing.T, target, path string, drop ...string) string {
 // Records a request did not ask for (a server answering every host, or
 // the whole KB, to a request for a few) are rejected with an error naming
 // the request and the id, and are not stored.
-func TestUnaskedRecordsRejected(t *testing.T) {
+func TestUnaskedRecordsRejected(t *testing.T) { engines(t, testUnaskedRecordsRejected) }
+
+func testUnaskedRecordsRejected(t *testing.T, be storetest.Backend) {
 	for _, tc := range []struct {
 		name, path, what string
 		drop             []string
@@ -335,7 +350,7 @@ func TestUnaskedRecordsRejected(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			st := openStore(t)
+			st := openStore(t, be)
 			s := &pull.Syncer{Store: st, Qualys: q, QualysURL: base, Loader: &load.Loader{Policy: assess.DefaultPolicy()}}
 			_, err = s.Run(context.Background(), tc.opt)
 			if err == nil {
@@ -356,9 +371,11 @@ func TestUnaskedRecordsRejected(t *testing.T) {
 
 // The missing QIDs are asked for by id: a KB answer with other QIDs is
 // rejected.
-func TestUnaskedMissingQIDsRejected(t *testing.T) {
+func TestUnaskedMissingQIDsRejected(t *testing.T) { engines(t, testUnaskedMissingQIDsRejected) }
+
+func testUnaskedMissingQIDsRejected(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
-	st := openStore(t)
+	st := openStore(t, be)
 	ctx := context.Background()
 	if _, err := e.syncer(st).Run(ctx, pull.Options{BatchSize: 25, Workers: 2, SkipNVD: true}); err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"qvt/internal/qualys"
 	"qvt/internal/sim"
 	"qvt/internal/store"
+	"qvt/internal/store/storetest"
 )
 
 var testData = gen.Config{Seed: 7, QIDs: 1500, Hosts: 120, DetectionsPerHost: 20, CVEs: 2500}
@@ -52,9 +52,19 @@ func newEnv(t testing.TB, cfg sim.Config) *env {
 	return &env{sim: s, qualys: q, nvd: n}
 }
 
-func openStore(t testing.TB) *store.Store {
+// engines runs fn once per store engine: a sync must leave the same data
+// on SQLite and PostgreSQL.
+func engines(t *testing.T, fn func(*testing.T, storetest.Backend)) {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "qvt.db"))
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) { fn(t, be) })
+	}
+}
+
+// openStore opens a new, empty store on be.
+func openStore(t testing.TB, be storetest.Backend) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), be.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,9 +120,11 @@ func dump(t testing.TB, st *store.Store) string {
 	return b.String()
 }
 
-func TestFullSync(t *testing.T) {
+func TestFullSync(t *testing.T) { engines(t, testFullSync) }
+
+func testFullSync(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
-	st := openStore(t)
+	st := openStore(t, be)
 	res, err := e.syncer(st).Run(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +144,15 @@ func TestFullSync(t *testing.T) {
 		t.Error("no Fixed detections: the sync did not ask for them")
 	}
 	// The first sync defers the detection indexes and builds them at the end.
-	st.DB().QueryRow("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'detections' AND sql IS NOT NULL").Scan(&n)
+	// Each engine lists its indexes in its own catalog; the primary key's
+	// index is not one of the schema's secondary ones.
+	indexes := "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'detections' AND sql IS NOT NULL"
+	if be.Name == "postgres" {
+		indexes = "SELECT count(*) FROM pg_index WHERE indrelid = 'detections'::regclass AND NOT indisprimary"
+	}
+	if err := st.DB().QueryRow(indexes).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	if n < 2 {
 		t.Errorf("%d secondary indexes on detections after a full sync, want the schema's 2", n)
 	}
@@ -153,15 +173,17 @@ func TestFullSync(t *testing.T) {
 
 // Faults (503s, 409s, bodies cut mid-stream) change nothing but the time
 // it takes: the store equals a clean sync's.
-func TestFaultySyncEqualsClean(t *testing.T) {
+func TestFaultySyncEqualsClean(t *testing.T) { engines(t, testFaultySyncEqualsClean) }
+
+func testFaultySyncEqualsClean(t *testing.T, be storetest.Backend) {
 	clean := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
-	cst := openStore(t)
+	cst := openStore(t, be)
 	if _, err := clean.syncer(cst).Run(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
 	faulty := newEnv(t, sim.Config{Data: testData, Concurrency: 3,
 		Faults: sim.Faults{Seed: 3, P503: 0.15, P409: 0.15, PCut: 0.2, NVD403: 0.1}})
-	fst := openStore(t)
+	fst := openStore(t, be)
 	if _, err := faulty.syncer(fst).Run(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
@@ -204,9 +226,11 @@ func (c *cancelAfter) Add(phase string, n int) {
 // A sync killed midway leaves the store consistent; the next run resumes
 // without fetching the batches it stored, and ends equal to an
 // uninterrupted sync.
-func TestKilledSyncResumes(t *testing.T) {
+func TestKilledSyncResumes(t *testing.T) { engines(t, testKilledSyncResumes) }
+
+func testKilledSyncResumes(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData, Concurrency: 2})
-	st := openStore(t)
+	st := openStore(t, be)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := e.syncer(st)
 	s.Progress = &cancelAfter{n: 2, cancel: cancel}
@@ -239,7 +263,7 @@ func TestKilledSyncResumes(t *testing.T) {
 	if got := detectionCalls() - before; got != res.Batches {
 		t.Errorf("the rerun fetched %d detection pages for %d batches left", got, res.Batches)
 	}
-	whole := openStore(t)
+	whole := openStore(t, be)
 	e2 := newEnv(t, sim.Config{Data: testData, Concurrency: 2})
 	if _, err := e2.syncer(whole).Run(context.Background(), o); err != nil {
 		t.Fatal(err)
@@ -251,9 +275,11 @@ func TestKilledSyncResumes(t *testing.T) {
 
 // Incremental syncs ask only for what changed, from watermarks moved back
 // by the overlap, and bring the double's changes in.
-func TestIncrementalWatermarks(t *testing.T) {
+func TestIncrementalWatermarks(t *testing.T) { engines(t, testIncrementalWatermarks) }
+
+func testIncrementalWatermarks(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
-	st := openStore(t)
+	st := openStore(t, be)
 	ctx := context.Background()
 	first, err := e.syncer(st).Run(ctx, opts)
 	if err != nil {
@@ -337,9 +363,11 @@ func TestIncrementalWatermarks(t *testing.T) {
 }
 
 // A full KB sync runs by itself when the last one is older than KBMaxAge.
-func TestKBMaxAge(t *testing.T) {
+func TestKBMaxAge(t *testing.T) { engines(t, testKBMaxAge) }
+
+func testKBMaxAge(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
-	st := openStore(t)
+	st := openStore(t, be)
 	ctx := context.Background()
 	now := time.Now()
 	s := e.syncer(st)
@@ -360,9 +388,11 @@ func TestKBMaxAge(t *testing.T) {
 }
 
 // Detections naming QIDs the KB lacks bring those QIDs in.
-func TestMissingQIDs(t *testing.T) {
+func TestMissingQIDs(t *testing.T) { engines(t, testMissingQIDs) }
+
+func testMissingQIDs(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
-	st := openStore(t)
+	st := openStore(t, be)
 	ctx := context.Background()
 	if _, err := e.syncer(st).Run(ctx, opts); err != nil {
 		t.Fatal(err)
@@ -389,10 +419,12 @@ func TestMissingQIDs(t *testing.T) {
 
 // Bad credentials fail fast with a clear message and leave the store as
 // it was.
-func TestBadCredentials(t *testing.T) {
+func TestBadCredentials(t *testing.T) { engines(t, testBadCredentials) }
+
+func testBadCredentials(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData})
 	q, _ := qualys.NewClient(qualys.ClientConfig{BaseURL: e.sim.BaseURL(), Username: "demo", Password: "wrong-secret-1234"})
-	st := openStore(t)
+	st := openStore(t, be)
 	s := &pull.Syncer{Store: st, Qualys: q, Loader: &load.Loader{Policy: assess.DefaultPolicy()}, Log: slog.New(slog.DiscardHandler)}
 	_, err := s.Run(context.Background(), pull.Options{SkipNVD: true})
 	if err == nil || !strings.Contains(err.Error(), "credentials") || strings.Contains(err.Error(), "wrong-secret-1234") {

@@ -14,6 +14,7 @@ import (
 	"qvt/internal/publish/atlassian/atlassiantest"
 	"qvt/internal/qualys"
 	"qvt/internal/store"
+	"qvt/internal/store/storetest"
 )
 
 const first = "2025-12-20T10:00:00Z"
@@ -46,6 +47,28 @@ func scanB() atlassiantest.Scan {
 			det(105936, 0, 4, "Active", first, "2026-01-07T10:00:00Z"),
 		),
 	}}
+}
+
+// engines runs fn once per store engine: what a publish sends must not
+// depend on the store's engine.
+func engines(t *testing.T, fn func(*testing.T, storetest.Backend)) {
+	t.Helper()
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) { fn(t, be) })
+	}
+}
+
+// newStore opens a new store on be with the worked KB imported, as
+// atlassiantest.NewStore does on SQLite.
+func newStore(t *testing.T, be storetest.Backend) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), be.New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	atlassiantest.Import(t, st)
+	return st
 }
 
 type sleeper struct {
@@ -119,7 +142,9 @@ func hostCounts(o assetstest.Object) string {
 }
 
 // --init creates what is missing, once; what exists stays.
-func TestInit(t *testing.T) {
+func TestInit(t *testing.T) { engines(t, testInit) }
+
+func testInit(t *testing.T, be storetest.Backend) {
 	srv := assetstest.New(assetstest.Options{})
 	defer srv.Close()
 	// A Host type exists with some of the attributes.
@@ -158,7 +183,7 @@ func TestInit(t *testing.T) {
 	srv2 := assetstest.New(assetstest.Options{Flavor: "datacenter"})
 	defer srv2.Close()
 	tg2, _ := newTarget(t, srv2, func(c *Config) { c.User = "" })
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	if _, _, err := publishRun(t, tg2, st, false, day); err == nil || !strings.Contains(err.Error(), "--init") {
 		t.Errorf("want an error pointing at --init, got %v", err)
 	}
@@ -167,12 +192,14 @@ func TestInit(t *testing.T) {
 // Cloud, the workspace found on the Jira site: objects are created once,
 // reruns change nothing, closed findings update their Status and host
 // counts follow.
-func TestPublishCloud(t *testing.T) {
+func TestPublishCloud(t *testing.T) { engines(t, testPublishCloud) }
+
+func testPublishCloud(t *testing.T, be storetest.Backend) {
 	srv := assetstest.New(assetstest.Options{})
 	defer srv.Close()
 	tg, _ := newTarget(t, srv, nil)
 	initSchema(t, tg)
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	rep := mustRun(t, tg, st)
 	if rep.Created != 8 || rep.Failed != 0 {
@@ -240,14 +267,16 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // Data Center (Insight base, IQL; Assets base, AQL), a bearer PAT, short
 // pages: a lost mapping table is rebuilt by Name, no duplicates.
-func TestPublishDataCenter(t *testing.T) {
+func TestPublishDataCenter(t *testing.T) { engines(t, testPublishDataCenter) }
+
+func testPublishDataCenter(t *testing.T, be storetest.Backend) {
 	for _, base := range []string{"/rest/insight/1.0", "/rest/assets/1.0"} {
 		t.Run(base, func(t *testing.T) {
 			srv := assetstest.New(assetstest.Options{Flavor: "datacenter", DCBase: base, PageSize: 2})
 			defer srv.Close()
 			tg, _ := newTarget(t, srv, func(c *Config) { c.User = "" })
 			initSchema(t, tg)
-			st := atlassiantest.NewStore(t)
+			st := newStore(t, be)
 			atlassiantest.Import(t, st, scanA())
 			if rep := mustRun(t, tg, st); rep.Created != 8 {
 				t.Fatalf("first run: %s", rep)
@@ -277,12 +306,14 @@ func TestPublishDataCenter(t *testing.T) {
 
 // A create whose answer is lost is not repeated: the next run finds the
 // object by Name. 429s without Retry-After back off and succeed.
-func TestCrashAndRateLimit(t *testing.T) {
+func TestCrashAndRateLimit(t *testing.T) { engines(t, testCrashAndRateLimit) }
+
+func testCrashAndRateLimit(t *testing.T, be storetest.Backend) {
 	srv := assetstest.New(assetstest.Options{})
 	defer srv.Close()
 	tg, sl := newTarget(t, srv, nil)
 	initSchema(t, tg)
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	srv.Inject(atlassiantest.Throttle429(6, ""),
 		atlassiantest.Rule{Method: "POST", PathPrefix: "/jsm/assets/workspace/ws-1/v1/object/create", Count: 2, Status: 500, After: true})
@@ -325,12 +356,14 @@ func mustMappings(t *testing.T, st *store.Store) map[string]store.Mapping {
 }
 
 // A dry run prints the plan and changes nothing.
-func TestDryRun(t *testing.T) {
+func TestDryRun(t *testing.T) { engines(t, testDryRun) }
+
+func testDryRun(t *testing.T, be storetest.Backend) {
 	srv := assetstest.New(assetstest.Options{})
 	defer srv.Close()
 	tg, _ := newTarget(t, srv, nil)
 	initSchema(t, tg)
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	snap := srv.Snapshot()
 	rep, out, err := publishRun(t, tg, st, true, day)
@@ -349,12 +382,14 @@ func TestDryRun(t *testing.T) {
 }
 
 // MinRating: only findings so rated get objects; hosts still count all.
-func TestMinRating(t *testing.T) {
+func TestMinRating(t *testing.T) { engines(t, testMinRating) }
+
+func testMinRating(t *testing.T, be storetest.Backend) {
 	srv := assetstest.New(assetstest.Options{})
 	defer srv.Close()
 	tg, _ := newTarget(t, srv, func(c *Config) { c.MinRating = "critical" })
 	initSchema(t, tg)
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	mustRun(t, tg, st)
 	if fs := srv.Objects("Vulnerability Finding"); len(fs) != 2 {
@@ -367,12 +402,14 @@ func TestMinRating(t *testing.T) {
 
 // Many objects lost from the mapping table: the type is scanned page by
 // page instead of asked name by name; nothing is duplicated.
-func TestRebuildLarge(t *testing.T) {
+func TestRebuildLarge(t *testing.T) { engines(t, testRebuildLarge) }
+
+func testRebuildLarge(t *testing.T, be storetest.Backend) {
 	srv := assetstest.New(assetstest.Options{PageSize: 40})
 	defer srv.Close()
 	tg, _ := newTarget(t, srv, nil)
 	initSchema(t, tg)
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	var dets []qualys.Detection
 	for i := range 210 {
 		dets = append(dets, det(4000+i, 0, 3, "Active", first, "2025-12-31T10:00:00Z"))

@@ -8,14 +8,17 @@ import (
 	"qvt/internal/publish/atlassian/atlassiantest"
 	"qvt/internal/publish/jira/jiratest"
 	"qvt/internal/qualys"
+	"qvt/internal/store/storetest"
 )
 
 // One issue per QID lists its hosts; it is updated as findings come and
 // go, closes when all are closed and reopens when one comes back.
-func TestGroupingQID(t *testing.T) {
+func TestGroupingQID(t *testing.T) { engines(t, testGroupingQID) }
+
+func testGroupingQID(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
 	defer srv.Close()
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	tg, _ := newTarget(t, srv, func(c *Config) { c.Grouping = "qid" })
 	// QIDs 1001 (2 hosts), 1002 (2 hosts), 1003, 105936.
@@ -78,10 +81,12 @@ func TestGroupingQID(t *testing.T) {
 }
 
 // One issue per host lists its open findings.
-func TestGroupingHost(t *testing.T) {
+func TestGroupingHost(t *testing.T) { engines(t, testGroupingHost) }
+
+func testGroupingHost(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{Flavor: "datacenter"})
 	defer srv.Close()
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	tg, _ := newTarget(t, srv, func(c *Config) { c.Grouping = "host"; c.User = ""; c.TagLabels = true })
 	if got := counts(mustRun(t, tg, st)); got != "c2 u0 x0 r0 f0" {
@@ -116,10 +121,12 @@ func TestGroupingHost(t *testing.T) {
 
 // Only findings at or above min_rating get issues; one that drops below
 // closes its issue, saying why.
-func TestMinRating(t *testing.T) {
+func TestMinRating(t *testing.T) { engines(t, testMinRating) }
+
+func testMinRating(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
 	defer srv.Close()
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	tg, _ := newTarget(t, srv, func(c *Config) { c.MinRating = "high" })
 	if got := counts(mustRun(t, tg, st)); got != "c5 u0 x0 r0 f0" {
@@ -146,7 +153,9 @@ func TestMinRating(t *testing.T) {
 
 // Workflows without a matching transition, and issues people closed:
 // a note, no error, no loop.
-func TestTransitionEdgeCases(t *testing.T) {
+func TestTransitionEdgeCases(t *testing.T) { engines(t, testTransitionEdgeCases) }
+
+func testTransitionEdgeCases(t *testing.T, be storetest.Backend) {
 	wf := &jiratest.Workflow{
 		Initial:    "Open",
 		Categories: map[string]string{"Open": "new", "Triaged": "indeterminate", "Closed": "done"},
@@ -157,7 +166,7 @@ func TestTransitionEdgeCases(t *testing.T) {
 	}
 	srv := jiratest.New(jiratest.Options{Workflow: wf})
 	defer srv.Close()
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	tg, _ := newTarget(t, srv, nil)
 	mustRun(t, tg, st)
@@ -196,7 +205,7 @@ func TestTransitionEdgeCases(t *testing.T) {
 	}
 	srv2 := jiratest.New(jiratest.Options{Workflow: wf2})
 	defer srv2.Close()
-	st2 := atlassiantest.NewStore(t)
+	st2 := newStore(t, be)
 	atlassiantest.Import(t, st2, scanA())
 	tg2, _ := newTarget(t, srv2, func(c *Config) { c.DoneTransitions = []string{"resolve"} })
 	mustRun(t, tg2, st2)
@@ -209,10 +218,12 @@ func TestTransitionEdgeCases(t *testing.T) {
 
 // With reopen_as_new_issue a reopened finding gets a new issue linked to
 // the closed one; the closed one stays closed.
-func TestReopenAsNewIssue(t *testing.T) {
+func TestReopenAsNewIssue(t *testing.T) { engines(t, testReopenAsNewIssue) }
+
+func testReopenAsNewIssue(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
 	defer srv.Close()
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	tg, _ := newTarget(t, srv, func(c *Config) { c.ReopenAsNewIssue = true })
 	mustRun(t, tg, st)
@@ -251,12 +262,14 @@ func TestReopenAsNewIssue(t *testing.T) {
 
 // Descriptions over Jira's limit are cut with a pointer, never
 // rejected, in both flavors; custom fields render from templates.
-func TestTruncationAndCustomFields(t *testing.T) {
+func TestTruncationAndCustomFields(t *testing.T) { engines(t, testTruncationAndCustomFields) }
+
+func testTruncationAndCustomFields(t *testing.T, be storetest.Backend) {
 	for _, flavor := range []string{"cloud", "datacenter"} {
 		t.Run(flavor, func(t *testing.T) {
 			srv := jiratest.New(jiratest.Options{Flavor: flavor, CustomFields: []string{"customfield_10050", "customfield_10051"}})
 			defer srv.Close()
-			st := atlassiantest.NewStore(t)
+			st := newStore(t, be)
 			big := det(2001, 8443, 5, "Active", first, "2025-12-31T10:00:00Z")
 			big.Results = strings.Repeat("line of a very long result <with> {markup} |pipes| *stars*\n", 2000)
 			atlassiantest.Import(t, st, atlassiantest.Scan{Datetime: tA, Hosts: []*qualys.Host{

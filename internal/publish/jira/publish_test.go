@@ -11,14 +11,17 @@ import (
 	"qvt/internal/publish/atlassian/atlassiantest"
 	"qvt/internal/publish/jira/jiratest"
 	"qvt/internal/qualys"
+	"qvt/internal/store/storetest"
 )
 
 // The life of findings on Jira Cloud: creates, reruns that change
 // nothing, closes (fixed, gone), a late create, and a reopen, each once.
-func TestLifecycleCloud(t *testing.T) {
+func TestLifecycleCloud(t *testing.T) { engines(t, testLifecycleCloud) }
+
+func testLifecycleCloud(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
 	defer srv.Close()
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	tg, _ := newTarget(t, srv, nil)
 
@@ -110,10 +113,12 @@ func TestLifecycleCloud(t *testing.T) {
 // Data Center: detected from serverInfo, REST v2 with wiki markup, a
 // bearer PAT, and search paged with startAt. Losing the mapping table
 // rebuilds it from the labels, through several pages, with no duplicate.
-func TestLifecycleDataCenter(t *testing.T) {
+func TestLifecycleDataCenter(t *testing.T) { engines(t, testLifecycleDataCenter) }
+
+func testLifecycleDataCenter(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{Flavor: "datacenter", PageSize: 2})
 	defer srv.Close()
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	tg, _ := newTarget(t, srv, func(c *Config) { c.User = "" })
 
@@ -163,10 +168,12 @@ func TestLifecycleDataCenter(t *testing.T) {
 
 // A Cloud site configured as Data Center: the old search answers 410
 // and the client moves to search/jql.
-func TestRemovedSearch(t *testing.T) {
+func TestRemovedSearch(t *testing.T) { engines(t, testRemovedSearch) }
+
+func testRemovedSearch(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
 	defer srv.Close()
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	tg, _ := newTarget(t, srv, func(c *Config) { c.Flavor = "datacenter" })
 	if got := counts(mustRun(t, tg, st)); got != "c6 u0 x0 r0 f0" {
@@ -185,10 +192,12 @@ func TestRemovedSearch(t *testing.T) {
 
 // One bad element of a bulk create does not lose the others; only the
 // created ones are mapped, and a later run creates the rest once.
-func TestBulkPartialFailure(t *testing.T) {
+func TestBulkPartialFailure(t *testing.T) { engines(t, testBulkPartialFailure) }
+
+func testBulkPartialFailure(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
 	defer srv.Close()
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	// "P0" is no priority of the site: the two Critical findings fail.
 	tg, _ := newTarget(t, srv, func(c *Config) {
@@ -226,10 +235,12 @@ func TestBulkPartialFailure(t *testing.T) {
 // A create whose answer is lost (the server created the issues, then a
 // 500) is not retried blindly; the next run finds the issues by label.
 // So does a run after mappings were lost one by one.
-func TestCrashRecovery(t *testing.T) {
+func TestCrashRecovery(t *testing.T) { engines(t, testCrashRecovery) }
+
+func testCrashRecovery(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
 	defer srv.Close()
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	tg, _ := newTarget(t, srv, nil)
 	srv.Inject(atlassiantest.Rule{Method: "POST", PathPrefix: "/rest/api/3/issue/bulk", Status: 500, After: true,
@@ -278,10 +289,12 @@ func TestCrashRecovery(t *testing.T) {
 
 // The flood guard creates at most max_creates, the most severe first,
 // and stops with a clear error; the next run goes on.
-func TestFloodGuard(t *testing.T) {
+func TestFloodGuard(t *testing.T) { engines(t, testFloodGuard) }
+
+func testFloodGuard(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
 	defer srv.Close()
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	tg, _ := newTarget(t, srv, func(c *Config) { c.MaxCreates = 2 })
 	rep, _, err := publishRun(t, tg, st, false)
@@ -312,10 +325,12 @@ func TestFloodGuard(t *testing.T) {
 }
 
 // A dry run prints the plan and changes neither Jira nor the store.
-func TestDryRun(t *testing.T) {
+func TestDryRun(t *testing.T) { engines(t, testDryRun) }
+
+func testDryRun(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
 	defer srv.Close()
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	tg, _ := newTarget(t, srv, nil)
 	mustRun(t, tg, st)
@@ -364,7 +379,9 @@ func TestDryRun(t *testing.T) {
 
 // A 429 storm ends in success: Retry-After is honoured (seconds, an HTTP
 // date, 0 clamped up), missing ones back off, nothing is duplicated.
-func TestRateLimitStorm(t *testing.T) {
+func TestRateLimitStorm(t *testing.T) { engines(t, testRateLimitStorm) }
+
+func testRateLimitStorm(t *testing.T, be storetest.Backend) {
 	for _, tc := range []struct {
 		name string
 		rule atlassiantest.Rule
@@ -383,7 +400,7 @@ func TestRateLimitStorm(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := jiratest.New(jiratest.Options{})
 			defer srv.Close()
-			st := atlassiantest.NewStore(t)
+			st := newStore(t, be)
 			atlassiantest.Import(t, st, scanA())
 			tg, sl := newTarget(t, srv, nil)
 			srv.Inject(tc.rule)
@@ -403,10 +420,12 @@ func TestRateLimitStorm(t *testing.T) {
 
 // A storm that outlasts the retry budget stops the run with a clear
 // error; the run after it succeeds without duplicates.
-func TestRateLimitBudget(t *testing.T) {
+func TestRateLimitBudget(t *testing.T) { engines(t, testRateLimitBudget) }
+
+func testRateLimitBudget(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
 	defer srv.Close()
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	atlassiantest.Import(t, st, scanA())
 	tg, _ := newTarget(t, srv, nil, WithRetryBudget(5, time.Hour))
 	mustRun(t, tg, st)
@@ -424,10 +443,12 @@ func TestRateLimitBudget(t *testing.T) {
 }
 
 // Bad credentials fail fast, naming the settings and never the token.
-func TestAuthFailure(t *testing.T) {
+func TestAuthFailure(t *testing.T) { engines(t, testAuthFailure) }
+
+func testAuthFailure(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
 	defer srv.Close()
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	tg, _ := newTarget(t, srv, func(c *Config) { c.Token = "s3cret-wrong" })
 	_, _, err := publishRun(t, tg, st, false)
 	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "JIRA_TOKEN") {
@@ -450,10 +471,12 @@ func TestAuthFailure(t *testing.T) {
 
 // Creates go in bulk calls of at most 50; a lost mapping table is rebuilt
 // through Cloud's token paging even when pages come short.
-func TestBulkBatchesAndPaging(t *testing.T) {
+func TestBulkBatchesAndPaging(t *testing.T) { engines(t, testBulkBatchesAndPaging) }
+
+func testBulkBatchesAndPaging(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{PageSize: 7, ShortPages: true})
 	defer srv.Close()
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	var dets []qualys.Detection
 	for i := range 60 {
 		dets = append(dets, det(3000+i, 0, 3, "Active", first, "2025-12-31T10:00:00Z"))

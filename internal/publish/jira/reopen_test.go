@@ -6,17 +6,20 @@ import (
 
 	"qvt/internal/publish/atlassian/atlassiantest"
 	"qvt/internal/publish/jira/jiratest"
+	"qvt/internal/store/storetest"
 )
 
 // An issue qvt closed, whose mapping is then lost, is found again by its
 // dedupe label when its finding comes back; it is known to be done, so
 // it is reopened, not merely updated while it stays in Done.
-func TestAdoptedDoneIssueReopens(t *testing.T) {
+func TestAdoptedDoneIssueReopens(t *testing.T) { engines(t, testAdoptedDoneIssueReopens) }
+
+func testAdoptedDoneIssueReopens(t *testing.T, be storetest.Backend) {
 	for _, flavor := range []string{"cloud", "datacenter"} {
 		t.Run(flavor, func(t *testing.T) {
 			srv := jiratest.New(jiratest.Options{Flavor: flavor})
 			defer srv.Close()
-			st := atlassiantest.NewStore(t)
+			st := newStore(t, be)
 			tg, _ := newTarget(t, srv, nil)
 			atlassiantest.Import(t, st, scanA())
 			mustRun(t, tg, st)
@@ -50,10 +53,12 @@ func TestAdoptedDoneIssueReopens(t *testing.T) {
 
 // A rebuild of lost mappings records done issues as closed: it closes
 // nothing that is already done.
-func TestRebuildKeepsDoneIssuesClosed(t *testing.T) {
+func TestRebuildKeepsDoneIssuesClosed(t *testing.T) { engines(t, testRebuildKeepsDoneIssuesClosed) }
+
+func testRebuildKeepsDoneIssuesClosed(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
 	defer srv.Close()
-	st := atlassiantest.NewStore(t)
+	st := newStore(t, be)
 	tg, _ := newTarget(t, srv, nil)
 	atlassiantest.Import(t, st, scanA())
 	mustRun(t, tg, st)
@@ -76,7 +81,9 @@ func TestRebuildKeepsDoneIssuesClosed(t *testing.T) {
 // Reopening clears the resolution the close set: Jira keeps a
 // resolution across transitions unless it is cleared, and an issue with
 // one counts as resolved in every filter, however open its status.
-func TestReopenClearsResolution(t *testing.T) {
+func TestReopenClearsResolution(t *testing.T) { engines(t, testReopenClearsResolution) }
+
+func testReopenClearsResolution(t *testing.T, be storetest.Backend) {
 	// A workflow whose reopen has no screen, and clears the resolution
 	// in a post function: qvt sends no field the screen lacks.
 	noScreen := jiratest.DefaultWorkflow()
@@ -93,7 +100,7 @@ func TestReopenClearsResolution(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv := jiratest.New(opt)
 			defer srv.Close()
-			st := atlassiantest.NewStore(t)
+			st := newStore(t, be)
 			tg, _ := newTarget(t, srv, func(c *Config) { c.Resolution = "Won't Do" })
 			atlassiantest.Import(t, st, scanA())
 			mustRun(t, tg, st)

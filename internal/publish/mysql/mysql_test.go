@@ -26,6 +26,7 @@ import (
 	"qvt/internal/publish"
 	"qvt/internal/qualys"
 	"qvt/internal/store"
+	"qvt/internal/store/storetest"
 )
 
 // The tests run against a real MariaDB or MySQL: QVT_MYSQL_TEST_DSN, else
@@ -95,10 +96,19 @@ func newTarget(t testing.TB, cfg Config) *Target {
 	return tg
 }
 
-// openStore opens a store in a temp dir and imports files into it.
-func openStore(t testing.TB, paths ...string) *store.Store {
+// engines runs fn once per store engine: what a publish sends must not
+// depend on the store's engine.
+func engines(t *testing.T, fn func(*testing.T, storetest.Backend)) {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "qvt.db"))
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) { fn(t, be) })
+	}
+}
+
+// openStore opens a new store on be and imports files into it.
+func openStore(t testing.TB, be storetest.Backend, paths ...string) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), be.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,9 +318,11 @@ func checkTable(t testing.TB, db *sql.DB, table string, st *store.Store) {
 	}
 }
 
-func TestFirstPublish(t *testing.T) {
+func TestFirstPublish(t *testing.T) { engines(t, testFirstPublish) }
+
+func testFirstPublish(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
-	st := openStore(t, workedFiles()...)
+	st := openStore(t, be, workedFiles()...)
 	tg := newTarget(t, Config{DSN: dsn})
 	rep := publishOK(t, tg, st)
 	n := len(storeRows(t, st))
@@ -375,9 +387,11 @@ func TestFirstPublish(t *testing.T) {
 // Without LOAD DATA LOCAL and without MyISAM (MySQL 8 as shipped, or a
 // cluster that allows only InnoDB), rows are staged with multi-row
 // INSERTs in InnoDB temporary tables: the same table results.
-func TestFallbacks(t *testing.T) {
+func TestFallbacks(t *testing.T) { engines(t, testFallbacks) }
+
+func testFallbacks(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
-	st := openStore(t, append(workedFiles(), genFiles(t, 10, 20)...)...)
+	st := openStore(t, be, append(workedFiles(), genFiles(t, 10, 20)...)...)
 	tg := newTarget(t, Config{DSN: dsn, Batch: 70})
 	tg.noLoad, tg.engines = true, []string{"NoSuchEngine", "InnoDB"}
 	rep := publishOK(t, tg, st)
@@ -390,14 +404,16 @@ func TestFallbacks(t *testing.T) {
 // Text that LOAD DATA's format escapes (tabs, newlines, backslashes, a
 // literal \N) and text beyond the BMP arrive as the store holds them,
 // through LOAD DATA and through INSERT.
-func TestAwkwardText(t *testing.T) {
+func TestAwkwardText(t *testing.T) { engines(t, testAwkwardText) }
+
+func testAwkwardText(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
 	path := filepath.Join(t.TempDir(), "hld.xml")
 	d := det(3001, 443, "Active", "2025-12-20T10:00:00Z", "2025-12-31T10:00:00Z")
 	d.Results = "tab\there\nnew line \\N not null \\ back\\slash \\t ü 🙂 <b>&amp;</b>\n\n"
 	writeHLD(t, path, "2026-01-01T00:00:00Z",
 		&qualys.Host{ID: 9, IP: "10.0.0.9", OS: "Windows\tServer", DNS: "näme", LastVMScanned: "2025-12-31T10:00:00Z", Detections: []qualys.Detection{d}})
-	st := openStore(t, path)
+	st := openStore(t, be, path)
 	publishOK(t, newTarget(t, Config{DSN: dsn}), st)
 	checkTable(t, db, "qvt_findings", st)
 	tg := newTarget(t, Config{DSN: dsn, Table: "by_insert"})
@@ -411,7 +427,9 @@ func TestAwkwardText(t *testing.T) {
 	}
 }
 
-func TestTSV(t *testing.T) {
+func TestTSV(t *testing.T) { engines(t, testTSV) }
+
+func testTSV(t *testing.T, be storetest.Backend) {
 	var e tsv
 	in := []string{"", "plain", "a\tb", "x\ny", "back\\slash", `\N`, "nul\x00byte", "cr\r", "ü🙂"}
 	for _, s := range in {
@@ -502,9 +520,11 @@ func lifecycleFiles(t testing.TB) (a, b string) {
 	return a, b
 }
 
-func TestNoChangeRerun(t *testing.T) {
+func TestNoChangeRerun(t *testing.T) { engines(t, testNoChangeRerun) }
+
+func testNoChangeRerun(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
-	st := openStore(t, workedFiles()...)
+	st := openStore(t, be, workedFiles()...)
 	tg := newTarget(t, Config{DSN: dsn})
 	publishOK(t, tg, st)
 	before := dump(t, db, "qvt_findings", "finding_key")
@@ -541,10 +561,12 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
-func TestSecondImport(t *testing.T) {
+func TestSecondImport(t *testing.T) { engines(t, testSecondImport) }
+
+func testSecondImport(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
 	a, b := lifecycleFiles(t)
-	st := openStore(t, a)
+	st := openStore(t, be, a)
 	tg := newTarget(t, Config{DSN: dsn})
 	ctx := context.Background()
 	rep := publishOK(t, tg, st)
@@ -629,9 +651,11 @@ func genFiles(t testing.TB, hosts, perHost int) []string {
 	return []string{kb, nvd, hld}
 }
 
-func TestInterruptedPublish(t *testing.T) {
+func TestInterruptedPublish(t *testing.T) { engines(t, testInterruptedPublish) }
+
+func testInterruptedPublish(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
-	st := openStore(t, genFiles(t, 30, 20)...)
+	st := openStore(t, be, genFiles(t, 30, 20)...)
 	total := len(storeRows(t, st))
 	if total < 300 {
 		t.Fatalf("fixture has %d findings", total)
@@ -680,10 +704,12 @@ func TestInterruptedPublish(t *testing.T) {
 	checkTable(t, db, "qvt_findings", st)
 }
 
-func TestDryRun(t *testing.T) {
+func TestDryRun(t *testing.T) { engines(t, testDryRun) }
+
+func testDryRun(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
 	a, b := lifecycleFiles(t)
-	st := openStore(t, a)
+	st := openStore(t, be, a)
 	tg := newTarget(t, Config{DSN: dsn})
 	ctx := context.Background()
 	var out bytes.Buffer
@@ -729,7 +755,9 @@ func TestDryRun(t *testing.T) {
 	}
 }
 
-func TestErrorsHidePassword(t *testing.T) {
+func TestErrorsHidePassword(t *testing.T) { engines(t, testErrorsHidePassword) }
+
+func testErrorsHidePassword(t *testing.T, be storetest.Backend) {
 	const pw = "s3cr3t-Pa55"
 	for _, dsn := range []string{
 		"qvt:" + pw + "@tcp(db:3306)",                       // no database
@@ -754,7 +782,7 @@ func TestErrorsHidePassword(t *testing.T) {
 	}
 
 	// Nothing listens on port 1.
-	st := openStore(t)
+	st := openStore(t, be)
 	tg := newTarget(t, Config{DSN: "qvt:" + pw + "@tcp(127.0.0.1:1)/vulns?timeout=2s"})
 	_, err := tg.Publish(context.Background(), st, publish.Options{})
 	if err == nil || !strings.Contains(err.Error(), "cannot reach MySQL at 127.0.0.1:1") || strings.Contains(err.Error(), pw) {
@@ -772,9 +800,11 @@ func TestErrorsHidePassword(t *testing.T) {
 	}
 }
 
-func TestTableShape(t *testing.T) {
+func TestTableShape(t *testing.T) { engines(t, testTableShape) }
+
+func testTableShape(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
-	st := openStore(t, workedFiles()...)
+	st := openStore(t, be, workedFiles()...)
 	tg := newTarget(t, Config{DSN: dsn})
 	for _, c := range []struct{ setup, want string }{
 		{"CREATE TABLE qvt_findings (id INT PRIMARY KEY, name TEXT)", "was not created by qvt"},
@@ -806,10 +836,12 @@ func TestTableShape(t *testing.T) {
 
 // When the two watermarks disagree the lower one wins: a database
 // restored to an earlier state gets what it lacks.
-func TestWatermarks(t *testing.T) {
+func TestWatermarks(t *testing.T) { engines(t, testWatermarks) }
+
+func testWatermarks(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
 	a, b := lifecycleFiles(t)
-	st := openStore(t, a)
+	st := openStore(t, be, a)
 	tg := newTarget(t, Config{DSN: dsn})
 	publishOK(t, tg, st)
 	importFiles(t, st, b)
@@ -846,7 +878,7 @@ func TestWatermarks(t *testing.T) {
 	checkTable(t, db, "qvt_findings", st)
 
 	// Another store publishing to the same tables starts from scratch.
-	st2 := openStore(t, a)
+	st2 := openStore(t, be, a)
 	rep = publishOK(t, tg, st2)
 	if !strings.Contains(strings.Join(rep.Notes, "\n"), "another store") {
 		t.Errorf("publish from another store: %v", rep)
@@ -856,7 +888,9 @@ func TestWatermarks(t *testing.T) {
 // Hosts that share an address share finding keys: the table holds the
 // one the export shows (found most recently). A host whose address
 // changes leaves no rows under the old one.
-func TestSharedAndMovedAddress(t *testing.T) {
+func TestSharedAndMovedAddress(t *testing.T) { engines(t, testSharedAndMovedAddress) }
+
+func testSharedAndMovedAddress(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.xml"), filepath.Join(dir, "b.xml")
@@ -872,7 +906,7 @@ func TestSharedAndMovedAddress(t *testing.T) {
 	writeHLD(t, b, "2026-01-08T00:00:00Z",
 		&qualys.Host{ID: 8, IP: "10.0.0.6", DNS: "eight", LastVMScanned: "2026-01-07T10:00:00Z", Detections: []qualys.Detection{newer}},
 	)
-	st := openStore(t, a)
+	st := openStore(t, be, a)
 	tg := newTarget(t, Config{DSN: dsn, Batch: 1})
 	publishOK(t, tg, st)
 	checkTable(t, db, "qvt_findings", st)

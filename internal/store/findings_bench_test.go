@@ -24,7 +24,7 @@ func BenchmarkFindings(b *testing.B) {
 	}
 	lite := fillAt(b, filepath.Join(b.TempDir(), "qvt.db"), genWrites(gen.New(cfg), false, 0)...)
 	pg := openAt(b, storetest.Postgres(b))
-	copyStore(b, lite, pg)
+	fillFrom(b, lite, pg)
 	if _, err := pg.pg.Exec(context.Background(), "ANALYZE"); err != nil {
 		b.Fatal(err)
 	}

@@ -138,7 +138,7 @@ func parityStores(t *testing.T, cfg gen.Config, epochs ...int) (lite, pg *Store)
 	t.Helper()
 	lite = fillAt(t, t.TempDir()+"/qvt.db", genWrites(gen.New(cfg), true, epochs...)...)
 	pg = openAt(t, storetest.Postgres(t))
-	copyStore(t, lite, pg)
+	fillFrom(t, lite, pg)
 	return lite, pg
 }
 

@@ -103,7 +103,7 @@ func BenchmarkList(b *testing.B) {
 	// the walk for a common QID uses the overview's note of where its
 	// findings are.
 	start := time.Now()
-	if err := s.titles.warm(ctx, st.DB()); err != nil {
+	if err := s.titles.warm(ctx, st); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("loading the KB titles: %v", time.Since(start).Round(time.Millisecond))

@@ -361,7 +361,9 @@ func safeURL(u string) string {
 }
 
 func hostTags(ctx context.Context, db *sql.DB, hostID int64) ([]string, error) {
-	rows, err := db.QueryContext(ctx, "SELECT name FROM host_tags WHERE host_id = ? ORDER BY name", hostID)
+	// Sorted here, in byte order as SQLite's BINARY: PostgreSQL's order
+	// is the database's collation.
+	rows, err := db.QueryContext(ctx, "SELECT name FROM host_tags WHERE host_id = ?", hostID)
 	if err != nil {
 		return nil, fmt.Errorf("host tags: %w", err)
 	}
@@ -374,6 +376,7 @@ func hostTags(ctx context.Context, db *sql.DB, hostID int64) ([]string, error) {
 		}
 		out = append(out, n)
 	}
+	slices.Sort(out)
 	return out, rows.Err()
 }
 
@@ -452,7 +455,7 @@ func (s *Server) host(ctx context.Context, id int64) (*HostView, error) {
 // openCounts counts open findings by rating, and those overdue, where
 // cond holds.
 func (s *Server) openCounts(ctx context.Context, cond string, arg any) ([]Count, int, int, error) {
-	rows, err := s.st.DB().QueryContext(ctx, `SELECT vuln_score, count(*), sum(breach_date <> '' AND breach_date < ?)
+	rows, err := s.st.DB().QueryContext(ctx, `SELECT vuln_score, count(*), count(*) FILTER (WHERE breach_date <> '' AND breach_date < ?)
 FROM detections WHERE `+cond+` AND type <> 'Info' AND closed = '' GROUP BY vuln_score`, s.now().UTC().Format(time.DateOnly), arg)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("counts: %w", err)
@@ -516,7 +519,7 @@ func (s *Server) qid(ctx context.Context, qid int) (*QIDView, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		// Detections of a QID the KB does not hold yet still have a page.
 		var n int
-		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM detections INDEXED BY detections_qid WHERE qid = ? AND type <> 'Info' LIMIT 1)", qid).Scan(&n); err != nil {
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM detections"+s.sql.indexed("detections_qid")+" WHERE qid = ? AND type <> 'Info' LIMIT 1) AS m", qid).Scan(&n); err != nil {
 			return nil, err
 		}
 		if n == 0 {

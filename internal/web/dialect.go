@@ -1,0 +1,101 @@
+package web
+
+// dialect is the SQL the dashboard writes differently for the store's two
+// engines; every other query is the same text on both (the store rebinds
+// ? to $N for PostgreSQL). What differs:
+//
+//   - SQLite gets index hints (INDEXED BY, a unary + that keeps a column's
+//     index out of a plan): its planner, without statistics of the
+//     detections table, would walk the wrong index. PostgreSQL has no
+//     such syntax, and its planner has statistics.
+//   - A list of QIDs or hosts in one parameter: SQLite's json_each,
+//     PostgreSQL's json_array_elements_text.
+//   - SQLite's NOCASE and LIKE fold ASCII letters only; PostgreSQL's =
+//     and LIKE fold nothing. PostgreSQL folds with translate() over the
+//     ASCII letters, so both engines match the same names.
+//   - PostgreSQL types a VALUES list of parameters as text and has no
+//     CROSS JOIN … ON (SQLite's way to fix the join order), and booleans
+//     are not integers there.
+type dialect struct{ pg bool }
+
+func newDialect(engine string) dialect { return dialect{pg: engine == "postgres"} }
+
+// indexed is SQLite's hint to read a table through index, with a leading
+// space; "" on PostgreSQL.
+func (d dialect) indexed(index string) string {
+	if d.pg || index == "" {
+		return ""
+	}
+	return " INDEXED BY " + index
+}
+
+// noIndex is the prefix that keeps SQLite from using an index for a
+// condition on a column: "+" on SQLite, "" on PostgreSQL (where + is no
+// operator of text).
+func (d dialect) noIndex() string {
+	if d.pg {
+		return ""
+	}
+	return "+"
+}
+
+// intList is a subquery of the integers of a JSON array given as one
+// parameter, for "col IN (…)".
+func (d dialect) intList() string {
+	if d.pg {
+		return "SELECT json_array_elements_text(?::json)::bigint"
+	}
+	return "SELECT value FROM json_each(?)"
+}
+
+const asciiUpper, asciiLower = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
+
+// fold is an expression of x with its ASCII letters in lower case, on
+// PostgreSQL: SQLite's NOCASE, which leaves other letters alone.
+func fold(x string) string {
+	return "translate(" + x + ", '" + asciiUpper + "', '" + asciiLower + "')"
+}
+
+// equalFold is col = param, ignoring the case of ASCII letters.
+func (d dialect) equalFold(col, param string) string {
+	if d.pg {
+		return fold(col) + " = " + fold(param)
+	}
+	return col + " = " + param + " COLLATE NOCASE"
+}
+
+// likeFold is col LIKE param ESCAPE '\', ignoring the case of ASCII
+// letters as SQLite's LIKE does.
+func (d dialect) likeFold(col, param string) string {
+	if d.pg {
+		return fold(col) + " LIKE " + fold(param) + ` ESCAPE '\'`
+	}
+	return col + " LIKE " + param + ` ESCAPE '\'`
+}
+
+// keyRow is one row of the VALUES list of a page's keys (host, QID, port,
+// position).
+func (d dialect) keyRow() string {
+	if d.pg {
+		return "(?::bigint,?::bigint,?::bigint,?::bigint)"
+	}
+	return "(?,?,?,?)"
+}
+
+// fixedJoin joins the table that follows to the one before, in that
+// order: SQLite's CROSS JOIN; PostgreSQL orders joins itself.
+func (d dialect) fixedJoin() string {
+	if d.pg {
+		return " JOIN "
+	}
+	return " CROSS JOIN "
+}
+
+// undated is the sort key of a finding without a deadline, 1 or 0: those
+// come after the dated ones.
+func (d dialect) undated() string {
+	if d.pg {
+		return "(breach_date = '')::int"
+	}
+	return "breach_date = ''"
+}

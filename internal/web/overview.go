@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -523,9 +524,11 @@ FROM history WHERE at >= ?`, []any{since}, func(st store.Cols) {
 	if err != nil {
 		return err
 	}
-	scores := map[int64]float64{} // qid<<20 | policy
+	// Risks are summed in tenths (scores have one decimal): exact, so the
+	// sums do not depend on the order the engine reads the rows in.
+	scores := map[int64]int64{} // qid<<20 | policy → tenths
 	err = each(c, "SELECT qid, policy, env_score FROM qid_scores WHERE env_score IS NOT NULL", nil, func(st store.Cols) {
-		scores[st.ColumnInt64(0)<<20|st.ColumnInt64(1)] = st.ColumnFloat(2)
+		scores[st.ColumnInt64(0)<<20|st.ColumnInt64(1)] = tenths(st.ColumnFloat(2))
 	})
 	if err != nil {
 		return err
@@ -566,7 +569,7 @@ WHERE event = 'closed' AND at >= ?`, []any{int64(first) * 86400}, func(st store.
 		appear                   [6][]int // open findings first seen on day first+i
 		span                     [6][]int // events of findings that existed: a difference array over days
 		fixed, timed, within     [6]int
-		fixDays                  [6]float64
+		fixTime                  [6]int64 // seconds: a float sum would depend on the order rows come in
 		minSeen                  = int32(todayDay)
 	)
 	for i := range appear {
@@ -575,13 +578,13 @@ WHERE event = 'closed' AND at >= ?`, []any{int64(first) * 86400}, func(st store.
 	}
 	type qagg struct {
 		open, overdue, best int
-		risk                float64
+		risk                int64 // tenths, as riskTenths
 		mask                uint32
 		openBy              [6]int32
 	}
 	type hagg struct {
 		open, critical, overdue int
-		risk                    float64
+		risk                    int64 // tenths
 	}
 	qids := map[int32]*qagg{}
 	hosts := map[int64]*hagg{}
@@ -641,7 +644,7 @@ FROM detections`+s.sql.indexed("detections_status")+` WHERE type <> 'Info'`, nil
 			}
 			risk, ok := scores[int64(qid)<<20|int64(policy)]
 			if !ok {
-				risk = bandScore[ri]
+				risk = tenths(bandScore[ri])
 			}
 			q.open++
 			q.openBy[ri]++
@@ -667,7 +670,7 @@ FROM detections`+s.sql.indexed("detections_status")+` WHERE type <> 'Info'`, nil
 				fixed[ri]++
 				if lastFixed, firstFound := st.ColumnInt64(9), st.ColumnInt64(8); lastFixed > 0 && firstFound > 0 && lastFixed >= firstFound {
 					timed[ri]++
-					fixDays[ri] += float64(lastFixed-firstFound) / 86400
+					fixTime[ri] += lastFixed - firstFound
 					if len(deadline) == 0 || daysOf(lastFixed) <= dateDay(deadline) {
 						within[ri]++
 					}
@@ -755,7 +758,7 @@ FROM detections`+s.sql.indexed("detections_status")+` WHERE type <> 'Info'`, nil
 			OpenOverdue: overdueBy[i], Open: openBy[i]}
 		if timed[i] > 0 {
 			row.Share = float64(within[i]) / float64(timed[i])
-			row.MeanDays = fixDays[i] / float64(timed[i])
+			row.MeanDays = float64(fixTime[i]) / 86400 / float64(timed[i])
 		}
 		o.SLA = append(o.SLA, row)
 	}
@@ -776,7 +779,7 @@ FROM detections`+s.sql.indexed("detections_status")+` WHERE type <> 'Info'`, nil
 	}
 	slices.SortFunc(qlist, func(a, b qr) int { return cmp.Or(cmp.Compare(b.risk, a.risk), cmp.Compare(a.qid, b.qid)) })
 	for _, q := range qlist[:min(top, len(qlist))] {
-		t := TopQID{QID: int(q.qid), Rating: ratingOrder[q.best], Open: q.open, Risk: q.risk, Overdue: q.overdue}
+		t := TopQID{QID: int(q.qid), Rating: ratingOrder[q.best], Open: q.open, Risk: float64(q.risk) / 10, Overdue: q.overdue}
 		err := each(c, "SELECT title FROM kb_vulns WHERE qid = ?", []any{int64(q.qid)}, func(st store.Cols) { t.Title = st.ColumnText(0) })
 		if err != nil {
 			return err
@@ -793,7 +796,7 @@ FROM detections`+s.sql.indexed("detections_status")+` WHERE type <> 'Info'`, nil
 	}
 	slices.SortFunc(hlist, func(a, b hr) int { return cmp.Or(cmp.Compare(b.risk, a.risk), cmp.Compare(a.id, b.id)) })
 	for _, h := range hlist[:min(top, len(hlist))] {
-		t := TopHost{HostID: h.id, Open: h.open, Critical: h.critical, Overdue: h.overdue, Risk: h.risk}
+		t := TopHost{HostID: h.id, Open: h.open, Critical: h.critical, Overdue: h.overdue, Risk: float64(h.risk) / 10}
 		err := each(c, `SELECT COALESCE(NULLIF(ip, ''), ipv6), COALESCE(NULLIF(fqdn, ''), NULLIF(dns, ''), netbios) FROM hosts WHERE id = ?`,
 			[]any{h.id}, func(st store.Cols) { t.Address, t.Hostname = st.ColumnText(0), st.ColumnText(1) })
 		if err != nil {
@@ -827,6 +830,9 @@ func slaDays(c *store.Snap) map[string]int {
 	})
 	return out
 }
+
+// tenths is a score in tenths.
+func tenths(score float64) int64 { return int64(math.Round(score * 10)) }
 
 // dateDay is the Unix day of a YYYY-MM-DD date; a malformed date is far
 // in the future.

@@ -168,15 +168,15 @@ func copyStore(ctx context.Context, src, dst string) error {
 		if err != nil {
 			return fmt.Errorf("copy %s: %w", table, err)
 		}
-		var data [][]any
-		for rows.Next() {
-			vals := make([]any, len(names))
-			ptrs := make([]any, len(names))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
+		// Streamed: the benchmark's store has millions of rows.
+		vals := make([]any, len(names))
+		ptrs := make([]any, len(names))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		next := func() ([]any, error) {
 			if err := rows.Scan(ptrs...); err != nil {
-				return err
+				return nil, err
 			}
 			for i, v := range vals {
 				switch x := v.(type) {
@@ -188,12 +188,20 @@ func copyStore(ctx context.Context, src, dst string) error {
 					}
 				}
 			}
-			data = append(data, vals)
+			return vals, nil
 		}
-		if err := rows.Err(); err != nil {
-			return err
+		_, err = to.CopyFrom(ctx, pgx.Identifier{table}, names, pgx.CopyFromFunc(func() ([]any, error) {
+			if !rows.Next() {
+				return nil, rows.Err()
+			}
+			return next()
+		}))
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", table, err)
 		}
-		if _, err := to.CopyFrom(ctx, pgx.Identifier{table}, names, pgx.CopyFromRows(data)); err != nil {
+		// The planner's statistics, as autovacuum would gather them later.
+		if _, err := to.Exec(ctx, "ANALYZE "+table); err != nil {
 			return fmt.Errorf("copy %s: %w", table, err)
 		}
 	}

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	_ "github.com/ncruces/go-sqlite3/driver"
 
 	"qvt/internal/assess"
 	"qvt/internal/gen"
@@ -117,6 +116,7 @@ func copyStore(ctx context.Context, src, dst string) error {
 		return err
 	}
 	st.Close()
+	// The driver the store opens SQLite with registers as "sqlite3".
 	from, err := sql.Open("sqlite3", "file:"+src+"?mode=ro")
 	if err != nil {
 		return err

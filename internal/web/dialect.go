@@ -56,7 +56,8 @@ func fold(x string) string {
 	return "translate(" + x + ", '" + asciiUpper + "', '" + asciiLower + "')"
 }
 
-// equalFold is col = param, ignoring the case of ASCII letters. On
+// equalFold is col = param, ignoring the case of ASCII letters; param is
+// a numbered parameter (?1), which the SQL may name twice. On
 // PostgreSQL lower() tests first, a tenth of translate's cost: it folds
 // more letters, so what it rejects translate would too, and translate
 // then rejects what differs in other letters' case.
@@ -68,7 +69,7 @@ func (d dialect) equalFold(col, param string) string {
 }
 
 // likeFold is col LIKE param ESCAPE '\', ignoring the case of ASCII
-// letters as SQLite's LIKE does.
+// letters as SQLite's LIKE does; param is numbered, as equalFold's.
 func (d dialect) likeFold(col, param string) string {
 	if d.pg {
 		return "(lower(" + col + ") LIKE lower(" + param + `) ESCAPE '\' AND ` + fold(col) + " LIKE " + fold(param) + ` ESCAPE '\')`

@@ -200,8 +200,9 @@ func copyStore(ctx context.Context, src, dst string) error {
 		if err != nil {
 			return fmt.Errorf("copy %s: %w", table, err)
 		}
-		// The planner's statistics, as autovacuum would gather them later.
-		if _, err := to.Exec(ctx, "ANALYZE "+table); err != nil {
+		// The planner's statistics and the visibility map (index-only
+		// scans), as autovacuum would make them after an import.
+		if _, err := to.Exec(ctx, "VACUUM (ANALYZE) "+table); err != nil {
 			return fmt.Errorf("copy %s: %w", table, err)
 		}
 	}

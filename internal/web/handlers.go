@@ -415,7 +415,7 @@ func (s *Server) exportFilter(ctx context.Context, q Query) (store.Filter, func(
 // tagHosts lists, ascending, the hosts with a tag, its name in any case
 // (people type "dmz" for the tag "DMZ").
 func tagHosts(ctx context.Context, tx *sql.Tx, d dialect, tag string) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT host_id FROM host_tags WHERE "+d.equalFold("name", "?")+" ORDER BY host_id", tag)
+	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT host_id FROM host_tags WHERE "+d.equalFold("name", "?1")+" ORDER BY host_id", tag)
 	if err != nil {
 		return nil, err
 	}

@@ -716,7 +716,7 @@ func TestQIDCounts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			by, open, overdue, err := s.openCounts(ctx, "qid = ?", q)
+			by, open, overdue, err := s.openCounts(ctx, s.st.DB(), "qid = ?", q)
 			if err != nil {
 				t.Fatal(err)
 			}

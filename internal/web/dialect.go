@@ -1,5 +1,10 @@
 package web
 
+import (
+	"strconv"
+	"strings"
+)
+
 // dialect is the SQL the dashboard writes differently for the store's two
 // engines; every other query is the same text on both (the store rebinds
 // ? to $N for PostgreSQL). What differs:
@@ -39,13 +44,43 @@ func (d dialect) noIndex() string {
 	return "+"
 }
 
-// intList is a subquery of the integers of a JSON array given as one
-// parameter, for "col IN (…)".
-func (d dialect) intList() string {
+// inInts is "col is one of a list of integers" with the list in one
+// parameter, whose value is ints' (as many QIDs as a title search finds
+// take one parameter). SQLite reads a JSON array with json_each;
+// PostgreSQL tests an array, = ANY(…): a filter on the index walk, where
+// IN (subquery) would become a join and lose the walk's order.
+func (d dialect) inInts(col string) string {
 	if d.pg {
-		return "SELECT json_array_elements_text(?::json)::bigint"
+		return col + " = ANY(?::bigint[])"
 	}
-	return "SELECT value FROM json_each(?)"
+	return col + " IN (SELECT value FROM json_each(?))"
+}
+
+// ints is the parameter of inInts: a JSON array for SQLite, an array
+// literal for PostgreSQL.
+func ints[T int | int64](d dialect, list []T) string {
+	var sb strings.Builder
+	sb.WriteByte("[{"[b2i(d.pg)])
+	for i, n := range list {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(strconv.FormatInt(int64(n), 10))
+	}
+	sb.WriteByte("]}"[b2i(d.pg)])
+	return sb.String()
+}
+
+// gather is the sizes of sets the list reads whole and sorts rather than
+// walking an index in order. PostgreSQL reads a QID's detections (through
+// detections_qid, then the table) at about the cost per row of SQLite,
+// but walks an index several times slower per entry (a visibility check
+// each): a larger QID set is worth sorting there.
+func (d dialect) gather() gatherLimits {
+	if d.pg {
+		return gatherLimits{ranges: defaultGather.ranges, hosts: defaultGather.hosts, qids: 20000}
+	}
+	return defaultGather
 }
 
 const asciiUpper, asciiLower = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"

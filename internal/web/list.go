@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -212,9 +211,8 @@ func (f *filter) sql(noIndex, withRanges bool) (string, []any) {
 			}
 		} else {
 			// One parameter however many QIDs a title search finds.
-			b, _ := json.Marshal(f.qids)
-			sb.WriteString(" AND " + f.plus("qid", noIndex) + " IN (" + f.d.intList() + ")")
-			args = append(args, string(b))
+			sb.WriteString(" AND " + f.d.inInts(f.plus("qid", noIndex)))
+			args = append(args, ints(f.d, f.qids))
 		}
 	}
 	return sb.String(), args
@@ -319,8 +317,7 @@ func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Ti
 		if len(hosts) == 0 {
 			f.none = true
 		}
-		b, _ := json.Marshal(hosts)
-		add("{+}host_id IN ("+s.sql.intList()+")", string(b))
+		add(s.sql.inInts("{+}host_id"), ints(s.sql, hosts))
 	}
 	if q.Host != "" {
 		ids, err := hostIDs(ctx, tx, s.sql, q.Host)
@@ -774,9 +771,8 @@ func countQIDs(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, erro
 			args = append(args, id)
 		}
 	} else {
-		b, _ := json.Marshal(f.qids)
-		q += "qid IN (" + f.d.intList() + ")"
-		args = append(args, string(b))
+		q += f.d.inInts("qid")
+		args = append(args, ints(f.d, f.qids))
 	}
 	var n int
 	if err := tx.QueryRowContext(ctx, q+" LIMIT ?) AS m", append(args, limit)...).Scan(&n); err != nil {

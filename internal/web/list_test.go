@@ -295,9 +295,9 @@ func TestListMatchesOracle(t *testing.T) {
 						force, backward bool
 						limits          gatherLimits
 					}{
-						{"planned", false, false, defaultGather},
-						{"walk", true, false, defaultGather},
-						{"backwards", false, true, defaultGather},
+						{"planned", false, false, s.sql.gather()},
+						{"walk", true, false, s.sql.gather()},
+						{"backwards", false, true, s.sql.gather()},
 						// No set is small: QID sets walk the ranges the
 						// overview says hold their findings.
 						{"masked", false, false, gatherLimits{}},

@@ -154,7 +154,7 @@ func New(st *store.Store, cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.SLADays == nil {
 		cfg.SLADays = assess.DefaultPolicy().SLADays
 	}
-	s := &Server{st: st, cfg: cfg, log: log, now: time.Now, sanitizer: kbPolicy(), static: map[string]string{}, gatherMax: defaultGather, sql: newDialect(st.Engine()),
+	s := &Server{st: st, cfg: cfg, log: log, now: time.Now, sanitizer: kbPolicy(), static: map[string]string{}, gatherMax: newDialect(st.Engine()).gather(), sql: newDialect(st.Engine()),
 		hosts: map[string]bool{}}
 	for _, h := range cfg.Hosts {
 		name := hostName(h)

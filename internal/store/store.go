@@ -320,3 +320,20 @@ func startPair(l, a, b *sqlite3.Conn) (bool, error) {
 	}
 	return true, nil
 }
+
+// BeginRead starts a read-only transaction on DB() that is one snapshot
+// of the store: on PostgreSQL REPEATABLE READ (its default, READ
+// COMMITTED, would let each statement see a later store); on SQLite a
+// read transaction of WAL mode, which is a snapshot from its first read
+// (the driver takes no other isolation level).
+func (s *Store) BeginRead(ctx context.Context) (*sql.Tx, error) {
+	opt := &sql.TxOptions{ReadOnly: true}
+	if s.pg != nil {
+		opt.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.db.BeginTx(ctx, opt)
+	if err != nil {
+		return nil, fmt.Errorf("store: begin: %w", err)
+	}
+	return tx, nil
+}

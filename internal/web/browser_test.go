@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"qvt/internal/finding"
+	"qvt/internal/store/storetest"
 )
 
 // The browser tests drive Debian's headless Chromium (package chromium,
@@ -156,100 +157,103 @@ func waitFor(t *testing.T, ctx context.Context, cond string) {
 // A security lead opens the overview, an engineer filters the list and
 // opens a finding.
 func TestBrowserWalkthrough(t *testing.T) {
-	s, hs := newTestServer(t, Config{})
-	ctx, logged := browser(t)
-	o, err := s.Overview(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// The overview: the key figures, the charts, the top lists.
-	do(t, ctx, "overview", chromedp.Navigate(hs.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#card-open")))
-	open, overdue := text(t, ctx, "#card-open b"), text(t, ctx, "#card-overdue b")
-	caption := text(t, ctx, "figure.wide figcaption")
-	polygons := eval[int](t, ctx, `document.querySelectorAll("svg.trend polygon").length`)
-	bars := eval[int](t, ctx, `document.querySelectorAll("svg.bars rect").length`)
-	topRows := eval[int](t, ctx, `document.querySelectorAll("table.top tbody tr").length`)
-	shot(t, ctx, "overview")
-	if open != num(o.Open) || overdue != num(o.Overdue) {
-		t.Errorf("overview shows %s open, %s overdue; want %s, %s", open, overdue, num(o.Open), num(o.Overdue))
-	}
-	if polygons != 5 || bars < 10 || topRows < 10 || !strings.Contains(caption, "Open findings by rating") {
-		t.Errorf("overview: %d trend areas, %d bars, %d top rows, caption %q", polygons, bars, topRows, caption)
-	}
-
-	// The list: tick Critical, apply; the URL holds the filter, every row
-	// is Critical, and the page says what it shows.
-	do(t, ctx, "findings",
-		chromedp.Navigate(hs.URL+"/findings"),
-		chromedp.WaitVisible(chromedp.CSS("table.findings")),
-		chromedp.Click(chromedp.CSS(`input[name=rating][value=Critical]`)),
-		chromedp.Click(chromedp.CSS(`form.filters button[type=submit]`)),
-	)
-	waitFor(t, ctx, `location.search !== ""`)
-	location := eval[string](t, ctx, `location.href`)
-	count := text(t, ctx, "#count")
-	ratings := eval[[]string](t, ctx, `[...document.querySelectorAll("table.findings tbody td:first-child .badge")].map(e => e.textContent)`)
-	shot(t, ctx, "findings-critical")
-	u, _ := url.Parse(location)
-	if u.Path != "/findings" || u.RawQuery != "rating=Critical" {
-		t.Errorf("filtered URL %q, want /findings?rating=Critical (empty fields left out)", location)
-	}
-	want := 0
-	for _, c := range o.ByRating {
-		if c.Name == "Critical" {
-			want = c.Count
+	// Both engines: the same figures and lists in the browser.
+	storetest.Run(t, func(t *testing.T, loc string) {
+		s, hs := newServerAt(t, loc, Config{})
+		ctx, logged := browser(t)
+		o, err := s.Overview(context.Background())
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(ratings) == 0 || len(ratings) != min(want, defaultLimit) {
-		t.Errorf("%d rows shown, want %d", len(ratings), min(want, defaultLimit))
-	}
-	for _, r := range ratings {
-		if r != "Critical" {
-			t.Errorf("row rated %q in a Critical list", r)
-			break
+
+		// The overview: the key figures, the charts, the top lists.
+		do(t, ctx, "overview", chromedp.Navigate(hs.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#card-open")))
+		open, overdue := text(t, ctx, "#card-open b"), text(t, ctx, "#card-overdue b")
+		caption := text(t, ctx, "figure.wide figcaption")
+		polygons := eval[int](t, ctx, `document.querySelectorAll("svg.trend polygon").length`)
+		bars := eval[int](t, ctx, `document.querySelectorAll("svg.bars rect").length`)
+		topRows := eval[int](t, ctx, `document.querySelectorAll("table.top tbody tr").length`)
+		shot(t, ctx, "overview")
+		if open != num(o.Open) || overdue != num(o.Overdue) {
+			t.Errorf("overview shows %s open, %s overdue; want %s, %s", open, overdue, num(o.Open), num(o.Overdue))
 		}
-	}
-	if !strings.Contains(count, "Critical") {
-		t.Errorf("count line %q does not say the filter", count)
-	}
+		if polygons != 5 || bars < 10 || topRows < 10 || !strings.Contains(caption, "Open findings by rating") {
+			t.Errorf("overview: %d trend areas, %d bars, %d top rows, caption %q", polygons, bars, topRows, caption)
+		}
 
-	// A finding: its title, the CVSS breakdown, the KB text, the history.
-	rowTitle := text(t, ctx, "table.findings tbody tr:first-child a.ftitle")
-	do(t, ctx, "open a finding",
-		chromedp.Click(chromedp.CSS("table.findings tbody tr:first-child a.ftitle")),
-		chromedp.WaitVisible(chromedp.CSS("#timeline")),
-	)
-	title := text(t, ctx, "#title")
-	vector := eval[string](t, ctx, `(document.getElementById("vector") || {}).textContent || ""`)
-	env := eval[string](t, ctx, `(document.getElementById("env") || {}).textContent || ""`)
-	status := text(t, ctx, "#status")
-	metrics := eval[int](t, ctx, `document.querySelectorAll("table.cvss td").length`)
-	events := eval[int](t, ctx, `document.querySelectorAll("#timeline li").length`)
-	kb := eval[int](t, ctx, `document.querySelectorAll(".kbtext").length`)
-	qidPage := eval[string](t, ctx, `document.querySelector(".crumbs a[href^='/qid/']").href`)
-	shot(t, ctx, "finding")
-	if !strings.Contains(title, rowTitle) || !strings.Contains(title, "Critical") {
-		t.Errorf("finding page title %q, want the row's %q, rated Critical", title, rowTitle)
-	}
-	if vector != "" && (metrics < 16 || env == "–") {
-		t.Errorf("CVSS %q shown with %d metric cells, env %q", vector, metrics, env)
-	}
-	if events < 1 || kb != 3 || !strings.Contains(status, "open") {
-		t.Errorf("history has %d events, %d KB sections; status %q", events, kb, status)
-	}
+		// The list: tick Critical, apply; the URL holds the filter, every row
+		// is Critical, and the page says what it shows.
+		do(t, ctx, "findings",
+			chromedp.Navigate(hs.URL+"/findings"),
+			chromedp.WaitVisible(chromedp.CSS("table.findings")),
+			chromedp.Click(chromedp.CSS(`input[name=rating][value=Critical]`)),
+			chromedp.Click(chromedp.CSS(`form.filters button[type=submit]`)),
+		)
+		waitFor(t, ctx, `location.search !== ""`)
+		location := eval[string](t, ctx, `location.href`)
+		count := text(t, ctx, "#count")
+		ratings := eval[[]string](t, ctx, `[...document.querySelectorAll("table.findings tbody td:first-child .badge")].map(e => e.textContent)`)
+		shot(t, ctx, "findings-critical")
+		u, _ := url.Parse(location)
+		if u.Path != "/findings" || u.RawQuery != "rating=Critical" {
+			t.Errorf("filtered URL %q, want /findings?rating=Critical (empty fields left out)", location)
+		}
+		want := 0
+		for _, c := range o.ByRating {
+			if c.Name == "Critical" {
+				want = c.Count
+			}
+		}
+		if len(ratings) == 0 || len(ratings) != min(want, defaultLimit) {
+			t.Errorf("%d rows shown, want %d", len(ratings), min(want, defaultLimit))
+		}
+		for _, r := range ratings {
+			if r != "Critical" {
+				t.Errorf("row rated %q in a Critical list", r)
+				break
+			}
+		}
+		if !strings.Contains(count, "Critical") {
+			t.Errorf("count line %q does not say the filter", count)
+		}
 
-	// Its host and QID pages.
-	do(t, ctx, "host page",
-		chromedp.Click(chromedp.CSS(".crumbs a[href^='/host/']")),
-		chromedp.WaitVisible(chromedp.CSS("table.findings")),
-	)
-	shot(t, ctx, "host")
-	do(t, ctx, "QID page", chromedp.Navigate(qidPage), chromedp.WaitVisible(chromedp.CSS("table.findings")))
-	shot(t, ctx, "qid")
-	for _, l := range logged() {
-		t.Errorf("the browser logged: %s", l)
-	}
+		// A finding: its title, the CVSS breakdown, the KB text, the history.
+		rowTitle := text(t, ctx, "table.findings tbody tr:first-child a.ftitle")
+		do(t, ctx, "open a finding",
+			chromedp.Click(chromedp.CSS("table.findings tbody tr:first-child a.ftitle")),
+			chromedp.WaitVisible(chromedp.CSS("#timeline")),
+		)
+		title := text(t, ctx, "#title")
+		vector := eval[string](t, ctx, `(document.getElementById("vector") || {}).textContent || ""`)
+		env := eval[string](t, ctx, `(document.getElementById("env") || {}).textContent || ""`)
+		status := text(t, ctx, "#status")
+		metrics := eval[int](t, ctx, `document.querySelectorAll("table.cvss td").length`)
+		events := eval[int](t, ctx, `document.querySelectorAll("#timeline li").length`)
+		kb := eval[int](t, ctx, `document.querySelectorAll(".kbtext").length`)
+		qidPage := eval[string](t, ctx, `document.querySelector(".crumbs a[href^='/qid/']").href`)
+		shot(t, ctx, "finding")
+		if !strings.Contains(title, rowTitle) || !strings.Contains(title, "Critical") {
+			t.Errorf("finding page title %q, want the row's %q, rated Critical", title, rowTitle)
+		}
+		if vector != "" && (metrics < 16 || env == "–") {
+			t.Errorf("CVSS %q shown with %d metric cells, env %q", vector, metrics, env)
+		}
+		if events < 1 || kb != 3 || !strings.Contains(status, "open") {
+			t.Errorf("history has %d events, %d KB sections; status %q", events, kb, status)
+		}
+
+		// Its host and QID pages.
+		do(t, ctx, "host page",
+			chromedp.Click(chromedp.CSS(".crumbs a[href^='/host/']")),
+			chromedp.WaitVisible(chromedp.CSS("table.findings")),
+		)
+		shot(t, ctx, "host")
+		do(t, ctx, "QID page", chromedp.Navigate(qidPage), chromedp.WaitVisible(chromedp.CSS("table.findings")))
+		shot(t, ctx, "qid")
+		for _, l := range logged() {
+			t.Errorf("the browser logged: %s", l)
+		}
+	})
 }
 
 // KB text with scripts, event handlers and javascript: links is shown as

@@ -158,7 +158,7 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 		}
 	}
 	v.KB = KBText{s.kbHTML(v.Diagnosis), s.kbHTML(v.Consequence), s.kbHTML(v.Solution)}
-	if v.CVEList, err = s.cves(ctx, v.CVEs, v.CVEID); err != nil {
+	if v.CVEList, err = s.cves(ctx, db, v.CVEs, v.CVEID); err != nil {
 		return nil, err
 	}
 	if v.Refs, err = vendorLinks(ctx, db, v.QID); err != nil {
@@ -176,7 +176,7 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 
 // environment reads the environment policy a host is scored under, nil
 // for none.
-func (s *Server) environment(ctx context.Context, db *sql.DB, hostID int64) (*EnvView, error) {
+func (s *Server) environment(ctx context.Context, db dbReader, hostID int64) (*EnvView, error) {
 	var id int
 	var fp string
 	err := db.QueryRowContext(ctx, `SELECT policy, COALESCE((SELECT value FROM meta WHERE name = 'scoring_policy'), '')
@@ -266,12 +266,12 @@ func timeline(l store.Life) []TimelineItem {
 }
 
 // cves reads what NVD says of a QID's CVEs.
-func (s *Server) cves(ctx context.Context, ids []string, primary string) ([]CVEView, error) {
+func (s *Server) cves(ctx context.Context, db dbReader, ids []string, primary string) ([]CVEView, error) {
 	out := make([]CVEView, 0, len(ids))
 	for i, id := range ids {
 		c := CVEView{ID: id, URL: nvdURL(id), Primary: id == primary}
 		if i < maxCVEDetails {
-			if err := nvdDetails(ctx, s.st.DB(), &c); err != nil {
+			if err := nvdDetails(ctx, db, &c); err != nil {
 				return nil, err
 			}
 		}
@@ -282,7 +282,7 @@ func (s *Server) cves(ctx context.Context, ids []string, primary string) ([]CVEV
 
 // nvdDetails fills a CVE's NVD description and score: NVD's own (Primary)
 // entry of the highest of v3.x, v2, v4.0 it has, else a CNA's.
-func nvdDetails(ctx context.Context, db *sql.DB, c *CVEView) error {
+func nvdDetails(ctx context.Context, db dbReader, c *CVEView) error {
 	err := db.QueryRowContext(ctx, "SELECT description, kev_added <> '' FROM nvd_cves WHERE id = ?", c.ID).Scan(&c.Description, &c.KEV)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
@@ -324,7 +324,7 @@ func nvdDetails(ctx context.Context, db *sql.DB, c *CVEView) error {
 }
 
 // vendorLinks reads a QID's vendor references; only http(s) URLs become links.
-func vendorLinks(ctx context.Context, db *sql.DB, qid int) ([]Link, error) {
+func vendorLinks(ctx context.Context, db dbReader, qid int) ([]Link, error) {
 	var raw string
 	err := db.QueryRowContext(ctx, "SELECT vendor_refs FROM kb_vulns WHERE qid = ?", qid).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -360,8 +360,10 @@ func safeURL(u string) string {
 	return p.String()
 }
 
-func hostTags(ctx context.Context, db *sql.DB, hostID int64) ([]string, error) {
-	rows, err := db.QueryContext(ctx, "SELECT name FROM host_tags WHERE host_id = ? ORDER BY name", hostID)
+func hostTags(ctx context.Context, db dbReader, hostID int64) ([]string, error) {
+	// Sorted here, in byte order as SQLite's BINARY: PostgreSQL's order
+	// is the database's collation.
+	rows, err := db.QueryContext(ctx, "SELECT name FROM host_tags WHERE host_id = ?", hostID)
 	if err != nil {
 		return nil, fmt.Errorf("host tags: %w", err)
 	}
@@ -374,11 +376,12 @@ func hostTags(ctx context.Context, db *sql.DB, hostID int64) ([]string, error) {
 		}
 		out = append(out, n)
 	}
+	slices.Sort(out)
 	return out, rows.Err()
 }
 
 // jiraKey returns the Jira issue of the first item that has one.
-func jiraKey(ctx context.Context, db *sql.DB, items ...string) (string, error) {
+func jiraKey(ctx context.Context, db dbReader, items ...string) (string, error) {
 	for _, it := range items {
 		var key string
 		err := db.QueryRowContext(ctx, "SELECT remote FROM publish_map WHERE target = 'jira' AND item = ? AND remote <> ''", it).Scan(&key)
@@ -417,9 +420,14 @@ type HostView struct {
 }
 
 func (s *Server) host(ctx context.Context, id int64) (*HostView, error) {
-	db := s.st.DB()
+	// One snapshot: the counts agree with the host a sync is updating.
+	db, err := s.st.BeginRead(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("host %d: %w", id, err)
+	}
+	defer db.Rollback()
 	h := &HostView{ID: id}
-	err := db.QueryRowContext(ctx, `SELECT ip, ipv6, dns, fqdn, netbios, os, tracking_method, network_id, asset_id,
+	err = db.QueryRowContext(ctx, `SELECT ip, ipv6, dns, fqdn, netbios, os, tracking_method, network_id, asset_id,
   last_scan, last_vm_scanned FROM hosts WHERE id = ?`, id).Scan(&h.IP, &h.IPv6, &h.DNS, &h.FQDN, &h.NetBIOS, &h.OS,
 		&h.TrackingMethod, &h.NetworkID, &h.AssetID, &h.LastScan, &h.LastVMScanned)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -445,14 +453,14 @@ func (s *Server) host(ctx context.Context, id int64) (*HostView, error) {
 	if h.Jira, err = jiraKey(ctx, db, "host:"+strconv.FormatInt(id, 10)); err != nil {
 		return nil, err
 	}
-	h.OpenBy, h.Open, h.Overdue, err = s.openCounts(ctx, "host_id = ?", id)
+	h.OpenBy, h.Open, h.Overdue, err = s.openCounts(ctx, db, "host_id = ?", id)
 	return h, err
 }
 
 // openCounts counts open findings by rating, and those overdue, where
 // cond holds.
-func (s *Server) openCounts(ctx context.Context, cond string, arg any) ([]Count, int, int, error) {
-	rows, err := s.st.DB().QueryContext(ctx, `SELECT vuln_score, count(*), sum(breach_date <> '' AND breach_date < ?)
+func (s *Server) openCounts(ctx context.Context, db dbReader, cond string, arg any) ([]Count, int, int, error) {
+	rows, err := db.QueryContext(ctx, `SELECT vuln_score, count(*), count(*) FILTER (WHERE breach_date <> '' AND breach_date < ?)
 FROM detections WHERE `+cond+` AND type <> 'Info' AND closed = '' GROUP BY vuln_score`, s.now().UTC().Format(time.DateOnly), arg)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("counts: %w", err)
@@ -507,16 +515,21 @@ type QIDView struct {
 }
 
 func (s *Server) qid(ctx context.Context, qid int) (*QIDView, error) {
-	db := s.st.DB()
+	// One snapshot, as the host's.
+	db, err := s.st.BeginRead(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("QID %d: %w", qid, err)
+	}
+	defer db.Rollback()
 	v := &QIDView{QID: qid, Metrics: []MetricGroup{}}
 	var cves string
-	err := db.QueryRowContext(ctx, `SELECT title, severity, category, vuln_type, published, last_modified, patchable,
+	err = db.QueryRowContext(ctx, `SELECT title, severity, category, vuln_type, published, last_modified, patchable,
   cves, diagnosis, consequence, solution FROM kb_vulns WHERE qid = ?`, qid).Scan(&v.Title, &v.Severity, &v.Category,
 		&v.VulnType, &v.Published, &v.LastModified, &v.Patchable, &cves, &v.Diagnosis, &v.Consequence, &v.Solution)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Detections of a QID the KB does not hold yet still have a page.
 		var n int
-		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM detections INDEXED BY detections_qid WHERE qid = ? AND type <> 'Info' LIMIT 1)", qid).Scan(&n); err != nil {
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM detections"+s.sql.indexed("detections_qid")+" WHERE qid = ? AND type <> 'Info' LIMIT 1) AS m", qid).Scan(&n); err != nil {
 			return nil, err
 		}
 		if n == 0 {
@@ -540,7 +553,7 @@ FROM qid_scores WHERE qid = ? AND policy = 0`, qid).Scan(&primary, &v.Vector, &v
 			v.Metrics = groupMetrics(ms)
 		}
 	}
-	if v.CVEList, err = s.cves(ctx, ids, primary); err != nil {
+	if v.CVEList, err = s.cves(ctx, db, ids, primary); err != nil {
 		return nil, err
 	}
 	if v.Refs, err = vendorLinks(ctx, db, qid); err != nil {
@@ -569,8 +582,15 @@ FROM qid_scores WHERE qid = ? AND policy = 0`, qid).Scan(&primary, &v.Vector, &v
 		v.Overdue = int(info.overdue)
 		return v, nil
 	}
-	v.OpenBy, v.Open, v.Overdue, err = s.openCounts(ctx, "qid = ?", qid)
+	v.OpenBy, v.Open, v.Overdue, err = s.openCounts(ctx, db, "qid = ?", qid)
 	return v, err
+}
+
+// dbReader is what the pages read through: the store's *sql.DB, or a
+// read transaction of it (one snapshot).
+type dbReader interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 func optFloat(f sql.NullFloat64) *float64 {

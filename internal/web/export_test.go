@@ -22,3 +22,11 @@ func NewFixtureServer(t testing.TB) (*Server, string, time.Time) {
 	s, hs := newTestServer(t, Config{})
 	return s, hs.URL, s.now()
 }
+
+// NewFixtureServerAt serves the fixture built at a new store location
+// (storetest: an SQLite path or a PostgreSQL URL) at the fixture's now.
+func NewFixtureServerAt(t testing.TB, loc string) (*Server, string, time.Time) {
+	t.Helper()
+	s, hs := newServerAt(t, loc, Config{})
+	return s, hs.URL, s.now()
+}

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"qvt/internal/assess"
 	"qvt/internal/gen"
@@ -44,16 +47,26 @@ const xssText = `Look <b>here</b>.<script>window.__xss = "script"</script>
 </div></div></section></main><h1>Injected heading</h1><h2>Injected section</h2><div><table><tr><td>open cell<ul><li>open item`
 
 var (
-	fixtureOnce sync.Once
-	fixtureDir  string
-	fixturePath string
-	fixtureNow  time.Time
-	fixtureErr  error
+	fixtureOnce  sync.Once
+	fixtureDir   string
+	fixturePath  string
+	fixtureNow   time.Time
+	fixtureErr   error
+	fixtureSteps [][]string // the files imported, import by import
+	fixtureSQL   []string   // then these statements
 )
 
-// fixtureStore returns a copy of the fixture store, built once per test
-// binary, and the time its tests take as now.
+// fixtureStore returns a copy of the fixture store (SQLite), built once
+// per test binary, and the time its tests take as now.
 func fixtureStore(t testing.TB) (*store.Store, time.Time) {
+	t.Helper()
+	return fixtureStoreAt(t, filepath.Join(t.TempDir(), "qvt.db"))
+}
+
+// fixtureStoreAt is fixtureStore at a new store location (storetest): a
+// copy of the SQLite file, or on PostgreSQL the same files imported into
+// the new schema.
+func fixtureStoreAt(t testing.TB, loc string) (*store.Store, time.Time) {
 	t.Helper()
 	fixtureOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "qvt-web-fixture-")
@@ -67,14 +80,160 @@ func fixtureStore(t testing.TB) (*store.Store, time.Time) {
 	if fixtureErr != nil {
 		t.Fatal(fixtureErr)
 	}
-	dst := filepath.Join(t.TempDir(), "qvt.db")
-	copyFile(t, fixturePath, dst)
-	st, err := store.Open(context.Background(), dst)
+	ctx := context.Background()
+	if store.IsPostgres(loc) {
+		fill := importFixture
+		if !pgImports {
+			fill = func(ctx context.Context, loc string) error { return copyStore(ctx, fixturePath, loc) }
+		}
+		if err := fill(ctx, loc); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		copyFile(t, fixturePath, loc)
+	}
+	st, err := store.Open(ctx, loc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	return st, fixtureNow
+}
+
+// pgImports says whether the fixture is imported into PostgreSQL as into
+// SQLite. Until the store's PostgreSQL write path imports detections (it
+// stops at "conn busy": a reader interleaved with writes on one
+// transaction), the PostgreSQL fixture is a copy of the SQLite one, table
+// by table (copyStore): the same rows, so the dashboard is tested on the
+// same data on both engines, through its own code only.
+const pgImports = false
+
+// copyStore copies every table of the SQLite store at src into a new
+// PostgreSQL store at dst, column by column as PostgreSQL names them.
+func copyStore(ctx context.Context, src, dst string) error {
+	st, err := store.Open(ctx, dst)
+	if err != nil {
+		return err
+	}
+	st.Close()
+	// The driver the store opens SQLite with registers as "sqlite3".
+	from, err := sql.Open("sqlite3", "file:"+src+"?mode=ro")
+	if err != nil {
+		return err
+	}
+	defer from.Close()
+	to, err := pgx.Connect(ctx, dst)
+	if err != nil {
+		return err
+	}
+	defer to.Close(ctx)
+	tables, err := from.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' AND name <> 'goose_db_version' ORDER BY name")
+	if err != nil {
+		return err
+	}
+	var names []string
+	for tables.Next() {
+		var n string
+		if err := tables.Scan(&n); err != nil {
+			return err
+		}
+		names = append(names, n)
+	}
+	if err := tables.Err(); err != nil {
+		return err
+	}
+	for _, table := range names {
+		cols, err := to.Query(ctx, "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position", table)
+		if err != nil {
+			return err
+		}
+		var names, types []string
+		for cols.Next() {
+			var n, t string
+			if err := cols.Scan(&n, &t); err != nil {
+				return err
+			}
+			names, types = append(names, n), append(types, t)
+		}
+		if err := cols.Err(); err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			return fmt.Errorf("copy: PostgreSQL has no table %s", table)
+		}
+		if _, err := to.Exec(ctx, "DELETE FROM "+table); err != nil {
+			return fmt.Errorf("copy %s: %w", table, err)
+		}
+		rows, err := from.QueryContext(ctx, `SELECT "`+strings.Join(names, `", "`)+`" FROM `+table)
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", table, err)
+		}
+		// Streamed: the benchmark's store has millions of rows.
+		vals := make([]any, len(names))
+		ptrs := make([]any, len(names))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		next := func() ([]any, error) {
+			if err := rows.Scan(ptrs...); err != nil {
+				return nil, err
+			}
+			for i, v := range vals {
+				switch x := v.(type) {
+				case []byte:
+					vals[i] = string(x)
+				case int64:
+					if types[i] == "double precision" {
+						vals[i] = float64(x)
+					}
+				}
+			}
+			return vals, nil
+		}
+		_, err = to.CopyFrom(ctx, pgx.Identifier{table}, names, pgx.CopyFromFunc(func() ([]any, error) {
+			if !rows.Next() {
+				return nil, rows.Err()
+			}
+			return next()
+		}))
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", table, err)
+		}
+		// The planner's statistics and the visibility map (index-only
+		// scans), as autovacuum would make them after an import.
+		if _, err := to.Exec(ctx, "VACUUM (ANALYZE) "+table); err != nil {
+			return fmt.Errorf("copy %s: %w", table, err)
+		}
+	}
+	// The identity columns go on after the copied ids.
+	for _, table := range []string{"history", "sync_runs"} {
+		if _, err := to.Exec(ctx, "SELECT setval(pg_get_serial_sequence('"+table+"', 'id'), (SELECT max(id) FROM "+table+"))"); err != nil {
+			return fmt.Errorf("copy %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// importFixture builds the fixture at loc from its files.
+func importFixture(ctx context.Context, loc string) error {
+	st, err := store.Open(ctx, loc)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	l := &load.Loader{Policy: assess.DefaultPolicy()}
+	for i, files := range fixtureSteps {
+		if _, err := l.Files(ctx, st, files); err != nil {
+			return fmt.Errorf("fixture: import %d: %w", i, err)
+		}
+	}
+	for _, q := range fixtureSQL {
+		if _, err := st.DB().ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("fixture: %w", err)
+		}
+	}
+	return nil
 }
 
 func copyFile(t testing.TB, src, dst string) {
@@ -96,19 +255,11 @@ func buildFixture(dir string) (string, time.Time, error) {
 		return "", time.Time{}, err
 	}
 	path := filepath.Join(dir, "qvt.db")
-	st, err := store.Open(ctx, path)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	defer st.Close()
-	l := &load.Loader{Policy: assess.DefaultPolicy()}
 	xssKB, xssHLD := filepath.Join(dir, "xss-kb.xml"), filepath.Join(dir, "xss-hld.xml")
 	if err := writeXSS(xssKB, xssHLD, d.Now(0), 443, xssGonePort); err != nil {
 		return "", time.Time{}, err
 	}
-	if _, err := l.Files(ctx, st, []string{kb, nvd, hld, xssKB, xssHLD}); err != nil {
-		return "", time.Time{}, fmt.Errorf("importing day 0: %w", err)
-	}
+	steps := [][]string{{kb, nvd, hld, xssKB, xssHLD}}
 	for e := 1; e <= fixtureDays; e++ {
 		p := filepath.Join(dir, fmt.Sprintf("day%d.xml", e))
 		var buf bytes.Buffer
@@ -118,28 +269,25 @@ func buildFixture(dir string) (string, time.Time, error) {
 		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
 			return "", time.Time{}, err
 		}
-		if _, err := l.Files(ctx, st, []string{p}); err != nil {
-			return "", time.Time{}, fmt.Errorf("importing day %d: %w", e, err)
-		}
+		steps = append(steps, []string{p})
 	}
 	// The hostile host scanned again without one of its findings: it is
 	// gone.
-	if err := writeXSS(xssKB, xssHLD, d.Now(fixtureDays), 443); err != nil {
+	xssKB2, xssHLD2 := filepath.Join(dir, "xss-kb2.xml"), filepath.Join(dir, "xss-hld2.xml")
+	if err := writeXSS(xssKB2, xssHLD2, d.Now(fixtureDays), 443); err != nil {
 		return "", time.Time{}, err
 	}
-	if _, err := l.Files(ctx, st, []string{xssHLD}); err != nil {
-		return "", time.Time{}, fmt.Errorf("importing the hostile host again: %w", err)
-	}
+	steps = append(steps, []string{xssHLD2})
 	// A finding published to Jira, a QID published as a group, and a sync.
 	now := d.Now(fixtureDays).Add(10 * time.Hour)
-	for _, q := range []string{
+	fixtureSteps = steps
+	fixtureSQL = []string{
 		`INSERT INTO publish_map (target, item, remote) VALUES ('jira', '` + xssIP + `:990001:443', 'SEC-42')`,
 		`INSERT INTO sync_runs (kind, started_at, finished_at, status) VALUES ('incremental', ` +
 			fmt.Sprint(d.Now(fixtureDays).Unix()) + `, ` + fmt.Sprint(d.Now(fixtureDays).Unix()+95) + `, 'done')`,
-	} {
-		if _, err := st.DB().ExecContext(ctx, q); err != nil {
-			return "", time.Time{}, err
-		}
+	}
+	if err := importFixture(ctx, path); err != nil {
+		return "", time.Time{}, err
 	}
 	return path, now, nil
 }
@@ -192,10 +340,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// newTestServer serves the fixture.
+// newTestServer serves the fixture (SQLite).
 func newTestServer(t testing.TB, cfg Config) (*Server, *httptest.Server) {
 	t.Helper()
-	st, now := fixtureStore(t)
+	return newServerAt(t, filepath.Join(t.TempDir(), "qvt.db"), cfg)
+}
+
+// newServerAt serves the fixture at a new store location (storetest).
+func newServerAt(t testing.TB, loc string, cfg Config) (*Server, *httptest.Server) {
+	t.Helper()
+	st, now := fixtureStoreAt(t, loc)
 	if cfg.JiraURL == "" {
 		cfg.JiraURL = "https://jira.example.com"
 	}
@@ -245,9 +399,14 @@ func mustContain(t testing.TB, what, body string, wants ...string) {
 	}
 }
 
-// storeOpen opens an empty store.
+// storeOpen opens an empty store (SQLite).
 func storeOpen(t testing.TB) (*store.Store, error) {
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "empty.db"))
+	return storeOpenAt(t, filepath.Join(t.TempDir(), "empty.db"))
+}
+
+// storeOpenAt opens an empty store at a new location (storetest).
+func storeOpenAt(t testing.TB, loc string) (*store.Store, error) {
+	st, err := store.Open(context.Background(), loc)
 	if err == nil {
 		t.Cleanup(func() { st.Close() })
 	}

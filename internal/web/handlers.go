@@ -341,7 +341,7 @@ func (s *Server) download(format string) func(http.ResponseWriter, *http.Request
 // matches.
 func (s *Server) exportFilter(ctx context.Context, q Query) (store.Filter, func(*store.Row) bool, error) {
 	var sf store.Filter
-	tx, err := s.st.DB().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.st.BeginRead(ctx)
 	if err != nil {
 		return sf, nil, err
 	}
@@ -369,7 +369,7 @@ func (s *Server) exportFilter(ctx context.Context, q Query) (store.Filter, func(
 	}
 	hosts := f.hostIDs
 	if q.Tag != "" {
-		tagged, err := tagHosts(ctx, tx, q.Tag)
+		tagged, err := tagHosts(ctx, tx, s.sql, q.Tag)
 		if err != nil {
 			return sf, nil, err
 		}
@@ -414,8 +414,8 @@ func (s *Server) exportFilter(ctx context.Context, q Query) (store.Filter, func(
 
 // tagHosts lists, ascending, the hosts with a tag, its name in any case
 // (people type "dmz" for the tag "DMZ").
-func tagHosts(ctx context.Context, tx *sql.Tx, tag string) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT host_id FROM host_tags WHERE name = ? COLLATE NOCASE ORDER BY host_id", tag)
+func tagHosts(ctx context.Context, tx *sql.Tx, d dialect, tag string) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT host_id FROM host_tags WHERE "+d.equalFold("name", "?1")+" ORDER BY host_id", tag)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/net/html/atom"
 
 	"qvt/internal/finding"
+	"qvt/internal/store/storetest"
 )
 
 // KB text's markup stays inside its own box: a stray end tag closes
@@ -55,38 +56,40 @@ func TestKBBalanced(t *testing.T) {
 
 // The finding page keeps its own sections after hostile KB text.
 func TestKBBalancedPage(t *testing.T) {
-	_, hs := newTestServer(t, Config{})
-	_, _, body := get(t, hs, "/finding/"+url.PathEscape(finding.Key(xssIP, xssQID, 443)))
-	doc, err := html.Parse(strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var headings []string
-	for n := range doc.Descendants() {
-		if isHeading(n) {
-			headings = append(headings, textOf(n))
+	storetest.Run(t, func(t *testing.T, loc string) {
+		_, hs := newServerAt(t, loc, Config{})
+		_, _, body := get(t, hs, "/finding/"+url.PathEscape(finding.Key(xssIP, xssQID, 443)))
+		doc, err := html.Parse(strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	for _, h := range headings {
-		if strings.Contains(h, "Injected") {
-			t.Errorf("KB text made a heading of the page: %q (headings %q)", h, headings)
+		var headings []string
+		for n := range doc.Descendants() {
+			if isHeading(n) {
+				headings = append(headings, textOf(n))
+			}
 		}
-	}
-	for _, id := range []string{"diagnosis", "solution"} {
-		box := byID(doc, id)
-		if box == nil {
-			t.Fatalf("no #%s", id)
+		for _, h := range headings {
+			if strings.Contains(h, "Injected") {
+				t.Errorf("KB text made a heading of the page: %q (headings %q)", h, headings)
+			}
 		}
-		if txt := textOf(box); !strings.Contains(txt, "Injected section") || !strings.Contains(txt, "open item") {
-			t.Errorf("#%s does not hold the KB text to its end: %q", id, txt)
+		for _, id := range []string{"diagnosis", "solution"} {
+			box := byID(doc, id)
+			if box == nil {
+				t.Fatalf("no #%s", id)
+			}
+			if txt := textOf(box); !strings.Contains(txt, "Injected section") || !strings.Contains(txt, "open item") {
+				t.Errorf("#%s does not hold the KB text to its end: %q", id, txt)
+			}
 		}
-	}
-	// The consequence box still follows the diagnosis box, and the
-	// solution box comes after it, all three siblings in one section.
-	d, c, so := byID(doc, "diagnosis"), byID(doc, "consequence"), byID(doc, "solution")
-	if c == nil || d.Parent != c.Parent || so.Parent != c.Parent {
-		t.Errorf("the KB boxes are no longer siblings: KB text closed the page's elements")
-	}
+		// The consequence box still follows the diagnosis box, and the
+		// solution box comes after it, all three siblings in one section.
+		d, c, so := byID(doc, "diagnosis"), byID(doc, "consequence"), byID(doc, "solution")
+		if c == nil || d.Parent != c.Parent || so.Parent != c.Parent {
+			t.Errorf("the KB boxes are no longer siblings: KB text closed the page's elements")
+		}
+	})
 }
 
 func isHeading(n *html.Node) bool {

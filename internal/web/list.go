@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -124,16 +123,16 @@ func compareKeys(sort string, a, b Cursor) int {
 
 // sortExprs are the SQL expressions of a sort, in the order compareKeys
 // compares them, and their values for a cursor.
-func sortExprs(sort string, c Cursor) ([]string, []any) {
+func sortExprs(d dialect, sort string, c Cursor) ([]string, []any) {
 	undated := b2i(c.Deadline == "")
 	switch sort {
 	case "deadline":
-		return []string{"breach_date = ''", "breach_date", "host_id", "qid", "port"},
+		return []string{d.undated(), "breach_date", "host_id", "qid", "port"},
 			[]any{undated, c.Deadline, c.HostID, c.QID, c.Port}
 	case "host":
 		return []string{"host_id", "qid", "port"}, []any{c.HostID, c.QID, c.Port}
 	}
-	return []string{sqlRank, "breach_date = ''", "breach_date", "host_id", "qid", "port"},
+	return []string{sqlRank, d.undated(), "breach_date", "host_id", "qid", "port"},
 		[]any{rank(c.Rating), undated, c.Deadline, c.HostID, c.QID, c.Port}
 }
 
@@ -155,13 +154,14 @@ type filter struct {
 	none     bool     // the filter matches nothing (an unknown host, CVE, text)
 	masked   bool     // only the ranges of mask can hold matches
 	mask     uint32   // of rangeBit: where the QIDs' findings are
+	d        dialect
 }
 
 // plus writes a column so that SQLite does not use an index for a
 // condition on it: the primary-key walk must stay a primary-key walk.
-func plus(col string, noIndex bool) string {
+func (f *filter) plus(col string, noIndex bool) string {
 	if noIndex {
-		return "+" + col
+		return f.d.noIndex() + col
 	}
 	return col
 }
@@ -182,7 +182,7 @@ func (f *filter) sql(noIndex, withRanges bool) (string, []any) {
 	for _, c := range f.conds {
 		sb.WriteString(" AND ")
 		if noIndex {
-			sb.WriteString(strings.ReplaceAll(c.sql, "{+}", "+"))
+			sb.WriteString(strings.ReplaceAll(c.sql, "{+}", f.d.noIndex()))
 		} else {
 			sb.WriteString(strings.ReplaceAll(c.sql, "{+}", ""))
 		}
@@ -192,7 +192,7 @@ func (f *filter) sql(noIndex, withRanges bool) (string, []any) {
 		// All ratings, when none is chosen: SQLite then seeks each
 		// (status, rating) range of detections_status to its deadlines.
 		ratings := f.allRatings()
-		sb.WriteString(" AND " + plus("vuln_score", noIndex) + " IN (" + placeholders(len(ratings)) + ")")
+		sb.WriteString(" AND " + f.plus("vuln_score", noIndex) + " IN (" + placeholders(len(ratings)) + ")")
 		for _, r := range ratings {
 			args = append(args, r)
 		}
@@ -205,15 +205,14 @@ func (f *filter) sql(noIndex, withRanges bool) (string, []any) {
 	}
 	if f.qids != nil {
 		if len(f.qids) <= 64 {
-			sb.WriteString(" AND " + plus("qid", noIndex) + " IN (" + placeholders(len(f.qids)) + ")")
+			sb.WriteString(" AND " + f.plus("qid", noIndex) + " IN (" + placeholders(len(f.qids)) + ")")
 			for _, q := range f.qids {
 				args = append(args, q)
 			}
 		} else {
 			// One parameter however many QIDs a title search finds.
-			b, _ := json.Marshal(f.qids)
-			sb.WriteString(" AND " + plus("qid", noIndex) + " IN (SELECT value FROM json_each(?))")
-			args = append(args, string(b))
+			sb.WriteString(" AND " + f.d.inInts(f.plus("qid", noIndex)))
+			args = append(args, ints(f.d, f.qids))
 		}
 	}
 	return sb.String(), args
@@ -234,9 +233,9 @@ func placeholders(n int) string {
 // resolve turns a query into conditions, looking up the hosts, CVEs and
 // titles it names.
 func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Time) (*filter, error) {
-	f := &filter{}
+	f := &filter{d: s.sql}
 	add := func(sql string, args ...any) { f.conds = append(f.conds, cond{sql, args}) }
-	all, err := statuses(ctx, tx)
+	all, err := statuses(ctx, tx, s.sql)
 	if err != nil {
 		return nil, err
 	}
@@ -311,18 +310,17 @@ func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Ti
 	}
 	if q.Tag != "" {
 		// The tagged hosts are read once, not once per range walked.
-		hosts, err := tagHosts(ctx, tx, q.Tag)
+		hosts, err := tagHosts(ctx, tx, s.sql, q.Tag)
 		if err != nil {
 			return nil, err
 		}
 		if len(hosts) == 0 {
 			f.none = true
 		}
-		b, _ := json.Marshal(hosts)
-		add("{+}host_id IN (SELECT value FROM json_each(?))", string(b))
+		add(s.sql.inInts("{+}host_id"), ints(s.sql, hosts))
 	}
 	if q.Host != "" {
-		ids, err := hostIDs(ctx, tx, q.Host)
+		ids, err := hostIDs(ctx, tx, s.sql, q.Host)
 		if err != nil {
 			return nil, err
 		}
@@ -419,7 +417,7 @@ func (f *filter) statusList(states, all, notFixed []string, o *Overview) {
 // (CIDR: 10.1.0.0/16), DNS, NetBIOS or fully qualified name, or the
 // short name of a DNS or fully qualified name ("web-01" for
 // web-01.corp.example.com); names in any case.
-func hostIDs(ctx context.Context, tx *sql.Tx, name string) ([]int64, error) {
+func hostIDs(ctx context.Context, tx *sql.Tx, d dialect, name string) ([]int64, error) {
 	if prefix, err := netip.ParsePrefix(name); err == nil {
 		return networkHosts(ctx, tx, prefix.Masked())
 	}
@@ -429,8 +427,8 @@ func hostIDs(ctx context.Context, tx *sql.Tx, name string) ([]int64, error) {
 	}
 	short := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(name) + ".%" // LIKE ignores ASCII case
 	rows, err := tx.QueryContext(ctx, `SELECT id FROM hosts WHERE id = ?1 OR ip = ?2 OR ipv6 = ?2
-  OR fqdn = ?2 COLLATE NOCASE OR dns = ?2 COLLATE NOCASE OR netbios = ?2 COLLATE NOCASE
-  OR fqdn LIKE ?3 ESCAPE '\' OR dns LIKE ?3 ESCAPE '\' ORDER BY id`, id, name, short)
+  OR `+d.equalFold("fqdn", "?2")+` OR `+d.equalFold("dns", "?2")+` OR `+d.equalFold("netbios", "?2")+`
+  OR `+d.likeFold("fqdn", "?3")+` OR `+d.likeFold("dns", "?3")+` ORDER BY id`, id, name, short)
 	if err != nil {
 		return nil, fmt.Errorf("hosts: %w", err)
 	}
@@ -494,10 +492,10 @@ func cveQIDs(ctx context.Context, tx *sql.Tx, cve string) ([]int, error) {
 
 // statuses lists the statuses findings have, ascending, by skipping from
 // one to the next in detections_status: a handful of seeks.
-func statuses(ctx context.Context, tx *sql.Tx) ([]string, error) {
+func statuses(ctx context.Context, tx *sql.Tx, d dialect) ([]string, error) {
 	var out []string
 	for {
-		q := "SELECT min(status) FROM detections INDEXED BY detections_status WHERE type <> 'Info'"
+		q := "SELECT min(status) FROM detections" + d.indexed("detections_status") + " WHERE type <> 'Info'"
 		var args []any
 		if len(out) > 0 {
 			q += " AND status > ?"
@@ -641,9 +639,7 @@ func (s *Server) walk(ctx context.Context, tx *sql.Tx, f *filter, sort string, d
 func (s *Server) readStream(ctx context.Context, tx *sql.Tx, f *filter, st stream, noIndex, desc bool, after *Cursor, n int) ([]Cursor, error) {
 	var sb strings.Builder
 	sb.WriteString("SELECT vuln_score, breach_date, host_id, qid, port FROM detections")
-	if st.index != "" {
-		sb.WriteString(" INDEXED BY " + st.index)
-	}
+	sb.WriteString(f.d.indexed(st.index))
 	sb.WriteString(" WHERE type <> 'Info'")
 	args := slices.Clone(st.args)
 	if st.fixed != "" {
@@ -689,12 +685,12 @@ func readKeys(ctx context.Context, tx *sql.Tx, query string, args []any) ([]Curs
 
 // from writes the FROM clause of a set's read, and tells whether SQLite
 // must be kept off the other indexes.
-func (src source) from() (string, bool) {
+func (src source) from(d dialect) (string, bool) {
 	switch src {
 	case fromQIDs:
-		return " FROM detections INDEXED BY detections_qid", false
+		return " FROM detections" + d.indexed("detections_qid"), false
 	case fromRanges:
-		return " FROM detections INDEXED BY detections_status", false
+		return " FROM detections" + d.indexed("detections_status"), false
 	}
 	return " FROM detections", true
 }
@@ -703,17 +699,17 @@ func (src source) from() (string, bool) {
 // from.
 func (s *Server) gather(ctx context.Context, tx *sql.Tx, f *filter, src source, sort string, desc bool, from *Cursor, n int) ([]Cursor, error) {
 	var sb strings.Builder
-	table, noIndex := src.from()
+	table, noIndex := src.from(f.d)
 	sb.WriteString("SELECT vuln_score, breach_date, host_id, qid, port" + table + " WHERE type <> 'Info'")
 	where, args := f.sql(noIndex, true)
 	sb.WriteString(where)
-	exprs, vals := sortExprs(sort, Cursor{})
+	exprs, vals := sortExprs(f.d, sort, Cursor{})
 	op, dir := ">", ""
 	if desc {
 		op, dir = "<", " DESC"
 	}
 	if from != nil {
-		exprs, vals = sortExprs(sort, *from)
+		exprs, vals = sortExprs(f.d, sort, *from)
 		sb.WriteString(" AND (" + strings.Join(exprs, ", ") + ") " + op + " (" + placeholders(len(exprs)) + ")")
 		args = append(args, vals...)
 	}
@@ -743,7 +739,7 @@ func (s *Server) maskQIDs(ctx context.Context, tx *sql.Tx, f *filter) error {
 // the ranges of the filter's statuses, ratings and deadlines: an upper
 // bound of its matches that costs no more than limit entries to read.
 func countRanges(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, error) {
-	q := "SELECT count(*) FROM (SELECT 1 FROM detections INDEXED BY detections_status WHERE type <> 'Info' AND status IN (" + placeholders(len(f.statuses)) + ")"
+	q := "SELECT count(*) FROM (SELECT 1 FROM detections" + f.d.indexed("detections_status") + " WHERE type <> 'Info' AND status IN (" + placeholders(len(f.statuses)) + ")"
 	var args []any
 	for _, st := range f.statuses {
 		args = append(args, st)
@@ -758,7 +754,7 @@ func countRanges(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, er
 		args = append(args, f.due[0], f.due[1])
 	}
 	var n int
-	if err := tx.QueryRowContext(ctx, q+" LIMIT ?)", append(args, limit)...).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, q+" LIMIT ?) AS m", append(args, limit)...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("findings: count: %w", err)
 	}
 	return n, nil
@@ -767,7 +763,7 @@ func countRanges(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, er
 // countQIDs counts, up to limit, the detections of the filter's QIDs: an
 // upper bound of its matches read from detections_qid alone.
 func countQIDs(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, error) {
-	q := "SELECT count(*) FROM (SELECT 1 FROM detections INDEXED BY detections_qid WHERE "
+	q := "SELECT count(*) FROM (SELECT 1 FROM detections" + f.d.indexed("detections_qid") + " WHERE "
 	var args []any
 	if len(f.qids) <= 64 {
 		q += "qid IN (" + placeholders(len(f.qids)) + ")"
@@ -775,12 +771,11 @@ func countQIDs(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, erro
 			args = append(args, id)
 		}
 	} else {
-		b, _ := json.Marshal(f.qids)
-		q += "qid IN (SELECT value FROM json_each(?))"
-		args = append(args, string(b))
+		q += f.d.inInts("qid")
+		args = append(args, ints(f.d, f.qids))
 	}
 	var n int
-	if err := tx.QueryRowContext(ctx, q+" LIMIT ?)", append(args, limit)...).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, q+" LIMIT ?) AS m", append(args, limit)...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("findings: count: %w", err)
 	}
 	return n, nil
@@ -788,9 +783,9 @@ func countQIDs(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, erro
 
 // count counts the matches of a set, up to limit.
 func count(ctx context.Context, tx *sql.Tx, f *filter, src source, limit int) (int, error) {
-	table, noIndex := src.from()
+	table, noIndex := src.from(f.d)
 	where, args := f.sql(noIndex, true)
-	q := "SELECT count(*) FROM (SELECT 1" + table + " WHERE type <> 'Info'" + where + " LIMIT ?)"
+	q := "SELECT count(*) FROM (SELECT 1" + table + " WHERE type <> 'Info'" + where + " LIMIT ?) AS m"
 	var n int
 	if err := tx.QueryRowContext(ctx, q, append(args, limit)...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("findings: count: %w", err)
@@ -844,7 +839,7 @@ func (s *Server) plan(ctx context.Context, tx *sql.Tx, f *filter, sort string) (
 
 // Findings reads one page of the findings list.
 func (s *Server) Findings(ctx context.Context, q Query) (*Page, error) {
-	tx, err := s.st.DB().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.st.BeginRead(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("findings: %w", err)
 	}
@@ -995,12 +990,12 @@ func (s *Server) rows(ctx context.Context, tx *sql.Tx, keys []Cursor, today time
 		if i > 0 {
 			sb.WriteByte(',')
 		}
-		sb.WriteString("(?,?,?,?)")
+		sb.WriteString(s.sql.keyRow())
 		args = append(args, k.HostID, k.QID, k.Port, i)
 	}
 	sb.WriteString(`) SELECT p.i, COALESCE(NULLIF(h.ip, ''), h.ipv6), COALESCE(NULLIF(h.fqdn, ''), NULLIF(h.dns, ''), h.netbios),
   d.protocol, d.status, d.closed, d.first_found, d.last_found, COALESCE(k.title, ''), s.env_score
-FROM p CROSS JOIN detections d ON d.host_id = p.h AND d.qid = p.q AND d.port = p.t
+FROM p` + s.sql.fixedJoin() + `detections d ON d.host_id = p.h AND d.qid = p.q AND d.port = p.t
 JOIN hosts h ON h.id = d.host_id
 LEFT JOIN kb_vulns k ON k.qid = d.qid
 LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy`)

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/html/atom"
 
 	"qvt/internal/finding"
+	"qvt/internal/store/storetest"
 )
 
 // oracleRow is a finding as the brute-force oracle sees it.
@@ -31,28 +32,41 @@ type oracleRow struct {
 func loadOracle(t *testing.T, db *sql.DB) []oracleRow {
 	t.Helper()
 	rows, err := db.Query(`SELECT d.host_id, d.qid, d.port, d.vuln_score, d.breach_date, d.status, d.closed,
-  COALESCE(k.title, ''), h.ip, h.ipv6, h.dns, h.fqdn, h.netbios, COALESCE(k.cves, '[]'),
-  COALESCE((SELECT group_concat(name, '|') FROM host_tags WHERE host_id = d.host_id), '')
+  COALESCE(k.title, ''), h.ip, h.ipv6, h.dns, h.fqdn, h.netbios, COALESCE(k.cves, '[]')
 FROM detections d JOIN hosts h ON h.id = d.host_id LEFT JOIN kb_vulns k ON k.qid = d.qid WHERE d.type <> 'Info'`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	tags := map[int64][]string{}
+	trows, err := db.Query("SELECT host_id, name FROM host_tags")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for trows.Next() {
+		var id int64
+		var name string
+		if err := trows.Scan(&id, &name); err != nil {
+			t.Fatal(err)
+		}
+		tags[id] = append(tags[id], name)
+	}
+	if err := trows.Err(); err != nil {
+		t.Fatal(err)
+	}
 	var out []oracleRow
 	for rows.Next() {
 		var r oracleRow
-		var ipv6, dns, fqdn, netbios, cves, tags string
+		var ipv6, dns, fqdn, netbios, cves string
 		if err := rows.Scan(&r.HostID, &r.QID, &r.Port, &r.Rating, &r.Deadline, &r.status, &r.closed, &r.title,
-			&r.ip, &ipv6, &dns, &fqdn, &netbios, &cves, &tags); err != nil {
+			&r.ip, &ipv6, &dns, &fqdn, &netbios, &cves); err != nil {
 			t.Fatal(err)
 		}
 		if r.ip == "" {
 			r.ip = ipv6
 		}
 		r.host = strings.Join([]string{strconv.FormatInt(r.HostID, 10), r.ip, ipv6, strings.ToLower(dns), strings.ToLower(fqdn), strings.ToLower(netbios)}, "\x00")
-		if tags != "" {
-			r.tags = strings.Split(tags, "|")
-		}
+		r.tags = tags[r.HostID]
 		r.cves = strings.Split(strings.Trim(cves, `[]`), ",")
 		for i := range r.cves {
 			r.cves[i] = strings.Trim(r.cves[i], `"`)
@@ -139,7 +153,7 @@ func pageKeys(t *testing.T, s *Server, q Query, forceWalk, backwards bool) []Cur
 	t.Helper()
 	ctx := context.Background()
 	read := func(q Query) *Page {
-		tx, err := s.st.DB().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		tx, err := s.st.BeginRead(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,113 +208,115 @@ func pageKeys(t *testing.T, s *Server, q Query, forceWalk, backwards bool) []Cur
 // sorted set, hold exactly the findings a plain filter and sort select, in
 // the same order, whatever the filter, order and page size.
 func TestListMatchesOracle(t *testing.T) {
-	s, _ := newTestServer(t, Config{})
-	all := loadOracle(t, s.st.DB())
-	if len(all) < 1000 {
-		t.Fatalf("fixture has %d findings; want more than 1,000 to exercise paging", len(all))
-	}
-	today := s.now()
-	if _, err := s.Overview(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var tagged, titled, cve string
-	var host, qid int64
-	for _, r := range all {
-		if len(r.tags) > 0 && tagged == "" {
-			tagged = r.tags[0]
+	storetest.Run(t, func(t *testing.T, loc string) {
+		s, _ := newServerAt(t, loc, Config{})
+		all := loadOracle(t, s.st.DB())
+		if len(all) < 1000 {
+			t.Fatalf("fixture has %d findings; want more than 1,000 to exercise paging", len(all))
 		}
-		if r.closed == "" && host == 0 {
-			host, qid = r.HostID, int64(r.QID)
+		today := s.now()
+		if _, err := s.Overview(context.Background()); err != nil {
+			t.Fatal(err)
 		}
-		if cve == "" && len(r.cves) > 0 && r.cves[0] != "" {
-			cve = r.cves[0]
+		var tagged, titled, cve string
+		var host, qid int64
+		for _, r := range all {
+			if len(r.tags) > 0 && tagged == "" {
+				tagged = r.tags[0]
+			}
+			if r.closed == "" && host == 0 {
+				host, qid = r.HostID, int64(r.QID)
+			}
+			if cve == "" && len(r.cves) > 0 && r.cves[0] != "" {
+				cve = r.cves[0]
+			}
 		}
-	}
-	titled = strings.Fields(all[0].title)[0]
-	// A network, a short name and a NetBIOS name, in other cases.
-	var network, short, netbios string
-	for _, r := range all {
-		f := strings.Split(r.host, "\x00")
-		if network == "" && strings.Count(r.ip, ".") == 3 {
-			network = r.ip[:strings.LastIndexByte(r.ip, '.')] + ".0/26"
+		titled = strings.Fields(all[0].title)[0]
+		// A network, a short name and a NetBIOS name, in other cases.
+		var network, short, netbios string
+		for _, r := range all {
+			f := strings.Split(r.host, "\x00")
+			if network == "" && strings.Count(r.ip, ".") == 3 {
+				network = r.ip[:strings.LastIndexByte(r.ip, '.')] + ".0/26"
+			}
+			if name, _, ok := strings.Cut(f[4], "."); short == "" && ok && name != "" {
+				short = strings.ToUpper(name)
+			}
+			if netbios == "" && f[5] != "" {
+				netbios = f[5]
+			}
 		}
-		if name, _, ok := strings.Cut(f[4], "."); short == "" && ok && name != "" {
-			short = strings.ToUpper(name)
+		if network == "" || short == "" || netbios == "" {
+			t.Fatalf("the fixture lacks a host for the host filters: %q %q %q", network, short, netbios)
 		}
-		if netbios == "" && f[5] != "" {
-			netbios = f[5]
+		filters := []string{
+			"", "status=all", "status=closed", "status=Fixed", "status=Active", "status=Re-Opened", "status=New",
+			"status=gone", "status=ignored", "status=disabled", "status=ignored&due=overdue", "status=disabled&rating=High",
+			"status=New,gone", "status=Re-Opened,fixed,disabled", "status=open,ignored", "status=closed,Active&rating=High",
+			"rating=Critical", "rating=High&rating=Low&status=all", "due=overdue", "due=week",
+			"host=" + strconv.FormatInt(host, 10), "qid=" + strconv.FormatInt(qid, 10), "cve=" + cve,
+			"tag=" + url.QueryEscape(tagged), "q=" + url.QueryEscape(titled), "q=zzz-nothing", "host=nowhere",
+			"status=all&tag=" + url.QueryEscape(tagged) + "&rating=Medium",
+			"tag=" + url.QueryEscape(strings.ToLower(tagged)), "host=" + url.QueryEscape(network), "host=" + short, "host=" + netbios,
 		}
-	}
-	if network == "" || short == "" || netbios == "" {
-		t.Fatalf("the fixture lacks a host for the host filters: %q %q %q", network, short, netbios)
-	}
-	filters := []string{
-		"", "status=all", "status=closed", "status=Fixed", "status=Active", "status=Re-Opened", "status=New",
-		"status=gone", "status=ignored", "status=disabled", "status=ignored&due=overdue", "status=disabled&rating=High",
-		"status=New,gone", "status=Re-Opened,fixed,disabled", "status=open,ignored", "status=closed,Active&rating=High",
-		"rating=Critical", "rating=High&rating=Low&status=all", "due=overdue", "due=week",
-		"host=" + strconv.FormatInt(host, 10), "qid=" + strconv.FormatInt(qid, 10), "cve=" + cve,
-		"tag=" + url.QueryEscape(tagged), "q=" + url.QueryEscape(titled), "q=zzz-nothing", "host=nowhere",
-		"status=all&tag=" + url.QueryEscape(tagged) + "&rating=Medium",
-		"tag=" + url.QueryEscape(strings.ToLower(tagged)), "host=" + url.QueryEscape(network), "host=" + short, "host=" + netbios,
-	}
-	for _, f := range filters {
-		for _, sort := range sortChoices {
-			for _, dir := range []string{"asc", "desc"} {
-				v, _ := url.ParseQuery(f)
-				v.Set("sort", sort)
-				v.Set("dir", dir)
-				// Small pages where the filter selects few findings,
-				// larger ones elsewhere: every list crosses pages.
-				v.Set("limit", "450")
-				if strings.HasPrefix(f, "host=") && !strings.Contains(f, "%2F") || strings.HasPrefix(f, "qid=") || strings.HasPrefix(f, "cve=") || f == "due=week" || f == "status=Re-Opened" {
-					v.Set("limit", "7")
-				}
-				q, err := ParseQuery(v)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var want []Cursor
-				for _, r := range all {
-					if oracleMatch(q, r, today) {
-						want = append(want, r.Cursor)
+		for _, f := range filters {
+			for _, sort := range sortChoices {
+				for _, dir := range []string{"asc", "desc"} {
+					v, _ := url.ParseQuery(f)
+					v.Set("sort", sort)
+					v.Set("dir", dir)
+					// Small pages where the filter selects few findings,
+					// larger ones elsewhere: every list crosses pages.
+					v.Set("limit", "450")
+					if strings.HasPrefix(f, "host=") && !strings.Contains(f, "%2F") || strings.HasPrefix(f, "qid=") || strings.HasPrefix(f, "cve=") || f == "due=week" || f == "status=Re-Opened" {
+						v.Set("limit", "7")
 					}
-				}
-				if len(want) == 0 && (strings.HasPrefix(f, "host=") || strings.HasPrefix(f, "tag=")) && f != "host=nowhere" {
-					t.Errorf("%s selects nothing in the fixture: the test would prove nothing", f)
-				}
-				slices.SortFunc(want, func(a, b Cursor) int {
-					if q.Desc {
-						return compareKeys(q.Sort, b, a)
+					q, err := ParseQuery(v)
+					if err != nil {
+						t.Fatal(err)
 					}
-					return compareKeys(q.Sort, a, b)
-				})
-				for _, mode := range []struct {
-					name            string
-					force, backward bool
-					limits          gatherLimits
-				}{
-					{"planned", false, false, defaultGather},
-					{"walk", true, false, defaultGather},
-					{"backwards", false, true, defaultGather},
-					// No set is small: QID sets walk the ranges the
-					// overview says hold their findings.
-					{"masked", false, false, gatherLimits{}},
-				} {
-					s.gatherMax = mode.limits
-					got := pageKeys(t, s, q, mode.force, mode.backward)
-					if !slices.Equal(got, want) {
-						t.Errorf("%s %s: %d findings, want %d; first difference at %s", v.Encode(), mode.name, len(got), len(want), firstDiff(got, want))
+					var want []Cursor
+					for _, r := range all {
+						if oracleMatch(q, r, today) {
+							want = append(want, r.Cursor)
+						}
+					}
+					if len(want) == 0 && (strings.HasPrefix(f, "host=") || strings.HasPrefix(f, "tag=")) && f != "host=nowhere" {
+						t.Errorf("%s selects nothing in the fixture: the test would prove nothing", f)
+					}
+					slices.SortFunc(want, func(a, b Cursor) int {
+						if q.Desc {
+							return compareKeys(q.Sort, b, a)
+						}
+						return compareKeys(q.Sort, a, b)
+					})
+					for _, mode := range []struct {
+						name            string
+						force, backward bool
+						limits          gatherLimits
+					}{
+						{"planned", false, false, s.sql.gather()},
+						{"walk", true, false, s.sql.gather()},
+						{"backwards", false, true, s.sql.gather()},
+						// No set is small: QID sets walk the ranges the
+						// overview says hold their findings.
+						{"masked", false, false, gatherLimits{}},
+					} {
+						s.gatherMax = mode.limits
+						got := pageKeys(t, s, q, mode.force, mode.backward)
+						if !slices.Equal(got, want) {
+							t.Errorf("%s %s: %d findings, want %d; first difference at %s", v.Encode(), mode.name, len(got), len(want), firstDiff(got, want))
+						}
 					}
 				}
 			}
 		}
-	}
-	for _, p := range []string{"index", "masked", "set"} {
-		if plans[p] == 0 {
-			t.Errorf("no page was read by plan %q: %v", p, plans)
+		for _, p := range []string{"index", "masked", "set"} {
+			if plans[p] == 0 {
+				t.Errorf("no page was read by plan %q: %v", p, plans)
+			}
 		}
-	}
+	})
 }
 
 func firstDiff(a, b []Cursor) string {
@@ -387,251 +403,261 @@ func tableRows(t *testing.T, body string) (head []string, rows [][]string) {
 // The list has a days-overdue column, says its score is the environmental
 // one, and shows a finding without a port as "—".
 func TestListColumns(t *testing.T) {
-	s, hs := newTestServer(t, Config{})
-	today := s.now().UTC().Format(time.DateOnly)
-	p, err := s.Findings(context.Background(), Query{Due: "overdue", Sort: "deadline"})
-	if err != nil || len(p.Rows) == 0 {
-		t.Fatalf("overdue findings: %v, %v", p, err)
-	}
-	_, _, body := get(t, hs, "/findings?due=overdue&sort=deadline")
-	head, rows := tableRows(t, body)
-	col := func(name string) int {
-		for i, h := range head {
-			if strings.HasPrefix(h, name) {
-				return i
+	storetest.Run(t, func(t *testing.T, loc string) {
+		s, hs := newServerAt(t, loc, Config{})
+		today := s.now().UTC().Format(time.DateOnly)
+		p, err := s.Findings(context.Background(), Query{Due: "overdue", Sort: "deadline"})
+		if err != nil || len(p.Rows) == 0 {
+			t.Fatalf("overdue findings: %v, %v", p, err)
+		}
+		_, _, body := get(t, hs, "/findings?due=overdue&sort=deadline")
+		head, rows := tableRows(t, body)
+		col := func(name string) int {
+			for i, h := range head {
+				if strings.HasPrefix(h, name) {
+					return i
+				}
+			}
+			t.Fatalf("no %q column in %q", name, head)
+			return -1
+		}
+		days, port, score := col("Days overdue"), col("Port"), col("Env. score")
+		if len(rows) != len(p.Rows) {
+			t.Fatalf("%d rows on the page, %d in the list", len(rows), len(p.Rows))
+		}
+		for i, r := range p.Rows {
+			d1, _ := time.Parse(time.DateOnly, r.Deadline)
+			d2, _ := time.Parse(time.DateOnly, today)
+			want := int(d2.Sub(d1).Hours() / 24)
+			if r.DaysOverdue != want || want <= 0 {
+				t.Errorf("%s due %s: %d days overdue on %s, want %d", r.Key, r.Deadline, r.DaysOverdue, today, want)
+			}
+			if rows[i][days] != num(want) {
+				t.Errorf("%s: the page says %q days overdue, want %d", r.Key, rows[i][days], want)
+			}
+			wantPort := "—"
+			if r.Port != 0 {
+				wantPort = strconv.Itoa(r.Port) + "/" + r.Protocol
+			}
+			if rows[i][port] != wantPort {
+				t.Errorf("%s: port shown %q, want %q", r.Key, rows[i][port], wantPort)
+			}
+			if rows[i][score] != scoreText(r.Score) {
+				t.Errorf("%s: score shown %q, want %q", r.Key, rows[i][score], scoreText(r.Score))
 			}
 		}
-		t.Fatalf("no %q column in %q", name, head)
-		return -1
-	}
-	days, port, score := col("Days overdue"), col("Port"), col("Env. score")
-	if len(rows) != len(p.Rows) {
-		t.Fatalf("%d rows on the page, %d in the list", len(rows), len(p.Rows))
-	}
-	for i, r := range p.Rows {
-		d1, _ := time.Parse(time.DateOnly, r.Deadline)
-		d2, _ := time.Parse(time.DateOnly, today)
-		want := int(d2.Sub(d1).Hours() / 24)
-		if r.DaysOverdue != want || want <= 0 {
-			t.Errorf("%s due %s: %d days overdue on %s, want %d", r.Key, r.Deadline, r.DaysOverdue, today, want)
+		// Not overdue: no days.
+		p, _ = s.Findings(context.Background(), Query{Due: "week"})
+		for _, r := range p.Rows {
+			if r.DaysOverdue != 0 {
+				t.Errorf("%s due %s: %d days overdue", r.Key, r.Deadline, r.DaysOverdue)
+			}
 		}
-		if rows[i][days] != num(want) {
-			t.Errorf("%s: the page says %q days overdue, want %d", r.Key, rows[i][days], want)
+		ports := map[bool]int{}
+		for _, r := range rows {
+			ports[r[port] == "—"]++
 		}
-		wantPort := "—"
-		if r.Port != 0 {
-			wantPort = strconv.Itoa(r.Port) + "/" + r.Protocol
+		if ports[true] == 0 || ports[false] == 0 {
+			t.Errorf("the fixture's overdue list should hold findings with and without a port: %v", ports)
 		}
-		if rows[i][port] != wantPort {
-			t.Errorf("%s: port shown %q, want %q", r.Key, rows[i][port], wantPort)
-		}
-		if rows[i][score] != scoreText(r.Score) {
-			t.Errorf("%s: score shown %q, want %q", r.Key, rows[i][score], scoreText(r.Score))
-		}
-	}
-	// Not overdue: no days.
-	p, _ = s.Findings(context.Background(), Query{Due: "week"})
-	for _, r := range p.Rows {
-		if r.DaysOverdue != 0 {
-			t.Errorf("%s due %s: %d days overdue", r.Key, r.Deadline, r.DaysOverdue)
-		}
-	}
-	ports := map[bool]int{}
-	for _, r := range rows {
-		ports[r[port] == "—"]++
-	}
-	if ports[true] == 0 || ports[false] == 0 {
-		t.Errorf("the fixture's overdue list should hold findings with and without a port: %v", ports)
-	}
-	_, _, api := get(t, hs, "/api/findings?due=overdue")
-	mustContain(t, "/api/findings", api, `"days_overdue": `)
+		_, _, api := get(t, hs, "/api/findings?due=overdue")
+		mustContain(t, "/api/findings", api, `"days_overdue": `)
+	})
 }
 
 // The line above the list names every filter in force.
 func TestFilterSummary(t *testing.T) {
-	_, hs := newTestServer(t, Config{})
-	_, _, body := get(t, hs, "/findings?status=all&rating=High&rating=Critical&due=overdue&host=10.0.0.0%2F8&qid=105936&cve=CVE-2024-3094&tag=dmz&q=openssh")
-	doc, err := html.Parse(strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	count := byID(doc, "count")
-	if count == nil {
-		t.Fatal("no #count")
-	}
-	line := strings.Join(strings.Fields(textOf(count)), " ")
-	for _, want := range []string{"all", "Critical, High", "overdue", "host 10.0.0.0/8", "QID 105936", "CVE-2024-3094", "tag dmz", `title contains "openssh"`} {
-		if !strings.Contains(line, want) {
-			t.Errorf("the filter line %q does not say %q", line, want)
+	storetest.Run(t, func(t *testing.T, loc string) {
+		_, hs := newServerAt(t, loc, Config{})
+		_, _, body := get(t, hs, "/findings?status=all&rating=High&rating=Critical&due=overdue&host=10.0.0.0%2F8&qid=105936&cve=CVE-2024-3094&tag=dmz&q=openssh")
+		doc, err := html.Parse(strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		count := byID(doc, "count")
+		if count == nil {
+			t.Fatal("no #count")
+		}
+		line := strings.Join(strings.Fields(textOf(count)), " ")
+		for _, want := range []string{"all", "Critical, High", "overdue", "host 10.0.0.0/8", "QID 105936", "CVE-2024-3094", "tag dmz", `title contains "openssh"`} {
+			if !strings.Contains(line, want) {
+				t.Errorf("the filter line %q does not say %q", line, want)
+			}
+		}
+	})
 }
 
 // A list says its total and where its page is in it: "1–100 of 6,251",
 // then "101–200 of 6,251", and back. Totals of status, rating and
 // deadline lists come from the overview; they are the oracle's.
 func TestListTotal(t *testing.T) {
-	s, hs := newTestServer(t, Config{})
-	if _, err := s.Overview(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	all := loadOracle(t, s.st.DB())
-	for _, f := range []string{"", "status=all", "status=closed", "status=Fixed", "status=Active", "status=Re-Opened", "status=New",
-		"status=fixed", "status=gone", "status=ignored", "status=disabled", "status=ignored&rating=Medium",
-		"status=New,gone", "status=open,fixed", "status=Active,Re-Opened,ignored&rating=High",
-		"rating=Critical", "rating=High&rating=Low&status=all", "due=overdue", "due=week", "status=Active&due=overdue&rating=High",
-		"status=closed&due=overdue", "status=Fixed&rating=None", "q=zzz-nothing"} {
-		v, _ := url.ParseQuery(f)
-		q, err := ParseQuery(v)
-		if err != nil {
+	storetest.Run(t, func(t *testing.T, loc string) {
+		s, hs := newServerAt(t, loc, Config{})
+		if _, err := s.Overview(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		want := 0
-		for _, r := range all {
-			if oracleMatch(q, r, s.now()) {
-				want++
+		all := loadOracle(t, s.st.DB())
+		for _, f := range []string{"", "status=all", "status=closed", "status=Fixed", "status=Active", "status=Re-Opened", "status=New",
+			"status=fixed", "status=gone", "status=ignored", "status=disabled", "status=ignored&rating=Medium",
+			"status=New,gone", "status=open,fixed", "status=Active,Re-Opened,ignored&rating=High",
+			"rating=Critical", "rating=High&rating=Low&status=all", "due=overdue", "due=week", "status=Active&due=overdue&rating=High",
+			"status=closed&due=overdue", "status=Fixed&rating=None", "q=zzz-nothing"} {
+			v, _ := url.ParseQuery(f)
+			q, err := ParseQuery(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			for _, r := range all {
+				if oracleMatch(q, r, s.now()) {
+					want++
+				}
+			}
+			p, err := s.Findings(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Total != want {
+				t.Errorf("%q: total %d, want %d", f, p.Total, want)
 			}
 		}
-		p, err := s.Findings(context.Background(), q)
-		if err != nil {
-			t.Fatal(err)
+		// Paging: the line says where each page is.
+		p, _ := s.Findings(context.Background(), Query{Status: "all"})
+		total := p.Total
+		if total <= 2*defaultLimit {
+			t.Fatalf("%d findings: too few to page", total)
 		}
-		if p.Total != want {
-			t.Errorf("%q: total %d, want %d", f, p.Total, want)
-		}
-	}
-	// Paging: the line says where each page is.
-	p, _ := s.Findings(context.Background(), Query{Status: "all"})
-	total := p.Total
-	if total <= 2*defaultLimit {
-		t.Fatalf("%d findings: too few to page", total)
-	}
-	rangeOf := func(path string) (string, string, string) {
-		_, _, body := get(t, hs, path)
-		doc, err := html.Parse(strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		link := func(rel string) string {
-			for n := range doc.Descendants() {
-				for _, a := range n.Attr {
-					if a.Key == "rel" && a.Val == rel {
-						for _, a := range n.Attr {
-							if a.Key == "href" {
-								return a.Val
+		rangeOf := func(path string) (string, string, string) {
+			_, _, body := get(t, hs, path)
+			doc, err := html.Parse(strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			link := func(rel string) string {
+				for n := range doc.Descendants() {
+					for _, a := range n.Attr {
+						if a.Key == "rel" && a.Val == rel {
+							for _, a := range n.Attr {
+								if a.Key == "href" {
+									return a.Val
+								}
 							}
 						}
 					}
 				}
+				return ""
 			}
-			return ""
+			r := byID(doc, "range")
+			if r == nil {
+				t.Fatalf("%s: no #range", path)
+			}
+			return textOf(r), link("next"), link("prev")
 		}
-		r := byID(doc, "range")
-		if r == nil {
-			t.Fatalf("%s: no #range", path)
+		of := " of " + num(total)
+		r, next, prev := rangeOf("/findings?status=all")
+		if r != "1–100"+of || prev != "" || next == "" {
+			t.Fatalf("first page: %q, next %q, prev %q", r, next, prev)
 		}
-		return textOf(r), link("next"), link("prev")
-	}
-	of := " of " + num(total)
-	r, next, prev := rangeOf("/findings?status=all")
-	if r != "1–100"+of || prev != "" || next == "" {
-		t.Fatalf("first page: %q, next %q, prev %q", r, next, prev)
-	}
-	r, next, prev = rangeOf(next)
-	if r != "101–200"+of || prev == "" {
-		t.Fatalf("second page: %q, prev %q", r, prev)
-	}
-	r, _, _ = rangeOf(next)
-	if r != "201–"+num(min(300, total))+of {
-		t.Errorf("third page: %q", r)
-	}
-	r, _, prev2 := rangeOf(prev)
-	if r != "1–100"+of || prev2 != "" {
-		t.Errorf("back to the first page: %q, prev %q", r, prev2)
-	}
-	// The API fills total.
-	_, _, body := get(t, hs, "/api/findings?status=all&limit=5")
-	mustContain(t, "/api/findings", body, `"total": `+strconv.Itoa(total), "start=6")
+		r, next, prev = rangeOf(next)
+		if r != "101–200"+of || prev == "" {
+			t.Fatalf("second page: %q, prev %q", r, prev)
+		}
+		r, _, _ = rangeOf(next)
+		if r != "201–"+num(min(300, total))+of {
+			t.Errorf("third page: %q", r)
+		}
+		r, _, prev2 := rangeOf(prev)
+		if r != "1–100"+of || prev2 != "" {
+			t.Errorf("back to the first page: %q, prev %q", r, prev2)
+		}
+		// The API fills total.
+		_, _, body := get(t, hs, "/api/findings?status=all&limit=5")
+		mustContain(t, "/api/findings", body, `"total": `+strconv.Itoa(total), "start=6")
 
-	// Once a finding changes, the overview's count is not the total any
-	// more: none is given until the next overview.
-	if _, err := s.st.DB().Exec("UPDATE meta SET value = value + 1 WHERE name = 'rev'"); err != nil {
-		t.Fatal(err)
-	}
-	if p, _ := s.Findings(context.Background(), Query{Status: "all"}); p.Total != -1 {
-		t.Errorf("after a change: total %d, want none (-1)", p.Total)
-	}
+		// Once a finding changes, the overview's count is not the total any
+		// more: none is given until the next overview.
+		if _, err := s.st.DB().Exec("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE name = 'rev'"); err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := s.Findings(context.Background(), Query{Status: "all"}); p.Total != -1 {
+			t.Errorf("after a change: total %d, want none (-1)", p.Total)
+		}
+	})
 }
 
 // A host's page does not repeat its host on every row, nor a QID's page
 // its QID; each row still leads to its finding. The finding page labels
 // the category.
 func TestScopedPages(t *testing.T) {
-	s, hs := newTestServer(t, Config{})
-	paths := routePaths(t, s)
-	for _, c := range []struct {
-		path, gone, kept string
-	}{
-		{paths["GET /host/{id}"], "Host", "QID · Title"},
-		{paths["GET /qid/{qid}"], "QID · Title", "Host"},
-		{"/findings", "", "Host"},
-	} {
-		_, _, body := get(t, hs, c.path)
-		head, rows := tableRows(t, body)
-		if len(rows) == 0 {
-			t.Fatalf("%s: no rows", c.path)
-		}
-		has := func(name string) bool {
-			return slices.ContainsFunc(head, func(h string) bool { return strings.HasPrefix(h, name) })
-		}
-		if c.gone != "" && has(c.gone) {
-			t.Errorf("%s repeats its own %s on every row: %q", c.path, c.gone, head)
-		}
-		if !has(c.kept) {
-			t.Errorf("%s lacks the %s column: %q", c.path, c.kept, head)
-		}
-		for _, r := range rows {
-			if len(r) != len(head) {
-				t.Errorf("%s: a row of %d cells under %d headings", c.path, len(r), len(head))
-				break
+	storetest.Run(t, func(t *testing.T, loc string) {
+		s, hs := newServerAt(t, loc, Config{})
+		paths := routePaths(t, s)
+		for _, c := range []struct {
+			path, gone, kept string
+		}{
+			{paths["GET /host/{id}"], "Host", "QID · Title"},
+			{paths["GET /qid/{qid}"], "QID · Title", "Host"},
+			{"/findings", "", "Host"},
+		} {
+			_, _, body := get(t, hs, c.path)
+			head, rows := tableRows(t, body)
+			if len(rows) == 0 {
+				t.Fatalf("%s: no rows", c.path)
+			}
+			has := func(name string) bool {
+				return slices.ContainsFunc(head, func(h string) bool { return strings.HasPrefix(h, name) })
+			}
+			if c.gone != "" && has(c.gone) {
+				t.Errorf("%s repeats its own %s on every row: %q", c.path, c.gone, head)
+			}
+			if !has(c.kept) {
+				t.Errorf("%s lacks the %s column: %q", c.path, c.kept, head)
+			}
+			for _, r := range rows {
+				if len(r) != len(head) {
+					t.Errorf("%s: a row of %d cells under %d headings", c.path, len(r), len(head))
+					break
+				}
+			}
+			if n := strings.Count(body, `class="ftitle"`); n != len(rows) {
+				t.Errorf("%s: %d links to findings for %d rows", c.path, n, len(rows))
 			}
 		}
-		if n := strings.Count(body, `class="ftitle"`); n != len(rows) {
-			t.Errorf("%s: %d links to findings for %d rows", c.path, n, len(rows))
-		}
-	}
-	_, _, body := get(t, hs, paths["GET /finding/{key}"])
-	mustContain(t, "finding page", body, `<dt>Category</dt><dd id="category">`)
+		_, _, body := get(t, hs, paths["GET /finding/{key}"])
+		mustContain(t, "finding page", body, `<dt>Category</dt><dd id="category">`)
+	})
 }
 
 // A state no finding is in lists nothing, in every order, from the
 // overview's counts; so does every filter of an empty store.
 func TestListEmptyState(t *testing.T) {
-	st, err := storeOpen(t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(st, Config{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ctx := context.Background()
-	if _, err := s.Overview(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, status := range finding.StatusFilters {
-		for _, sort := range sortChoices {
-			q, err := ParseQuery(url.Values{"status": {status}, "sort": {sort}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := s.Findings(ctx, q)
-			if err != nil {
-				t.Errorf("status %s, sort %s, empty store: %v", status, sort, err)
-			} else if len(p.Rows) != 0 {
-				t.Errorf("status %s, sort %s, empty store: %d rows", status, sort, len(p.Rows))
+	storetest.Run(t, func(t *testing.T, loc string) {
+		st, err := storeOpenAt(t, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(st, Config{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		ctx := context.Background()
+		if _, err := s.Overview(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, status := range finding.StatusFilters {
+			for _, sort := range sortChoices {
+				q, err := ParseQuery(url.Values{"status": {status}, "sort": {sort}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := s.Findings(ctx, q)
+				if err != nil {
+					t.Errorf("status %s, sort %s, empty store: %v", status, sort, err)
+				} else if len(p.Rows) != 0 {
+					t.Errorf("status %s, sort %s, empty store: %d rows", status, sort, len(p.Rows))
+				}
 			}
 		}
-	}
+	})
 }

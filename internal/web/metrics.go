@@ -100,8 +100,8 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	var started, finished, seen sql.NullInt64
 	err := c.s.st.DB().QueryRowContext(ctx, `SELECT
-  (SELECT started_at FROM sync_runs WHERE status = 'done' ORDER BY finished_at DESC LIMIT 1),
-  (SELECT finished_at FROM sync_runs WHERE status = 'done' ORDER BY finished_at DESC LIMIT 1),
+  (SELECT started_at FROM sync_runs WHERE status = 'done' ORDER BY finished_at DESC, id DESC LIMIT 1),
+  (SELECT finished_at FROM sync_runs WHERE status = 'done' ORDER BY finished_at DESC, id DESC LIMIT 1),
   (SELECT max(seen) FROM hosts)`).Scan(&started, &finished, &seen)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(syncTimeDesc, err)

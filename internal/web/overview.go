@@ -6,13 +6,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/ncruces/go-sqlite3"
 
 	"qvt/internal/finding"
 	"qvt/internal/guard"
@@ -396,7 +395,7 @@ func (s *Server) startBuild(stamp string) <-chan struct{} {
 // text search, so that the first visitor does not wait for them.
 func (s *Server) Warm(ctx context.Context) {
 	go func() {
-		if err := guard.Call(func() error { return s.titles.warm(s.bg, s.st.DB()) }); err != nil && !errors.Is(err, context.Canceled) {
+		if err := guard.Call(func() error { return s.titles.warm(s.bg, s.st) }); err != nil && !errors.Is(err, context.Canceled) {
 			s.log.Error("dashboard: loading the KB titles", "err", err)
 		}
 	}()
@@ -410,29 +409,12 @@ func (s *Server) Warm(ctx context.Context) {
 	s.overview.mu.Unlock()
 }
 
-// raw runs fn on a connection of the store inside one read transaction,
-// with the driver's own statements: the overview steps through a million
-// index entries, and database/sql's per-value boxing would double the time.
-func (s *Server) raw(ctx context.Context, fn func(c *sqlite3.Conn) error) error {
-	return s.st.Read(ctx, fn)
-}
-
-// each runs a query and calls fn for each row.
-func each(c *sqlite3.Conn, query string, args []any, fn func(st *sqlite3.Stmt)) error {
-	st, _, err := c.Prepare(query)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	for i, a := range args {
-		if err := store.Bind(st, i+1, a); err != nil {
-			return err
-		}
-	}
-	for st.Step() {
-		fn(st)
-	}
-	return st.Err()
+// each runs a query on the overview's snapshot and calls fn for each row.
+// The snapshot reads with the engine's own statements (on SQLite, Cols is
+// the driver's statement): the overview steps through a million index
+// entries, and database/sql's per-value boxing would double the time.
+func each(q *store.Snap, query string, args []any, fn func(st store.Cols)) error {
+	return q.Each(query, args, func(c store.Cols) error { fn(c); return nil })
 }
 
 // pk is a finding's primary key.
@@ -482,21 +464,21 @@ func (s *Server) buildOverview(ctx context.Context, stamp string) (*Overview, er
 	o := &Overview{Built: now, stamp: stamp, rev: rev, Today: now.Format(time.DateOnly), DueBy: now.AddDate(0, 0, 7).Format(time.DateOnly),
 		// Lists are empty, not absent, in the API.
 		Trend: Trend{Days: []string{}, Ratings: []string{}, Open: [][]int{}}, TopQIDs: []TopQID{}, TopHosts: []TopHost{}}
-	err := s.raw(ctx, func(c *sqlite3.Conn) error { return s.compute(c, o, now) })
+	err := s.st.Snapshot(ctx, func(q *store.Snap) error { return s.compute(q, o, now) })
 	if err != nil {
 		return nil, fmt.Errorf("overview: %w", err)
 	}
 	return o, nil
 }
 
-func (s *Server) compute(c *sqlite3.Conn, o *Overview, now time.Time) error {
+func (s *Server) compute(c *store.Snap, o *Overview, now time.Time) error {
 	today := []byte(o.Today)
 	soon := []byte(o.DueBy)
 	todayDay := daysOf(now.Unix())
 	first := todayDay - trendDays + 1 // the first day of the chart
 
 	// When the data last changed.
-	err := each(c, "SELECT COALESCE(max(seen), 0) FROM hosts", nil, func(st *sqlite3.Stmt) {
+	err := each(c, "SELECT COALESCE(max(seen), 0) FROM hosts", nil, func(st store.Cols) {
 		if t := st.ColumnInt64(0); t > 0 {
 			o.Sync.DataTime = time.Unix(t, 0).UTC()
 		}
@@ -506,7 +488,7 @@ func (s *Server) compute(c *sqlite3.Conn, o *Overview, now time.Time) error {
 	}
 	// The newest run; of runs that ended in the same second, the later one.
 	err = each(c, `SELECT kind, started_at, finished_at FROM sync_runs WHERE status = 'done'
-ORDER BY finished_at DESC, id DESC LIMIT 1`, nil, func(st *sqlite3.Stmt) {
+ORDER BY finished_at DESC, id DESC LIMIT 1`, nil, func(st store.Cols) {
 		o.Sync.RunKind = st.ColumnText(0)
 		o.Sync.RunStarted = time.Unix(st.ColumnInt64(1), 0).UTC()
 		o.Sync.RunFinished = time.Unix(st.ColumnInt64(2), 0).UTC()
@@ -523,9 +505,9 @@ ORDER BY finished_at DESC, id DESC LIMIT 1`, nil, func(st *sqlite3.Stmt) {
 	if !o.Sync.DataTime.IsZero() {
 		since = o.Sync.DataTime.Unix()
 		o.Changes.Since = o.Sync.DataTime
-		err = each(c, `SELECT COALESCE(sum(event = 'status' AND new = 'Fixed'), 0),
-  COALESCE(sum(event = 'status' AND new = 'Re-Opened'), 0), COALESCE(sum(event = 'closed' AND new = 'gone'), 0)
-FROM history WHERE at >= ?`, []any{since}, func(st *sqlite3.Stmt) {
+		err = each(c, `SELECT count(*) FILTER (WHERE event = 'status' AND new = 'Fixed'),
+  count(*) FILTER (WHERE event = 'status' AND new = 'Re-Opened'), count(*) FILTER (WHERE event = 'closed' AND new = 'gone')
+FROM history WHERE at >= ?`, []any{since}, func(st store.Cols) {
 			o.Changes.Fixed, o.Changes.Reopened, o.Changes.Gone = st.ColumnInt(0), st.ColumnInt(1), st.ColumnInt(2)
 		})
 		if err != nil {
@@ -536,15 +518,17 @@ FROM history WHERE at >= ?`, []any{since}, func(st *sqlite3.Stmt) {
 	// Scores: a finding's risk is its QID's environmental score under its
 	// host's environment policy.
 	policies := map[int64]int{}
-	err = each(c, "SELECT id, policy FROM hosts WHERE policy <> 0", nil, func(st *sqlite3.Stmt) {
+	err = each(c, "SELECT id, policy FROM hosts WHERE policy <> 0", nil, func(st store.Cols) {
 		policies[st.ColumnInt64(0)] = st.ColumnInt(1)
 	})
 	if err != nil {
 		return err
 	}
-	scores := map[int64]float64{} // qid<<20 | policy
-	err = each(c, "SELECT qid, policy, env_score FROM qid_scores WHERE env_score IS NOT NULL", nil, func(st *sqlite3.Stmt) {
-		scores[st.ColumnInt64(0)<<20|st.ColumnInt64(1)] = st.ColumnFloat(2)
+	// Risks are summed in tenths (scores have one decimal): exact, so the
+	// sums do not depend on the order the engine reads the rows in.
+	scores := map[int64]int64{} // qid<<20 | policy → tenths
+	err = each(c, "SELECT qid, policy, env_score FROM qid_scores WHERE env_score IS NOT NULL", nil, func(st store.Cols) {
+		scores[st.ColumnInt64(0)<<20|st.ColumnInt64(1)] = tenths(st.ColumnFloat(2))
 	})
 	if err != nil {
 		return err
@@ -554,7 +538,7 @@ FROM history WHERE at >= ?`, []any{since}, func(st *sqlite3.Stmt) {
 	heads := map[uint64]int32{}
 	var events []event
 	err = each(c, `SELECT host_id, qid, port, at, old = '', new = '' FROM history
-WHERE event = 'closed' AND at >= ?`, []any{int64(first) * 86400}, func(st *sqlite3.Stmt) {
+WHERE event = 'closed' AND at >= ?`, []any{int64(first) * 86400}, func(st store.Cols) {
 		wasOpen, isOpen := st.ColumnBool(4), st.ColumnBool(5)
 		if wasOpen == isOpen {
 			return // from one reason to another
@@ -585,7 +569,7 @@ WHERE event = 'closed' AND at >= ?`, []any{int64(first) * 86400}, func(st *sqlit
 		appear                   [6][]int // open findings first seen on day first+i
 		span                     [6][]int // events of findings that existed: a difference array over days
 		fixed, timed, within     [6]int
-		fixDays                  [6]float64
+		fixTime                  [6]int64 // seconds: a float sum would depend on the order rows come in
 		minSeen                  = int32(todayDay)
 	)
 	for i := range appear {
@@ -594,19 +578,19 @@ WHERE event = 'closed' AND at >= ?`, []any{int64(first) * 86400}, func(st *sqlit
 	}
 	type qagg struct {
 		open, overdue, best int
-		risk                float64
+		risk                int64 // tenths, as riskTenths
 		mask                uint32
 		openBy              [6]int32
 	}
 	type hagg struct {
 		open, critical, overdue int
-		risk                    float64
+		risk                    int64 // tenths
 	}
 	qids := map[int32]*qagg{}
 	hosts := map[int64]*hagg{}
 	dayIndex := func(d int32) int { return int(min(max(d-first, 0), int32(n-1))) }
 	err = each(c, `SELECT vuln_score, breach_date, host_id, qid, port, status, closed, first_seen, first_found, last_fixed
-FROM detections INDEXED BY detections_status WHERE type <> 'Info'`, nil, func(st *sqlite3.Stmt) {
+FROM detections`+s.sql.indexed("detections_status")+` WHERE type <> 'Info'`, nil, func(st store.Cols) {
 		ri := ratingIndex(st.ColumnRawText(0))
 		deadline := st.ColumnRawText(1)
 		host := st.ColumnInt64(2)
@@ -660,7 +644,7 @@ FROM detections INDEXED BY detections_status WHERE type <> 'Info'`, nil, func(st
 			}
 			risk, ok := scores[int64(qid)<<20|int64(policy)]
 			if !ok {
-				risk = bandScore[ri]
+				risk = tenths(bandScore[ri])
 			}
 			q.open++
 			q.openBy[ri]++
@@ -686,7 +670,7 @@ FROM detections INDEXED BY detections_status WHERE type <> 'Info'`, nil, func(st
 				fixed[ri]++
 				if lastFixed, firstFound := st.ColumnInt64(9), st.ColumnInt64(8); lastFixed > 0 && firstFound > 0 && lastFixed >= firstFound {
 					timed[ri]++
-					fixDays[ri] += float64(lastFixed-firstFound) / 86400
+					fixTime[ri] += lastFixed - firstFound
 					if len(deadline) == 0 || daysOf(lastFixed) <= dateDay(deadline) {
 						within[ri]++
 					}
@@ -774,7 +758,7 @@ FROM detections INDEXED BY detections_status WHERE type <> 'Info'`, nil, func(st
 			OpenOverdue: overdueBy[i], Open: openBy[i]}
 		if timed[i] > 0 {
 			row.Share = float64(within[i]) / float64(timed[i])
-			row.MeanDays = fixDays[i] / float64(timed[i])
+			row.MeanDays = float64(fixTime[i]) / 86400 / float64(timed[i])
 		}
 		o.SLA = append(o.SLA, row)
 	}
@@ -795,8 +779,8 @@ FROM detections INDEXED BY detections_status WHERE type <> 'Info'`, nil, func(st
 	}
 	slices.SortFunc(qlist, func(a, b qr) int { return cmp.Or(cmp.Compare(b.risk, a.risk), cmp.Compare(a.qid, b.qid)) })
 	for _, q := range qlist[:min(top, len(qlist))] {
-		t := TopQID{QID: int(q.qid), Rating: ratingOrder[q.best], Open: q.open, Risk: q.risk, Overdue: q.overdue}
-		err := each(c, "SELECT title FROM kb_vulns WHERE qid = ?", []any{int64(q.qid)}, func(st *sqlite3.Stmt) { t.Title = st.ColumnText(0) })
+		t := TopQID{QID: int(q.qid), Rating: ratingOrder[q.best], Open: q.open, Risk: float64(q.risk) / 10, Overdue: q.overdue}
+		err := each(c, "SELECT title FROM kb_vulns WHERE qid = ?", []any{int64(q.qid)}, func(st store.Cols) { t.Title = st.ColumnText(0) })
 		if err != nil {
 			return err
 		}
@@ -812,25 +796,29 @@ FROM detections INDEXED BY detections_status WHERE type <> 'Info'`, nil, func(st
 	}
 	slices.SortFunc(hlist, func(a, b hr) int { return cmp.Or(cmp.Compare(b.risk, a.risk), cmp.Compare(a.id, b.id)) })
 	for _, h := range hlist[:min(top, len(hlist))] {
-		t := TopHost{HostID: h.id, Open: h.open, Critical: h.critical, Overdue: h.overdue, Risk: h.risk}
+		t := TopHost{HostID: h.id, Open: h.open, Critical: h.critical, Overdue: h.overdue, Risk: float64(h.risk) / 10}
 		err := each(c, `SELECT COALESCE(NULLIF(ip, ''), ipv6), COALESCE(NULLIF(fqdn, ''), NULLIF(dns, ''), netbios) FROM hosts WHERE id = ?`,
-			[]any{h.id}, func(st *sqlite3.Stmt) { t.Address, t.Hostname = st.ColumnText(0), st.ColumnText(1) })
+			[]any{h.id}, func(st store.Cols) { t.Address, t.Hostname = st.ColumnText(0), st.ColumnText(1) })
 		if err != nil {
 			return err
 		}
 		o.TopHosts = append(o.TopHosts, t)
 	}
 	o.Tags = []string{}
-	return each(c, "SELECT DISTINCT name FROM host_tags ORDER BY name", nil, func(st *sqlite3.Stmt) {
+	err = each(c, "SELECT DISTINCT name FROM host_tags", nil, func(st store.Cols) {
 		o.Tags = append(o.Tags, st.ColumnText(0))
 	})
+	// In byte order, as SQLite's BINARY collation: PostgreSQL's order is
+	// the database's collation.
+	slices.Sort(o.Tags)
+	return err
 }
 
 // slaDays reads the deadline policy the scores were made under (meta
 // scoring_policy, e.g. "kb_v3,…|env|Low=180;Medium=90;High=30;Critical=15;").
-func slaDays(c *sqlite3.Conn) map[string]int {
+func slaDays(c *store.Snap) map[string]int {
 	out := map[string]int{}
-	each(c, "SELECT value FROM meta WHERE name = 'scoring_policy'", nil, func(st *sqlite3.Stmt) {
+	each(c, "SELECT value FROM meta WHERE name = 'scoring_policy'", nil, func(st store.Cols) {
 		for part := range strings.SplitSeq(st.ColumnText(0), "|") {
 			for kv := range strings.SplitSeq(part, ";") {
 				k, v, ok := strings.Cut(kv, "=")
@@ -842,6 +830,9 @@ func slaDays(c *sqlite3.Conn) map[string]int {
 	})
 	return out
 }
+
+// tenths is a score in tenths.
+func tenths(score float64) int64 { return int64(math.Round(score * 10)) }
 
 // dateDay is the Unix day of a YYYY-MM-DD date; a malformed date is far
 // in the future.

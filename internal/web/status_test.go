@@ -16,121 +16,124 @@ import (
 
 	"qvt/internal/app"
 	"qvt/internal/finding"
+	"qvt/internal/store/storetest"
 	"qvt/internal/web"
 )
 
 // Every status filter selects the same findings in the dashboard's API,
 // its CSV and JSON downloads and qvt export --status of the same store.
 func TestStatusFiltersMatchExport(t *testing.T) {
-	s, base, _ := web.NewFixtureServer(t)
-	db := web.FixturePath(t)
-	fetch := func(path string) []byte {
-		t.Helper()
-		res, err := http.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("%s: %d %s", path, res.StatusCode, b)
-		}
-		return b
-	}
-	states := map[string]int{} // findings by state, from status=all
-	// Every filter, then lists of them.
-	filters := slices.Concat(finding.StatusFilters, []string{"New,gone", "re-opened, FIXED ,disabled", "open,ignored", "closed,Active", "New,Active,Re-Opened"})
-	for pass, filter := range slices.Concat(filters, filters) {
-		if pass == len(filters) {
-			// Again with the overview, whose counts the list uses.
-			if _, err := s.Overview(context.Background()); err != nil {
+	storetest.Run(t, func(t *testing.T, loc string) {
+		s, base, _ := web.NewFixtureServerAt(t, loc)
+		db := loc
+		fetch := func(path string) []byte {
+			t.Helper()
+			res, err := http.Get(base + path)
+			if err != nil {
 				t.Fatal(err)
 			}
-			clear(states)
-		}
-		// Written as a person might type it.
-		typed := filter
-		if filter == "fixed" {
-			typed = "Fixed"
-		} else if filter == "gone" {
-			typed = "GONE"
-		}
-		// The API, page by page.
-		api := map[string]bool{}
-		next := "/api/findings?" + url.Values{"status": {typed}, "limit": {"1000"}}.Encode()
-		for next != "" {
-			var p struct {
-				Findings []struct {
-					Key          string `json:"key"`
-					Status       string `json:"status"`
-					Closed       bool   `json:"closed"`
-					ClosedReason string `json:"closed_reason"`
-				} `json:"findings"`
-				NextURL string `json:"next_url"`
+			defer res.Body.Close()
+			b, err := io.ReadAll(res.Body)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if err := json.Unmarshal(fetch(next), &p); err != nil {
-				t.Fatalf("%s: %v", next, err)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("%s: %d %s", path, res.StatusCode, b)
 			}
-			for _, r := range p.Findings {
-				api[r.Key] = true
-				if r.Closed != (r.ClosedReason != "") {
-					t.Errorf("%s: %s closed %v with reason %q", next, r.Key, r.Closed, r.ClosedReason)
+			return b
+		}
+		states := map[string]int{} // findings by state, from status=all
+		// Every filter, then lists of them.
+		filters := slices.Concat(finding.StatusFilters, []string{"New,gone", "re-opened, FIXED ,disabled", "open,ignored", "closed,Active", "New,Active,Re-Opened"})
+		for pass, filter := range slices.Concat(filters, filters) {
+			if pass == len(filters) {
+				// Again with the overview, whose counts the list uses.
+				if _, err := s.Overview(context.Background()); err != nil {
+					t.Fatal(err)
 				}
-				if filter == "all" {
-					states[finding.State(r.Status, r.ClosedReason)]++
+				clear(states)
+			}
+			// Written as a person might type it.
+			typed := filter
+			if filter == "fixed" {
+				typed = "Fixed"
+			} else if filter == "gone" {
+				typed = "GONE"
+			}
+			// The API, page by page.
+			api := map[string]bool{}
+			next := "/api/findings?" + url.Values{"status": {typed}, "limit": {"1000"}}.Encode()
+			for next != "" {
+				var p struct {
+					Findings []struct {
+						Key          string `json:"key"`
+						Status       string `json:"status"`
+						Closed       bool   `json:"closed"`
+						ClosedReason string `json:"closed_reason"`
+					} `json:"findings"`
+					NextURL string `json:"next_url"`
+				}
+				if err := json.Unmarshal(fetch(next), &p); err != nil {
+					t.Fatalf("%s: %v", next, err)
+				}
+				for _, r := range p.Findings {
+					api[r.Key] = true
+					if r.Closed != (r.ClosedReason != "") {
+						t.Errorf("%s: %s closed %v with reason %q", next, r.Key, r.Closed, r.ClosedReason)
+					}
+					if filter == "all" {
+						states[finding.State(r.Status, r.ClosedReason)]++
+					}
+				}
+				next = p.NextURL
+			}
+			// The downloads.
+			v := url.Values{"status": {typed}}.Encode()
+			records, err := csv.NewReader(bytes.NewReader(fetch("/findings.csv?" + v))).ReadAll()
+			if err != nil || len(records) == 0 {
+				t.Fatalf("findings.csv?%s: %v", v, err)
+			}
+			col := slices.Index(records[0], "key")
+			csvKeys := map[string]bool{}
+			for _, rec := range records[1:] {
+				csvKeys[rec[col]] = true
+			}
+			var rows []struct{ Key string }
+			if err := json.Unmarshal(fetch("/findings.json?"+v), &rows); err != nil {
+				t.Fatalf("findings.json?%s: %v", v, err)
+			}
+			jsonKeys := map[string]bool{}
+			for _, r := range rows {
+				jsonKeys[r.Key] = true
+			}
+			// qvt export of the same store.
+			var out, errb bytes.Buffer
+			args := []string{"--db", db, "export", "--format", "json", "--status", typed}
+			if code := app.Run(context.Background(), args, &out, &errb, func(string) string { return "" }); code != 0 {
+				t.Fatalf("qvt %s: exit %d: %s", strings.Join(args, " "), code, errb.String())
+			}
+			var exported []struct{ Key string }
+			if err := json.Unmarshal(out.Bytes(), &exported); err != nil {
+				t.Fatalf("qvt export --status %s: %v", typed, err)
+			}
+			want := map[string]bool{}
+			for _, r := range exported {
+				want[r.Key] = true
+			}
+			for name, got := range map[string]map[string]bool{"/api/findings": api, "findings.csv": csvKeys, "findings.json": jsonKeys} {
+				if !maps.Equal(got, want) {
+					t.Errorf("status=%s: %s has %d findings, qvt export --status %s %d; %s", typed, name, len(got), typed, len(want), diff(got, want))
 				}
 			}
-			next = p.NextURL
 		}
-		// The downloads.
-		v := url.Values{"status": {typed}}.Encode()
-		records, err := csv.NewReader(bytes.NewReader(fetch("/findings.csv?" + v))).ReadAll()
-		if err != nil || len(records) == 0 {
-			t.Fatalf("findings.csv?%s: %v", v, err)
-		}
-		col := slices.Index(records[0], "key")
-		csvKeys := map[string]bool{}
-		for _, rec := range records[1:] {
-			csvKeys[rec[col]] = true
-		}
-		var rows []struct{ Key string }
-		if err := json.Unmarshal(fetch("/findings.json?"+v), &rows); err != nil {
-			t.Fatalf("findings.json?%s: %v", v, err)
-		}
-		jsonKeys := map[string]bool{}
-		for _, r := range rows {
-			jsonKeys[r.Key] = true
-		}
-		// qvt export of the same store.
-		var out, errb bytes.Buffer
-		args := []string{"--db", db, "export", "--format", "json", "--status", typed}
-		if code := app.Run(context.Background(), args, &out, &errb, func(string) string { return "" }); code != 0 {
-			t.Fatalf("qvt %s: exit %d: %s", strings.Join(args, " "), code, errb.String())
-		}
-		var exported []struct{ Key string }
-		if err := json.Unmarshal(out.Bytes(), &exported); err != nil {
-			t.Fatalf("qvt export --status %s: %v", typed, err)
-		}
-		want := map[string]bool{}
-		for _, r := range exported {
-			want[r.Key] = true
-		}
-		for name, got := range map[string]map[string]bool{"/api/findings": api, "findings.csv": csvKeys, "findings.json": jsonKeys} {
-			if !maps.Equal(got, want) {
-				t.Errorf("status=%s: %s has %d findings, qvt export --status %s %d; %s", typed, name, len(got), typed, len(want), diff(got, want))
+		// Every state has findings in the fixture, so each filter is tested
+		// on findings it must select and findings it must leave out.
+		for _, st := range finding.States {
+			if states[st] == 0 {
+				t.Errorf("the fixture has no finding in state %s: the test proves nothing for it (%v)", st, states)
 			}
 		}
-	}
-	// Every state has findings in the fixture, so each filter is tested
-	// on findings it must select and findings it must leave out.
-	for _, st := range finding.States {
-		if states[st] == 0 {
-			t.Errorf("the fixture has no finding in state %s: the test proves nothing for it (%v)", st, states)
-		}
-	}
+	})
 }
 
 // diff names a key in one set and not the other.
@@ -151,48 +154,50 @@ func diff(got, want map[string]bool) string {
 // A finding in the API carries the export's record: the same fields, of
 // the same names and values (closed is a bool, closed_reason the reason).
 func TestFindingAPIIsTheExportRecord(t *testing.T) {
-	_, base, _ := web.NewFixtureServer(t)
-	var out, errb bytes.Buffer
-	args := []string{"--db", web.FixturePath(t), "export", "--format", "json", "--status", "all"}
-	if code := app.Run(context.Background(), args, &out, &errb, func(string) string { return "" }); code != 0 {
-		t.Fatalf("qvt %s: exit %d: %s", strings.Join(args, " "), code, errb.String())
-	}
-	var records []map[string]any
-	if err := json.Unmarshal(out.Bytes(), &records); err != nil {
-		t.Fatal(err)
-	}
-	// One finding of each state.
-	seen := map[string]bool{}
-	for _, rec := range records {
-		reason, _ := rec["closed_reason"].(string)
-		state := finding.State(rec["status"].(string), reason)
-		if seen[state] {
-			continue
+	storetest.Run(t, func(t *testing.T, loc string) {
+		_, base, _ := web.NewFixtureServerAt(t, loc)
+		var out, errb bytes.Buffer
+		args := []string{"--db", loc, "export", "--format", "json", "--status", "all"}
+		if code := app.Run(context.Background(), args, &out, &errb, func(string) string { return "" }); code != 0 {
+			t.Fatalf("qvt %s: exit %d: %s", strings.Join(args, " "), code, errb.String())
 		}
-		seen[state] = true
-		key := rec["key"].(string)
-		res, err := http.Get(base + "/api/findings/" + url.PathEscape(key))
-		if err != nil {
+		var records []map[string]any
+		if err := json.Unmarshal(out.Bytes(), &records); err != nil {
 			t.Fatal(err)
 		}
-		var got map[string]any
-		err = json.NewDecoder(res.Body).Decode(&got)
-		res.Body.Close()
-		if err != nil || res.StatusCode != http.StatusOK {
-			t.Fatalf("/api/findings/%s: %d %v", key, res.StatusCode, err)
-		}
-		if closed, ok := got["closed"].(bool); !ok || closed != (reason != "") {
-			t.Errorf("/api/findings/%s (%s): closed %#v, want the bool %v", key, state, got["closed"], reason != "")
-		}
-		for name, want := range rec {
-			if g, ok := got[name]; !ok || !reflectEqual(g, want) {
-				t.Errorf("/api/findings/%s (%s): %s = %#v, export says %#v", key, state, name, g, want)
+		// One finding of each state.
+		seen := map[string]bool{}
+		for _, rec := range records {
+			reason, _ := rec["closed_reason"].(string)
+			state := finding.State(rec["status"].(string), reason)
+			if seen[state] {
+				continue
+			}
+			seen[state] = true
+			key := rec["key"].(string)
+			res, err := http.Get(base + "/api/findings/" + url.PathEscape(key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]any
+			err = json.NewDecoder(res.Body).Decode(&got)
+			res.Body.Close()
+			if err != nil || res.StatusCode != http.StatusOK {
+				t.Fatalf("/api/findings/%s: %d %v", key, res.StatusCode, err)
+			}
+			if closed, ok := got["closed"].(bool); !ok || closed != (reason != "") {
+				t.Errorf("/api/findings/%s (%s): closed %#v, want the bool %v", key, state, got["closed"], reason != "")
+			}
+			for name, want := range rec {
+				if g, ok := got[name]; !ok || !reflectEqual(g, want) {
+					t.Errorf("/api/findings/%s (%s): %s = %#v, export says %#v", key, state, name, g, want)
+				}
 			}
 		}
-	}
-	if len(seen) != len(finding.States) {
-		t.Errorf("the export has findings of states %v, want all of %v", seen, finding.States)
-	}
+		if len(seen) != len(finding.States) {
+			t.Errorf("the export has findings of states %v, want all of %v", seen, finding.States)
+		}
+	})
 }
 
 func reflectEqual(a, b any) bool {

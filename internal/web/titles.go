@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"qvt/internal/store"
 )
 
 // titleIndex holds every KB title in memory for the list's text search:
@@ -58,8 +60,8 @@ func (t *titleIndex) refresh(ctx context.Context, tx *sql.Tx) error {
 }
 
 // warm loads the titles ahead of the first search.
-func (t *titleIndex) warm(ctx context.Context, db *sql.DB) error {
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func (t *titleIndex) warm(ctx context.Context, st *store.Store) error {
+	tx, err := st.BeginRead(ctx)
 	if err != nil {
 		return err
 	}

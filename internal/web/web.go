@@ -123,6 +123,7 @@ type Server struct {
 	titles    titleIndex
 	overview  overviewCache
 	gatherMax gatherLimits      // the sizes of sets the list sorts rather than walks
+	sql       dialect           // the SQL of the store's engine, where engines differ
 	static    map[string]string // file name → content hash, for cache-busting URLs
 	handler   http.Handler
 	hosts     map[string]bool // Host header names answered besides loopback ones
@@ -153,7 +154,7 @@ func New(st *store.Store, cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.SLADays == nil {
 		cfg.SLADays = assess.DefaultPolicy().SLADays
 	}
-	s := &Server{st: st, cfg: cfg, log: log, now: time.Now, sanitizer: kbPolicy(), static: map[string]string{}, gatherMax: defaultGather,
+	s := &Server{st: st, cfg: cfg, log: log, now: time.Now, sanitizer: kbPolicy(), static: map[string]string{}, gatherMax: newDialect(st.Engine()).gather(), sql: newDialect(st.Engine()),
 		hosts: map[string]bool{}}
 	for _, h := range cfg.Hosts {
 		name := hostName(h)

@@ -46,7 +46,7 @@ func (s *Store) History(ctx context.Context, key string) ([]Life, error) {
 	// The address is looked up in hosts_ip first (an OR of the two
 	// columns would make SQLite start from the QID's detections instead:
 	// thousands of rows for a common QID).
-	rows, err := s.db.QueryContext(ctx, `WITH a(id) AS (SELECT id FROM hosts WHERE ip = ?1
+	q := `WITH a(id) AS (SELECT id FROM hosts WHERE ip = ?1
   UNION SELECT id FROM hosts WHERE ip = '' AND ipv6 = ?1)
 SELECT d.host_id, COALESCE(NULLIF(h.fqdn, ''), NULLIF(h.dns, ''), h.netbios),
   COALESCE(k.title, ''), d.status, d.closed, d.vuln_score, d.breach_date, d.first_found, d.last_found,
@@ -54,7 +54,13 @@ SELECT d.host_id, COALESCE(NULLIF(h.fqdn, ''), NULLIF(h.dns, ''), h.netbios),
 FROM a CROSS JOIN detections d ON d.host_id = a.id AND d.qid = ?2 AND d.port = ?3
 JOIN hosts h ON h.id = d.host_id
 LEFT JOIN kb_vulns k ON k.qid = d.qid
-ORDER BY d.last_seen DESC`, addr, qid, port)
+ORDER BY d.last_seen DESC`
+	if s.pg != nil {
+		// SQLite's CROSS JOIN fixes the join order; PostgreSQL's planner
+		// starts from the addresses anyway, and has no CROSS JOIN ... ON.
+		q = strings.Replace(q, "CROSS JOIN", "JOIN", 1)
+	}
+	rows, err := s.db.QueryContext(ctx, q, addr, qid, port)
 	if err != nil {
 		return nil, fmt.Errorf("store: history: %w", err)
 	}

@@ -27,7 +27,7 @@ import (
 // With QVT_WEB_BENCH_PG set to a PostgreSQL URL the benchmarks run on both
 // engines (sub-benchmarks sqlite/… and postgres/…), on the same rows: a
 // database (or search_path schema) without a store gets a copy of
-// QVT_WEB_BENCH first, table by table (copyStore), which takes a few
+// QVT_WEB_BENCH first, table by table (store.Copy), which takes a few
 // minutes and is kept for the next run.
 //
 // Each list benchmark reads one page of 100 of one filter in one order and
@@ -52,7 +52,7 @@ func benchStores(b *testing.B, fn func(b *testing.B, st *store.Store)) {
 		}
 		if !ok {
 			start := time.Now()
-			if err := copyStore(context.Background(), path, pg); err != nil {
+			if _, err := store.Copy(context.Background(), path, pg, store.CopyOptions{}); err != nil {
 				b.Fatal(err)
 			}
 			b.Logf("copied %s to PostgreSQL in %v", path, time.Since(start).Round(time.Second))

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,8 +13,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"qvt/internal/assess"
 	"qvt/internal/gen"
@@ -82,9 +79,17 @@ func fixtureStoreAt(t testing.TB, loc string) (*store.Store, time.Time) {
 	}
 	ctx := context.Background()
 	if store.IsPostgres(loc) {
+		// A store filled once (a test serving it several times) is
+		// replaced by a copy of the SQLite fixture, as a file is copied
+		// over: the import into PostgreSQL is tested by the first.
 		fill := importFixture
-		if !pgImports {
-			fill = func(ctx context.Context, loc string) error { return copyStore(ctx, fixturePath, loc) }
+		if ok, err := store.Exists(loc); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			fill = func(ctx context.Context, loc string) error {
+				_, err := store.Copy(ctx, fixturePath, loc, store.CopyOptions{Force: true})
+				return err
+			}
 		}
 		if err := fill(ctx, loc); err != nil {
 			t.Fatal(err)
@@ -98,121 +103,6 @@ func fixtureStoreAt(t testing.TB, loc string) (*store.Store, time.Time) {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st, fixtureNow
-}
-
-// pgImports says whether the fixture is imported into PostgreSQL as into
-// SQLite. Until the store's PostgreSQL write path imports detections (it
-// stops at "conn busy": a reader interleaved with writes on one
-// transaction), the PostgreSQL fixture is a copy of the SQLite one, table
-// by table (copyStore): the same rows, so the dashboard is tested on the
-// same data on both engines, through its own code only.
-const pgImports = false
-
-// copyStore copies every table of the SQLite store at src into a new
-// PostgreSQL store at dst, column by column as PostgreSQL names them.
-func copyStore(ctx context.Context, src, dst string) error {
-	st, err := store.Open(ctx, dst)
-	if err != nil {
-		return err
-	}
-	st.Close()
-	// The driver the store opens SQLite with registers as "sqlite3".
-	from, err := sql.Open("sqlite3", "file:"+src+"?mode=ro")
-	if err != nil {
-		return err
-	}
-	defer from.Close()
-	to, err := pgx.Connect(ctx, dst)
-	if err != nil {
-		return err
-	}
-	defer to.Close(ctx)
-	tables, err := from.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' AND name <> 'goose_db_version' ORDER BY name")
-	if err != nil {
-		return err
-	}
-	var names []string
-	for tables.Next() {
-		var n string
-		if err := tables.Scan(&n); err != nil {
-			return err
-		}
-		names = append(names, n)
-	}
-	if err := tables.Err(); err != nil {
-		return err
-	}
-	for _, table := range names {
-		cols, err := to.Query(ctx, "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position", table)
-		if err != nil {
-			return err
-		}
-		var names, types []string
-		for cols.Next() {
-			var n, t string
-			if err := cols.Scan(&n, &t); err != nil {
-				return err
-			}
-			names, types = append(names, n), append(types, t)
-		}
-		if err := cols.Err(); err != nil {
-			return err
-		}
-		if len(names) == 0 {
-			return fmt.Errorf("copy: PostgreSQL has no table %s", table)
-		}
-		if _, err := to.Exec(ctx, "DELETE FROM "+table); err != nil {
-			return fmt.Errorf("copy %s: %w", table, err)
-		}
-		rows, err := from.QueryContext(ctx, `SELECT "`+strings.Join(names, `", "`)+`" FROM `+table)
-		if err != nil {
-			return fmt.Errorf("copy %s: %w", table, err)
-		}
-		// Streamed: the benchmark's store has millions of rows.
-		vals := make([]any, len(names))
-		ptrs := make([]any, len(names))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		next := func() ([]any, error) {
-			if err := rows.Scan(ptrs...); err != nil {
-				return nil, err
-			}
-			for i, v := range vals {
-				switch x := v.(type) {
-				case []byte:
-					vals[i] = string(x)
-				case int64:
-					if types[i] == "double precision" {
-						vals[i] = float64(x)
-					}
-				}
-			}
-			return vals, nil
-		}
-		_, err = to.CopyFrom(ctx, pgx.Identifier{table}, names, pgx.CopyFromFunc(func() ([]any, error) {
-			if !rows.Next() {
-				return nil, rows.Err()
-			}
-			return next()
-		}))
-		rows.Close()
-		if err != nil {
-			return fmt.Errorf("copy %s: %w", table, err)
-		}
-		// The planner's statistics and the visibility map (index-only
-		// scans), as autovacuum would make them after an import.
-		if _, err := to.Exec(ctx, "VACUUM (ANALYZE) "+table); err != nil {
-			return fmt.Errorf("copy %s: %w", table, err)
-		}
-	}
-	// The identity columns go on after the copied ids.
-	for _, table := range []string{"history", "sync_runs"} {
-		if _, err := to.Exec(ctx, "SELECT setval(pg_get_serial_sequence('"+table+"', 'id'), (SELECT max(id) FROM "+table+"))"); err != nil {
-			return fmt.Errorf("copy %s: %w", table, err)
-		}
-	}
-	return nil
 }
 
 // importFixture builds the fixture at loc from its files.

@@ -259,7 +259,11 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shut); err != nil {
-		return fmt.Errorf("web: shutting down: %w", err)
+		// A browser keeps connections open that it has not sent a request
+		// on yet, which Shutdown waits for; and a download may run on.
+		// Neither should keep qvt from stopping when asked to.
+		s.log.Warn("closing the dashboard's remaining connections", "reason", err)
+		srv.Close()
 	}
 	return nil
 }

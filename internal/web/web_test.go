@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -725,4 +726,40 @@ func TestQIDCounts(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestStopsWithAnUnusedConnection: a browser opens connections it has not
+// sent a request on yet; stopping the dashboard must not wait on them
+// forever nor fail.
+func TestStopsWithAnUnusedConnection(t *testing.T) {
+	s, _ := newServerAt(t, filepath.Join(t.TempDir(), "qvt.db"), Config{})
+	addrs := make(chan net.Addr, 1)
+	s.listening = func(a net.Addr) { addrs <- a }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.ListenAndServe(ctx) }()
+	var addr net.Addr
+	select {
+	case addr = <-addrs:
+	case err := <-done:
+		t.Fatalf("ListenAndServe ended before listening: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("ListenAndServe did not listen within 10 s")
+	}
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(100 * time.Millisecond) // the server has accepted it
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("stopping with an unused connection open: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the dashboard did not stop within 20 s")
+	}
 }

@@ -1,25 +1,31 @@
 // Package store holds qvt's local store: the raw Qualys and NVD tables,
-// the derived scores and finding fields, and the state of syncs. SQLite
-// (a file, the default) is the reference engine; the schema is created and
-// upgraded by versioned migrations embedded in the binary.
+// the derived scores and finding fields, and the state of syncs, on one of
+// two engines: SQLite (a file, the default) or PostgreSQL (a postgres://
+// URL, for fleets too large for one machine's file). Load, pull, export,
+// publish and web see Store, Tx and the row types only, never the engine.
 //
-// Reads go through database/sql. Bulk writes go through a Tx, which for
-// SQLite drives the connection directly (prepared statements bound without
-// database/sql's per-value boxing): an import writes hundreds of thousands
-// of rows and the generic path costs several times more CPU.
+// Both engines have the same tables, columns and schema version numbers
+// (migrations/sqlite, migrations/postgres, applied by goose). Times are
+// integer Unix seconds on both, not timestamptz: one set of queries
+// serves both engines and integers bind and compare cheaply; the findings
+// view spells them as RFC 3339 text. The SQL both share is written with ?
+// parameters, which rebind turns into PostgreSQL's $N (pg.go); Store.DB is
+// a database/sql handle that does the same.
 //
-// A PostgreSQL backend, for fleets too large for one file, follows behind
-// the same Store methods: load, pull, export and publish see Store, Tx and
-// the row types only, never the engine. The SQL of the migrations and
-// queries is what both engines share (times as integer Unix seconds,
-// ON CONFLICT upserts, partial indexes); what is SQLite's own is kept to
-// migrations/sqlite (WITHOUT ROWID) and to the raw statement paths: Tx
-// and the findings reader here (tx.go, findings.go, scores.go), and the
-// dashboard overview's scan (internal/web/overview.go), where PostgreSQL
-// would use COPY and server cursors. Its migrations go beside, in
-// migrations/postgres. Its writes (pg_write.go) copy each batch into
-// temporary staging tables and apply it with set-based statements, which
-// leave the same rows, revisions and history as SQLite's row by row.
+// What is each engine's own:
+//   - SQLite: Tx drives the connection directly (prepared statements
+//     bound without database/sql's per-value boxing), and the findings
+//     reader reads detections on one connection while a second, in the
+//     same snapshot, loads KB entries (tx.go, hosts.go, findings.go).
+//   - PostgreSQL: pgx natively. Writes (pg_write.go) COPY each batch into
+//     temporary staging tables and apply it with set-based statements
+//     that leave the same rows, revisions and history as SQLite's row by
+//     row path; history comes from a trigger reading the transaction's
+//     qvt.now setting. Write transactions are serial per store (an
+//     advisory transaction lock), as SQLite's are. Readers take
+//     REPEATABLE READ snapshots and stream through server-side cursors
+//     (pg_read.go). The writer lock of a run is a session advisory lock
+//     on a connection of its own (lock_pg.go).
 package store
 
 import (

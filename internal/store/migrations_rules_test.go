@@ -69,6 +69,7 @@ func readPlan(t *testing.T) citusPlan {
 type catalog struct {
 	tables   []string
 	columns  map[string][]string
+	nullable map[string]bool // "table.column" of columns that may be NULL
 	uniques  []uniqueIndex
 	fkeys    []foreignKey
 	triggers []trigger
@@ -89,8 +90,8 @@ type trigger struct{ table, name string }
 
 func readCatalog(t *testing.T, ctx context.Context, c *pgx.Conn) catalog {
 	t.Helper()
-	cat := catalog{columns: map[string][]string{}}
-	rows, err := c.Query(ctx, `SELECT c.relname, a.attname FROM pg_class c
+	cat := catalog{columns: map[string][]string{}, nullable: map[string]bool{}}
+	rows, err := c.Query(ctx, `SELECT c.relname, a.attname, NOT a.attnotnull FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') ORDER BY c.relname, a.attnum`)
@@ -99,9 +100,11 @@ WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') ORDER BY c.relnam
 	}
 	for rows.Next() {
 		var tb, col string
-		if err := rows.Scan(&tb, &col); err != nil {
+		var null bool
+		if err := rows.Scan(&tb, &col, &null); err != nil {
 			t.Fatal(err)
 		}
+		cat.nullable[tb+"."+col] = null
 		if _, ok := cat.columns[tb]; !ok {
 			cat.tables = append(cat.tables, tb)
 		}
@@ -200,6 +203,8 @@ func violations(p citusPlan, cat catalog) []string {
 	for tb, col := range p.col {
 		if cols, ok := cat.columns[tb]; ok && !slices.Contains(cols, col) {
 			add("docs/scaling.md distributes table %s by column %s, which it does not have: name its host column", tb, col)
+		} else if cat.nullable[tb+"."+col] {
+			add("distribution column %s.%s may be NULL: Citus cannot place a row without it; declare it NOT NULL", tb, col)
 		}
 	}
 	hasPK := map[string]bool{}
@@ -315,6 +320,7 @@ func TestMigrationsRulesCatchViolations(t *testing.T) {
 		   FOREIGN KEY (host_id, qid) REFERENCES detections_keys (qid, host_id))`,
 		`CREATE TABLE kev_notes (cve_id TEXT PRIMARY KEY, host BIGINT REFERENCES hosts (id))`,
 		`CREATE TABLE unplanned (id BIGINT PRIMARY KEY)`,
+		`CREATE TABLE host_marks (host_id BIGINT, mark TEXT NOT NULL, UNIQUE (host_id, mark))`,
 	} {
 		if _, err := c.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -323,6 +329,7 @@ func TestMigrationsRulesCatchViolations(t *testing.T) {
 	p.kind["scan_notes"], p.col["scan_notes"] = "distributed", "host_id"
 	p.kind["host_owners"], p.col["host_owners"] = "distributed", "host_id"
 	p.kind["detections_keys"], p.col["detections_keys"] = "distributed", "host_id"
+	p.kind["host_marks"], p.col["host_marks"] = "distributed", "host_id"
 	p.kind["kev_notes"] = "reference"
 	got := strings.Join(violations(p, readCatalog(t, ctx, c)), "\n")
 	for _, want := range []string{
@@ -330,6 +337,8 @@ func TestMigrationsRulesCatchViolations(t *testing.T) {
 		"foreign key host_owners_host_id_qid_fkey from host_owners (host_id, qid) to detections_keys (qid, host_id) joins distributed tables on other columns",
 		"foreign key kev_notes_host_fkey from reference table kev_notes to distributed table hosts",
 		"table unplanned is not classified in docs/scaling.md",
+		"distribution column host_marks.host_id may be NULL",
+		"distributed table host_marks has no primary key",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the rules did not report %q; they said:\n%s", want, got)

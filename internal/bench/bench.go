@@ -94,6 +94,11 @@ func runCmd(cmd *exec.Cmd, during func(exited <-chan struct{}) error) (Run, erro
 	if cmd.Stderr == nil {
 		cmd.Stderr = &stderr
 	}
+	// An interrupted benchmark interrupts the command rather than kill
+	// it: qvt then cancels its queries, which on PostgreSQL would run on
+	// in the server, holding locks, after a killed client.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 30 * time.Second
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return Run{}, fmt.Errorf("%s: %w", filepath.Base(cmd.Path), err)

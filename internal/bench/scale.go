@@ -133,13 +133,13 @@ func Scale(ctx context.Context, c ScaleConfig) (err error) {
 
 	publish := func(what string) error { return nil }
 	if c.MySQL != "" {
-		dsn, dropDB, err := c.newMySQL()
+		dsn, dbName, dropDB, err := c.newMySQL()
 		if err != nil {
 			return err
 		}
 		defer func() {
 			if c.Keep {
-				c.printf("kept the MySQL database of the publish\n")
+				c.printf("kept the MySQL database of the publish: %s\n", dbName)
 				return
 			}
 			if derr := dropDB(); derr != nil && err == nil {
@@ -244,21 +244,21 @@ func (c *ScaleConfig) newStore(ctx context.Context) (loc string, drop func() err
 
 // newMySQL makes a database of the benchmark's own on the MySQL server
 // and returns the DSN that names it.
-func (c *ScaleConfig) newMySQL() (dsn string, drop func() error, err error) {
+func (c *ScaleConfig) newMySQL() (dsn, name string, drop func() error, err error) {
 	cfg, err := mysql.ParseDSN(c.MySQL)
 	if err != nil {
-		return "", nil, fmt.Errorf("--mysql: %w", err)
+		return "", "", nil, fmt.Errorf("--mysql: %w", err)
 	}
 	cfg.DBName = ""
 	admin, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
-		return "", nil, fmt.Errorf("--mysql: %w", err)
+		return "", "", nil, fmt.Errorf("--mysql: %w", err)
 	}
-	name := "qvt_bench_" + randomHex()
+	name = "qvt_bench_" + randomHex()
 	if _, err := admin.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4"); err != nil {
 		admin.Close()
 		// The driver's errors do not carry the password.
-		return "", nil, fmt.Errorf("creating database %s on %s: %w", name, cfg.Addr, err)
+		return "", "", nil, fmt.Errorf("creating database %s on %s: %w", name, cfg.Addr, err)
 	}
 	cfg.DBName = name
 	drop = func() error {
@@ -268,7 +268,7 @@ func (c *ScaleConfig) newMySQL() (dsn string, drop func() error, err error) {
 		}
 		return nil
 	}
-	return cfg.FormatDSN(), drop, nil
+	return cfg.FormatDSN(), name, drop, nil
 }
 
 func randomHex() string {

@@ -94,6 +94,9 @@ func Scale(ctx context.Context, c ScaleConfig) (err error) {
 	}
 	c.printf("scale benchmark on %s (%s): %d hosts × %d detections (mean), %d QIDs, %d CVEs\n",
 		engine, store.Shown(loc), c.Hosts, c.Detections, c.QIDs, c.CVEs)
+	if rss := selfRSS(); rss > 0 {
+		c.printf("(this process: %.0f MB resident, which Linux counts into each command's peak RSS below)\n", mb(rss))
+	}
 
 	// The KB and NVD first, as a new installation would: the detections
 	// are rated as they arrive.
@@ -275,6 +278,22 @@ func randomHex() string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// selfRSS is this process's resident memory now, 0 when unknown.
+func selfRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // cpuTime is this process's CPU time so far.

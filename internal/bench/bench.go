@@ -77,14 +77,48 @@ func (s Stat) String() string {
 
 // measure runs a command once and reads its resource usage.
 func measure(ctx context.Context, name string, args ...string) (Run, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
+	return runCmd(exec.CommandContext(ctx, name, args...), nil)
+}
+
+// runCmd runs a prepared command and reads its resource usage: the wall
+// time from its start to its exit, and the operating system's accounting
+// of its peak memory and CPU. While it runs, during (when not nil) runs
+// beside it, told by exited when the command has ended; its error counts
+// as the command's. The command's error carries its stderr unless the
+// caller took stderr.
+//
+// Linux counts into a child's peak RSS the parent's RSS at the fork:
+// whoever calls this must be small then (see Scale).
+func runCmd(cmd *exec.Cmd, during func(exited <-chan struct{}) error) (Run, error) {
 	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	if cmd.Stderr == nil {
+		cmd.Stderr = &stderr
+	}
+	// An interrupted benchmark interrupts the command rather than kill
+	// it: qvt then cancels its queries, which on PostgreSQL would run on
+	// in the server, holding locks, after a killed client.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 30 * time.Second
 	start := time.Now()
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return Run{}, fmt.Errorf("%s: %w", filepath.Base(cmd.Path), err)
+	}
+	exited := make(chan struct{})
+	derrc := make(chan error, 1)
+	if during != nil {
+		go func() { derrc <- during(exited) }()
+	} else {
+		derrc <- nil
+	}
+	err := cmd.Wait()
 	wall := time.Since(start)
+	close(exited)
+	derr := <-derrc
 	if err != nil {
-		return Run{}, fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.String())
+		return Run{}, fmt.Errorf("%s %s: %w\n%s", filepath.Base(cmd.Path), strings.Join(cmd.Args[1:], " "), err, stderr.String())
+	}
+	if derr != nil {
+		return Run{}, derr
 	}
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	r := Run{Wall: wall}

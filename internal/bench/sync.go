@@ -69,7 +69,7 @@ func Sync(ctx context.Context, c SyncConfig) error {
 		// The double runs in a process of its own: a child process's peak
 		// memory, as Linux accounts it, includes its parent's at the fork,
 		// and the double holds its cached responses.
-		stop, base, err := startSim(ctx, c, latency, concurrency)
+		stop, base, err := startSim(ctx, c.Exe, data, latency, concurrency)
 		if err != nil {
 			return Stat{}, err
 		}
@@ -117,17 +117,17 @@ func Sync(ctx context.Context, c SyncConfig) error {
 	return nil
 }
 
-// startSim runs `qvt sim` on a free loopback port and waits until it
-// answers.
-func startSim(ctx context.Context, c SyncConfig, latency time.Duration, concurrency int) (stop func(), base string, err error) {
+// startSim runs `qvt sim` over the data set data describes on a free
+// loopback port and waits until it answers.
+func startSim(ctx context.Context, exe string, data gen.Config, latency time.Duration, concurrency int) (stop func(), base string, err error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", err
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.CommandContext(ctx, c.Exe, "sim", "--cache", "--addr", addr, "--hosts", fmt.Sprint(c.Hosts),
-		"--detections", fmt.Sprint(c.Detections), "--qids", fmt.Sprint(c.QIDs), "--cves", "2000",
+	cmd := exec.CommandContext(ctx, exe, "sim", "--cache", "--addr", addr, "--seed", fmt.Sprint(data.Seed), "--hosts", fmt.Sprint(data.Hosts),
+		"--detections", fmt.Sprint(data.DetectionsPerHost), "--qids", fmt.Sprint(data.QIDs), "--cves", fmt.Sprint(data.CVEs),
 		"--concurrency", fmt.Sprint(concurrency), "--latency", latency.String())
 	if err := cmd.Start(); err != nil {
 		return nil, "", err

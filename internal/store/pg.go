@@ -74,6 +74,10 @@ func openPG(ctx context.Context, loc string, opt Options) (*Store, error) {
 	// Times are Unix seconds in integer columns; the session's time zone
 	// matters only to the findings view's text times, which are UTC.
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	// A qvt killed mid-statement leaves its query running on the server,
+	// holding its locks, until the server notices the connection is gone:
+	// have it check while it works.
+	cfg.ConnConfig.RuntimeParams["client_connection_check_interval"] = "10s"
 	if cfg.MaxConns < 8 {
 		cfg.MaxConns = 8
 	}

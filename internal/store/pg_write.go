@@ -337,7 +337,12 @@ ON CONFLICT DO NOTHING`); err != nil {
 			}
 		}
 		var orphans bool
-		if err := tx.pg.QueryRow(tx.ctx, `SELECT EXISTS (SELECT 1 FROM detections WHERE host_id = ANY($1))`, ids).Scan(&orphans); err != nil {
+		// One primary-key seek per host: during a first import the
+		// table's statistics still say it is empty, and a plain = ANY
+		// would be planned as a scan of every row written so far, batch
+		// after batch.
+		if err := tx.pg.QueryRow(tx.ctx, `SELECT EXISTS (SELECT 1 FROM unnest($1::bigint[]) AS u(id)
+CROSS JOIN LATERAL (SELECT 1 FROM detections d WHERE d.host_id = u.id LIMIT 1) AS x)`, ids).Scan(&orphans); err != nil {
 			return fmt.Errorf("store: detections: %w", err)
 		}
 		direct = !orphans
@@ -484,7 +489,11 @@ func (tx *Tx) pgHostStates(hs []HostRecord, seen int64) (map[int64]hostPrev, err
 		byID[r.Host.ID] = r.Host
 	}
 	out := make(map[int64]hostPrev, len(hs))
-	rows, err := tx.pg.Query(tx.ctx, `SELECT id, last_vm_scanned, seen, ip, ipv6, fqdn, dns, netbios, os FROM hosts WHERE id = ANY($1)`, ids)
+	// A primary-key seek per host, whatever the statistics say (see the
+	// detections' check in PutHosts).
+	rows, err := tx.pg.Query(tx.ctx, `SELECT h.id, h.last_vm_scanned, h.seen, h.ip, h.ipv6, h.fqdn, h.dns, h.netbios, h.os
+FROM unnest($1::bigint[]) AS u(id)
+CROSS JOIN LATERAL (SELECT * FROM hosts WHERE hosts.id = u.id) AS h`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("store: hosts: %w", err)
 	}

@@ -3,25 +3,19 @@ package app
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	gomysql "github.com/go-sql-driver/mysql"
-
 	"qvt/internal/gen"
+	"qvt/internal/publish/mysql/mysqltest"
 	"qvt/internal/sim"
 	"qvt/internal/store/storetest"
 )
@@ -486,39 +480,9 @@ func checkDashboard(path, body string, fail func(string, ...any)) {
 	}
 }
 
-// mariaDB creates a database for the test on the MariaDB of the machine,
-// dropped when the test ends, and returns its DSN. It skips without a
-// server, unless QVT_MYSQL_REQUIRED is set.
+// mariaDB creates a database for the test on the MariaDB of the machine
+// (mysqltest), dropped when the test ends, and returns its DSN.
 func mariaDB(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("QVT_MYSQL_TEST_DSN")
-	if base == "" {
-		base = "root@tcp(127.0.0.1:3306)/test"
-	}
-	cfg, err := gomysql.ParseDSN(base)
-	if err != nil {
-		t.Fatalf("QVT_MYSQL_TEST_DSN: %v", err)
-	}
-	c, err := net.DialTimeout("tcp", cfg.Addr, 2*time.Second)
-	if err != nil {
-		if os.Getenv("QVT_MYSQL_REQUIRED") != "" {
-			t.Fatalf("MySQL/MariaDB is not reachable at %s: %v (QVT_MYSQL_REQUIRED is set)", cfg.Addr, err)
-		}
-		t.Skipf("MySQL/MariaDB is not reachable at %s (%v): skipping", cfg.Addr, err)
-	}
-	c.Close()
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	var b [4]byte
-	rand.Read(b[:])
-	name := "qvt_conc_" + strconv.Itoa(os.Getpid()) + "_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec("CREATE DATABASE `" + name + "` CHARACTER SET utf8mb4"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec("DROP DATABASE IF EXISTS `" + name + "`") })
-	cfg.DBName = name
-	return cfg.FormatDSN()
+	return mysqltest.Database(t, "qvt_conc")
 }

@@ -2,9 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"maps"
@@ -19,7 +16,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
@@ -27,6 +23,7 @@ import (
 	"qvt/internal/publish/assets"
 	"qvt/internal/publish/assets/assetstest"
 	"qvt/internal/publish/jira/jiratest"
+	"qvt/internal/publish/mysql/mysqltest"
 	"qvt/internal/sim"
 )
 
@@ -89,30 +86,9 @@ func withStatuses(t *testing.T, j *jiratest.Server) string {
 // skips when MariaDB is not reachable, unless QVT_MYSQL_REQUIRED is set.
 func mariaUser(t *testing.T, privileges string) string {
 	t.Helper()
-	base := os.Getenv("QVT_MYSQL_TEST_DSN")
-	if base == "" {
-		base = "root@tcp(127.0.0.1:3306)/test"
-	}
-	cfg, err := gomysql.ParseDSN(base)
-	if err != nil {
-		t.Fatalf("QVT_MYSQL_TEST_DSN: %v", err)
-	}
-	c, err := net.DialTimeout("tcp", cfg.Addr, 2*time.Second)
-	if err != nil {
-		if os.Getenv("QVT_MYSQL_REQUIRED") != "" {
-			t.Fatalf("MySQL/MariaDB is not reachable at %s: %v (QVT_MYSQL_REQUIRED is set)", cfg.Addr, err)
-		}
-		t.Skipf("MySQL/MariaDB is not reachable at %s (%v): skipping", cfg.Addr, err)
-	}
-	c.Close()
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	var b [4]byte
-	rand.Read(b[:])
-	name := fmt.Sprintf("qvt_doc_%d_%s", os.Getpid(), hex.EncodeToString(b[:]))
+	cfg := mysqltest.Server(t)
+	admin := mysqltest.Admin(t, cfg)
+	name := mysqltest.Name("qvt_doc")
 	exec := func(q string) {
 		t.Helper()
 		if _, err := admin.Exec(q); err != nil {

@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -12,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
+	"qvt/internal/publish/mysql/mysqltest"
 	"qvt/internal/store/storetest"
 )
 
@@ -33,24 +31,14 @@ func qvtBinary(t *testing.T) string {
 // mysqlServer is the MySQL server the publish part uses, or "" when none
 // is reachable (a failure with QVT_MYSQL_REQUIRED).
 func mysqlServer(t *testing.T) string {
-	dsn := os.Getenv("QVT_MYSQL_TEST_DSN")
-	if dsn == "" {
-		dsn = "root@tcp(127.0.0.1:3306)/"
-	}
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("QVT_MYSQL_TEST_DSN: %v", err)
-	}
-	c, err := net.DialTimeout("tcp", cfg.Addr, 2*time.Second)
-	if err != nil {
-		if os.Getenv("QVT_MYSQL_REQUIRED") != "" {
-			t.Fatalf("MySQL/MariaDB is not reachable at %s: %v (QVT_MYSQL_REQUIRED is set)", cfg.Addr, err)
-		}
-		t.Logf("no MySQL server at %s: the publish part is skipped", cfg.Addr)
+	cfg, ok := mysqltest.Reach(t)
+	if !ok {
+		t.Log("the publish part is skipped")
 		return ""
 	}
-	c.Close()
-	return dsn
+	c := cfg.Clone()
+	c.DBName = "" // the benchmark makes a database of its own
+	return c.FormatDSN()
 }
 
 func number(t *testing.T, out, pattern string) int {

@@ -3,13 +3,10 @@ package mysql
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,60 +21,21 @@ import (
 	"qvt/internal/gen"
 	"qvt/internal/load"
 	"qvt/internal/publish"
+	"qvt/internal/publish/mysql/mysqltest"
 	"qvt/internal/qualys"
 	"qvt/internal/store"
 	"qvt/internal/store/storetest"
 )
 
-// The tests run against a real MariaDB or MySQL: QVT_MYSQL_TEST_DSN, else
-// root without a password on 127.0.0.1:3306. Each test creates its own
-// database and drops it. They skip when nothing listens there, unless
-// QVT_MYSQL_REQUIRED is set (CI sets it, so a missing server fails).
+// The tests run against a real MariaDB or MySQL, each in a database of
+// its own (mysqltest).
 
-// testDSN returns the DSN of a fresh database for the test.
+// testDSN returns the DSN of a fresh database for the test (mysqltest),
+// and a connection to it.
 func testDSN(t testing.TB) (dsn string, db *sql.DB) {
 	t.Helper()
-	base := os.Getenv("QVT_MYSQL_TEST_DSN")
-	if base == "" {
-		base = "root@tcp(127.0.0.1:3306)/test"
-	}
-	cfg, err := mysql.ParseDSN(base)
-	if err != nil {
-		t.Fatalf("QVT_MYSQL_TEST_DSN: %v", err)
-	}
-	if cfg.Net == "tcp" {
-		c, err := net.DialTimeout("tcp", cfg.Addr, 2*time.Second)
-		if err != nil {
-			if os.Getenv("QVT_MYSQL_REQUIRED") != "" {
-				t.Fatalf("MySQL/MariaDB is not reachable at %s: %v (QVT_MYSQL_REQUIRED is set)", cfg.Addr, err)
-			}
-			t.Skipf("MySQL/MariaDB is not reachable at %s (%v): skipping; start MariaDB or set QVT_MYSQL_TEST_DSN", cfg.Addr, err)
-		}
-		c.Close()
-	}
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	var b [4]byte
-	rand.Read(b[:])
-	name := fmt.Sprintf("qvt_test_%d_%s", os.Getpid(), hex.EncodeToString(b[:]))
-	if _, err := admin.Exec("CREATE DATABASE " + quote(name) + " CHARACTER SET utf8mb4"); err != nil {
-		t.Fatalf("creating test database: %v", err)
-	}
-	t.Cleanup(func() {
-		if os.Getenv("QVT_MYSQL_TEST_KEEP") != "" {
-			t.Logf("kept database %s (QVT_MYSQL_TEST_KEEP)", name)
-			return
-		}
-		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + quote(name)); err != nil {
-			t.Errorf("dropping test database %s: %v", name, err)
-		}
-	})
-	cfg.DBName = name
-	dsn = cfg.FormatDSN()
-	db, err = sql.Open("mysql", dsn)
+	dsn = mysqltest.Database(t, "qvt_test")
+	db, err := sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

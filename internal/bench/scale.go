@@ -372,31 +372,28 @@ func fillFIFO(path string, exited <-chan struct{}, write func(io.Writer) error) 
 // its standard output.
 func (c *ScaleConfig) export(ctx context.Context, loc string) error {
 	cmd := exec.CommandContext(ctx, c.Exe, "--db", loc, "export", "--format", "ndjson")
-	pr, err := cmd.StdoutPipe()
+	// A writer, not StdoutPipe: Wait closes a pipe's read end as soon as
+	// the command exits, which may be before its last bytes are read; for
+	// a writer it waits until everything is copied.
+	var out lineCounter
+	cmd.Stdout = &out
+	r, err := runCmd(cmd, nil)
 	if err != nil {
 		return err
 	}
-	var lines, size int64
-	r, err := runCmd(cmd, func(<-chan struct{}) error {
-		buf := make([]byte, 1<<20)
-		for {
-			n, err := pr.Read(buf)
-			lines += int64(bytes.Count(buf[:n], []byte{'\n'}))
-			size += int64(n)
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-		}
-	})
-	if err != nil {
-		return err
-	}
+	lines, size := out.lines, out.size
 	c.printf("export --format ndjson of every finding: %d findings (%.0f MB) in %.1f s: %.2f million a minute, peak RSS %.0f MB\n",
 		lines, mb(size), r.Wall.Seconds(), float64(lines)/r.Wall.Minutes()/1e6, mb(r.MaxRSS))
 	return nil
+}
+
+// lineCounter counts the bytes and lines written to it.
+type lineCounter struct{ lines, size int64 }
+
+func (w *lineCounter) Write(b []byte) (int, error) {
+	w.lines += int64(bytes.Count(b, []byte{'\n'}))
+	w.size += int64(len(b))
+	return len(b), nil
 }
 
 // changedDays is how far the API double's data moves on before the

@@ -13,7 +13,6 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"qvt/internal/finding"
-	"qvt/internal/guard"
 	"qvt/internal/unixtime"
 )
 
@@ -275,37 +274,7 @@ func (r *reader) emitter(fn func(*Row) error) (send func(group) error, wait func
 	if r.kb == r.c {
 		return emit, func(err error) error { return err }
 	}
-	ch := make(chan group, 16)
-	stop := make(chan struct{})
-	errc := make(chan error, 1)
-	go func() {
-		var err error
-		for g := range ch {
-			if err != nil {
-				continue
-			}
-			if err = guard.Call(func() error { return emit(g) }); err != nil {
-				close(stop) // the reader stops at its next group
-			}
-		}
-		errc <- err
-	}()
-	send = func(g group) error {
-		select {
-		case ch <- g:
-			return nil
-		case <-stop:
-			return errStopped
-		}
-	}
-	wait = func(rerr error) error {
-		close(ch)
-		if err := <-errc; err != nil {
-			return err
-		}
-		return rerr
-	}
-	return send, wait
+	return pipeStage(16, emit)
 }
 
 // errStopped ends the reading of detections when their consumer failed;

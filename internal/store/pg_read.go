@@ -141,7 +141,9 @@ func (s *Store) pgFindings(ctx context.Context, f Filter, fn func(*Row) error) e
 		if err != nil {
 			return err
 		}
-		sendRows, waitRows := pipeStage(func(rows []*Row) error {
+		// Two batches in flight keep both sides busy; each holds
+		// thousands of findings with their results text.
+		sendRows, waitRows := pipeStage(2, func(rows []*Row) error {
 			for _, row := range rows {
 				if err := fn(row); err != nil {
 					return err
@@ -175,7 +177,7 @@ func (s *Store) pgFindings(ctx context.Context, f Filter, fn func(*Row) error) e
 			// With a second connection in the snapshot, the entries load
 			// on it while the cursor fetches the next batch.
 			r.kb = kb
-			sendGroups, waitGroups = pipeStage(join)
+			sendGroups, waitGroups = pipeStage(2, join)
 		}
 		// Groups whose findings are in order, waiting for their KB
 		// entries: they are joined a fetch at a time.
@@ -228,10 +230,9 @@ func (s *Store) pgFindings(ctx context.Context, f Filter, fn func(*Row) error) e
 // (reader.emitter). send hands on an item; wait ends the hand-off, given
 // the sender's error, once fn has seen every item sent, and returns fn's
 // error first. After fn fails, send returns errStopped.
-func pipeStage[T any](fn func(T) error) (send func(T) error, wait func(error) error) {
-	// Two items in flight keep both sides busy; each holds thousands of
-	// findings with their results text.
-	ch := make(chan T, 2)
+// Up to buffer items wait between the two sides.
+func pipeStage[T any](buffer int, fn func(T) error) (send func(T) error, wait func(error) error) {
+	ch := make(chan T, buffer)
 	stop := make(chan struct{})
 	errc := make(chan error, 1)
 	go func() {

@@ -148,6 +148,41 @@ type detRow struct {
 	extra, vulnScore, breachDate, closed   string
 }
 
+// newDetRow builds the row of a host's i-th detection, as both engines'
+// PutHosts write it.
+func newDetRow(h *qualys.Host, d *qualys.Detection, i int, derived []Derived) (detRow, error) {
+	row := detRow{
+		hostID: h.ID, qid: int64(d.QID), port: int64(d.Port),
+		protocol: d.Protocol, typ: d.Type, severity: int64(d.Severity), status: d.Status,
+		timesFound: int64(d.TimesFound), timesReopened: int64(d.TimesReopened),
+		results: d.Results, ignored: d.Ignored, disabled: d.Disabled, closed: closedReason(d),
+	}
+	for _, tm := range [4]struct {
+		name, v string
+		dst     *int64
+	}{
+		{"FIRST_FOUND_DATETIME", d.FirstFound, &row.firstFound},
+		{"LAST_FOUND_DATETIME", d.LastFound, &row.lastFound},
+		{"LAST_FIXED_DATETIME", d.LastFixed, &row.lastFixed},
+		{"LAST_REOPENED_DATETIME", d.LastReopened, &row.lastReopened},
+	} {
+		t, ok := unixtime.Parse(tm.v)
+		if !ok {
+			return row, fmt.Errorf("store: host %d qid %d port %d: %s %q is not an RFC 3339 time", h.ID, d.QID, d.Port, tm.name, tm.v)
+		}
+		*tm.dst = t
+	}
+	var dv Derived
+	if i < len(derived) {
+		dv = derived[i]
+	}
+	if dv.Extra == "" {
+		dv.Extra = DetectionExtra(d)
+	}
+	row.extra, row.vulnScore, row.breachDate = dv.Extra, dv.VulnScore, dv.BreachDate
+	return row, nil
+}
+
 // bindRow binds the row in upsertDetection's (and insertDetection's) order.
 func bindRow(b *binder, r *detRow, seen, rev int64) {
 	b.int(r.hostID)
@@ -302,35 +337,10 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 		for i := range h.Detections {
 			d := &h.Detections[i]
 			tx.Stats.Detections++
-			row := detRow{
-				hostID: h.ID, qid: int64(d.QID), port: int64(d.Port),
-				protocol: d.Protocol, typ: d.Type, severity: int64(d.Severity), status: d.Status,
-				timesFound: int64(d.TimesFound), timesReopened: int64(d.TimesReopened),
-				results: d.Results, ignored: d.Ignored, disabled: d.Disabled, closed: closedReason(d),
+			row, err := newDetRow(h, d, i, r.Derived)
+			if err != nil {
+				return err
 			}
-			for _, tm := range [4]struct {
-				name, v string
-				dst     *int64
-			}{
-				{"FIRST_FOUND_DATETIME", d.FirstFound, &row.firstFound},
-				{"LAST_FOUND_DATETIME", d.LastFound, &row.lastFound},
-				{"LAST_FIXED_DATETIME", d.LastFixed, &row.lastFixed},
-				{"LAST_REOPENED_DATETIME", d.LastReopened, &row.lastReopened},
-			} {
-				t, ok := unixtime.Parse(tm.v)
-				if !ok {
-					return fmt.Errorf("store: host %d qid %d port %d: %s %q is not an RFC 3339 time", h.ID, d.QID, d.Port, tm.name, tm.v)
-				}
-				*tm.dst = t
-			}
-			var dv Derived
-			if i < len(r.Derived) {
-				dv = r.Derived[i]
-			}
-			if dv.Extra == "" {
-				dv.Extra = DetectionExtra(d)
-			}
-			row.extra, row.vulnScore, row.breachDate = dv.Extra, dv.VulnScore, dv.BreachDate
 			// Detections come sorted: the second of a tcp/udp pair
 			// follows the first, and is the same finding.
 			finding := d.Type != "Info" && (i == 0 || h.Detections[i-1].QID != d.QID || h.Detections[i-1].Port != d.Port)

@@ -9,7 +9,6 @@ import (
 
 	"qvt/internal/nvd"
 	"qvt/internal/qualys"
-	"qvt/internal/unixtime"
 )
 
 // PostgreSQL's write path. A statement per row costs a network round trip
@@ -249,7 +248,7 @@ func (tx *Tx) pgPutHostRun(hs []HostRecord, seen, rev int64) error {
 		for j := range h.Detections {
 			d := &h.Detections[j]
 			tx.Stats.Detections++
-			row, err := pgDetRow(h, d, j, r.Derived)
+			row, err := newDetRow(h, d, j, r.Derived)
 			if err != nil {
 				return err
 			}
@@ -518,41 +517,6 @@ CROSS JOIN LATERAL (SELECT * FROM hosts WHERE hosts.id = u.id) AS h`, ids)
 		return nil, fmt.Errorf("store: hosts: %w", err)
 	}
 	return out, nil
-}
-
-// pgDetRow builds a detection's row as PutHosts' SQLite loop does (which
-// keeps its own copy of this code, on its hot path).
-func pgDetRow(h *qualys.Host, d *qualys.Detection, i int, derived []Derived) (detRow, error) {
-	row := detRow{
-		hostID: h.ID, qid: int64(d.QID), port: int64(d.Port),
-		protocol: d.Protocol, typ: d.Type, severity: int64(d.Severity), status: d.Status,
-		timesFound: int64(d.TimesFound), timesReopened: int64(d.TimesReopened),
-		results: d.Results, ignored: d.Ignored, disabled: d.Disabled, closed: closedReason(d),
-	}
-	for _, tm := range [4]struct {
-		name, v string
-		dst     *int64
-	}{
-		{"FIRST_FOUND_DATETIME", d.FirstFound, &row.firstFound},
-		{"LAST_FOUND_DATETIME", d.LastFound, &row.lastFound},
-		{"LAST_FIXED_DATETIME", d.LastFixed, &row.lastFixed},
-		{"LAST_REOPENED_DATETIME", d.LastReopened, &row.lastReopened},
-	} {
-		t, ok := unixtime.Parse(tm.v)
-		if !ok {
-			return row, fmt.Errorf("store: host %d qid %d port %d: %s %q is not an RFC 3339 time", h.ID, d.QID, d.Port, tm.name, tm.v)
-		}
-		*tm.dst = t
-	}
-	var dv Derived
-	if i < len(derived) {
-		dv = derived[i]
-	}
-	if dv.Extra == "" {
-		dv.Extra = DetectionExtra(d)
-	}
-	row.extra, row.vulnScore, row.breachDate = dv.Extra, dv.VulnScore, dv.BreachDate
-	return row, nil
 }
 
 // PutVulns and PutCVEs on PostgreSQL: the batch is staged, one upsert

@@ -40,31 +40,7 @@ func TestLockWriterPostgres(t *testing.T) {
 	}
 	other.Release()
 
-	waited := make(chan error, 1)
-	var called bool
-	go func() {
-		l, err := LockWriter(ctx, loc, LockOptions{Command: "rescore", Wait: true, Waiting: func(*BusyError) { called = true }})
-		if err == nil {
-			err = l.Release()
-		}
-		waited <- err
-	}()
-	select {
-	case err := <-waited:
-		t.Fatalf("the waiting writer went ahead while the lock was held: %v", err)
-	case <-time.After(3 * pollEvery):
-	}
-	if err := first.Release(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-waited:
-		if err != nil || !called {
-			t.Fatalf("waiting writer: %v (told it waits: %v)", err, called)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the waiting writer never got the lock")
-	}
+	waitsForRelease(t, ctx, loc, first)
 	held, err := LockWriter(ctx, loc, LockOptions{Command: "sync"})
 	if err != nil {
 		t.Fatal(err)

@@ -32,31 +32,7 @@ func TestLockWriterOneAtATime(t *testing.T) {
 		t.Errorf("second writer: %q, want %q", err, want)
 	}
 	// Waiting ends when the first releases.
-	waited := make(chan error, 1)
-	var called bool
-	go func() {
-		l, err := LockWriter(ctx, db, LockOptions{Command: "rescore", Wait: true, Waiting: func(*BusyError) { called = true }})
-		if err == nil {
-			err = l.Release()
-		}
-		waited <- err
-	}()
-	select {
-	case err := <-waited:
-		t.Fatalf("the waiting writer went ahead while the lock was held: %v", err)
-	case <-time.After(3 * pollEvery):
-	}
-	if err := first.Release(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-waited:
-		if err != nil || !called {
-			t.Fatalf("waiting writer: %v (told it waits: %v)", err, called)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the waiting writer never got the lock")
-	}
+	waitsForRelease(t, ctx, db, first)
 	// Waiting ends with the context too.
 	held, err := LockWriter(ctx, db, LockOptions{Command: "sync"})
 	if err != nil {
@@ -199,5 +175,36 @@ func TestReaderOpensDuringAWrite(t *testing.T) {
 	close(release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitsForRelease checks that a writer waiting (--wait) for the lock of
+// loc, which first holds, waits, then goes ahead once first releases it.
+func waitsForRelease(t *testing.T, ctx context.Context, loc string, first WriteLock) {
+	t.Helper()
+	waited := make(chan error, 1)
+	var called bool
+	go func() {
+		l, err := LockWriter(ctx, loc, LockOptions{Command: "rescore", Wait: true, Waiting: func(*BusyError) { called = true }})
+		if err == nil {
+			err = l.Release()
+		}
+		waited <- err
+	}()
+	select {
+	case err := <-waited:
+		t.Fatalf("the waiting writer went ahead while the lock was held: %v", err)
+	case <-time.After(3 * pollEvery):
+	}
+	if err := first.Release(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-waited:
+		if err != nil || !called {
+			t.Fatalf("waiting writer: %v (told it waits: %v)", err, called)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting writer never got the lock")
 	}
 }

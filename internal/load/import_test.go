@@ -54,7 +54,7 @@ func importFiles(t *testing.T, st *store.Store, paths ...string) Result {
 
 // What an import reports is what it changed: the same file again changes
 // nothing and says so; a later scan counts each kind of change once.
-func TestImportCountsThisRun(t *testing.T) { engines(t, testImportCountsThisRun) }
+func TestImportCountsThisRun(t *testing.T) { storetest.Each(t, testImportCountsThisRun) }
 
 func testImportCountsThisRun(t *testing.T, be storetest.Backend) {
 	dir := t.TempDir()
@@ -125,7 +125,7 @@ func testImportCountsThisRun(t *testing.T, be storetest.Backend) {
 
 // IS_IGNORED and IS_DISABLED, as Qualys writes them, close a detection
 // as ignored and as disabled.
-func TestImportIgnoredAndDisabled(t *testing.T) { engines(t, testImportIgnoredAndDisabled) }
+func TestImportIgnoredAndDisabled(t *testing.T) { storetest.Each(t, testImportIgnoredAndDisabled) }
 
 func testImportIgnoredAndDisabled(t *testing.T, be storetest.Backend) {
 	dir := t.TempDir()

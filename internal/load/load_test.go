@@ -28,15 +28,6 @@ func detectionsDoc(first string) string {
 `
 }
 
-// engines runs fn once per store engine: every test that touches the
-// store must answer the same on SQLite and PostgreSQL.
-func engines(t *testing.T, fn func(*testing.T, storetest.Backend)) {
-	t.Helper()
-	for _, be := range storetest.Backends() {
-		t.Run(be.Name, func(t *testing.T) { fn(t, be) })
-	}
-}
-
 // openStore opens a new, empty store on be.
 func openStore(t *testing.T, be storetest.Backend) *store.Store {
 	t.Helper()
@@ -70,7 +61,7 @@ func writeFile(t *testing.T, name, content string) string {
 // the file, the host, the QID, the field and the value, and nothing is
 // stored; it used to be moved to the next month or minute.
 func TestImportRefusesTimesThatDoNotExist(t *testing.T) {
-	engines(t, testImportRefusesTimesThatDoNotExist)
+	storetest.Each(t, testImportRefusesTimesThatDoNotExist)
 }
 
 func testImportRefusesTimesThatDoNotExist(t *testing.T, be storetest.Backend) {
@@ -138,7 +129,7 @@ func writeCrafted(t *testing.T, name, prefix, fill string, n int64, suffix strin
 
 // Crafted files end with one line naming the file, the byte offset and
 // the limit, and the store is unchanged.
-func TestImportLimits(t *testing.T) { engines(t, testImportLimits) }
+func TestImportLimits(t *testing.T) { storetest.Each(t, testImportLimits) }
 
 func testImportLimits(t *testing.T, be storetest.Backend) {
 	const kbHead = `<?xml version="1.0" encoding="UTF-8" ?><KNOWLEDGE_BASE_VULN_LIST_OUTPUT><RESPONSE><DATETIME>2024-01-01T00:00:00Z</DATETIME><VULN_LIST><VULN><QID>105936</QID><TITLE>t</TITLE>`

@@ -96,7 +96,7 @@ func settledCalls(s *sim.Server) int {
 // batches and marked them done, however few records they hold; the
 // resumed sync fetches only the rest.
 func TestCancelledSyncKeepsAnsweredBatches(t *testing.T) {
-	engines(t, testCancelledSyncKeepsAnsweredBatches)
+	storetest.Each(t, testCancelledSyncKeepsAnsweredBatches)
 }
 
 func testCancelledSyncKeepsAnsweredBatches(t *testing.T, be storetest.Backend) {
@@ -160,7 +160,7 @@ func testCancelledSyncKeepsAnsweredBatches(t *testing.T, be storetest.Backend) {
 // A batch that has arrived whole is committed within 2 seconds, although
 // the transaction is far from full and the other fetches hang.
 func TestArrivedBatchCommittedWithinTwoSeconds(t *testing.T) {
-	engines(t, testArrivedBatchCommittedWithinTwoSeconds)
+	storetest.Each(t, testArrivedBatchCommittedWithinTwoSeconds)
 }
 
 func testArrivedBatchCommittedWithinTwoSeconds(t *testing.T, be storetest.Backend) {
@@ -211,7 +211,7 @@ func testArrivedBatchCommittedWithinTwoSeconds(t *testing.T, be storetest.Backen
 
 // A resumed sync does not fetch again the phases the interrupted one
 // finished: NVD and the KnowledgeBase.
-func TestResumeSkipsFinishedPhases(t *testing.T) { engines(t, testResumeSkipsFinishedPhases) }
+func TestResumeSkipsFinishedPhases(t *testing.T) { storetest.Each(t, testResumeSkipsFinishedPhases) }
 
 func testResumeSkipsFinishedPhases(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
@@ -266,7 +266,7 @@ func testResumeSkipsFinishedPhases(t *testing.T, be storetest.Backend) {
 
 // Wrong credentials, or a URL that is not Qualys, fail at the first
 // call, before NVD or anything else is fetched, and write nothing.
-func TestAccountCheckedFirst(t *testing.T) { engines(t, testAccountCheckedFirst) }
+func TestAccountCheckedFirst(t *testing.T) { storetest.Each(t, testAccountCheckedFirst) }
 
 func testAccountCheckedFirst(t *testing.T, be storetest.Backend) {
 	notQualys := httptest.NewServer(http.NotFoundHandler())
@@ -346,7 +346,7 @@ func stripping(t *testing.T, target, path string, drop ...string) string {
 // Records a request did not ask for (a server answering every host, or
 // the whole KB, to a request for a few) are rejected with an error naming
 // the request and the id, and are not stored.
-func TestUnaskedRecordsRejected(t *testing.T) { engines(t, testUnaskedRecordsRejected) }
+func TestUnaskedRecordsRejected(t *testing.T) { storetest.Each(t, testUnaskedRecordsRejected) }
 
 func testUnaskedRecordsRejected(t *testing.T, be storetest.Backend) {
 	for _, tc := range []struct {
@@ -388,7 +388,7 @@ func testUnaskedRecordsRejected(t *testing.T, be storetest.Backend) {
 
 // The missing QIDs are asked for by id: a KB answer with other QIDs is
 // rejected.
-func TestUnaskedMissingQIDsRejected(t *testing.T) { engines(t, testUnaskedMissingQIDsRejected) }
+func TestUnaskedMissingQIDsRejected(t *testing.T) { storetest.Each(t, testUnaskedMissingQIDsRejected) }
 
 func testUnaskedMissingQIDsRejected(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})

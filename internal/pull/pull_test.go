@@ -52,15 +52,6 @@ func newEnv(t testing.TB, cfg sim.Config) *env {
 	return &env{sim: s, qualys: q, nvd: n}
 }
 
-// engines runs fn once per store engine: a sync must leave the same data
-// on SQLite and PostgreSQL.
-func engines(t *testing.T, fn func(*testing.T, storetest.Backend)) {
-	t.Helper()
-	for _, be := range storetest.Backends() {
-		t.Run(be.Name, func(t *testing.T) { fn(t, be) })
-	}
-}
-
 // openStore opens a new, empty store on be.
 func openStore(t testing.TB, be storetest.Backend) *store.Store {
 	t.Helper()
@@ -120,7 +111,7 @@ func dump(t testing.TB, st *store.Store) string {
 	return b.String()
 }
 
-func TestFullSync(t *testing.T) { engines(t, testFullSync) }
+func TestFullSync(t *testing.T) { storetest.Each(t, testFullSync) }
 
 func testFullSync(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
@@ -173,7 +164,7 @@ func testFullSync(t *testing.T, be storetest.Backend) {
 
 // Faults (503s, 409s, bodies cut mid-stream) change nothing but the time
 // it takes: the store equals a clean sync's.
-func TestFaultySyncEqualsClean(t *testing.T) { engines(t, testFaultySyncEqualsClean) }
+func TestFaultySyncEqualsClean(t *testing.T) { storetest.Each(t, testFaultySyncEqualsClean) }
 
 func testFaultySyncEqualsClean(t *testing.T, be storetest.Backend) {
 	clean := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
@@ -226,7 +217,7 @@ func (c *cancelAfter) Add(phase string, n int) {
 // A sync killed midway leaves the store consistent; the next run resumes
 // without fetching the batches it stored, and ends equal to an
 // uninterrupted sync.
-func TestKilledSyncResumes(t *testing.T) { engines(t, testKilledSyncResumes) }
+func TestKilledSyncResumes(t *testing.T) { storetest.Each(t, testKilledSyncResumes) }
 
 func testKilledSyncResumes(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData, Concurrency: 2})
@@ -275,7 +266,7 @@ func testKilledSyncResumes(t *testing.T, be storetest.Backend) {
 
 // Incremental syncs ask only for what changed, from watermarks moved back
 // by the overlap, and bring the double's changes in.
-func TestIncrementalWatermarks(t *testing.T) { engines(t, testIncrementalWatermarks) }
+func TestIncrementalWatermarks(t *testing.T) { storetest.Each(t, testIncrementalWatermarks) }
 
 func testIncrementalWatermarks(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
@@ -363,7 +354,7 @@ func testIncrementalWatermarks(t *testing.T, be storetest.Backend) {
 }
 
 // A full KB sync runs by itself when the last one is older than KBMaxAge.
-func TestKBMaxAge(t *testing.T) { engines(t, testKBMaxAge) }
+func TestKBMaxAge(t *testing.T) { storetest.Each(t, testKBMaxAge) }
 
 func testKBMaxAge(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
@@ -388,7 +379,7 @@ func testKBMaxAge(t *testing.T, be storetest.Backend) {
 }
 
 // Detections naming QIDs the KB lacks bring those QIDs in.
-func TestMissingQIDs(t *testing.T) { engines(t, testMissingQIDs) }
+func TestMissingQIDs(t *testing.T) { storetest.Each(t, testMissingQIDs) }
 
 func testMissingQIDs(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
@@ -419,7 +410,7 @@ func testMissingQIDs(t *testing.T, be storetest.Backend) {
 
 // Bad credentials fail fast with a clear message and leave the store as
 // it was.
-func TestBadCredentials(t *testing.T) { engines(t, testBadCredentials) }
+func TestBadCredentials(t *testing.T) { storetest.Each(t, testBadCredentials) }
 
 func testBadCredentials(t *testing.T, be storetest.Backend) {
 	e := newEnv(t, sim.Config{Data: testData})

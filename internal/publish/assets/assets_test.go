@@ -49,26 +49,10 @@ func scanB() atlassiantest.Scan {
 	}}
 }
 
-// engines runs fn once per store engine: what a publish sends must not
-// depend on the store's engine.
-func engines(t *testing.T, fn func(*testing.T, storetest.Backend)) {
-	t.Helper()
-	for _, be := range storetest.Backends() {
-		t.Run(be.Name, func(t *testing.T) { fn(t, be) })
-	}
-}
-
-// newStore opens a new store on be with the worked KB imported, as
-// atlassiantest.NewStore does on SQLite.
+// newStore opens a new store on be with the worked KB imported.
 func newStore(t *testing.T, be storetest.Backend) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), be.New(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	atlassiantest.Import(t, st)
-	return st
+	return atlassiantest.NewStoreAt(t, be.New(t))
 }
 
 type sleeper struct {
@@ -142,7 +126,7 @@ func hostCounts(o assetstest.Object) string {
 }
 
 // --init creates what is missing, once; what exists stays.
-func TestInit(t *testing.T) { engines(t, testInit) }
+func TestInit(t *testing.T) { storetest.Each(t, testInit) }
 
 func testInit(t *testing.T, be storetest.Backend) {
 	srv := assetstest.New(assetstest.Options{})
@@ -192,7 +176,7 @@ func testInit(t *testing.T, be storetest.Backend) {
 // Cloud, the workspace found on the Jira site: objects are created once,
 // reruns change nothing, closed findings update their Status and host
 // counts follow.
-func TestPublishCloud(t *testing.T) { engines(t, testPublishCloud) }
+func TestPublishCloud(t *testing.T) { storetest.Each(t, testPublishCloud) }
 
 func testPublishCloud(t *testing.T, be storetest.Backend) {
 	srv := assetstest.New(assetstest.Options{})
@@ -267,7 +251,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // Data Center (Insight base, IQL; Assets base, AQL), a bearer PAT, short
 // pages: a lost mapping table is rebuilt by Name, no duplicates.
-func TestPublishDataCenter(t *testing.T) { engines(t, testPublishDataCenter) }
+func TestPublishDataCenter(t *testing.T) { storetest.Each(t, testPublishDataCenter) }
 
 func testPublishDataCenter(t *testing.T, be storetest.Backend) {
 	for _, base := range []string{"/rest/insight/1.0", "/rest/assets/1.0"} {
@@ -306,7 +290,7 @@ func testPublishDataCenter(t *testing.T, be storetest.Backend) {
 
 // A create whose answer is lost is not repeated: the next run finds the
 // object by Name. 429s without Retry-After back off and succeed.
-func TestCrashAndRateLimit(t *testing.T) { engines(t, testCrashAndRateLimit) }
+func TestCrashAndRateLimit(t *testing.T) { storetest.Each(t, testCrashAndRateLimit) }
 
 func testCrashAndRateLimit(t *testing.T, be storetest.Backend) {
 	srv := assetstest.New(assetstest.Options{})
@@ -356,7 +340,7 @@ func mustMappings(t *testing.T, st *store.Store) map[string]store.Mapping {
 }
 
 // A dry run prints the plan and changes nothing.
-func TestDryRun(t *testing.T) { engines(t, testDryRun) }
+func TestDryRun(t *testing.T) { storetest.Each(t, testDryRun) }
 
 func testDryRun(t *testing.T, be storetest.Backend) {
 	srv := assetstest.New(assetstest.Options{})
@@ -382,7 +366,7 @@ func testDryRun(t *testing.T, be storetest.Backend) {
 }
 
 // MinRating: only findings so rated get objects; hosts still count all.
-func TestMinRating(t *testing.T) { engines(t, testMinRating) }
+func TestMinRating(t *testing.T) { storetest.Each(t, testMinRating) }
 
 func testMinRating(t *testing.T, be storetest.Backend) {
 	srv := assetstest.New(assetstest.Options{})
@@ -402,7 +386,7 @@ func testMinRating(t *testing.T, be storetest.Backend) {
 
 // Many objects lost from the mapping table: the type is scanned page by
 // page instead of asked name by name; nothing is duplicated.
-func TestRebuildLarge(t *testing.T) { engines(t, testRebuildLarge) }
+func TestRebuildLarge(t *testing.T) { storetest.Each(t, testRebuildLarge) }
 
 func testRebuildLarge(t *testing.T, be storetest.Backend) {
 	srv := assetstest.New(assetstest.Options{PageSize: 40})

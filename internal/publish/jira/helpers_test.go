@@ -75,26 +75,10 @@ func scanC() atlassiantest.Scan {
 	}}
 }
 
-// engines runs fn once per store engine: what a publish sends must not
-// depend on the store's engine.
-func engines(t *testing.T, fn func(*testing.T, storetest.Backend)) {
-	t.Helper()
-	for _, be := range storetest.Backends() {
-		t.Run(be.Name, func(t *testing.T) { fn(t, be) })
-	}
-}
-
-// newStore opens a new store on be with the worked KB imported, as
-// atlassiantest.NewStore does on SQLite.
+// newStore opens a new store on be with the worked KB imported.
 func newStore(t *testing.T, be storetest.Backend) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), be.New(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	atlassiantest.Import(t, st)
-	return st
+	return atlassiantest.NewStoreAt(t, be.New(t))
 }
 
 // sleeper records the waits asked for instead of waiting.

@@ -13,7 +13,7 @@ import (
 
 // One issue per QID lists its hosts; it is updated as findings come and
 // go, closes when all are closed and reopens when one comes back.
-func TestGroupingQID(t *testing.T) { engines(t, testGroupingQID) }
+func TestGroupingQID(t *testing.T) { storetest.Each(t, testGroupingQID) }
 
 func testGroupingQID(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
@@ -81,7 +81,7 @@ func testGroupingQID(t *testing.T, be storetest.Backend) {
 }
 
 // One issue per host lists its open findings.
-func TestGroupingHost(t *testing.T) { engines(t, testGroupingHost) }
+func TestGroupingHost(t *testing.T) { storetest.Each(t, testGroupingHost) }
 
 func testGroupingHost(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{Flavor: "datacenter"})
@@ -121,7 +121,7 @@ func testGroupingHost(t *testing.T, be storetest.Backend) {
 
 // Only findings at or above min_rating get issues; one that drops below
 // closes its issue, saying why.
-func TestMinRating(t *testing.T) { engines(t, testMinRating) }
+func TestMinRating(t *testing.T) { storetest.Each(t, testMinRating) }
 
 func testMinRating(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
@@ -153,7 +153,7 @@ func testMinRating(t *testing.T, be storetest.Backend) {
 
 // Workflows without a matching transition, and issues people closed:
 // a note, no error, no loop.
-func TestTransitionEdgeCases(t *testing.T) { engines(t, testTransitionEdgeCases) }
+func TestTransitionEdgeCases(t *testing.T) { storetest.Each(t, testTransitionEdgeCases) }
 
 func testTransitionEdgeCases(t *testing.T, be storetest.Backend) {
 	wf := &jiratest.Workflow{
@@ -218,7 +218,7 @@ func testTransitionEdgeCases(t *testing.T, be storetest.Backend) {
 
 // With reopen_as_new_issue a reopened finding gets a new issue linked to
 // the closed one; the closed one stays closed.
-func TestReopenAsNewIssue(t *testing.T) { engines(t, testReopenAsNewIssue) }
+func TestReopenAsNewIssue(t *testing.T) { storetest.Each(t, testReopenAsNewIssue) }
 
 func testReopenAsNewIssue(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
@@ -262,7 +262,7 @@ func testReopenAsNewIssue(t *testing.T, be storetest.Backend) {
 
 // Descriptions over Jira's limit are cut with a pointer, never
 // rejected, in both flavors; custom fields render from templates.
-func TestTruncationAndCustomFields(t *testing.T) { engines(t, testTruncationAndCustomFields) }
+func TestTruncationAndCustomFields(t *testing.T) { storetest.Each(t, testTruncationAndCustomFields) }
 
 func testTruncationAndCustomFields(t *testing.T, be storetest.Backend) {
 	for _, flavor := range []string{"cloud", "datacenter"} {

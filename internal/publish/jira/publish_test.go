@@ -16,7 +16,7 @@ import (
 
 // The life of findings on Jira Cloud: creates, reruns that change
 // nothing, closes (fixed, gone), a late create, and a reopen, each once.
-func TestLifecycleCloud(t *testing.T) { engines(t, testLifecycleCloud) }
+func TestLifecycleCloud(t *testing.T) { storetest.Each(t, testLifecycleCloud) }
 
 func testLifecycleCloud(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
@@ -113,7 +113,7 @@ func testLifecycleCloud(t *testing.T, be storetest.Backend) {
 // Data Center: detected from serverInfo, REST v2 with wiki markup, a
 // bearer PAT, and search paged with startAt. Losing the mapping table
 // rebuilds it from the labels, through several pages, with no duplicate.
-func TestLifecycleDataCenter(t *testing.T) { engines(t, testLifecycleDataCenter) }
+func TestLifecycleDataCenter(t *testing.T) { storetest.Each(t, testLifecycleDataCenter) }
 
 func testLifecycleDataCenter(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{Flavor: "datacenter", PageSize: 2})
@@ -168,7 +168,7 @@ func testLifecycleDataCenter(t *testing.T, be storetest.Backend) {
 
 // A Cloud site configured as Data Center: the old search answers 410
 // and the client moves to search/jql.
-func TestRemovedSearch(t *testing.T) { engines(t, testRemovedSearch) }
+func TestRemovedSearch(t *testing.T) { storetest.Each(t, testRemovedSearch) }
 
 func testRemovedSearch(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
@@ -192,7 +192,7 @@ func testRemovedSearch(t *testing.T, be storetest.Backend) {
 
 // One bad element of a bulk create does not lose the others; only the
 // created ones are mapped, and a later run creates the rest once.
-func TestBulkPartialFailure(t *testing.T) { engines(t, testBulkPartialFailure) }
+func TestBulkPartialFailure(t *testing.T) { storetest.Each(t, testBulkPartialFailure) }
 
 func testBulkPartialFailure(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
@@ -235,7 +235,7 @@ func testBulkPartialFailure(t *testing.T, be storetest.Backend) {
 // A create whose answer is lost (the server created the issues, then a
 // 500) is not retried blindly; the next run finds the issues by label.
 // So does a run after mappings were lost one by one.
-func TestCrashRecovery(t *testing.T) { engines(t, testCrashRecovery) }
+func TestCrashRecovery(t *testing.T) { storetest.Each(t, testCrashRecovery) }
 
 func testCrashRecovery(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
@@ -289,7 +289,7 @@ func testCrashRecovery(t *testing.T, be storetest.Backend) {
 
 // The flood guard creates at most max_creates, the most severe first,
 // and stops with a clear error; the next run goes on.
-func TestFloodGuard(t *testing.T) { engines(t, testFloodGuard) }
+func TestFloodGuard(t *testing.T) { storetest.Each(t, testFloodGuard) }
 
 func testFloodGuard(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
@@ -325,7 +325,7 @@ func testFloodGuard(t *testing.T, be storetest.Backend) {
 }
 
 // A dry run prints the plan and changes neither Jira nor the store.
-func TestDryRun(t *testing.T) { engines(t, testDryRun) }
+func TestDryRun(t *testing.T) { storetest.Each(t, testDryRun) }
 
 func testDryRun(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
@@ -379,7 +379,7 @@ func testDryRun(t *testing.T, be storetest.Backend) {
 
 // A 429 storm ends in success: Retry-After is honoured (seconds, an HTTP
 // date, 0 clamped up), missing ones back off, nothing is duplicated.
-func TestRateLimitStorm(t *testing.T) { engines(t, testRateLimitStorm) }
+func TestRateLimitStorm(t *testing.T) { storetest.Each(t, testRateLimitStorm) }
 
 func testRateLimitStorm(t *testing.T, be storetest.Backend) {
 	for _, tc := range []struct {
@@ -420,7 +420,7 @@ func testRateLimitStorm(t *testing.T, be storetest.Backend) {
 
 // A storm that outlasts the retry budget stops the run with a clear
 // error; the run after it succeeds without duplicates.
-func TestRateLimitBudget(t *testing.T) { engines(t, testRateLimitBudget) }
+func TestRateLimitBudget(t *testing.T) { storetest.Each(t, testRateLimitBudget) }
 
 func testRateLimitBudget(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
@@ -443,7 +443,7 @@ func testRateLimitBudget(t *testing.T, be storetest.Backend) {
 }
 
 // Bad credentials fail fast, naming the settings and never the token.
-func TestAuthFailure(t *testing.T) { engines(t, testAuthFailure) }
+func TestAuthFailure(t *testing.T) { storetest.Each(t, testAuthFailure) }
 
 func testAuthFailure(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
@@ -471,7 +471,7 @@ func testAuthFailure(t *testing.T, be storetest.Backend) {
 
 // Creates go in bulk calls of at most 50; a lost mapping table is rebuilt
 // through Cloud's token paging even when pages come short.
-func TestBulkBatchesAndPaging(t *testing.T) { engines(t, testBulkBatchesAndPaging) }
+func TestBulkBatchesAndPaging(t *testing.T) { storetest.Each(t, testBulkBatchesAndPaging) }
 
 func testBulkBatchesAndPaging(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{PageSize: 7, ShortPages: true})

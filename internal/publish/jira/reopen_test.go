@@ -12,7 +12,7 @@ import (
 // An issue qvt closed, whose mapping is then lost, is found again by its
 // dedupe label when its finding comes back; it is known to be done, so
 // it is reopened, not merely updated while it stays in Done.
-func TestAdoptedDoneIssueReopens(t *testing.T) { engines(t, testAdoptedDoneIssueReopens) }
+func TestAdoptedDoneIssueReopens(t *testing.T) { storetest.Each(t, testAdoptedDoneIssueReopens) }
 
 func testAdoptedDoneIssueReopens(t *testing.T, be storetest.Backend) {
 	for _, flavor := range []string{"cloud", "datacenter"} {
@@ -53,7 +53,9 @@ func testAdoptedDoneIssueReopens(t *testing.T, be storetest.Backend) {
 
 // A rebuild of lost mappings records done issues as closed: it closes
 // nothing that is already done.
-func TestRebuildKeepsDoneIssuesClosed(t *testing.T) { engines(t, testRebuildKeepsDoneIssuesClosed) }
+func TestRebuildKeepsDoneIssuesClosed(t *testing.T) {
+	storetest.Each(t, testRebuildKeepsDoneIssuesClosed)
+}
 
 func testRebuildKeepsDoneIssuesClosed(t *testing.T, be storetest.Backend) {
 	srv := jiratest.New(jiratest.Options{})
@@ -81,7 +83,7 @@ func testRebuildKeepsDoneIssuesClosed(t *testing.T, be storetest.Backend) {
 // Reopening clears the resolution the close set: Jira keeps a
 // resolution across transitions unless it is cleared, and an issue with
 // one counts as resolved in every filter, however open its status.
-func TestReopenClearsResolution(t *testing.T) { engines(t, testReopenClearsResolution) }
+func TestReopenClearsResolution(t *testing.T) { storetest.Each(t, testReopenClearsResolution) }
 
 func testReopenClearsResolution(t *testing.T, be storetest.Backend) {
 	// A workflow whose reopen has no screen, and clears the resolution

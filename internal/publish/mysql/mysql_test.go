@@ -54,15 +54,6 @@ func newTarget(t testing.TB, cfg Config) *Target {
 	return tg
 }
 
-// engines runs fn once per store engine: what a publish sends must not
-// depend on the store's engine.
-func engines(t *testing.T, fn func(*testing.T, storetest.Backend)) {
-	t.Helper()
-	for _, be := range storetest.Backends() {
-		t.Run(be.Name, func(t *testing.T) { fn(t, be) })
-	}
-}
-
 // openStore opens a new store on be and imports files into it.
 func openStore(t testing.TB, be storetest.Backend, paths ...string) *store.Store {
 	t.Helper()
@@ -276,7 +267,7 @@ func checkTable(t testing.TB, db *sql.DB, table string, st *store.Store) {
 	}
 }
 
-func TestFirstPublish(t *testing.T) { engines(t, testFirstPublish) }
+func TestFirstPublish(t *testing.T) { storetest.Each(t, testFirstPublish) }
 
 func testFirstPublish(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
@@ -345,7 +336,7 @@ func testFirstPublish(t *testing.T, be storetest.Backend) {
 // Without LOAD DATA LOCAL and without MyISAM (MySQL 8 as shipped, or a
 // cluster that allows only InnoDB), rows are staged with multi-row
 // INSERTs in InnoDB temporary tables: the same table results.
-func TestFallbacks(t *testing.T) { engines(t, testFallbacks) }
+func TestFallbacks(t *testing.T) { storetest.Each(t, testFallbacks) }
 
 func testFallbacks(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
@@ -362,7 +353,7 @@ func testFallbacks(t *testing.T, be storetest.Backend) {
 // Text that LOAD DATA's format escapes (tabs, newlines, backslashes, a
 // literal \N) and text beyond the BMP arrive as the store holds them,
 // through LOAD DATA and through INSERT.
-func TestAwkwardText(t *testing.T) { engines(t, testAwkwardText) }
+func TestAwkwardText(t *testing.T) { storetest.Each(t, testAwkwardText) }
 
 func testAwkwardText(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
@@ -385,7 +376,7 @@ func testAwkwardText(t *testing.T, be storetest.Backend) {
 	}
 }
 
-func TestTSV(t *testing.T) { engines(t, testTSV) }
+func TestTSV(t *testing.T) { storetest.Each(t, testTSV) }
 
 func testTSV(t *testing.T, be storetest.Backend) {
 	var e tsv
@@ -478,7 +469,7 @@ func lifecycleFiles(t testing.TB) (a, b string) {
 	return a, b
 }
 
-func TestNoChangeRerun(t *testing.T) { engines(t, testNoChangeRerun) }
+func TestNoChangeRerun(t *testing.T) { storetest.Each(t, testNoChangeRerun) }
 
 func testNoChangeRerun(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
@@ -519,7 +510,7 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
-func TestSecondImport(t *testing.T) { engines(t, testSecondImport) }
+func TestSecondImport(t *testing.T) { storetest.Each(t, testSecondImport) }
 
 func testSecondImport(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
@@ -609,7 +600,7 @@ func genFiles(t testing.TB, hosts, perHost int) []string {
 	return []string{kb, nvd, hld}
 }
 
-func TestInterruptedPublish(t *testing.T) { engines(t, testInterruptedPublish) }
+func TestInterruptedPublish(t *testing.T) { storetest.Each(t, testInterruptedPublish) }
 
 func testInterruptedPublish(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
@@ -662,7 +653,7 @@ func testInterruptedPublish(t *testing.T, be storetest.Backend) {
 	checkTable(t, db, "qvt_findings", st)
 }
 
-func TestDryRun(t *testing.T) { engines(t, testDryRun) }
+func TestDryRun(t *testing.T) { storetest.Each(t, testDryRun) }
 
 func testDryRun(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
@@ -713,7 +704,7 @@ func testDryRun(t *testing.T, be storetest.Backend) {
 	}
 }
 
-func TestErrorsHidePassword(t *testing.T) { engines(t, testErrorsHidePassword) }
+func TestErrorsHidePassword(t *testing.T) { storetest.Each(t, testErrorsHidePassword) }
 
 func testErrorsHidePassword(t *testing.T, be storetest.Backend) {
 	const pw = "s3cr3t-Pa55"
@@ -758,7 +749,7 @@ func testErrorsHidePassword(t *testing.T, be storetest.Backend) {
 	}
 }
 
-func TestTableShape(t *testing.T) { engines(t, testTableShape) }
+func TestTableShape(t *testing.T) { storetest.Each(t, testTableShape) }
 
 func testTableShape(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
@@ -794,7 +785,7 @@ func testTableShape(t *testing.T, be storetest.Backend) {
 
 // When the two watermarks disagree the lower one wins: a database
 // restored to an earlier state gets what it lacks.
-func TestWatermarks(t *testing.T) { engines(t, testWatermarks) }
+func TestWatermarks(t *testing.T) { storetest.Each(t, testWatermarks) }
 
 func testWatermarks(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)
@@ -846,7 +837,7 @@ func testWatermarks(t *testing.T, be storetest.Backend) {
 // Hosts that share an address share finding keys: the table holds the
 // one the export shows (found most recently). A host whose address
 // changes leaves no rows under the old one.
-func TestSharedAndMovedAddress(t *testing.T) { engines(t, testSharedAndMovedAddress) }
+func TestSharedAndMovedAddress(t *testing.T) { storetest.Each(t, testSharedAndMovedAddress) }
 
 func testSharedAndMovedAddress(t *testing.T, be storetest.Backend) {
 	dsn, db := testDSN(t)

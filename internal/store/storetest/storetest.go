@@ -45,6 +45,15 @@ func Run(t *testing.T, fn func(t *testing.T, loc string)) {
 	}
 }
 
+// Each runs fn as a subtest per backend, with the backend, for tests that
+// open their stores themselves.
+func Each(t *testing.T, fn func(t *testing.T, b Backend)) {
+	t.Helper()
+	for _, b := range Backends() {
+		t.Run(b.Name, func(t *testing.T) { fn(t, b) })
+	}
+}
+
 // ServerURL is the PostgreSQL server the tests use.
 func ServerURL() string {
 	if u := os.Getenv("QVT_TEST_POSTGRES"); u != "" {

@@ -57,7 +57,14 @@ func KB() string { return filepath.Join(root(), "internal", "app", "testdata", "
 // NewStore opens a store in a temporary directory with the worked KB.
 func NewStore(t testing.TB) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "qvt.db"))
+	return NewStoreAt(t, filepath.Join(t.TempDir(), "qvt.db"))
+}
+
+// NewStoreAt opens a new store at loc (a file or a postgres:// URL) with
+// the worked KB.
+func NewStoreAt(t testing.TB, loc string) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), loc)
 	if err != nil {
 		t.Fatal(err)
 	}

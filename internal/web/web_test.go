@@ -337,6 +337,25 @@ func TestListenPolicy(t *testing.T) {
 	})
 }
 
+// startServing runs s.ListenAndServe until ctx ends and returns the
+// address it listens on and where its result arrives.
+func startServing(t *testing.T, ctx context.Context, s *Server) (net.Addr, <-chan error) {
+	t.Helper()
+	addrs := make(chan net.Addr, 1)
+	s.listening = func(a net.Addr) { addrs <- a }
+	done := make(chan error, 1)
+	go func() { done <- s.ListenAndServe(ctx) }()
+	select {
+	case addr := <-addrs:
+		return addr, done
+	case err := <-done:
+		t.Fatalf("ListenAndServe ended before listening: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("ListenAndServe did not listen within 10 s")
+	}
+	return nil, nil
+}
+
 // serveOnce runs s.ListenAndServe, fetches one path once it listens,
 // then stops it; every step has a deadline.
 func serveOnce(t *testing.T, s *Server, scheme, path string, client *http.Client) string {
@@ -345,20 +364,9 @@ func serveOnce(t *testing.T, s *Server, scheme, path string, client *http.Client
 		client = &http.Client{}
 	}
 	client.Timeout = 10 * time.Second
-	addrs := make(chan net.Addr, 1)
-	s.listening = func(a net.Addr) { addrs <- a }
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.ListenAndServe(ctx) }()
-	var addr net.Addr
-	select {
-	case addr = <-addrs:
-	case err := <-done:
-		t.Fatalf("ListenAndServe ended before listening: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("ListenAndServe did not listen within 10 s")
-	}
+	addr, done := startServing(t, ctx, s)
 	// A server bound to every address is asked on loopback.
 	port := addr.(*net.TCPAddr).Port
 	res, err := client.Get(scheme + "://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + path)
@@ -733,20 +741,9 @@ func TestQIDCounts(t *testing.T) {
 // forever nor fail.
 func TestStopsWithAnUnusedConnection(t *testing.T) {
 	s, _ := newServerAt(t, filepath.Join(t.TempDir(), "qvt.db"), Config{})
-	addrs := make(chan net.Addr, 1)
-	s.listening = func(a net.Addr) { addrs <- a }
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.ListenAndServe(ctx) }()
-	var addr net.Addr
-	select {
-	case addr = <-addrs:
-	case err := <-done:
-		t.Fatalf("ListenAndServe ended before listening: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("ListenAndServe did not listen within 10 s")
-	}
+	addr, done := startServing(t, ctx, s)
 	c, err := net.Dial("tcp", addr.String())
 	if err != nil {
 		t.Fatal(err)

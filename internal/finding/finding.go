@@ -52,6 +52,20 @@ type Finding struct {
 	LastSeen      *string  `json:"last_seen"`     // the time of the data that last reported it
 	TimesReopened int      `json:"times_reopened"`
 	Tags          []string `json:"tags"` // the host's Qualys tags
+	// Exploitation evidence and the priority it gives (docs: priority.md).
+	KEV            bool     `json:"kev"`             // a CVE of the QID is in CISA's KEV catalog
+	KEVCVEs        []string `json:"kev_cves"`        // those CVEs, in KB order
+	KEVDateAdded   string   `json:"kev_date_added"`  // the earliest dateAdded of them, YYYY-MM-DD
+	KEVDueDate     string   `json:"kev_due_date"`    // the earliest dueDate of them
+	KEVRansomware  bool     `json:"kev_ransomware"`  // one of them is known to be used by ransomware
+	EPSS           *float64 `json:"epss"`            // the highest EPSS score of the QID's CVEs
+	EPSSPercentile *float64 `json:"epss_percentile"` // the percentile of that CVE
+	EPSSCVE        string   `json:"epss_cve"`        // that CVE
+	QDS            *int     `json:"qds"`             // the detection's Qualys Detection Score
+	ThreatIntel    []string `json:"threat_intel"`    // the KB's THREAT_INTEL names, in KB order
+	Priority       string   `json:"priority"`        // P1 … P4
+	PriorityReason string   `json:"priority_reason"` // the rule that gave it
+	DueDate        string   `json:"due_date"`        // the earlier of breach_date and the priority's deadline
 }
 
 // Key builds a finding key: "<address>:<qid>:<port>".

@@ -176,3 +176,7 @@ func RatingRank(r string) int {
 	}
 	return -1
 }
+
+// Priorities are the priorities a finding gets, most urgent first
+// (docs/priority.md).
+var Priorities = []string{"P1", "P2", "P3", "P4"}

@@ -603,7 +603,7 @@ func (l *Loader) RescoreAt(tx *store.Tx, at int64) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.Rerate(l.Derive, at); err != nil {
+	if err := tx.Rerate(l.Derive, at, false); err != nil {
 		return err
 	}
 	l.log().Debug("rescored", "qids", n)

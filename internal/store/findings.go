@@ -13,6 +13,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"qvt/internal/finding"
+	"qvt/internal/priority"
 	"qvt/internal/unixtime"
 )
 
@@ -31,6 +32,10 @@ type Filter struct {
 	// Open findings with a deadline (YYYY-MM-DD) from DueFrom ("": any
 	// past day) to DueTo, both included; DueTo "" filters nothing.
 	DueFrom, DueTo string
+	// Exploitation evidence and priority (docs/priority.md).
+	Priorities []string // P1 … P4
+	KEV        bool     // only findings whose QID is in CISA's KEV catalog
+	MinEPSS    *float64 // only findings whose QID's EPSS is at least this
 }
 
 // Shared is what the findings of one QID under one environment policy
@@ -44,6 +49,7 @@ type Shared struct {
 	CVEID, Version, Vector                                      string
 	Base, Temporal, Env                                         *float64
 	KBSeverity                                                  int
+	Risk                                                        priority.Risk // KEV, EPSS and threat intel (qid_risk)
 	Legacy                                                      Legacy
 	JSON                                                        []byte // set by the JSON encoder
 	size                                                        int    // what it counts in a kbCache
@@ -112,6 +118,7 @@ type reader struct {
 	clock  int64 // uses so far, for least-recently-used without a plan
 	kbQ    *sqlite3.Stmt
 	scoreQ *sqlite3.Stmt
+	riskQ  *sqlite3.Stmt
 	lists  jsonList
 }
 
@@ -204,7 +211,7 @@ func (r *reader) findings(f Filter, fn func(*Row) error) error {
 	}
 	dq, err := r.prepare(`SELECT qid, port, protocol, type, severity, status, times_found,
   first_found, last_found, last_fixed, results, vuln_score, breach_date,
-  closed, first_seen, last_seen, times_reopened
+  closed, first_seen, last_seen, times_reopened, qds, priority, priority_reason, due_date
 FROM detections WHERE host_id = ?1 AND type <> 'Info'` + where)
 	if err != nil {
 		return err
@@ -543,6 +550,23 @@ func detectionFilter(f Filter, cveQIDs func(cve string) ([]int, error)) (string,
 		}
 		in("qid", vs)
 	}
+	if len(f.Priorities) > 0 {
+		var vs []any
+		for _, p := range f.Priorities {
+			if !slices.Contains(finding.Priorities, p) {
+				return "", nil, fmt.Errorf("unknown priority %q (want P1, P2, P3 or P4)", p)
+			}
+			vs = append(vs, p)
+		}
+		in("priority", vs)
+	}
+	if f.KEV {
+		sb.WriteString(" AND qid IN (SELECT qid FROM qid_risk WHERE kev = 1)")
+	}
+	if f.MinEPSS != nil {
+		args = append(args, *f.MinEPSS)
+		fmt.Fprintf(&sb, " AND qid IN (SELECT qid FROM qid_risk WHERE epss >= ?%d)", len(args)+1)
+	}
 	return sb.String(), args, nil
 }
 
@@ -598,6 +622,13 @@ func detection(st *sqlite3.Stmt, h hostRow) *Row {
 	f.LastSeen = optTime(st, 15)
 	f.TimesReopened = st.ColumnInt(16)
 	f.Tags = h.tags
+	if st.ColumnType(17) != sqlite3.NULL {
+		q := st.ColumnInt(17)
+		f.QDS = &q
+	}
+	f.Priority = st.ColumnText(18)
+	f.PriorityReason = st.ColumnText(19)
+	f.DueDate = st.ColumnText(20)
 	return row
 }
 
@@ -623,6 +654,9 @@ func joinShared(f *finding.Finding, kb *Shared) {
 	f.VendorRefs, f.CVEs = kb.VendorRefs, kb.CVEs
 	f.CVEID, f.CVSSVersion, f.CVSSVector = kb.CVEID, kb.Version, kb.Vector
 	f.Base, f.Temporal, f.EnvScore = kb.Base, kb.Temporal, kb.Env
+	r := &kb.Risk
+	f.KEV, f.KEVCVEs, f.KEVDateAdded, f.KEVDueDate, f.KEVRansomware = r.KEV, r.KEVCVEs, r.KEVDateAdded, r.KEVDueDate, r.KEVRansomware
+	f.EPSS, f.EPSSPercentile, f.EPSSCVE, f.ThreatIntel = r.EPSS, r.Percentile, r.EPSSCVE, r.ThreatIntel
 }
 
 func optTime(st *sqlite3.Stmt, i int) *string {
@@ -669,8 +703,11 @@ FROM kb_vulns WHERE qid = ?`); err != nil {
   base_rating, temporal_rating, env_rating FROM qid_scores WHERE qid = ? AND policy = ?`); err != nil {
 			return nil, err
 		}
+		if r.riskQ, err = r.prepareOn(r.kb, `SELECT `+riskSelect+` FROM qid_risk WHERE qid = ?`); err != nil {
+			return nil, err
+		}
 	}
-	e := &Shared{VendorRefs: []string{}, CVEs: []string{}}
+	e := &Shared{VendorRefs: []string{}, CVEs: []string{}, Risk: noRisk()}
 	st := r.kbQ
 	st.BindInt64(1, int64(qid))
 	if st.Step() {
@@ -713,8 +750,40 @@ FROM kb_vulns WHERE qid = ?`); err != nil {
 	if err != nil {
 		return nil, fmt.Errorf("store: qid %d: %w", qid, err)
 	}
+	st = r.riskQ
+	st.BindInt64(1, int64(qid))
+	if st.Step() {
+		readRisk(&e.Risk, st, 0, &r.lists)
+	}
+	err = st.Err()
+	st.Reset()
+	if err != nil {
+		return nil, fmt.Errorf("store: qid %d: %w", qid, err)
+	}
 	e.setSize()
 	return e, nil
+}
+
+// riskSelect are qid_risk's columns as readRisk reads them.
+const riskSelect = `kev, kev_cves, kev_date_added, kev_due_date, kev_ransomware, epss, epss_percentile, epss_cve, threat_intel`
+
+// noRisk is the risk of a QID nothing is known of: empty lists, as the
+// export contract wants.
+func noRisk() priority.Risk {
+	return priority.Risk{KEVCVEs: []string{}, ThreatIntel: []string{}}
+}
+
+// readRisk reads riskSelect's columns from i.
+func readRisk(r *priority.Risk, st Cols, i int, lists *jsonList) {
+	r.KEV = st.ColumnBool(i)
+	r.KEVCVEs = lists.list(st.ColumnRawText(i+1), "")
+	r.KEVDateAdded = st.ColumnText(i + 2)
+	r.KEVDueDate = st.ColumnText(i + 3)
+	r.KEVRansomware = st.ColumnBool(i + 4)
+	r.EPSS = optCol(st, i+5)
+	r.Percentile = optCol(st, i+6)
+	r.EPSSCVE = st.ColumnText(i + 7)
+	r.ThreatIntel = lists.list(st.ColumnRawText(i+8), "")
 }
 
 // setSize sets what the entry counts in a kbCache.

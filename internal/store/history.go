@@ -11,8 +11,9 @@ import (
 // Change is one history row.
 type Change struct {
 	At       int64 // Unix seconds
-	Event    string
+	Event    string // status, closed, rating, deadline, priority, due
 	Old, New string
+	Cause    string // why a priority or due date changed ("added to KEV 2025-03-01")
 }
 
 // Life is a finding's current state and its history.
@@ -27,6 +28,9 @@ type Life struct {
 	Closed      string
 	VulnScore   string
 	BreachDate  string
+	Priority    string
+	Reason      string // the rule that gave the priority
+	DueDate     string
 	FirstFound  int64
 	LastFound   int64
 	LastFixed   int64
@@ -50,7 +54,7 @@ func (s *Store) History(ctx context.Context, key string) ([]Life, error) {
   UNION SELECT id FROM hosts WHERE ip = '' AND ipv6 = ?1)
 SELECT d.host_id, COALESCE(NULLIF(h.fqdn, ''), NULLIF(h.dns, ''), h.netbios),
   COALESCE(k.title, ''), d.status, d.closed, d.vuln_score, d.breach_date, d.first_found, d.last_found,
-  d.last_fixed, d.times_reopened, d.first_seen, d.last_seen
+  d.last_fixed, d.times_reopened, d.first_seen, d.last_seen, d.priority, d.priority_reason, d.due_date
 FROM a CROSS JOIN detections d ON d.host_id = a.id AND d.qid = ?2 AND d.port = ?3
 JOIN hosts h ON h.id = d.host_id
 LEFT JOIN kb_vulns k ON k.qid = d.qid
@@ -68,7 +72,8 @@ ORDER BY d.last_seen DESC`
 	for rows.Next() {
 		l := Life{Key: finding.Key(addr, qid, port), QID: qid, Port: port}
 		if err := rows.Scan(&l.HostID, &l.Hostname, &l.Title, &l.Status, &l.Closed, &l.VulnScore, &l.BreachDate,
-			&l.FirstFound, &l.LastFound, &l.LastFixed, &l.TimesReopen, &l.FirstSeen, &l.LastSeen); err != nil {
+			&l.FirstFound, &l.LastFound, &l.LastFixed, &l.TimesReopen, &l.FirstSeen, &l.LastSeen,
+			&l.Priority, &l.Reason, &l.DueDate); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -80,14 +85,14 @@ ORDER BY d.last_seen DESC`
 	}
 	for i := range lives {
 		l := &lives[i]
-		hr, err := s.db.QueryContext(ctx, `SELECT at, event, old, new FROM history
+		hr, err := s.db.QueryContext(ctx, `SELECT at, event, old, new, cause FROM history
 WHERE host_id = ? AND qid = ? AND port = ? ORDER BY id`, l.HostID, qid, port)
 		if err != nil {
 			return nil, fmt.Errorf("store: history: %w", err)
 		}
 		for hr.Next() {
 			var c Change
-			if err := hr.Scan(&c.At, &c.Event, &c.Old, &c.New); err != nil {
+			if err := hr.Scan(&c.At, &c.Event, &c.Old, &c.New, &c.Cause); err != nil {
 				hr.Close()
 				return nil, err
 			}

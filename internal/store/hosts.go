@@ -30,6 +30,11 @@ type Derived struct {
 	VulnScore  string
 	BreachDate string
 	Extra      string
+	// The priority's fields (docs/priority.md), the packed sort key
+	// (priority.Urgency) and the cause that history records if they change.
+	Priority, PriorityReason, DueDate string
+	Urgency                           int64
+	Cause                             string
 }
 
 // DetectionExtra encodes the fields of a detection kept in its extra
@@ -84,8 +89,9 @@ ON CONFLICT (id) DO UPDATE SET asset_id = excluded.asset_id, ip = excluded.ip, i
 // older than what the store holds) changes nothing either.
 const upsertDetection = `INSERT INTO detections (host_id, qid, port, protocol, type, severity, status,
  first_found, last_found, times_found, last_fixed, last_reopened, times_reopened, results,
- ignored, disabled, extra, vuln_score, breach_date, first_seen, last_seen, closed, rev)
-VALUES (?,?,?,?,?,?,?, ?,?,?,?,?,?,?, ?,?,?,?,?,?,?,?,?)
+ ignored, disabled, extra, vuln_score, breach_date, first_seen, last_seen, closed, rev,
+ qds, priority, priority_reason, due_date, urgency, priority_cause)
+VALUES (?,?,?,?,?,?,?, ?,?,?,?,?,?,?, ?,?,?,?,?,?,?,?,?, ?,?,?,?,?,?)
 ON CONFLICT (host_id, qid, port) DO UPDATE SET protocol = excluded.protocol, type = excluded.type,
  severity = excluded.severity, status = excluded.status, first_found = excluded.first_found,
  last_found = excluded.last_found, times_found = excluded.times_found, last_fixed = excluded.last_fixed,
@@ -93,6 +99,10 @@ ON CONFLICT (host_id, qid, port) DO UPDATE SET protocol = excluded.protocol, typ
  results = excluded.results, ignored = excluded.ignored, disabled = excluded.disabled,
  extra = excluded.extra, vuln_score = excluded.vuln_score, breach_date = excluded.breach_date,
  last_seen = excluded.last_seen, closed = excluded.closed,
+ qds = excluded.qds, priority = excluded.priority, priority_reason = excluded.priority_reason,
+ due_date = excluded.due_date, urgency = excluded.urgency,
+ priority_cause = CASE WHEN excluded.priority IS DISTINCT FROM detections.priority
+   OR excluded.due_date IS DISTINCT FROM detections.due_date THEN excluded.priority_cause ELSE detections.priority_cause END,
  rev = CASE WHEN excluded.status IS DISTINCT FROM detections.status OR excluded.closed IS DISTINCT FROM detections.closed
    OR excluded.last_found IS DISTINCT FROM detections.last_found OR excluded.times_found IS DISTINCT FROM detections.times_found
    OR excluded.vuln_score IS DISTINCT FROM detections.vuln_score OR excluded.breach_date IS DISTINCT FROM detections.breach_date
@@ -101,6 +111,8 @@ ON CONFLICT (host_id, qid, port) DO UPDATE SET protocol = excluded.protocol, typ
    OR excluded.type IS DISTINCT FROM detections.type OR excluded.protocol IS DISTINCT FROM detections.protocol
    OR excluded.times_reopened IS DISTINCT FROM detections.times_reopened OR excluded.last_reopened IS DISTINCT FROM detections.last_reopened
    OR excluded.ignored IS DISTINCT FROM detections.ignored OR excluded.disabled IS DISTINCT FROM detections.disabled
+   OR excluded.qds IS DISTINCT FROM detections.qds OR excluded.priority IS DISTINCT FROM detections.priority
+   OR excluded.priority_reason IS DISTINCT FROM detections.priority_reason OR excluded.due_date IS DISTINCT FROM detections.due_date
    THEN excluded.rev ELSE detections.rev END
 WHERE excluded.last_seen > detections.last_seen
    OR (excluded.last_seen = detections.last_seen AND excluded.last_found > detections.last_found)`
@@ -121,19 +133,22 @@ var insertDetection = upsertDetection[:strings.Index(upsertDetection, "ON CONFLI
 // newer than the store's. The revision moves, as with the upsert, when a
 // column that the finding record shows changed (extra holds the times of
 // the last test and processing, which move with every scan: it does not
-// count). Parameters: ?1 host_id, ?2 qid, ?3 port, ?4 seen, ?5
-// last_found, ?6 times_found, ?7 rev, then the other columns of
-// upsertDetection in its order.
+// count). A change of priority or due date, which the history records,
+// goes through the upsert too. Parameters: ?1 host_id, ?2 qid, ?3 port,
+// ?4 seen, ?5 last_found, ?6 times_found, ?7 rev, then the other columns
+// of upsertDetection in its order.
 const touchDetection = `UPDATE detections SET last_seen = ?4, last_found = ?5, times_found = ?6,
  protocol = ?8, severity = ?10, last_reopened = ?14, times_reopened = ?15, results = ?16,
- ignored = ?17, disabled = ?18, extra = ?19,
+ ignored = ?17, disabled = ?18, extra = ?19, qds = ?23, priority_reason = ?25, urgency = ?27,
  rev = CASE WHEN last_found IS DISTINCT FROM ?5 OR times_found IS DISTINCT FROM ?6 OR protocol IS DISTINCT FROM ?8
    OR severity IS DISTINCT FROM ?10 OR last_reopened IS DISTINCT FROM ?14 OR times_reopened IS DISTINCT FROM ?15
-   OR results IS DISTINCT FROM ?16 OR ignored IS DISTINCT FROM ?17 OR disabled IS DISTINCT FROM ?18 THEN ?7 ELSE rev END
+   OR results IS DISTINCT FROM ?16 OR ignored IS DISTINCT FROM ?17 OR disabled IS DISTINCT FROM ?18
+   OR qds IS DISTINCT FROM ?23 OR priority_reason IS DISTINCT FROM ?25 THEN ?7 ELSE rev END
 WHERE host_id = ?1 AND qid = ?2 AND port = ?3
  AND (?4 > last_seen OR (?4 = last_seen AND ?5 > last_found))
  AND type IS NOT DISTINCT FROM ?9 AND status IS NOT DISTINCT FROM ?11 AND first_found IS NOT DISTINCT FROM ?12 AND last_fixed IS NOT DISTINCT FROM ?13
- AND vuln_score IS NOT DISTINCT FROM ?20 AND breach_date IS NOT DISTINCT FROM ?21 AND closed IS NOT DISTINCT FROM ?22`
+ AND vuln_score IS NOT DISTINCT FROM ?20 AND breach_date IS NOT DISTINCT FROM ?21 AND closed IS NOT DISTINCT FROM ?22
+ AND priority IS NOT DISTINCT FROM ?24 AND due_date IS NOT DISTINCT FROM ?26`
 
 // detRow is a detection's row as the statements bind it.
 type detRow struct {
@@ -146,6 +161,10 @@ type detRow struct {
 	results                                string
 	ignored, disabled                      bool
 	extra, vulnScore, breachDate, closed   string
+	qds                                    int64 // 0: none (NULL)
+	priority, priorityReason, dueDate      string
+	urgency                                int64
+	priorityCause                          string
 }
 
 // newDetRow builds the row of a host's i-th detection, as both engines'
@@ -180,6 +199,9 @@ func newDetRow(h *qualys.Host, d *qualys.Detection, i int, derived []Derived) (d
 		dv.Extra = DetectionExtra(d)
 	}
 	row.extra, row.vulnScore, row.breachDate = dv.Extra, dv.VulnScore, dv.BreachDate
+	row.qds = int64(d.QDS)
+	row.priority, row.priorityReason, row.dueDate = dv.Priority, dv.PriorityReason, dv.DueDate
+	row.urgency, row.priorityCause = dv.Urgency, dv.Cause
 	return row, nil
 }
 
@@ -208,6 +230,33 @@ func bindRow(b *binder, r *detRow, seen, rev int64) {
 	b.int(seen) // last_seen
 	b.text(r.closed)
 	b.int(rev)
+	bindPriority(b, r, true)
+}
+
+// bindPriority binds the QDS and priority columns, upsertDetection's last
+// (with the cause) and touchDetection's ?23 to ?27 (without: a touch
+// changes neither priority nor due date).
+func bindPriority(b *binder, r *detRow, cause bool) {
+	if r.qds == 0 {
+		b.null()
+	} else {
+		b.int(r.qds)
+	}
+	b.text(r.priority)
+	b.text(r.priorityReason)
+	b.text(r.dueDate)
+	b.int(r.urgency)
+	if cause {
+		b.text(r.priorityCause)
+	}
+}
+
+// qdsValue is the qds column's value for PostgreSQL: nil for none.
+func (r *detRow) qdsValue() any {
+	if r.qds == 0 {
+		return nil
+	}
+	return r.qds
 }
 
 // bindTouch binds the row in touchDetection's order.
@@ -234,6 +283,7 @@ func bindTouch(b *binder, r *detRow, seen, rev int64) {
 	b.text(r.vulnScore)
 	b.text(r.breachDate)
 	b.text(r.closed)
+	bindPriority(b, r, false)
 }
 
 // Closed reasons (finding.ClosedReasons).

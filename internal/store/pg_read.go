@@ -69,16 +69,20 @@ type pgDet struct {
 	lastReopened, rev                         int64
 	protocol, typ, status, results, vulnScore string
 	breachDate, closed                        string
+	qds                                       *int64
+	priority, priorityReason, dueDate         string
 }
 
 const pgDetCols = `o.n - 1, d.qid, d.port, d.protocol, d.type, d.severity, d.status, d.times_found,
   d.first_found, d.last_found, d.last_fixed, d.results, d.vuln_score, d.breach_date,
-  d.closed, d.first_seen, d.last_seen, d.times_reopened, d.last_reopened, d.rev`
+  d.closed, d.first_seen, d.last_seen, d.times_reopened, d.last_reopened, d.rev,
+  d.qds, d.priority, d.priority_reason, d.due_date`
 
 func (d *pgDet) dests() []any {
 	return []any{&d.rank, &d.qid, &d.port, &d.protocol, &d.typ, &d.severity, &d.status, &d.timesFound,
 		&d.firstFound, &d.lastFound, &d.lastFixed, &d.results, &d.vulnScore, &d.breachDate,
-		&d.closed, &d.firstSeen, &d.lastSeen, &d.timesReopened, &d.lastReopened, &d.rev}
+		&d.closed, &d.firstSeen, &d.lastSeen, &d.timesReopened, &d.lastReopened, &d.rev,
+		&d.qds, &d.priority, &d.priorityReason, &d.dueDate}
 }
 
 // row is the finding of the detection on host h, as detection() reads it
@@ -110,6 +114,11 @@ func (d *pgDet) row(h *hostRow) *Row {
 	f.LastSeen = pgTime(d.lastSeen)
 	f.TimesReopened = int(d.timesReopened)
 	f.Tags = h.tags
+	if d.qds != nil {
+		q := int(*d.qds)
+		f.QDS = &q
+	}
+	f.Priority, f.PriorityReason, f.DueDate = d.priority, d.priorityReason, d.dueDate
 	return row
 }
 
@@ -584,29 +593,36 @@ func (r *pgReader) load(qids, policies []int64) (map[[2]int]*Shared, error) {
   COALESCE(NULLIF(k.cvss3_impact_c, ''), k.cvss_impact_c, ''), COALESCE(NULLIF(k.cvss3_impact_i, ''), k.cvss_impact_i, ''),
   COALESCE(NULLIF(k.cvss3_impact_a, ''), k.cvss_impact_a, ''),
   COALESCE(s.cve_id, ''), COALESCE(s.cvss_version, ''), COALESCE(s.cvss_vector, ''), s.base, s.temporal, s.env_score,
-  COALESCE(s.base_rating, ''), COALESCE(s.temporal_rating, ''), COALESCE(s.env_rating, '')
+  COALESCE(s.base_rating, ''), COALESCE(s.temporal_rating, ''), COALESCE(s.env_rating, ''),
+  COALESCE(x.kev, 0), COALESCE(x.kev_cves, '[]'), COALESCE(x.kev_date_added, ''), COALESCE(x.kev_due_date, ''),
+  COALESCE(x.kev_ransomware, 0), x.epss, x.epss_percentile, COALESCE(x.epss_cve, ''), COALESCE(x.threat_intel, '[]')
 FROM unnest($1::bigint[], $2::bigint[]) AS q(qid, policy)
 LEFT JOIN kb_vulns k ON k.qid = q.qid
-LEFT JOIN qid_scores s ON s.qid = q.qid AND s.policy = q.policy`, qids, policies)
+LEFT JOIN qid_scores s ON s.qid = q.qid AND s.policy = q.policy
+LEFT JOIN qid_risk x ON x.qid = q.qid`, qids, policies)
 	if err != nil {
 		return nil, fmt.Errorf("store: kb: %w", err)
 	}
 	defer rows.Close()
 	out := make(map[[2]int]*Shared, len(qids))
-	var qid, policy, patchable, remote, severity int64
-	var refs, cves []byte
+	var qid, policy, patchable, remote, severity, kev, ransomware int64
+	var refs, cves, kevCVEs, ti []byte
 	for rows.Next() {
 		e := &Shared{}
+		x := &e.Risk
 		err := rows.Scan(&qid, &policy, &e.Title, &e.Category, &e.VulnType, &e.Diagnosis, &e.Consequence, &e.Solution,
 			&patchable, &remote, &refs, &severity, &cves, &e.Legacy.ImpactC, &e.Legacy.ImpactI, &e.Legacy.ImpactA,
 			&e.CVEID, &e.Version, &e.Vector, &e.Base, &e.Temporal, &e.Env,
-			&e.Legacy.BaseRating, &e.Legacy.TempRating, &e.Legacy.EnvRating)
+			&e.Legacy.BaseRating, &e.Legacy.TempRating, &e.Legacy.EnvRating,
+			&kev, &kevCVEs, &x.KEVDateAdded, &x.KEVDueDate, &ransomware, &x.EPSS, &x.Percentile, &x.EPSSCVE, &ti)
 		if err != nil {
 			return nil, fmt.Errorf("store: kb: %w", err)
 		}
 		e.Patchable, e.Remote, e.KBSeverity = patchable != 0, remote != 0, int(severity)
 		e.VendorRefs = r.lists.list(refs, "id")
 		e.CVEs = r.lists.list(cves, "")
+		x.KEV, x.KEVRansomware = kev != 0, ransomware != 0
+		x.KEVCVEs, x.ThreatIntel = r.lists.list(kevCVEs, ""), r.lists.list(ti, "")
 		e.setSize()
 		out[[2]int{int(qid), int(policy)}] = e
 	}

@@ -132,7 +132,8 @@ const stageDetsDDL = `CREATE TEMP TABLE qvt_stage_dets (LIKE detections INCLUDIN
 
 var stageDetCols = []string{"ord", "host_id", "qid", "port", "protocol", "type", "severity", "status",
 	"first_found", "last_found", "times_found", "last_fixed", "last_reopened", "times_reopened", "results",
-	"ignored", "disabled", "extra", "vuln_score", "breach_date", "closed", "fresh", "finding"}
+	"ignored", "disabled", "extra", "vuln_score", "breach_date", "closed",
+	"qds", "priority", "priority_reason", "due_date", "urgency", "priority_cause", "fresh", "finding"}
 
 // qvt_apply says which staged detections of known hosts change the store
 // and in which step: SQLite upserts a batch row by row, and a later row of
@@ -155,10 +156,10 @@ const stageApplyDDL = `CREATE TEMP TABLE qvt_apply (ord bigint NOT NULL, step bi
 // of the batch before it (rn, prev_max).
 const pgApply = `WITH w AS (
   SELECT s.ord, s.host_id, s.qid, s.port, s.finding, s.last_found,
-    s.type, s.status, s.first_found, s.last_fixed, s.vuln_score, s.breach_date, s.closed,
+    s.type, s.status, s.first_found, s.last_fixed, s.vuln_score, s.breach_date, s.closed, s.priority, s.due_date,
     d.host_id IS NOT NULL AS stored, d.last_seen AS d_seen, d.last_found AS d_lf,
     d.type AS d_type, d.status AS d_status, d.first_found AS d_ff, d.last_fixed AS d_lfx,
-    d.vuln_score AS d_vs, d.breach_date AS d_bd, d.closed AS d_closed,
+    d.vuln_score AS d_vs, d.breach_date AS d_bd, d.closed AS d_closed, d.priority AS d_prio, d.due_date AS d_due,
     row_number() OVER k AS rn,
     max(s.last_found) OVER (k ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_max
   FROM pg_temp.qvt_stage_dets s
@@ -170,7 +171,7 @@ const pgApply = `WITH w AS (
     row_number() OVER k AS step,
     lag(type) OVER k AS p_type, lag(status) OVER k AS p_status, lag(first_found) OVER k AS p_ff,
     lag(last_fixed) OVER k AS p_lfx, lag(vuln_score) OVER k AS p_vs, lag(breach_date) OVER k AS p_bd,
-    lag(closed) OVER k AS p_closed
+    lag(closed) OVER k AS p_closed, lag(priority) OVER k AS p_prio, lag(due_date) OVER k AS p_due
   FROM w
   WHERE CASE WHEN NOT stored OR d_seen < $1 THEN rn = 1 OR last_found > prev_max
     WHEN d_seen = $1 THEN last_found > GREATEST(d_lf, prev_max)
@@ -179,10 +180,10 @@ const pgApply = `WITH w AS (
 ), ins AS (
   INSERT INTO pg_temp.qvt_apply (ord, step, touched, is_new)
   SELECT ord, step,
-    CASE WHEN step = 1 THEN stored AND (d_type, d_status, d_ff, d_lfx, d_vs, d_bd, d_closed)
-        IS NOT DISTINCT FROM (type, status, first_found, last_fixed, vuln_score, breach_date, closed)
-      ELSE (p_type, p_status, p_ff, p_lfx, p_vs, p_bd, p_closed)
-        IS NOT DISTINCT FROM (type, status, first_found, last_fixed, vuln_score, breach_date, closed) END,
+    CASE WHEN step = 1 THEN stored AND (d_type, d_status, d_ff, d_lfx, d_vs, d_bd, d_closed, d_prio, d_due)
+        IS NOT DISTINCT FROM (type, status, first_found, last_fixed, vuln_score, breach_date, closed, priority, due_date)
+      ELSE (p_type, p_status, p_ff, p_lfx, p_vs, p_bd, p_closed, p_prio, p_due)
+        IS NOT DISTINCT FROM (type, status, first_found, last_fixed, vuln_score, breach_date, closed, priority, due_date) END,
     finding AND NOT stored AND rn = 1
   FROM a
   RETURNING step, touched, is_new
@@ -197,7 +198,8 @@ var detInsertCols = columnsOf(upsertDetection)
 // time of the data (first_seen and last_seen), $2 the revision.
 const detSelect = `SELECT s.host_id, s.qid, s.port, s.protocol, s.type, s.severity, s.status,
  s.first_found, s.last_found, s.times_found, s.last_fixed, s.last_reopened, s.times_reopened, s.results,
- s.ignored, s.disabled, s.extra, s.vuln_score, s.breach_date, $1::bigint, $1::bigint, s.closed, $2::bigint
+ s.ignored, s.disabled, s.extra, s.vuln_score, s.breach_date, $1::bigint, $1::bigint, s.closed, $2::bigint,
+ s.qds, s.priority, s.priority_reason, s.due_date, s.urgency, s.priority_cause
 FROM pg_temp.qvt_stage_dets s`
 
 // pgPutHosts is PutHosts on PostgreSQL.
@@ -370,7 +372,8 @@ CROSS JOIN LATERAL (SELECT 1 FROM detections d WHERE d.host_id = u.id LIMIT 1) A
 			r := &dets[copied[i]]
 			return append(v, r.hostID, r.qid, r.port, r.protocol, r.typ, r.severity, r.status,
 				r.firstFound, r.lastFound, r.timesFound, r.lastFixed, r.lastReopened, r.timesReopened, r.results,
-				b2i(r.ignored), b2i(r.disabled), r.extra, r.vulnScore, r.breachDate, seen, seen, r.closed, rev)
+				b2i(r.ignored), b2i(r.disabled), r.extra, r.vulnScore, r.breachDate, seen, seen, r.closed, rev,
+				r.qdsValue(), r.priority, r.priorityReason, r.dueDate, r.urgency, r.priorityCause)
 		})
 		if err != nil {
 			return err
@@ -395,6 +398,7 @@ CROSS JOIN LATERAL (SELECT 1 FROM detections d WHERE d.host_id = u.id LIMIT 1) A
 			return append(v, int64(i), r.hostID, r.qid, r.port, r.protocol, r.typ, r.severity, r.status,
 				r.firstFound, r.lastFound, r.timesFound, r.lastFixed, r.lastReopened, r.timesReopened, r.results,
 				b2i(r.ignored), b2i(r.disabled), r.extra, r.vulnScore, r.breachDate, r.closed,
+				r.qdsValue(), r.priority, r.priorityReason, r.dueDate, r.urgency, r.priorityCause,
 				detFlags[i]&1 != 0, detFlags[i]&2 != 0)
 		})
 		if err != nil {
@@ -785,35 +789,40 @@ func (tx *Tx) pgCursor(query string, fn func(Cols) error, args ...any) error {
 }
 
 const stageRerateDDL = `CREATE TEMP TABLE qvt_rerate (host_id bigint NOT NULL, qid bigint NOT NULL, port bigint NOT NULL,
- vuln_score text NOT NULL, breach_date text NOT NULL) ON COMMIT DROP`
+ vuln_score text NOT NULL, breach_date text NOT NULL, priority text NOT NULL, priority_reason text NOT NULL,
+ due_date text NOT NULL, urgency bigint NOT NULL, priority_cause text NOT NULL) ON COMMIT DROP`
 
 // pgRerate is the rest of Rerate on PostgreSQL: the detections of queued
-// QIDs stream through a cursor, the changed ratings are copied into a
-// staging table a chunk at a time, and one UPDATE applies them.
-func (tx *Tx) pgRerate(rate func(RateInput) Derived) error {
+// QIDs stream through a cursor (q is rerateQuery), the changed ratings
+// and priorities are copied into a staging table a chunk at a time, and
+// one UPDATE applies them.
+func (tx *Tx) pgRerate(q string, rate func(RateInput) Derived, tags bool) error {
 	if err := tx.pgStage("qvt_rerate", stageRerateDDL); err != nil {
 		return err
 	}
 	type change struct {
 		host, qid, port int64
-		score, deadline string
+		d               Derived
 	}
 	var buf []change
 	flush := func() error {
-		err := tx.pgCopy("qvt_rerate", []string{"host_id", "qid", "port", "vuln_score", "breach_date"}, len(buf), func(i int, v []any) []any {
+		err := tx.pgCopy("qvt_rerate", []string{"host_id", "qid", "port", "vuln_score", "breach_date",
+			"priority", "priority_reason", "due_date", "urgency", "priority_cause"}, len(buf), func(i int, v []any) []any {
 			c := &buf[i]
-			return append(v, c.host, c.qid, c.port, c.score, c.deadline)
+			return append(v, c.host, c.qid, c.port, c.d.VulnScore, c.d.BreachDate,
+				c.d.Priority, c.d.PriorityReason, c.d.DueDate, c.d.Urgency, c.d.Cause)
 		})
 		buf = buf[:0]
 		return err
 	}
-	err := tx.pgCursor(rerateQuery, func(st Cols) error {
-		in := rateInput(st)
+	var risks riskCache
+	err := tx.pgCursor(q, func(st Cols) error {
+		in := rateInput(st, &risks, tags)
 		d := rate(in)
-		if d.VulnScore == st.ColumnText(5) && d.BreachDate == st.ColumnText(6) {
+		if unchanged(st, &d) {
 			return nil
 		}
-		buf = append(buf, change{st.ColumnInt64(0), int64(in.QID), st.ColumnInt64(2), d.VulnScore, d.BreachDate})
+		buf = append(buf, change{st.ColumnInt64(0), int64(in.QID), st.ColumnInt64(2), d})
 		tx.Stats.Rerated++
 		if len(buf) >= cursorRows {
 			return flush()
@@ -826,7 +835,10 @@ func (tx *Tx) pgRerate(rate func(RateInput) Derived) error {
 	if err := flush(); err != nil {
 		return err
 	}
-	_, err = tx.pgExec(`UPDATE detections d SET vuln_score = r.vuln_score, breach_date = r.breach_date
+	_, err = tx.pgExec(`UPDATE detections d SET vuln_score = r.vuln_score, breach_date = r.breach_date,
+ priority_cause = CASE WHEN d.priority IS DISTINCT FROM r.priority OR d.due_date IS DISTINCT FROM r.due_date
+   THEN r.priority_cause ELSE d.priority_cause END,
+ priority = r.priority, priority_reason = r.priority_reason, due_date = r.due_date, urgency = r.urgency
 FROM pg_temp.qvt_rerate r WHERE d.host_id = r.host_id AND d.qid = r.qid AND d.port = r.port`)
 	return err
 }

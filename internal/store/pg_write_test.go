@@ -384,7 +384,16 @@ func eScore(tx *Tx, inputs *[]string, at int64) error {
 	}
 	var keys []string
 	for k, r := range ratings {
-		keys = append(keys, fmt.Sprintf("rating %d/%d %+v", k.QID, k.Policy, r))
+		env := "none"
+		if r.Env != nil {
+			env = fmt.Sprint(*r.Env)
+		}
+		risk := "none"
+		if r.Risk != nil {
+			risk = fmt.Sprintf("%v %v %s %v %v %v", r.Risk.KEV, r.Risk.KEVRansomware, r.Risk.KEVDateAdded,
+				ptr(r.Risk.EPSS), ptr(r.Risk.Percentile), r.Risk.ThreatIntel)
+		}
+		keys = append(keys, fmt.Sprintf("rating %d/%d %s %d %d env %s risk %s", k.QID, k.Policy, r.Rating, r.KBSeverity, r.Published, env, risk))
 	}
 	sort.Strings(keys)
 	*inputs = append(*inputs, keys...)
@@ -394,9 +403,16 @@ func eScore(tx *Tx, inputs *[]string, at int64) error {
 			r = "Sev" + strconv.Itoa(in.Severity)
 		}
 		return Derived{VulnScore: r, BreachDate: fmt.Sprintf("deadline %d+%d", in.FirstFound, in.Policy*7)}
-	}, at)
+	}, at, false)
 	if err != nil {
 		return err
 	}
 	return tx.ClearQueue()
+}
+
+func ptr(p *float64) string {
+	if p == nil {
+		return "null"
+	}
+	return fmt.Sprint(*p)
 }

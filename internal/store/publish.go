@@ -70,7 +70,7 @@ func (s *Store) Changed(ctx context.Context, since int64, fn func(*Published) er
 		}
 		dq, err := r.prepare(`SELECT qid, port, protocol, type, severity, status, times_found,
   first_found, last_found, last_fixed, results, vuln_score, breach_date,
-  closed, first_seen, last_seen, times_reopened, last_reopened, rev
+  closed, first_seen, last_seen, times_reopened, qds, priority, priority_reason, due_date, last_reopened, rev
 FROM detections WHERE host_id = ? AND type <> 'Info' AND rev > ?`)
 		if err != nil {
 			return err
@@ -95,8 +95,8 @@ FROM detections WHERE host_id = ? AND type <> 'Info' AND rev > ?`)
 				p.FirstSeen = dq.ColumnInt64(14)
 				p.LastSeen = dq.ColumnInt64(15)
 				p.TimesReopened = dq.ColumnInt(16)
-				p.LastReopened = dq.ColumnInt64(17)
-				p.Rev = dq.ColumnInt64(18)
+				p.LastReopened = dq.ColumnInt64(21)
+				p.Rev = dq.ColumnInt64(22)
 				if err := fn(p); err != nil {
 					dq.Reset()
 					return err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -8,6 +9,7 @@ import (
 
 	"qvt/internal/assess"
 	"qvt/internal/nvd"
+	"qvt/internal/priority"
 	"qvt/internal/unixtime"
 )
 
@@ -177,7 +179,12 @@ func (tx *Tx) PutScore(policy int, s *assess.Score, kbSeverity int, published in
 type QIDRating struct {
 	Rating     string // the QID's CVSS rating under the policy; "" when it has no vector
 	KBSeverity int
-	Published  int64 // the QID's publication, Unix seconds
+	Published  int64    // the QID's publication, Unix seconds
+	Env        *float64 // the environmental score under the policy
+	// Risk is what KEV, EPSS and threat intelligence say of the QID (the
+	// fields priority rules read; KEVCVEs is left out); nil when nothing.
+	// The QID's entries under every policy share it.
+	Risk *priority.Risk
 }
 
 // QIDKey keys ratings by QID and environment policy.
@@ -191,11 +198,58 @@ type QIDKey struct {
 // small scores table, never the KB.
 func (tx *Tx) Ratings() (map[QIDKey]QIDRating, error) {
 	out := map[QIDKey]QIDRating{}
-	err := tx.query(`SELECT qid, policy, rating, kb_severity, kb_published FROM qid_scores`, func(st Cols) error {
-		out[QIDKey{st.ColumnInt(0), st.ColumnInt(1)}] = QIDRating{Rating: st.ColumnText(2), KBSeverity: st.ColumnInt(3), Published: st.ColumnInt64(4)}
+	var risks riskCache
+	err := tx.query(`SELECT s.qid, s.policy, s.rating, s.kb_severity, s.kb_published, s.env_score,
+  r.qid, r.kev, r.kev_ransomware, r.kev_date_added, r.epss, r.epss_percentile, r.threat_intel
+FROM qid_scores s LEFT JOIN qid_risk r ON r.qid = s.qid`, func(st Cols) error {
+		qid := st.ColumnInt(0)
+		out[QIDKey{qid, st.ColumnInt(1)}] = QIDRating{Rating: st.ColumnText(2), KBSeverity: st.ColumnInt(3),
+			Published: st.ColumnInt64(4), Env: optCol(st, 5), Risk: risks.get(qid, st, 6)}
 		return nil
 	})
 	return out, err
+}
+
+// optCol reads a nullable REAL column.
+func optCol(st Cols, i int) *float64 {
+	if st.ColumnType(i) == sqlite3.NULL {
+		return nil
+	}
+	v := st.ColumnFloat(i)
+	return &v
+}
+
+// riskCache reads qid_risk's columns (from i: qid, kev, kev_ransomware,
+// kev_date_added, epss, epss_percentile, threat_intel) once per QID, and
+// shares threat-intel lists: a few combinations of a few names serve a
+// whole KB.
+type riskCache struct {
+	byQID map[int]*priority.Risk
+	lists map[string][]string
+}
+
+func (c *riskCache) get(qid int, st Cols, i int) *priority.Risk {
+	if st.ColumnType(i) == sqlite3.NULL {
+		return nil
+	}
+	if r, ok := c.byQID[qid]; ok {
+		return r
+	}
+	if c.byQID == nil {
+		c.byQID, c.lists = map[int]*priority.Risk{}, map[string][]string{}
+	}
+	r := &priority.Risk{KEV: st.ColumnBool(i + 1), KEVRansomware: st.ColumnBool(i + 2), KEVDateAdded: st.ColumnText(i + 3),
+		EPSS: optCol(st, i+4), Percentile: optCol(st, i+5)}
+	if ti := st.ColumnText(i + 6); len(ti) > 2 {
+		l, ok := c.lists[ti]
+		if !ok {
+			json.Unmarshal([]byte(ti), &l) //nolint:errcheck // qvt writes the column: a bad one reads as none
+			c.lists[ti] = l
+		}
+		r.ThreatIntel = l
+	}
+	c.byQID[qid] = r
+	return r
 }
 
 // RateInput is what deriving a detection's rating and deadline needs.
@@ -206,13 +260,22 @@ type RateInput struct {
 	FirstFound   int64 // Unix seconds, 0 when unknown
 	LastReopened int64
 	Score        QIDRating
+	QDS          int      // the detection's QDS, 0 for none
+	Tags         []string // the host's tags (when Rerate is asked for them)
+	// What the store holds of the detection's priority (Rerate only), for
+	// the cause of a change.
+	OldPriority, OldReason string
 }
 
 // Rerate recomputes the rating and deadline of the detections of queued
 // QIDs with rate, and rewrites those that changed; history rows of the
 // changes get time at. The changes are collected in a temporary table
 // first so that no row is updated under the cursor that reads it.
-func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64) error {
+//
+// The priority's fields are rederived with the rating: a changed
+// priority or due date enters the history with Derived.Cause. tags says
+// whether rate reads the hosts' tags (priority rules on tags).
+func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64, tags bool) error {
 	if err := tx.watchChanges(at); err != nil {
 		return err
 	}
@@ -230,24 +293,27 @@ func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64) error {
 	if err := tx.runChanging(b); err != nil {
 		return err
 	}
+	q := rerateQuery(tags, tx.pg != nil)
 	if tx.pg != nil {
-		return tx.pgRerate(rate)
+		return tx.pgRerate(q, rate, tags)
 	}
-	if err := tx.exec(`CREATE TEMP TABLE IF NOT EXISTS rerate (host_id INTEGER, qid INTEGER, port INTEGER,
- vuln_score TEXT, breach_date TEXT, PRIMARY KEY (host_id, qid, port))`); err != nil {
+	if err := tx.exec(`CREATE TEMP TABLE IF NOT EXISTS rerate2 (host_id INTEGER, qid INTEGER, port INTEGER,
+ vuln_score TEXT, breach_date TEXT, priority TEXT, priority_reason TEXT, due_date TEXT, urgency INTEGER,
+ priority_cause TEXT, PRIMARY KEY (host_id, qid, port))`); err != nil {
 		return err
 	}
-	if err := tx.exec("DELETE FROM temp.rerate"); err != nil {
+	if err := tx.exec("DELETE FROM temp.rerate2"); err != nil {
 		return err
 	}
-	ins, err := tx.bind("INSERT INTO temp.rerate VALUES (?, ?, ?, ?, ?)")
+	ins, err := tx.bind("INSERT INTO temp.rerate2 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		return err
 	}
-	err = tx.query(rerateQuery, func(st Cols) error {
-		in := rateInput(st)
+	var risks riskCache
+	err = tx.query(q, func(st Cols) error {
+		in := rateInput(st, &risks, tags)
 		d := rate(in)
-		if d.VulnScore == st.ColumnText(5) && d.BreachDate == st.ColumnText(6) {
+		if unchanged(st, &d) {
 			return nil
 		}
 		ins.int(st.ColumnInt64(0))
@@ -255,36 +321,76 @@ func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64) error {
 		ins.int(st.ColumnInt64(2))
 		ins.text(d.VulnScore)
 		ins.text(d.BreachDate)
+		ins.text(d.Priority)
+		ins.text(d.PriorityReason)
+		ins.text(d.DueDate)
+		ins.int(d.Urgency)
+		ins.text(d.Cause)
 		tx.Stats.Rerated++
 		return ins.run()
 	})
 	if err != nil {
 		return err
 	}
-	return tx.exec(`UPDATE detections SET vuln_score = r.vuln_score, breach_date = r.breach_date
-FROM temp.rerate r WHERE detections.host_id = r.host_id AND detections.qid = r.qid AND detections.port = r.port`)
+	return tx.exec(`UPDATE detections SET vuln_score = r.vuln_score, breach_date = r.breach_date,
+ priority_cause = CASE WHEN detections.priority IS NOT r.priority OR detections.due_date IS NOT r.due_date
+   THEN r.priority_cause ELSE detections.priority_cause END,
+ priority = r.priority, priority_reason = r.priority_reason, due_date = r.due_date, urgency = r.urgency
+FROM temp.rerate2 r WHERE detections.host_id = r.host_id AND detections.qid = r.qid AND detections.port = r.port`)
 }
 
-// rerateQuery reads what rating each detection of a queued QID needs.
-const rerateQuery = `SELECT d.host_id, d.qid, d.port, d.severity, d.first_found, d.vuln_score, d.breach_date,
-  h.policy, COALESCE(s.rating, ''), COALESCE(s.kb_severity, 0), d.last_reopened, COALESCE(s.kb_published, 0)
+// unchanged says whether a row of rerateQuery already holds d.
+func unchanged(st Cols, d *Derived) bool {
+	return d.VulnScore == st.ColumnText(5) && d.BreachDate == st.ColumnText(6) &&
+		d.Priority == st.ColumnText(13) && d.PriorityReason == st.ColumnText(14) &&
+		d.DueDate == st.ColumnText(15) && d.Urgency == st.ColumnInt64(16)
+}
+
+// rerateQuery reads what rating and priority each detection of a queued
+// QID needs, and what it holds (columns 5, 6 and 13 to 16). With tags,
+// the last column is the host's tags joined by char(31).
+func rerateQuery(tags, pg bool) string {
+	q := `SELECT d.host_id, d.qid, d.port, d.severity, d.first_found, d.vuln_score, d.breach_date,
+  h.policy, COALESCE(s.rating, ''), COALESCE(s.kb_severity, 0), d.last_reopened, COALESCE(s.kb_published, 0),
+  COALESCE(d.qds, 0), d.priority, d.priority_reason, d.due_date, d.urgency, s.env_score,
+  k.qid, k.kev, k.kev_ransomware, k.kev_date_added, k.epss, k.epss_percentile, k.threat_intel`
+	if tags {
+		agg := "group_concat(t.name, char(31))"
+		if pg {
+			agg = "string_agg(t.name, chr(31) ORDER BY t.name)"
+		}
+		q += `,
+  COALESCE((SELECT ` + agg + ` FROM host_tags t WHERE t.host_id = d.host_id), '')`
+	}
+	return q + `
 FROM detections d
 JOIN rescore_queue r ON r.qid = d.qid
 JOIN hosts h ON h.id = d.host_id
-LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy`
+LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy
+LEFT JOIN qid_risk k ON k.qid = d.qid`
+}
 
 // rateInput is a row of rerateQuery as rate takes it.
-func rateInput(st Cols) RateInput {
+func rateInput(st Cols, risks *riskCache, tags bool) RateInput {
 	in := RateInput{
 		QID:          st.ColumnInt(1),
 		Severity:     st.ColumnInt(3),
 		FirstFound:   st.ColumnInt64(4),
 		LastReopened: st.ColumnInt64(10),
 		Policy:       st.ColumnInt(7),
-		Score:        QIDRating{Rating: st.ColumnText(8), KBSeverity: st.ColumnInt(9), Published: st.ColumnInt64(11)},
+		Score: QIDRating{Rating: st.ColumnText(8), KBSeverity: st.ColumnInt(9), Published: st.ColumnInt64(11),
+			Env: optCol(st, 17), Risk: risks.get(st.ColumnInt(1), st, 18)},
+		QDS:         st.ColumnInt(12),
+		OldPriority: st.ColumnText(13),
+		OldReason:   st.ColumnText(14),
 	}
 	if in.Severity == 0 {
 		in.Severity = in.Score.KBSeverity
+	}
+	if tags {
+		if t := st.ColumnText(25); t != "" {
+			in.Tags = strings.Split(t, "\x1f")
+		}
 	}
 	return in
 }

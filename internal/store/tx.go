@@ -450,9 +450,10 @@ func (tx *Tx) changes() int64 {
 // (a rescan that only moves last_found) neither fires it nor pays for the
 // statement journal a trigger needs.
 const historyTrigger = `CREATE TEMP TRIGGER IF NOT EXISTS qvt_history
-AFTER UPDATE OF status, closed, vuln_score, breach_date ON main.detections
+AFTER UPDATE OF status, closed, vuln_score, breach_date, priority, due_date ON main.detections
 WHEN OLD.status IS NOT NEW.status OR OLD.closed IS NOT NEW.closed
   OR OLD.vuln_score IS NOT NEW.vuln_score OR OLD.breach_date IS NOT NEW.breach_date
+  OR OLD.priority IS NOT NEW.priority OR OLD.due_date IS NOT NEW.due_date
 BEGIN
   INSERT INTO main.history (host_id, qid, port, at, event, old, new)
     SELECT NEW.host_id, NEW.qid, NEW.port, (SELECT at FROM temp.qvt_now), 'status', OLD.status, NEW.status
@@ -466,6 +467,12 @@ BEGIN
   INSERT INTO main.history (host_id, qid, port, at, event, old, new)
     SELECT NEW.host_id, NEW.qid, NEW.port, (SELECT at FROM temp.qvt_now), 'deadline', OLD.breach_date, NEW.breach_date
     WHERE OLD.breach_date IS NOT NEW.breach_date;
+  INSERT INTO main.history (host_id, qid, port, at, event, old, new, cause)
+    SELECT NEW.host_id, NEW.qid, NEW.port, (SELECT at FROM temp.qvt_now), 'priority', OLD.priority, NEW.priority, NEW.priority_cause
+    WHERE OLD.priority IS NOT NEW.priority AND OLD.priority <> '';
+  INSERT INTO main.history (host_id, qid, port, at, event, old, new, cause)
+    SELECT NEW.host_id, NEW.qid, NEW.port, (SELECT at FROM temp.qvt_now), 'due', OLD.due_date, NEW.due_date, NEW.priority_cause
+    WHERE OLD.due_date IS NOT NEW.due_date AND OLD.priority <> '';
 END`
 
 // watchChanges makes changes to detections from here on record history

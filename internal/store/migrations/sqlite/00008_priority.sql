@@ -1,0 +1,89 @@
+-- Exploitation evidence and the priority it gives (docs/priority.md):
+-- CISA's KEV catalog and FIRST's EPSS scores kept whole, what they say of
+-- each QID, and on each detection its QDS, priority and due date.
+
+-- +goose Up
+-- The KEV catalog as last stored: one row.
+CREATE TABLE kev_catalog (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    version  TEXT    NOT NULL DEFAULT '', -- catalogVersion; '' from a CSV file
+    released TEXT    NOT NULL DEFAULT '', -- dateReleased
+    title    TEXT    NOT NULL DEFAULT '',
+    entries  INTEGER NOT NULL DEFAULT 0,
+    stored   INTEGER NOT NULL DEFAULT 0   -- when qvt stored it, Unix seconds
+);
+-- Every field of every entry; dates YYYY-MM-DD as the catalog writes them.
+CREATE TABLE kev_entries (
+    cve             TEXT PRIMARY KEY,
+    vendor_project  TEXT NOT NULL DEFAULT '',
+    product         TEXT NOT NULL DEFAULT '',
+    name            TEXT NOT NULL DEFAULT '',
+    date_added      TEXT NOT NULL DEFAULT '',
+    description     TEXT NOT NULL DEFAULT '',
+    required_action TEXT NOT NULL DEFAULT '',
+    due_date        TEXT NOT NULL DEFAULT '',
+    ransomware      TEXT NOT NULL DEFAULT '', -- knownRansomwareCampaignUse: Known or Unknown
+    notes           TEXT NOT NULL DEFAULT '',
+    cwes            TEXT NOT NULL DEFAULT '[]'
+);
+-- The EPSS file as last stored: one row.
+CREATE TABLE epss_meta (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    model_version TEXT    NOT NULL DEFAULT '',
+    score_date    TEXT    NOT NULL DEFAULT '',
+    scores        INTEGER NOT NULL DEFAULT 0,
+    stored        INTEGER NOT NULL DEFAULT 0
+);
+-- Each CVE's score and percentile, and the ones before the last change
+-- (NULL until a score changes): "rising" compares them.
+CREATE TABLE epss_scores (
+    cve             TEXT PRIMARY KEY,
+    epss            REAL NOT NULL,
+    percentile      REAL NOT NULL,
+    prev_epss       REAL,
+    prev_percentile REAL
+);
+-- What the KEV catalog, EPSS and the KB's threat intelligence say of each
+-- QID (its CVEs, KB order): computed with its scores, read with every
+-- finding.
+CREATE TABLE qid_risk (
+    qid             INTEGER PRIMARY KEY,
+    kev             INTEGER NOT NULL DEFAULT 0,
+    kev_cves        TEXT    NOT NULL DEFAULT '[]',
+    kev_date_added  TEXT    NOT NULL DEFAULT '',
+    kev_due_date    TEXT    NOT NULL DEFAULT '',
+    kev_ransomware  INTEGER NOT NULL DEFAULT 0,
+    epss            REAL,
+    epss_percentile REAL,
+    epss_cve        TEXT    NOT NULL DEFAULT '',
+    threat_intel    TEXT    NOT NULL DEFAULT '[]'
+);
+-- qds: the detection's QDS, NULL when Qualys gave none. priority,
+-- priority_reason, due_date: what the priority rules gave it; urgency:
+-- KEV, EPSS and environmental score packed to sort by (priority.Urgency);
+-- priority_cause: why the priority or due date last changed, which the
+-- history trigger copies.
+ALTER TABLE detections ADD COLUMN qds INTEGER;
+ALTER TABLE detections ADD COLUMN priority TEXT NOT NULL DEFAULT '';
+ALTER TABLE detections ADD COLUMN priority_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE detections ADD COLUMN due_date TEXT NOT NULL DEFAULT '';
+ALTER TABLE detections ADD COLUMN urgency INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE detections ADD COLUMN priority_cause TEXT NOT NULL DEFAULT '';
+ALTER TABLE history ADD COLUMN cause TEXT NOT NULL DEFAULT '';
+-- A store made before this version has no priorities: the next write
+-- computes them for every QID.
+INSERT INTO rescore_queue (qid) SELECT qid FROM kb_vulns WHERE true ON CONFLICT DO NOTHING;
+
+-- +goose Down
+ALTER TABLE history DROP COLUMN cause;
+ALTER TABLE detections DROP COLUMN priority_cause;
+ALTER TABLE detections DROP COLUMN urgency;
+ALTER TABLE detections DROP COLUMN due_date;
+ALTER TABLE detections DROP COLUMN priority_reason;
+ALTER TABLE detections DROP COLUMN priority;
+ALTER TABLE detections DROP COLUMN qds;
+DROP TABLE qid_risk;
+DROP TABLE epss_scores;
+DROP TABLE epss_meta;
+DROP TABLE kev_entries;
+DROP TABLE kev_catalog;

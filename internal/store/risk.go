@@ -1,0 +1,437 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"qvt/internal/priority"
+)
+
+// KEVEntry is one entry of CISA's KEV catalog, every field as the catalog
+// writes it (dates YYYY-MM-DD).
+type KEVEntry struct {
+	CVE, VendorProject, Product, Name, DateAdded, Description string
+	RequiredAction, DueDate, Ransomware, Notes                string
+	CWEs                                                      []string
+}
+
+// KEVCatalog is a whole catalog: about 1,500 entries, held at once.
+type KEVCatalog struct {
+	Title, Version, Released string // Version and Released are "" from a CSV file
+	Entries                  []KEVEntry
+}
+
+// KEVResult says what storing a catalog changed.
+type KEVResult struct {
+	Unchanged               bool // the stored catalog has this version: nothing was written
+	Added, Removed, Changed int  // entries
+	QIDs                    int  // QIDs queued for rescoring
+}
+
+// ErrOlder is returned for a feed file older than the one the store holds;
+// nothing is written.
+var ErrOlder = errors.New("older than the one stored")
+
+// StoredKEV returns the stored catalog's version and release ("" when none).
+func (tx *Tx) StoredKEV() (version, released string, entries int, err error) {
+	err = tx.query("SELECT version, released, entries FROM kev_catalog", func(st Cols) error {
+		version, released, entries = st.ColumnText(0), st.ColumnText(1), st.ColumnInt(2)
+		return nil
+	})
+	return
+}
+
+// PutKEV replaces the stored catalog with c entry by entry (at: Unix
+// seconds, when it was stored). KEV entries are edited in place, so every
+// field is compared; the QIDs whose CVEs were added, removed or edited
+// are queued for rescoring, which gives their findings new priorities. A
+// catalog with the stored version changes nothing; one released before
+// the stored one is refused with ErrOlder.
+func (tx *Tx) PutKEV(c *KEVCatalog, at int64) (KEVResult, error) {
+	var res KEVResult
+	version, released, _, err := tx.StoredKEV()
+	if err != nil {
+		return res, err
+	}
+	if c.Version != "" && c.Version == version {
+		res.Unchanged = true
+		return res, nil
+	}
+	if c.Released != "" && released != "" && c.Released < released {
+		return res, fmt.Errorf("kev: catalog %s (released %s): %w (%s, released %s)", c.Version, c.Released, ErrOlder, version, released)
+	}
+	stored := map[string]KEVEntry{}
+	err = tx.query(`SELECT cve, vendor_project, product, name, date_added, description, required_action,
+  due_date, ransomware, notes, cwes FROM kev_entries`, func(st Cols) error {
+		e := KEVEntry{CVE: st.ColumnText(0), VendorProject: st.ColumnText(1), Product: st.ColumnText(2),
+			Name: st.ColumnText(3), DateAdded: st.ColumnText(4), Description: st.ColumnText(5),
+			RequiredAction: st.ColumnText(6), DueDate: st.ColumnText(7), Ransomware: st.ColumnText(8), Notes: st.ColumnText(9)}
+		if err := json.Unmarshal(st.ColumnRawText(10), &e.CWEs); err != nil {
+			e.CWEs = nil
+		}
+		stored[e.CVE] = e
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	up, err := tx.bind(`INSERT INTO kev_entries (cve, vendor_project, product, name, date_added, description,
+ required_action, due_date, ransomware, notes, cwes) VALUES (?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT (cve) DO UPDATE SET vendor_project = excluded.vendor_project, product = excluded.product,
+ name = excluded.name, date_added = excluded.date_added, description = excluded.description,
+ required_action = excluded.required_action, due_date = excluded.due_date, ransomware = excluded.ransomware,
+ notes = excluded.notes, cwes = excluded.cwes`)
+	if err != nil {
+		return res, err
+	}
+	del, err := tx.bind("DELETE FROM kev_entries WHERE cve = ?")
+	if err != nil {
+		return res, err
+	}
+	queue, err := tx.bind("INSERT INTO rescore_queue (qid) SELECT qid FROM kb_cves WHERE cve_id = ? ON CONFLICT DO NOTHING")
+	if err != nil {
+		return res, err
+	}
+	touched := func(cve string) error {
+		queue.text(cve)
+		return queue.run()
+	}
+	seen := make(map[string]bool, len(c.Entries))
+	for _, e := range c.Entries {
+		if seen[e.CVE] {
+			return res, fmt.Errorf("kev: %s is in the catalog twice", e.CVE)
+		}
+		seen[e.CVE] = true
+		old, ok := stored[e.CVE]
+		if ok && sameKEV(&old, &e) {
+			continue
+		}
+		if ok {
+			res.Changed++
+		} else {
+			res.Added++
+		}
+		cwes, _ := json.Marshal(nonNil(e.CWEs))
+		for _, v := range []string{e.CVE, e.VendorProject, e.Product, e.Name, e.DateAdded, e.Description,
+			e.RequiredAction, e.DueDate, e.Ransomware, e.Notes, string(cwes)} {
+			up.text(v)
+		}
+		if err := up.run(); err != nil {
+			return res, fmt.Errorf("kev: %s: %w", e.CVE, err)
+		}
+		if err := touched(e.CVE); err != nil {
+			return res, err
+		}
+	}
+	for cve := range stored {
+		if seen[cve] {
+			continue
+		}
+		res.Removed++
+		del.text(cve)
+		if err := del.run(); err != nil {
+			return res, err
+		}
+		if err := touched(cve); err != nil {
+			return res, err
+		}
+	}
+	b, err := tx.bind(`INSERT INTO kev_catalog (id, version, released, title, entries, stored) VALUES (1, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET version = excluded.version, released = excluded.released, title = excluded.title,
+ entries = excluded.entries, stored = excluded.stored`)
+	if err != nil {
+		return res, err
+	}
+	b.text(c.Version)
+	b.text(c.Released)
+	b.text(c.Title)
+	b.int(int64(len(c.Entries)))
+	b.int(at)
+	if err := b.run(); err != nil {
+		return res, err
+	}
+	res.QIDs, err = tx.Queued()
+	return res, err
+}
+
+func sameKEV(a, b *KEVEntry) bool {
+	return a.CVE == b.CVE && a.VendorProject == b.VendorProject && a.Product == b.Product && a.Name == b.Name &&
+		a.DateAdded == b.DateAdded && a.Description == b.Description && a.RequiredAction == b.RequiredAction &&
+		a.DueDate == b.DueDate && a.Ransomware == b.Ransomware && a.Notes == b.Notes &&
+		strings.Join(a.CWEs, "\x1f") == strings.Join(b.CWEs, "\x1f")
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// EPSSScore is one row of an EPSS file.
+type EPSSScore struct {
+	CVE              string
+	EPSS, Percentile float64
+}
+
+// EPSSResult says what storing an EPSS file changed.
+type EPSSResult struct {
+	Scores           int // rows in the file
+	Changed, Removed int // CVEs whose score or percentile changed (new ones included), CVEs no longer scored
+	QIDs             int // QIDs queued for rescoring
+}
+
+// StoredEPSS returns the stored file's model version and score date.
+func (tx *Tx) StoredEPSS() (model, date string, scores int, err error) {
+	err = tx.query("SELECT model_version, score_date, scores FROM epss_meta", func(st Cols) error {
+		model, date, scores = st.ColumnText(0), st.ColumnText(1), st.ColumnInt(2)
+		return nil
+	})
+	return
+}
+
+// epssChunk is how many rows PutEPSS copies at a time on PostgreSQL.
+const epssChunk = 20000
+
+// PutEPSS replaces the stored EPSS scores with a file's (model and date
+// from its header; next yields its rows, ok false at the end) and queues
+// the QIDs of the CVEs whose score changed. A score that changes keeps
+// the one before it (for "rising"). A file dated before the stored one
+// is refused with ErrOlder, and nothing is written.
+func (tx *Tx) PutEPSS(model, date string, next func() (EPSSScore, bool, error), at int64) (EPSSResult, error) {
+	var res EPSSResult
+	_, stored, _, err := tx.StoredEPSS()
+	if err != nil {
+		return res, err
+	}
+	if date != "" && stored != "" && date < stored {
+		return res, fmt.Errorf("epss: scores of %s: %w (%s)", date, ErrOlder, stored)
+	}
+	before, err := tx.Queued()
+	if err != nil {
+		return res, err
+	}
+	// The file goes to a staging table first; the changes are then a few
+	// set-based statements.
+	if tx.pg != nil {
+		if err := tx.pgStage("qvt_epss", `CREATE TEMP TABLE qvt_epss (cve text PRIMARY KEY, epss double precision NOT NULL,
+ percentile double precision NOT NULL) ON COMMIT DROP`); err != nil {
+			return res, err
+		}
+		buf := make([]EPSSScore, 0, epssChunk)
+		flush := func() error {
+			err := tx.pgCopy("qvt_epss", []string{"cve", "epss", "percentile"}, len(buf), func(i int, v []any) []any {
+				return append(v, buf[i].CVE, buf[i].EPSS, buf[i].Percentile)
+			})
+			buf = buf[:0]
+			return err
+		}
+		for {
+			s, ok, err := next()
+			if err != nil {
+				return res, err
+			}
+			if !ok {
+				break
+			}
+			res.Scores++
+			if buf = append(buf, s); len(buf) == epssChunk {
+				if err := flush(); err != nil {
+					return res, epssDup(err)
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return res, epssDup(err)
+		}
+	} else {
+		if err := tx.exec(`CREATE TEMP TABLE IF NOT EXISTS qvt_epss (cve TEXT PRIMARY KEY, epss REAL NOT NULL,
+ percentile REAL NOT NULL) WITHOUT ROWID`); err != nil {
+			return res, err
+		}
+		if err := tx.exec("DELETE FROM temp.qvt_epss"); err != nil {
+			return res, err
+		}
+		ins, err := tx.bind("INSERT INTO temp.qvt_epss (cve, epss, percentile) VALUES (?, ?, ?)")
+		if err != nil {
+			return res, err
+		}
+		for {
+			s, ok, err := next()
+			if err != nil {
+				return res, err
+			}
+			if !ok {
+				break
+			}
+			res.Scores++
+			ins.text(s.CVE)
+			ins.float(s.EPSS)
+			ins.float(s.Percentile)
+			if err := ins.run(); err != nil {
+				return res, epssDup(fmt.Errorf("epss: %s: %w", s.CVE, err))
+			}
+		}
+	}
+	stage := "temp.qvt_epss"
+	if tx.pg != nil {
+		stage = "pg_temp.qvt_epss"
+	}
+	// The QIDs of changed, new and removed CVEs.
+	if err := tx.exec(`INSERT INTO rescore_queue (qid) SELECT DISTINCT c.qid FROM kb_cves c JOIN (
+  SELECT n.cve FROM ` + stage + ` n LEFT JOIN epss_scores s ON s.cve = n.cve
+  WHERE s.cve IS NULL OR s.epss <> n.epss OR s.percentile <> n.percentile
+  UNION ALL
+  SELECT s.cve FROM epss_scores s WHERE NOT EXISTS (SELECT 1 FROM ` + stage + ` n WHERE n.cve = s.cve)
+) x ON x.cve = c.cve_id WHERE true ON CONFLICT DO NOTHING`); err != nil {
+		return res, err
+	}
+	if err := tx.exec(`DELETE FROM epss_scores WHERE NOT EXISTS (SELECT 1 FROM ` + stage + ` n WHERE n.cve = epss_scores.cve)`); err != nil {
+		return res, err
+	}
+	res.Removed = int(tx.changes())
+	if err := tx.exec(`INSERT INTO epss_scores (cve, epss, percentile) SELECT cve, epss, percentile FROM ` + stage + ` WHERE true
+ON CONFLICT (cve) DO UPDATE SET prev_epss = epss_scores.epss, prev_percentile = epss_scores.percentile,
+ epss = excluded.epss, percentile = excluded.percentile
+WHERE epss_scores.epss <> excluded.epss OR epss_scores.percentile <> excluded.percentile`); err != nil {
+		return res, err
+	}
+	res.Changed = int(tx.changes())
+	b, err := tx.bind(`INSERT INTO epss_meta (id, model_version, score_date, scores, stored) VALUES (1, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET model_version = excluded.model_version, score_date = excluded.score_date,
+ scores = excluded.scores, stored = excluded.stored`)
+	if err != nil {
+		return res, err
+	}
+	b.text(model)
+	b.text(date)
+	b.int(int64(res.Scores))
+	b.int(at)
+	if err := b.run(); err != nil {
+		return res, err
+	}
+	after, err := tx.Queued()
+	res.QIDs = after - before
+	return res, err
+}
+
+// epssDup names the usual cause of a constraint error: a CVE twice.
+func epssDup(err error) error {
+	if err != nil && strings.Contains(strings.ToLower(err.Error()), "unique") || err != nil && strings.Contains(err.Error(), "23505") {
+		return fmt.Errorf("epss: a CVE is scored twice in the file: %w", err)
+	}
+	return err
+}
+
+// Reassess recomputes what KEV, EPSS and threat intelligence say of each
+// queued QID: assess gets the QID's CVEs in KB order with what the
+// catalog and EPSS hold of each, and the names of the KB's THREAT_INTEL
+// list. The results replace the QIDs' qid_risk rows (held until the end:
+// a few dozen bytes per QID).
+func (tx *Tx) Reassess(assess func(qid int, cves []priority.CVEFacts, threatIntel []string) priority.Risk) error {
+	const q = `SELECT r.qid, k.threat_intel, c.cve_id, e.cve IS NOT NULL, e.date_added, e.due_date, e.ransomware,
+  s.epss, s.percentile
+FROM rescore_queue r
+JOIN kb_vulns k ON k.qid = r.qid
+LEFT JOIN kb_cves c ON c.qid = r.qid
+LEFT JOIN kev_entries e ON e.cve = c.cve_id
+LEFT JOIN epss_scores s ON s.cve = c.cve_id
+ORDER BY r.qid, c.ord`
+	type row struct {
+		qid  int
+		risk priority.Risk
+	}
+	var (
+		out   []row
+		cur   = -1
+		cves  []priority.CVEFacts
+		ti    []string
+		lists jsonList
+	)
+	flush := func() {
+		if cur >= 0 {
+			out = append(out, row{cur, assess(cur, cves, ti)})
+		}
+	}
+	err := tx.query(q, func(st Cols) error {
+		if qid := st.ColumnInt(0); qid != cur {
+			flush()
+			cur, cves = qid, cves[:0]
+			ti = lists.list(st.ColumnRawText(1), "text")
+		}
+		if st.ColumnType(2) == sqlite3.NULL {
+			return nil
+		}
+		cves = append(cves, priority.CVEFacts{CVE: st.ColumnText(2), InKEV: st.ColumnBool(3),
+			KEVDateAdded: st.ColumnText(4), KEVDueDate: st.ColumnText(5), Ransomware: st.ColumnText(6) == "Known",
+			EPSS: optCol(st, 7), Percentile: optCol(st, 8)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	flush()
+	list := func(s []string) string {
+		b, _ := json.Marshal(nonNil(s))
+		return string(b)
+	}
+	opt := func(p *float64) any {
+		if p == nil {
+			return nil
+		}
+		return *p
+	}
+	if tx.pg != nil {
+		if err := tx.pgStage("qvt_risk", `CREATE TEMP TABLE qvt_risk (LIKE qid_risk INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		err := tx.pgCopy("qvt_risk", riskCols, len(out), func(i int, v []any) []any {
+			r := &out[i].risk
+			return append(v, int64(out[i].qid), b2i(r.KEV), list(r.KEVCVEs), r.KEVDateAdded, r.KEVDueDate,
+				b2i(r.KEVRansomware), opt(r.EPSS), opt(r.Percentile), r.EPSSCVE, list(r.ThreatIntel))
+		})
+		if err != nil {
+			return err
+		}
+		_, err = tx.pgExec(`INSERT INTO qid_risk SELECT * FROM pg_temp.qvt_risk ` + riskConflict)
+		return err
+	}
+	b, err := tx.bind(`INSERT INTO qid_risk (` + strings.Join(riskCols, ", ") + `) VALUES (?,?,?,?,?,?,?,?,?,?) ` + riskConflict)
+	if err != nil {
+		return err
+	}
+	for i := range out {
+		r := &out[i].risk
+		b.int(int64(out[i].qid))
+		b.bool(r.KEV)
+		b.text(list(r.KEVCVEs))
+		b.text(r.KEVDateAdded)
+		b.text(r.KEVDueDate)
+		b.bool(r.KEVRansomware)
+		for _, p := range []*float64{r.EPSS, r.Percentile} {
+			if p == nil {
+				b.null()
+			} else {
+				b.float(*p)
+			}
+		}
+		b.text(r.EPSSCVE)
+		b.text(list(r.ThreatIntel))
+		if err := b.run(); err != nil {
+			return fmt.Errorf("store: qid %d: %w", out[i].qid, err)
+		}
+	}
+	return nil
+}
+
+var riskCols = []string{"qid", "kev", "kev_cves", "kev_date_added", "kev_due_date", "kev_ransomware",
+	"epss", "epss_percentile", "epss_cve", "threat_intel"}
+
+const riskConflict = `ON CONFLICT (qid) DO UPDATE SET kev = excluded.kev, kev_cves = excluded.kev_cves,
+ kev_date_added = excluded.kev_date_added, kev_due_date = excluded.kev_due_date,
+ kev_ransomware = excluded.kev_ransomware, epss = excluded.epss, epss_percentile = excluded.epss_percentile,
+ epss_cve = excluded.epss_cve, threat_intel = excluded.threat_intel`

@@ -10,7 +10,7 @@ import (
 
 // Change is one history row.
 type Change struct {
-	At       int64 // Unix seconds
+	At       int64  // Unix seconds
 	Event    string // status, closed, rating, deadline, priority, due
 	Old, New string
 	Cause    string // why a priority or due date changed ("added to KEV 2025-03-01")

@@ -195,7 +195,46 @@ func AppendJSON(b []byte, f *finding.Finding, kb []byte) []byte {
 	b = jsonenc.Int(b, int64(f.TimesReopened))
 	b = append(b, `,"tags":`...)
 	b = jsonenc.Strings(b, f.Tags)
+	b = append(b, `,"kev":`...)
+	b = jsonenc.Bool(b, f.KEV)
+	b = append(b, `,"kev_cves":`...)
+	b = jsonenc.Strings(b, f.KEVCVEs)
+	b = append(b, `,"kev_date_added":`...)
+	b = jsonenc.String(b, f.KEVDateAdded)
+	b = append(b, `,"kev_due_date":`...)
+	b = jsonenc.String(b, f.KEVDueDate)
+	b = append(b, `,"kev_ransomware":`...)
+	b = jsonenc.Bool(b, f.KEVRansomware)
+	b = append(b, `,"epss":`...)
+	b = optNumber(b, f.EPSS)
+	b = append(b, `,"epss_percentile":`...)
+	b = optNumber(b, f.EPSSPercentile)
+	b = append(b, `,"epss_cve":`...)
+	b = jsonenc.String(b, f.EPSSCVE)
+	b = append(b, `,"qds":`...)
+	if f.QDS == nil {
+		b = append(b, "null"...)
+	} else {
+		b = jsonenc.Int(b, int64(*f.QDS))
+	}
+	b = append(b, `,"threat_intel":`...)
+	b = jsonenc.Strings(b, f.ThreatIntel)
+	b = append(b, `,"priority":`...)
+	b = jsonenc.String(b, f.Priority)
+	b = append(b, `,"priority_reason":`...)
+	b = jsonenc.String(b, f.PriorityReason)
+	b = append(b, `,"due_date":`...)
+	b = jsonenc.String(b, f.DueDate)
 	return append(b, '}')
+}
+
+// optNumber appends an EPSS score or percentile as the file wrote it:
+// the shortest decimal that reads back as the same number.
+func optNumber(b []byte, f *float64) []byte {
+	if f == nil {
+		return append(b, "null"...)
+	}
+	return strconv.AppendFloat(b, *f, 'f', -1, 64)
 }
 
 // appendKB appends the fields from "title" to "env_score", without the
@@ -254,7 +293,9 @@ var Columns = []string{"key", "ip", "host_id", "hostname", "os", "qid", "port", 
 	"severity", "status", "times_found", "first_found", "last_found", "last_fixed", "results",
 	"title", "category", "vuln_type", "diagnosis", "consequence", "solution", "patchable", "remote",
 	"vendor_refs", "cves", "cve_id", "cvss_version", "cvss_vector", "base", "temporal", "env_score",
-	"vuln_score", "breach_date", "closed", "closed_reason", "first_seen", "last_seen", "times_reopened", "tags"}
+	"vuln_score", "breach_date", "closed", "closed_reason", "first_seen", "last_seen", "times_reopened", "tags",
+	"kev", "kev_cves", "kev_date_added", "kev_due_date", "kev_ransomware", "epss", "epss_percentile", "epss_cve",
+	"qds", "threat_intel", "priority", "priority_reason", "due_date"}
 
 type csvWriter struct {
 	w      io.Writer
@@ -287,6 +328,16 @@ func (c *csvWriter) Write(r *store.Row) error {
 		}
 		return strconv.FormatFloat(*p, 'f', 1, 64)
 	}
+	number := func(p *float64) string {
+		if p == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*p, 'f', -1, 64)
+	}
+	qds := ""
+	if f.QDS != nil {
+		qds = strconv.Itoa(*f.QDS)
+	}
 	// Text from the store (hosts' names and OS, scan results, KB text) goes
 	// through cell; numbers, booleans and times qvt formats itself are safe.
 	c.rec = append(c.rec[:0], cell(f.Key), cell(f.IP), strconv.FormatInt(f.HostID, 10), cell(f.Hostname), cell(f.OS),
@@ -297,7 +348,10 @@ func (c *csvWriter) Write(r *store.Row) error {
 		cell(strings.Join(f.CVEs, ";")), cell(f.CVEID), cell(f.CVSSVersion), cell(f.CVSSVector), score(f.Base),
 		score(f.Temporal), score(f.EnvScore), cell(f.VulnScore), cell(f.BreachDate),
 		strconv.FormatBool(f.Closed), cell(f.ClosedReason), opt(f.FirstSeen), opt(f.LastSeen),
-		strconv.Itoa(f.TimesReopened), cell(strings.Join(f.Tags, ";")))
+		strconv.Itoa(f.TimesReopened), cell(strings.Join(f.Tags, ";")),
+		strconv.FormatBool(f.KEV), cell(strings.Join(f.KEVCVEs, ";")), cell(f.KEVDateAdded), cell(f.KEVDueDate),
+		strconv.FormatBool(f.KEVRansomware), number(f.EPSS), number(f.EPSSPercentile), cell(f.EPSSCVE),
+		qds, cell(strings.Join(f.ThreatIntel, ";")), cell(f.Priority), cell(f.PriorityReason), cell(f.DueDate))
 	return c.c.Write(c.rec)
 }
 

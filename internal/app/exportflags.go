@@ -19,8 +19,9 @@ import (
 // with the same vocabulary (finding.StatusFilters).
 type exportOptions struct {
 	format, out, status, minRating, dueWithin string
-	hosts, cves, qids, tags                   []string
-	overdue                                   bool
+	hosts, cves, qids, tags, priorities       []string
+	overdue, kev                              bool
+	minEPSS, sort                             string
 }
 
 func (o *exportOptions) add(fl *pflag.FlagSet) {
@@ -34,6 +35,10 @@ func (o *exportOptions) add(fl *pflag.FlagSet) {
 	fl.StringArrayVar(&o.tags, "tag", nil, "only hosts with this Qualys tag (case-insensitive; repeat for any of several)")
 	fl.BoolVar(&o.overdue, "overdue", false, "only open findings past their deadline")
 	fl.StringVar(&o.dueWithin, "due-within", "", "only open findings due within this many days from today (7 or 7d); with --overdue, the overdue ones too")
+	fl.StringSliceVar(&o.priorities, "priority", nil, "only findings of these priorities (P1, P2, P3, P4; comma-separate several)")
+	fl.BoolVar(&o.kev, "kev", false, "only findings whose QID lists a CVE in CISA's Known Exploited Vulnerabilities catalog")
+	fl.StringVar(&o.minEPSS, "min-epss", "", "only findings whose QID's highest EPSS score is at least this (0 to 1, e.g. 0.1)")
+	fl.StringVar(&o.sort, "sort", "key", "key (the store's order) or priority (most urgent first: priority, KEV, EPSS, environmental score, due date)")
 }
 
 var cveID = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
@@ -75,6 +80,21 @@ func (o *exportOptions) filter(today time.Time) (store.Filter, error) {
 		if t = strings.TrimSpace(t); t != "" {
 			f.Tags = append(f.Tags, t)
 		}
+	}
+	for _, p := range splitList(o.priorities) {
+		i := slices.IndexFunc(finding.Priorities, func(x string) bool { return strings.EqualFold(x, p) })
+		if i < 0 {
+			return f, usagef("--priority: unknown priority %q (want P1, P2, P3 or P4)", p)
+		}
+		f.Priorities = append(f.Priorities, finding.Priorities[i])
+	}
+	f.KEV = o.kev
+	if o.minEPSS != "" {
+		v, err := strconv.ParseFloat(strings.TrimSpace(o.minEPSS), 64)
+		if err != nil || v < 0 || v > 1 {
+			return f, usagef("--min-epss: %q is not an EPSS score (want a number from 0 to 1, e.g. 0.1)", o.minEPSS)
+		}
+		f.MinEPSS = &v
 	}
 	day := today.UTC()
 	if o.overdue {
@@ -118,6 +138,19 @@ func parseStatusFilters(s string) ([]string, error) {
 	}
 	slices.Sort(states)
 	return slices.Compact(states), nil
+}
+
+// exportSort is the --sort value, read without regard to case; the
+// legacy records have no priority fields to sort by.
+func exportSort(s, format string) (string, error) {
+	v := strings.ToLower(strings.TrimSpace(s))
+	if !slices.Contains(export.Sorts, v) {
+		return "", usagef("--sort: unknown order %q (want %s)", s, strings.Join(export.Sorts, " or "))
+	}
+	if v == "priority" && format == "legacy" {
+		return "", usagef("--sort priority: the legacy format has no priority fields; use json, ndjson or csv")
+	}
+	return v, nil
 }
 
 // exportFormat is the --format value, read without regard to case.

@@ -239,7 +239,8 @@ func (e *env) exportCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Write the finding list (JSON, NDJSON, CSV or the old tool's records)",
-		Long: `Write the findings in the store, sorted by key, in one of these formats:
+		Long: `Write the findings in the store, sorted by key (or with --sort priority,
+most urgent first), in one of these formats:
 
   json    a JSON array of objects with the fields of docs/findings.md
   ndjson  the same objects, one per line
@@ -253,7 +254,9 @@ every finding not closed; closed is every closed one, whatever the reason.`,
   qvt export --format csv --status open --min-rating High -o open-high.csv
   qvt export --status ignored,disabled --tag DMZ
   qvt export --overdue --due-within 7d --format csv
-  qvt export --host 10.1.2.3 --cve CVE-2021-44228`,
+  qvt export --host 10.1.2.3 --cve CVE-2021-44228
+  qvt export --priority P1,P2 --sort priority --format csv -o fix-now.csv
+  qvt export --kev --status open --format ndjson`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := o.filter(time.Now())
@@ -261,6 +264,10 @@ every finding not closed; closed is every closed one, whatever the reason.`,
 				return err
 			}
 			format, err := exportFormat(o.format)
+			if err != nil {
+				return err
+			}
+			order, err := exportSort(o.sort, format)
 			if err != nil {
 				return err
 			}
@@ -284,6 +291,9 @@ every finding not closed; closed is every closed one, whatever the reason.`,
 			ew, err := export.New(format, w)
 			if err != nil {
 				return usagef("--format: %v", err)
+			}
+			if order == "priority" {
+				ew = export.Sorted(ew, "")
 			}
 			if err := st.Findings(ctx, f, ew.Write); err != nil {
 				return fmt.Errorf("export: %w", err)

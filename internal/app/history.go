@@ -16,9 +16,10 @@ func (e *env) historyCommand() *cobra.Command {
 		Use:   "history KEY",
 		Short: "Show one finding's life, change by change",
 		Long: `Show a finding's life: when it was found and first seen, each change of its
-Qualys status, of its rating and deadline, and when and why it closed
-(fixed, gone from a rescanned host, ignored, disabled). KEY is the finding
-key <address>:<qid>:<port>.`,
+Qualys status, of its rating and deadline, of its priority and due date
+with their cause (a KEV entry, an EPSS score, a rule), and when and why
+it closed (fixed, gone from a rescanned host, ignored, disabled). KEY is
+the finding key <address>:<qid>:<port>.`,
 		Example: `  qvt history 10.1.2.3:105936:443`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -54,13 +55,15 @@ key <address>:<qid>:<port>.`,
 func writeLife(w interface{ Write([]byte) (int, error) }, l store.Life) {
 	// Every text here comes from the store, so from files and servers:
 	// shown, never acted on by the terminal.
-	for _, p := range []*string{&l.Key, &l.Hostname, &l.Title, &l.Status, &l.Closed, &l.VulnScore, &l.BreachDate} {
+	for _, p := range []*string{&l.Key, &l.Hostname, &l.Title, &l.Status, &l.Closed, &l.VulnScore, &l.BreachDate,
+		&l.Priority, &l.Reason, &l.DueDate} {
 		*p = terminalSafe(*p, "")
 	}
 	l.Changes = slices.Clone(l.Changes)
 	for i := range l.Changes {
 		c := &l.Changes[i]
 		c.Event, c.Old, c.New = terminalSafe(c.Event, ""), terminalSafe(c.Old, ""), terminalSafe(c.New, "")
+		c.Cause = terminalSafe(c.Cause, "")
 	}
 	var b strings.Builder
 	t := func(x int64) string {
@@ -82,9 +85,28 @@ func writeLife(w interface{ Write([]byte) (int, error) }, l store.Life) {
 		state += ", open"
 	}
 	fmt.Fprintf(&b, "now:        %s; rating %s; deadline %s; reopened %d times\n", state, l.VulnScore, orDash(l.BreachDate), l.TimesReopen)
+	if l.Priority != "" {
+		fmt.Fprintf(&b, "priority:   %s (%s); due %s\n", l.Priority, l.Reason, orDash(l.DueDate))
+	}
 	fmt.Fprintf(&b, "%s  first found by Qualys\n", t(l.FirstFound))
 	fmt.Fprintf(&b, "%s  first seen by qvt\n", t(l.FirstSeen))
-	for _, c := range l.Changes {
+	for i := 0; i < len(l.Changes); i++ {
+		c := l.Changes[i]
+		switch c.Event {
+		case "priority":
+			// "added to KEV 2026-11-30: P3 → P1, due 2026-12-14": the due
+			// date that changed with it joins the line.
+			line := fmt.Sprintf("%s → %s", orDash(c.Old), orDash(c.New))
+			if i+1 < len(l.Changes) && l.Changes[i+1].Event == "due" && l.Changes[i+1].At == c.At {
+				i++
+				line += ", due " + orDash(l.Changes[i].New)
+			}
+			fmt.Fprintf(&b, "%s  %s\n", t(c.At), withCause(c.Cause, line))
+			continue
+		case "due":
+			fmt.Fprintf(&b, "%s  %s\n", t(c.At), withCause(c.Cause, "due "+orDash(c.Old)+" → "+orDash(c.New)))
+			continue
+		}
 		switch c.Event {
 		case "closed":
 			if c.New == "" {
@@ -98,6 +120,14 @@ func writeLife(w interface{ Write([]byte) (int, error) }, l store.Life) {
 	}
 	fmt.Fprintf(&b, "%s  last seen by qvt (last found by Qualys %s)\n", t(l.LastSeen), t(l.LastFound))
 	w.Write([]byte(b.String()))
+}
+
+// withCause puts a change's cause before it.
+func withCause(cause, change string) string {
+	if cause == "" {
+		return change
+	}
+	return cause + ": " + change
 }
 
 func orDash(s string) string {

@@ -324,3 +324,38 @@ func TestHash(t *testing.T) {
 		seen[h] = name
 	}
 }
+
+// FuzzEval: whatever the evidence, the default rules give a priority and
+// a rule, and a due date that is "" or the breach date or a date no
+// later than the contract allows.
+func FuzzEval(f *testing.F) {
+	f.Add(true, false, "2025-03-01", 0.1, 0.5, "Active_Attacks", 90, "High", at("2025-01-10"), "2025-02-09")
+	f.Add(false, false, "", -1.0, 2.0, "", -5, "", int64(-86401), "x")
+	f.Add(true, true, "2025-02-30", 1.0, 1.0, "wormable", 100, "critical", int64(0), "")
+	p := Default()
+	f.Fuzz(func(t *testing.T, kev, ransom bool, added string, epss, pct float64, ti string, qds int, rating string, first int64, breach string) {
+		if first > 1<<40 || first < -(1<<40) {
+			return // past year 9999: not a date the store writes
+		}
+		in := Input{KEV: kev, KEVRansomware: ransom, KEVDateAdded: added, EPSS: &epss, Percentile: &pct,
+			ThreatIntel: []string{ti}, QDS: &qds, Rating: rating, FirstFound: first, BreachDate: breach}
+		r := p.Eval(in)
+		if Rank(r.Priority) > 3 || r.Reason == "" {
+			t.Fatalf("Eval(%+v) = %+v", in, r)
+		}
+		if kev != (r.Priority == P1) {
+			t.Fatalf("kev %v gives %s", kev, r.Priority)
+		}
+		if r.DueDate != "" && r.DueDate != breach {
+			if _, ok := parseDate(r.DueDate); !ok {
+				t.Fatalf("due date %q is not a date", r.DueDate)
+			}
+			if r.Priority != P1 {
+				t.Fatalf("%s has no days but is due %q", r.Priority, r.DueDate)
+			}
+		}
+		if r.DueDate == "" && breach != "" {
+			t.Fatalf("breach date %q lost", breach)
+		}
+	})
+}

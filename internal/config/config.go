@@ -21,6 +21,8 @@ import (
 
 	"qvt/internal/assess"
 	"qvt/internal/environment"
+	"qvt/internal/epss"
+	"qvt/internal/kev"
 	"qvt/internal/priority"
 	"qvt/internal/publish/assets"
 	"qvt/internal/publish/jira"
@@ -88,11 +90,10 @@ func Default() *Config {
 	}
 }
 
-// The feeds' default addresses (the same as internal/kev's and
-// internal/epss's DefaultURL).
+// The feeds' default addresses.
 const (
-	DefaultKEVURL  = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
-	DefaultEPSSURL = "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
+	DefaultKEVURL  = kev.DefaultURL
+	DefaultEPSSURL = epss.DefaultURL
 )
 
 // Load reads the configuration: defaults, then the file at path (if path

@@ -238,9 +238,6 @@ func (d *Dataset) kevEntry(i int, k kevInfo, epoch int, today int64) kev.Entry {
 	if k.notesEdit != 0 && k.notesEdit < today {
 		e.Notes = "https://www." + strings.ToLower(vendor) + ".com/security/advisories/" + cve.ID + " ; " + e.Notes
 	}
-	if e.CWEs == nil {
-		e.CWEs = []string{}
-	}
 	return e
 }
 

@@ -45,6 +45,9 @@ func writeKEVCatalog(w io.Writer, c *kev.Catalog) error {
 		Vulnerabilities: make([]kevEntryJSON, len(c.Entries))}
 	for i, e := range c.Entries {
 		out.Vulnerabilities[i] = kevEntryJSON(e)
+		if e.CWEs == nil {
+			out.Vulnerabilities[i].CWEs = []string{} // CISA writes every entry's list, empty or not
+		}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "    ")

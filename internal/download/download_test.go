@@ -158,3 +158,29 @@ func TestCheckURL(t *testing.T) {
 		}
 	}
 }
+
+// TestGetCutBehindDecoderError: a decoder may report a body cut short as
+// bad data (a CSV row cut mid-way has too few fields); the transport's
+// error decides, and the download is retried.
+func TestGetCutBehindDecoderError(t *testing.T) {
+	const body = "cve,epss,percentile\nCVE-2021-0001,0.1,0.5\nCVE-2021-0002,0.2,0.5\n"
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			cut(w, body)
+		}
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	read := func(r io.Reader) error {
+		b, _ := io.ReadAll(r)
+		if string(b) != body {
+			return errors.New("line 3: 2 columns, want 3") // what a decoder says of a cut row
+		}
+		return nil
+	}
+	err := Get(context.Background(), Config{Name: "test", URL: srv.URL, Sleep: noSleep(new([]time.Duration))}, read)
+	if err != nil || n.Load() != 2 {
+		t.Errorf("err = %v after %d calls; want success on the second", err, n.Load())
+	}
+}

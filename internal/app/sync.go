@@ -229,6 +229,16 @@ func (e *env) printSync(ctx context.Context, st *store.Store, res pull.Result, t
 	}
 	fmt.Fprintf(w, "  fetched: %d CVE records, %d KB entries (%s), %d hosts with %d detections in %d batches, %d missing QIDs\n",
 		res.CVEs, res.Vulns, kb, res.Hosts, res.Detections, res.Batches, res.Missing)
+	if k := res.KEV; k.Entries > 0 {
+		if k.Unchanged {
+			fmt.Fprintf(w, "  KEV catalog: unchanged (%d entries)\n", k.Entries)
+		} else {
+			fmt.Fprintf(w, "  KEV catalog: %d entries, %d added, %d edited, %d removed\n", k.Entries, k.Added, k.Changed, k.Removed)
+		}
+	}
+	if p := res.EPSS; p.Scores > 0 {
+		fmt.Fprintf(w, "  EPSS: %d scores, %d changed\n", p.Scores, p.Changed)
+	}
 	if !res.Start.IsZero() {
 		ch, err := st.Changes(ctx, res.Start.Unix())
 		if err != nil {

@@ -520,12 +520,14 @@ func (s *Syncer) syncEPSS(ctx context.Context) (res store.EPSSResult, err error)
 	err = s.Store.Write(ctx, func(tx *store.Tx) error {
 		res, err = s.Loader.PutEPSS(tx, func(header func(epss.Header) error, fn func(epss.Score) error) error {
 			n := 0
-			return s.EPSS.Fetch(ctx, header, func(sc epss.Score) error {
+			err := s.EPSS.Fetch(ctx, header, func(sc epss.Score) error {
 				if n++; n%10000 == 0 {
 					pr.Add("EPSS scores", 10000)
 				}
 				return fn(sc)
 			})
+			pr.Add("EPSS scores", n%10000)
+			return err
 		}, "")
 		return err
 	})
@@ -773,10 +775,10 @@ func (s *Syncer) syncDetections(ctx context.Context, r *run, opt Options, res *R
 }
 
 // qdsRefused tells Qualys' refusal of the QDS parameters: a request
-// error (1905) that names them.
+// error (1901 unrecognized, or 1905 invalid) that names them.
 func qdsRefused(err error) bool {
 	var ae *qualys.APIError
-	return errors.As(err, &ae) && ae.Code == 1905 && strings.Contains(strings.ToLower(ae.Text), "qds")
+	return errors.As(err, &ae) && (ae.Code == 1901 || ae.Code == 1905) && strings.Contains(strings.ToLower(ae.Text), "qds")
 }
 
 // hostBatches cuts sorted host IDs into batches of n, each written as a

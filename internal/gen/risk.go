@@ -205,9 +205,24 @@ func (d *Dataset) KEV(epoch int) *kev.Catalog {
 // kevEntry writes the catalog entry of CVE i from its NVD record.
 func (d *Dataset) kevEntry(i int, k kevInfo, epoch int, today int64) kev.Entry {
 	cve := d.CVE(i, epoch)
-	r := d.rng(kindCVEBody, uint64(i), 0)
+	e := d.kevHead(i, k)
+	e.CVE, e.Description, e.CWEs = cve.ID, cve.Description, cve.CWEs
+	e.Notes = "https://nvd.nist.gov/vuln/detail/" + cve.ID
+	if k.ransomware != 0 && k.ransomware < today {
+		e.Ransomware = "Known"
+	}
+	if k.notesEdit != 0 && k.notesEdit < today {
+		e.Notes = "https://www." + strings.ToLower(e.VendorProject) + ".com/security/advisories/" + cve.ID + " ; " + e.Notes
+	}
+	return e
+}
+
+// kevHead is the part of an entry that needs no NVD record (which copies
+// it: cveFull): names, dates and the action required.
+func (d *Dataset) kevHead(i int, k kevInfo) kev.Entry {
 	// The record's product and class of flaw: the first draws of its body
 	// (cveFull, then description).
+	r := d.rng(kindCVEBody, uint64(i), 0)
 	p := pick(&r, allProducts)
 	r.chance(0.4)
 	class := vulnClasses[r.intn(len(spanish.classes))]
@@ -216,27 +231,17 @@ func (d *Dataset) kevEntry(i int, k kevInfo, epoch int, today int64) kev.Entry {
 		product = p.display
 	}
 	e := kev.Entry{
-		CVE:           cve.ID,
 		VendorProject: vendor,
 		Product:       product,
 		Name:          p.display + " " + class + " Vulnerability",
 		DateAdded:     dateString(k.added * day),
-		Description:   cve.Description,
 		RequiredAction: "Apply mitigations per vendor instructions, follow applicable BOD 22-01 guidance for cloud services, " +
 			"or discontinue use of the product if mitigations are unavailable.",
 		DueDate:    dateString(k.due * day),
 		Ransomware: "Unknown",
-		Notes:      "https://nvd.nist.gov/vuln/detail/" + cve.ID,
-		CWEs:       cve.CWEs,
 	}
 	if k.added < daysFromCivil(2023, 1, 1) {
 		e.RequiredAction = "Apply updates per vendor instructions."
-	}
-	if k.ransomware != 0 && k.ransomware < today {
-		e.Ransomware = "Known"
-	}
-	if k.notesEdit != 0 && k.notesEdit < today {
-		e.Notes = "https://www." + strings.ToLower(vendor) + ".com/security/advisories/" + cve.ID + " ; " + e.Notes
 	}
 	return e
 }

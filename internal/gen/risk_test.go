@@ -279,3 +279,24 @@ func TestWriteRiskFiles(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestNVDCopiesKEV: the NVD records carry the KEV fields of the catalog's
+// entries (as of Start), and no others do.
+func TestNVDCopiesKEV(t *testing.T) {
+	d := riskSet()
+	c, _ := decodeKEV(t, d, 0)
+	in := map[string]kev.Entry{}
+	for _, e := range c.Entries {
+		in[e.CVE] = e
+	}
+	for i := range d.CVECount(0) {
+		r := d.CVE(i, 0)
+		e, ok := in[r.ID]
+		switch {
+		case ok && (r.KEV == nil || r.KEV.Added != e.DateAdded || r.KEV.Due != e.DueDate || r.KEV.Name != e.Name):
+			t.Errorf("%s: NVD has %+v, the catalog %+v", r.ID, r.KEV, e)
+		case !ok && r.KEV != nil:
+			t.Errorf("%s: NVD has KEV fields %+v, the catalog no entry", r.ID, r.KEV)
+		}
+	}
+}

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"qvt/internal/assess"
+	"qvt/internal/epss"
 	"qvt/internal/gen"
+	"qvt/internal/kev"
 	"qvt/internal/load"
 	"qvt/internal/nvd"
 	"qvt/internal/pull"
@@ -29,6 +31,8 @@ type env struct {
 	sim    *sim.Server
 	qualys *qualys.Client
 	nvd    *nvd.Client
+	kev    *kev.Client
+	epss   *epss.Client
 }
 
 func newEnv(t testing.TB, cfg sim.Config) *env {
@@ -49,7 +53,9 @@ func newEnv(t testing.TB, cfg sim.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{sim: s, qualys: q, nvd: n}
+	k := kev.NewClient(kev.ClientConfig{URL: s.KEVURL(), BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond, MaxAttempts: 12})
+	p := epss.NewClient(epss.ClientConfig{URL: s.EPSSURL(), BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond, MaxAttempts: 12})
+	return &env{sim: s, qualys: q, nvd: n, kev: k, epss: p}
 }
 
 // openStore opens a new, empty store on be.
@@ -64,7 +70,7 @@ func openStore(t testing.TB, be storetest.Backend) *store.Store {
 }
 
 func (e *env) syncer(st *store.Store) *pull.Syncer {
-	return &pull.Syncer{Store: st, Qualys: e.qualys, NVD: e.nvd, Loader: &load.Loader{Policy: assess.DefaultPolicy()}}
+	return &pull.Syncer{Store: st, Qualys: e.qualys, NVD: e.nvd, KEV: e.kev, EPSS: e.epss, Loader: &load.Loader{Policy: assess.DefaultPolicy()}}
 }
 
 var opts = pull.Options{BatchSize: 25, KBRange: 400, Workers: 3}
@@ -82,8 +88,12 @@ func dump(t testing.TB, st *store.Store) string {
 		"SELECT id, ip, os, last_vm_scanned FROM hosts ORDER BY id",
 		"SELECT host_id, name FROM host_tags ORDER BY host_id, name",
 		`SELECT host_id, qid, port, status, type, severity, first_found, last_found, times_found, last_fixed,
-		  times_reopened, results, extra, vuln_score, breach_date, closed FROM detections ORDER BY host_id, qid, port`,
+		  times_reopened, results, extra, vuln_score, breach_date, closed, qds, priority, priority_reason, due_date, urgency
+		  FROM detections ORDER BY host_id, qid, port`,
 		"SELECT qid, policy, cve_id, cvss_vector, env_score, rating FROM qid_scores ORDER BY qid, policy",
+		"SELECT cve, date_added, due_date, ransomware, notes FROM kev_entries ORDER BY cve",
+		"SELECT cve, epss, percentile FROM epss_scores ORDER BY cve",
+		"SELECT qid, kev, kev_cves, kev_date_added, epss, epss_cve, threat_intel FROM qid_risk ORDER BY qid",
 	} {
 		rows, err := st.DB().Query(q)
 		if err != nil {
@@ -429,3 +439,127 @@ func testBadCredentials(t *testing.T, be storetest.Backend) {
 }
 
 var _ = url.Values{}
+
+// A sync brings CISA's catalog, the day's EPSS scores and each
+// detection's QDS, and its findings carry what they say: the catalog
+// whole, a score per CVE the data set scores, and priorities that follow.
+// An unchanged catalog the next day writes nothing; a day's new scores
+// move only the findings they concern.
+func TestSyncFeedsAndQDS(t *testing.T) { storetest.Each(t, testSyncFeedsAndQDS) }
+
+func testSyncFeedsAndQDS(t *testing.T, be storetest.Backend) {
+	ctx := context.Background()
+	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3})
+	st := openStore(t, be)
+	res, err := e.syncer(st).Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := e.sim.Dataset()
+	cat := d.KEV(0)
+	if res.KEV.Entries != len(cat.Entries) || res.KEV.Added != len(cat.Entries) || len(cat.Entries) == 0 {
+		t.Errorf("KEV: %+v, the catalog has %d entries", res.KEV, len(cat.Entries))
+	}
+	if res.EPSS.Scores == 0 || res.EPSS.Changed != res.EPSS.Scores {
+		t.Errorf("EPSS: %+v", res.EPSS)
+	}
+	count := func(q string) int {
+		var n int
+		if err := st.DB().QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count("SELECT count(*) FROM kev_entries"); n != len(cat.Entries) {
+		t.Errorf("%d KEV entries stored, the catalog has %d", n, len(cat.Entries))
+	}
+	if n := count("SELECT count(*) FROM epss_scores"); n != res.EPSS.Scores {
+		t.Errorf("%d EPSS scores stored, the file had %d", n, res.EPSS.Scores)
+	}
+	// Every detection call asked for QDS, and the store has it.
+	for _, c := range e.sim.Log() {
+		if c.API == sim.APIDetections && c.Status == 200 && (c.Params.Get("show_qds") != "1" || c.Params.Get("show_qds_factors") != "1") {
+			t.Fatalf("a detection call without QDS: %v", c.Params)
+		}
+	}
+	if n := count("SELECT count(*) FROM detections WHERE qds IS NOT NULL AND type <> 'Info'"); n == 0 {
+		t.Error("no detection has a QDS")
+	}
+	// Findings of KEV QIDs are P1 under the default rules, and every
+	// finding has a priority.
+	kevs := count("SELECT count(*) FROM detections d JOIN qid_risk k ON k.qid = d.qid WHERE k.kev = 1 AND d.type <> 'Info'")
+	p1 := count("SELECT count(*) FROM detections d JOIN qid_risk k ON k.qid = d.qid WHERE k.kev = 1 AND d.type <> 'Info' AND d.priority = 'P1'")
+	if kevs == 0 || p1 != kevs {
+		t.Errorf("%d findings of KEV QIDs, %d of them P1", kevs, p1)
+	}
+	if n := count("SELECT count(*) FROM detections WHERE type <> 'Info' AND priority NOT IN ('P1', 'P2', 'P3', 'P4')"); n != 0 {
+		t.Errorf("%d findings without a priority", n)
+	}
+
+	// The next day: the double's scores drift; what the store holds moves
+	// with them, no more.
+	e.sim.Advance()
+	res2, err := e.syncer(st).Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.EPSS.Changed == 0 || res2.EPSS.Changed == res2.EPSS.Scores && res2.EPSS.Scores > 100 {
+		t.Errorf("the next day's EPSS: %+v", res2.EPSS)
+	}
+	var stored float64
+	var cve string
+	if err := st.DB().QueryRow("SELECT cve, epss FROM epss_scores ORDER BY cve LIMIT 1").Scan(&cve, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if want, _, ok := epssOf(d, cve, 1); !ok || stored != want {
+		t.Errorf("%s: stored EPSS %v, the double's file says %v", cve, stored, want)
+	}
+}
+
+// epssOf is the data set's EPSS score of a CVE on an epoch.
+func epssOf(d *gen.Dataset, cve string, epoch int) (float64, float64, bool) {
+	for i := range d.CVECount(epoch) {
+		if d.CVEID(i) == cve {
+			return d.EPSS(i, epoch)
+		}
+	}
+	return 0, 0, false
+}
+
+// A subscription that refuses the QDS parameters: one warning, then the
+// detections come without them, and the next sync does not ask again.
+func TestSyncWithoutQDS(t *testing.T) { storetest.Each(t, testSyncWithoutQDS) }
+
+func testSyncWithoutQDS(t *testing.T, be storetest.Backend) {
+	ctx := context.Background()
+	e := newEnv(t, sim.Config{Data: testData, Concurrency: 3, RejectQDS: true})
+	st := openStore(t, be)
+	var logs strings.Builder
+	s := e.syncer(st)
+	s.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	res, err := s.Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Hosts == 0 {
+		t.Fatalf("no hosts: %+v", res)
+	}
+	if n := strings.Count(logs.String(), "refuses QDS"); n != 1 {
+		t.Errorf("%d warnings about QDS, want 1:\n%s", n, logs.String())
+	}
+	var n int
+	st.DB().QueryRow("SELECT count(*) FROM detections WHERE qds IS NOT NULL").Scan(&n)
+	if n != 0 {
+		t.Errorf("%d detections with a QDS from a subscription without it", n)
+	}
+	before := len(e.sim.Log())
+	e.sim.Advance()
+	if _, err := e.syncer(st).Run(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range e.sim.Log()[before:] {
+		if c.API == sim.APIDetections && c.Params.Has("show_qds") {
+			t.Fatalf("the next sync asked for QDS again: %v", c.Params)
+		}
+	}
+}

@@ -141,6 +141,10 @@ func TestExportContractFields(t *testing.T) {
 		"env_score": "number|null", "vuln_score": "string", "breach_date": "string",
 		"closed": "bool", "closed_reason": "string", "first_seen": "string|null", "last_seen": "string|null",
 		"times_reopened": "number", "tags": "array",
+		"kev": "bool", "kev_cves": "array", "kev_date_added": "string", "kev_due_date": "string",
+		"kev_ransomware": "bool", "epss": "number|null", "epss_percentile": "number|null", "epss_cve": "string",
+		"qds": "number|null", "threat_intel": "array", "priority": "string", "priority_reason": "string",
+		"due_date": "string",
 	}
 	if len(fs) != 11 {
 		t.Errorf("%d findings, want 11 (8 + 3 detections, no Info)", len(fs))
@@ -289,10 +293,9 @@ func TestBadInput(t *testing.T) {
 	hld, _ := os.ReadFile(qualysData + "hld_demisto_2hosts.xml")
 	kb, _ := os.ReadFile(qualysData + "kb_jupiterone_42qids.xml")
 	nvdResp, _ := os.ReadFile(nvdData + "nvd_api2_response.json")
-	kev, _ := os.ReadFile("../../../shared/fixtures/kev/known_exploited_vulnerabilities_first50.json")
-	if kev == nil {
-		kev = []byte(`{"title":"CISA Catalog of Known Exploited Vulnerabilities","catalogVersion":"2025.08.25","count":1,"vulnerabilities":[{"cveID":"CVE-2025-48384"}]}`)
-	}
+	// A KEV catalog whose second entry has no CVE id.
+	badKEV := []byte(`{"title":"CISA Catalog of Known Exploited Vulnerabilities","catalogVersion":"2025.08.25","count":2,"vulnerabilities":[` +
+		`{"cveID":"CVE-2025-48384","dateAdded":"2025-08-25","dueDate":"2025-09-15"},{"vendorProject":"Acme","dateAdded":"2025-08-25"}]}`)
 	tests := []struct {
 		name string
 		file string
@@ -302,10 +305,12 @@ func TestBadInput(t *testing.T) {
 		{"truncated KB", write("cut-kb.xml", kb[:40000]), []string{"cut-kb.xml", "byte ", "VULN"}},
 		{"truncated NVD", write("cut.json", nvdResp[:9000]), []string{"cut.json", "byte "}},
 		{"malformed XML", write("bad.xml", []byte("<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><HOST_LIST><HOST><ID>1</ID></HOST_LIST>")), []string{"bad.xml", "does not match <HOST>"}},
-		{"KEV catalog", write("kev.json", kev), []string{"kev.json", "not an NVD"}},
+		{"KEV entry without a CVE id", write("kev.json", badKEV), []string{"kev.json", "kev: entry 1", "cveID"}},
+		{"EPSS row out of range", write("epss_scores-2026-12-01.csv", []byte("#model_version:v2025.03.14,score_date:2026-12-01T00:00:00+0000\ncve,epss,percentile\nCVE-2024-0001,0.5,0.9\nCVE-2024-0002,1.7,0.9\n")),
+			[]string{"epss_scores-2026-12-01.csv", "line 4", "epss"}},
 		{"empty file", write("empty.xml", nil), []string{"empty.xml", "empty file"}},
-		{"text file", write("notes.txt", []byte("hello\n")), []string{"notes.txt", "not a Qualys XML or NVD JSON file"}},
-		{"Qualys doc sample", "../qualys/testdata/doccenter_hld_sample1.txt", []string{"doccenter_hld_sample1.txt", "not a Qualys XML or NVD JSON file"}},
+		{"text file", write("notes.txt", []byte("hello\n")), []string{"notes.txt", "not a Qualys XML, NVD JSON, CISA KEV or EPSS file"}},
+		{"Qualys doc sample", "../qualys/testdata/doccenter_hld_sample1.txt", []string{"doccenter_hld_sample1.txt", "not a Qualys XML, NVD JSON, CISA KEV or EPSS file"}},
 		{"Qualys error body", qualysData + "simple_return_2001.xml", []string{"simple_return_2001.xml", "2001", "This account has expired."}},
 		{"other XML", write("other.xml", []byte(`<?xml version="1.0"?><rss><channel/></rss>`)), []string{"other.xml", "unsupported XML document <rss>"}},
 		{"missing file", filepath.Join(dir, "nope.xml"), []string{"nope.xml", "no such file"}},

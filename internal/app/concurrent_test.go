@@ -333,7 +333,10 @@ type expRow struct {
 // kbFields are the fields an export takes from the KB and NVD: the same
 // on every finding of a QID in one snapshot.
 var kbFields = []string{"title", "category", "vuln_type", "diagnosis", "consequence", "solution", "patchable",
-	"remote", "vendor_refs", "cves", "cve_id", "cvss_version", "cvss_vector", "base", "temporal", "env_score"}
+	"remote", "vendor_refs", "cves", "cve_id", "cvss_version", "cvss_vector", "base", "temporal", "env_score",
+	// What KEV, EPSS and threat intel say of the QID, which their phases
+	// change for every host at once.
+	"kev", "kev_cves", "kev_date_added", "kev_due_date", "kev_ransomware", "epss", "epss_percentile", "epss_cve", "threat_intel"}
 
 // snapshot is an NDJSON export read back: each host's findings as text
 // (without the KB's fields, which a KB sync changes for every host at
@@ -369,9 +372,11 @@ func parseExport(t *testing.T, out string) *snapshot {
 			kb[f] = m[f]
 			delete(m, f)
 		}
-		// vuln_score and breach_date follow the KB's scores too.
-		delete(m, "vuln_score")
-		delete(m, "breach_date")
+		// vuln_score and breach_date follow the KB's scores too, and the
+		// priority follows them and the QID's KEV and EPSS.
+		for _, f := range []string{"vuln_score", "breach_date", "priority", "priority_reason", "due_date"} {
+			delete(m, f)
+		}
 		kbJSON, _ := json.Marshal(kb)
 		if x.qids[r.QID] == nil {
 			x.qids[r.QID] = map[string]bool{}

@@ -110,7 +110,7 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	pg := storetest.Postgres(t)
 	syncedStore(t, a)
 	want, counts := dumpStore(t, a)
-	for _, tb := range []string{"hosts", "detections", "kb_vulns", "nvd_cves", "history", "sync_runs", "sync_batches", "sync_state", "publish_map", "publish_state", "meta", "qid_scores", "host_tags"} {
+	for _, tb := range []string{"hosts", "detections", "kb_vulns", "nvd_cves", "history", "sync_runs", "sync_batches", "sync_state", "publish_map", "publish_state", "meta", "qid_scores", "host_tags", "kev_entries", "kev_catalog", "epss_scores", "epss_meta", "qid_risk"} {
 		if counts[tb] == 0 {
 			t.Errorf("the source's %s is empty: the test proves nothing of it", tb)
 		}
@@ -119,7 +119,7 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("copy to PostgreSQL: exit %d\n%s", code, errs)
 	}
-	if !strings.HasPrefix(out, "copied ") || !strings.Contains(out, " in 16 tables from "+a+" to "+store.Shown(pg)) {
+	if !strings.HasPrefix(out, "copied ") || !strings.Contains(out, " in 21 tables from "+a+" to "+store.Shown(pg)) {
 		t.Errorf("copy said %q", out)
 	}
 	if got, gotCounts := dumpStore(t, pg); got != want {

@@ -32,6 +32,8 @@ processes (median of --runs, peak RSS of each), as a user would run them:
     needs python3-xmltodict) for a speed-up ratio measured in the same run,
   - peak memory of a detection import of an input --grow times larger,
   - an NDJSON export of --export findings,
+  - (--only priority) a day's EPSS file imported into a store with the KB
+    and NVD, and the next day's file re-prioritizing every finding,
   - a full detection sync of --sync-hosts hosts against the built-in API
     double with --latency per call and a concurrency limit of
     --concurrency, next to the ideal (calls ÷ usable concurrency ×
@@ -108,8 +110,12 @@ median and p95 of --runs) and overview.`,
 					if err := bench.Sync(cmd.Context(), sc); err != nil {
 						return fmt.Errorf("bench: %w", err)
 					}
+				case "priority":
+					if err := bench.Priority(cmd.Context(), c); err != nil {
+						return fmt.Errorf("bench: %w", err)
+					}
 				default:
-					return usagef("bench: --only: unknown part %q (import, sync)", o)
+					return usagef("bench: --only: unknown part %q (import, sync, priority)", o)
 				}
 			}
 			return nil
@@ -125,7 +131,7 @@ median and p95 of --runs) and overview.`,
 	f.BoolVar(&c.Baseline, "baseline", true, "also run the xmltodict baseline on the detection file")
 	f.IntVar(&c.Scale, "grow", 5, "also import a detection file this many times larger, to check memory stays flat (0: skip)")
 	f.IntVar(&c.Exports, "export", 1000000, "findings to export as NDJSON (0: skip)")
-	f.StringSliceVar(&only, "only", []string{"import", "sync"}, "parts to run: import (imports and export), sync")
+	f.StringSliceVar(&only, "only", []string{"import", "sync"}, "parts to run: import (imports and export), sync, priority (EPSS import and re-prioritization)")
 	f.IntVar(&sc.Hosts, "sync-hosts", 20000, "hosts in the sync benchmark")
 	f.DurationVar(&sc.Latency, "latency", 200*time.Millisecond, "server latency per call in the sync benchmark")
 	f.IntVar(&sc.Concurrency, "concurrency", 5, "the double's concurrency limit in the sync benchmark")

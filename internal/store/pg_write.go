@@ -796,7 +796,7 @@ const stageRerateDDL = `CREATE TEMP TABLE qvt_rerate (host_id bigint NOT NULL, q
 // QIDs stream through a cursor (q is rerateQuery), the changed ratings
 // and priorities are copied into a staging table a chunk at a time, and
 // one UPDATE applies them.
-func (tx *Tx) pgRerate(q string, rate func(RateInput) Derived, tags bool) error {
+func (tx *Tx) pgRerate(q string, rate func(RateInput) Derived, tags bool, rev int64) error {
 	if err := tx.pgStage("qvt_rerate", stageRerateDDL); err != nil {
 		return err
 	}
@@ -816,12 +816,14 @@ func (tx *Tx) pgRerate(q string, rate func(RateInput) Derived, tags bool) error 
 		return err
 	}
 	var risks riskCache
+	shown := false
 	err := tx.pgCursor(q, func(st Cols) error {
 		in := rateInput(st, &risks, tags)
 		d := rate(in)
 		if unchanged(st, &d) {
 			return nil
 		}
+		shown = shown || visibleChange(st, &d)
 		buf = append(buf, change{st.ColumnInt64(0), int64(in.QID), st.ColumnInt64(2), d})
 		tx.Stats.Rerated++
 		if len(buf) >= cursorRows {
@@ -835,10 +837,10 @@ func (tx *Tx) pgRerate(q string, rate func(RateInput) Derived, tags bool) error 
 	if err := flush(); err != nil {
 		return err
 	}
-	_, err = tx.pgExec(`UPDATE detections d SET vuln_score = r.vuln_score, breach_date = r.breach_date,
- priority_cause = CASE WHEN d.priority IS DISTINCT FROM r.priority OR d.due_date IS DISTINCT FROM r.due_date
-   THEN r.priority_cause ELSE d.priority_cause END,
- priority = r.priority, priority_reason = r.priority_reason, due_date = r.due_date, urgency = r.urgency
-FROM pg_temp.qvt_rerate r WHERE d.host_id = r.host_id AND d.qid = r.qid AND d.port = r.port`)
+	if shown {
+		tx.usedRev()
+	}
+	_, err = tx.pgExec(`UPDATE detections d SET `+strings.ReplaceAll(rerateSet("d"), "?", "$1")+`
+FROM pg_temp.qvt_rerate r WHERE d.host_id = r.host_id AND d.qid = r.qid AND d.port = r.port`, rev)
 	return err
 }

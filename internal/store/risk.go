@@ -203,7 +203,10 @@ const epssChunk = 20000
 // header with the file's model version and score date before the first
 // row, then row for each. A score that changes keeps the one before it
 // (for "rising"). A file dated before the stored one is refused with
-// ErrOlder, and nothing is written. A header after rows starts the file
+// ErrOlder, and nothing is written. The QIDs go to risk_queue: their
+// findings are rewritten only where the priority, due date or order moved,
+// and not marked changed for publishers unless the priority or due date
+// did. A header after rows starts the file
 // again (a download retried after a cut): the rows before it are dropped.
 func (tx *Tx) PutEPSS(feed func(header func(model, date string) error, row func(EPSSScore) error) error, at int64) (EPSSResult, error) {
 	var res EPSSResult
@@ -211,7 +214,7 @@ func (tx *Tx) PutEPSS(feed func(header func(model, date string) error, row func(
 	if err != nil {
 		return res, err
 	}
-	before, err := tx.Queued()
+	before, err := tx.queuedRisk()
 	if err != nil {
 		return res, err
 	}
@@ -298,7 +301,7 @@ func (tx *Tx) PutEPSS(feed func(header func(model, date string) error, row func(
 		stage = "pg_temp.qvt_epss"
 	}
 	// The QIDs of changed, new and removed CVEs.
-	if err := tx.exec(`INSERT INTO rescore_queue (qid) SELECT DISTINCT c.qid FROM kb_cves c JOIN (
+	if err := tx.exec(`INSERT INTO risk_queue (qid) SELECT DISTINCT c.qid FROM kb_cves c JOIN (
   SELECT n.cve FROM ` + stage + ` n LEFT JOIN epss_scores s ON s.cve = n.cve
   WHERE s.cve IS NULL OR s.epss <> n.epss OR s.percentile <> n.percentile
   UNION ALL
@@ -330,7 +333,7 @@ ON CONFLICT (id) DO UPDATE SET model_version = excluded.model_version, score_dat
 	if err := b.run(); err != nil {
 		return res, err
 	}
-	after, err := tx.Queued()
+	after, err := tx.queuedRisk()
 	res.QIDs = after - before
 	return res, err
 }
@@ -354,7 +357,7 @@ func epssDup(err error) error {
 func (tx *Tx) Reassess(assess func(qid int, cves []priority.CVEFacts, threatIntel []string) priority.Risk) error {
 	const q = `SELECT r.qid, k.threat_intel, c.cve_id, e.cve IS NOT NULL, e.date_added, e.due_date, e.ransomware,
   s.epss, s.percentile
-FROM rescore_queue r
+FROM (SELECT qid FROM rescore_queue UNION SELECT qid FROM risk_queue) r
 JOIN kb_vulns k ON k.qid = r.qid
 LEFT JOIN kb_cves c ON c.qid = r.qid
 LEFT JOIN kev_entries e ON e.cve = c.cve_id
@@ -454,3 +457,13 @@ const riskConflict = `ON CONFLICT (qid) DO UPDATE SET kev = excluded.kev, kev_cv
  kev_date_added = excluded.kev_date_added, kev_due_date = excluded.kev_due_date,
  kev_ransomware = excluded.kev_ransomware, epss = excluded.epss, epss_percentile = excluded.epss_percentile,
  epss_cve = excluded.epss_cve, threat_intel = excluded.threat_intel`
+
+// queuedRisk counts the QIDs waiting in risk_queue.
+func (tx *Tx) queuedRisk() (int, error) {
+	n := 0
+	err := tx.query("SELECT count(*) FROM risk_queue", func(st Cols) error {
+		n = st.ColumnInt(0)
+		return nil
+	})
+	return n, err
+}

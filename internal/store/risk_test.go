@@ -22,12 +22,13 @@ func riskKB() []*qualys.Vuln {
 	}
 }
 
-// queued returns the QIDs waiting for rescoring and empties the queue.
+// queued returns the QIDs waiting for rescoring or re-prioritizing and
+// empties the queues.
 func queued(t *testing.T, st *Store) []int {
 	t.Helper()
 	var out []int
 	err := st.Write(context.Background(), func(tx *Tx) error {
-		if err := tx.query("SELECT qid FROM rescore_queue ORDER BY qid", func(c Cols) error {
+		if err := tx.query("SELECT qid FROM rescore_queue UNION SELECT qid FROM risk_queue ORDER BY qid", func(c Cols) error {
 			out = append(out, c.ColumnInt(0))
 			return nil
 		}); err != nil {

@@ -40,10 +40,10 @@ func (tx *Tx) QueueQIDs(qids []int) error {
 	return nil
 }
 
-// Queued counts the QIDs waiting to be rescored.
+// Queued counts the QIDs waiting to be rescored or re-prioritized.
 func (tx *Tx) Queued() (int, error) {
 	n := 0
-	err := tx.query("SELECT count(*) FROM rescore_queue", func(st Cols) error {
+	err := tx.query("SELECT (SELECT count(*) FROM rescore_queue) + (SELECT count(*) FROM risk_queue)", func(st Cols) error {
 		n = st.ColumnInt(0)
 		return nil
 	})
@@ -293,9 +293,13 @@ func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64, tags bool) error {
 	if err := tx.runChanging(b); err != nil {
 		return err
 	}
-	q := rerateQuery(tags, tx.pg != nil)
+	n, err := tx.Queued()
+	if err != nil {
+		return err
+	}
+	q := rerateQuery(tags, tx.pg != nil, n > rerateScan)
 	if tx.pg != nil {
-		return tx.pgRerate(q, rate, tags)
+		return tx.pgRerate(q, rate, tags, rev)
 	}
 	if err := tx.exec(`CREATE TEMP TABLE IF NOT EXISTS rerate2 (host_id INTEGER, qid INTEGER, port INTEGER,
  vuln_score TEXT, breach_date TEXT, priority TEXT, priority_reason TEXT, due_date TEXT, urgency INTEGER,
@@ -310,12 +314,14 @@ func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64, tags bool) error {
 		return err
 	}
 	var risks riskCache
+	shown := false
 	err = tx.query(q, func(st Cols) error {
 		in := rateInput(st, &risks, tags)
 		d := rate(in)
 		if unchanged(st, &d) {
 			return nil
 		}
+		shown = shown || visibleChange(st, &d)
 		ins.int(st.ColumnInt64(0))
 		ins.int(int64(in.QID))
 		ins.int(st.ColumnInt64(2))
@@ -332,11 +338,43 @@ func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64, tags bool) error {
 	if err != nil {
 		return err
 	}
-	return tx.exec(`UPDATE detections SET vuln_score = r.vuln_score, breach_date = r.breach_date,
- priority_cause = CASE WHEN detections.priority IS NOT r.priority OR detections.due_date IS NOT r.due_date
-   THEN r.priority_cause ELSE detections.priority_cause END,
- priority = r.priority, priority_reason = r.priority_reason, due_date = r.due_date, urgency = r.urgency
+	if shown {
+		tx.usedRev()
+	}
+	up, err := tx.bind(`UPDATE detections SET ` + rerateSet("detections") + `
 FROM temp.rerate2 r WHERE detections.host_id = r.host_id AND detections.qid = r.qid AND detections.port = r.port`)
+	if err != nil {
+		return err
+	}
+	up.int(rev)
+	return up.run()
+}
+
+// rerateScan is the size of the queue from which SQLite reads every
+// detection in table order rather than the queued QIDs' through their
+// index: a day's EPSS file queues most QIDs, and an index walk then reads
+// the table's pages at random, each many times.
+const rerateScan = 200
+
+// rerateSet is the SET list that applies a staged rerating (r) to the
+// detections table d; ? is the revision, which a change that findings show
+// (rating, deadline, priority, its rule, due date) takes. The order alone
+// (urgency) is not shown: a day's EPSS file moves it for most findings.
+func rerateSet(d string) string {
+	return `vuln_score = r.vuln_score, breach_date = r.breach_date,
+ priority_cause = CASE WHEN ` + d + `.priority IS DISTINCT FROM r.priority OR ` + d + `.due_date IS DISTINCT FROM r.due_date
+   THEN r.priority_cause ELSE ` + d + `.priority_cause END,
+ rev = CASE WHEN ` + d + `.vuln_score IS DISTINCT FROM r.vuln_score OR ` + d + `.breach_date IS DISTINCT FROM r.breach_date
+   OR ` + d + `.priority IS DISTINCT FROM r.priority OR ` + d + `.priority_reason IS DISTINCT FROM r.priority_reason
+   OR ` + d + `.due_date IS DISTINCT FROM r.due_date THEN ? ELSE ` + d + `.rev END,
+ priority = r.priority, priority_reason = r.priority_reason, due_date = r.due_date, urgency = r.urgency`
+}
+
+// visibleChange says whether d changes what a row of rerateQuery's
+// finding shows (not only its order).
+func visibleChange(st Cols, d *Derived) bool {
+	return d.VulnScore != st.ColumnText(5) || d.BreachDate != st.ColumnText(6) ||
+		d.Priority != st.ColumnText(13) || d.PriorityReason != st.ColumnText(14) || d.DueDate != st.ColumnText(15)
 }
 
 // unchanged says whether a row of rerateQuery already holds d.
@@ -349,7 +387,10 @@ func unchanged(st Cols, d *Derived) bool {
 // rerateQuery reads what rating and priority each detection of a queued
 // QID needs, and what it holds (columns 5, 6 and 13 to 16). With tags,
 // the last column is the host's tags joined by char(31).
-func rerateQuery(tags, pg bool) string {
+//
+// Its detections are those of the QIDs queued in rescore_queue or
+// risk_queue; scan reads them in table order (see rerateScan).
+func rerateQuery(tags, pg, scan bool) string {
 	q := `SELECT d.host_id, d.qid, d.port, d.severity, d.first_found, d.vuln_score, d.breach_date,
   h.policy, COALESCE(s.rating, ''), COALESCE(s.kb_severity, 0), d.last_reopened, COALESCE(s.kb_published, 0),
   COALESCE(d.qds, 0), d.priority, d.priority_reason, d.due_date, d.urgency, s.env_score,
@@ -362,12 +403,27 @@ func rerateQuery(tags, pg bool) string {
 		q += `,
   COALESCE((SELECT ` + agg + ` FROM host_tags t WHERE t.host_id = d.host_id), '')`
 	}
-	return q + `
-FROM detections d
-JOIN rescore_queue r ON r.qid = d.qid
-JOIN hosts h ON h.id = d.host_id
+	const queued = `(SELECT qid FROM rescore_queue UNION SELECT qid FROM risk_queue)`
+	const joins = `
 LEFT JOIN qid_scores s ON s.qid = d.qid AND s.policy = h.policy
 LEFT JOIN qid_risk k ON k.qid = d.qid`
+	switch {
+	case pg:
+		return q + `
+FROM detections d
+JOIN ` + queued + ` r ON r.qid = d.qid
+JOIN hosts h ON h.id = d.host_id` + joins
+	case scan:
+		// Host by host, each host's detections by primary key; the unary
+		// + keeps SQLite from seeking each queued QID in each host.
+		return q + `
+FROM hosts h CROSS JOIN detections d ON d.host_id = h.id` + joins + `
+WHERE +d.qid IN ` + queued
+	}
+	return q + `
+FROM detections d
+JOIN hosts h ON h.id = d.host_id` + joins + `
+WHERE d.qid IN ` + queued
 }
 
 // rateInput is a row of rerateQuery as rate takes it.
@@ -399,6 +455,9 @@ const pgPoliciesDDL = `CREATE TEMP TABLE qvt_policies (id bigint PRIMARY KEY, po
 
 // ClearQueue empties the rescoring queue.
 func (tx *Tx) ClearQueue() error {
+	if err := tx.exec("DELETE FROM risk_queue"); err != nil {
+		return err
+	}
 	return tx.exec("DELETE FROM rescore_queue")
 }
 

@@ -58,6 +58,13 @@ CREATE TABLE qid_risk (
     epss_cve        TEXT    NOT NULL DEFAULT '',
     threat_intel    TEXT    NOT NULL DEFAULT '[]'
 );
+-- QIDs whose EPSS scores changed: their findings are re-prioritized
+-- like those of rescore_queue, but only findings whose priority, due date
+-- or order moved are rewritten (a day's EPSS file moves nearly every
+-- score a little).
+CREATE TABLE risk_queue (
+    qid BIGINT PRIMARY KEY
+);
 -- qds: the detection's QDS, NULL when Qualys gave none. priority,
 -- priority_reason, due_date: what the priority rules gave it; urgency:
 -- KEV, EPSS and environmental score packed to sort by (priority.Urgency);
@@ -126,6 +133,7 @@ ALTER TABLE detections DROP COLUMN due_date;
 ALTER TABLE detections DROP COLUMN priority_reason;
 ALTER TABLE detections DROP COLUMN priority;
 ALTER TABLE detections DROP COLUMN qds;
+DROP TABLE risk_queue;
 DROP TABLE qid_risk;
 DROP TABLE epss_scores;
 DROP TABLE epss_meta;

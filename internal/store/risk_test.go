@@ -374,6 +374,31 @@ func testRiskReachesFindings(t *testing.T, loc string) {
 		t.Error("an unknown priority was accepted")
 	}
 
+	// A new EPSS file that moves scores but no priority: the findings'
+	// order is rewritten, and publishers are told of no change.
+	changed := func(since int64) []string {
+		var keys []string
+		if err := st.Changed(ctx, since, func(p *Published) error { keys = append(keys, p.Key); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+	rev, err := st.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step(1_700_000_150, func(tx *Tx) error {
+		_, err := tx.PutEPSS(scores("2025-03-21", EPSSScore{"CVE-2024-0001", 0.51, 0.99},
+			EPSSScore{"CVE-2024-0002", 0.72, 0.996}), 1_700_000_150)
+		return err
+	})
+	if got := changed(rev); len(got) != 0 {
+		t.Errorf("an EPSS file that moved no priority marked findings changed: %v", got)
+	}
+	if one := byQID(Filter{})[1]; *one.EPSS != 0.72 {
+		t.Errorf("QID 1's EPSS after the new file: %v", *one.EPSS)
+	}
+
 	// CVE-2024-0002 leaves KEV: P1 → P4 with its cause, dated.
 	step(1_700_000_200, func(tx *Tx) error {
 		_, err := tx.PutKEV(&KEVCatalog{Version: "2"}, 1_700_000_200)
@@ -398,5 +423,8 @@ func testRiskReachesFindings(t *testing.T, loc string) {
 	}
 	if l := lives[0]; l.Priority != "P4" || l.Reason != "other" {
 		t.Errorf("life: priority %s (%s)", l.Priority, l.Reason)
+	}
+	if got := changed(rev); !slices.Contains(got, "10.0.0.7:1:0") {
+		t.Errorf("a finding whose priority changed is not marked changed: %v", got)
 	}
 }

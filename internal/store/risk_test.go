@@ -287,6 +287,9 @@ func testRiskReachesFindings(t *testing.T, loc string) {
 	}
 	rate := func(in RateInput) Derived {
 		d := Derived{VulnScore: "High", Priority: "P4", PriorityReason: "other", Cause: "left KEV"}
+		if r := in.Score.Risk; r != nil && r.EPSS != nil {
+			d.Urgency = int64(*r.EPSS * 1e5) // the order moves with EPSS
+		}
 		if in.Score.Risk != nil && in.Score.Risk.KEV {
 			d.Priority, d.PriorityReason, d.DueDate, d.Cause = "P1", "known exploited", "2025-03-15", "added to KEV "+in.Score.Risk.KEVDateAdded
 		}
@@ -397,6 +400,10 @@ func testRiskReachesFindings(t *testing.T, loc string) {
 	}
 	if one := byQID(Filter{})[1]; *one.EPSS != 0.72 {
 		t.Errorf("QID 1's EPSS after the new file: %v", *one.EPSS)
+	}
+	var urgency int64
+	if err := st.DB().QueryRow("SELECT urgency FROM detections WHERE qid = 1").Scan(&urgency); err != nil || urgency != 72000 {
+		t.Errorf("QID 1's finding's order after the new file: %d, %v", urgency, err)
 	}
 
 	// CVE-2024-0002 leaves KEV: P1 → P4 with its cause, dated.

@@ -306,6 +306,15 @@ func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64, tags bool) error {
  priority_cause TEXT, PRIMARY KEY (host_id, qid, port))`); err != nil {
 		return err
 	}
+	if n > rerateScan {
+		// Rewriting most findings: a page cache that holds the pages they
+		// dirty writes each once, at the commit, not every time the cache
+		// spills.
+		if err := tx.exec("PRAGMA cache_size = -65536"); err != nil {
+			return err
+		}
+		defer tx.exec("PRAGMA cache_size = " + cacheSize)
+	}
 	if err := tx.exec("DELETE FROM temp.rerate2"); err != nil {
 		return err
 	}

@@ -755,7 +755,9 @@ func (tx *Tx) pgCursor(query string, fn func(Cols) error, args ...any) error {
 	}
 	c := &pgCols{}
 	for {
-		rows, err := tx.pg.Query(tx.ctx, "FETCH FORWARD "+strconv.Itoa(cursorRows)+" FROM "+name)
+		// Described each time, not from pgx's statement cache: the same
+		// FETCH text names another transaction's cursor of other columns.
+		rows, err := tx.pg.Query(tx.ctx, "FETCH FORWARD "+strconv.Itoa(cursorRows)+" FROM "+name, pgx.QueryExecModeDescribeExec)
 		if err != nil {
 			return fmt.Errorf("store: %w", err)
 		}

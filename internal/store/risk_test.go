@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"qvt/internal/assess"
 	"qvt/internal/priority"
 	"qvt/internal/qualys"
 	"qvt/internal/store/storetest"
@@ -271,7 +272,7 @@ func testRiskReachesFindings(t *testing.T, loc string) {
 	host := &qualys.Host{ID: 7, IP: "10.0.0.7", Detections: []qualys.Detection{det(1, 95), det(2, 0), det(3, 20)}}
 	// assess as the priority package would: KEV from any CVE, the highest
 	// EPSS; rate gives P1 to KEV, else P4.
-	assess := func(qid int, cves []priority.CVEFacts, ti []string) priority.Risk {
+	assessRisk := func(qid int, cves []priority.CVEFacts, ti []string) priority.Risk {
 		r := priority.Risk{KEVCVEs: []string{}, ThreatIntel: ti}
 		for _, c := range cves {
 			if c.InKEV {
@@ -295,13 +296,23 @@ func testRiskReachesFindings(t *testing.T, loc string) {
 		}
 		return d
 	}
+	first := true
 	step := func(at int64, fn func(tx *Tx) error) {
 		t.Helper()
 		if err := st.Write(ctx, func(tx *Tx) error {
 			if err := fn(tx); err != nil {
 				return err
 			}
-			if err := tx.Reassess(assess); err != nil {
+			if first {
+				// The first transaction reads scores through a cursor of
+				// other columns than the rerating's, as an import does; on
+				// PostgreSQL the next one's cursor must not be read as it.
+				first = false
+				if err := tx.ScoreInputs(func(*assess.QIDInput) error { return nil }); err != nil {
+					return err
+				}
+			}
+			if err := tx.Reassess(assessRisk); err != nil {
 				return err
 			}
 			if err := tx.Rerate(rate, at, false); err != nil {

@@ -321,6 +321,10 @@ func (c *Config) historyLines(rows []store.HistoryRow, withKey bool) []string {
 			s = "rating " + orNone(h.Old) + " → " + orNone(h.New)
 		case "deadline":
 			s = "deadline " + orNone(h.Old) + " → " + orNone(h.New)
+		case "priority":
+			s = "priority " + orNone(h.Old) + " → " + orNone(h.New)
+		case "due":
+			s = "due date " + orNone(h.Old) + " → " + orNone(h.New)
 		default:
 			s = h.Event + " " + orNone(h.Old) + " → " + orNone(h.New)
 		}

@@ -502,7 +502,8 @@ func (r *run) renderComment(lines []string) any {
 
 // fields are the issue fields of c: all of them for a create, those qvt
 // owns for an edit (labels are added with update verbs then, so labels
-// people add stay).
+// people add stay; "kev" is removed by one when it no longer applies).
+// The due date is cleared on an edit when there is none.
 func (r *run) fields(a *Action, create bool) map[string]any {
 	c := a.Content
 	cfg := &r.t.cfg
@@ -579,6 +580,11 @@ func (r *run) act(ctx context.Context, a *Action) error {
 		labels := []any{}
 		for _, l := range a.Content.Labels {
 			labels = append(labels, map[string]any{"add": l})
+		}
+		if !slices.Contains(a.Content.Labels, KEVLabel) {
+			// Its findings left the catalog (removing a label the issue
+			// lacks is no error).
+			labels = append(labels, map[string]any{"remove": KEVLabel})
 		}
 		if err := r.t.api.edit(ctx, a.Issue, r.fields(a, false), map[string]any{"labels": labels}); err != nil {
 			return err

@@ -73,7 +73,7 @@ type Config struct {
 	CustomFields map[string]string `yaml:"custom_fields"`
 	// MaxCreates is the flood guard: the most issues one run creates
 	// (default 500; -1: no limit). Over it the run creates that many, the
-	// most severe first, and stops with an error saying so.
+	// most urgent first (priority, then rating), and stops with an error saying so.
 	MaxCreates int `yaml:"max_creates"`
 	// MaxTextLength is the longest description or comment, counted as
 	// Jira does (UTF-16 units; for ADF, of the JSON). Default 32767.

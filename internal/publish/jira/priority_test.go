@@ -146,3 +146,23 @@ func TestPrioritiesConfig(t *testing.T) {
 // flat is a description's text on one line, single-spaced: a table row
 // of ADF reads "Field | Value |".
 func flat(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// The flood guard creates the most urgent first: a P1 High finding
+// before the Critical ones.
+func TestFloodGuardMostUrgent(t *testing.T) { storetest.Each(t, testFloodGuardMostUrgent) }
+
+func testFloodGuardMostUrgent(t *testing.T, be storetest.Backend) {
+	srv := jiratest.New(jiratest.Options{})
+	defer srv.Close()
+	st := newStore(t, be)
+	atlassiantest.Import(t, st, scanA())
+	publishtest.Prioritize(t, st, atKEV, kev105936, nil)
+	tg, _ := newTarget(t, srv, func(c *Config) { c.MaxCreates = 1 })
+	rep, _, err := publishRun(t, tg, st, false)
+	if err == nil || rep.Created != 1 {
+		t.Fatalf("flood guard: %v %s", err, rep)
+	}
+	if is := srv.Issues(); len(is) != 1 || !slices.Contains(is[0].Labels, DedupeLabel("10.0.0.1:105936:0")) {
+		t.Errorf("created first: %+v", is)
+	}
+}

@@ -458,7 +458,7 @@ func (r *run) dryRun(plan *Plan) (publish.Report, error) {
 	r.rep.Closed = plan.Count(Close)
 	r.rep.Reopened = plan.Count(Reopen)
 	if n := plan.Count(Create); r.t.cfg.MaxCreates >= 0 && n > r.t.cfg.MaxCreates {
-		r.note("flood guard: the plan creates %d issues, more than jira.max_creates (%d); a run would create the %d most severe and stop", n, r.t.cfg.MaxCreates, r.t.cfg.MaxCreates)
+		r.note("flood guard: the plan creates %d issues, more than jira.max_creates (%d); a run would create the %d most urgent and stop", n, r.t.cfg.MaxCreates, r.t.cfg.MaxCreates)
 	}
 	r.note("dry run: nothing was changed in Jira or in the store")
 	return r.rep, nil
@@ -770,7 +770,7 @@ func (r *run) create(ctx context.Context, creates []Action) error {
 }
 
 // FloodError is the flood guard tripping: a run that would create more
-// issues than jira.max_creates creates that many, the most severe
+// issues than jira.max_creates creates that many, the most urgent
 // first, and stops with it.
 type FloodError struct {
 	Planned, Max, Created int
@@ -778,7 +778,7 @@ type FloodError struct {
 
 func (e *FloodError) Error() string {
 	return fmt.Sprintf("jira: flood guard: this run would create %d issues, more than jira.max_creates (%d); "+
-		"it created %d (the most severe) and stopped. Check jira.min_rating and jira.grouping, or raise "+
+		"it created %d (the most urgent) and stopped. Check jira.min_rating and jira.grouping, or raise "+
 		"jira.max_creates (-1: no limit); the next run goes on where this one stopped", e.Planned, e.Max, e.Created)
 }
 

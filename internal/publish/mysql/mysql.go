@@ -5,9 +5,11 @@
 // Three tables, created if missing (see schema.go): <table> holds one row
 // per finding with the contract's columns (docs/findings.md) and its life
 // (closed reason, first and last seen, reopen count, the store revision
-// that last changed it); closed findings stay, with their closed column
+// that last changed it), then its exploitation evidence and priority
+// (docs/priority.md); closed findings stay, with their closed column
 // set. <table>_history holds one row per store history row, keyed by the
-// store's id. <table>_runs holds one row per publish.
+// store's id. <table>_runs holds one row per publish. Tables of an older
+// schema are migrated in place by the first publish of a newer qvt.
 //
 // A publish is incremental. It sends the findings whose store revision
 // is above the watermark, then the history rows above the history

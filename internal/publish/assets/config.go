@@ -39,7 +39,12 @@ type Config struct {
 	// Critical", open_high "Open High", open_medium "Open Medium",
 	// open_low "Open Low", overdue Overdue; (finding) qid QID, title
 	// Title, status Status, rating Rating, cvss CVSS, breach_date
-	// "Breach Date", host Host.
+	// "Breach Date", host Host, priority Priority, priority_reason
+	// "Priority Reason", due_date "Due Date", kev KEV, kev_cves "KEV
+	// CVEs", kev_date_added "KEV Date Added", kev_due_date "KEV Due Date",
+	// kev_ransomware "KEV Ransomware", epss EPSS, epss_percentile "EPSS
+	// Percentile", epss_cve "EPSS CVE", qds QDS, threat_intel "Threat
+	// Intel".
 	Attributes map[string]string `yaml:"attributes"`
 	// MinRating is the lowest rating a finding needs to get an object
 	// ("" all). Host counts cover all open findings.
@@ -76,6 +81,7 @@ const (
 	kText   = "text"
 	kInt    = "integer"
 	kDouble = "double"
+	kBool   = "boolean"
 	kDate   = "date"
 	kRef    = "reference"
 )
@@ -94,6 +100,12 @@ var (
 	findingAttrKeys = []attrSpec{
 		{"name", "Name", kText}, {"qid", "QID", kInt}, {"title", "Title", kText}, {"status", "Status", kText},
 		{"rating", "Rating", kText}, {"cvss", "CVSS", kDouble}, {"breach_date", "Breach Date", kDate}, {"host", "Host", kRef},
+		// The exploitation evidence and priority (docs/priority.md).
+		{"priority", "Priority", kText}, {"priority_reason", "Priority Reason", kText}, {"due_date", "Due Date", kDate},
+		{"kev", "KEV", kBool}, {"kev_cves", "KEV CVEs", kText}, {"kev_date_added", "KEV Date Added", kDate},
+		{"kev_due_date", "KEV Due Date", kDate}, {"kev_ransomware", "KEV Ransomware", kBool},
+		{"epss", "EPSS", kDouble}, {"epss_percentile", "EPSS Percentile", kDouble}, {"epss_cve", "EPSS CVE", kText},
+		{"qds", "QDS", kInt}, {"threat_intel", "Threat Intel", kText},
 	}
 )
 

@@ -19,7 +19,7 @@ type HostFacts struct {
 	Address, Hostname, OS       string
 	Known                       bool // the identity fields are known (else only the counts are written)
 	Critical, High, Medium, Low int  // open findings by rating
-	Overdue                     int  // open findings past their breach date
+	Overdue                     int  // open findings past their due date
 	Scope                       bool // it has an open finding at or above MinRating
 }
 
@@ -133,13 +133,46 @@ func findingValues(p *store.Published) map[string][]string {
 	if title == "" {
 		title = "QID " + strconv.Itoa(p.QID)
 	}
-	if r := []rune(title); len(r) > 255 {
-		title = string(r[:254]) + "…"
+	title = clip(title)
+	qds := ""
+	if p.QDS != nil {
+		qds = strconv.Itoa(*p.QDS)
 	}
 	return map[string][]string{
 		"name": {p.Key}, "qid": {strconv.Itoa(p.QID)}, "title": {title}, "status": {status(p)},
 		"rating": one(p.VulnScore), "cvss": one(cvss), "breach_date": one(p.BreachDate), "host": {HostItem(p.HostID)},
+		"priority": one(p.Priority), "priority_reason": one(clip(p.PriorityReason)), "due_date": one(dueDate(&p.Finding)),
+		"kev": {strconv.FormatBool(p.KEV)}, "kev_cves": one(clip(strings.Join(p.KEVCVEs, ", "))),
+		"kev_date_added": one(p.KEVDateAdded), "kev_due_date": one(p.KEVDueDate), "kev_ransomware": {strconv.FormatBool(p.KEVRansomware)},
+		"epss": one(fraction(p.EPSS)), "epss_percentile": one(fraction(p.EPSSPercentile)), "epss_cve": one(p.EPSSCVE),
+		"qds": one(qds), "threat_intel": one(clip(strings.Join(p.ThreatIntel, ", "))),
 	}
+}
+
+// clip cuts a text value to Assets' 255 characters, marking the cut.
+func clip(s string) string {
+	if r := []rune(s); len(r) > 255 {
+		return string(r[:254]) + "…"
+	}
+	return s
+}
+
+// fraction is an EPSS score or percentile with the five decimals of the
+// FIRST file.
+func fraction(p *float64) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*p, 'f', 5, 64)
+}
+
+// dueDate is the finding's due date. A store that has not yet given the
+// finding a priority has none: its breach date stands in.
+func dueDate(f *finding.Finding) string {
+	if f.Priority == "" {
+		return f.BreachDate
+	}
+	return f.DueDate
 }
 
 func (c *Config) inScope(p *store.Published) bool {

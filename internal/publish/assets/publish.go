@@ -201,6 +201,8 @@ func (t *Target) InitReport(ctx context.Context) ([]string, error) {
 				}
 			case kInt:
 				body["defaultTypeId"] = 1
+			case kBool:
+				body["defaultTypeId"] = 2
 			case kDouble:
 				body["defaultTypeId"] = 3
 			case kDate:
@@ -399,7 +401,7 @@ func (r *run) publish(ctx context.Context) error {
 }
 
 // hostFacts counts the open findings of the hosts by rating and
-// overdue (breach date before today).
+// overdue (due date before today).
 func (r *run) hostFacts(ctx context.Context, ids map[int64]bool, changed []*store.Published, today string) (map[int64]*HostFacts, error) {
 	out := map[int64]*HostFacts{}
 	for id := range ids {
@@ -435,7 +437,7 @@ func (r *run) hostFacts(ctx context.Context, ids map[int64]bool, changed []*stor
 			case "Low":
 				h.Low++
 			}
-			if row.BreachDate != "" && row.BreachDate < today {
+			if d := dueDate(&row.Finding); d != "" && d < today {
 				h.Overdue++
 			}
 			if r.t.cfg.MinRating == "" || finding.RatingRank(row.VulnScore) >= finding.RatingRank(r.t.cfg.MinRating) {

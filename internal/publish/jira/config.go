@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -49,15 +50,20 @@ type Config struct {
 	// default (Critical Highest, High High, Medium Medium, Low Low, None
 	// Lowest); an empty map sets no priority.
 	PriorityMap map[string]string `yaml:"priority_map"`
-	// Priorities maps qvt's priorities (P1 … P4) to Jira priority names,
-	// e.g. {P1: Highest, P2: High}; optional. The configuration checks
-	// it and spells its keys P1 … P4.
+	// Priorities maps a finding's priority (P1 … P4, docs/priority.md)
+	// to a Jira priority name, e.g. {P1: Highest, P2: High}. When set it
+	// replaces PriorityMap: an issue's priority follows the finding's,
+	// and a priority the map leaves out sends no priority field (Jira
+	// keeps what the issue has). Unset, issues take PriorityMap's.
 	Priorities map[string]string `yaml:"priorities"`
-	// DueDateField is the field the breach date goes to: "duedate" (the
-	// default), a custom date field id, or "none".
+	// DueDateField is the field the finding's due date (docs/priority.md:
+	// the earlier of its breach date and its priority's deadline) goes
+	// to: "duedate" (the default), a custom date field id, or "none". An
+	// issue whose finding has no due date has the field cleared.
 	DueDateField string `yaml:"due_date_field"`
-	// Labels are added to every issue (spaces become "_"), besides "qvt"
-	// and the issue's dedupe label. TagLabels adds the host's Qualys tags.
+	// Labels are added to every issue (spaces become "_"), besides "qvt",
+	// the issue's dedupe label, and "kev" while a finding of the issue is
+	// in CISA's KEV catalog. TagLabels adds the host's Qualys tags.
 	Labels    []string `yaml:"labels"`
 	TagLabels bool     `yaml:"tag_labels"`
 	// CustomFields maps a field id (customfield_10050) to a text/template
@@ -67,7 +73,7 @@ type Config struct {
 	CustomFields map[string]string `yaml:"custom_fields"`
 	// MaxCreates is the flood guard: the most issues one run creates
 	// (default 500; -1: no limit). Over it the run creates that many, the
-	// most severe first, and stops with an error saying so.
+	// most urgent first (priority, then rating), and stops with an error saying so.
 	MaxCreates int `yaml:"max_creates"`
 	// MaxTextLength is the longest description or comment, counted as
 	// Jira does (UTF-16 units; for ADF, of the JSON). Default 32767.
@@ -181,6 +187,21 @@ func (c *Config) normalize() error {
 			pm[finding.Ratings[k]] = p
 		}
 		c.PriorityMap = pm
+	}
+	if c.Priorities != nil {
+		pm := map[string]string{}
+		for k, v := range c.Priorities {
+			p := strings.ToUpper(strings.TrimSpace(k))
+			switch {
+			case !slices.Contains(finding.Priorities, p):
+				errs = append(errs, fmt.Errorf("jira.priorities: %q is not a priority (P1, P2, P3, P4)", k))
+			case strings.TrimSpace(v) == "":
+				errs = append(errs, fmt.Errorf("jira.priorities.%s: no Jira priority name", p))
+			default:
+				pm[p] = strings.TrimSpace(v)
+			}
+		}
+		c.Priorities = pm
 	}
 	if c.DueDateField == "" {
 		c.DueDateField = "duedate"

@@ -20,6 +20,11 @@ import (
 // project finds them all, to rebuild lost mappings.
 const CommonLabel = "qvt"
 
+// KEVLabel is on the issues of findings in CISA's KEV catalog (for a
+// group, of any of its findings) while they are: a filter for "known
+// exploited" in Jira. It is removed when they leave the catalog.
+const KEVLabel = "kev"
+
 // itemOf is the item (mapping key) an issue tracks for a finding: the
 // finding key, "qid:<qid>" or "host:<Qualys host id>".
 func itemOf(grouping string, f *finding.Finding) string {
@@ -113,6 +118,16 @@ type FieldData struct {
 	FirstFound string // YYYY-MM-DD
 	Status     string // Qualys status
 	Tags       []string
+	// The priority (docs/priority.md). For a group issue, of its most
+	// urgent finding; DueDate is the group's earliest.
+	Priority       string // P1 … P4
+	PriorityReason string // the rule that gave it
+	DueDate        string // YYYY-MM-DD
+	KEV            bool
+	KEVCVEs        []string
+	EPSS           string // five decimals ("" if none)
+	QDS            string // "" if none
+	ThreatIntel    []string
 }
 
 func fieldData(grouping, item string, f *finding.Finding, tags []string, count int) FieldData {
@@ -122,7 +137,114 @@ func fieldData(grouping, item string, f *finding.Finding, tags []string, count i
 		Port: f.Port, Protocol: f.Protocol, Severity: f.Severity, Rating: f.VulnScore, CVSS: score(f.EnvScore),
 		Vector: f.CVSSVector, CVE: f.CVEID, CVEs: f.CVEs, BreachDate: f.BreachDate, FirstFound: day(f.FirstFound),
 		Status: f.Status, Tags: tags,
+		Priority: f.Priority, PriorityReason: f.PriorityReason, DueDate: dueDate(f), KEV: f.KEV, KEVCVEs: f.KEVCVEs,
+		EPSS: fraction(f.EPSS), QDS: qdsText(f.QDS), ThreatIntel: f.ThreatIntel,
 	}
+}
+
+// dueDate is the finding's due date. A store that has not yet given the
+// finding a priority has none: its breach date stands in, as before
+// priorities.
+func dueDate(f *finding.Finding) string {
+	if f.Priority == "" {
+		return f.BreachDate
+	}
+	return f.DueDate
+}
+
+// fraction is an EPSS score or percentile with the five decimals of the
+// FIRST file.
+func fraction(p *float64) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*p, 'f', 5, 64)
+}
+
+func qdsText(p *int) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.Itoa(*p)
+}
+
+// jiraPriority is the Jira priority of an issue whose most urgent
+// finding has priority p and whose highest rating is rating: through
+// Priorities when it is set, else through PriorityMap. "" sends none.
+func (c *Config) jiraPriority(p, rating string) string {
+	if c.Priorities != nil {
+		return c.Priorities[p]
+	}
+	return c.PriorityMap[rating]
+}
+
+// priorityText is "P1 (known exploited)", or "none".
+func priorityText(f *finding.Finding) string {
+	if f.Priority == "" {
+		return "none"
+	}
+	if f.PriorityReason == "" {
+		return f.Priority
+	}
+	return f.Priority + " (" + f.PriorityReason + ")"
+}
+
+// kevText says whether and since when the QID's CVEs are in KEV.
+func kevText(f *finding.Finding) string {
+	if !f.KEV {
+		return "no"
+	}
+	s := "yes: " + strings.Join(f.KEVCVEs, ", ")
+	var facts []string
+	if f.KEVDateAdded != "" {
+		facts = append(facts, "added "+f.KEVDateAdded)
+	}
+	if f.KEVDueDate != "" {
+		facts = append(facts, "CISA due date "+f.KEVDueDate)
+	}
+	if f.KEVRansomware {
+		facts = append(facts, "known ransomware use")
+	}
+	if len(facts) > 0 {
+		s += " (" + strings.Join(facts, ", ") + ")"
+	}
+	return s
+}
+
+// epssText is the QID's highest EPSS score with its percentile and CVE.
+func epssText(f *finding.Finding) string {
+	if f.EPSS == nil {
+		return "none"
+	}
+	s := fraction(f.EPSS)
+	var facts []string
+	if f.EPSSPercentile != nil {
+		facts = append(facts, "percentile "+fraction(f.EPSSPercentile))
+	}
+	if f.EPSSCVE != "" {
+		facts = append(facts, f.EPSSCVE)
+	}
+	if len(facts) > 0 {
+		s += " (" + strings.Join(facts, ", ") + ")"
+	}
+	return s
+}
+
+// riskRows are the rows of a finding's (or a QID's) exploitation
+// evidence: KEV, EPSS, QDS (per detection: not for a QID's group) and
+// the KB's threat intel.
+func riskRows(f *finding.Finding, qds bool) [][]cell {
+	rows := [][]cell{
+		row(cellText("KEV"), cellText(kevText(f))),
+		row(cellText("EPSS"), cellText(epssText(f))),
+	}
+	if qds {
+		rows = append(rows, row(cellText("QDS"), cellText(orNone(qdsText(f.QDS)))))
+	}
+	if len(f.ThreatIntel) > 0 {
+		rows = append(rows, row(cellText("Threat intel"), cellText(strings.Join(f.ThreatIntel, ", "))))
+	}
+	return rows
 }
 
 // jsonEscaped is d with every text escaped for use inside a JSON string
@@ -205,8 +327,11 @@ func (c *Config) customFields(data FieldData) (map[string]json.RawMessage, error
 }
 
 // labels are the labels of an item's issue.
-func (c *Config) labels(item string, tags []string) []string {
+func (c *Config) labels(item string, tags []string, kev bool) []string {
 	ls := []string{CommonLabel, DedupeLabel(item)}
+	if kev {
+		ls = append(ls, KEVLabel)
+	}
 	ls = append(ls, c.Labels...)
 	if c.TagLabels {
 		for _, t := range tags {
@@ -332,9 +457,12 @@ func (c *Config) findingContent(p *store.Published) (*content, error) {
 		rows = append(rows, row(cellText("Vector"), cellOf(mono(f.CVSSVector))))
 	}
 	rows = append(rows,
+		row(cellText("Priority"), cellText(priorityText(f))),
+		row(cellText("Due date"), cellText(orNone(dueDate(f)))),
 		row(cellText("Deadline"), cellText(orNone(f.BreachDate))),
 		row(cellText("First found"), cellText(orNone(day(f.FirstFound)))),
 	)
+	rows = append(rows, riskRows(f, true)...)
 	if p.TimesReopened > 0 {
 		rows = append(rows, row(cellText("Times reopened"), cellText(strconv.Itoa(p.TimesReopened))))
 	}
@@ -359,9 +487,9 @@ func (c *Config) findingContent(p *store.Published) (*content, error) {
 	ct := &content{
 		Summary:  truncate(summary, 255),
 		Desc:     d,
-		Priority: c.PriorityMap[f.VulnScore],
-		Due:      f.BreachDate,
-		Labels:   c.labels(f.Key, p.Tags),
+		Priority: c.jiraPriority(f.Priority, f.VulnScore),
+		Due:      dueDate(f),
+		Labels:   c.labels(f.Key, p.Tags, f.KEV),
 		Pointer:  "qvt history " + f.Key,
 	}
 	var err error
@@ -392,12 +520,19 @@ func sortMembers(ms []*store.Row) {
 // findings (at least one).
 func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*content, error) {
 	sortMembers(ms)
-	top := &ms[0].Finding
-	due := ""
+	top := &ms[0].Finding // the highest rating
+	// The most urgent priority, the earliest due date, and KEV if any
+	// finding is.
+	urgent, due, kev := top, "", false
 	for _, m := range ms {
-		if m.BreachDate != "" && (due == "" || m.BreachDate < due) {
-			due = m.BreachDate
+		f := &m.Finding
+		if d := dueDate(f); d != "" && (due == "" || d < due) {
+			due = d
 		}
+		if f.Priority != "" && (urgent.Priority == "" || f.Priority < urgent.Priority) {
+			urgent = f
+		}
+		kev = kev || f.KEV
 	}
 	n := len(ms)
 	plural := "s"
@@ -416,8 +551,10 @@ func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*con
 			row(cellText("Severity"), cellText(strconv.Itoa(top.Severity))),
 			row(cellText("Highest rating"), cellText(orNone(top.VulnScore))),
 			row(cellText("CVSS"), cellText(cvssText(top))),
-			row(cellText("Earliest deadline"), cellText(orNone(due))),
+			row(cellText("Highest priority"), cellText(priorityText(urgent))),
+			row(cellText("Earliest due date"), cellText(orNone(due))),
 		}
+		rows = append(rows, riskRows(top, false)...)
 		d = doc{
 			para(txt(fmt.Sprintf("qvt issue for QID %s: %d open finding%s. Full list: ", q, n, plural)), mono(pointer)),
 			table(rows...),
@@ -426,11 +563,11 @@ func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*con
 			d = append(d, para(append([]inline{bold("CVEs: ")}, cveInlines(top.CVEs)...)...))
 		}
 		d = append(d, kbBlocks(top)...)
-		hosts := [][]cell{row(cellText("Finding"), cellText("Host"), cellText("Port"), cellText("Rating"), cellText("Deadline"), cellText("First found"))}
+		hosts := [][]cell{row(cellText("Finding"), cellText("Host"), cellText("Port"), cellText("Rating"), cellText("Priority"), cellText("Due date"), cellText("First found"))}
 		for _, m := range ms {
 			f := &m.Finding
 			hosts = append(hosts, row(cellOf(mono(f.Key)), cellText(hostName(f)), cellText(portText(f)),
-				cellText(orNone(f.VulnScore)), cellText(orNone(f.BreachDate)), cellText(orNone(day(f.FirstFound)))))
+				cellText(orNone(f.VulnScore)), cellText(orNone(f.Priority)), cellText(orNone(dueDate(f))), cellText(orNone(day(f.FirstFound)))))
 		}
 		d = append(d, heading(3, "Open findings"), table(hosts...))
 	} else {
@@ -444,7 +581,17 @@ func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*con
 			row(cellText("Qualys host ID"), cellText(id)),
 			row(cellText("OS"), cellText(orNone(top.OS))),
 			row(cellText("Highest rating"), cellText(orNone(top.VulnScore))),
-			row(cellText("Earliest deadline"), cellText(orNone(due))),
+			row(cellText("Highest priority"), cellText(priorityText(urgent))),
+			row(cellText("Earliest due date"), cellText(orNone(due))),
+		}
+		if kev {
+			n := 0
+			for _, m := range ms {
+				if m.KEV {
+					n++
+				}
+			}
+			rows = append(rows, row(cellText("KEV findings"), cellText(strconv.Itoa(n))))
 		}
 		if len(tags) > 0 {
 			rows = append(rows, row(cellText("Tags"), cellText(strings.Join(tags, ", "))))
@@ -453,24 +600,26 @@ func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*con
 			para(txt(fmt.Sprintf("qvt issue for host %s: %d open finding%s. Full list: ", hostName(top), n, plural)), mono(pointer)),
 			table(rows...),
 		}
-		vulns := [][]cell{row(cellText("QID"), cellText("Title"), cellText("Port"), cellText("Rating"), cellText("CVSS"), cellText("Deadline"), cellText("CVEs"))}
+		vulns := [][]cell{row(cellText("QID"), cellText("Title"), cellText("Port"), cellText("Rating"), cellText("Priority"), cellText("KEV"), cellText("CVSS"), cellText("Due date"), cellText("CVEs"))}
 		for _, m := range ms {
 			f := &m.Finding
 			vulns = append(vulns, row(cellText(strconv.Itoa(f.QID)), cellText(titleOf(f)), cellText(portText(f)),
-				cellText(orNone(f.VulnScore)), cellText(orNone(score(f.EnvScore))), cellText(orNone(f.BreachDate)),
-				cellOf(cveInlines(f.CVEs)...)))
+				cellText(orNone(f.VulnScore)), cellText(orNone(f.Priority)), cellText(map[bool]string{true: "yes", false: "no"}[f.KEV]),
+				cellText(orNone(score(f.EnvScore))), cellText(orNone(dueDate(f))), cellOf(cveInlines(f.CVEs)...)))
 		}
 		d = append(d, heading(3, "Open findings"), table(vulns...))
 	}
 	ct := &content{
 		Summary:  truncate(summary, 255),
 		Desc:     d,
-		Priority: c.PriorityMap[top.VulnScore],
+		Priority: c.jiraPriority(urgent.Priority, top.VulnScore),
 		Due:      due,
-		Labels:   c.labels(item, tags),
+		Labels:   c.labels(item, tags, kev),
 		Pointer:  pointer,
 	}
+	fd := fieldData(c.Grouping, item, top, tags, n)
+	fd.Priority, fd.PriorityReason, fd.DueDate, fd.KEV = urgent.Priority, urgent.PriorityReason, due, kev
 	var err error
-	ct.Custom, err = c.customFields(fieldData(c.Grouping, item, top, tags, n))
+	ct.Custom, err = c.customFields(fd)
 	return ct, err
 }

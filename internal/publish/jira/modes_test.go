@@ -97,7 +97,7 @@ func testGroupingHost(t *testing.T, be storetest.Backend) {
 	if h42.Summary != "Open vulnerabilities on app-01 (10.0.0.1)" || !strings.Contains(d, "4 open findings") || h42.Priority != "Highest" {
 		t.Errorf("host 42: %s %s\n%s", h42.Summary, h42.Priority, d)
 	}
-	if !strings.Contains(d, "||QID||Title||Port||Rating||CVSS||Deadline||CVEs||") {
+	if !strings.Contains(d, "||QID||Title||Port||Rating||Priority||KEV||CVSS||Due date||CVEs||") {
 		t.Errorf("host table:\n%s", d)
 	}
 	atlassiantest.Import(t, st, scanB())

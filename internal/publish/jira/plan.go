@@ -39,7 +39,7 @@ type Action struct {
 	LinkTo  string   // create: a closed issue the new one is linked to (reopen as a new issue)
 	Content *content // create, update: what the issue shows
 	Comment []string // a comment: its first line, then one line per change
-	Rank    int      // the item's highest rating rank, for ordering
+	Rank    int      // how urgent the item is (rank), for ordering: higher first
 }
 
 // Summary is the issue summary an action shows in a dry run.
@@ -127,7 +127,7 @@ func (c *Config) Plan(in Input) (*Plan, error) {
 			}
 			c.decide(p, decision{
 				item: f.Key, inScope: c.inScope(f), mapped: mapped, m: m, content: ct, lines: lines,
-				rank:   finding.RatingRank(f.VulnScore),
+				rank:   urgency(f.Priority, f.VulnScore),
 				close:  closeLine(c, f),
 				reopen: reopenLine(f),
 			})
@@ -171,7 +171,13 @@ func (c *Config) Plan(in Input) (*Plan, error) {
 				if ct, err = c.groupContent(it, ms, tags); err != nil {
 					return nil, err
 				}
-				rank = finding.RatingRank(ms[0].VulnScore)
+				top := ms[0].Priority // sorted by rating: the most urgent may be another
+				for _, m := range ms {
+					if m.Priority != "" && (top == "" || m.Priority < top) {
+						top = m.Priority
+					}
+				}
+				rank = urgency(top, ms[0].VulnScore)
 			}
 			n := len(ms)
 			c.decide(p, decision{
@@ -181,9 +187,21 @@ func (c *Config) Plan(in Input) (*Plan, error) {
 			})
 		}
 	}
-	// Most severe items first, so a flood guard keeps what matters.
+	// Most urgent items first (priority, then rating), so a flood guard
+	// keeps what matters.
 	slices.SortStableFunc(p.Actions, func(a, b Action) int { return b.Rank - a.Rank })
 	return p, nil
+}
+
+// urgency orders items most urgent first (docs/priority.md): by priority
+// (P1 first, none last), then by rating. Without priorities it is the
+// rating's rank.
+func urgency(priority, rating string) int {
+	p := len(finding.Priorities) - slices.Index(finding.Priorities, priority)
+	if p > len(finding.Priorities) { // not a priority: Index is -1
+		p = 0
+	}
+	return p*len(finding.Ratings) + finding.RatingRank(rating)
 }
 
 func plural(n int) string {
@@ -321,6 +339,10 @@ func (c *Config) historyLines(rows []store.HistoryRow, withKey bool) []string {
 			s = "rating " + orNone(h.Old) + " → " + orNone(h.New)
 		case "deadline":
 			s = "deadline " + orNone(h.Old) + " → " + orNone(h.New)
+		case "priority":
+			s = "priority " + orNone(h.Old) + " → " + orNone(h.New)
+		case "due":
+			s = "due date " + orNone(h.Old) + " → " + orNone(h.New)
 		default:
 			s = h.Event + " " + orNone(h.Old) + " → " + orNone(h.New)
 		}

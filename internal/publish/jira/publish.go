@@ -458,7 +458,7 @@ func (r *run) dryRun(plan *Plan) (publish.Report, error) {
 	r.rep.Closed = plan.Count(Close)
 	r.rep.Reopened = plan.Count(Reopen)
 	if n := plan.Count(Create); r.t.cfg.MaxCreates >= 0 && n > r.t.cfg.MaxCreates {
-		r.note("flood guard: the plan creates %d issues, more than jira.max_creates (%d); a run would create the %d most severe and stop", n, r.t.cfg.MaxCreates, r.t.cfg.MaxCreates)
+		r.note("flood guard: the plan creates %d issues, more than jira.max_creates (%d); a run would create the %d most urgent and stop", n, r.t.cfg.MaxCreates, r.t.cfg.MaxCreates)
 	}
 	r.note("dry run: nothing was changed in Jira or in the store")
 	return r.rep, nil
@@ -502,7 +502,8 @@ func (r *run) renderComment(lines []string) any {
 
 // fields are the issue fields of c: all of them for a create, those qvt
 // owns for an edit (labels are added with update verbs then, so labels
-// people add stay).
+// people add stay; "kev" is removed by one when it no longer applies).
+// The due date is cleared on an edit when there is none.
 func (r *run) fields(a *Action, create bool) map[string]any {
 	c := a.Content
 	cfg := &r.t.cfg
@@ -579,6 +580,11 @@ func (r *run) act(ctx context.Context, a *Action) error {
 		labels := []any{}
 		for _, l := range a.Content.Labels {
 			labels = append(labels, map[string]any{"add": l})
+		}
+		if !slices.Contains(a.Content.Labels, KEVLabel) {
+			// Its findings left the catalog (removing a label the issue
+			// lacks is no error).
+			labels = append(labels, map[string]any{"remove": KEVLabel})
 		}
 		if err := r.t.api.edit(ctx, a.Issue, r.fields(a, false), map[string]any{"labels": labels}); err != nil {
 			return err
@@ -764,7 +770,7 @@ func (r *run) create(ctx context.Context, creates []Action) error {
 }
 
 // FloodError is the flood guard tripping: a run that would create more
-// issues than jira.max_creates creates that many, the most severe
+// issues than jira.max_creates creates that many, the most urgent
 // first, and stops with it.
 type FloodError struct {
 	Planned, Max, Created int
@@ -772,7 +778,7 @@ type FloodError struct {
 
 func (e *FloodError) Error() string {
 	return fmt.Sprintf("jira: flood guard: this run would create %d issues, more than jira.max_creates (%d); "+
-		"it created %d (the most severe) and stopped. Check jira.min_rating and jira.grouping, or raise "+
+		"it created %d (the most urgent) and stopped. Check jira.min_rating and jira.grouping, or raise "+
 		"jira.max_creates (-1: no limit); the next run goes on where this one stopped", e.Planned, e.Max, e.Created)
 }
 

@@ -85,6 +85,9 @@ func (t *Target) dryRun(ctx context.Context, conn *sql.Conn, st *store.Store, p 
 	if len(p.missing) > 0 {
 		fmt.Fprintf(w, "  would create tables: %s\n", strings.Join(p.missing, ", "))
 	}
+	for _, o := range p.old {
+		fmt.Fprintf(w, "  would migrate table %s from schema %d to %d\n", o.name, o.version, schemaVersion)
+	}
 	fmt.Fprintf(w, "  findings to write: %d (%d new, %d already there; %d would close, %d reopen)\n",
 		total, rep.Created, rep.Updated, rep.Closed, rep.Reopened)
 	if len(first) > 0 {

@@ -64,6 +64,10 @@ func (b *batch) add(p *store.Published) {
 	e.unix(p.LastReopened)
 	e.list(p.Tags)
 	e.int(p.Rev)
+	e.optInt(f.QDS)
+	e.str(clip(f.Priority, 8))
+	e.str(clip(text(f.PriorityReason), 255))
+	e.date(f.DueDate)
 	e.end()
 	b.nf++
 }
@@ -81,6 +85,15 @@ func (e *tsv) addKB(f *store.Published) {
 	e.bool(f.Remote)
 	e.list(f.VendorRefs)
 	e.list(f.CVEs)
+	e.bool(f.KEV)
+	e.list(f.KEVCVEs)
+	e.date(f.KEVDateAdded)
+	e.date(f.KEVDueDate)
+	e.bool(f.KEVRansomware)
+	e.fraction(f.EPSS)
+	e.fraction(f.EPSSPercentile)
+	e.str(clip(f.EPSSCVE, 32))
+	e.list(f.ThreatIntel)
 	e.end()
 }
 
@@ -133,6 +146,49 @@ func (e *tsv) optStr(s string) {
 		return
 	}
 	e.str(s)
+}
+
+func (e *tsv) optInt(i *int) {
+	if i == nil {
+		e.null()
+		return
+	}
+	e.int(int64(*i))
+}
+
+// date writes a YYYY-MM-DD date; anything else is NULL (strict mode
+// would refuse the row, LOAD DATA would warn).
+func (e *tsv) date(s string) {
+	if !isDate(s) {
+		e.null()
+		return
+	}
+	e.str(s)
+}
+
+func isDate(s string) bool {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	for i := range 10 {
+		if i != 4 && i != 7 && (s[i] < '0' || s[i] > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// fraction writes an EPSS score or percentile with the five decimals
+// of its DECIMAL(6,5) column, which are the FIRST file's; values outside
+// [0, 1] (the decoder refuses them) are clamped rather than fail the
+// row.
+func (e *tsv) fraction(f *float64) {
+	if f == nil || *f != *f { // nil or NaN
+		e.null()
+		return
+	}
+	v := min(max(*f, 0), 1)
+	*e = append(strconv.AppendFloat(*e, v, 'f', 5, 64), '\t')
 }
 
 // rfc3339 writes "2022-04-26T04:00:51Z" as a DATETIME, "2022-04-26 04:00:51".

@@ -5,9 +5,11 @@
 // Three tables, created if missing (see schema.go): <table> holds one row
 // per finding with the contract's columns (docs/findings.md) and its life
 // (closed reason, first and last seen, reopen count, the store revision
-// that last changed it); closed findings stay, with their closed column
+// that last changed it), then its exploitation evidence and priority
+// (docs/priority.md); closed findings stay, with their closed column
 // set. <table>_history holds one row per store history row, keyed by the
-// store's id. <table>_runs holds one row per publish.
+// store's id. <table>_runs holds one row per publish. Tables of an older
+// schema are migrated in place by the first publish of a newer qvt.
 //
 // A publish is incremental. It sends the findings whose store revision
 // is above the watermark, then the history rows above the history
@@ -238,13 +240,22 @@ func (t *Target) Publish(ctx context.Context, st *store.Store, opt publish.Optio
 	}
 	defer unlock()
 
-	missing, err := checkTables(ctx, conn, t.tables())
+	missing, old, err := checkTables(ctx, conn, t.tables())
 	if err != nil {
 		return rep, fmt.Errorf("mysql: %s: %w", t.where(), err)
 	}
 	plan, err := t.plan(ctx, conn, st, missing, opt.DryRun)
 	if err != nil {
 		return rep, err
+	}
+	plan.old = old
+	for _, o := range old {
+		if o.what == "findings" && plan.fromRev > 0 {
+			// Rows the store did not change since would keep the new
+			// columns' defaults.
+			plan.notes = append(plan.notes, fmt.Sprintf("table %s is migrated from schema %d to %d: publishing every finding to fill its new columns", o.name, o.version, schemaVersion))
+			plan.fromRev = 0
+		}
 	}
 	for _, n := range plan.notes {
 		rep.Notes = append(rep.Notes, n)
@@ -257,6 +268,9 @@ func (t *Target) Publish(ctx context.Context, st *store.Store, opt publish.Optio
 		if _, err := conn.ExecContext(ctx, tb.createSQL()); err != nil {
 			return rep, fmt.Errorf("mysql: %s: creating table %s: %w", t.where(), tb.name, err)
 		}
+	}
+	if err := t.migrate(ctx, conn, old, opt.Log); err != nil {
+		return rep, err
 	}
 
 	res, err := conn.ExecContext(ctx, "INSERT INTO "+quote(t.table+"_runs")+
@@ -341,6 +355,41 @@ func (t *Target) prepareTable(ctx context.Context, conn *sql.Conn, fromRev int64
 	return false, fmt.Errorf("mysql: %s: reading table %s: %w", t.where(), t.table, err)
 }
 
+// migrate brings tables of an older schema to this one, each with one
+// ALTER TABLE (migrateSQL). JSON columns added to existing rows hold ""
+// on MariaDB, whose JSON is checked text: they get "[]" until the
+// publish rewrites the rows.
+func (t *Target) migrate(ctx context.Context, conn *sql.Conn, old []oldTable, log *slog.Logger) error {
+	for _, o := range old {
+		start := time.Now()
+		q, err := migrateSQL(ctx, conn, o)
+		if err == nil {
+			_, err = conn.ExecContext(ctx, q)
+		}
+		if err != nil {
+			return fmt.Errorf("mysql: %s: migrating table %s from schema %d to %d: %w", t.where(), o.name, o.version, schemaVersion, err)
+		}
+		// One UPDATE for them all: MariaDB checks every JSON column of
+		// a row it writes.
+		var set, invalid []string
+		for _, c := range o.columns {
+			if c.since > o.version && strings.HasPrefix(c.ddl, "JSON") {
+				q := quote(c.name)
+				set = append(set, fmt.Sprintf("%s = IF(JSON_VALID(%s), %s, '[]')", q, q, q))
+				invalid = append(invalid, "NOT JSON_VALID("+q+")")
+			}
+		}
+		if len(set) > 0 {
+			q := "UPDATE " + quote(o.name) + " SET " + strings.Join(set, ", ") + " WHERE " + strings.Join(invalid, " OR ")
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("mysql: %s: migrating table %s: filling its new JSON columns: %w", t.where(), o.name, err)
+			}
+		}
+		log.Info("mysql: migrated table", "table", o.name, "from", o.version, "to", schemaVersion, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
 // failRun records a failed run, on a fresh connection: the publish's may
 // be gone with its context.
 func (t *Target) failRun(runID, written int64, cause error, now func() time.Time) {
@@ -380,7 +429,8 @@ type plan struct {
 	head              int64 // the store's revision when the publish starts: the new watermark
 	fromRev, fromHist int64
 	notes             []string
-	missing           []string // tables to create
+	missing           []string   // tables to create
+	old               []oldTable // tables to migrate
 }
 
 // plan reads the watermarks on both sides and picks the lower.

@@ -22,6 +22,7 @@ import (
 	"qvt/internal/load"
 	"qvt/internal/publish"
 	"qvt/internal/publish/mysql/mysqltest"
+	"qvt/internal/publish/publishtest"
 	"qvt/internal/qualys"
 	"qvt/internal/store"
 	"qvt/internal/store/storetest"
@@ -177,11 +178,27 @@ func expected(p *store.Published) map[string]string {
 		j, _ := json.Marshal(l)
 		return string(j)
 	}
-	bd := f.BreachDate
-	if bd == "" {
-		bd = "NULL"
+	orNull := func(s string) string {
+		if s == "" {
+			return "NULL"
+		}
+		return s
+	}
+	bd := orNull(f.BreachDate)
+	frac := func(v *float64) string {
+		if v == nil {
+			return "NULL"
+		}
+		return fmt.Sprintf("%.5f", *v)
+	}
+	qds := "NULL"
+	if f.QDS != nil {
+		qds = strconv.Itoa(*f.QDS)
 	}
 	return map[string]string{
+		"kev": b(f.KEV), "kev_cves": list(f.KEVCVEs), "kev_date_added": orNull(f.KEVDateAdded), "kev_due_date": orNull(f.KEVDueDate),
+		"kev_ransomware": b(f.KEVRansomware), "epss": frac(f.EPSS), "epss_percentile": frac(f.EPSSPercentile), "epss_cve": f.EPSSCVE,
+		"qds": qds, "threat_intel": list(f.ThreatIntel), "priority": f.Priority, "priority_reason": f.PriorityReason, "due_date": orNull(f.DueDate),
 		"finding_key": f.Key, "ip": f.IP, "host_id": strconv.FormatInt(f.HostID, 10), "hostname": f.Hostname, "os": f.OS,
 		"qid": strconv.Itoa(f.QID), "port": strconv.Itoa(f.Port), "protocol": f.Protocol, "type": f.Type,
 		"severity": strconv.Itoa(f.Severity), "status": f.Status, "times_found": strconv.Itoa(f.TimesFound),
@@ -313,10 +330,10 @@ func testFirstPublish(t *testing.T, be storetest.Backend) {
 	// filters, the version in the comment.
 	var comment string
 	db.QueryRow("SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'qvt_findings'").Scan(&comment)
-	if comment != "qvt findings, schema 1" {
+	if comment != "qvt findings, schema 2" {
 		t.Errorf("table comment %q", comment)
 	}
-	for _, ix := range []string{"status", "vuln_score", "breach_date", "qid", "host_id", "closed"} {
+	for _, ix := range []string{"status", "vuln_score", "breach_date", "qid", "host_id", "closed", "priority", "kev"} {
 		if count(t, db, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'qvt_findings' AND COLUMN_NAME = ? AND SEQ_IN_INDEX = 1", ix) == 0 {
 			t.Errorf("no index on %s", ix)
 		}
@@ -873,5 +890,158 @@ func testSharedAndMovedAddress(t *testing.T, be storetest.Backend) {
 	}
 	if n := count(t, db, "SELECT COUNT(*) FROM qvt_findings WHERE finding_key = '10.0.0.6:2001:443' AND host_id = 8"); n != 1 {
 		t.Errorf("host 8's finding not under its new address")
+	}
+}
+
+// The exploitation evidence and priority reach the table, and change
+// with the store: a CVE that leaves KEV makes its findings P3 again.
+func TestPriorityColumns(t *testing.T) { storetest.Each(t, testPriorityColumns) }
+
+func testPriorityColumns(t *testing.T, be storetest.Backend) {
+	dsn, db := testDSN(t)
+	st := openStore(t, be, workedFiles()...)
+	kev := []store.KEVEntry{publishtest.KEV("CVE-2020-15778", "2022-05-02", true)}
+	epss := []store.EPSSScore{{CVE: "CVE-2020-15778", EPSS: 0.23456, Percentile: 0.97001}}
+	tg := newTarget(t, Config{DSN: dsn})
+	publishtest.Prioritize(t, st, 1_700_000_000, nil, epss)
+	publishOK(t, tg, st)
+	publishtest.Prioritize(t, st, 1_700_000_050, kev, epss)
+	publishOK(t, tg, st)
+	checkTable(t, db, "qvt_findings", st)
+
+	row := func(key string) map[string]string {
+		t.Helper()
+		for _, r := range dump(t, db, "qvt_findings", "finding_key") {
+			if r["finding_key"] == key {
+				return r
+			}
+		}
+		t.Fatalf("no row %s", key)
+		return nil
+	}
+	// The worked example: first found 2022-04-26, breach date 2022-05-26,
+	// its CVE added to KEV 2022-05-02: P1, due 14 days later.
+	w := row("172.16.168.67:105936:0")
+	for c, v := range map[string]string{
+		"kev": "1", "kev_date_added": "2022-05-02", "kev_due_date": "2022-05-23", "kev_ransomware": "1",
+		"epss": "0.23456", "epss_percentile": "0.97001", "epss_cve": "CVE-2020-15778", "qds": "NULL",
+		"priority": "P1", "priority_reason": "known exploited", "due_date": "2022-05-16",
+	} {
+		if w[c] != v {
+			t.Errorf("worked example: %s = %q, want %q", c, w[c], v)
+		}
+	}
+	if g := normJSON(w["kev_cves"]); g != `["CVE-2020-15778"]` {
+		t.Errorf("worked example: kev_cves %s", g)
+	}
+	if n := count(t, db, "SELECT COUNT(*) FROM qvt_findings WHERE priority = ''"); n != 0 {
+		t.Errorf("%d rows without a priority", n)
+	}
+
+	// The CVE leaves the catalog: the worked example drops to P2 (its
+	// EPSS), due at its breach date, and the history records both
+	// changes each way.
+	publishtest.Prioritize(t, st, 1_700_000_100, nil, epss)
+	rep := publishOK(t, tg, st)
+	if rep.Updated == 0 {
+		t.Errorf("report %v: nothing updated", rep)
+	}
+	checkTable(t, db, "qvt_findings", st)
+	w = row("172.16.168.67:105936:0")
+	if w["kev"] != "0" || w["priority"] != "P2" || w["priority_reason"] != "likely exploited" || w["due_date"] != "2022-05-26" || w["kev_date_added"] != "NULL" {
+		t.Errorf("after leaving KEV: kev %s, %s (%s), due %s, added %s", w["kev"], w["priority"], w["priority_reason"], w["due_date"], w["kev_date_added"])
+	}
+	hist := dump(t, db, "qvt_findings_history", "id")
+	var got []string
+	for _, h := range hist {
+		if h["finding_key"] == "172.16.168.67:105936:0" && (h["event"] == "priority" || h["event"] == "due") {
+			got = append(got, h["event"]+" "+h["old"]+" → "+h["new"])
+		}
+	}
+	want := []string{"priority P2 → P1", "due 2022-05-26 → 2022-05-16", "priority P1 → P2", "due 2022-05-16 → 2022-05-26"}
+	if !slices.Equal(got, want) {
+		t.Errorf("history of the worked example's priority:\n got %q\nwant %q", got, want)
+	}
+}
+
+// A target of schema 1 (before the priority columns) is migrated in
+// place: its columns and indexes added with one ALTER TABLE, columns a
+// user added kept, and every finding published again to fill them, even
+// though the watermark says the table is up to date.
+func TestMigrateSchema1(t *testing.T) { storetest.Each(t, testMigrateSchema1) }
+
+func testMigrateSchema1(t *testing.T, be storetest.Backend) {
+	dsn, db := testDSN(t)
+	st := openStore(t, be, workedFiles()...)
+	publishtest.Prioritize(t, st, 1_700_000_000, []store.KEVEntry{publishtest.KEV("CVE-2020-15778", "2022-05-02", false)}, nil)
+	tg := newTarget(t, Config{DSN: dsn})
+	publishOK(t, tg, st)
+	n := len(storeRows(t, st))
+
+	// Back to schema 1, as qvt 1 left it, with a user's column.
+	for _, q := range []string{
+		"ALTER TABLE qvt_findings DROP KEY `priority`, DROP KEY `kev`, DROP COLUMN kev, DROP COLUMN kev_cves, DROP COLUMN kev_date_added, " +
+			"DROP COLUMN kev_due_date, DROP COLUMN kev_ransomware, DROP COLUMN epss, DROP COLUMN epss_percentile, DROP COLUMN epss_cve, " +
+			"DROP COLUMN qds, DROP COLUMN threat_intel, DROP COLUMN priority, DROP COLUMN priority_reason, DROP COLUMN due_date, " +
+			"ADD COLUMN owner VARCHAR(64) NULL, COMMENT='qvt findings, schema 1'",
+		"ALTER TABLE qvt_findings_history DROP COLUMN cause, COMMENT='qvt history, schema 1'",
+		"ALTER TABLE qvt_findings_runs COMMENT='qvt runs, schema 1'",
+		"UPDATE qvt_findings SET owner = 'ops'",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A dry run says so and changes nothing.
+	var out bytes.Buffer
+	if _, err := tg.Publish(context.Background(), st, publish.Options{DryRun: true, Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "would migrate table qvt_findings from schema 1 to 2") {
+		t.Errorf("dry run:\n%s", out.String())
+	}
+	if count(t, db, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'qvt_findings' AND COLUMN_NAME = 'priority'") != 0 {
+		t.Fatal("the dry run migrated the table")
+	}
+
+	rep := publishOK(t, tg, st)
+	if !strings.Contains(strings.Join(rep.Notes, "\n"), "migrated from schema 1 to 2") {
+		t.Errorf("no note of the migration: %v", rep)
+	}
+	if rep.Updated != n {
+		t.Errorf("report %v, want %d updated", rep, n)
+	}
+	for _, tb := range []string{"findings", "history", "runs"} {
+		name := "qvt_findings"
+		if tb != "findings" {
+			name += "_" + tb
+		}
+		var comment string
+		db.QueryRow("SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", name).Scan(&comment)
+		if comment != "qvt "+tb+", schema 2" {
+			t.Errorf("table %s: comment %q", name, comment)
+		}
+	}
+	for _, ix := range []string{"priority", "kev"} {
+		if count(t, db, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'qvt_findings' AND COLUMN_NAME = ? AND SEQ_IN_INDEX = 1", ix) == 0 {
+			t.Errorf("no index on %s after the migration", ix)
+		}
+	}
+	checkTable(t, db, "qvt_findings", st)
+	if k := count(t, db, "SELECT COUNT(*) FROM qvt_findings WHERE owner = 'ops'"); k != n {
+		t.Errorf("user column lost: %d of %d rows keep it", k, n)
+	}
+	if k := count(t, db, "SELECT COUNT(*) FROM qvt_findings WHERE kev = 1 AND priority = 'P1'"); k == 0 {
+		t.Error("no KEV row after the migration")
+	}
+	// The history table takes the cause again.
+	if count(t, db, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'qvt_findings_history' AND COLUMN_NAME = 'cause'") != 1 {
+		t.Error("history has no cause column after the migration")
+	}
+	// And the next run is an ordinary incremental one.
+	rep = publishOK(t, tg, st)
+	if rep.Created+rep.Updated != 0 || len(rep.Notes) != 0 {
+		t.Errorf("run after the migration: %v", rep)
 	}
 }

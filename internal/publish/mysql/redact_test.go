@@ -47,3 +47,30 @@ func TestRedactLongPassword(t *testing.T) {
 		}
 	}
 }
+
+// EPSS values are written with the five decimals of their column (and
+// of the FIRST file): 1.2e-04 is 0.00012; dates that are not dates are
+// NULL rather than a refused row.
+func TestFractionAndDate(t *testing.T) {
+	for _, c := range []struct {
+		in   *float64
+		want string
+	}{
+		{nil, `\N`}, {ptr(1.2e-04), "0.00012"}, {ptr(0.23456), "0.23456"}, {ptr(1), "1.00000"}, {ptr(1.5), "1.00000"}, {ptr(-0.1), "0.00000"},
+	} {
+		var e tsv
+		e.fraction(c.in)
+		if got := string(e[:len(e)-1]); got != c.want {
+			t.Errorf("fraction(%v) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	for in, want := range map[string]string{"2025-03-01": "2025-03-01", "": `\N`, "2025-3-1": `\N`, "2025-03-01T00:00:00Z": `\N`, "abcd-ef-gh": `\N`} {
+		var e tsv
+		e.date(in)
+		if got := string(e[:len(e)-1]); got != want {
+			t.Errorf("date(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func ptr(f float64) *float64 { return &f }

@@ -34,6 +34,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"qvt/internal/publish/atlassian/atlassiantest"
 )
@@ -52,6 +53,7 @@ type Options struct {
 const (
 	Text    = 0
 	Integer = 1
+	Boolean = 2
 	Double  = 3
 	Date    = 4
 )
@@ -547,6 +549,10 @@ func (s *Server) saveObject(w http.ResponseWriter, r *http.Request, o *obj) {
 			case a.DefaultType == Date:
 				_, err := time.Parse("2006-01-02", sv)
 				ok = err == nil && reDate.MatchString(sv)
+			case a.DefaultType == Boolean:
+				ok = sv == "true" || sv == "false"
+			case a.DefaultType == Text:
+				ok = utf8.RuneCountInString(sv) <= 255 // Assets' limit of a text value
 			}
 			if !ok {
 				errs[a.Name] = "Invalid value (" + sv + ")"

@@ -20,7 +20,11 @@
 //
 // Data Center serves only /rest/api/2 (v3 is 404) and has no search/jql.
 // Cloud's v3 takes ADF documents, v2 and Data Center take strings; the
-// wrong kind is a 400. Errors are ErrorCollections; a missing or wrong
+// wrong kind is a 400. A priority is set by name and must be one of
+// Options.Priorities (else a 400, as Jira answers); duedate takes
+// YYYY-MM-DD or null (cleared); labels are replaced by fields.labels and
+// changed one by one by update.labels add/remove verbs. Errors are
+// ErrorCollections; a missing or wrong
 // credential is a 401 on every route but serverInfo. Faults (429 storms,
 // 5xx, answers lost after the server acted) are injected through Base.
 package jiratest
@@ -224,6 +228,15 @@ func (s *Server) SetStatus(key, status string) {
 	defer s.mu.Unlock()
 	if i, ok := s.byKey[key]; ok {
 		i.Status = status
+	}
+}
+
+// AddLabel adds a label to an issue, as a person might.
+func (s *Server) AddLabel(key, label string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i, ok := s.byKey[key]; ok && !slices.Contains(i.Labels, label) {
+		i.Labels = append(i.Labels, label)
 	}
 }
 
@@ -461,10 +474,14 @@ func (s *Server) checkFields(v string, f map[string]any, create bool) map[string
 				errs[k] = tooLong
 			}
 		case "priority":
+			// As Jira: the priority must be one of the site's, by name.
 			p, _ := val.(map[string]any)
-			name, _ := p["name"].(string)
-			if !slices.Contains(s.opt.Priorities, name) {
+			name, ok := p["name"].(string)
+			switch {
+			case !ok:
 				errs[k] = "Specify the Priority (name) in the string format"
+			case !slices.Contains(s.opt.Priorities, name):
+				errs[k] = "Priority name '" + name + "' is not valid"
 			}
 		case "duedate":
 			d, _ := val.(string)
@@ -622,7 +639,11 @@ func (s *Server) fieldsOf(is *Issue, want func(string) bool) map[string]any {
 	if is.Priority != "" {
 		put("priority", map[string]any{"name": is.Priority})
 	}
-	put("duedate", is.DueDate)
+	if is.DueDate != "" {
+		put("duedate", is.DueDate)
+	} else {
+		put("duedate", nil)
+	}
 	put("issuetype", map[string]any{"name": is.IssueType})
 	put("description", is.Description)
 	for k, v := range is.Custom {

@@ -146,3 +146,39 @@ func TestResolution(t *testing.T) {
 		}
 	}
 }
+
+// Priority, due date and labels: an unknown priority is a 400 as on
+// Jira, and the double keeps what an edit sets, clears and removes.
+func TestPriorityDueLabels(t *testing.T) {
+	s := New(Options{Priorities: []string{"Blocker", "Major", "Minor"}})
+	defer s.Close()
+	body := strings.Replace(issueBody(adf), `"summary":"s"`, `"summary":"s","priority":{"name":"Blocker"},"duedate":"2025-03-15"`, 1)
+	if status, _, m := call(t, s, "POST", "/rest/api/3/issue", body, true); status != 201 {
+		t.Fatalf("create: %d %v", status, m)
+	}
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		has        string
+	}{
+		{"unknown priority", `{"fields":{"priority":{"name":"Highest"}}}`, 400, "Priority name 'Highest' is not valid"},
+		{"priority by a bare string", `{"fields":{"priority":"Major"}}`, 400, "string format"},
+		{"bad due date", `{"fields":{"duedate":"15/03/2025"}}`, 400, "Error parsing date"},
+		{"priority and due date", `{"fields":{"priority":{"name":"Minor"},"duedate":"2025-04-01"},"update":{"labels":[{"add":"kev"}]}}`, 204, ""},
+	} {
+		status, _, m := call(t, s, "PUT", "/rest/api/3/issue/SEC-1", tc.body, true)
+		if got := fmt.Sprint(m["errors"]); status != tc.status || !strings.Contains(got, tc.has) {
+			t.Errorf("%s: %d %s, want %d with %q", tc.name, status, got, tc.status, tc.has)
+		}
+	}
+	is, _ := s.Issue("SEC-1")
+	if is.Priority != "Minor" || is.DueDate != "2025-04-01" || strings.Join(is.Labels, ",") != "qvt,qvt-1,kev" {
+		t.Errorf("after the edit: priority %q, due %q, labels %v", is.Priority, is.DueDate, is.Labels)
+	}
+	call(t, s, "PUT", "/rest/api/3/issue/SEC-1", `{"fields":{"duedate":null},"update":{"labels":[{"remove":"kev"}]}}`, true)
+	_, _, m := call(t, s, "GET", "/rest/api/3/issue/SEC-1", "", true)
+	f := m["fields"].(map[string]any)
+	if f["duedate"] != nil || fmt.Sprint(f["labels"]) != "[qvt qvt-1]" || fmt.Sprint(f["priority"]) != "map[name:Minor]" {
+		t.Errorf("after clearing: duedate %v, labels %v, priority %v", f["duedate"], f["labels"], f["priority"])
+	}
+}

@@ -11,10 +11,11 @@ import (
 func (e *env) rescoreCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "rescore",
-		Short: "Apply a changed scoring or environment policy to the stored findings now",
-		Long: `Rescore the stored findings under the configuration's scoring policy and
-environment policies, without fetching anything. Imports and syncs do this
-by themselves when the policy changed; this command does it at once.`,
+		Short: "Apply a changed scoring, environment or priority policy to the stored findings now",
+		Long: `Rescore and re-prioritize the stored findings under the configuration's
+scoring policy, environment policies and priority rules, without fetching
+anything. Imports and syncs do this by themselves when a policy changed;
+this command does it at once.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -38,7 +39,7 @@ by themselves when the policy changed; this command does it at once.`,
 			if err != nil {
 				return fmt.Errorf("rescore: %w", err)
 			}
-			fmt.Fprintf(e.stdout, "rescored %d QID scores; %d findings changed rating or deadline\n", stats.Scored, stats.Rerated)
+			fmt.Fprintf(e.stdout, "rescored %d QID scores; %d findings changed rating, deadline, priority or due date\n", stats.Scored, stats.Rerated)
 			return e.printSummary(ctx, st)
 		},
 	}

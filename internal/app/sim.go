@@ -47,16 +47,18 @@ func (e *env) simCommand() *cobra.Command {
 	var addr string
 	cmd := &cobra.Command{
 		Use:   "sim",
-		Short: "Run the built-in Qualys and NVD API double, to try qvt without an account",
+		Short: "Run the built-in double of the Qualys and NVD APIs and the KEV and EPSS feeds",
 		Long: `Serve a local double of the Qualys VM API (KnowledgeBase, host list, host
-list detection) and the NVD CVE API 2.0 on a generated data set, with
-Qualys' authentication, rate and concurrency limits and, on request,
-faults. POST /_sim/advance moves its data one day on (fixes, reopens, new
+list detection), the NVD CVE API 2.0, CISA's KEV feed and FIRST's EPSS
+file on a generated data set, with Qualys' authentication, rate and
+concurrency limits and, on request, faults. POST /_sim/advance moves its data one day on (fixes, reopens, new
 hosts, KB changes, new CVEs) so incremental syncs have something to do;
 GET /_sim/stats tells how many calls it served and the most it ran at once.`,
 		Example: `  qvt sim --addr 127.0.0.1:8443 &
   export QUALYS_API_URL=http://127.0.0.1:8443 QUALYS_USERNAME=demo QUALYS_PASSWORD=demo
   export NVD_API_URL=http://127.0.0.1:8443/rest/json/cves/2.0
+  export KEV_URL=http://127.0.0.1:8443/kev/known_exploited_vulnerabilities.json
+  export EPSS_URL=http://127.0.0.1:8443/epss/epss_scores-current.csv.gz
   qvt sync && curl -X POST http://127.0.0.1:8443/_sim/advance && qvt sync`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -76,9 +78,10 @@ GET /_sim/stats tells how many calls it served and the most it ran at once.`,
 			})
 			mux.Handle("/", s)
 			srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-			fmt.Fprintf(e.stdout, "Qualys and NVD API double on http://%s (user demo, password demo)\n", addr)
+			fmt.Fprintf(e.stdout, "Qualys, NVD, KEV and EPSS double on http://%s (user demo, password demo)\n", addr)
 			fmt.Fprintf(e.stdout, "  export QUALYS_API_URL=http://%s QUALYS_USERNAME=demo QUALYS_PASSWORD=demo\n", addr)
 			fmt.Fprintf(e.stdout, "  export NVD_API_URL=http://%s%s\n", addr, sim.PathNVD)
+			fmt.Fprintf(e.stdout, "  export KEV_URL=http://%s%s EPSS_URL=http://%s%s\n", addr, sim.PathKEV, addr, sim.PathEPSS)
 			errc := make(chan error, 1)
 			go func() { errc <- srv.ListenAndServe() }()
 			select {

@@ -340,9 +340,9 @@ func (c *Config) historyLines(rows []store.HistoryRow, withKey bool) []string {
 		case "deadline":
 			s = "deadline " + orNone(h.Old) + " → " + orNone(h.New)
 		case "priority":
-			s = "priority " + orNone(h.Old) + " → " + orNone(h.New)
+			s = "priority " + orNone(h.Old) + " → " + orNone(h.New) + causeOf(h)
 		case "due":
-			s = "due date " + orNone(h.Old) + " → " + orNone(h.New)
+			s = "due date " + orNone(h.Old) + " → " + orNone(h.New) + causeOf(h)
 		default:
 			s = h.Event + " " + orNone(h.Old) + " → " + orNone(h.New)
 		}
@@ -355,6 +355,14 @@ func (c *Config) historyLines(rows []store.HistoryRow, withKey bool) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// causeOf is a change's cause in parentheses ("added to KEV 2025-03-01").
+func causeOf(h store.HistoryRow) string {
+	if h.Cause == "" {
+		return ""
+	}
+	return " (" + h.Cause + ")"
 }
 
 // commentDoc is a comment's rich text: its first line, then a list.

@@ -50,7 +50,7 @@ func (t *Target) history(ctx context.Context, conn *sql.Conn, st *store.Store, f
 		return nil
 	}
 	last, err = st.HistoryAfter(ctx, from, func(h store.HistoryRow) error {
-		vals = append(vals, h.ID, h.Key, h.HostID, int64(h.QID), int64(h.Port), time.Unix(h.At, 0).UTC().Format(time.DateTime), clip(h.Event, 16), clip(text(h.Old), 64), clip(text(h.New), 64), clip(text(cause(h)), 255))
+		vals = append(vals, h.ID, h.Key, h.HostID, int64(h.QID), int64(h.Port), time.Unix(h.At, 0).UTC().Format(time.DateTime), clip(h.Event, 16), clip(text(h.Old), 64), clip(text(h.New), 64), clip(text(h.Cause), 255))
 		if len(vals) == cap(vals) {
 			return flush()
 		}
@@ -64,9 +64,3 @@ func (t *Target) history(ctx context.Context, conn *sql.Conn, st *store.Store, f
 	}
 	return last, written, nil
 }
-
-// cause is why a priority or due date changed. The store keeps it with
-// the history row (store.Change.Cause), but store.HistoryRow, what
-// publishers read, does not carry it yet: until it does, the column is
-// written empty.
-func cause(store.HistoryRow) string { return "" }

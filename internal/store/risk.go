@@ -270,21 +270,48 @@ func (tx *Tx) PutEPSS(feed func(header func(model, date string) error, row func(
 		if err := tx.exec("DELETE FROM temp.qvt_epss"); err != nil {
 			return res, err
 		}
-		ins, err := tx.bind("INSERT INTO temp.qvt_epss (cve, epss, percentile) VALUES (?, ?, ?)")
+		// Rows go in a hundred to a statement: one statement per row
+		// costs more than the row.
+		const per = 100
+		many, err := tx.bind("INSERT INTO temp.qvt_epss (cve, epss, percentile) VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?),", per), ","))
 		if err != nil {
 			return res, err
 		}
+		one, err := tx.bind("INSERT INTO temp.qvt_epss (cve, epss, percentile) VALUES (?, ?, ?)")
+		if err != nil {
+			return res, err
+		}
+		var buf []EPSSScore
+		flush := func() error {
+			b := many
+			if len(buf) < per {
+				b = one
+			}
+			for i, s := range buf {
+				b.text(s.CVE)
+				b.float(s.EPSS)
+				b.float(s.Percentile)
+				if b == one || i == len(buf)-1 {
+					if err := b.run(); err != nil {
+						return epssDup(fmt.Errorf("epss: %w", err))
+					}
+				}
+			}
+			buf = buf[:0]
+			return nil
+		}
 		row = func(s EPSSScore) error {
-			ins.text(s.CVE)
-			ins.float(s.EPSS)
-			ins.float(s.Percentile)
-			if err := ins.run(); err != nil {
-				return epssDup(fmt.Errorf("epss: %s: %w", s.CVE, err))
+			if buf = append(buf, s); len(buf) == per {
+				return flush()
 			}
 			return nil
 		}
-		done = func() error { return nil }
-		reset = func() error { return tx.exec("DELETE FROM temp.qvt_epss") }
+		done = flush
+		reset = func() error {
+			buf = buf[:0]
+			return tx.exec("DELETE FROM temp.qvt_epss")
+		}
 	}
 	err = feed(header, func(s EPSSScore) error {
 		res.Scores++

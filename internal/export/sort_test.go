@@ -1,62 +1,15 @@
 package export
 
 import (
-	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
 	"qvt/internal/finding"
+	"qvt/internal/priority"
 	"qvt/internal/store"
 )
-
-// contractOrder is the contract's "most urgent first", step by step
-// (docs/priority.md, "Order of the list").
-func contractOrder(a, b *finding.Finding) int {
-	rank := func(p string) int {
-		if i := slices.Index(finding.Priorities, p); i >= 0 {
-			return i
-		}
-		return 99
-	}
-	desc := func(x, y *float64) int { // highest first, none last
-		switch {
-		case x == nil && y == nil:
-			return 0
-		case x == nil:
-			return 1
-		case y == nil:
-			return -1
-		}
-		return cmp.Compare(*y, *x)
-	}
-	if c := cmp.Compare(rank(a.Priority), rank(b.Priority)); c != 0 {
-		return c
-	}
-	if a.KEV != b.KEV {
-		if a.KEV {
-			return -1
-		}
-		return 1
-	}
-	if c := desc(a.EPSS, b.EPSS); c != 0 {
-		return c
-	}
-	if c := desc(a.EnvScore, b.EnvScore); c != 0 {
-		return c
-	}
-	if a.DueDate != b.DueDate {
-		switch {
-		case a.DueDate == "":
-			return 1
-		case b.DueDate == "":
-			return -1
-		}
-		return cmp.Compare(a.DueDate, b.DueDate)
-	}
-	return cmp.Compare(a.Key, b.Key)
-}
 
 // randomFindings draws findings that tie often on each step of the order.
 func randomFindings(n int, seed uint64) []*finding.Finding {
@@ -90,8 +43,9 @@ type collect struct{ got []*finding.Finding }
 func (c *collect) Write(r *store.Row) error { f := r.Finding; c.got = append(c.got, &f); return nil }
 func (c *collect) Close() error             { return nil }
 
-// A sorted export gives the contract's order whether it fits in memory
-// or is sorted in runs on disk and merged.
+// A sorted export gives the contract's order (priority.Compare, which
+// the priority package's tests hold to the contract) whether it fits in
+// memory or is sorted in runs on disk and merged.
 func TestSortedExport(t *testing.T) {
 	for _, budget := range []int{1 << 30, 200_000, 20_000} {
 		t.Run(fmt.Sprint(budget), func(t *testing.T) {
@@ -109,13 +63,13 @@ func TestSortedExport(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := slices.Clone(in)
-			slices.SortStableFunc(want, contractOrder)
+			slices.SortStableFunc(want, priority.Compare)
 			if len(c.got) != len(want) {
 				t.Fatalf("%d findings out of %d", len(c.got), len(want))
 			}
 			for i := range want {
 				g, w := c.got[i], want[i]
-				if g.Key != w.Key || g.Priority != w.Priority || contractOrder(g, w) != 0 {
+				if g.Key != w.Key || g.Priority != w.Priority || priority.Compare(g, w) != 0 {
 					t.Fatalf("finding %d: %s %s, want %s %s", i, g.Key, g.Priority, w.Key, w.Priority)
 				}
 			}

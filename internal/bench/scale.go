@@ -429,7 +429,7 @@ func (c *ScaleConfig) incremental(ctx context.Context, loc string, data gen.Conf
 	if _, err := runCmd(cmd, nil); err != nil {
 		return err
 	}
-	cmd = exec.CommandContext(ctx, c.Exe, "--db", loc, "sync", "--skip-kb", "--skip-nvd", "--workers", "4")
+	cmd = exec.CommandContext(ctx, c.Exe, "--db", loc, "sync", "--skip-kb", "--skip-nvd", "--skip-kev", "--skip-epss", "--workers", "4")
 	cmd.Env = append(os.Environ(), "QUALYS_API_URL="+base, "QUALYS_USERNAME=demo", "QUALYS_PASSWORD=demo")
 	var out strings.Builder
 	cmd.Stdout = &out

@@ -111,7 +111,7 @@ func EPSS(ctx context.Context, rawURL string, now time.Time) []Check {
 			}
 			return nil
 		})
-		if err == errEnough {
+		if errors.Is(err, errEnough) {
 			return nil
 		}
 		return err

@@ -14,15 +14,17 @@ import (
 func (e *env) doctorCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "doctor",
-		Short: "Check the configuration, the store, Qualys, NVD and the publish targets before the first run",
+		Short: "Check the configuration, the store, Qualys, NVD, the KEV and EPSS feeds and the publish targets before the first run",
 		Long: `Check what a sync and a publish need, and say what is wrong and how to fix it:
 the effective configuration (secrets masked) and where each value comes from
 (flag, environment, file or default); the store (engine, schema, size,
 permissions, subscription, last sync runs); Qualys (credentials, the
 subscription's rate and concurrency limits, clock skew); NVD (the API key,
-or what its absence costs); and each configured target (MySQL privileges,
-the Jira project, issue type and workflow, the Assets schema and object
-types).
+or what its absence costs); CISA's KEV catalog (KEV_URL: downloaded and
+decoded, its version and entries) and FIRST's EPSS file (EPSS_URL: its
+first rows only, the model and score date, a warning when the scores are
+more than 3 days old); and each configured target (MySQL privileges, the
+Jira project, issue type and workflow, the Assets schema and object types).
 
 Each line is ok, warn or FAIL, with its fix under it. The exit code is 1
 when any line fails. Doctor writes nothing: it opens the store read-only,

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
@@ -105,12 +106,15 @@ func mariaUser(t *testing.T, privileges string) string {
 	return u.FormatDSN()
 }
 
-// doctorSetup starts the Qualys/NVD double, the Jira and Assets doubles
-// (the Assets schema initialised), imports a store (mode 0600) and
-// returns the environment of a healthy installation.
-func doctorSetup(t *testing.T) (env map[string]string, db string) {
+// doctorSetup starts the Qualys/NVD/KEV/EPSS double, the Jira and Assets
+// doubles (the Assets schema initialised), imports a store (mode 0600)
+// and returns the environment of a healthy installation, and the double.
+func doctorSetup(t *testing.T) (env map[string]string, db string, s *sim.Server) {
 	t.Helper()
-	s := sim.New(sim.Config{Data: gen.Config{Seed: 3, QIDs: 50, Hosts: 5, DetectionsPerHost: 3, CVEs: 50}, Password: docQualysPW})
+	// Enough CVEs for a KEV catalog, and the data set's day is today's so
+	// that its EPSS file is not stale.
+	s = sim.New(sim.Config{Data: gen.Config{Seed: 3, QIDs: 50, Hosts: 5, DetectionsPerHost: 3, CVEs: 2000,
+		Start: time.Now().UTC().Truncate(24 * time.Hour)}, Password: docQualysPW})
 	base, err := s.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +144,7 @@ func doctorSetup(t *testing.T) (env map[string]string, db string) {
 		"ASSETS_URL": a.BaseURL(), "ASSETS_SCHEMA": "ITA",
 		"QVT_DB": db,
 	}
-	return env, db
+	return env, db, s
 }
 
 // doctorRun runs qvt doctor and checks what every run must: no secret in
@@ -178,7 +182,7 @@ func lineOf(t *testing.T, out, level, area, text string) string {
 }
 
 func TestDoctor(t *testing.T) {
-	env, db := doctorSetup(t)
+	env, db, s := doctorSetup(t)
 	dsn := mariaUser(t, "ALL PRIVILEGES")
 	with := func(kv ...string) map[string]string {
 		e := maps.Clone(env)
@@ -203,6 +207,10 @@ func TestDoctor(t *testing.T) {
 			t.Fatal(err)
 		}
 		e := with("QVT_MYSQL_DSN", dsn, "QVT_CONFIG", cfgFile, "QUALYS_USERNAME", "")
+		cat, epssHead := s.Dataset().KEV(0), s.Dataset().EPSSHeader(0)
+		if len(cat.Entries) == 0 || len(cat.Entries) >= 1000 {
+			t.Fatalf("the double's catalog has %d entries: the line's count would not be written as is", len(cat.Entries))
+		}
 		before := ls()
 		code, out := doctorRun(t, e)
 		if code != 0 || strings.Contains(out, "\nwarn ") || !strings.Contains(out, " 0 warnings, 0 failed") {
@@ -227,7 +235,13 @@ func TestDoctor(t *testing.T) {
 			{"qualys", "rate limit 300 calls per 1h"},
 			{"qualys", "concurrency limit 2"},
 			{"qualys", "clock agrees with Qualys's"},
+			{"config", "kev_url = " + s.KEVURL() + " (environment KEV_URL)"},
+			{"config", "epss_url = " + s.EPSSURL() + " (environment EPSS_URL)"},
 			{"nvd", "the API key is accepted"},
+			{"kev", fmt.Sprintf("catalog %s, %d entries (released ", cat.Version, len(cat.Entries))},
+			{"kev", "from " + s.KEVURL()},
+			{"epss", fmt.Sprintf("model %s, scores of %s", epssHead.ModelVersion, epssHead.ScoreDate[:10])},
+			{"epss", "from " + s.EPSSURL()},
 			{"mysql", "has every privilege the publisher needs"},
 			{"jira", "credentials accepted (bot@example.com)"},
 			{"jira", "project SEC, issue type Task: fixed findings close to Done"},
@@ -266,6 +280,34 @@ func TestDoctor(t *testing.T) {
 			t.Fatalf("exit %d, want 1:\n%s", code, out)
 		}
 		lineOf(t, out, "FAIL", "qualys", "QUALYS_API_URL http://"+addr+" does not answer")
+	})
+
+	t.Run("feeds unreachable or misconfigured", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		code, out := doctorRun(t, with("KEV_URL", "http://"+addr+"/kev.json", "EPSS_URL", s.NVDURL()))
+		if code != 1 {
+			t.Fatalf("exit %d, want 1:\n%s", code, out)
+		}
+		l := lineOf(t, out, "FAIL", "kev", "http://"+addr+"/kev.json does not answer")
+		if !strings.Contains(l, "fix: check KEV_URL (kev_url), the firewall and HTTPS_PROXY") {
+			t.Errorf("fix: %s", l)
+		}
+		// NVD's API is not an EPSS file.
+		l = lineOf(t, out, "FAIL", "epss", s.NVDURL()+" does not decode: line 1: ")
+		if !strings.Contains(l, "fix: check that EPSS_URL (epss_url) serves FIRST's epss_scores-current.csv.gz") {
+			t.Errorf("fix: %s", l)
+		}
+		// A URL no sync would use stops the configuration from loading.
+		code, out = doctorRun(t, with("KEV_URL", "https://mirror:hunter2@example.com/kev.json"))
+		if code != 1 || strings.Contains(out, "hunter2") {
+			t.Fatalf("exit %d, want 1 and no password:\n%s", code, out)
+		}
+		lineOf(t, out, "FAIL", "config", "KEV_URL (kev_url): the URL holds a user or password")
 	})
 
 	t.Run("missing store", func(t *testing.T) {

@@ -24,6 +24,8 @@ var envNames = map[string]string{
 	"qualys.password":     "QUALYS_PASSWORD",
 	"nvd.api_url":         "NVD_API_URL",
 	"nvd.api_key":         "NVD_API_KEY",
+	"kev_url":             "KEV_URL",
+	"epss_url":            "EPSS_URL",
 	"mysql.dsn":           "QVT_MYSQL_DSN",
 	"web.addr":            "QVT_WEB_ADDR",
 	"web.auth.user":       "QVT_WEB_USER",

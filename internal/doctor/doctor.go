@@ -10,8 +10,9 @@ import (
 // probeTimeout bounds each service's checks.
 const probeTimeout = time.Minute
 
-// Run checks the installation: the configuration, the store, Qualys, NVD
-// and each configured publish target, in that order. When the
+// Run checks the installation: the configuration, the store, Qualys, NVD,
+// the KEV and EPSS feeds and each configured publish target, in that
+// order. When the
 // configuration does not load, the report stops there.
 func Run(ctx context.Context, in ConfigInput) *Report {
 	r := &Report{}
@@ -28,6 +29,8 @@ func Run(ctx context.Context, in ConfigInput) *Report {
 	probe(func(ctx context.Context) []Check { return Store(ctx, cfg.DB, time.Now()) })
 	probe(func(ctx context.Context) []Check { return Qualys(ctx, cfg.Qualys) })
 	probe(func(ctx context.Context) []Check { return NVD(ctx, cfg.NVD) })
+	probe(func(ctx context.Context) []Check { return KEV(ctx, cfg.KEVURL) })
+	probe(func(ctx context.Context) []Check { return EPSS(ctx, cfg.EPSSURL, time.Now()) })
 	targets := Targets(cfg)
 	r.Add(targets.Checks...)
 	if targets.MySQL {

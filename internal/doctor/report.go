@@ -1,8 +1,9 @@
 // Package doctor tells a new installation what is wrong before its first
 // nightly run: the effective configuration and where each value came
-// from, the store, Qualys, NVD and each configured publish target. Probes
-// do the I/O (and never write anything anywhere); pure judges turn what
-// they found into checks, each ok, warn or fail with its fix.
+// from, the store, Qualys, NVD, the KEV and EPSS feeds and each configured
+// publish target. Probes do the I/O (and never write anything anywhere);
+// pure judges turn what they found into checks, each ok, warn or fail with
+// its fix.
 package doctor
 
 import (
@@ -34,7 +35,7 @@ func (l Level) String() string {
 // Check is one line of the report.
 type Check struct {
 	Level   Level
-	Area    string // config, store, qualys, nvd, mysql, jira, assets
+	Area    string // config, store, qualys, nvd, kev, epss, mysql, jira, assets
 	Message string
 	Fix     string // what to do; empty when there is nothing to do
 }

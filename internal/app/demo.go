@@ -71,6 +71,7 @@ retries.`,
 			e.cfg.Qualys.APIURL, e.cfg.Qualys.Platform = base, ""
 			e.cfg.Qualys.Username, e.cfg.Qualys.Password = "demo", "demo"
 			e.cfg.NVD.APIURL, e.cfg.NVD.APIKey = s.NVDURL(), ""
+			e.cfg.KEVURL, e.cfg.EPSSURL = s.KEVURL(), s.EPSSURL()
 			// The double has no NVD rate limit; spare the demo NVD's 6 s pace.
 			sf.nvdWindow = time.Millisecond
 			fmt.Fprintf(e.stdout, "qvt demo: API double on %s (%d hosts, %d QIDs, %d CVEs); store %s\n\n",
@@ -87,8 +88,9 @@ retries.`,
 			e.unlockStore()
 			// A URL's password is not printed: the user has it.
 			db := shellWord(store.Shown(e.cfg.DB))
-			fmt.Fprintf(e.stdout, "\nNext: qvt --db %s export --status open --min-rating High --format csv -o open-high.csv\n", db)
-			fmt.Fprintf(e.stdout, "      qvt --db %s history <a key from open-high.csv>\n", db)
+			fmt.Fprintf(e.stdout, "\nNext: qvt --db %s plan   (the fixes that remove the most risk)\n", db)
+			fmt.Fprintf(e.stdout, "      qvt --db %s export --priority P1,P2 --sort priority --format csv -o fix-now.csv\n", db)
+			fmt.Fprintf(e.stdout, "      qvt --db %s history <a key from fix-now.csv>\n", db)
 			if noServe {
 				return nil
 			}

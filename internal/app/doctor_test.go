@@ -135,7 +135,7 @@ func doctorSetup(t *testing.T) (env map[string]string, db string) {
 	}
 	env = map[string]string{
 		"QUALYS_API_URL": base, "QUALYS_USERNAME": "demo", "QUALYS_PASSWORD": docQualysPW,
-		"NVD_API_URL": s.NVDURL(), "NVD_API_KEY": docNVDKey,
+		"NVD_API_URL": s.NVDURL(), "KEV_URL": s.KEVURL(), "EPSS_URL": s.EPSSURL(), "NVD_API_KEY": docNVDKey,
 		"JIRA_URL": withStatuses(t, j), "JIRA_USER": "bot@example.com", "JIRA_TOKEN": docJiraTok, "JIRA_PROJECT": "SEC",
 		"ASSETS_URL": a.BaseURL(), "ASSETS_SCHEMA": "ITA",
 		"QVT_DB": db,

@@ -27,6 +27,13 @@ type exportOptions struct {
 func (o *exportOptions) add(fl *pflag.FlagSet) {
 	fl.StringVar(&o.format, "format", "json", "json, ndjson, csv or legacy")
 	fl.StringVarP(&o.out, "output", "o", "", "write to this file instead of standard output")
+	o.addFilters(fl)
+	fl.StringVar(&o.sort, "sort", "key", "key (the store's order) or priority (most urgent first: priority, KEV, EPSS, environmental score, due date)")
+}
+
+// addFilters adds the filter flags alone (qvt plan has its own formats
+// and order).
+func (o *exportOptions) addFilters(fl *pflag.FlagSet) {
 	fl.StringVar(&o.status, "status", "", "open (not closed), closed (for any reason), all, a Qualys status of open findings\n(New, Active, Re-Opened) or why they closed (fixed, gone, ignored, disabled); comma-separate several")
 	fl.StringVar(&o.minRating, "min-rating", "", "lowest rating to include: Low, Medium, High, Critical")
 	fl.StringSliceVar(&o.hosts, "host", nil, "only these hosts (IP, hostname or Qualys host ID; repeat or comma-separate)")
@@ -38,7 +45,6 @@ func (o *exportOptions) add(fl *pflag.FlagSet) {
 	fl.StringSliceVar(&o.priorities, "priority", nil, "only findings of these priorities (P1, P2, P3, P4; comma-separate several)")
 	fl.BoolVar(&o.kev, "kev", false, "only findings whose QID lists a CVE in CISA's Known Exploited Vulnerabilities catalog")
 	fl.StringVar(&o.minEPSS, "min-epss", "", "only findings whose QID's highest EPSS score is at least this (0 to 1, e.g. 0.1)")
-	fl.StringVar(&o.sort, "sort", "key", "key (the store's order) or priority (most urgent first: priority, KEV, EPSS, environmental score, due date)")
 }
 
 var cveID = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)

@@ -140,7 +140,7 @@ func (e *env) qualysBase() (string, error) {
 }
 
 func (e *env) loader() *load.Loader {
-	return &load.Loader{Policy: e.cfg.Policy(), Envs: e.cfg.Environments, Limits: e.cfg.Limits.Load(), Log: e.log}
+	return &load.Loader{Policy: e.cfg.Policy(), Priority: e.cfg.Priority(), Envs: e.cfg.Environments, Limits: e.cfg.Limits.Load(), Log: e.log}
 }
 
 func (e *env) importCommand() *cobra.Command {
@@ -230,6 +230,13 @@ func writeSummary(w io.Writer, sum store.Summary) error {
 		fmt.Fprintf(&b, "  %s %d", r, sum.ByRating[r])
 	}
 	fmt.Fprintf(&b, "\n  overdue: %d   due within 7 days: %d\n", sum.Overdue, sum.DueSoon)
+	if sum.Open > 0 {
+		b.WriteString("  open by priority:")
+		for _, p := range finding.Priorities {
+			fmt.Fprintf(&b, "  %s %d", p, sum.ByPriority[p])
+		}
+		fmt.Fprintf(&b, "   past due date: %d\n  open in CISA KEV: %d (past due date: %d)\n", sum.PastDue, sum.KEV, sum.KEVPastDue)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -16,11 +16,13 @@ func (e *env) genCommand() *cobra.Command {
 	var gz bool
 	cmd := &cobra.Command{
 		Use:   "gen",
-		Short: "Generate realistic KB, host detection and NVD files (for benchmarks and trials)",
+		Short: "Generate realistic KB, host detection, NVD, KEV and EPSS files (for benchmarks and trials)",
 		Long: `Write a generated, deterministic data set: kb.xml (a KnowledgeBase with
-details=All), detections.xml (a host list detection response) and nvdcve.json
-(an NVD 2.0 feed), shaped like the real ones. The same seed and sizes always
-give the same bytes. The built-in API double serves the same data.`,
+details=All), detections.xml (a host list detection response, with QDS and its
+factors), nvdcve.json (an NVD 2.0 feed), known_exploited_vulnerabilities.json
+(a CISA KEV catalog) and epss_scores-<date>.csv.gz (a FIRST EPSS file), shaped
+like the real ones. The same seed and sizes always give the same bytes. The
+built-in API double serves the same data.`,
 		Example: `  qvt gen -o bench --hosts 5000 --detections 40 --qids 150000 --cves 400000`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -36,7 +38,11 @@ give the same bytes. The built-in API double serves the same data.`,
 			if err != nil {
 				return fmt.Errorf("gen: %w", err)
 			}
-			for _, p := range []string{kb, hld, nvd} {
+			kevFile, epssFile, err := gen.WriteRiskFiles(dir, d)
+			if err != nil {
+				return fmt.Errorf("gen: %w", err)
+			}
+			for _, p := range []string{kb, hld, nvd, kevFile, epssFile} {
 				fi, err := os.Stat(p)
 				if err != nil {
 					return err

@@ -25,7 +25,7 @@ func TestRunSyncAndPublish(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "qvt.db")
 	env := map[string]string{
 		"QUALYS_API_URL": base, "QUALYS_USERNAME": "demo", "QUALYS_PASSWORD": "qualys-secret-pw",
-		"NVD_API_URL": s.NVDURL(), "JIRA_URL": j.URL, "JIRA_USER": "bot@example.com",
+		"NVD_API_URL": s.NVDURL(), "KEV_URL": s.KEVURL(), "EPSS_URL": s.EPSSURL(), "JIRA_URL": j.URL, "JIRA_USER": "bot@example.com",
 		"JIRA_TOKEN": "jira-secret-token", "JIRA_PROJECT": "SEC", "QVT_DB": db,
 	}
 	check := func(args ...string) string {

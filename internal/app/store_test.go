@@ -172,7 +172,7 @@ const simPassword = "sim-secret-pw"
 func simEnv(s *sim.Server, db, user string) map[string]string {
 	return map[string]string{
 		"QUALYS_API_URL": s.BaseURL(), "QUALYS_USERNAME": user, "QUALYS_PASSWORD": simPassword,
-		"NVD_API_URL": s.NVDURL(), "QVT_DB": db,
+		"NVD_API_URL": s.NVDURL(), "KEV_URL": s.KEVURL(), "EPSS_URL": s.EPSSURL(), "QVT_DB": db,
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"qvt/internal/epss"
+	"qvt/internal/kev"
 	"qvt/internal/nvd"
 	"qvt/internal/pull"
 	"qvt/internal/qualys"
@@ -23,6 +25,8 @@ import (
 type syncFlags struct {
 	full      bool
 	skipNVD   bool
+	skipKEV   bool
+	skipEPSS  bool
 	skipKB    bool
 	batch     int
 	workers   int
@@ -37,6 +41,8 @@ func (f *syncFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.BoolVar(&f.full, "full", false, "fetch everything again: NVD, the whole KnowledgeBase, all detections")
 	fl.BoolVar(&f.skipNVD, "skip-nvd", false, "do not sync NVD (CVE scores then come from the KB only)")
+	fl.BoolVar(&f.skipKEV, "skip-kev", false, "do not fetch CISA's Known Exploited Vulnerabilities catalog (KEV_URL)")
+	fl.BoolVar(&f.skipEPSS, "skip-epss", false, "do not fetch FIRST's daily EPSS scores (EPSS_URL)")
 	fl.BoolVar(&f.skipKB, "skip-kb", false, "do not sync the KnowledgeBase (detections only)")
 	fl.IntVar(&f.batch, "batch", 1000, "host IDs per detection request")
 	fl.IntVar(&f.workers, "workers", 4, "requests in flight at most (Qualys' concurrency limit caps it further)")
@@ -65,16 +71,18 @@ func (f *syncFlags) check() error {
 }
 
 func (f *syncFlags) options() pull.Options {
-	return pull.Options{Full: f.full, SkipNVD: f.skipNVD, SkipKB: f.skipKB, BatchSize: f.batch, Workers: f.workers, Overlap: f.overlap, KBMaxAge: f.kbMaxAge}
+	return pull.Options{Full: f.full, SkipNVD: f.skipNVD, SkipKEV: f.skipKEV, SkipEPSS: f.skipEPSS, SkipKB: f.skipKB, BatchSize: f.batch, Workers: f.workers, Overlap: f.overlap, KBMaxAge: f.kbMaxAge}
 }
 
 func (e *env) syncCommand() *cobra.Command {
 	var f syncFlags
 	cmd := &cobra.Command{
 		Use:   "sync",
-		Short: "Fetch NVD, the KB and detections from the APIs and rebuild findings",
-		Long: `Fetch NVD's CVE records, the Qualys KnowledgeBase and the host detections
-(New, Active, Re-Opened and Fixed) into the store and rebuild the findings.
+		Short: "Fetch NVD, KEV, EPSS, the KB and detections and rebuild findings",
+		Long: `Fetch NVD's CVE records, CISA's Known Exploited Vulnerabilities catalog,
+FIRST's EPSS scores, the Qualys KnowledgeBase and the host detections (New,
+Active, Re-Opened and Fixed, with their QDS) into the store and rebuild the
+findings, their scores and priorities (docs/priority.md).
 
 The first sync fetches everything; later ones fetch what changed since the
 last successful sync (moved back by --overlap so late publications are not
@@ -84,7 +92,8 @@ where it stopped; watermarks move only when a whole sync succeeds.
 
 Qualys: QUALYS_API_URL or QUALYS_PLATFORM (US1…US4, EU1…EU3, IN1, CA1, AE1,
 UK1, AU1, KSA1), QUALYS_USERNAME, QUALYS_PASSWORD. NVD: NVD_API_URL,
-NVD_API_KEY (optional; without it NVD allows 5 requests per 30 s).`,
+NVD_API_KEY (optional; without it NVD allows 5 requests per 30 s). Feeds:
+KEV_URL, EPSS_URL (public; a mirror's address for a closed network).`,
 		Example: `  export QUALYS_PLATFORM=EU1 QUALYS_USERNAME=... QUALYS_PASSWORD=...
   qvt sync --full     # the first time
   qvt sync            # daily`,
@@ -183,6 +192,14 @@ func (e *env) runSync(ctx context.Context, f syncFlags) error {
 	if n != nil {
 		s.NVD = n
 	}
+	if !f.skipKEV {
+		s.KEV = kev.NewClient(kev.ClientConfig{URL: e.cfg.KEVURL, Log: e.log, UserAgent: "qvt/" + buildVersion(),
+			MaxWait: f.maxWait, ConnectBudget: e.cfg.Limits.ConnectBudget, BodyTimeout: e.cfg.Limits.BodyTimeout})
+	}
+	if !f.skipEPSS {
+		s.EPSS = epss.NewClient(epss.ClientConfig{URL: e.cfg.EPSSURL, Log: e.log, UserAgent: "qvt/" + buildVersion(),
+			MaxWait: f.maxWait, ConnectBudget: e.cfg.Limits.ConnectBudget, BodyTimeout: e.cfg.Limits.BodyTimeout})
+	}
 	started := time.Now()
 	opt := f.options()
 	opt.AccountChecked = true
@@ -212,6 +229,16 @@ func (e *env) printSync(ctx context.Context, st *store.Store, res pull.Result, t
 	}
 	fmt.Fprintf(w, "  fetched: %d CVE records, %d KB entries (%s), %d hosts with %d detections in %d batches, %d missing QIDs\n",
 		res.CVEs, res.Vulns, kb, res.Hosts, res.Detections, res.Batches, res.Missing)
+	if k := res.KEV; k.Entries > 0 {
+		if k.Unchanged {
+			fmt.Fprintf(w, "  KEV catalog: unchanged (%d entries)\n", k.Entries)
+		} else {
+			fmt.Fprintf(w, "  KEV catalog: %d entries, %d added, %d edited, %d removed\n", k.Entries, k.Added, k.Changed, k.Removed)
+		}
+	}
+	if p := res.EPSS; p.Scores > 0 {
+		fmt.Fprintf(w, "  EPSS: %d scores, %d changed\n", p.Scores, p.Changed)
+	}
 	if !res.Start.IsZero() {
 		ch, err := st.Changes(ctx, res.Start.Unix())
 		if err != nil {

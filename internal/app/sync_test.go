@@ -34,7 +34,7 @@ func startSyncSim(t *testing.T, cfg sim.Config) *sim.Server {
 
 func syncSimEnv(s *sim.Server, db string) map[string]string {
 	return map[string]string{"QUALYS_API_URL": s.BaseURL(), "QUALYS_USERNAME": "demo", "QUALYS_PASSWORD": "demo",
-		"NVD_API_URL": s.NVDURL(), "QVT_DB": db}
+		"NVD_API_URL": s.NVDURL(), "KEV_URL": s.KEVURL(), "EPSS_URL": s.EPSSURL(), "QVT_DB": db}
 }
 
 // Values that mean nothing, or a gap in what incremental syncs fetch, are
@@ -152,7 +152,7 @@ func TestSIGINTSubprocess(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "qvt.db")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSIGINTSubprocess$")
 	cmd.Env = append(os.Environ(), "QVT_TEST_MAIN=1", "QVT_TEST_ARGS=--batch 5 sync",
-		"QUALYS_API_URL="+s.BaseURL(), "QUALYS_USERNAME=demo", "QUALYS_PASSWORD=demo", "NVD_API_URL="+s.NVDURL(), "QVT_DB="+db)
+		"QUALYS_API_URL="+s.BaseURL(), "QUALYS_USERNAME=demo", "QUALYS_PASSWORD=demo", "NVD_API_URL="+s.NVDURL(), "KEV_URL="+s.KEVURL(), "EPSS_URL="+s.EPSSURL(), "QVT_DB="+db)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -20,6 +21,9 @@ import (
 
 	"qvt/internal/assess"
 	"qvt/internal/environment"
+	"qvt/internal/epss"
+	"qvt/internal/kev"
+	"qvt/internal/priority"
 	"qvt/internal/publish/assets"
 	"qvt/internal/publish/jira"
 	"qvt/internal/publish/mysql"
@@ -28,16 +32,19 @@ import (
 
 // Config is the whole configuration.
 type Config struct {
-	DB           string          `yaml:"db"` // SQLite file path (default ./qvt.db)
-	Qualys       Qualys          `yaml:"qualys"`
-	NVD          NVD             `yaml:"nvd"`
-	Scoring      Scoring         `yaml:"scoring"`
-	Environments environment.Set `yaml:"environments"` // CVSS environmental metrics by host
-	MySQL        mysql.Config    `yaml:"mysql"`
-	Jira         jira.Config     `yaml:"jira"`
-	Assets       assets.Config   `yaml:"assets"`
-	Web          web.Config      `yaml:"web"` // the dashboard (qvt serve)
-	Limits       Limits          `yaml:"limits"`
+	DB             string          `yaml:"db"` // SQLite file path (default ./qvt.db)
+	Qualys         Qualys          `yaml:"qualys"`
+	NVD            NVD             `yaml:"nvd"`
+	KEVURL         string          `yaml:"kev_url"`  // KEV_URL: CISA's KEV catalog (JSON)
+	EPSSURL        string          `yaml:"epss_url"` // EPSS_URL: FIRST's daily EPSS scores (CSV, gzip)
+	Scoring        Scoring         `yaml:"scoring"`
+	PriorityPolicy priority.Policy `yaml:"priority"`     // docs: priority.md; read it through Priority()
+	Environments   environment.Set `yaml:"environments"` // CVSS environmental metrics by host
+	MySQL          mysql.Config    `yaml:"mysql"`
+	Jira           jira.Config     `yaml:"jira"`
+	Assets         assets.Config   `yaml:"assets"`
+	Web            web.Config      `yaml:"web"` // the dashboard (qvt serve)
+	Limits         Limits          `yaml:"limits"`
 }
 
 // Qualys is how to reach the Qualys API.
@@ -71,14 +78,23 @@ func Default() *Config {
 		NVD: NVD{
 			APIURL: "https://services.nvd.nist.gov/rest/json/cves/2.0",
 		},
+		KEVURL:  DefaultKEVURL,
+		EPSSURL: DefaultEPSSURL,
 		Scoring: Scoring{
 			VectorOrder: p.VectorOrder,
 			RatingFrom:  p.RatingFrom,
 			SLADays:     p.SLADays,
 		},
-		Limits: DefaultLimits(),
+		PriorityPolicy: priority.Default(),
+		Limits:         DefaultLimits(),
 	}
 }
+
+// The feeds' default addresses.
+const (
+	DefaultKEVURL  = kev.DefaultURL
+	DefaultEPSSURL = epss.DefaultURL
+)
 
 // Load reads the configuration: defaults, then the file at path (if path
 // is not empty), then the environment (getenv).
@@ -118,13 +134,23 @@ func (c *Config) parse(data []byte) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true) // a misspelt key is an error, not a silent default
 	// A map in the file replaces the default rather than merging into it.
+	// So do priority.rules and priority.days, each on its own: a file
+	// that sets only the days keeps the default rules.
 	defDays := c.Scoring.SLADays
+	defPrio := c.PriorityPolicy
 	c.Scoring.SLADays = nil
+	c.PriorityPolicy = priority.Policy{}
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return decodeError(err, lines)
 	}
 	if c.Scoring.SLADays == nil {
 		c.Scoring.SLADays = defDays
+	}
+	if c.PriorityPolicy.Rules == nil {
+		c.PriorityPolicy.Rules = defPrio.Rules
+	}
+	if c.PriorityPolicy.Days == nil {
+		c.PriorityPolicy.Days = defPrio.Days
 	}
 	return nil
 }
@@ -142,6 +168,8 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Qualys.Password, "QUALYS_PASSWORD")
 	set(&c.NVD.APIURL, "NVD_API_URL")
 	set(&c.NVD.APIKey, "NVD_API_KEY")
+	set(&c.KEVURL, "KEV_URL")
+	set(&c.EPSSURL, "EPSS_URL")
 	set(&c.MySQL.DSN, "QVT_MYSQL_DSN")
 	set(&c.Web.Addr, "QVT_WEB_ADDR")
 	set(&c.Web.Auth.User, "QVT_WEB_USER")
@@ -172,6 +200,13 @@ func (c *Config) Policy() assess.Policy {
 	}
 }
 
+// Priority is the priority policy the configuration describes: the
+// contract's defaults where the file sets no priority section, rules or
+// days. It is a copy the caller may keep.
+func (c *Config) Priority() priority.Policy {
+	return c.PriorityPolicy.Normalize()
+}
+
 // Validate checks the configuration as a whole.
 func (c *Config) Validate() error {
 	if strings.TrimSpace(c.DB) == "" {
@@ -192,7 +227,60 @@ func (c *Config) Validate() error {
 	if err := c.Policy().Validate(); err != nil {
 		return err
 	}
+	// "p1" and "high" are read as P1 and High, as sla_days' ratings are.
+	c.PriorityPolicy = c.PriorityPolicy.Normalize()
+	if err := c.PriorityPolicy.Validate(); err != nil {
+		return err
+	}
+	for _, u := range []struct{ key, env, v string }{{"kev_url", "KEV_URL", c.KEVURL}, {"epss_url", "EPSS_URL", c.EPSSURL}} {
+		if err := checkFeedURL(u.v); err != nil {
+			return fmt.Errorf("%s (%s): %w", u.env, u.key, err)
+		}
+	}
+	if err := c.checkJiraPriorities(); err != nil {
+		return err
+	}
 	return c.Environments.Validate()
+}
+
+// checkFeedURL accepts the address of a feed: http or https, with a
+// host, and no user or password (the feeds are public: a credential
+// there would be sent to whoever serves them). Its errors do not quote
+// the address.
+func checkFeedURL(s string) error {
+	u, err := url.Parse(strings.TrimSpace(s))
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
+		return errors.New("want an http or https URL")
+	case u.User != nil:
+		return errors.New("the URL holds a user or password; the feed is public")
+	}
+	return nil
+}
+
+// checkJiraPriorities reads jira.priorities, the Jira priority of each of
+// qvt's priorities: keys P1 to P4 in any case, names not empty.
+func (c *Config) checkJiraPriorities() error {
+	if c.Jira.Priorities == nil {
+		return nil
+	}
+	m := make(map[string]string, len(c.Jira.Priorities))
+	for _, k := range slices.Sorted(maps.Keys(c.Jira.Priorities)) {
+		v := strings.TrimSpace(c.Jira.Priorities[k])
+		p := strings.ToUpper(strings.TrimSpace(k))
+		if priority.Rank(p) >= len(priority.Priorities) {
+			return fmt.Errorf("jira.priorities: %q is not a priority (%s)", k, strings.Join(priority.Priorities, ", "))
+		}
+		if _, dup := m[p]; dup {
+			return fmt.Errorf("jira.priorities: %s is given twice", p)
+		}
+		if v == "" {
+			return fmt.Errorf("jira.priorities: %s: empty name", p)
+		}
+		m[p] = v
+	}
+	c.Jira.Priorities = m
+	return nil
 }
 
 const redacted = "[REDACTED]"

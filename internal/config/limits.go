@@ -27,6 +27,7 @@ type Limits struct {
 	Depth         int           `yaml:"depth"`          // Qualys XML: element nesting
 	Record        Size          `yaml:"record"`         // Qualys XML: memory of one HOST or VULN
 	ErrorPath     int           `yaml:"error_path"`     // Qualys XML: elements shown in an error's path
+	QDSFactors    int           `yaml:"qds_factors"`    // Qualys XML: QDS_FACTOR elements of one detection
 	JSONString    Size          `yaml:"json_string"`    // NVD JSON: one string value
 	JSONValue     Size          `yaml:"json_value"`     // NVD JSON: one value held whole
 	GzipRatio     int           `yaml:"gzip_ratio"`     // import: decompressed/compressed bytes of a .gz
@@ -43,7 +44,7 @@ func DefaultLimits() Limits {
 	q, n, l := qualys.DefaultLimits, nvd.DefaultLimits, load.DefaultLimits
 	return Limits{
 		FieldText: Size(q.Text), Tag: Size(q.Tag), Comment: Size(q.Comment), CDATA: Size(q.CDATA),
-		Doctype: Size(q.Doctype), Depth: q.Depth, Record: Size(q.Record), ErrorPath: q.Path,
+		Doctype: Size(q.Doctype), Depth: q.Depth, Record: Size(q.Record), ErrorPath: q.Path, QDSFactors: q.QDSFactors,
 		JSONString: Size(n.String), JSONValue: Size(n.Value),
 		GzipRatio: int(l.GzipRatio), GzipFloor: Size(l.GzipFloor),
 		IDList:        qualys.DefaultMaxIDs,
@@ -90,6 +91,7 @@ func (l *Limits) check() error {
 	ints := []intKey{
 		{key: "depth", v: &l.Depth, def: &d.Depth, max: 10_000},
 		{key: "error_path", v: &l.ErrorPath, def: &d.ErrorPath, max: 1000},
+		{key: "qds_factors", v: &l.QDSFactors, def: &d.QDSFactors, max: 100_000},
 		{key: "gzip_ratio", v: &l.GzipRatio, def: &d.GzipRatio, max: 100_000},
 		{key: "id_list", v: &l.IDList, def: &d.IDList, max: 1_000_000_000},
 	}
@@ -129,7 +131,7 @@ func (l *Limits) check() error {
 func (l Limits) Qualys() qualys.Limits {
 	return qualys.Limits{
 		Text: int(l.FieldText), Tag: int(l.Tag), Comment: int(l.Comment), CDATA: int(l.CDATA),
-		Doctype: int(l.Doctype), Depth: l.Depth, Record: int(l.Record), Path: l.ErrorPath,
+		Doctype: int(l.Doctype), Depth: l.Depth, Record: int(l.Record), Path: l.ErrorPath, QDSFactors: l.QDSFactors,
 	}
 }
 

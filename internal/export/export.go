@@ -340,26 +340,26 @@ func (c *csvWriter) Write(r *store.Row) error {
 	}
 	// Text from the store (hosts' names and OS, scan results, KB text) goes
 	// through cell; numbers, booleans and times qvt formats itself are safe.
-	c.rec = append(c.rec[:0], cell(f.Key), cell(f.IP), strconv.FormatInt(f.HostID, 10), cell(f.Hostname), cell(f.OS),
-		strconv.Itoa(f.QID), strconv.Itoa(f.Port), cell(f.Protocol), cell(f.Type), strconv.Itoa(f.Severity),
-		cell(f.Status), strconv.Itoa(f.TimesFound), opt(f.FirstFound), opt(f.LastFound), opt(f.LastFixed),
-		cell(f.Results), cell(f.Title), cell(f.Category), cell(f.VulnType), cell(f.Diagnosis), cell(f.Consequence), cell(f.Solution),
-		strconv.FormatBool(f.Patchable), strconv.FormatBool(f.Remote), cell(strings.Join(f.VendorRefs, ";")),
-		cell(strings.Join(f.CVEs, ";")), cell(f.CVEID), cell(f.CVSSVersion), cell(f.CVSSVector), score(f.Base),
-		score(f.Temporal), score(f.EnvScore), cell(f.VulnScore), cell(f.BreachDate),
-		strconv.FormatBool(f.Closed), cell(f.ClosedReason), opt(f.FirstSeen), opt(f.LastSeen),
-		strconv.Itoa(f.TimesReopened), cell(strings.Join(f.Tags, ";")),
-		strconv.FormatBool(f.KEV), cell(strings.Join(f.KEVCVEs, ";")), cell(f.KEVDateAdded), cell(f.KEVDueDate),
-		strconv.FormatBool(f.KEVRansomware), number(f.EPSS), number(f.EPSSPercentile), cell(f.EPSSCVE),
-		qds, cell(strings.Join(f.ThreatIntel, ";")), cell(f.Priority), cell(f.PriorityReason), cell(f.DueDate))
+	c.rec = append(c.rec[:0], Cell(f.Key), Cell(f.IP), strconv.FormatInt(f.HostID, 10), Cell(f.Hostname), Cell(f.OS),
+		strconv.Itoa(f.QID), strconv.Itoa(f.Port), Cell(f.Protocol), Cell(f.Type), strconv.Itoa(f.Severity),
+		Cell(f.Status), strconv.Itoa(f.TimesFound), opt(f.FirstFound), opt(f.LastFound), opt(f.LastFixed),
+		Cell(f.Results), Cell(f.Title), Cell(f.Category), Cell(f.VulnType), Cell(f.Diagnosis), Cell(f.Consequence), Cell(f.Solution),
+		strconv.FormatBool(f.Patchable), strconv.FormatBool(f.Remote), Cell(strings.Join(f.VendorRefs, ";")),
+		Cell(strings.Join(f.CVEs, ";")), Cell(f.CVEID), Cell(f.CVSSVersion), Cell(f.CVSSVector), score(f.Base),
+		score(f.Temporal), score(f.EnvScore), Cell(f.VulnScore), Cell(f.BreachDate),
+		strconv.FormatBool(f.Closed), Cell(f.ClosedReason), opt(f.FirstSeen), opt(f.LastSeen),
+		strconv.Itoa(f.TimesReopened), Cell(strings.Join(f.Tags, ";")),
+		strconv.FormatBool(f.KEV), Cell(strings.Join(f.KEVCVEs, ";")), Cell(f.KEVDateAdded), Cell(f.KEVDueDate),
+		strconv.FormatBool(f.KEVRansomware), number(f.EPSS), number(f.EPSSPercentile), Cell(f.EPSSCVE),
+		qds, Cell(strings.Join(f.ThreatIntel, ";")), Cell(f.Priority), Cell(f.PriorityReason), Cell(f.DueDate))
 	return c.c.Write(c.rec)
 }
 
-// cell neutralises a text cell that a spreadsheet would run as a formula
+// Cell neutralises a text cell that a spreadsheet would run as a formula
 // (CSV injection): one that begins with =, +, -, @, a tab or a carriage
 // return gets a leading ', as OWASP recommends. Hosts and the KB supply
 // these texts; a scanned host named "=HYPERLINK(...)" must stay text.
-func cell(s string) string {
+func Cell(s string) string {
 	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
 		return "'" + s
 	}

@@ -431,14 +431,12 @@ func (d *Dataset) cveFull(i, epoch int, f *cveFull) bool {
 			}
 		}
 	}
-	if analysed && m.year >= 2010 && r.chance(0.006) {
-		added := min(m.published/1000+int64(r.intn(400))*day, d.now(epoch)-day)
-		f.KEV = &nvd.KEV{
-			Added:          dateString(added),
-			Due:            dateString(added + 21*day),
-			RequiredAction: "Apply mitigations per vendor instructions or discontinue use of the product if mitigations are unavailable.",
-			Name:           f.prod.display + " " + pick(&r, vulnClasses) + " Vulnerability",
-		}
+	// NVD copies the KEV catalog's fields into the record. Entries added
+	// before Start are copied; later ones are not, as that would be a
+	// modification of the record that lastModified does not show.
+	if k, ok := d.kevOf(i); ok && k.added < floorDiv(d.start, day) {
+		e := d.kevHead(i, k)
+		f.KEV = &nvd.KEV{Added: e.DateAdded, Due: e.DueDate, RequiredAction: e.RequiredAction, Name: e.Name}
 	}
 	return true
 }

@@ -70,6 +70,8 @@ type Dataset struct {
 	// operating system, and for Info detections.
 	detFamilies [][]float64
 	igFamilies  []float64
+
+	risk *qidRisk // built on first use (risk.go)
 }
 
 // New builds the indexes of a data set: the QID list and the layout of CVE
@@ -81,6 +83,7 @@ func New(cfg Config) *Dataset {
 		cfg:   cfg,
 		seed:  mix(cfg.Seed ^ 0x5155414c5953), // "QUALYS": seed 0 is a seed like any other
 		start: cfg.Start.Unix(),
+		risk:  &qidRisk{},
 	}
 	d.kb = d.buildKB(cfg.QIDs)
 	d.cves = d.buildCVEIndex(cfg.CVEs)

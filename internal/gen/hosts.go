@@ -318,7 +318,7 @@ func (d *Dataset) detections(p *hostProfile, epoch int) []qualys.Detection {
 	var scratch []byte
 	for i := range b.dets {
 		var x qualys.Detection
-		x, scratch = d.detection(p, &b.dets[i], &lastScan, scratch)
+		x, scratch = d.detection(p, &b.dets[i], &lastScan, epoch, scratch)
 		out = append(out, x)
 	}
 	return out
@@ -449,10 +449,11 @@ func (d *Dataset) step(p *hostProfile, st *detState, s int) {
 	}
 }
 
-// detection renders a detection state as of the host's last scan.
+// detection renders a detection state as of the host's last scan; its
+// QDS is as of epoch, as Qualys rescores detections between scans.
 // scratch is a buffer the caller lends for the RESULTS text; the grown
 // buffer is returned for the next call.
-func (d *Dataset) detection(p *hostProfile, st *detState, last *scanTimes, scratch []byte) (qualys.Detection, []byte) {
+func (d *Dataset) detection(p *hostProfile, st *detState, last *scanTimes, epoch int, scratch []byte) (qualys.Detection, []byte) {
 	h := d.head(st.qidIdx)
 	x := qualys.Detection{
 		UniqueVulnID:  int64(p.k+1)<<20 | int64(st.slot),
@@ -486,8 +487,7 @@ func (d *Dataset) detection(p *hostProfile, st *detState, last *scanTimes, scrat
 		x.Type = "Confirmed"
 	}
 	if x.Type != "Info" {
-		x.QDS = min(100, max(1, h.severity*17-15+int(st.resultsSeed>>8%31)))
-		x.QDSSeverity = qdsSeverity(x.QDS)
+		x.QDS, x.QDSSeverity, x.QDSFactors = d.qds(st.qidIdx, h.severity, epoch, st.resultsSeed>>8)
 	}
 	r := d.rng(kindResults, st.resultsSeed, 0)
 	scratch = results(scratch[:0], &r, &h, p, st, last.scan)

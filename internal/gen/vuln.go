@@ -87,6 +87,23 @@ func upper(s string) string {
 // that recent QIDs cite recent CVEs. Real KB output now and then holds an
 // empty id, and so does this.
 func (d *Dataset) kbCVEs(r *rnd, f *family, year int) []string {
+	idx := d.kbCVEIndexes(r, f, year)
+	if idx == nil {
+		return nil
+	}
+	out := make([]string, 0, len(idx)+1)
+	for _, i := range idx {
+		out = append(out, d.CVEID(i))
+	}
+	if r.chance(0.005) {
+		out = slices.Insert(out, r.intn(len(out)+1), "")
+	}
+	return out
+}
+
+// kbCVEIndexes draws the indexes of the CVEs an entry cites, ascending:
+// the part of kbCVEs that the QDS of detections needs (risk.go).
+func (d *Dataset) kbCVEIndexes(r *rnd, f *family, year int) []int {
 	if !r.chance(cveChance[f.style]) {
 		return nil
 	}
@@ -105,14 +122,7 @@ func (d *Dataset) kbCVEs(r *rnd, f *family, year int) []string {
 		}
 	}
 	slices.Sort(idx)
-	out := make([]string, 0, len(idx)+1)
-	for _, i := range idx {
-		out = append(out, d.CVEID(i))
-	}
-	if r.chance(0.005) {
-		out = slices.Insert(out, r.intn(len(out)+1), "")
-	}
-	return out
+	return idx
 }
 
 func software(r *rnd, s *subject) []qualys.Software {

@@ -22,8 +22,11 @@ import (
 
 	"qvt/internal/assess"
 	"qvt/internal/environment"
+	"qvt/internal/epss"
 	"qvt/internal/guard"
+	"qvt/internal/kev"
 	"qvt/internal/nvd"
+	"qvt/internal/priority"
 	"qvt/internal/qualys"
 	"qvt/internal/store"
 	"qvt/internal/unixtime"
@@ -36,6 +39,8 @@ const (
 	KindUnknown Kind = iota
 	KindKB
 	KindNVD
+	KindKEV
+	KindEPSS
 	KindDetections
 )
 
@@ -45,6 +50,10 @@ func (k Kind) String() string {
 		return "Qualys KnowledgeBase"
 	case KindNVD:
 		return "NVD CVE data"
+	case KindKEV:
+		return "CISA KEV catalog"
+	case KindEPSS:
+		return "EPSS scores"
 	case KindDetections:
 		return "Qualys host detections"
 	}
@@ -54,7 +63,10 @@ func (k Kind) String() string {
 // Loader loads inputs into a store under a scoring policy.
 type Loader struct {
 	Policy assess.Policy
-	Log    *slog.Logger
+	// Priority is the priority rules and deadlines (docs/priority.md);
+	// the zero Policy means priority.Default().
+	Priority priority.Policy
+	Log      *slog.Logger
 	// Envs are the environment policies: the CVSS environmental metrics
 	// of the hosts they match.
 	Envs environment.Set
@@ -71,6 +83,8 @@ type Loader struct {
 type Limits struct {
 	Qualys qualys.Limits
 	NVD    nvd.Limits
+	KEV    kev.Limits
+	EPSS   epss.Limits
 	// A .gz input may decompress to at most GzipRatio times the compressed
 	// bytes read so far, plus GzipFloor bytes. Real exports compress 10 to
 	// 30 times; a crafted one (a "gzip bomb") a thousand times.
@@ -171,6 +185,18 @@ func (l Limits) Sniff(name string, r io.Reader) (*Input, error) {
 	if len(body) == 0 {
 		return nil, fmt.Errorf("%s: empty file", in.where())
 	}
+	// CISA's KEV catalog names its version near the start (JSON) or
+	// starts with its header (CSV); an EPSS file starts with its model
+	// line or its header.
+	switch {
+	case body[0] == '{' && (bytes.Contains(head, []byte(`"catalogVersion"`)) || bytes.Contains(head, []byte(`"cveID"`))),
+		bytes.HasPrefix(body, []byte("cveID,")), bytes.HasPrefix(body, []byte(`"cveID",`)):
+		in.Kind = KindKEV
+		return in, nil
+	case bytes.HasPrefix(body, []byte("#model_version")), bytes.HasPrefix(body, []byte("cve,epss")):
+		in.Kind = KindEPSS
+		return in, nil
+	}
 	switch body[0] {
 	case '{', '[':
 		in.Kind = KindNVD
@@ -198,7 +224,7 @@ func (l Limits) Sniff(name string, r io.Reader) (*Input, error) {
 		}
 		return in, nil
 	}
-	return nil, fmt.Errorf("%s: not a Qualys XML or NVD JSON file (it starts with %q)", in.where(), abbreviate(body, 16))
+	return nil, fmt.Errorf("%s: not a Qualys XML, NVD JSON, CISA KEV or EPSS file (it starts with %q)", in.where(), abbreviate(body, 16))
 }
 
 // countingReader counts the bytes read through it.
@@ -317,7 +343,7 @@ func (l *Loader) Files(ctx context.Context, st *store.Store, paths []string) (Re
 // under; hosts are first reassigned to the environments they now match.
 // Nothing is fetched again.
 func (l *Loader) CheckPolicy(tx *store.Tx) error {
-	fp := l.Policy.Fingerprint() + "|" + l.Envs.Fingerprint()
+	fp := l.Policy.Fingerprint() + "|" + l.Envs.Fingerprint() + "|" + l.priority().Hash()
 	old, err := tx.Meta("scoring_policy")
 	if err != nil {
 		return err
@@ -332,7 +358,7 @@ func (l *Loader) CheckPolicy(tx *store.Tx) error {
 		return err
 	}
 	if old != "" {
-		l.log().Info("scoring or environment policy changed: rescoring every finding", "hosts_reassigned", n)
+		l.log().Info("scoring, environment or priority policy changed: rescoring every finding", "hosts_reassigned", n)
 	}
 	if err := tx.QueueAll(); err != nil {
 		return err
@@ -361,6 +387,14 @@ func (l *Loader) Input(ctx context.Context, tx *store.Tx, in *Input) (FileResult
 		fr.Records, err = l.kb(ctx, tx, in.r, in.lim.Qualys)
 	case KindNVD:
 		fr.Records, err = l.nvd(ctx, tx, in.r, in.lim.NVD)
+	case KindKEV:
+		var res store.KEVResult
+		res, err = l.KEV(tx, in.r, in.lim.KEV)
+		fr.Records = res.Entries
+	case KindEPSS:
+		var res store.EPSSResult
+		res, err = l.EPSS(tx, in.r, in.Name, in.lim.EPSS)
+		fr.Records = res.Scores
 	case KindDetections:
 		// Detections are rated as they are written, from the scores as
 		// they stand after everything loaded before them.
@@ -536,6 +570,12 @@ func (l *Loader) Rate(h *qualys.Host, ratings map[store.QIDKey]store.QIDRating) 
 	})
 	rec := store.HostRecord{Host: h, Derived: make([]store.Derived, len(h.Detections))}
 	rec.Policy = l.hostEnv(h)
+	var tags []string
+	if l.priority().ReadsTags() {
+		for _, t := range h.Tags {
+			tags = append(tags, t.Name)
+		}
+	}
 	for i := range h.Detections {
 		d := &h.Detections[i]
 		sc, ok := ratings[store.QIDKey{QID: d.QID, Policy: rec.Policy}]
@@ -551,13 +591,14 @@ func (l *Loader) Rate(h *qualys.Host, ratings map[store.QIDKey]store.QIDRating) 
 			return rec, fmt.Errorf("host %d qid %d: LAST_REOPENED_DATETIME %q is not a valid RFC 3339 time", h.ID, d.QID, d.LastReopened)
 		}
 		rec.Derived[i] = l.Derive(store.RateInput{QID: d.QID, Policy: rec.Policy, Severity: d.Severity,
-			FirstFound: first, LastReopened: reopened, Score: sc})
+			FirstFound: first, LastReopened: reopened, Score: sc, QDS: d.QDS, Tags: tags})
 		rec.Derived[i].Extra = store.DetectionExtra(d)
 	}
 	return rec, nil
 }
 
-// Derive is a detection's rating and deadline.
+// Derive is a detection's rating and deadline, and its priority, due
+// date and their sort key (docs/priority.md).
 func (l *Loader) Derive(in store.RateInput) store.Derived {
 	sev := in.Severity
 	if sev == 0 {
@@ -568,7 +609,35 @@ func (l *Loader) Derive(in store.RateInput) store.Derived {
 		rating = assess.SeverityRating(sev)
 	}
 	start := assess.SLAStart(in.FirstFound, in.LastReopened, in.Score.Published, l.Policy)
-	return store.Derived{VulnScore: rating, BreachDate: assess.BreachDate(start, rating, l.Policy)}
+	d := store.Derived{VulnScore: rating, BreachDate: assess.BreachDate(start, rating, l.Policy)}
+	pin := priority.Input{Rating: rating, FirstFound: in.FirstFound, BreachDate: d.BreachDate, Tags: in.Tags}
+	if in.QDS > 0 {
+		q := in.QDS
+		pin.QDS = &q
+	}
+	if r := in.Score.Risk; r != nil {
+		pin.KEV, pin.KEVRansomware, pin.KEVDateAdded = r.KEV, r.KEVRansomware, r.KEVDateAdded
+		pin.EPSS, pin.Percentile, pin.ThreatIntel = r.EPSS, r.Percentile, r.ThreatIntel
+	}
+	res := l.priority().Eval(pin)
+	d.Priority, d.PriorityReason, d.DueDate = res.Priority, res.Reason, res.DueDate
+	d.Urgency = priority.Urgency(pin.KEV, pin.EPSS, in.Score.Env)
+	// The cause is kept only with a change of priority or due date (the
+	// store compares); on an import the store's old priority is not at
+	// hand, and the cause reads the new evidence alone.
+	d.Cause = priority.Cause(in.OldPriority, in.OldReason, pin, res)
+	return d
+}
+
+// defaultPriority is built once: Derive runs for every detection.
+var defaultPriority = priority.Default()
+
+// priority is the loader's priority policy.
+func (l *Loader) priority() priority.Policy {
+	if len(l.Priority.Rules) == 0 {
+		return defaultPriority
+	}
+	return l.Priority
 }
 
 // Rescore scores the queued QIDs under every environment policy in use,
@@ -603,7 +672,14 @@ func (l *Loader) RescoreAt(tx *store.Tx, at int64) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.Rerate(l.Derive, at, false); err != nil {
+	// What KEV, EPSS and threat intel say of the queued QIDs, then their
+	// findings' ratings and priorities.
+	if err := tx.Reassess(func(_ int, cves []priority.CVEFacts, ti []string) priority.Risk {
+		return priority.QIDRisk(cves, ti)
+	}); err != nil {
+		return err
+	}
+	if err := tx.Rerate(l.Derive, at, l.priority().ReadsTags()); err != nil {
 		return err
 	}
 	l.log().Debug("rescored", "qids", n)

@@ -8,6 +8,7 @@ package pull
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -15,8 +16,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"qvt/internal/epss"
+	"qvt/internal/kev"
 	"qvt/internal/load"
 	"qvt/internal/nvd"
 	"qvt/internal/qualys"
@@ -36,6 +40,17 @@ type NVD interface {
 	CVEs(ctx context.Context, q nvd.Query, fn func(*nvd.CVE) error) (nvd.Result, error)
 }
 
+// KEV is what a sync needs of the KEV feed's client.
+type KEV interface {
+	Fetch(ctx context.Context) (*kev.Catalog, error)
+}
+
+// EPSS is what a sync needs of the EPSS feed's client: a retried download
+// calls header again before its rows.
+type EPSS interface {
+	Fetch(ctx context.Context, header func(epss.Header) error, fn func(epss.Score) error) error
+}
+
 // Options tune a sync.
 type Options struct {
 	Full      bool          // fetch everything, ignoring watermarks
@@ -45,6 +60,8 @@ type Options struct {
 	KBRange   int           // QIDs per KB request in a full KB sync (default 5000)
 	Workers   int           // batches fetched at once; the client's governor keeps within Qualys' limits (default 4)
 	SkipNVD   bool
+	SkipKEV   bool
+	SkipEPSS  bool
 	SkipKB    bool // detections only (benchmarks, and stores kept current by KB imports)
 	// AccountChecked: the caller ran CheckAccount (before opening the
 	// store, so that a failed check leaves no store behind).
@@ -89,10 +106,14 @@ type Syncer struct {
 	Qualys    Qualys
 	QualysURL string // the API's base URL, for errors that name a request
 	NVD       NVD
+	KEV       KEV  // nil: no KEV phase
+	EPSS      EPSS // nil: no EPSS phase
 	Loader    *load.Loader
 	Log       *slog.Logger
 	Progress  Progress
 	Now       func() time.Time
+
+	noQDS atomic.Bool // the subscription refuses show_qds
 }
 
 // Result tells what a sync did.
@@ -101,6 +122,8 @@ type Result struct {
 	Kind       string // full or incremental
 	Resumed    bool
 	CVEs       int
+	KEV        store.KEVResult
+	EPSS       store.EPSSResult
 	KBFull     bool
 	Vulns      int
 	Hosts      int
@@ -118,6 +141,7 @@ const (
 	stateDetections = "detections.watermark" // Qualys server time at the start of the last successful detection sync
 	stateKBFull     = "kb.full_at"           // Qualys server time of the last successful full KB sync
 	stateNVD        = "nvd.watermark"        // time of the last successful NVD sync
+	stateQDS        = "detections.qds"       // "unsupported" once the subscription refused show_qds
 )
 
 // runParams is what a run asks for; a resumed run asks the same.
@@ -129,9 +153,11 @@ type runParams struct {
 	NVDAfter        string `json:"nvd_after"`   // "" for everything
 	ServerTime      bool   `json:"server_time"` // Start is the server's clock (else this machine's, until a response tells)
 	// Phases the run finished: a resumed run does not fetch them again.
-	NVDDone bool   `json:"nvd_done,omitempty"`
-	NVDMark string `json:"nvd_mark,omitempty"` // the NVD watermark the finished phase gives
-	KBDone  bool   `json:"kb_done,omitempty"`
+	NVDDone  bool   `json:"nvd_done,omitempty"`
+	NVDMark  string `json:"nvd_mark,omitempty"` // the NVD watermark the finished phase gives
+	KBDone   bool   `json:"kb_done,omitempty"`
+	KEVDone  bool   `json:"kev_done,omitempty"`
+	EPSSDone bool   `json:"epss_done,omitempty"`
 }
 
 func (s *Syncer) log() *slog.Logger {
@@ -210,6 +236,32 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 			}
 		}
 	}
+	// KEV and EPSS are stored whole, each in one transaction; their QIDs
+	// are rescored with the rest at the end.
+	if !opt.SkipKEV && s.KEV != nil {
+		if r.p.KEVDone {
+			res.Finished = append(res.Finished, "KEV")
+		} else {
+			if res.KEV, err = s.syncKEV(ctx); err != nil {
+				return res, fmt.Errorf("KEV: %w", err)
+			}
+			if err := s.phaseDone(ctx, r, func(p *runParams) { p.KEVDone = true }); err != nil {
+				return res, err
+			}
+		}
+	}
+	if !opt.SkipEPSS && s.EPSS != nil {
+		if r.p.EPSSDone {
+			res.Finished = append(res.Finished, "EPSS")
+		} else {
+			if res.EPSS, err = s.syncEPSS(ctx); err != nil {
+				return res, fmt.Errorf("EPSS: %w", err)
+			}
+			if err := s.phaseDone(ctx, r, func(p *runParams) { p.EPSSDone = true }); err != nil {
+				return res, err
+			}
+		}
+	}
 	if !opt.SkipKB {
 		if r.p.KBDone {
 			res.Finished = append(res.Finished, "KnowledgeBase")
@@ -250,6 +302,11 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 		}
 		if nvdMark != "" {
 			kv[stateNVD] = nvdMark
+		}
+		if s.noQDS.Load() {
+			kv[stateQDS] = "unsupported"
+		} else {
+			kv[stateQDS] = ""
 		}
 		return tx.SetState(kv)
 	})
@@ -424,6 +481,68 @@ func (s *Syncer) syncNVD(ctx context.Context, r *run) (n int, mark string, err e
 	return n, nvdTime(res.Timestamp, s.now()), nil
 }
 
+// syncKEV fetches CISA's catalog and stores it when its version is new.
+func (s *Syncer) syncKEV(ctx context.Context) (res store.KEVResult, err error) {
+	pr := s.progress()
+	pr.Start("KEV catalog", 0)
+	defer func() { pr.Done("KEV catalog", err) }()
+	c, err := s.KEV.Fetch(ctx)
+	if err != nil {
+		return res, err
+	}
+	pr.Add("KEV catalog", len(c.Entries))
+	err = s.Store.Write(ctx, func(tx *store.Tx) error {
+		res, err = s.Loader.PutKEV(tx, c)
+		return err
+	})
+	if errors.Is(err, store.ErrOlder) {
+		s.log().Warn("KEV: the catalog served is older than the stored one; kept the stored catalog", "error", err)
+		return store.KEVResult{Unchanged: true}, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	if res.Unchanged {
+		s.log().Info("KEV catalog unchanged", "version", c.Version)
+	} else {
+		s.log().Info("KEV synced", "version", c.Version, "entries", res.Entries, "added", res.Added,
+			"changed", res.Changed, "removed", res.Removed, "qids", res.QIDs)
+	}
+	return res, nil
+}
+
+// syncEPSS fetches the day's EPSS scores into the store, streaming: the
+// file is never held.
+func (s *Syncer) syncEPSS(ctx context.Context) (res store.EPSSResult, err error) {
+	pr := s.progress()
+	pr.Start("EPSS scores", 0)
+	defer func() { pr.Done("EPSS scores", err) }()
+	err = s.Store.Write(ctx, func(tx *store.Tx) error {
+		res, err = s.Loader.PutEPSS(tx, func(header func(epss.Header) error, fn func(epss.Score) error) error {
+			n := 0
+			err := s.EPSS.Fetch(ctx, header, func(sc epss.Score) error {
+				if n++; n%10000 == 0 {
+					pr.Add("EPSS scores", 10000)
+				}
+				return fn(sc)
+			})
+			pr.Add("EPSS scores", n%10000)
+			return err
+		}, "")
+		return err
+	})
+	if errors.Is(err, store.ErrOlder) {
+		// A mirror a day behind: what the store holds is newer.
+		s.log().Warn("EPSS: the file served is older than the stored one; kept the stored scores", "error", err)
+		return store.EPSSResult{}, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	s.log().Info("EPSS synced", "scores", res.Scores, "changed", res.Changed, "removed", res.Removed, "qids", res.QIDs)
+	return res, nil
+}
+
 // nvdTime reads NVD's timestamp ("2023-05-05T13:58:53.240", UTC without a
 // zone) as RFC 3339; this machine's clock if there is none.
 func nvdTime(ts string, now time.Time) string {
@@ -588,6 +707,13 @@ func (s *Syncer) syncDetections(ctx context.Context, r *run, opt Options, res *R
 			err = berr
 		}
 	}()
+	// QDS and its factors are asked for unless the subscription refused
+	// them before (a full sync asks again).
+	qdsState, err := s.Store.State(ctx, stateQDS)
+	if err != nil {
+		return err
+	}
+	s.noQDS.Store(qdsState == "unsupported" && !opt.Full)
 	job := &batchJob[store.HostRecord]{
 		store: s.Store, runID: runID, phase: "detections", workers: opt.Workers,
 		fetch: func(ctx context.Context, spec string, emit func(store.HostRecord) error) error {
@@ -600,11 +726,16 @@ func (s *Syncer) syncDetections(ctx context.Context, r *run, opt Options, res *R
 				"include_disabled":   {"1"},
 				"truncation_limit":   {strconv.Itoa(opt.BatchSize)},
 			}
+			withQDS := !s.noQDS.Load()
+			if withQDS {
+				params.Set("show_qds", "1")
+				params.Set("show_qds_factors", "1")
+			}
 			if p.DetectionsAfter != "" {
 				params.Set("vm_processed_after", p.DetectionsAfter)
 			}
 			asked := parseIDs(spec)
-			resp, err := s.Qualys.Detections(ctx, params, func(h *qualys.Host) error {
+			each := func(h *qualys.Host) error {
 				if !asked.has(h.ID) {
 					return s.notAsked(qualys.EndpointDetections, params, "host", h.ID)
 				}
@@ -613,7 +744,17 @@ func (s *Syncer) syncDetections(ctx context.Context, r *run, opt Options, res *R
 					return err
 				}
 				return emit(rec)
-			})
+			}
+			resp, err := s.Qualys.Detections(ctx, params, each)
+			if withQDS && qdsRefused(err) {
+				// Said once; then every batch goes without.
+				if !s.noQDS.Swap(true) {
+					s.log().Warn("the Qualys subscription refuses QDS (show_qds): detections are fetched without it, and priorities do without QDS", "error", err)
+				}
+				params.Del("show_qds")
+				params.Del("show_qds_factors")
+				resp, err = s.Qualys.Detections(ctx, params, each)
+			}
 			s.noteServerTime(r, resp.Datetime)
 			return err
 		},
@@ -631,6 +772,13 @@ func (s *Syncer) syncDetections(ctx context.Context, r *run, opt Options, res *R
 		progress: func(int) { pr.Add("host detections", 1) },
 	}
 	return job.run(ctx, batches)
+}
+
+// qdsRefused tells Qualys' refusal of the QDS parameters: a request
+// error (1901 unrecognized, or 1905 invalid) that names them.
+func qdsRefused(err error) bool {
+	var ae *qualys.APIError
+	return errors.As(err, &ae) && (ae.Code == 1901 || ae.Code == 1905) && strings.Contains(strings.ToLower(ae.Text), "qds")
 }
 
 // hostBatches cuts sorted host IDs into batches of n, each written as a

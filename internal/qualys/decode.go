@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
+	"strings"
 )
 
 // Root element names of the documents qvt reads.
@@ -743,6 +744,18 @@ func decodeDetection(s *scanner, d *Detection) error {
 			d.QDSSeverity = s.attr("severity")
 			n, err = s.int()
 			d.QDS = int(n)
+		case "QDS_FACTORS":
+			err = s.list("QDS_FACTOR", func() error {
+				if len(d.QDSFactors) >= s.lim.QDSFactors {
+					return s.errorf("more than %d QDS_FACTOR elements (limit qds factors)", s.lim.QDSFactors)
+				}
+				name := attrUnescaper.Replace(s.attr("name"))
+				v, err := s.trimmed()
+				if err == nil && name != "" { // a factor without a name cannot be looked up
+					d.QDSFactors = append(d.QDSFactors, QDSFactor{Name: name, Value: v})
+				}
+				return err
+			})
 		case "SERVICE":
 			d.Service, err = s.trimmed()
 		case "IS_IGNORED":
@@ -757,6 +770,10 @@ func decodeDetection(s *scanner, d *Detection) error {
 		return err
 	})
 }
+
+// attrUnescaper decodes the predefined entities in an attribute value
+// (the encoder writes a factor's name escaped).
+var attrUnescaper = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&quot;", `"`, "&apos;", "'")
 
 // address reads an IP address field; empty is allowed.
 func (s *scanner) address(field string) (string, error) {

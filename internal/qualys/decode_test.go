@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -357,7 +358,7 @@ func TestDecodeOneByteReads(t *testing.T) {
 				t.Fatalf("%s host %d: detections differ", name, i)
 			}
 			for j := range want[i].Detections {
-				if got[i].Detections[j] != want[i].Detections[j] {
+				if !reflect.DeepEqual(got[i].Detections[j], want[i].Detections[j]) {
 					t.Errorf("%s host %d detection %d:\n got %+v\nwant %+v", name, i, j, got[i].Detections[j], want[i].Detections[j])
 				}
 			}

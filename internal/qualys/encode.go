@@ -541,6 +541,18 @@ func (o *xmlOut) detection(depth int, x *Detection) {
 		o.b = strconv.AppendInt(o.b, int64(x.QDS), 10)
 		o.endElem("QDS")
 	}
+	if len(x.QDSFactors) > 0 {
+		o.open(d, "QDS_FACTORS")
+		for _, f := range x.QDSFactors {
+			o.indent(d + 1)
+			o.raw(`<QDS_FACTOR name="`)
+			o.b = appendXMLText(o.b, f.Name)
+			o.raw(`">`)
+			o.b = appendCDATA(o.b, f.Value)
+			o.endElem("QDS_FACTOR")
+		}
+		o.close(d, "QDS_FACTORS")
+	}
 	o.optInt(d, "TIMES_FOUND", int64(x.TimesFound))
 	o.optText(d, "LAST_TEST_DATETIME", x.LastTest)
 	o.optText(d, "LAST_UPDATE_DATETIME", x.LastUpdate)

@@ -410,6 +410,10 @@ type xDetection struct {
 		Severity string `xml:"severity,attr"`
 		Value    int    `xml:",chardata"`
 	} `xml:"QDS"`
+	QDSFactors []struct {
+		Name  string `xml:"name,attr"`
+		Value string `xml:",chardata"`
+	} `xml:"QDS_FACTORS>QDS_FACTOR"`
 	TimesFound    int    `xml:"TIMES_FOUND"`
 	LastTest      string `xml:"LAST_TEST_DATETIME"`
 	LastUpdate    string `xml:"LAST_UPDATE_DATETIME"`
@@ -437,7 +441,8 @@ func fullHost() *Host {
 				UniqueVulnID: 5501234567, QID: 11827, Type: "Confirmed", Severity: 2, Port: 443, Protocol: "tcp",
 				FQDN: "www.example.com", SSL: true, Instance: "inst", Results: "HTTP/1.1 200 OK\nX: {&quot;a&quot;:1}",
 				Status: "Re-Opened", FirstFound: "2025-01-01T00:00:00Z", LastFound: "2026-10-31T15:26:01Z",
-				QDS: 35, QDSSeverity: "LOW", TimesFound: 216, LastTest: "2026-10-31T15:26:01Z",
+				QDS: 35, QDSSeverity: "LOW", TimesFound: 216,
+				QDSFactors: []QDSFactor{{"RTI", "dos,No_Patch"}, {"epss", "0.2054"}, {"CVSS_vector", "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}, {`odd & "name"`, "a ]]> b"}}, LastTest: "2026-10-31T15:26:01Z",
 				LastUpdate: "2026-10-31T15:26:53Z", LastFixed: "2026-09-01T10:00:00Z",
 				FirstReopened: "2026-05-01T10:00:00Z", LastReopened: "2026-10-31T15:26:01Z", TimesReopened: 2,
 				Service: "http", Ignored: true, Disabled: true, LastProcessed: "2026-10-31T15:26:53Z",
@@ -499,7 +504,10 @@ func TestEncodeHostListDetectionValuesComeBack(t *testing.T) {
 		Service: d.Service, Ignored: d.Ignored == "1", Disabled: d.Disabled == "1", LastProcessed: d.LastProcessed,
 		Port: 443,
 	}
-	if *d.Port != "443" || back != w {
+	for _, f := range d.QDSFactors {
+		back.QDSFactors = append(back.QDSFactors, QDSFactor{f.Name, f.Value})
+	}
+	if *d.Port != "443" || !reflect.DeepEqual(back, w) {
 		t.Errorf("detection = %+v (port %s)\nwant %+v", back, *d.Port, w)
 	}
 	p := g.Detections[1]

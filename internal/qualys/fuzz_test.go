@@ -115,7 +115,7 @@ func checkError(t *testing.T, err error, size int) {
 }
 
 func FuzzDecodeDetections(f *testing.F) {
-	for _, name := range []string{"hld_demisto_2hosts.xml", "hld_jupiterone.xml", "simple_return_1905.xml"} {
+	for _, name := range []string{"hld_demisto_2hosts.xml", "hld_jupiterone.xml", "hld_qds_factors.xml", "simple_return_1905.xml"} {
 		f.Add(readFixture(f, name))
 	}
 	f.Add([]byte(`<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><HOST_LIST><HOST><ID>1</ID><DETECTION_LIST><DETECTION><QID>1</QID><RESULTS>a&amp;<![CDATA[b]]></RESULTS></DETECTION></DETECTION_LIST></HOST></HOST_LIST></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>`))

@@ -165,12 +165,23 @@ type Detection struct {
 	FirstReopened string
 	LastReopened  string
 	TimesReopened int
-	QDS           int
-	QDSSeverity   string
+	QDS           int    // 0 when absent (Qualys sends 1..100 when asked with show_qds=1)
+	QDSSeverity   string // the QDS severity attribute: LOW, MEDIUM, HIGH or CRITICAL
+	// QDSFactors are QDS_FACTORS/QDS_FACTOR (show_qds_factors=1), in
+	// response order: RTI, exploit_maturity, CVSS, CVSS_version, epss,
+	// trending, CVSS_vector and others Qualys may add.
+	QDSFactors    []QDSFactor
 	Service       string
 	Ignored       bool
 	Disabled      bool
 	LastProcessed string
+}
+
+// QDSFactor is one QDS_FACTOR of a detection: its name attribute and its
+// text, e.g. {"epss", "0.2054"}, {"RTI", "dos"}.
+type QDSFactor struct {
+	Name  string
+	Value string
 }
 
 // Warning is a RESPONSE/WARNING: code 1980 with the URL of the next page

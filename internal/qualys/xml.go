@@ -42,6 +42,9 @@ type Limits struct {
 	// (detection, tag, CVE, reference, ...).
 	Record int
 	Path   int // innermost elements shown in an error's element path
+	// QDSFactors is the number of QDS_FACTOR elements of one detection
+	// (real ones carry about seven).
+	QDSFactors int
 }
 
 // DefaultLimits are far above anything in real Qualys data (the longest
@@ -56,6 +59,8 @@ var DefaultLimits = Limits{
 	Depth:   64,
 	Record:  32 << 20,
 	Path:    4,
+
+	QDSFactors: 64,
 }
 
 // withDefaults fills the zero fields of l from DefaultLimits.
@@ -64,6 +69,7 @@ func (l Limits) withDefaults() Limits {
 	for _, f := range []struct{ v, def *int }{
 		{&l.Text, &d.Text}, {&l.Tag, &d.Tag}, {&l.Comment, &d.Comment}, {&l.CDATA, &d.CDATA},
 		{&l.Doctype, &d.Doctype}, {&l.Depth, &d.Depth}, {&l.Record, &d.Record}, {&l.Path, &d.Path},
+		{&l.QDSFactors, &d.QDSFactors},
 	} {
 		if *f.v <= 0 {
 			*f.v = *f.def

@@ -125,6 +125,8 @@ func (s *Server) serveQualys(w http.ResponseWriter, r *http.Request, api *qualys
 	switch {
 	case formErr != nil:
 		e = &qerror{status: http.StatusBadRequest, code: 1905, text: "invalid request parameters: " + formErr.Error()}
+	case s.cfg.RejectQDS && api.name == APIDetections:
+		e = checkParams(&detectionAPINoQDS, r.Form)
 	default:
 		e = checkParams(api, r.Form)
 	}

@@ -39,10 +39,10 @@ var detectionAPI = qualysAPI{
 		"ids", "id_min", "id_max", "vm_processed_before", "vm_processed_after",
 		"status", "qids", "severities", "include_vuln_type", "qds_min", "qds_max",
 		"detection_updated_since", "detection_updated_before", "detection_processed_after", "detection_processed_before",
-		"show_results", "show_reopened_info", "show_asset_id", "show_tags", "show_igs", "show_qds",
+		"show_results", "show_reopened_info", "show_asset_id", "show_tags", "show_igs", "show_qds", "show_qds_factors",
 		"include_ignored", "include_disabled",
 		// Accepted without effect:
-		"show_qds_factors", "host_metadata", "host_metadata_fields", "show_cloud_tags", "cloud_tag_fields",
+		"host_metadata", "host_metadata_fields", "show_cloud_tags", "cloud_tag_fields",
 		"arf_kernel_filter", "arf_service_filter", "arf_config_filter", "active_kernels_only", "filter_superseded_qids",
 		"include_search_list_titles", "exclude_search_list_titles", "include_search_list_ids", "exclude_search_list_ids",
 		"detection_last_tested_since", "detection_last_tested_before",
@@ -55,6 +55,19 @@ var detectionAPI = qualysAPI{
 	),
 	prepare: prepareDetections,
 }
+
+// detectionAPINoQDS is the detection API of a subscription without QDS
+// (Config.RejectQDS): show_qds and show_qds_factors are unknown to it.
+var detectionAPINoQDS = func() qualysAPI {
+	a := detectionAPI
+	a.params = paramSet()
+	for k := range detectionAPI.params {
+		if k != "show_qds" && k != "show_qds_factors" {
+			a.params[k] = true
+		}
+	}
+	return a
+}()
 
 const hostListDTD = "/api/2.0/fo/asset/host/host_list_output.dtd"
 
@@ -165,6 +178,7 @@ type detFilter struct {
 	processedBefore string
 
 	results, reopened, tags, qds, igs, assetID bool
+	qdsFactors                                 bool
 	ignored, disabled                          bool
 }
 
@@ -247,7 +261,7 @@ func prepareDetections(s *Server, q *qreq) (bodyFunc, shape, *qerror) {
 		{"include_ignored", false, &f.ignored},
 		{"include_disabled", false, &f.disabled},
 		{"echo_request", false, new(bool)},
-		{"show_qds_factors", false, new(bool)},
+		{"show_qds_factors", false, &f.qdsFactors},
 		{"suppress_duplicated_data_from_csv", false, new(bool)},
 	} {
 		if *b.dst, e = flag(p, b.name, b.def); e != nil {
@@ -307,6 +321,9 @@ func (f *detFilter) keep(h *qualys.Host) bool {
 		}
 		if !f.qds {
 			x.QDS, x.QDSSeverity = 0, ""
+		}
+		if !f.qdsFactors {
+			x.QDSFactors = nil
 		}
 	}
 	return true

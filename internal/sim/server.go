@@ -1,6 +1,7 @@
-// Package sim is a local double of the two services qvt syncs from: the
-// Qualys VM API v2 (KnowledgeBase, host list, host list detection) and the
-// NVD CVE API 2.0. Tests, benchmarks and `qvt demo` run qvt's real clients
+// Package sim is a local double of the services qvt syncs from: the
+// Qualys VM API v2 (KnowledgeBase, host list, host list detection), the
+// NVD CVE API 2.0, and the public files of CISA's KEV catalog and FIRST's
+// EPSS scores. Tests, benchmarks and `qvt demo` run qvt's real clients
 // against it on loopback, so it speaks the documented wire formats
 // (docs/reference/qualys-api.md sections 1, 3, 4; nvd-cvss.md section 2)
 // and reproduces the services' limits and failures: Basic auth and the
@@ -41,6 +42,12 @@ type Config struct {
 	TruncationLimit int           // host list (detection) page size in hosts when the request does not say; default 1000 (Qualys' default)
 	NVDRateLimit    int           // NVD requests per rolling 30 s without an apiKey header; 0 = unlimited (real NVD: 5; with a key 50)
 	Faults          Faults
+	// RejectQDS makes the detection API refuse show_qds and
+	// show_qds_factors as a subscription without them does: as unknown
+	// parameters, HTTP 400 with SIMPLE_RETURN code 1901 "Unrecognized
+	// parameter(s): show_qds" (the answer Qualys gives any parameter its
+	// edition lacks).
+	RejectQDS bool
 	// CacheBodies keeps each Qualys response body and answers the same
 	// request (same epoch and parameters) again from memory. Benchmarks
 	// use it so that the cost measured is the client's: generating the
@@ -78,6 +85,8 @@ const (
 	APIHostList   = "hostlist"
 	APIDetections = "detections"
 	APINVD        = "nvd"
+	APIKEV        = "kev"
+	APIEPSS       = "epss"
 )
 
 // Paths the double serves, exactly as the real services spell them.
@@ -86,12 +95,14 @@ const (
 	PathHostList   = "/api/2.0/fo/asset/host/"
 	PathDetections = "/api/2.0/fo/asset/host/vm/detection/"
 	PathNVD        = "/rest/json/cves/2.0"
+	PathKEV        = "/kev/known_exploited_vulnerabilities.json"
+	PathEPSS       = "/epss/epss_scores-current.csv.gz"
 )
 
 // Call is one request as the double saw it.
 type Call struct {
 	Time       time.Time
-	API        string     // "kb", "hostlist", "detections", "nvd"
+	API        string     // "kb", "hostlist", "detections", "nvd", "kev", "epss"
 	Method     string     // GET or POST
 	Params     url.Values // form and query parameters merged
 	Status     int        // HTTP status answered (200 also for a cut or slow body)
@@ -147,7 +158,7 @@ func New(cfg Config) *Server {
 		faults:     cfg.Faults,
 		apis:       map[string]*apiState{},
 	}
-	for _, name := range []string{APIKB, APIHostList, APIDetections, APINVD} {
+	for _, name := range []string{APIKB, APIHostList, APIDetections, APINVD, APIKEV, APIEPSS} {
 		s.apis[name] = &apiState{name: name, salt: salt(name)}
 	}
 	return s
@@ -169,6 +180,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveQualys(w, r, &detectionAPI)
 	case PathNVD + "/":
 		s.serveNVD(w, r)
+	case PathKEV + "/":
+		s.serveFeed(w, r, APIKEV)
+	case PathEPSS + "/":
+		s.serveFeed(w, r, APIEPSS)
 	default:
 		http.NotFound(w, r)
 	}

@@ -378,7 +378,7 @@ func TestDetectionPaging(t *testing.T) {
 	d := s.Dataset()
 	all := d.HostIDs(0)
 	everything := vals("status", "New,Active,Re-Opened,Fixed", "show_igs", "1", "include_ignored", "1", "include_disabled", "1",
-		"show_reopened_info", "1", "show_tags", "1", "show_qds", "1", "show_asset_id", "1")
+		"show_reopened_info", "1", "show_tags", "1", "show_qds", "1", "show_qds_factors", "1", "show_asset_id", "1")
 	for _, tc := range []struct {
 		name  string
 		limit string // "" = the server's default (40)

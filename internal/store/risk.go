@@ -28,6 +28,7 @@ type KEVCatalog struct {
 // KEVResult says what storing a catalog changed.
 type KEVResult struct {
 	Unchanged               bool // the stored catalog has this version: nothing was written
+	Entries                 int  // in the catalog
 	Added, Removed, Changed int  // entries
 	QIDs                    int  // QIDs queued for rescoring
 }
@@ -52,7 +53,7 @@ func (tx *Tx) StoredKEV() (version, released string, entries int, err error) {
 // catalog with the stored version changes nothing; one released before
 // the stored one is refused with ErrOlder.
 func (tx *Tx) PutKEV(c *KEVCatalog, at int64) (KEVResult, error) {
-	var res KEVResult
+	res := KEVResult{Entries: len(c.Entries)}
 	version, released, _, err := tx.StoredKEV()
 	if err != nil {
 		return res, err
@@ -197,26 +198,42 @@ func (tx *Tx) StoredEPSS() (model, date string, scores int, err error) {
 // epssChunk is how many rows PutEPSS copies at a time on PostgreSQL.
 const epssChunk = 20000
 
-// PutEPSS replaces the stored EPSS scores with a file's (model and date
-// from its header; next yields its rows, ok false at the end) and queues
-// the QIDs of the CVEs whose score changed. A score that changes keeps
-// the one before it (for "rising"). A file dated before the stored one
-// is refused with ErrOlder, and nothing is written.
-func (tx *Tx) PutEPSS(model, date string, next func() (EPSSScore, bool, error), at int64) (EPSSResult, error) {
+// PutEPSS replaces the stored EPSS scores with a file's and queues the
+// QIDs of the CVEs whose score changed. feed streams the file: it calls
+// header with the file's model version and score date before the first
+// row, then row for each. A score that changes keeps the one before it
+// (for "rising"). A file dated before the stored one is refused with
+// ErrOlder, and nothing is written. A header after rows starts the file
+// again (a download retried after a cut): the rows before it are dropped.
+func (tx *Tx) PutEPSS(feed func(header func(model, date string) error, row func(EPSSScore) error) error, at int64) (EPSSResult, error) {
 	var res EPSSResult
 	_, stored, _, err := tx.StoredEPSS()
 	if err != nil {
 		return res, err
 	}
-	if date != "" && stored != "" && date < stored {
-		return res, fmt.Errorf("epss: scores of %s: %w (%s)", date, ErrOlder, stored)
-	}
 	before, err := tx.Queued()
 	if err != nil {
 		return res, err
 	}
+	var model, date string
 	// The file goes to a staging table first; the changes are then a few
 	// set-based statements.
+	var (
+		row   func(EPSSScore) error
+		done  func() error
+		reset func() error
+	)
+	header := func(m, d string) error {
+		if d != "" && stored != "" && d < stored {
+			return fmt.Errorf("epss: scores of %s: %w (%s)", d, ErrOlder, stored)
+		}
+		model, date = m, d
+		if res.Scores == 0 {
+			return nil
+		}
+		res.Scores = 0
+		return reset()
+	}
 	if tx.pg != nil {
 		if err := tx.pgStage("qvt_epss", `CREATE TEMP TABLE qvt_epss (cve text PRIMARY KEY, epss double precision NOT NULL,
  percentile double precision NOT NULL) ON COMMIT DROP`); err != nil {
@@ -228,25 +245,19 @@ func (tx *Tx) PutEPSS(model, date string, next func() (EPSSScore, bool, error), 
 				return append(v, buf[i].CVE, buf[i].EPSS, buf[i].Percentile)
 			})
 			buf = buf[:0]
-			return err
+			return epssDup(err)
 		}
-		for {
-			s, ok, err := next()
-			if err != nil {
-				return res, err
-			}
-			if !ok {
-				break
-			}
-			res.Scores++
+		row = func(s EPSSScore) error {
 			if buf = append(buf, s); len(buf) == epssChunk {
-				if err := flush(); err != nil {
-					return res, epssDup(err)
-				}
+				return flush()
 			}
+			return nil
 		}
-		if err := flush(); err != nil {
-			return res, epssDup(err)
+		done = flush
+		reset = func() error {
+			buf = buf[:0]
+			_, err := tx.pgExec("TRUNCATE pg_temp.qvt_epss")
+			return err
 		}
 	} else {
 		if err := tx.exec(`CREATE TEMP TABLE IF NOT EXISTS qvt_epss (cve TEXT PRIMARY KEY, epss REAL NOT NULL,
@@ -260,22 +271,27 @@ func (tx *Tx) PutEPSS(model, date string, next func() (EPSSScore, bool, error), 
 		if err != nil {
 			return res, err
 		}
-		for {
-			s, ok, err := next()
-			if err != nil {
-				return res, err
-			}
-			if !ok {
-				break
-			}
-			res.Scores++
+		row = func(s EPSSScore) error {
 			ins.text(s.CVE)
 			ins.float(s.EPSS)
 			ins.float(s.Percentile)
 			if err := ins.run(); err != nil {
-				return res, epssDup(fmt.Errorf("epss: %s: %w", s.CVE, err))
+				return epssDup(fmt.Errorf("epss: %s: %w", s.CVE, err))
 			}
+			return nil
 		}
+		done = func() error { return nil }
+		reset = func() error { return tx.exec("DELETE FROM temp.qvt_epss") }
+	}
+	err = feed(header, func(s EPSSScore) error {
+		res.Scores++
+		return row(s)
+	})
+	if err == nil {
+		err = done()
+	}
+	if err != nil {
+		return res, err
 	}
 	stage := "temp.qvt_epss"
 	if tx.pg != nil {
@@ -321,7 +337,10 @@ ON CONFLICT (id) DO UPDATE SET model_version = excluded.model_version, score_dat
 
 // epssDup names the usual cause of a constraint error: a CVE twice.
 func epssDup(err error) error {
-	if err != nil && strings.Contains(strings.ToLower(err.Error()), "unique") || err != nil && strings.Contains(err.Error(), "23505") {
+	if err == nil {
+		return nil
+	}
+	if s := err.Error(); strings.Contains(strings.ToLower(s), "unique") || strings.Contains(s, "23505") {
 		return fmt.Errorf("epss: a CVE is scored twice in the file: %w", err)
 	}
 	return err

@@ -130,15 +130,18 @@ func testPutKEV(t *testing.T, loc string) {
 	}
 }
 
-// scores yields rows as PutEPSS takes them.
-func scores(ss ...EPSSScore) func() (EPSSScore, bool, error) {
-	return func() (EPSSScore, bool, error) {
-		if len(ss) == 0 {
-			return EPSSScore{}, false, nil
+// scores is a file of the given date as PutEPSS takes it.
+func scores(date string, ss ...EPSSScore) func(header func(model, date string) error, row func(EPSSScore) error) error {
+	return func(header func(model, date string) error, row func(EPSSScore) error) error {
+		if err := header("v2025.03.14", date); err != nil {
+			return err
 		}
-		s := ss[0]
-		ss = ss[1:]
-		return s, true, nil
+		for _, s := range ss {
+			if err := row(s); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 }
 
@@ -154,7 +157,7 @@ func testPutEPSS(t *testing.T, loc string) {
 		var res EPSSResult
 		err := st.Write(ctx, func(tx *Tx) error {
 			var err error
-			res, err = tx.PutEPSS("v2025.03.14", date, scores(ss...), 1_700_000_000)
+			res, err = tx.PutEPSS(scores(date, ss...), 1_700_000_000)
 			return err
 		})
 		return res, err
@@ -211,6 +214,26 @@ func testPutEPSS(t *testing.T, loc string) {
 	}
 	if _, ok := got["CVE-2024-0003"]; ok || len(got) != 3 {
 		t.Errorf("scores after the second file: %v", got)
+	}
+	// A download retried after a cut delivers the header and rows again.
+	err = st.Write(ctx, func(tx *Tx) error {
+		res, err = tx.PutEPSS(func(header func(string, string) error, row func(EPSSScore) error) error {
+			for range 2 {
+				if err := header("v2025.03.14", "2025-03-21"); err != nil {
+					return err
+				}
+				for _, s := range []EPSSScore{{"CVE-2024-0001", 0.5, 0.99}, {"CVE-2024-0002", 0.02, 0.7}, {"CVE-2023-9999", 0.00043, 0.1}} {
+					if err := row(s); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}, 1_700_000_000)
+		return err
+	})
+	if err != nil || res.Scores != 3 || res.Changed != 0 {
+		t.Errorf("a retried download: %+v, %v", res, err)
 	}
 	if _, err := put("2025-03-19", EPSSScore{"CVE-2024-0001", 0.9, 0.99}); !errors.Is(err, ErrOlder) {
 		t.Errorf("an older file: %v, want ErrOlder", err)
@@ -292,7 +315,7 @@ func testRiskReachesFindings(t *testing.T, loc string) {
 		return tx.PutHosts([]HostRecord{{Host: host}}, 1_700_000_000)
 	})
 	step(1_700_000_100, func(tx *Tx) error {
-		if _, err := tx.PutEPSS("v2025.03.14", "2025-03-20", scores(EPSSScore{"CVE-2024-0001", 0.5, 0.99},
+		if _, err := tx.PutEPSS(scores("2025-03-20", EPSSScore{"CVE-2024-0001", 0.5, 0.99},
 			EPSSScore{"CVE-2024-0002", 0.7, 0.995}), 1_700_000_100); err != nil {
 			return err
 		}

@@ -16,8 +16,14 @@ type Summary struct {
 	ByRating map[string]int // open findings by vuln_score
 	Open     int            // not closed: not Fixed, gone, ignored or disabled
 	ByClosed map[string]int // closed findings by reason: fixed, gone, ignored, disabled (with Open, they add up to Total)
-	Overdue  int            // open past their deadline
+	Overdue  int            // open past their deadline (breach_date)
 	DueSoon  int            // open, deadline within the next 7 days
+	// Priorities (docs/priority.md): open findings by priority, those past
+	// their due_date, and the open findings whose QID is in CISA's KEV
+	// catalog, with those of them past their due date.
+	ByPriority      map[string]int
+	PastDue         int
+	KEV, KEVPastDue int
 }
 
 // Summarize counts the findings as of the given day.
@@ -26,19 +32,24 @@ func (s *Store) Summarize(ctx context.Context, today time.Time) (Summary, error)
 	soon := today.UTC().AddDate(0, 0, 7).Format("2006-01-02")
 	// Counts of conditions as sums of CASE: PostgreSQL has no sum of a
 	// boolean.
-	rows, err := s.db.QueryContext(ctx, `SELECT status, vuln_score, closed, count(*),
+	rows, err := s.db.QueryContext(ctx, `SELECT status, vuln_score, closed, priority, count(*),
   sum(CASE WHEN closed = '' AND breach_date <> '' AND breach_date < ? THEN 1 ELSE 0 END),
-  sum(CASE WHEN closed = '' AND breach_date >= ? AND breach_date <= ? THEN 1 ELSE 0 END)
-FROM detections WHERE type <> 'Info' GROUP BY status, vuln_score, closed`, day, day, soon)
+  sum(CASE WHEN closed = '' AND breach_date >= ? AND breach_date <= ? THEN 1 ELSE 0 END),
+  sum(CASE WHEN closed = '' AND due_date <> '' AND due_date < ? THEN 1 ELSE 0 END),
+  sum(CASE WHEN closed = '' AND k.kev = 1 THEN 1 ELSE 0 END),
+  sum(CASE WHEN closed = '' AND k.kev = 1 AND due_date <> '' AND due_date < ? THEN 1 ELSE 0 END)
+FROM detections LEFT JOIN qid_risk k ON k.qid = detections.qid
+WHERE type <> 'Info' GROUP BY status, vuln_score, closed, priority`, day, day, soon, day, day)
 	if err != nil {
 		return Summary{}, fmt.Errorf("store: summary: %w", err)
 	}
 	defer rows.Close()
-	sum := Summary{ByStatus: map[string]int{}, ByState: map[string]int{}, ByRating: map[string]int{}, ByClosed: map[string]int{}}
+	sum := Summary{ByStatus: map[string]int{}, ByState: map[string]int{}, ByRating: map[string]int{}, ByClosed: map[string]int{},
+		ByPriority: map[string]int{}}
 	for rows.Next() {
-		var status, rating, closed string
-		var n, overdue, due int
-		if err := rows.Scan(&status, &rating, &closed, &n, &overdue, &due); err != nil {
+		var status, rating, closed, prio string
+		var n, overdue, due, pastDue, kev, kevPastDue int
+		if err := rows.Scan(&status, &rating, &closed, &prio, &n, &overdue, &due, &pastDue, &kev, &kevPastDue); err != nil {
 			return Summary{}, fmt.Errorf("store: summary: %w", err)
 		}
 		sum.Total += n
@@ -51,6 +62,10 @@ FROM detections WHERE type <> 'Info' GROUP BY status, vuln_score, closed`, day, 
 			sum.ByRating[rating] += n
 			sum.Overdue += overdue
 			sum.DueSoon += due
+			sum.ByPriority[prio] += n
+			sum.PastDue += pastDue
+			sum.KEV += kev
+			sum.KEVPastDue += kevPastDue
 		}
 	}
 	return sum, rows.Err()

@@ -49,6 +49,10 @@ type Config struct {
 	// default (Critical Highest, High High, Medium Medium, Low Low, None
 	// Lowest); an empty map sets no priority.
 	PriorityMap map[string]string `yaml:"priority_map"`
+	// Priorities maps qvt's priorities (P1 … P4) to Jira priority names,
+	// e.g. {P1: Highest, P2: High}; optional. The configuration checks
+	// it and spells its keys P1 … P4.
+	Priorities map[string]string `yaml:"priorities"`
 	// DueDateField is the field the breach date goes to: "duedate" (the
 	// default), a custom date field id, or "none".
 	DueDateField string `yaml:"due_date_field"`

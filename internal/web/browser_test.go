@@ -170,7 +170,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 		do(t, ctx, "overview", chromedp.Navigate(hs.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#card-open")))
 		open, overdue := text(t, ctx, "#card-open b"), text(t, ctx, "#card-overdue b")
 		caption := text(t, ctx, "figure.wide figcaption")
-		polygons := eval[int](t, ctx, `document.querySelectorAll("svg.trend polygon").length`)
+		polygons := eval[int](t, ctx, `document.querySelector("svg.trend").querySelectorAll("polygon").length`)
 		bars := eval[int](t, ctx, `document.querySelectorAll("svg.bars rect").length`)
 		topRows := eval[int](t, ctx, `document.querySelectorAll("table.top tbody tr").length`)
 		shot(t, ctx, "overview")

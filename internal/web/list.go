@@ -389,6 +389,9 @@ func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Ti
 	if q.QID != 0 {
 		sets = append(sets, []int{q.QID})
 	}
+	if len(q.QIDs) > 0 {
+		sets = append(sets, q.QIDs)
+	}
 	if q.CVE != "" {
 		qids, err := cveQIDs(ctx, tx, q.CVE)
 		if err != nil {

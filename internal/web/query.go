@@ -23,6 +23,7 @@ type Query struct {
 	Due     string   // "", "overdue" (open, past the deadline), "week" (open, due in the next 7 days)
 	Host    string   // host id, address or name
 	QID     int      // 0: any
+	QIDs    []int    // any of these QIDs, ascending (a plan row's: qids=1,2); none means any
 	CVE     string   // findings whose QID lists this CVE
 	Tag     string   // findings on hosts with this Qualys tag
 	Text    string   // text in the title, case-insensitive
@@ -125,6 +126,25 @@ func ParseQuery(v url.Values) (Query, error) {
 			bad("qid", s, "a QID number")
 		}
 		q.QID = n
+	}
+	if s := strings.TrimSpace(v.Get("qids")); s != "" {
+		for part := range strings.SplitSeq(s, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			n, err := strconv.Atoi(part)
+			if err != nil || n <= 0 {
+				bad("qids", part, "QID numbers separated by commas")
+				continue
+			}
+			q.QIDs = append(q.QIDs, n)
+		}
+		slices.Sort(q.QIDs)
+		q.QIDs = slices.Compact(q.QIDs)
+		if len(q.QIDs) > 1000 {
+			bad("qids", s[:20]+"…", "at most 1,000 QIDs")
+		}
 	}
 	if s := strings.ToUpper(strings.TrimSpace(v.Get("cve"))); s != "" {
 		if !cveRe.MatchString(s) {
@@ -285,6 +305,9 @@ func (q Query) Values() url.Values {
 	if q.QID != 0 {
 		v.Set("qid", strconv.Itoa(q.QID))
 	}
+	if len(q.QIDs) > 0 {
+		v.Set("qids", joinInts(q.QIDs))
+	}
 	set("cve", q.CVE)
 	set("tag", q.Tag)
 	set("q", q.Text)
@@ -361,7 +384,7 @@ func (q Query) StatusLabel() string {
 // rangesOnly tells whether the query filters on status, rating and
 // deadline alone.
 func (q Query) rangesOnly() bool {
-	return q.Host == "" && q.Tag == "" && q.QID == 0 && q.CVE == "" && q.Text == "" &&
+	return q.Host == "" && q.Tag == "" && q.QID == 0 && len(q.QIDs) == 0 && q.CVE == "" && q.Text == "" &&
 		len(q.Priorities) == 0 && !q.KEV && q.MinEPSS == nil
 }
 
@@ -383,6 +406,9 @@ func (q Query) Summary() []string {
 	}
 	if q.QID != 0 {
 		out = append(out, "QID "+strconv.Itoa(q.QID))
+	}
+	if len(q.QIDs) > 0 {
+		out = append(out, "QIDs "+strings.ReplaceAll(joinInts(q.QIDs), ",", ", "))
 	}
 	if q.CVE != "" {
 		out = append(out, q.CVE)
@@ -470,4 +496,16 @@ func ParseCursor(s string) (Cursor, error) {
 		return Cursor{}, errors.New("bad cursor key")
 	}
 	return c, nil
+}
+
+// joinInts writes numbers separated by commas.
+func joinInts(ns []int) string {
+	var sb strings.Builder
+	for i, n := range ns {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(strconv.Itoa(n))
+	}
+	return sb.String()
 }

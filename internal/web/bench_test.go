@@ -83,7 +83,7 @@ func benchPrioritize(b *testing.B, st *store.Store) {
 		return
 	}
 	start := time.Now()
-	if err := prioritizeFixture(context.Background(), st, []time.Time{time.Now().UTC()}); err != nil {
+	if err := prioritizeFixture(context.Background(), st, []time.Time{time.Now().UTC()}, false); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("prioritized the store in %v", time.Since(start).Round(time.Second))

@@ -81,8 +81,12 @@ func fixtureEPSS(cves []string) []store.EPSSScore {
 }
 
 // prioritizeFixture stores the evidence of both steps and the priorities
-// it gives, as a sync would (at: the steps' days).
-func prioritizeFixture(ctx context.Context, st *store.Store, days []time.Time) error {
+// it gives, as a sync would (at: the steps' days). With undated, a third
+// of the P3 and P4 findings then lose their due date, as findings rated
+// None (no deadline) have none: the priority order puts them after the
+// dated ones of their urgency, which the generator's ratings alone would
+// not exercise.
+func prioritizeFixture(ctx context.Context, st *store.Store, days []time.Time, undated bool) error {
 	cves, err := fixtureCVEs(ctx, st)
 	if err != nil {
 		return err
@@ -129,6 +133,12 @@ func prioritizeFixture(ctx context.Context, st *store.Store, days []time.Time) e
 		})
 		if err != nil {
 			return fmt.Errorf("fixture: priorities of step %d: %w", step, err)
+		}
+	}
+	if undated {
+		// Outside a write: no history records it.
+		if _, err := st.DB().ExecContext(ctx, "UPDATE detections SET due_date = '' WHERE priority IN ('P3', 'P4') AND (host_id + qid) % 3 = 0"); err != nil {
+			return fmt.Errorf("fixture: %w", err)
 		}
 	}
 	return nil

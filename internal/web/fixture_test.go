@@ -136,7 +136,7 @@ func importFixture(ctx context.Context, loc string) error {
 		return err
 	}
 	defer st2.Close()
-	return prioritizeFixture(ctx, st2, fixturePrioDays)
+	return prioritizeFixture(ctx, st2, fixturePrioDays, true)
 }
 
 func copyFile(t testing.TB, src, dst string) {

@@ -18,8 +18,9 @@ import (
 	"qvt/internal/store"
 )
 
-// The overview is computed in one pass over detections_status (every
-// finding's rating, deadline, status, dates and key) plus the history of
+// The overview is computed in one pass over detections_priority (every
+// finding's rating, deadline, status, dates, key, priority and due date)
+// plus the history of
 // the last trendDays days, and kept until the store changes: over a
 // million findings the pass takes a second or two on a small machine, and
 // the data changes once per sync. A page asks for it, gets the last one at

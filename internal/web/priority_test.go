@@ -31,6 +31,12 @@ func TestFixtureHasPriorities(t *testing.T) {
 			t.Errorf("%d open %s findings in the fixture; want some", n, p)
 		}
 	}
+	// Findings without a due date beside dated ones of the same priority
+	// and urgency: the priority order's two ranges of an urgency.
+	if n := count(`SELECT count(*) FROM (SELECT priority, urgency FROM detections WHERE type <> 'Info' AND closed = ''
+GROUP BY priority, urgency HAVING min(due_date) = '' AND max(due_date) <> '') AS m`); n < 3 {
+		t.Errorf("%d groups of a priority and urgency mix dated and undated findings; want some", n)
+	}
 	if n := count("SELECT count(*) FROM history WHERE event = 'priority' AND cause <> ''"); n == 0 {
 		t.Error("no change of priority with a cause in the fixture's history")
 	}

@@ -24,11 +24,14 @@ import (
 //     status, rating, deadline and key, with every column the filters
 //     test: the rating order reads each rating's ranges (one per status)
 //     in turn, the deadline order merges the ranges of every status and
-//     rating. The host order walks the table (its primary key).
-//   - When the filter selects a small set (a host; a QID, CVE or title
-//     word with a few thousand detections; or, for the host order, a rare
-//     status, rating or deadline), it reads that set and sorts it: a walk
-//     would pass over most of an index to find a rare match.
+//     rating. The host order walks the table (its primary key). The
+//     priority order walks detections_priority (migration 00009), one
+//     priority at a time (prioritylist.go).
+//   - When the filter selects a small set (a host; a QID, CVE, title
+//     word, KEV or EPSS filter with a few thousand detections; a rare
+//     priority; or, for the host and priority orders, a rare status,
+//     rating or deadline), it reads that set and sorts it: a walk would
+//     pass over most of an index to find a rare match.
 //   - For a large QID set (a common QID), the walk reads only the ranges
 //     where the overview saw its findings.
 //

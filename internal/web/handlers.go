@@ -374,8 +374,10 @@ func (s *Server) exportFilter(ctx context.Context, q Query) (store.Filter, func(
 	var tests []func(*store.Row) bool
 	// The same states as qvt export --status: the store selects them.
 	sf.States = q.states()
-	// And its priorities (KEV and EPSS are QID sets, in f.qids).
+	// And its priorities, KEV and EPSS, as qvt export --priority, --kev
+	// and --min-epss select them.
 	sf.Priorities = slices.Clone(q.Priorities)
+	sf.KEV, sf.MinEPSS = q.KEV, q.MinEPSS
 	if f.ratings != nil {
 		ratings := f.ratings
 		tests = append(tests, func(r *store.Row) bool { return slices.Contains(ratings, r.VulnScore) })

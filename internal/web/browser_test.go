@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -170,7 +171,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 		do(t, ctx, "overview", chromedp.Navigate(hs.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#card-open")))
 		open, overdue := text(t, ctx, "#card-open b"), text(t, ctx, "#card-overdue b")
 		caption := text(t, ctx, "figure.wide figcaption")
-		polygons := eval[int](t, ctx, `document.querySelectorAll("svg.trend polygon").length`)
+		polygons := eval[int](t, ctx, `document.querySelector("svg.trend").querySelectorAll("polygon").length`)
 		bars := eval[int](t, ctx, `document.querySelectorAll("svg.bars rect").length`)
 		topRows := eval[int](t, ctx, `document.querySelectorAll("table.top tbody tr").length`)
 		shot(t, ctx, "overview")
@@ -293,6 +294,89 @@ func TestBrowserXSS(t *testing.T) {
 	}
 	for _, l := range logged() {
 		// A payload blocked by the Content-Security-Policy would show here.
+		t.Errorf("the browser logged: %s", l)
+	}
+}
+
+// A security lead follows the overview's "Open P1/P2" card to the most
+// urgent findings, filters them to KEV in the form, opens a finding and
+// reads why it is P1; then the Fix first page and a fix's findings.
+func TestBrowserPriorities(t *testing.T) {
+	s, hs := newTestServer(t, Config{})
+	ctx, logged := browser(t)
+	o, err := s.Overview(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p12 := 0
+	for _, c := range o.ByPriority {
+		if c.Name == "P1" || c.Name == "P2" {
+			p12 += c.Count
+		}
+	}
+	do(t, ctx, "overview", chromedp.Navigate(hs.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#card-p1p2")))
+	card := text(t, ctx, "#card-p1p2 b")
+	kev := text(t, ctx, "#card-kev b")
+	charts := eval[[]string](t, ctx, `[...document.querySelectorAll("figure figcaption")].map(e => e.textContent)`)
+	prioAreas := eval[int](t, ctx, `[...document.querySelectorAll("svg.trend")][1].querySelectorAll("polygon").length`)
+	shot(t, ctx, "overview-priorities")
+	if card != num(p12) || kev != num(o.KEVOpen) {
+		t.Errorf("cards: %s open P1/P2, %s KEV; want %s, %s", card, kev, num(p12), num(o.KEVOpen))
+	}
+	if !slices.Contains(charts, "Open findings by priority") || !slices.Contains(charts, "Open P1 and P2 findings, day by day") || prioAreas != 2 {
+		t.Errorf("charts %q, %d areas in the P1/P2 chart", charts, prioAreas)
+	}
+
+	// The card's list: P1 first, sorted by priority; then KEV only.
+	do(t, ctx, "P1/P2 list", chromedp.Click(chromedp.CSS("#card-p1p2")), chromedp.WaitVisible(chromedp.CSS("table.findings")))
+	prios := eval[[]string](t, ctx, `[...document.querySelectorAll("table.findings tbody td.prio .badge")].map(e => e.textContent)`)
+	sortSel := eval[string](t, ctx, `document.querySelector("select[name=sort]").value`)
+	if len(prios) == 0 || prios[0] != "P1" || sortSel != "priority" || !slices.IsSortedFunc(prios, strings.Compare) {
+		t.Errorf("the P1/P2 list shows %v, sorted by %q", prios, sortSel)
+	}
+	for _, p := range prios {
+		if p != "P1" && p != "P2" {
+			t.Errorf("a %s finding in the P1/P2 list", p)
+			break
+		}
+	}
+	do(t, ctx, "KEV only",
+		chromedp.Click(chromedp.CSS(`input[name=kev]`)),
+		chromedp.Click(chromedp.CSS(`form.filters button[type=submit]`)),
+	)
+	waitFor(t, ctx, `location.search.includes("kev=1")`)
+	badges := eval[int](t, ctx, `document.querySelectorAll("table.findings tbody tr").length`)
+	kevRows := eval[int](t, ctx, `document.querySelectorAll("table.findings tbody td.evidence .flag.kev").length`)
+	shot(t, ctx, "findings-kev")
+	if badges == 0 || kevRows != badges {
+		t.Errorf("KEV list: %d rows, %d with the KEV badge", badges, kevRows)
+	}
+
+	// A KEV finding: its priority, the rule, the KEV section.
+	do(t, ctx, "a KEV finding",
+		chromedp.Click(chromedp.CSS("table.findings tbody tr:first-child a.ftitle")),
+		chromedp.WaitVisible(chromedp.CSS("#priority")),
+	)
+	prio := text(t, ctx, "#prio")
+	kevText := text(t, ctx, "#kev")
+	shot(t, ctx, "finding-kev")
+	if !strings.Contains(prio, "P1") || !strings.Contains(prio, "known exploited") || !strings.Contains(kevText, "CVE-") {
+		t.Errorf("finding page: priority %q, KEV %q", prio, kevText)
+	}
+
+	// Fix first: ranked rows; a fix's link lists its findings.
+	do(t, ctx, "fix first", chromedp.Click(chromedp.CSS(`nav a[href="/plan"]`)), chromedp.WaitVisible(chromedp.CSS("#plan")))
+	first := eval[[]string](t, ctx, `[...document.querySelectorAll("#plan tbody tr:first-child td")].map(e => e.textContent.trim())`)
+	shot(t, ctx, "plan")
+	if len(first) < 5 || first[0] != "1" || first[4] == "0" {
+		t.Errorf("the plan's first row: %q", first)
+	}
+	do(t, ctx, "a fix's findings", chromedp.Click(chromedp.CSS("#plan tbody tr:first-child td.fix a")), chromedp.WaitVisible(chromedp.CSS("table.findings")))
+	rows := eval[int](t, ctx, `document.querySelectorAll("table.findings tbody tr").length`)
+	if len(first) > 3 && num(rows) != first[3] && rows != defaultLimit {
+		t.Errorf("the fix's list shows %d findings; its row says %s", rows, first[3])
+	}
+	for _, l := range logged() {
 		t.Errorf("the browser logged: %s", l)
 	}
 }

@@ -79,6 +79,7 @@ type Tick struct {
 
 // TrendChart is the stacked area chart of open findings by rating.
 type TrendChart struct {
+	Caption                 string
 	Width, Height           int
 	Left, Top, PlotW, PlotH float64
 	Right                   float64 // Left + PlotW
@@ -97,7 +98,7 @@ type TrendRow struct {
 
 // trendChart draws the trend, Critical at the bottom.
 func trendChart(t Trend) TrendChart {
-	c := TrendChart{Width: 1100, Height: 300, Left: 56, Top: 10}
+	c := TrendChart{Caption: "Open findings by rating, day by day", Width: 1100, Height: 300, Left: 56, Top: 10}
 	c.PlotW = float64(c.Width) - c.Left - 40
 	c.PlotH = float64(c.Height) - c.Top - 30
 	c.Right = c.Left + c.PlotW

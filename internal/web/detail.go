@@ -28,7 +28,9 @@ type FindingView struct {
 	finding.Finding
 	Overdue     bool           `json:"overdue"`
 	DueSoon     bool           `json:"due_soon"`
-	DaysLeft    int            `json:"days_left"` // to the deadline; negative when overdue
+	DaysLeft    int            `json:"days_left"`     // to the deadline; negative when overdue
+	DueOverdue  bool           `json:"due_overdue"`   // open and past its due date (the priority's)
+	DueDaysLeft int            `json:"due_days_left"` // to the due date; negative when past
 	Metrics     []MetricGroup  `json:"cvss_metrics"`
 	CVEList     []CVEView      `json:"cve_details"`
 	Refs        []Link         `json:"vendor_links"`
@@ -77,7 +79,12 @@ type CVEView struct {
 	Severity    string   `json:"severity"` // NVD's
 	Description string   `json:"description"`
 	Primary     bool     `json:"primary"` // the finding's primary CVE
-	KEV         bool     `json:"kev"`     // in CISA's Known Exploited Vulnerabilities
+	KEV         bool     `json:"kev"`     // in CISA's Known Exploited Vulnerabilities (its catalog, or NVD's note of it)
+	// From the KEV catalog and EPSS, when they hold the CVE.
+	KEVDateAdded   string   `json:"kev_date_added,omitempty"`
+	KEVRansomware  bool     `json:"kev_ransomware"`
+	EPSS           *float64 `json:"epss"`
+	EPSSPercentile *float64 `json:"epss_percentile"`
 }
 
 // Link is a reference with a URL.
@@ -92,7 +99,9 @@ type TimelineItem struct {
 	What string    `json:"what"`
 	Old  string    `json:"old,omitempty"`
 	New  string    `json:"new,omitempty"`
-	Kind string    `json:"kind"` // seen, status, closed, reopened, rating, deadline
+	Kind string    `json:"kind"` // seen, status, closed, reopened, rating, deadline, priority, due
+	// Why a priority or due date changed ("added to KEV 2026-03-01").
+	Cause string `json:"cause,omitempty"`
 }
 
 // nvdURL is where a person reads about a CVE.
@@ -143,6 +152,19 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 			v.Overdue = v.DaysLeft < 0
 			v.DueSoon = !v.Overdue && v.DaysLeft <= 7
 		}
+	}
+	if v.DueDate != "" && !v.Closed {
+		if d, err := time.Parse(time.DateOnly, v.DueDate); err == nil {
+			today, _ := time.Parse(time.DateOnly, s.now().UTC().Format(time.DateOnly))
+			v.DueDaysLeft = int(d.Sub(today).Hours() / 24)
+			v.DueOverdue = v.DueDaysLeft < 0
+		}
+	}
+	if v.KEVCVEs == nil {
+		v.KEVCVEs = []string{}
+	}
+	if v.ThreatIntel == nil {
+		v.ThreatIntel = []string{}
 	}
 	db := s.st.DB()
 	if v.Environment, err = s.environment(ctx, db, v.HostID); err != nil {
@@ -236,7 +258,7 @@ func timeline(l store.Life) []TimelineItem {
 		out = append(out, TimelineItem{At: time.Unix(l.FirstSeen, 0).UTC(), What: "First reported", Kind: "seen"})
 	}
 	for _, c := range l.Changes {
-		it := TimelineItem{At: time.Unix(c.At, 0).UTC(), Old: c.Old, New: c.New, Kind: c.Event}
+		it := TimelineItem{At: time.Unix(c.At, 0).UTC(), Old: c.Old, New: c.New, Kind: c.Event, Cause: c.Cause}
 		switch c.Event {
 		case "status":
 			it.What = "Qualys status"
@@ -250,6 +272,10 @@ func timeline(l store.Life) []TimelineItem {
 			it.What = "Rating"
 		case "deadline":
 			it.What = "Deadline"
+		case "priority":
+			it.What = "Priority"
+		case "due":
+			it.What = "Due date"
 		default:
 			it.What = c.Event
 		}
@@ -274,10 +300,34 @@ func (s *Server) cves(ctx context.Context, db dbReader, ids []string, primary st
 			if err := nvdDetails(ctx, db, &c); err != nil {
 				return nil, err
 			}
+			if err := riskDetails(ctx, db, &c); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// riskDetails fills what the KEV catalog and EPSS hold of a CVE.
+func riskDetails(ctx context.Context, db dbReader, c *CVEView) error {
+	var added, ransomware string
+	err := db.QueryRowContext(ctx, "SELECT date_added, ransomware FROM kev_entries WHERE cve = ?", c.ID).Scan(&added, &ransomware)
+	switch {
+	case err == nil:
+		c.KEV, c.KEVDateAdded, c.KEVRansomware = true, added, ransomware == "Known"
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("KEV %s: %w", c.ID, err)
+	}
+	var e, p float64
+	err = db.QueryRowContext(ctx, "SELECT epss, percentile FROM epss_scores WHERE cve = ?", c.ID).Scan(&e, &p)
+	switch {
+	case err == nil:
+		c.EPSS, c.EPSSPercentile = &e, &p
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("EPSS %s: %w", c.ID, err)
+	}
+	return nil
 }
 
 // nvdDetails fills a CVE's NVD description and score: NVD's own (Primary)

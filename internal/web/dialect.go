@@ -141,3 +141,11 @@ func (d dialect) undated() string {
 	}
 	return "breach_date = ''"
 }
+
+// undatedDue is undated's for the due date (the priority order).
+func (d dialect) undatedDue() string {
+	if d.pg {
+		return "(due_date = '')::int"
+	}
+	return "due_date = ''"
+}

@@ -51,6 +51,9 @@ var (
 	fixtureErr   error
 	fixtureSteps [][]string // the files imported, import by import
 	fixtureSQL   []string   // then these statements
+	// then the KEV catalog and EPSS scores of these days, and the
+	// priorities they give (fixture_prio_test.go)
+	fixturePrioDays []time.Time
 )
 
 // fixtureStore returns a copy of the fixture store (SQLite), built once
@@ -123,7 +126,17 @@ func importFixture(ctx context.Context, loc string) error {
 			return fmt.Errorf("fixture: %w", err)
 		}
 	}
-	return nil
+	// A new connection: on PostgreSQL the store names its cursors per
+	// transaction (qvt_cursor_1, …) and pgx remembers the columns of a
+	// FETCH by its text, so a cursor of another shape under the same name
+	// on the same connection fails ("bind message has 13 result formats").
+	st.Close()
+	st2, err := store.Open(ctx, loc)
+	if err != nil {
+		return err
+	}
+	defer st2.Close()
+	return prioritizeFixture(ctx, st2, fixturePrioDays, true)
 }
 
 func copyFile(t testing.TB, src, dst string) {
@@ -171,6 +184,7 @@ func buildFixture(dir string) (string, time.Time, error) {
 	// A finding published to Jira, a QID published as a group, and a sync.
 	now := d.Now(fixtureDays).Add(10 * time.Hour)
 	fixtureSteps = steps
+	fixturePrioDays = []time.Time{d.Now(fixtureDays - 1), d.Now(fixtureDays)}
 	fixtureSQL = []string{
 		`INSERT INTO publish_map (target, item, remote) VALUES ('jira', '` + xssIP + `:990001:443', 'SEC-42')`,
 		`INSERT INTO sync_runs (kind, started_at, finished_at, status) VALUES ('incremental', ` +

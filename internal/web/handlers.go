@@ -58,6 +58,8 @@ type overviewData struct {
 	StatusBars BarChart
 	SLABars    BarChart
 	Trend      TrendChart
+	PrioBars   BarChart
+	PrioTrend  TrendChart
 }
 
 func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request) error {
@@ -100,6 +102,21 @@ func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request) error {
 		classes = append(classes, "r-"+strings.ToLower(row.Rating))
 	}
 	d.SLABars = barChart("Fixed within the deadline", labels, vals, shown, classes, nil, 100)
+	labels, vals, shown, classes, hrefs = nil, nil, nil, nil, nil
+	for _, c := range o.ByPriority {
+		labels = append(labels, c.Name)
+		vals = append(vals, float64(c.Count))
+		shown = append(shown, num(c.Count))
+		classes = append(classes, "r-"+strings.ToLower(c.Name))
+		if c.Name == "none" {
+			hrefs = append(hrefs, "")
+			continue
+		}
+		hrefs = append(hrefs, "/findings?"+url.Values{"priority": {c.Name}, "sort": {"priority"}}.Encode())
+	}
+	d.PrioBars = barChart("Open findings by priority", labels, vals, shown, classes, hrefs, 0)
+	d.PrioTrend = trendChart(o.PrioTrend)
+	d.PrioTrend.Caption = "Open P1 and P2 findings, day by day"
 	return s.render(w, "overview", map[string]any{"Title": "Overview", "O": d})
 }
 
@@ -188,7 +205,11 @@ func (s *Server) hostPage(w http.ResponseWriter, r *http.Request) error {
 	if h.Hostname != "" {
 		title += " (" + h.Hostname + ")"
 	}
-	return s.render(w, "host", map[string]any{"Title": "Host " + title, "H": h, "L": d})
+	plan, err := s.hostPlan(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return s.render(w, "host", map[string]any{"Title": "Host " + title, "H": h, "L": d, "Plan": plan})
 }
 
 func (s *Server) qidPage(w http.ResponseWriter, r *http.Request) error {
@@ -353,6 +374,10 @@ func (s *Server) exportFilter(ctx context.Context, q Query) (store.Filter, func(
 	var tests []func(*store.Row) bool
 	// The same states as qvt export --status: the store selects them.
 	sf.States = q.states()
+	// And its priorities, KEV and EPSS, as qvt export --priority, --kev
+	// and --min-epss select them.
+	sf.Priorities = slices.Clone(q.Priorities)
+	sf.KEV, sf.MinEPSS = q.KEV, q.MinEPSS
 	if f.ratings != nil {
 		ratings := f.ratings
 		tests = append(tests, func(r *store.Row) bool { return slices.Contains(ratings, r.VulnScore) })

@@ -26,14 +26,28 @@ type oracleRow struct {
 	status, closed, title, ip, host string
 	tags                            []string
 	cves                            []string
+	kev                             bool
+	epss                            *float64
+}
+
+// in is the row's cursor in an order: the priority fields are the
+// priority order's only.
+func (r oracleRow) in(sort string) Cursor {
+	c := r.Cursor
+	if sort != "priority" {
+		c.Priority, c.Urgency, c.Due = "", 0, ""
+	}
+	return c
 }
 
 // loadOracle reads every finding in the simplest way.
 func loadOracle(t *testing.T, db *sql.DB) []oracleRow {
 	t.Helper()
 	rows, err := db.Query(`SELECT d.host_id, d.qid, d.port, d.vuln_score, d.breach_date, d.status, d.closed,
-  COALESCE(k.title, ''), h.ip, h.ipv6, h.dns, h.fqdn, h.netbios, COALESCE(k.cves, '[]')
-FROM detections d JOIN hosts h ON h.id = d.host_id LEFT JOIN kb_vulns k ON k.qid = d.qid WHERE d.type <> 'Info'`)
+  COALESCE(k.title, ''), h.ip, h.ipv6, h.dns, h.fqdn, h.netbios, COALESCE(k.cves, '[]'),
+  d.priority, d.urgency, d.due_date, COALESCE(r.kev, 0), r.epss
+FROM detections d JOIN hosts h ON h.id = d.host_id LEFT JOIN kb_vulns k ON k.qid = d.qid
+LEFT JOIN qid_risk r ON r.qid = d.qid WHERE d.type <> 'Info'`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,9 +72,15 @@ FROM detections d JOIN hosts h ON h.id = d.host_id LEFT JOIN kb_vulns k ON k.qid
 	for rows.Next() {
 		var r oracleRow
 		var ipv6, dns, fqdn, netbios, cves string
+		var kev int
+		var epss sql.NullFloat64
 		if err := rows.Scan(&r.HostID, &r.QID, &r.Port, &r.Rating, &r.Deadline, &r.status, &r.closed, &r.title,
-			&r.ip, &ipv6, &dns, &fqdn, &netbios, &cves); err != nil {
+			&r.ip, &ipv6, &dns, &fqdn, &netbios, &cves, &r.Priority, &r.Urgency, &r.Due, &kev, &epss); err != nil {
 			t.Fatal(err)
+		}
+		r.kev = kev != 0
+		if epss.Valid {
+			r.epss = &epss.Float64
 		}
 		if r.ip == "" {
 			r.ip = ipv6
@@ -111,6 +131,9 @@ func oracleMatch(q Query, r oracleRow, today time.Time) bool {
 	if q.QID != 0 && r.QID != q.QID {
 		return false
 	}
+	if len(q.QIDs) > 0 && !slices.Contains(q.QIDs, r.QID) {
+		return false
+	}
 	if q.CVE != "" && !slices.Contains(r.cves, q.CVE) {
 		return false
 	}
@@ -118,6 +141,15 @@ func oracleMatch(q Query, r oracleRow, today time.Time) bool {
 		return false
 	}
 	if q.Text != "" && !strings.Contains(strings.ToLower(r.title), strings.ToLower(q.Text)) {
+		return false
+	}
+	if len(q.Priorities) > 0 && !slices.Contains(q.Priorities, r.Priority) {
+		return false
+	}
+	if q.KEV && !r.kev {
+		return false
+	}
+	if q.MinEPSS != nil && (r.epss == nil || *r.epss < *q.MinEPSS) {
 		return false
 	}
 	return true
@@ -169,7 +201,7 @@ func pageKeys(t *testing.T, s *Server, q Query, forceWalk, backwards bool) []Cur
 	keys := func(p *Page) []Cursor {
 		var ks []Cursor
 		for _, r := range p.Rows {
-			ks = append(ks, Cursor{r.Rating, r.Deadline, r.HostID, r.QID, r.Port})
+			ks = append(ks, r.cursor(q.Sort))
 		}
 		return ks
 	}
@@ -258,6 +290,10 @@ func TestListMatchesOracle(t *testing.T) {
 			"tag=" + url.QueryEscape(tagged), "q=" + url.QueryEscape(titled), "q=zzz-nothing", "host=nowhere",
 			"status=all&tag=" + url.QueryEscape(tagged) + "&rating=Medium",
 			"tag=" + url.QueryEscape(strings.ToLower(tagged)), "host=" + url.QueryEscape(network), "host=" + short, "host=" + netbios,
+			// Exploitation evidence and priority.
+			"priority=P1", "priority=P2,P3", "priority=p4&status=all", "kev=1", "kev=1&status=all&rating=High",
+			"min_epss=0.1", "min_epss=0.5&priority=P2", "status=closed&priority=P1", "due=overdue&priority=P3",
+			"qids=" + strconv.FormatInt(qid, 10) + "," + strconv.Itoa(all[len(all)-1].QID),
 		}
 		for _, f := range filters {
 			for _, sort := range sortChoices {
@@ -278,7 +314,7 @@ func TestListMatchesOracle(t *testing.T) {
 					var want []Cursor
 					for _, r := range all {
 						if oracleMatch(q, r, today) {
-							want = append(want, r.Cursor)
+							want = append(want, r.in(q.Sort))
 						}
 					}
 					if len(want) == 0 && (strings.HasPrefix(f, "host=") || strings.HasPrefix(f, "tag=")) && f != "host=nowhere" {
@@ -330,13 +366,18 @@ func firstDiff(a, b []Cursor) string {
 
 // A cursor survives the URL, and bad parameters are named.
 func TestQueryRoundTrip(t *testing.T) {
-	c := Cursor{"High", "2026-01-02", 42, 105936, 443}
+	c := Cursor{Rating: "High", Deadline: "2026-01-02", HostID: 42, QID: 105936, Port: 443}
+	cp := Cursor{Rating: "", Deadline: "", HostID: 42, QID: 105936, Port: 0, Priority: "P1", Urgency: 1_000_012_345_991, Due: "2026-02-01"}
+	if got, err := ParseCursor(cp.String()); err != nil || got != cp {
+		t.Fatalf("priority cursor round trip: %v %v", got, err)
+	}
 	got, err := ParseCursor(c.String())
 	if err != nil || got != c {
 		t.Fatalf("cursor round trip: %v %v", got, err)
 	}
 	v := url.Values{"status": {"Active"}, "rating": {"High,Critical"}, "due": {"overdue"}, "host": {"web-01"},
 		"qid": {"105936"}, "cve": {"cve-2024-3094"}, "tag": {"DMZ"}, "q": {"openssh"}, "sort": {"deadline"},
+		"priority": {"p2,P1"}, "kev": {"1"}, "min_epss": {"0.1"},
 		"dir": {"desc"}, "after": {c.String()}}
 	q, err := ParseQuery(v)
 	if err != nil {
@@ -346,11 +387,12 @@ func TestQueryRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q2.Encode() != q.Encode() || q.CVE != "CVE-2024-3094" || !slices.Equal(q.Ratings, []string{"Critical", "High"}) {
+	if q2.Encode() != q.Encode() || q.CVE != "CVE-2024-3094" || !slices.Equal(q.Ratings, []string{"Critical", "High"}) ||
+		!slices.Equal(q.Priorities, []string{"P1", "P2"}) || !q2.KEV || q2.MinEPSS == nil || *q2.MinEPSS != 0.1 {
 		t.Errorf("round trip: %s vs %s", q.Encode(), q2.Encode())
 	}
 	for _, bad := range []string{"status=bogus", "rating=Severe", "due=later", "qid=x", "cve=123", "sort=title",
-		"dir=up", "after=x.y", "limit=0", "after=" + c.String() + "&before=" + c.String()} {
+		"dir=up", "after=x.y", "limit=0", "priority=P5", "kev=maybe", "min_epss=2", "min_epss=x", "after=" + c.String() + "&before=" + c.String()} {
 		v, _ := url.ParseQuery(bad)
 		if _, err := ParseQuery(v); err == nil {
 			t.Errorf("%s: no error", bad)

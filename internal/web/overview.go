@@ -18,8 +18,9 @@ import (
 	"qvt/internal/store"
 )
 
-// The overview is computed in one pass over detections_status (every
-// finding's rating, deadline, status, dates and key) plus the history of
+// The overview is computed in one pass over detections_priority (every
+// finding's rating, deadline, status, dates, key, priority and due date)
+// plus the history of
 // the last trendDays days, and kept until the store changes: over a
 // million findings the pass takes a second or two on a small machine, and
 // the data changes once per sync. A page asks for it, gets the last one at
@@ -59,7 +60,12 @@ type Overview struct {
 	Tags      []string      `json:"tags"`        // every host tag, for the filter form
 	OverdueBy []Count       `json:"overdue_by"`  // open overdue, by rating
 	DueSoonBy []Count       `json:"due_soon_by"` // open due within 7 days, by rating
-	stamp     string
+	// Priorities and exploitation evidence (docs/priority.md).
+	ByPriority []Count `json:"by_priority"` // open, P1 to P4 (and "none" when some are not prioritized)
+	KEVOpen    int     `json:"kev_open"`    // open findings whose QID is in CISA's KEV catalog
+	KEVOverdue int     `json:"kev_overdue"` // of those, past their due date
+	PrioTrend  Trend   `json:"priority_trend"`
+	stamp      string
 	// qids tells, for each QID, where its findings are and how many are
 	// open: the list skips the other ranges when it walks for a QID set,
 	// and the QID page need not count a common QID's findings one by one.
@@ -441,6 +447,14 @@ func hash64(host int64, qid int32) uint64 {
 // daysOf is the Unix day of a Unix time.
 func daysOf(t int64) int32 { return int32(t / 86400) }
 
+// priorityIndex is a priority's place in priorityOrder (4: none).
+func priorityIndex(b []byte) int {
+	if len(b) == 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '4' {
+		return int(b[1] - '1')
+	}
+	return 4
+}
+
 // ratingIndex is the position of a rating in ratingOrder, from its bytes.
 func ratingIndex(b []byte) int {
 	switch string(b) {
@@ -463,7 +477,8 @@ func (s *Server) buildOverview(ctx context.Context, stamp string) (*Overview, er
 	rev, _, _ := strings.Cut(stamp, "/")
 	o := &Overview{Built: now, stamp: stamp, rev: rev, Today: now.Format(time.DateOnly), DueBy: now.AddDate(0, 0, 7).Format(time.DateOnly),
 		// Lists are empty, not absent, in the API.
-		Trend: Trend{Days: []string{}, Ratings: []string{}, Open: [][]int{}}, TopQIDs: []TopQID{}, TopHosts: []TopHost{}}
+		Trend: Trend{Days: []string{}, Ratings: []string{}, Open: [][]int{}}, TopQIDs: []TopQID{}, TopHosts: []TopHost{},
+		PrioTrend: Trend{Days: []string{}, Ratings: []string{}, Open: [][]int{}}, ByPriority: []Count{}}
 	err := s.st.Snapshot(ctx, func(q *store.Snap) error { return s.compute(q, o, now) })
 	if err != nil {
 		return nil, fmt.Errorf("overview: %w", err)
@@ -534,6 +549,13 @@ FROM history WHERE at >= ?`, []any{since}, func(st store.Cols) {
 		return err
 	}
 
+	// The QIDs in the KEV catalog.
+	kev := map[int32]bool{}
+	err = each(c, "SELECT qid FROM qid_risk WHERE kev = 1", nil, func(st store.Cols) { kev[int32(st.ColumnInt(0))] = true })
+	if err != nil {
+		return err
+	}
+
 	// The openings and closings of the chart's days, by finding.
 	heads := map[uint64]int32{}
 	var events []event
@@ -571,10 +593,16 @@ WHERE event = 'closed' AND at >= ?`, []any{int64(first) * 86400}, func(st store.
 		fixed, timed, within     [6]int
 		fixTime                  [6]int64 // seconds: a float sum would depend on the order rows come in
 		minSeen                  = int32(todayDay)
+		openByPrio               [5]int   // P1 … P4, none
+		appearP, spanP           [2][]int // as appear and span, of P1 and P2
 	)
 	for i := range appear {
 		appear[i] = make([]int, n)
 		span[i] = make([]int, n+1)
+	}
+	for i := range appearP {
+		appearP[i] = make([]int, n)
+		spanP[i] = make([]int, n+1)
 	}
 	type qagg struct {
 		open, overdue, best int
@@ -589,8 +617,11 @@ WHERE event = 'closed' AND at >= ?`, []any{int64(first) * 86400}, func(st store.
 	qids := map[int32]*qagg{}
 	hosts := map[int64]*hagg{}
 	dayIndex := func(d int32) int { return int(min(max(d-first, 0), int32(n-1))) }
-	err = each(c, `SELECT vuln_score, breach_date, host_id, qid, port, status, closed, first_seen, first_found, last_fixed
-FROM detections`+s.sql.indexed("detections_status")+` WHERE type <> 'Info'`, nil, func(st store.Cols) {
+	// detections_priority covers every column read (and the priority's,
+	// which detections_status has not).
+	err = each(c, `SELECT vuln_score, breach_date, host_id, qid, port, status, closed, first_seen, first_found, last_fixed,
+  priority, due_date
+FROM detections`+s.sql.indexed("detections_priority")+` WHERE type <> 'Info'`, nil, func(st store.Cols) {
 		ri := ratingIndex(st.ColumnRawText(0))
 		deadline := st.ColumnRawText(1)
 		host := st.ColumnInt64(2)
@@ -625,9 +656,20 @@ FROM detections`+s.sql.indexed("detections_status")+` WHERE type <> 'Info'`, nil
 			due = dueWeek
 		}
 		o.cells[closedIndex(closed)][si][ri][due]++
+		pi := priorityIndex(st.ColumnRawText(10))
 		if isOpen {
 			o.Open++
 			openBy[ri]++
+			openByPrio[pi]++
+			if kev[qid] {
+				o.KEVOpen++
+				if due := st.ColumnRawText(11); len(due) > 0 && string(due) < string(today) {
+					o.KEVOverdue++
+				}
+			}
+			if fsDay >= first && pi < 2 {
+				appearP[pi][dayIndex(fsDay)]++
+			}
 			byStatus[string(status)]++
 			late := len(deadline) > 0 && string(deadline) < string(today)
 			if late {
@@ -688,6 +730,10 @@ FROM detections`+s.sql.indexed("detections_status")+` WHERE type <> 'Info'`, nil
 					if to := dayIndex(e.day); e.pk == key && to > from {
 						span[ri][from] += int(e.delta)
 						span[ri][to] -= int(e.delta)
+						if pi < 2 {
+							spanP[pi][from] += int(e.delta)
+							spanP[pi][to] -= int(e.delta)
+						}
 					}
 				}
 			}
@@ -716,9 +762,40 @@ FROM detections`+s.sql.indexed("detections_status")+` WHERE type <> 'Info'`, nil
 		o.Closed = append(o.Closed, Count{r, closedBy[r]})
 	}
 
-	// The chart: open(D) = open now, less the findings first seen after D
+	for i, p := range priorityOrder {
+		if p == "" {
+			if openByPrio[i] > 0 {
+				o.ByPriority = append(o.ByPriority, Count{"none", openByPrio[i]})
+			}
+			continue
+		}
+		o.ByPriority = append(o.ByPriority, Count{p, openByPrio[i]})
+	}
+
+	// The charts: open(D) = open now, less the findings first seen after D
 	// (open now), less the changes after D of findings that existed at D.
 	start := max(minSeen, first)
+	series := func(openNow int, appear, span []int) []int {
+		out := make([]int, 0, todayDay-start+1)
+		later := 0 // open findings first seen after day d
+		for i := n - 1; i > int(todayDay-first); i-- {
+			later += appear[i]
+		}
+		vals := make([]int, n)
+		for i := int(todayDay - first); i >= 0; i-- {
+			vals[i] = openNow - later
+			later += appear[i]
+		}
+		changed := 0
+		for i := 0; i <= int(todayDay-first); i++ {
+			changed += span[i]
+			vals[i] -= changed
+		}
+		for d := start; d <= todayDay; d++ {
+			out = append(out, vals[d-first])
+		}
+		return out
+	}
 	if o.Total > 0 {
 		o.Trend.Ratings = ratingOrder[:5]
 		for d := start; d <= todayDay; d++ {
@@ -726,26 +803,12 @@ FROM detections`+s.sql.indexed("detections_status")+` WHERE type <> 'Info'`, nil
 		}
 		o.Trend.Open = make([][]int, 5)
 		for ri := range 5 {
-			series := make([]int, 0, len(o.Trend.Days))
-			later := 0 // open findings first seen after day d
-			for i := n - 1; i > int(todayDay-first); i-- {
-				later += appear[ri][i]
-			}
-			vals := make([]int, n)
-			for i := int(todayDay - first); i >= 0; i-- {
-				vals[i] = openBy[ri] - later
-				later += appear[ri][i]
-			}
-			changed := 0
-			for i := 0; i <= int(todayDay-first); i++ {
-				changed += span[ri][i]
-				vals[i] -= changed
-			}
-			for d := start; d <= todayDay; d++ {
-				series = append(series, vals[d-first])
-			}
-			o.Trend.Open[ri] = series
+			o.Trend.Open[ri] = series(openBy[ri], appear[ri], span[ri])
 		}
+		// Open P1 and P2, each finding under its current priority.
+		o.PrioTrend.Days = o.Trend.Days
+		o.PrioTrend.Ratings = []string{"P1", "P2"}
+		o.PrioTrend.Open = [][]int{series(openByPrio[0], appearP[0], spanP[0]), series(openByPrio[1], appearP[1], spanP[1])}
 	}
 
 	// Remediation against the deadlines.

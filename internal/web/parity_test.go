@@ -68,7 +68,10 @@ func TestEnginesAnswerTheSame(t *testing.T) {
 		"host=no-such-host", "qid=" + common, "qid=" + rare, "qid=" + strconv.Itoa(xssQID), "cve=" + cve, "cve=CVE-1999-0001",
 		"tag=" + url.QueryEscape(strings.ToUpper(tag)), "tag=zone-ä", "tag=ZONE-Ä", "tag=" + url.QueryEscape(`dmz <i>"quoted"</i>`),
 		"q=" + url.QueryEscape(strings.ToUpper(word)), "q=hostile", "q=zzzz-no-such-title",
-		"qid=" + common + "&status=all&rating=High", "status=fixed&sort=host", "tag=a-lower&due=overdue"}
+		"qid=" + common + "&status=all&rating=High", "status=fixed&sort=host", "tag=a-lower&due=overdue",
+		// Exploitation evidence and priority.
+		"priority=P1", "priority=P2,P3", "priority=P4&status=all", "kev=1", "kev=1&status=closed", "min_epss=0.1",
+		"min_epss=0.5&priority=P2", "qids=" + common + "," + rare, "priority=P1&due=overdue"}
 	for _, st := range finding.StatusFilters {
 		filters = append(filters, "status="+url.QueryEscape(st))
 	}
@@ -123,7 +126,10 @@ func TestEnginesAnswerTheSame(t *testing.T) {
 	// The list pages as HTML, and the scoped pages of a host and a QID.
 	for _, path := range []string{"/findings?rating=High&sort=deadline", "/findings?host=WEB-Ä&status=all",
 		"/host/" + strconv.FormatInt(host, 10), "/qid/" + common, "/api/hosts/" + strconv.FormatInt(host, 10),
-		"/api/hosts/" + other, "/api/qids/" + common, "/api/qids/" + strconv.Itoa(xssQID)} {
+		"/api/hosts/" + other, "/api/qids/" + common, "/api/qids/" + strconv.Itoa(xssQID),
+		// The plan, whole and filtered, and a finding with its priority's history.
+		"/plan", "/api/plan", "/api/plan?priority=P1,P2", "/api/plan?kev=1&host=" + strconv.FormatInt(host, 10),
+		"/api/plan?min_epss=0.1&status=all", "/findings?priority=P1,P2&sort=priority", "/findings?kev=1&sort=priority&dir=desc"} {
 		same(t, path)
 	}
 	// The overview, but for how long it took to compute.
@@ -143,7 +149,8 @@ func TestEnginesAnswerTheSame(t *testing.T) {
 	}
 	// The downloads of a list.
 	t.Run("downloads", func(t *testing.T) {
-		for _, path := range []string{"/findings.csv?rating=High&sort=deadline", "/findings.json?status=all&host=WEB-Ä"} {
+		for _, path := range []string{"/findings.csv?rating=High&sort=deadline", "/findings.json?status=all&host=WEB-Ä",
+			"/findings.csv?priority=P1&kev=1", "/findings.json?min_epss=0.1&status=all"} {
 			same(t, path)
 		}
 	})

@@ -23,15 +23,21 @@ type Query struct {
 	Due     string   // "", "overdue" (open, past the deadline), "week" (open, due in the next 7 days)
 	Host    string   // host id, address or name
 	QID     int      // 0: any
+	QIDs    []int    // any of these QIDs, ascending (a plan row's: qids=1,2); none means any
 	CVE     string   // findings whose QID lists this CVE
 	Tag     string   // findings on hosts with this Qualys tag
 	Text    string   // text in the title, case-insensitive
-	Sort    string   // rating (default, ""), deadline, host
-	Desc    bool     // reverse the order
-	After   *Cursor  // the page after this row
-	Before  *Cursor  // the page before this row
-	Limit   int      // rows per page; 0 means 100
-	Start   int      // the position of the page's first row, carried by the pager's links for the "101–200" line; 0: unknown
+	// Exploitation evidence and priority, as qvt export --priority, --kev
+	// and --min-epss select them (docs/priority.md).
+	Priorities []string // P1 … P4, in that order; none means any
+	KEV        bool     // only findings whose QID lists a CVE in CISA's KEV catalog
+	MinEPSS    *float64 // only findings whose QID's highest EPSS score is at least this
+	Sort       string   // rating (default, ""), deadline, host, priority (most urgent first)
+	Desc       bool     // reverse the order
+	After      *Cursor  // the page after this row
+	Before     *Cursor  // the page before this row
+	Limit      int      // rows per page; 0 means 100
+	Start      int      // the position of the page's first row, carried by the pager's links for the "101–200" line; 0: unknown
 }
 
 // Statuses a list can select, in the order the filter form shows them:
@@ -41,7 +47,12 @@ var statusChoices = finding.StatusFilters
 // Sorts the list offers. There is no order by QID: detections_qid holds
 // Info detections too (an index that tests `type` would be rewritten by
 // every import's upsert), and walking past them costs a table read each.
-var sortChoices = []string{"rating", "deadline", "host"}
+var sortChoices = []string{"rating", "deadline", "host", "priority"}
+
+// priorityOrder is the order of the priority sort: P1 first; "" stands
+// for a finding not yet prioritized (a store the priority rules have not
+// run on), last.
+var priorityOrder = []string{"P1", "P2", "P3", "P4", ""}
 
 // ratingOrder is the order of the rating sort: most severe first; ""
 // stands for a finding without a rating.
@@ -116,6 +127,25 @@ func ParseQuery(v url.Values) (Query, error) {
 		}
 		q.QID = n
 	}
+	if s := strings.TrimSpace(v.Get("qids")); s != "" {
+		for part := range strings.SplitSeq(s, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			n, err := strconv.Atoi(part)
+			if err != nil || n <= 0 {
+				bad("qids", part, "QID numbers separated by commas")
+				continue
+			}
+			q.QIDs = append(q.QIDs, n)
+		}
+		slices.Sort(q.QIDs)
+		q.QIDs = slices.Compact(q.QIDs)
+		if len(q.QIDs) > 1000 {
+			bad("qids", s[:20]+"…", "at most 1,000 QIDs")
+		}
+	}
 	if s := strings.ToUpper(strings.TrimSpace(v.Get("cve"))); s != "" {
 		if !cveRe.MatchString(s) {
 			bad("cve", s, "a CVE id such as CVE-2024-3094")
@@ -123,6 +153,37 @@ func ParseQuery(v url.Values) (Query, error) {
 		q.CVE = s
 	}
 	q.Tag = strings.TrimSpace(v.Get("tag"))
+	for _, raw := range v["priority"] {
+		for p := range strings.SplitSeq(raw, ",") {
+			p = strings.ToUpper(strings.TrimSpace(p))
+			if p == "" {
+				continue
+			}
+			if !slices.Contains(finding.Priorities, p) {
+				bad("priority", p, strings.Join(finding.Priorities, ", "))
+				continue
+			}
+			if !slices.Contains(q.Priorities, p) {
+				q.Priorities = append(q.Priorities, p)
+			}
+		}
+	}
+	slices.Sort(q.Priorities)
+	switch k := strings.ToLower(strings.TrimSpace(v.Get("kev"))); k {
+	case "", "0", "false", "no", "off":
+	case "1", "true", "yes", "on":
+		q.KEV = true
+	default:
+		bad("kev", k, "1 or 0")
+	}
+	if s := strings.TrimSpace(v.Get("min_epss")); s != "" {
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil || x < 0 || x > 1 || x != x {
+			bad("min_epss", s, "an EPSS score from 0 to 1, e.g. 0.1")
+		} else {
+			q.MinEPSS = &x
+		}
+	}
 	q.Text = strings.TrimSpace(v.Get("q"))
 	if len(q.Text) > 200 {
 		bad("q", q.Text[:20]+"…", "at most 200 characters")
@@ -244,9 +305,21 @@ func (q Query) Values() url.Values {
 	if q.QID != 0 {
 		v.Set("qid", strconv.Itoa(q.QID))
 	}
+	if len(q.QIDs) > 0 {
+		v.Set("qids", joinInts(q.QIDs))
+	}
 	set("cve", q.CVE)
 	set("tag", q.Tag)
 	set("q", q.Text)
+	if len(q.Priorities) > 0 {
+		v.Set("priority", strings.Join(q.Priorities, ","))
+	}
+	if q.KEV {
+		v.Set("kev", "1")
+	}
+	if q.MinEPSS != nil {
+		v.Set("min_epss", strconv.FormatFloat(*q.MinEPSS, 'g', -1, 64))
+	}
 	set("sort", q.Sort)
 	if q.Desc {
 		v.Set("dir", "desc")
@@ -311,7 +384,8 @@ func (q Query) StatusLabel() string {
 // rangesOnly tells whether the query filters on status, rating and
 // deadline alone.
 func (q Query) rangesOnly() bool {
-	return q.Host == "" && q.Tag == "" && q.QID == 0 && q.CVE == "" && q.Text == ""
+	return q.Host == "" && q.Tag == "" && q.QID == 0 && len(q.QIDs) == 0 && q.CVE == "" && q.Text == "" &&
+		len(q.Priorities) == 0 && !q.KEV && q.MinEPSS == nil
 }
 
 // Summary names every filter in force, for the line above the list: the
@@ -333,6 +407,9 @@ func (q Query) Summary() []string {
 	if q.QID != 0 {
 		out = append(out, "QID "+strconv.Itoa(q.QID))
 	}
+	if len(q.QIDs) > 0 {
+		out = append(out, "QIDs "+strings.ReplaceAll(joinInts(q.QIDs), ",", ", "))
+	}
 	if q.CVE != "" {
 		out = append(out, q.CVE)
 	}
@@ -342,11 +419,21 @@ func (q Query) Summary() []string {
 	if q.Text != "" {
 		out = append(out, "title contains "+strconv.Quote(q.Text))
 	}
+	if len(q.Priorities) > 0 {
+		out = append(out, strings.Join(q.Priorities, ", "))
+	}
+	if q.KEV {
+		out = append(out, "KEV")
+	}
+	if q.MinEPSS != nil {
+		out = append(out, "EPSS ≥ "+strconv.FormatFloat(*q.MinEPSS, 'g', -1, 64))
+	}
 	return out
 }
 
 // Cursor is the position of a row in every order the list offers: its
-// rating, deadline and primary key. A page starts after (or ends before)
+// rating, deadline and primary key, and in the priority order its
+// priority, urgency and due date. A page starts after (or ends before)
 // it, whatever rows were added or removed meanwhile (keyset pagination).
 type Cursor struct {
 	Rating   string
@@ -354,20 +441,43 @@ type Cursor struct {
 	HostID   int64
 	QID      int
 	Port     int
+	// Set by the priority order only (zero in the others).
+	Priority string // P1 … P4, "" for none
+	Urgency  int64  // priority.Urgency: higher is more urgent
+	Due      string // due_date, YYYY-MM-DD, "" for none
 }
 
 func (c Cursor) String() string {
-	return c.Rating + "." + c.Deadline + "." + strconv.FormatInt(c.HostID, 10) + "." +
+	s := c.Rating + "." + c.Deadline + "." + strconv.FormatInt(c.HostID, 10) + "." +
 		strconv.Itoa(c.QID) + "." + strconv.Itoa(c.Port)
+	if c.Priority != "" || c.Urgency != 0 || c.Due != "" {
+		s += "." + c.Priority + "." + strconv.FormatInt(c.Urgency, 10) + "." + c.Due
+	}
+	return s
 }
 
 // ParseCursor reads a cursor written by Cursor.String.
 func ParseCursor(s string) (Cursor, error) {
 	parts := strings.Split(s, ".")
-	if len(parts) != 5 {
+	if len(parts) != 5 && len(parts) != 8 {
 		return Cursor{}, errors.New("bad cursor")
 	}
 	var c Cursor
+	if len(parts) == 8 {
+		if parts[5] != "" && !slices.Contains(finding.Priorities, parts[5]) {
+			return Cursor{}, errors.New("bad cursor priority")
+		}
+		u, err := strconv.ParseInt(parts[6], 10, 64)
+		if err != nil {
+			return Cursor{}, errors.New("bad cursor urgency")
+		}
+		if parts[7] != "" {
+			if _, err := time.Parse(time.DateOnly, parts[7]); err != nil {
+				return Cursor{}, errors.New("bad cursor due date")
+			}
+		}
+		c.Priority, c.Urgency, c.Due = parts[5], u, parts[7]
+	}
 	if parts[0] != "" && finding.RatingRank(parts[0]) < 0 {
 		return Cursor{}, errors.New("bad cursor rating")
 	}
@@ -386,4 +496,16 @@ func ParseCursor(s string) (Cursor, error) {
 		return Cursor{}, errors.New("bad cursor key")
 	}
 	return c, nil
+}
+
+// joinInts writes numbers separated by commas.
+func joinInts(ns []int) string {
+	var sb strings.Builder
+	for i, n := range ns {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(strconv.Itoa(n))
+	}
+	return sb.String()
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"qvt/internal/finding"
 )
 
 // funcs are the template functions. Each returns text that html/template
@@ -25,10 +27,36 @@ func (s *Server) funcs() template.FuncMap {
 		"portText": portText,
 		"when":     whenText,
 		"rclass":   func(r string) string { return "r-" + strings.ToLower(cmpOr(r, "unrated")) },
-		"lower":    strings.ToLower,
-		"finding":  findingURL,
-		"jira":     s.jiraURL,
-		"sortURL":  func(base string, q Query, name string) string { return base + "?" + q.SortBy(name).Encode() },
+		"pclass":   func(p string) string { return "p-" + strings.ToLower(cmpOr(p, "none")) },
+		"epss":     epssText,
+		"pctl":     percentileText,
+		"qds":      qdsText,
+		"hasPrio":  func(q Query, p string) bool { return slices.Contains(q.Priorities, p) },
+		"prios":    func() []string { return finding.Priorities },
+		"minEPSS": func(q Query) string {
+			if q.MinEPSS == nil {
+				return ""
+			}
+			return strconv.FormatFloat(*q.MinEPSS, 'g', -1, 64)
+		},
+		"joinNames": func(s []string) string { return strings.Join(s, ", ") },
+		"rowURL":    rowURL,
+		"sub1":      func(a, b int) int { return a - b },
+		"planURL":   planURL,
+		"qidList":   joinInts,
+		"p12": func(cs []Count) int {
+			n := 0
+			for _, c := range cs {
+				if c.Name == "P1" || c.Name == "P2" {
+					n += c.Count
+				}
+			}
+			return n
+		},
+		"lower":   strings.ToLower,
+		"finding": findingURL,
+		"jira":    s.jiraURL,
+		"sortURL": func(base string, q Query, name string) string { return base + "?" + q.SortBy(name).Encode() },
 		"sortMark": func(q Query, name string) string {
 			if cmpOr(q.Sort, "rating") != name {
 				return ""
@@ -110,8 +138,51 @@ func sortLabel(name string) string {
 		return "Deadline"
 	case "host":
 		return "Host"
+	case "priority":
+		return "Priority (most urgent first)"
 	}
 	return name
+}
+
+// epssText writes an EPSS score as the chance it is: 0.23456 is
+// "23.5%", a score under 0.1% keeps two significant digits ("0.042%").
+func epssText(p *float64) string {
+	if p == nil {
+		return "–"
+	}
+	v := *p * 100
+	if v > 0 && v < 0.1 {
+		return strconv.FormatFloat(v, 'g', 2, 64) + "%"
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + "%"
+}
+
+// percentileText writes an EPSS percentile as "97th percentile".
+func percentileText(p *float64) string {
+	if p == nil {
+		return ""
+	}
+	n := int(*p * 100)
+	suffix := "th"
+	if n%100 < 11 || n%100 > 13 {
+		switch n % 10 {
+		case 1:
+			suffix = "st"
+		case 2:
+			suffix = "nd"
+		case 3:
+			suffix = "rd"
+		}
+	}
+	return strconv.Itoa(n) + suffix + " percentile"
+}
+
+// qdsText writes a QDS, "–" for none.
+func qdsText(q *int) string {
+	if q == nil {
+		return "–"
+	}
+	return strconv.Itoa(*q)
 }
 
 // num writes a count with thousands separators: 1,234,567.
@@ -216,6 +287,12 @@ func eventText(it TimelineItem) string {
 		return fmt.Sprintf("%s: %s → %s", it.What, cmpOr(it.Old, "none"), cmpOr(it.New, "none"))
 	case "reopened":
 		return "Reopened (was " + it.Old + ")"
+	case "priority", "due":
+		t := fmt.Sprintf("%s: %s → %s", it.What, cmpOr(it.Old, "none"), cmpOr(it.New, "none"))
+		if it.Cause != "" {
+			t += " (" + it.Cause + ")"
+		}
+		return t
 	}
 	return it.What
 }

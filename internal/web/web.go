@@ -122,6 +122,7 @@ type Server struct {
 	metrics   *Metrics
 	titles    titleIndex
 	overview  overviewCache
+	plans     planCache
 	gatherMax gatherLimits      // the sizes of sets the list sorts rather than walks
 	sql       dialect           // the SQL of the store's engine, where engines differ
 	static    map[string]string // file name → content hash, for cache-busting URLs
@@ -329,7 +330,7 @@ func (s *Server) loadAssets() error {
 		return fmt.Errorf("web: templates: %w", err)
 	}
 	s.pages = map[string]*template.Template{}
-	for _, name := range []string{"overview", "findings", "finding", "host", "qid", "error"} {
+	for _, name := range []string{"overview", "findings", "finding", "host", "qid", "plan", "error"} {
 		t, err := template.Must(base.Clone()).ParseFS(assets, "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("web: templates: %w", err)
@@ -363,11 +364,13 @@ func (s *Server) routes() http.Handler {
 	handle("GET /finding/{key}", s.findingPage)
 	handle("GET /host/{id}", s.hostPage)
 	handle("GET /qid/{qid}", s.qidPage)
+	handle("GET /plan", s.planPage)
 	handle("GET /api/summary", s.apiSummary)
 	handle("GET /api/findings", s.apiFindings)
 	handle("GET /api/findings/{key}", s.apiFinding)
 	handle("GET /api/hosts/{id}", s.apiHost)
 	handle("GET /api/qids/{qid}", s.apiQID)
+	handle("GET /api/plan", s.apiPlan)
 	handle("GET /static/{name}", s.staticFile)
 	handle("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))

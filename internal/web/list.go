@@ -994,8 +994,15 @@ func (s *Server) plan(ctx context.Context, tx *sql.Tx, f *filter, sort string) (
 	}
 	if f.qids != nil {
 		// Counted in detections_qid alone (Info and closed detections
-		// included): counting the matches would read the table.
+		// included): counting the matches would read the table. In the
+		// priority order a common QID's findings are spread over the
+		// priorities and found one in dozens of entries (measured on a
+		// million findings: 9,500 detections walked in 300-800 ms, sorted
+		// in 90-130 ms), so its set is sorted up to four times larger.
 		limit := s.gatherMax.qids
+		if sort == "priority" {
+			limit *= 4
+		}
 		n, err := countQIDs(ctx, tx, f, limit+1)
 		if err != nil {
 			return 0, false, -1, err

@@ -74,7 +74,11 @@ type Overview struct {
 	// status (statusIndex), rating (ratingOrder) and deadline (dueCell):
 	// the total of a list filtered by those alone.
 	cells [6][5][6][3]int32
-	rev   string // meta.rev when it was built: any change of a finding bumps it
+	// prioMask tells, for each priority (priorityOrder), the ranges of
+	// detections_status that hold its findings: the rating and deadline
+	// orders skip the others when the list is filtered by priority.
+	prioMask [5]uint32
+	rev      string // meta.rev when it was built: any change of a finding bumps it
 }
 
 // The deadline cells: past, within 7 days, other (later or none).
@@ -167,6 +171,7 @@ func (o *Overview) holds(c, si int) bool {
 // qidInfo is what the overview notes of a QID.
 type qidInfo struct {
 	mask    uint32   // the (status, rating) ranges of detections_status that hold its findings, of rangeBit
+	prios   uint8    // the priorities of its findings: bit i for priorityOrder[i]
 	overdue int32    // open past the deadline
 	open    [6]int32 // open, by rating (ratingOrder)
 }
@@ -608,6 +613,7 @@ WHERE event = 'closed' AND at >= ?`, []any{int64(first) * 86400}, func(st store.
 		open, overdue, best int
 		risk                int64 // tenths, as riskTenths
 		mask                uint32
+		prios               uint8
 		openBy              [6]int32
 	}
 	type hagg struct {
@@ -648,6 +654,9 @@ FROM detections`+s.sql.indexed("detections_priority")+` WHERE type <> 'Info'`, n
 			qids[qid] = q
 		}
 		q.mask |= 1 << (min(si, 4)*6 + ri)
+		pi := priorityIndex(st.ColumnRawText(10))
+		q.prios |= 1 << pi
+		o.prioMask[pi] |= 1 << (min(si, 4)*6 + ri)
 		isOpen := len(closed) == 0
 		due := dueOther
 		if len(deadline) > 0 && string(deadline) < string(today) {
@@ -656,7 +665,6 @@ FROM detections`+s.sql.indexed("detections_priority")+` WHERE type <> 'Info'`, n
 			due = dueWeek
 		}
 		o.cells[closedIndex(closed)][si][ri][due]++
-		pi := priorityIndex(st.ColumnRawText(10))
 		if isOpen {
 			o.Open++
 			openBy[ri]++
@@ -835,7 +843,7 @@ FROM detections`+s.sql.indexed("detections_priority")+` WHERE type <> 'Info'`, n
 	var qlist []qr
 	o.qids = make(map[int32]qidInfo, len(qids))
 	for q, a := range qids {
-		o.qids[q] = qidInfo{mask: a.mask, overdue: int32(a.overdue), open: a.openBy}
+		o.qids[q] = qidInfo{mask: a.mask, prios: a.prios, overdue: int32(a.overdue), open: a.openBy}
 		if a.open > 0 {
 			qlist = append(qlist, qr{q, a})
 		}

@@ -46,6 +46,9 @@ func (s *Server) walkPriority(ctx context.Context, tx *sql.Tx, f *filter, desc b
 		if f.prios != nil && !slices.Contains(f.prios, p) {
 			continue // not chosen: its range holds no match
 		}
+		if f.pmasked && f.pmask&(1<<priorityRank(p)) == 0 {
+			continue // none of the QIDs has a finding of this priority
+		}
 		var after *Cursor
 		if i == start {
 			after = from

@@ -83,6 +83,20 @@ func (s *Store) Findings(ctx context.Context, f Filter, fn func(*Row) error) err
 	if s.pg != nil {
 		return s.pgFindings(ctx, f, fn)
 	}
+	if f.KEV || f.MinEPSS != nil {
+		// On SQLite each host's detections are read by a statement of
+		// their own, and a subquery on qid_risk in it would run again for
+		// every host. What KEV and EPSS say is the QID's, joined in with
+		// its KB fields: it is tested there.
+		kev, least, inner := f.KEV, f.MinEPSS, fn
+		f.KEV, f.MinEPSS = false, nil
+		fn = func(r *Row) error {
+			if kev && !r.KEV || least != nil && (r.EPSS == nil || *r.EPSS < *least) {
+				return nil
+			}
+			return inner(r)
+		}
+	}
 	if f.few() {
 		return s.Read(ctx, func(c *sqlite3.Conn) error {
 			r := &reader{c: c, kb: c, cache: newKBCache(kbCacheBytes)}

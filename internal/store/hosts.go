@@ -251,6 +251,15 @@ func bindPriority(b *binder, r *detRow, cause bool) {
 	}
 }
 
+// copyValues appends the row's values in upsertDetection's column order,
+// as PostgreSQL's COPY takes them: seen is first_seen and last_seen.
+func (r *detRow) copyValues(v []any, seen, rev int64) []any {
+	return append(v, r.hostID, r.qid, r.port, r.protocol, r.typ, r.severity, r.status,
+		r.firstFound, r.lastFound, r.timesFound, r.lastFixed, r.lastReopened, r.timesReopened, r.results,
+		b2i(r.ignored), b2i(r.disabled), r.extra, r.vulnScore, r.breachDate, seen, seen, r.closed, rev,
+		r.qdsValue(), r.priority, r.priorityReason, r.dueDate, r.urgency, r.priorityCause)
+}
+
 // qdsValue is the qds column's value for PostgreSQL: nil for none.
 func (r *detRow) qdsValue() any {
 	if r.qds == 0 {

@@ -369,11 +369,7 @@ CROSS JOIN LATERAL (SELECT 1 FROM detections d WHERE d.host_id = u.id LIMIT 1) A
 	if len(copied) > 0 {
 		cols := strings.Split(strings.Join(strings.Fields(detInsertCols), ""), ",")
 		err := tx.pgCopyInto("detections", cols, len(copied), func(i int, v []any) []any {
-			r := &dets[copied[i]]
-			return append(v, r.hostID, r.qid, r.port, r.protocol, r.typ, r.severity, r.status,
-				r.firstFound, r.lastFound, r.timesFound, r.lastFixed, r.lastReopened, r.timesReopened, r.results,
-				b2i(r.ignored), b2i(r.disabled), r.extra, r.vulnScore, r.breachDate, seen, seen, r.closed, rev,
-				r.qdsValue(), r.priority, r.priorityReason, r.dueDate, r.urgency, r.priorityCause)
+			return dets[copied[i]].copyValues(v, seen, rev)
 		})
 		if err != nil {
 			return err

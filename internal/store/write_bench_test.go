@@ -161,7 +161,9 @@ func bareRow(r HostRecord, j int, seen int64) detRow {
 		protocol: d.Protocol, typ: d.Type, severity: int64(d.Severity), status: d.Status,
 		firstFound: seen - 86400, lastFound: seen, timesFound: int64(d.TimesFound),
 		results: d.Results, extra: r.Derived[j].Extra,
-		vulnScore: r.Derived[j].VulnScore, breachDate: r.Derived[j].BreachDate}
+		vulnScore: r.Derived[j].VulnScore, breachDate: r.Derived[j].BreachDate,
+		priority: r.Derived[j].Priority, priorityReason: r.Derived[j].PriorityReason, dueDate: r.Derived[j].DueDate,
+		urgency: r.Derived[j].Urgency}
 }
 
 // bareCopy is PostgreSQL's floor: the rows copied straight into the
@@ -178,10 +180,7 @@ func bareCopy(tx *Tx, hs []HostRecord, seen int64) error {
 	}
 	cols := strings.Split(strings.Join(strings.Fields(detInsertCols), ""), ",")
 	_, err := tx.pg.CopyFrom(tx.ctx, pgx.Identifier{"detections"}, cols, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-		r := &rows[i]
-		return []any{r.hostID, r.qid, r.port, r.protocol, r.typ, r.severity, r.status, r.firstFound, r.lastFound,
-			r.timesFound, r.lastFixed, r.lastReopened, r.timesReopened, r.results, b2i(r.ignored), b2i(r.disabled),
-			r.extra, r.vulnScore, r.breachDate, seen, seen, r.closed, int64(1)}, nil
+		return rows[i].copyValues(nil, seen, 1), nil
 	}))
 	return err
 }

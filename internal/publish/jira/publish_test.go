@@ -381,6 +381,9 @@ func testDryRun(t *testing.T, be storetest.Backend) {
 // date, 0 clamped up), missing ones back off, nothing is duplicated.
 func TestRateLimitStorm(t *testing.T) { storetest.Each(t, testRateLimitStorm) }
 
+// httpDate stands for a Retry-After date set when its case runs.
+const httpDate = "(an HTTP date 30 s ahead)"
+
 func testRateLimitStorm(t *testing.T, be storetest.Backend) {
 	for _, tc := range []struct {
 		name string
@@ -389,7 +392,9 @@ func testRateLimitStorm(t *testing.T, be storetest.Backend) {
 	}{
 		{"cloud retry-after 2", atlassiantest.Throttle429(25, "2"), 50 * time.Second},
 		{"retry-after 0 clamped", atlassiantest.Throttle429(10, "0"), 10 * time.Second},
-		{"http date", atlassiantest.Throttle429(3, time.Now().Add(30*time.Second).UTC().Format(http.TimeFormat)), 60 * time.Second},
+		// An HTTP date 30 s ahead, written when the case starts (httpDate):
+		// written here, the cases before it would eat into it.
+		{"http date", atlassiantest.Throttle429(3, httpDate), 60 * time.Second},
 		{"no retry-after", atlassiantest.Throttle429(8, ""), 4 * time.Second},
 		{"data center", atlassiantest.Throttle429DC(12, "1"), 12 * time.Second},
 		{"503 retry-after on create", atlassiantest.Rule{Method: "POST", PathPrefix: "/rest/api/3/issue/bulk", Count: 3, Status: 503,
@@ -403,6 +408,9 @@ func testRateLimitStorm(t *testing.T, be storetest.Backend) {
 			st := newStore(t, be)
 			atlassiantest.Import(t, st, scanA())
 			tg, sl := newTarget(t, srv, nil)
+			if tc.rule.Header["Retry-After"] == httpDate {
+				tc.rule = atlassiantest.Throttle429(tc.rule.Count, time.Now().Add(30*time.Second).UTC().Format(http.TimeFormat))
+			}
 			srv.Inject(tc.rule)
 			if got := counts(mustRun(t, tg, st)); got != "c6 u0 x0 r0 f0" {
 				t.Fatalf("storm: %s", got)

@@ -2,7 +2,6 @@ package gen
 
 import (
 	"bufio"
-	"encoding/json"
 	"io"
 	"path/filepath"
 	"strconv"
@@ -11,48 +10,10 @@ import (
 	"qvt/internal/kev"
 )
 
-// kevJSON is the feed's layout, keys in CISA's order.
-type kevJSON struct {
-	Title           string         `json:"title"`
-	CatalogVersion  string         `json:"catalogVersion"`
-	DateReleased    string         `json:"dateReleased"`
-	Count           int            `json:"count"`
-	Vulnerabilities []kevEntryJSON `json:"vulnerabilities"`
-}
-
-type kevEntryJSON struct {
-	CVE            string   `json:"cveID"`
-	VendorProject  string   `json:"vendorProject"`
-	Product        string   `json:"product"`
-	Name           string   `json:"vulnerabilityName"`
-	DateAdded      string   `json:"dateAdded"`
-	Description    string   `json:"shortDescription"`
-	RequiredAction string   `json:"requiredAction"`
-	DueDate        string   `json:"dueDate"`
-	Ransomware     string   `json:"knownRansomwareCampaignUse"`
-	Notes          string   `json:"notes"`
-	CWEs           []string `json:"cwes"`
-}
-
 // WriteKEV writes the KEV catalog of epoch as CISA's JSON feed
-// (known_exploited_vulnerabilities.json), indented as CISA indents it.
+// (known_exploited_vulnerabilities.json).
 func WriteKEV(w io.Writer, d *Dataset, epoch int) error {
-	return writeKEVCatalog(w, d.KEV(epoch))
-}
-
-func writeKEVCatalog(w io.Writer, c *kev.Catalog) error {
-	out := kevJSON{Title: c.Title, CatalogVersion: c.Version, DateReleased: c.Released, Count: len(c.Entries),
-		Vulnerabilities: make([]kevEntryJSON, len(c.Entries))}
-	for i, e := range c.Entries {
-		out.Vulnerabilities[i] = kevEntryJSON(e)
-		if e.CWEs == nil {
-			out.Vulnerabilities[i].CWEs = []string{} // CISA writes every entry's list, empty or not
-		}
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "    ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(out)
+	return kev.Encode(w, d.KEV(epoch))
 }
 
 // EPSSHeader is the first line of the EPSS file of epoch.

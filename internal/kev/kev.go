@@ -1,6 +1,6 @@
 // Package kev holds CISA's Known Exploited Vulnerabilities catalog: its
-// decoder (the JSON feed and the CSV file, told apart by content) and a
-// client that downloads the feed.
+// decoder (the JSON feed and the CSV file, told apart by content), its
+// encoder (the JSON feed) and a client that downloads the feed.
 //
 // The whole catalog is about 1,500 entries and 1.3 MB, so Decode returns it
 // in memory; Limits keep a crafted or runaway file from growing past that
@@ -152,6 +152,29 @@ type jsonEntry struct {
 	Ransomware     string   `json:"knownRansomwareCampaignUse"`
 	Notes          string   `json:"notes"`
 	CWEs           []string `json:"cwes"`
+}
+
+// Encode writes c as CISA's JSON feed, keys in CISA's order and indented
+// as CISA indents them; every entry has its cwes list, empty or not. The
+// generated data sets and the API double write their catalogs with it.
+func Encode(w io.Writer, c *Catalog) error {
+	out := struct {
+		Title           string      `json:"title"`
+		CatalogVersion  string      `json:"catalogVersion"`
+		DateReleased    string      `json:"dateReleased"`
+		Count           int         `json:"count"`
+		Vulnerabilities []jsonEntry `json:"vulnerabilities"`
+	}{c.Title, c.Version, c.Released, len(c.Entries), make([]jsonEntry, len(c.Entries))}
+	for i, e := range c.Entries {
+		out.Vulnerabilities[i] = jsonEntry(e)
+		if e.CWEs == nil {
+			out.Vulnerabilities[i].CWEs = []string{}
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "    ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(out)
 }
 
 // decodeJSON reads the feed object key by key, and its vulnerabilities one

@@ -248,3 +248,21 @@ func TestValidCVE(t *testing.T) {
 		}
 	}
 }
+
+// A real catalog written by Encode decodes to itself: the feed the
+// generated data sets and the API double serve is CISA's layout.
+func TestEncodeRoundTrip(t *testing.T) {
+	c := decodeFile(t, "known_exploited_vulnerabilities_2025-08-25.json.gz")
+	var b bytes.Buffer
+	if err := Encode(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Decode(&b, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, c) {
+		t.Errorf("the catalog written and read back differs: %d entries, version %q, released %q; want %d, %q, %q",
+			len(back.Entries), back.Version, back.Released, len(c.Entries), c.Version, c.Released)
+	}
+}

@@ -66,6 +66,11 @@ type Finding struct {
 	Priority       string   `json:"priority"`        // P1 … P4
 	PriorityReason string   `json:"priority_reason"` // the rule that gave it
 	DueDate        string   `json:"due_date"`        // the earlier of breach_date and the priority's deadline
+	// Who fixes it, and whether the business has accepted it.
+	Owner         string `json:"owner"`          // the owner the rules give it; "" for none
+	Excepted      bool   `json:"excepted"`       // an active exception covers it today
+	Exception     string `json:"exception"`      // that exception, EXC-12; "" when not excepted
+	ExceptedUntil string `json:"excepted_until"` // the exception's last day, YYYY-MM-DD; "" for none or not excepted
 }
 
 // Key builds a finding key: "<address>:<qid>:<port>".

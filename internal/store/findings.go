@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"qvt/internal/clock"
+	"qvt/internal/exceptions"
 	"slices"
 	"strconv"
 	"strings"
@@ -207,6 +209,7 @@ type hostRow struct {
 }
 
 func (r *reader) findings(f Filter, fn func(*Row) error) error {
+	today := clock.Today()
 	hosts, err := r.hosts(f)
 	if err != nil {
 		return err
@@ -225,7 +228,8 @@ func (r *reader) findings(f Filter, fn func(*Row) error) error {
 	}
 	dq, err := r.prepare(`SELECT qid, port, protocol, type, severity, status, times_found,
   first_found, last_found, last_fixed, results, vuln_score, breach_date,
-  closed, first_seen, last_seen, times_reopened, qds, priority, priority_reason, due_date
+  closed, first_seen, last_seen, times_reopened, qds, priority, priority_reason, due_date,
+  owner, exception_id, excepted_until
 FROM detections WHERE host_id = ?1 AND type <> 'Info'` + where)
 	if err != nil {
 		return err
@@ -260,7 +264,7 @@ FROM detections WHERE host_id = ?1 AND type <> 'Info'` + where)
 				return err
 			}
 			for dq.Step() {
-				g.read = append(g.read, readRow{row: detection(dq, h), policy: h.policy, rank: int32(i)})
+				g.read = append(g.read, readRow{row: detection(dq, h, today), policy: h.policy, rank: int32(i)})
 			}
 			if err := dq.Err(); err != nil {
 				return fmt.Errorf("store: %w", err)
@@ -608,8 +612,10 @@ func Bind(st *sqlite3.Stmt, i int, a any) error {
 
 // detection reads a finding's own fields from its detection row: the
 // columns of Findings' query, in its order (qid ... breach_date, then
-// closed, first_seen, last_seen, times_reopened).
-func detection(st *sqlite3.Stmt, h hostRow) *Row {
+// closed, first_seen, last_seen, times_reopened, the priority's, then
+// owner, exception_id, excepted_until). today (YYYY-MM-DD) tells whether
+// its exception still covers it.
+func detection(st *sqlite3.Stmt, h hostRow, today string) *Row {
 	row := &Row{}
 	f := &row.Finding
 	f.QID = st.ColumnInt(0)
@@ -643,7 +649,26 @@ func detection(st *sqlite3.Stmt, h hostRow) *Row {
 	f.Priority = st.ColumnText(18)
 	f.PriorityReason = st.ColumnText(19)
 	f.DueDate = st.ColumnText(20)
+	f.Owner = st.ColumnText(21)
+	setException(f, st.ColumnInt64(22), st.ColumnText(23), today)
 	return row
+}
+
+// NoExpiry is excepted_until for an exception without an expiry.
+const NoExpiry = "9999-12-31"
+
+// setException fills a finding's exception fields from its detection's
+// exception_id and excepted_until: excepted while the exception covers
+// today, whether or not its expiry has been recorded yet.
+func setException(f *finding.Finding, id int64, until, today string) {
+	if id == 0 || until < today {
+		return
+	}
+	f.Excepted = true
+	f.Exception = exceptions.Name(id)
+	if until != NoExpiry {
+		f.ExceptedUntil = until
+	}
 }
 
 // join fills in a finding's KB and score fields.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"qvt/internal/clock"
 	"slices"
 	"time"
 
@@ -71,23 +72,25 @@ type pgDet struct {
 	breachDate, closed                        string
 	qds                                       *int64
 	priority, priorityReason, dueDate         string
+	owner, exceptedUntil                      string
+	exceptionID                               int64
 }
 
 const pgDetCols = `o.n - 1, d.qid, d.port, d.protocol, d.type, d.severity, d.status, d.times_found,
   d.first_found, d.last_found, d.last_fixed, d.results, d.vuln_score, d.breach_date,
   d.closed, d.first_seen, d.last_seen, d.times_reopened, d.last_reopened, d.rev,
-  d.qds, d.priority, d.priority_reason, d.due_date`
+  d.qds, d.priority, d.priority_reason, d.due_date, d.owner, d.exception_id, d.excepted_until`
 
 func (d *pgDet) dests() []any {
 	return []any{&d.rank, &d.qid, &d.port, &d.protocol, &d.typ, &d.severity, &d.status, &d.timesFound,
 		&d.firstFound, &d.lastFound, &d.lastFixed, &d.results, &d.vulnScore, &d.breachDate,
 		&d.closed, &d.firstSeen, &d.lastSeen, &d.timesReopened, &d.lastReopened, &d.rev,
-		&d.qds, &d.priority, &d.priorityReason, &d.dueDate}
+		&d.qds, &d.priority, &d.priorityReason, &d.dueDate, &d.owner, &d.exceptionID, &d.exceptedUntil}
 }
 
 // row is the finding of the detection on host h, as detection() reads it
 // on SQLite.
-func (d *pgDet) row(h *hostRow) *Row {
+func (d *pgDet) row(h *hostRow, today string) *Row {
 	row := &Row{}
 	f := &row.Finding
 	f.QID = int(d.qid)
@@ -119,6 +122,8 @@ func (d *pgDet) row(h *hostRow) *Row {
 		f.QDS = &q
 	}
 	f.Priority, f.PriorityReason, f.DueDate = d.priority, d.priorityReason, d.dueDate
+	f.Owner = d.owner
+	setException(f, d.exceptionID, d.exceptedUntil, today)
 	return row
 }
 
@@ -132,6 +137,7 @@ func pgTime(t int64) *string {
 
 // pgFindings is Findings on PostgreSQL.
 func (s *Store) pgFindings(ctx context.Context, f Filter, fn func(*Row) error) error {
+	today := clock.Today()
 	return s.pgReadPair(ctx, func(tx, kb pgx.Tx) error {
 		r := &pgReader{ctx: ctx, tx: tx, kb: tx, cache: newKBCache(kbCacheBytes)}
 		hosts, err := r.hosts(f)
@@ -217,7 +223,7 @@ func (s *Store) pgFindings(ctx context.Context, f Filter, fn func(*Row) error) e
 				flush()
 				groupPrefix = prefix
 			}
-			g.read = append(g.read, readRow{row: d.row(h), policy: h.policy, rank: int32(d.rank)})
+			g.read = append(g.read, readRow{row: d.row(h, today), policy: h.policy, rank: int32(d.rank)})
 			return nil
 		}, func() error {
 			if pending >= pgFetch {
@@ -324,6 +330,7 @@ func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(p
 
 // pgChanged is Changed on PostgreSQL.
 func (s *Store) pgChanged(ctx context.Context, since int64, fn func(*Published) error) error {
+	today := clock.Today()
 	return s.pgRead(ctx, func(tx pgx.Tx) error {
 		r := &pgReader{ctx: ctx, tx: tx, kb: tx, cache: newKBCache(kbCacheBytes)}
 		hosts, err := r.hosts(Filter{})
@@ -367,7 +374,7 @@ func (s *Store) pgChanged(ctx context.Context, since int64, fn func(*Published) 
 			h := &hosts[d.rank]
 			p := &Published{Tags: h.tags, Closed: d.closed, FirstSeen: d.firstSeen, LastSeen: d.lastSeen,
 				TimesReopened: int(d.timesReopened), LastReopened: d.lastReopened, Rev: d.rev}
-			batch = append(batch, changed{rr: readRow{row: d.row(h), policy: h.policy, rank: int32(d.rank)}, p: p})
+			batch = append(batch, changed{rr: readRow{row: d.row(h, today), policy: h.policy, rank: int32(d.rank)}, p: p})
 			return nil
 		}, func() error {
 			if len(batch) >= pgFetch {

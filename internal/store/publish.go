@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"qvt/internal/clock"
 	"strconv"
 	"time"
 
@@ -51,6 +52,7 @@ func (s *Store) Changed(ctx context.Context, since int64, fn func(*Published) er
 	if s.pg != nil {
 		return s.pgChanged(ctx, since, fn)
 	}
+	today := clock.Today()
 	return s.Read(ctx, func(c *sqlite3.Conn) error {
 		r := &reader{c: c, kb: c, cache: newKBCache(kbCacheBytes)}
 		defer r.close()
@@ -70,7 +72,8 @@ func (s *Store) Changed(ctx context.Context, since int64, fn func(*Published) er
 		}
 		dq, err := r.prepare(`SELECT qid, port, protocol, type, severity, status, times_found,
   first_found, last_found, last_fixed, results, vuln_score, breach_date,
-  closed, first_seen, last_seen, times_reopened, qds, priority, priority_reason, due_date, last_reopened, rev
+  closed, first_seen, last_seen, times_reopened, qds, priority, priority_reason, due_date,
+  owner, exception_id, excepted_until, last_reopened, rev
 FROM detections WHERE host_id = ? AND type <> 'Info' AND rev > ?`)
 		if err != nil {
 			return err
@@ -85,7 +88,7 @@ FROM detections WHERE host_id = ? AND type <> 'Info' AND rev > ?`)
 			dq.BindInt64(1, h.id)
 			dq.BindInt64(2, since)
 			for dq.Step() {
-				row := detection(dq, h)
+				row := detection(dq, h, today)
 				if err := r.join(readRow{row: row, policy: h.policy, rank: int32(i)}); err != nil {
 					dq.Reset()
 					return err
@@ -95,8 +98,8 @@ FROM detections WHERE host_id = ? AND type <> 'Info' AND rev > ?`)
 				p.FirstSeen = dq.ColumnInt64(14)
 				p.LastSeen = dq.ColumnInt64(15)
 				p.TimesReopened = dq.ColumnInt(16)
-				p.LastReopened = dq.ColumnInt64(21)
-				p.Rev = dq.ColumnInt64(22)
+				p.LastReopened = dq.ColumnInt64(24)
+				p.Rev = dq.ColumnInt64(25)
 				if err := fn(p); err != nil {
 					dq.Reset()
 					return err

@@ -12,6 +12,8 @@ import (
 	"maps"
 	"net/url"
 	"os"
+	"qvt/internal/exceptions"
+	"qvt/internal/owners"
 	"reflect"
 	"slices"
 	"strings"
@@ -32,19 +34,21 @@ import (
 
 // Config is the whole configuration.
 type Config struct {
-	DB             string          `yaml:"db"` // SQLite file path (default ./qvt.db)
-	Qualys         Qualys          `yaml:"qualys"`
-	NVD            NVD             `yaml:"nvd"`
-	KEVURL         string          `yaml:"kev_url"`  // KEV_URL: CISA's KEV catalog (JSON)
-	EPSSURL        string          `yaml:"epss_url"` // EPSS_URL: FIRST's daily EPSS scores (CSV, gzip)
-	Scoring        Scoring         `yaml:"scoring"`
-	PriorityPolicy priority.Policy `yaml:"priority"`     // docs: priority.md; read it through Priority()
-	Environments   environment.Set `yaml:"environments"` // CVSS environmental metrics by host
-	MySQL          mysql.Config    `yaml:"mysql"`
-	Jira           jira.Config     `yaml:"jira"`
-	Assets         assets.Config   `yaml:"assets"`
-	Web            web.Config      `yaml:"web"` // the dashboard (qvt serve)
-	Limits         Limits          `yaml:"limits"`
+	DB             string            `yaml:"db"` // SQLite file path (default ./qvt.db)
+	Qualys         Qualys            `yaml:"qualys"`
+	NVD            NVD               `yaml:"nvd"`
+	KEVURL         string            `yaml:"kev_url"`  // KEV_URL: CISA's KEV catalog (JSON)
+	EPSSURL        string            `yaml:"epss_url"` // EPSS_URL: FIRST's daily EPSS scores (CSV, gzip)
+	Scoring        Scoring           `yaml:"scoring"`
+	PriorityPolicy priority.Policy   `yaml:"priority"`     // docs: priority.md; read it through Priority()
+	Environments   environment.Set   `yaml:"environments"` // CVSS environmental metrics by host
+	Owners         owners.Set        `yaml:"owners"`       // who fixes what: ordered rules, first match wins
+	Exceptions     exceptions.Policy `yaml:"exceptions"`   // expiry limits and what an exception does in Jira
+	MySQL          mysql.Config      `yaml:"mysql"`
+	Jira           jira.Config       `yaml:"jira"`
+	Assets         assets.Config     `yaml:"assets"`
+	Web            web.Config        `yaml:"web"` // the dashboard (qvt serve)
+	Limits         Limits            `yaml:"limits"`
 }
 
 // Qualys is how to reach the Qualys API.
@@ -86,6 +90,7 @@ func Default() *Config {
 			SLADays:     p.SLADays,
 		},
 		PriorityPolicy: priority.Default(),
+		Exceptions:     exceptions.DefaultPolicy(),
 		Limits:         DefaultLimits(),
 	}
 }
@@ -238,6 +243,13 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.checkJiraPriorities(); err != nil {
+		return err
+	}
+	if err := c.Owners.Validate(); err != nil {
+		return err
+	}
+	c.Exceptions = c.Exceptions.WithDefaults()
+	if err := c.Exceptions.Validate(); err != nil {
 		return err
 	}
 	return c.Environments.Validate()

@@ -397,7 +397,9 @@ func (l *Loader) CheckOwners(tx *store.Tx) error {
 	if err != nil {
 		return err
 	}
-	l.log().Info("ownership rules changed: findings assigned again", "changed_owner", n)
+	if old != "" || n > 0 {
+		l.log().Info("ownership rules changed: findings assigned again", "changed_owner", n)
+	}
 	return tx.SetMeta("owner_rules", fp)
 }
 

@@ -20,9 +20,20 @@ type OwnershipFacts struct {
 // ReadOwnership reads the owners' summary and the active exceptions
 // read-only (nothing is created or upgraded), as of today (YYYY-MM-DD).
 func ReadOwnership(ctx context.Context, loc, today string) (*OwnershipFacts, error) {
-	s, err := openReadOnly(ctx, loc)
-	if err != nil {
-		return nil, err
+	var s *Store
+	if IsPostgres(loc) {
+		var err error
+		if s, err = openReadOnly(ctx, loc); err != nil {
+			return nil, err
+		}
+	} else {
+		// A diagnosis leaves no -wal or -shm file behind.
+		db, err := openDiagnosis(loc)
+		if err != nil {
+			return nil, err
+		}
+		db.SetMaxOpenConns(2)
+		s = &Store{db: db, path: loc}
 	}
 	defer s.Close()
 	var schema int64
@@ -37,6 +48,7 @@ func ReadOwnership(ctx context.Context, loc, today string) (*OwnershipFacts, err
 		return nil, ErrOldSchema
 	}
 	f := &OwnershipFacts{}
+	var err error
 	if f.Owners, err = s.OwnerSummary(ctx, today); err != nil {
 		return nil, err
 	}

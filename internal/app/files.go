@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"qvt/internal/clock"
 	"qvt/internal/export"
 	"qvt/internal/finding"
 	"qvt/internal/load"
@@ -204,7 +205,7 @@ store exactly as it was.`,
 }
 
 func (e *env) printSummary(ctx context.Context, st *store.Store) error {
-	sum, err := st.Summarize(ctx, time.Now())
+	sum, err := st.Summarize(ctx, clock.Now())
 	if err != nil {
 		return err
 	}
@@ -266,7 +267,7 @@ every finding not closed; closed is every closed one, whatever the reason.`,
   qvt export --kev --status open --format ndjson`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := o.filter(time.Now())
+			f, err := o.filter(clock.Now())
 			if err != nil {
 				return err
 			}

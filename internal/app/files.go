@@ -141,7 +141,8 @@ func (e *env) qualysBase() (string, error) {
 }
 
 func (e *env) loader() *load.Loader {
-	return &load.Loader{Policy: e.cfg.Policy(), Priority: e.cfg.Priority(), Envs: e.cfg.Environments, Limits: e.cfg.Limits.Load(), Log: e.log}
+	return &load.Loader{Policy: e.cfg.Policy(), Priority: e.cfg.Priority(), Envs: e.cfg.Environments, Limits: e.cfg.Limits.Load(), Log: e.log,
+		Owners: e.cfg.Owners, Exceptions: e.cfg.Exceptions, Now: clock.Now}
 }
 
 func (e *env) importCommand() *cobra.Command {

@@ -224,6 +224,7 @@ The old tool's flags still work: -p (sync and publish), -f (full sync), -v.`,
 		e.simCommand(),
 		e.doctorCommand(),
 		e.storeCommand(),
+		e.exceptCommand(),
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())

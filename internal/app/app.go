@@ -225,6 +225,7 @@ The old tool's flags still work: -p (sync and publish), -f (full sync), -v.`,
 		e.doctorCommand(),
 		e.storeCommand(),
 		e.exceptCommand(),
+		e.ownersCommand(),
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())

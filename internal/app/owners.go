@@ -102,7 +102,7 @@ func ownerRows(set owners.Set, stats []store.OwnerStats) []ownerRow {
 	seen := map[string]bool{}
 	for _, r := range set {
 		if seen[r.Name] {
-			continue // a name given to several rules is one owner
+			continue // names are unique (Validate); this keeps one row each regardless
 		}
 		seen[r.Name] = true
 		out = append(out, row(r.Name, ruleShort(set, r.Name), true))
@@ -127,8 +127,8 @@ func nonNil(m map[string]int) map[string]int {
 	return m
 }
 
-// ruleShort tells an owner's rules in a line: "tags Legacy DMZ; cidrs
-// 10.1.0.0/16", several rules of one name joined with " or ".
+// ruleShort tells an owner's rule in a line: "tags Legacy DMZ; cidrs
+// 10.1.0.0/16".
 func ruleShort(set owners.Set, name string) string {
 	var alts []string
 	for _, r := range set {

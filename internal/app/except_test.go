@@ -180,6 +180,12 @@ func TestExceptExtendRevoke(t *testing.T) {
 	args := exceptStore(t, filepath.Join(t.TempDir(), "qvt.db"))
 	exceptMust(t, args, "except", "add", "--qid", "372833", "--type", "compensating_control", "--reason", "isolated",
 		"--approver", "ciso", "--until", "30d", "--by", "alice")
+	if out := exceptMust(t, args, "except", "list", "--expiring", "30d"); !strings.Contains(out, "EXC-1 ") {
+		t.Errorf("--expiring 30d lacks EXC-1, last day 2027-02-09:\n%s", out)
+	}
+	if out := exceptMust(t, args, "except", "list", "--expiring", "2027-02-08"); out != "no exceptions\n" {
+		t.Errorf("--expiring 2027-02-08 lists EXC-1, last day 2027-02-09:\n%s", out)
+	}
 	out := exceptMust(t, args, "except", "extend", "exc-1", "--until", "2027-04-30", "--reason", "still isolated", "--by", "bob")
 	if out != "EXC-1: until 2027-02-09 → 2027-04-30; 3 findings excepted\n" {
 		t.Errorf("extend printed %q", out)

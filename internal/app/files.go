@@ -231,7 +231,12 @@ func writeSummary(w io.Writer, sum store.Summary) error {
 		r := finding.Ratings[i]
 		fmt.Fprintf(&b, "  %s %d", r, sum.ByRating[r])
 	}
-	fmt.Fprintf(&b, "\n  overdue: %d   due within 7 days: %d\n", sum.Overdue, sum.DueSoon)
+	fmt.Fprintf(&b, "\n  overdue: %d   due within 7 days: %d", sum.Overdue, sum.DueSoon)
+	if sum.Excepted > 0 {
+		// Those are in neither count: say where they went.
+		fmt.Fprintf(&b, "   excepted: %d", sum.Excepted)
+	}
+	b.WriteString("\n")
 	if sum.Open > 0 {
 		b.WriteString("  open by priority:")
 		for _, p := range finding.Priorities {

@@ -654,7 +654,9 @@ have it reviewed, and apply it with qvt except import.`,
 			if out == "" || out == "-" {
 				return exceptions.Encode(e.stdout, list, today)
 			}
-			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+			// What is accepted on which hosts is an attacker's map, as the
+			// findings are: owner only, as qvt export writes them.
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 			if err != nil {
 				return fmt.Errorf("except export: %w", err)
 			}

@@ -104,8 +104,9 @@ func (e *env) writeExceptions(ctx context.Context, fn func(tx *store.Tx) error) 
 	return st, res, nil
 }
 
-// applyExceptions runs fn in one write of the store, between two
-// applications of the exceptions: the first records the expiry of those
+// applyExceptions runs fn in one write of the store (after owners are
+// reassigned if their rules changed), between two applications of the
+// exceptions: the first records the expiry of those
 // past their last day (so that an expired exception cannot be edited
 // back to life), the second brings the findings in line with what fn
 // changed. It returns what the second changed.
@@ -113,6 +114,10 @@ func (e *env) applyExceptions(ctx context.Context, st *store.Store, fn func(tx *
 	var res store.ApplyResult
 	l := e.loader()
 	err := st.Write(ctx, func(tx *store.Tx) error {
+		// Changed owner rules apply with any write, as with an import.
+		if err := l.CheckOwners(tx); err != nil {
+			return err
+		}
 		if _, err := l.ApplyExceptions(tx); err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"qvt/internal/clock"
 	"qvt/internal/exceptions"
 	"qvt/internal/owners"
 	"slices"
@@ -73,7 +74,7 @@ type Loader struct {
 	// of the hosts they match.
 	Envs environment.Set
 	// Now is the clock for changes that no data dates (rescoring after a
-	// policy change); time.Now when nil.
+	// policy change, exceptions' expiry); clock.Now (QVT_NOW) when nil.
 	Now func() time.Time
 	// Limits bound what one input file can make the import read and hold;
 	// zero fields take their defaults.
@@ -121,7 +122,7 @@ func (l *Loader) now() time.Time {
 	if l.Now != nil {
 		return l.Now()
 	}
-	return time.Now()
+	return clock.Now()
 }
 
 func (l *Loader) log() *slog.Logger {

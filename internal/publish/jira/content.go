@@ -26,26 +26,34 @@ const CommonLabel = "qvt"
 const KEVLabel = "kev"
 
 // itemOf is the item (mapping key) an issue tracks for a finding: the
-// finding key, "qid:<qid>" or "host:<Qualys host id>".
+// finding key, "qid:<qid>" or "host:<Qualys host id>". Groups are
+// within one owner: a finding with an owner is in "qid:<qid>@<owner>"
+// or "host:<id>@<owner>".
 func itemOf(grouping string, f *finding.Finding) string {
-	switch grouping {
-	case ByQID:
-		return "qid:" + strconv.Itoa(f.QID)
-	case ByHost:
-		return "host:" + strconv.FormatInt(f.HostID, 10)
-	}
-	return f.Key
+	return groupItem(grouping, f.Key, f.QID, f.HostID, f.Owner)
 }
 
-// historyItem is itemOf for a history row.
-func historyItem(grouping string, h store.HistoryRow) string {
+func groupItem(grouping, key string, qid int, host int64, owner string) string {
+	var it string
 	switch grouping {
 	case ByQID:
-		return "qid:" + strconv.Itoa(h.QID)
+		it = "qid:" + strconv.Itoa(qid)
 	case ByHost:
-		return "host:" + strconv.FormatInt(h.HostID, 10)
+		it = "host:" + strconv.FormatInt(host, 10)
+	default:
+		return key
 	}
-	return h.Key
+	if owner != "" {
+		it += "@" + owner
+	}
+	return it
+}
+
+// groupID splits a group item into its QID or host id and its owner.
+func groupID(item string) (id, owner string) {
+	_, rest, _ := strings.Cut(item, ":")
+	id, owner, _ = strings.Cut(rest, "@")
+	return id, owner
 }
 
 // DedupeLabel is the label that identifies an item's issue in Jira. It
@@ -53,21 +61,36 @@ func historyItem(grouping string, h store.HistoryRow) string {
 // "qvt-qid-<qid>", "qvt-host-<id>", or for a finding "qvt-" and the first
 // 16 hex digits of the SHA-256 of its key (keys hold colons and IPv6
 // addresses; the hash is short and label-safe).
+//
+// A group within an owner has "-" and the first 8 hex digits of the
+// SHA-256 of the owner's name after it ("qvt-qid-38794-1f0c9a2e"):
+// owner names hold spaces, and a rename makes another group anyway.
 func DedupeLabel(item string) string {
-	switch {
-	case strings.HasPrefix(item, "qid:"):
-		return "qvt-qid-" + item[4:]
-	case strings.HasPrefix(item, "host:"):
-		return "qvt-host-" + item[5:]
+	if strings.HasPrefix(item, "qid:") || strings.HasPrefix(item, "host:") {
+		kind, _, _ := strings.Cut(item, ":")
+		id, owner := groupID(item)
+		l := "qvt-" + kind + "-" + id
+		if owner != "" {
+			sum := sha256.Sum256([]byte(owner))
+			l += "-" + hex.EncodeToString(sum[:4])
+		}
+		return l
 	}
 	sum := sha256.Sum256([]byte(item))
 	return "qvt-" + hex.EncodeToString(sum[:8])
 }
 
-// inScope tells whether a finding is one qvt wants fixed: open and rated
-// at least MinRating.
+// inScope tells whether a finding is one qvt tracks: open and rated at
+// least MinRating. An excepted finding is in scope; its issue is
+// resolved while the exception lasts.
 func (c *Config) inScope(f *store.Published) bool {
 	return f.Open() && c.rated(f.VulnScore)
+}
+
+// wantsWork tells whether a finding needs an open issue: in scope and
+// not excepted.
+func (c *Config) wantsWork(f *store.Published) bool {
+	return c.inScope(f) && !f.Excepted
 }
 
 func (c *Config) rated(r string) bool {
@@ -82,7 +105,47 @@ type content struct {
 	Due      string                     `json:"due,omitempty"`
 	Labels   []string                   `json:"labels"`
 	Custom   map[string]json.RawMessage `json:"custom,omitempty"`
-	Pointer  string                     `json:"-"` // where the full record is, for truncation
+	// The owner and its route: the issue is created there, and edited
+	// when the owner changes.
+	Owner     string `json:"owner,omitempty"`
+	Assignee  string `json:"assignee,omitempty"`
+	Component string `json:"component,omitempty"`
+	Project   string `json:"-"` // the project an issue is created in (the route's)
+	Pointer   string `json:"-"` // where the full record is, for truncation
+}
+
+// setRoute makes the content the owner's: its route and labels.
+func (ct *content) setRoute(r route) {
+	ct.Owner, ct.Assignee, ct.Component, ct.Project = r.Owner, r.Assignee, r.Component, r.Project
+	for _, l := range r.Labels {
+		if !slices.Contains(ct.Labels, l) {
+			ct.Labels = append(ct.Labels, l)
+		}
+	}
+}
+
+// mapHash is what a mapping records of what was sent: the content's hash
+// and, after a space, its owner, so that a change of owner is known as
+// such (the route's fields are sent only then: a person's choice of
+// assignee survives other updates).
+func mapHash(ct *content) string {
+	if ct.Owner == "" {
+		return ct.hash()
+	}
+	return ct.hash() + " " + ct.Owner
+}
+
+// hashOwner is the owner a mapping's hash records ("" for none, or for a
+// mapping from before owners).
+func hashOwner(h string) string {
+	_, o, _ := strings.Cut(h, " ")
+	return o
+}
+
+// hashContent is the content hash of a mapping's hash.
+func hashContent(h string) string {
+	c, _, _ := strings.Cut(h, " ")
+	return c
 }
 
 // hash identifies what was sent: the issue is edited when it changes.
@@ -492,6 +555,7 @@ func (c *Config) findingContent(p *store.Published) (*content, error) {
 		Labels:   c.labels(f.Key, p.Tags, f.KEV),
 		Pointer:  "qvt history " + f.Key,
 	}
+	ct.setRoute(c.routeOf(f.Owner))
 	var err error
 	ct.Custom, err = c.customFields(fieldData(c.Grouping, f.Key, f, p.Tags, 1))
 	return ct, err
@@ -617,6 +681,8 @@ func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*con
 		Labels:   c.labels(item, tags, kev),
 		Pointer:  pointer,
 	}
+	_, owner := groupID(item)
+	ct.setRoute(c.routeOf(owner))
 	fd := fieldData(c.Grouping, item, top, tags, n)
 	fd.Priority, fd.PriorityReason, fd.DueDate, fd.KEV = urgent.Priority, urgent.PriorityReason, due, kev
 	var err error

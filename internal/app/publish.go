@@ -44,7 +44,10 @@ func (e *env) target(name string) (publish.Target, error) {
 		if e.cfg.Jira.URL == "" || e.cfg.Jira.Project == "" {
 			return nil, errors.New("jira: set JIRA_URL, JIRA_USER, JIRA_TOKEN and JIRA_PROJECT (or the jira section of the configuration)")
 		}
-		return jira.New(e.cfg.Jira)
+		c := e.cfg.Jira
+		// Routing and exceptions come from their own sections.
+		c.Owners, c.ExceptionResolution = e.cfg.Owners, e.cfg.Exceptions.Resolution
+		return jira.New(c)
 	case "assets":
 		return assets.New(e.cfg.Assets)
 	}

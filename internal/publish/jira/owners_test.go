@@ -12,6 +12,7 @@ import (
 	"qvt/internal/owners"
 	"qvt/internal/publish/atlassian/atlassiantest"
 	"qvt/internal/publish/jira/jiratest"
+	"qvt/internal/publish/publishtest"
 	"qvt/internal/store"
 	"qvt/internal/store/storetest"
 )
@@ -23,62 +24,11 @@ func ownerRule(name string, hosts []int64, project, assignee, component string, 
 		Jira: owners.Jira{Project: project, Assignee: assignee, Component: component, Labels: labels}}
 }
 
-// setOwners gives the store's findings the owners set gives them, as a
-// change of rules does (history events 'owner', new revisions).
-func setOwners(t *testing.T, st *store.Store, set owners.Set) {
-	t.Helper()
-	if err := set.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	err := st.Write(context.Background(), func(tx *store.Tx) error {
-		_, err := tx.ReassignOwners(set, clock.Now().Unix())
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// except records an exception of one finding until a date (reason,
-// approver as in the examples) and applies the exceptions; it returns
-// the exception's name.
-func except(t *testing.T, st *store.Store, key, typ, until string) string {
-	t.Helper()
-	e := exceptions.Exception{Type: typ, Scope: exceptions.Scope{Key: key},
-		Reason:   "TLS 1.1 needed by the payment terminal until it is replaced",
-		Approver: "ciso@corp.example", RecordedBy: "alice@corp.example", Until: until}
-	if err := e.Validate(exceptions.DefaultPolicy(), clock.Today()); err != nil {
-		t.Fatal(err)
-	}
-	var id int64
-	err := st.Write(context.Background(), func(tx *store.Tx) error {
-		var err error
-		if id, err = tx.AddException(&e, clock.Now()); err != nil {
-			return err
-		}
-		_, err = tx.ApplyExceptions(clock.Now(), nil)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return exceptions.Name(id)
-}
-
-// applyExceptions runs the store's expiry and coverage as of clock.Now().
-func applyExceptions(t *testing.T, st *store.Store) store.ApplyResult {
-	t.Helper()
-	var res store.ApplyResult
-	err := st.Write(context.Background(), func(tx *store.Tx) error {
-		var err error
-		res, err = tx.ApplyExceptions(clock.Now(), nil)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
-}
+var (
+	setOwners       = publishtest.SetOwners
+	except          = publishtest.Except
+	applyExceptions = publishtest.ApplyExceptions
+)
 
 func commentTexts(is jiratest.Issue) string {
 	var s []string

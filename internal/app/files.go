@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"qvt/internal/clock"
 	"qvt/internal/export"
 	"qvt/internal/finding"
 	"qvt/internal/load"
@@ -140,7 +141,8 @@ func (e *env) qualysBase() (string, error) {
 }
 
 func (e *env) loader() *load.Loader {
-	return &load.Loader{Policy: e.cfg.Policy(), Priority: e.cfg.Priority(), Envs: e.cfg.Environments, Limits: e.cfg.Limits.Load(), Log: e.log}
+	return &load.Loader{Policy: e.cfg.Policy(), Priority: e.cfg.Priority(), Envs: e.cfg.Environments, Limits: e.cfg.Limits.Load(), Log: e.log,
+		Owners: e.cfg.Owners, Exceptions: e.cfg.Exceptions, Now: clock.Now}
 }
 
 func (e *env) importCommand() *cobra.Command {

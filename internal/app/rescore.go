@@ -33,6 +33,9 @@ this command does it at once.`,
 				if err := l.Rescore(tx); err != nil {
 					return err
 				}
+				if _, err := l.ApplyExceptions(tx); err != nil {
+					return err
+				}
 				stats = tx.Stats
 				return nil
 			})

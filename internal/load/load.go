@@ -15,6 +15,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"qvt/internal/exceptions"
+	"qvt/internal/owners"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -76,6 +78,16 @@ type Loader struct {
 	// Limits bound what one input file can make the import read and hold;
 	// zero fields take their defaults.
 	Limits Limits
+	// Owners are the ownership rules: every detection written gets the
+	// owner they give it.
+	Owners owners.Set
+	// Exceptions is the exceptions policy: whether a finding that comes
+	// back from an exception restarts its SLA clock.
+	Exceptions exceptions.Policy
+
+	// restarts are the findings whose SLA clock an ended exception
+	// restarted (LoadRestarts): Rate counts their deadlines from then.
+	restarts map[store.DetKey]int64
 }
 
 // Limits bound what one input file can make an import read and hold, so
@@ -325,6 +337,9 @@ func (l *Loader) Files(ctx context.Context, st *store.Store, paths []string) (Re
 		if err := l.Rescore(tx); err != nil {
 			return err
 		}
+		if _, err := l.ApplyExceptions(tx); err != nil {
+			return err
+		}
 		res.Stats = tx.Stats
 		written = time.Now()
 		return nil
@@ -343,6 +358,9 @@ func (l *Loader) Files(ctx context.Context, st *store.Store, paths []string) (Re
 // under; hosts are first reassigned to the environments they now match.
 // Nothing is fetched again.
 func (l *Loader) CheckPolicy(tx *store.Tx) error {
+	if err := l.CheckOwners(tx); err != nil {
+		return err
+	}
 	fp := l.Policy.Fingerprint() + "|" + l.Envs.Fingerprint() + "|" + l.priority().Hash()
 	old, err := tx.Meta("scoring_policy")
 	if err != nil {
@@ -364,6 +382,80 @@ func (l *Loader) CheckPolicy(tx *store.Tx) error {
 		return err
 	}
 	return tx.SetMeta("scoring_policy", fp)
+}
+
+// CheckOwners assigns every finding its owner again when the ownership
+// rules differ from those the stored owners were assigned under. Nothing
+// is fetched again; each change of owner enters the history.
+func (l *Loader) CheckOwners(tx *store.Tx) error {
+	fp := l.Owners.Fingerprint()
+	old, err := tx.Meta("owner_rules")
+	if err != nil || old == fp {
+		return err
+	}
+	n, err := tx.ReassignOwners(l.Owners, l.now().Unix())
+	if err != nil {
+		return err
+	}
+	if old != "" || n > 0 {
+		l.log().Info("ownership rules changed: findings assigned again", "changed_owner", n)
+	}
+	return tx.SetMeta("owner_rules", fp)
+}
+
+// PutHosts writes a batch of hosts with their detections, and gives the
+// detections their owners.
+func (l *Loader) PutHosts(tx *store.Tx, hs []store.HostRecord, seen int64) error {
+	if err := tx.PutHosts(hs, seen); err != nil {
+		return err
+	}
+	if len(l.Owners) == 0 {
+		return nil
+	}
+	hosts := make([]owners.Host, len(hs))
+	for i, h := range hs {
+		hosts[i] = store.OwnerHost(h.Host)
+	}
+	_, err := tx.AssignOwners(hosts, l.Owners, seen)
+	return err
+}
+
+// LoadRestarts reads the findings whose SLA clock an ended exception
+// restarted, for Rate: call it where the ratings are read.
+func (l *Loader) LoadRestarts(tx *store.Tx) error {
+	r, err := tx.SLARestarts()
+	l.restarts = r
+	return err
+}
+
+// ApplyExceptions records the exceptions that expired and marks the
+// findings the active ones cover, as of now; every command that writes
+// runs it. A finding that comes back restarts its SLA clock when the
+// policy says so.
+func (l *Loader) ApplyExceptions(tx *store.Tx) (store.ApplyResult, error) {
+	var restart store.Restart
+	if l.Exceptions.RestartSLA {
+		restart = l.restartSLA
+	}
+	res, err := tx.ApplyExceptions(l.now(), restart)
+	if err == nil && (len(res.Expired) > 0 || res.Excepted+res.Returned > 0) {
+		l.log().Info("exceptions applied", "expired", len(res.Expired), "excepted", res.Excepted, "returned", res.Returned)
+	}
+	return res, err
+}
+
+// restartSLA is a returning finding's deadline and due date counted from
+// at, as Derive counts them from a finding's first detection.
+func (l *Loader) restartSLA(rating, prio string, at time.Time) (string, string) {
+	breach := assess.BreachDate(at.Unix(), rating, l.Policy)
+	due := breach
+	if days, ok := l.priority().Days[prio]; ok {
+		d := at.UTC().AddDate(0, 0, days).Format(time.DateOnly)
+		if breach == "" || d < breach {
+			due = d
+		}
+	}
+	return breach, due
 }
 
 // hostEnv is the environment policy id of a host.
@@ -520,6 +612,9 @@ func (l *Loader) detections(ctx context.Context, tx *store.Tx, r io.Reader, lim 
 	if err != nil {
 		return 0, 0, 0, err
 	}
+	if err := l.LoadRestarts(tx); err != nil {
+		return 0, 0, 0, err
+	}
 	// The response's DATETIME dates the data: it is the detections'
 	// last_seen and the time of the changes they bring, so re-importing a
 	// file changes nothing and an older file never overrides a newer one.
@@ -545,7 +640,7 @@ func (l *Loader) detections(ctx context.Context, tx *store.Tx, r io.Reader, lim 
 		for _, h := range hs {
 			dets += len(h.Host.Detections)
 		}
-		return tx.PutHosts(hs, seen.Load())
+		return l.PutHosts(tx, hs, seen.Load())
 	})
 	return hosts, dets, seen.Load(), err
 }
@@ -591,7 +686,8 @@ func (l *Loader) Rate(h *qualys.Host, ratings map[store.QIDKey]store.QIDRating) 
 			return rec, fmt.Errorf("host %d qid %d: LAST_REOPENED_DATETIME %q is not a valid RFC 3339 time", h.ID, d.QID, d.LastReopened)
 		}
 		rec.Derived[i] = l.Derive(store.RateInput{QID: d.QID, Policy: rec.Policy, Severity: d.Severity,
-			FirstFound: first, LastReopened: reopened, Score: sc, QDS: d.QDS, Tags: tags})
+			FirstFound: first, LastReopened: reopened, Score: sc, QDS: d.QDS, Tags: tags,
+			Restart: l.restarts[store.DetKey{HostID: h.ID, QID: d.QID, Port: d.Port}]})
 		rec.Derived[i].Extra = store.DetectionExtra(d)
 	}
 	return rec, nil
@@ -609,8 +705,13 @@ func (l *Loader) Derive(in store.RateInput) store.Derived {
 		rating = assess.SeverityRating(sev)
 	}
 	start := assess.SLAStart(in.FirstFound, in.LastReopened, in.Score.Published, l.Policy)
+	first := in.FirstFound
+	if in.Restart > start {
+		// An exception that ended restarted the clock (restart_sla).
+		start, first = in.Restart, in.Restart
+	}
 	d := store.Derived{VulnScore: rating, BreachDate: assess.BreachDate(start, rating, l.Policy)}
-	pin := priority.Input{Rating: rating, FirstFound: in.FirstFound, BreachDate: d.BreachDate, Tags: in.Tags}
+	pin := priority.Input{Rating: rating, FirstFound: first, BreachDate: d.BreachDate, Tags: in.Tags}
 	if in.QDS > 0 {
 		q := in.QDS
 		pin.QDS = &q

@@ -291,6 +291,9 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 		if err := s.Loader.RescoreAt(tx, res.Start.Unix()); err != nil {
 			return err
 		}
+		if _, err := s.Loader.ApplyExceptions(tx); err != nil {
+			return err
+		}
 		res.Rescored = tx.Stats.Scored
 		if err := r.saveParams(tx); err != nil {
 			return err
@@ -689,8 +692,10 @@ func (s *Syncer) syncDetections(ctx context.Context, r *run, opt Options, res *R
 			return err
 		}
 		var err error
-		ratings, err = tx.Ratings()
-		return err
+		if ratings, err = tx.Ratings(); err != nil {
+			return err
+		}
+		return s.Loader.LoadRestarts(tx)
 	}); err != nil {
 		return err
 	}
@@ -766,7 +771,7 @@ func (s *Syncer) syncDetections(ctx context.Context, r *run, opt Options, res *R
 			for _, h := range hs {
 				res.Detections += len(h.Host.Detections)
 			}
-			return tx.PutHosts(hs, seen)
+			return s.Loader.PutHosts(tx, hs, seen)
 		},
 		weight:   func(h store.HostRecord) int { return 1 + len(h.Host.Detections) },
 		progress: func(int) { pr.Add("host detections", 1) },

@@ -587,3 +587,20 @@ func (s *Store) ExceptionEvents(ctx context.Context) ([]ExceptionEvent, error) {
 }
 
 func clockToday() string { return clock.Today() }
+
+// DetKey names a detection: host, QID and port.
+type DetKey struct {
+	HostID    int64
+	QID, Port int
+}
+
+// SLARestarts reads the detections whose SLA clock an ended exception
+// restarted, and when (Unix seconds): few, read through a partial index.
+func (tx *Tx) SLARestarts() (map[DetKey]int64, error) {
+	out := map[DetKey]int64{}
+	err := tx.query(`SELECT host_id, qid, port, sla_restart FROM detections WHERE sla_restart <> 0`, func(c Cols) error {
+		out[DetKey{c.ColumnInt64(0), c.ColumnInt(1), c.ColumnInt(2)}] = c.ColumnInt64(3)
+		return nil
+	})
+	return out, err
+}

@@ -265,6 +265,9 @@ type RateInput struct {
 	// What the store holds of the detection's priority (Rerate only), for
 	// the cause of a change.
 	OldPriority, OldReason string
+	// Restart is when an ended exception restarted the SLA clock
+	// (detections.sla_restart), Unix seconds, 0 for never.
+	Restart int64
 }
 
 // Rerate recomputes the rating and deadline of the detections of queued
@@ -394,8 +397,9 @@ func unchanged(st Cols, d *Derived) bool {
 }
 
 // rerateQuery reads what rating and priority each detection of a queued
-// QID needs, and what it holds (columns 5, 6 and 13 to 16). With tags,
-// the last column is the host's tags joined by char(31).
+// QID needs, and what it holds (columns 5, 6 and 13 to 16); column 25 is
+// its SLA restart. With tags, the last column is the host's tags joined
+// by char(31).
 //
 // Its detections are those of the QIDs queued in rescore_queue or
 // risk_queue; scan reads them in table order (see rerateScan).
@@ -409,8 +413,10 @@ func rerateQuery(tags, pg, scan bool) string {
 		if pg {
 			agg = "string_agg(t.name, chr(31) ORDER BY t.name)"
 		}
-		q += `,
+		q += `, d.sla_restart,
   COALESCE((SELECT ` + agg + ` FROM host_tags t WHERE t.host_id = d.host_id), '')`
+	} else {
+		q += `, d.sla_restart`
 	}
 	const queued = `(SELECT qid FROM rescore_queue UNION SELECT qid FROM risk_queue)`
 	const joins = `
@@ -452,8 +458,9 @@ func rateInput(st Cols, risks *riskCache, tags bool) RateInput {
 	if in.Severity == 0 {
 		in.Severity = in.Score.KBSeverity
 	}
+	in.Restart = st.ColumnInt64(25)
 	if tags {
-		if t := st.ColumnText(25); t != "" {
+		if t := st.ColumnText(26); t != "" {
 			in.Tags = strings.Split(t, "\x1f")
 		}
 	}

@@ -526,6 +526,9 @@ func (c *Config) findingContent(p *store.Published) (*content, error) {
 		row(cellText("First found"), cellText(orNone(day(f.FirstFound)))),
 	)
 	rows = append(rows, riskRows(f, true)...)
+	if f.Owner != "" {
+		rows = append(rows, row(cellText("Owner"), cellText(f.Owner)))
+	}
 	if p.TimesReopened > 0 {
 		rows = append(rows, row(cellText("Times reopened"), cellText(strconv.Itoa(p.TimesReopened))))
 	}
@@ -580,6 +583,15 @@ func sortMembers(ms []*store.Row) {
 	})
 }
 
+// ownerFlag is the export flag that selects a group's owner ("" for
+// none): the group holds only that owner's findings.
+func ownerFlag(owner string) string {
+	if owner == "" {
+		return ""
+	}
+	return " --owner " + strconv.Quote(owner)
+}
+
 // groupContent is the issue of a QID or host group with its open
 // findings (at least one).
 func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*content, error) {
@@ -607,7 +619,7 @@ func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*con
 	var summary, pointer string
 	if c.Grouping == ByQID {
 		q := strconv.Itoa(top.QID)
-		pointer = "qvt export --qid " + q + " --status open"
+		pointer = "qvt export --qid " + q + ownerFlag(top.Owner) + " --status open"
 		summary = "QID " + q + ": " + titleOf(top)
 		rows := [][]cell{
 			row(cellText("Field"), cellText("Value")),
@@ -619,6 +631,9 @@ func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*con
 			row(cellText("Earliest due date"), cellText(orNone(due))),
 		}
 		rows = append(rows, riskRows(top, false)...)
+		if top.Owner != "" {
+			rows = append(rows, row(cellText("Owner"), cellText(top.Owner)))
+		}
 		d = doc{
 			para(txt(fmt.Sprintf("qvt issue for QID %s: %d open finding%s. Full list: ", q, n, plural)), mono(pointer)),
 			table(rows...),
@@ -636,7 +651,7 @@ func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*con
 		d = append(d, heading(3, "Open findings"), table(hosts...))
 	} else {
 		id := strconv.FormatInt(top.HostID, 10)
-		pointer = "qvt export --host " + id + " --status open"
+		pointer = "qvt export --host " + id + ownerFlag(top.Owner) + " --status open"
 		summary = "Open vulnerabilities on " + hostName(top)
 		rows := [][]cell{
 			row(cellText("Field"), cellText("Value")),
@@ -659,6 +674,9 @@ func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*con
 		}
 		if len(tags) > 0 {
 			rows = append(rows, row(cellText("Tags"), cellText(strings.Join(tags, ", "))))
+		}
+		if top.Owner != "" {
+			rows = append(rows, row(cellText("Owner"), cellText(top.Owner)))
 		}
 		d = doc{
 			para(txt(fmt.Sprintf("qvt issue for host %s: %d open finding%s. Full list: ", hostName(top), n, plural)), mono(pointer)),

@@ -74,6 +74,9 @@ func testCreateRoutedToOwner(t *testing.T, be storetest.Backend) {
 					t.Errorf("%s: %s in %s, assignee %q, components %v; want %s, %q, [%s]",
 						c.key, is.Key, is.Project, is.Assignee, is.Components, c.project, c.assignee, c.component)
 				}
+				if !strings.Contains(is.DescriptionText(), "Owner") {
+					t.Errorf("%s: the description does not name the owner", c.key)
+				}
 				if c.label != "" && !slices.Contains(is.Labels, c.label) {
 					t.Errorf("%s: labels %v lack the owner's %q", c.key, is.Labels, c.label)
 				}

@@ -133,13 +133,16 @@ func testOwnerChangeEditsInPlace(t *testing.T, be storetest.Backend) {
 		t.Errorf("no comment on the owner change: %q", commentTexts(is))
 	}
 
-	// A person assigns the issue; a later rescan that changes the
-	// issue's content does not take it back.
-	srv.SetAssignee(is.Key, "someone-else")
-	atlassiantest.Import(t, st, scanB())
-	mustRun(t, tg, st)
-	if got := issueOf(t, srv, key); got.Assignee != "someone-else" {
-		t.Errorf("an update that is no change of owner reassigned the issue to %q", got.Assignee)
+	// A person assigns an issue; a later change of its content (its
+	// finding becomes P1: its CVE is added to KEV) does not take it back.
+	const kevKey = "10.0.0.1:105936:0"
+	srv.SetAssignee(issueOf(t, srv, kevKey).Key, "someone-else")
+	publishtest.Prioritize(t, st, 1_768_200_000, []store.KEVEntry{publishtest.KEV("CVE-2020-15778", "2026-01-11", false)}, nil)
+	if rep := mustRun(t, tg, st); rep.Updated == 0 {
+		t.Fatalf("the priority change updated nothing: %s", counts(rep))
+	}
+	if got := issueOf(t, srv, kevKey); got.Assignee != "someone-else" || !strings.Contains(got.DescriptionText(), "known exploited") {
+		t.Errorf("after an update that is no change of owner: assignee %q (want someone-else), description:\n%s", got.Assignee, got.DescriptionText())
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"qvt/internal/publish/assets"
 	"qvt/internal/publish/jira"
 	"qvt/internal/publish/mysql"
+	"qvt/internal/store"
 )
 
 // targetNames are the publish targets, in the order they run.
@@ -110,6 +111,23 @@ func (e *env) runPublish(ctx context.Context, names []string, dryRun, initAssets
 		return err
 	}
 	defer st.Close()
+	if !dryRun {
+		// Publishing writes, and what it reads must be as of today: an
+		// exception that expired since the last sync brings its findings
+		// back (their issues reopen), and changed ownership rules route
+		// the findings to their new owners, without a sync first.
+		l := e.loader()
+		err := st.Write(ctx, func(tx *store.Tx) error {
+			if err := l.CheckOwners(tx); err != nil {
+				return err
+			}
+			_, err := l.ApplyExceptions(tx)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("publish: applying owners and exceptions: %w", err)
+		}
+	}
 	opt := publish.Options{DryRun: dryRun, Out: e.stdout, Log: e.log}
 	var failed []string
 	for _, t := range targets {

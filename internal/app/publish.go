@@ -66,14 +66,18 @@ the tracking targets:
 
   mysql   a findings table with the contract's columns, a history table and
           a runs table (QVT_MYSQL_DSN)
-  jira    one issue per finding (or per QID, or per host): created when open,
-          closed when Fixed or gone, reopened when Re-Opened, a comment per
+  jira    one issue per finding (or per QID, or per host, within one owner):
+          created when open in the owner's project with its assignee,
+          component and labels, closed when Fixed or gone, reopened when
+          Re-Opened, resolved while an exception covers it (with
+          exceptions.resolution) and reopened when it ends, a comment per
           change (JIRA_URL, JIRA_USER, JIRA_TOKEN, JIRA_PROJECT)
   assets  Host and Vulnerability Finding objects in a JSM Assets schema
           (ASSETS_URL or ASSETS_WORKSPACE_ID, ASSETS_SCHEMA, Jira's credentials)
 
 Without --to, every configured target. An interrupted publish resumes
-without duplicates.`,
+without duplicates. Before it reads, publish expires the exceptions past
+their last day and applies changed ownership rules (not with --dry-run).`,
 		Example: `  qvt publish --to mysql
   qvt publish --to jira --dry-run
   qvt publish --to assets --init

@@ -154,6 +154,15 @@ func (c *Config) historyItems(in Input) (map[string][]store.HistoryRow, []string
 //   - Closed issue, still out of scope: nothing; qvt never touches an
 //     issue it closed until the finding comes back, and never reopens
 //     an issue someone else closed while its finding stayed open.
+//   - Excepted (for a group: every open finding excepted): no issue is
+//     created; an open issue is resolved (Except) with a comment naming
+//     the exception, and reopened with a comment when the exception
+//     expires or is revoked and the finding is still open. Fixed while
+//     excepted, it closes as before.
+//   - A change of owner (finding grouping) edits assignee and component
+//     in place, or, to another project, moves the issue (a create
+//     linked to it, move_between_projects) or comments on it; groups are
+//     within one owner, so a finding changing owner changes groups.
 func (c *Config) Plan(in Input) (*Plan, error) {
 	hist, extra := c.historyItems(in)
 	p := &Plan{}

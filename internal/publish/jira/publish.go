@@ -9,6 +9,11 @@
 // run that crashed between creating issues and recording them is
 // repaired, not duplicated. Creates are recorded as pending before they
 // are sent and never retried blindly.
+//
+// Issues are routed by the finding's owner (owners: rules): created in
+// the owner's project with its assignee, component and labels; grouped
+// issues group within one owner. The issue of an excepted finding is
+// resolved with exceptions.resolution while the exception lasts.
 package jira
 
 import (

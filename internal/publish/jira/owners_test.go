@@ -406,4 +406,22 @@ func testGroupResolvedWhenAllExcepted(t *testing.T, be storetest.Backend) {
 	if c := commentTexts(is); !strings.Contains(c, one) || !strings.Contains(c, two) {
 		t.Errorf("the resolving comment does not name %s and %s: %q", one, two, c)
 	}
+
+	// One of them is revoked: the group's issue reopens.
+	id, _ := exceptions.ParseName(two)
+	err := st.Write(context.Background(), func(tx *store.Tx) error {
+		if err := tx.RevokeException(id, "bob@corp.example", "not a false positive after all", clock.Now()); err != nil {
+			return err
+		}
+		_, err := tx.ApplyExceptions(clock.Now(), nil)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, tg, st)
+	is = srv.WithLabel(group)[0]
+	if is.Status != "To Do" || is.Resolution != "" || !strings.Contains(commentTexts(is), "not every one of its 2 open findings is excepted") {
+		t.Errorf("after a revoke: %s, %q, comments %q", is.Status, is.Resolution, commentTexts(is))
+	}
 }

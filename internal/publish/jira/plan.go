@@ -268,7 +268,7 @@ func (c *Config) Plan(in Input) (*Plan, error) {
 			}
 			reopen := fmt.Sprintf("qvt: reopened: %d open finding%s again.", n, plural(n))
 			if m.State == StateExcepted {
-				reopen = fmt.Sprintf("qvt: reopened: %d open finding%s no longer excepted.", n, plural(n))
+				reopen = fmt.Sprintf("qvt: reopened: not every one of its %d open finding%s is excepted any more.", n, plural(n))
 			}
 			c.decide(p, decision{
 				item: it, inScope: n > 0, excepted: excepted, mapped: mapped, m: m, content: ct, lines: lines, rank: rank,

@@ -124,28 +124,36 @@ func (ct *content) setRoute(r route) {
 	}
 }
 
+// sentRoute is the route a mapping records as sent with an issue.
+type sentRoute struct {
+	Owner     string `json:"o,omitempty"`
+	Assignee  string `json:"a,omitempty"`
+	Component string `json:"c,omitempty"`
+}
+
 // mapHash is what a mapping records of what was sent: the content's hash
-// and, after a space, its owner, so that a change of owner is known as
-// such (the route's fields are sent only then: a person's choice of
-// assignee survives other updates).
+// and, after a space, the route it was sent with (JSON), so that a
+// change of owner is known as such, with what the old owner set (the
+// route's fields are sent only then: a person's choice of assignee
+// survives other updates; the old owner's component is taken off even
+// when the rules no longer name the old owner).
 func mapHash(ct *content) string {
-	if ct.Owner == "" {
+	r := sentRoute{Owner: ct.Owner, Assignee: ct.Assignee, Component: ct.Component}
+	if r == (sentRoute{}) {
 		return ct.hash()
 	}
-	return ct.hash() + " " + ct.Owner
+	b, _ := json.Marshal(r)
+	return ct.hash() + " " + string(b)
 }
 
-// hashOwner is the owner a mapping's hash records ("" for none, or for a
-// mapping from before owners).
-func hashOwner(h string) string {
-	_, o, _ := strings.Cut(h, " ")
-	return o
-}
-
-// hashContent is the content hash of a mapping's hash.
-func hashContent(h string) string {
-	c, _, _ := strings.Cut(h, " ")
-	return c
+// hashRoute is the route a mapping's hash records (none for a mapping
+// from before owners).
+func hashRoute(h string) sentRoute {
+	var r sentRoute
+	if _, s, ok := strings.Cut(h, " "); ok {
+		_ = json.Unmarshal([]byte(s), &r) // unreadable: as none
+	}
+	return r
 }
 
 // hash identifies what was sent: the issue is edited when it changes.

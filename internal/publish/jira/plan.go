@@ -53,6 +53,7 @@ type Action struct {
 	// that it did ("" is an owner too: none).
 	OwnerFrom    string
 	OwnerChanged bool
+	from         sentRoute // the route the issue was last sent with
 	// Move: a create that moves the issue LinkTo to another project
 	// (move_between_projects): the old issue is closed after.
 	Move bool
@@ -388,7 +389,8 @@ func (c *Config) decide(p *Plan, d decision) {
 // (move_between_projects) or stays with a comment and the label
 // qvt-owner-changed.
 func (c *Config) update(add func(Kind, []string) *Action, d decision, comment []string) {
-	from := hashOwner(d.m.Hash)
+	sent := hashRoute(d.m.Hash)
+	from := sent.Owner
 	if from == d.content.Owner || c.Grouping != ByFinding {
 		add(Update, comment)
 		return
@@ -399,7 +401,7 @@ func (c *Config) update(add func(Kind, []string) *Action, d decision, comment []
 		return
 	}
 	a := add(Update, comment)
-	a.OwnerFrom, a.OwnerChanged = from, true
+	a.OwnerFrom, a.OwnerChanged, a.from = from, true, sent
 	if issueProject(d.m.Remote) != d.content.Project {
 		line := fmt.Sprintf("Owner changed from %s to %s (project %s)", orNone(from), orNone(d.content.Owner), d.content.Project)
 		if len(a.Comment) == 0 {

@@ -920,10 +920,10 @@ const OwnerChangedLabel = "qvt-owner-changed"
 const MovedLabel = "qvt-moved"
 
 // reroute adds to an update the route of the new owner: assignee and
-// component when the issue is in the new owner's project (the old
-// owner's component taken off when the rules still name the old owner,
-// the assignee cleared when the new owner names none but the old one
-// did; components and assignees people set otherwise stay), else only the label qvt-owner-changed (the plan adds the
+// component when the issue is in the new owner's project (the
+// component the old owner's route set taken off, the assignee cleared
+// when the new owner names none but the old route set one; components
+// and assignees people set otherwise stay), else only the label qvt-owner-changed (the plan adds the
 // comment): another project's component and people are not this one's.
 func (r *run) reroute(a *Action, fields, update map[string]any) {
 	ct := a.Content
@@ -934,7 +934,7 @@ func (r *run) reroute(a *Action, fields, update map[string]any) {
 			a.Item, orNone(a.OwnerFrom), orNone(ct.Owner), ct.Project, a.Issue)
 		return
 	}
-	old := r.t.cfg.routeOf(a.OwnerFrom)
+	old := a.from
 	switch {
 	case ct.Assignee != "":
 		fields["assignee"] = r.user(ct.Assignee)

@@ -255,8 +255,8 @@ func testGroupsWithinOwner(t *testing.T, be storetest.Backend) {
 		t.Fatalf("%s %v", counts(rep), rep.Notes)
 	}
 	for _, is := range srv.WithLabel(DedupeLabel("qid:1001@DBA")) {
-		if is.Status != "Done" {
-			t.Errorf("the DBA issue %s of QID 1001 is %s, want Done", is.Key, is.Status)
+		if is.Status != "Done" || !strings.Contains(commentTexts(is), "went to another owner") {
+			t.Errorf("the DBA issue %s of QID 1001 is %s, comments %q; want Done, saying why", is.Key, is.Status, commentTexts(is))
 		}
 	}
 	if is := srv.WithLabel(DedupeLabel("qid:1001@Payments platform")); len(is) != 1 || !strings.Contains(is[0].DescriptionText(), "10.0.0.2") {

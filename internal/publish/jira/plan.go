@@ -271,9 +271,15 @@ func (c *Config) Plan(in Input) (*Plan, error) {
 			if m.State == StateExcepted {
 				reopen = fmt.Sprintf("qvt: reopened: not every one of its %d open finding%s is excepted any more.", n, plural(n))
 			}
+			closeWhy := groupCloseLine(c)
+			for _, h := range hist[it] {
+				if h.Event == "owner" && n == 0 {
+					closeWhy = "qvt: closed: its open findings went to another owner's issue."
+				}
+			}
 			c.decide(p, decision{
 				item: it, inScope: n > 0, excepted: excepted, mapped: mapped, m: m, content: ct, lines: lines, rank: rank,
-				close:  groupCloseLine(c),
+				close:  closeWhy,
 				reopen: reopen,
 				except: except,
 			})

@@ -424,3 +424,39 @@ func testGroupResolvedWhenAllExcepted(t *testing.T, be storetest.Backend) {
 		t.Errorf("after a revoke: %s, %q, comments %q", is.Status, is.Resolution, commentTexts(is))
 	}
 }
+
+// An exception extended while its finding's issue is resolved: the issue
+// stays resolved and gets a comment with the new last day.
+func TestExceptionExtendedComments(t *testing.T) { storetest.Each(t, testExceptionExtendedComments) }
+
+func testExceptionExtendedComments(t *testing.T, be storetest.Backend) {
+	t.Setenv(clock.Env, "2026-01-10T00:00:00Z")
+	srv := jiratest.New(jiratest.Options{})
+	defer srv.Close()
+	st := newStore(t, be)
+	atlassiantest.Import(t, st, scanA())
+	tg, _ := newTarget(t, srv, func(c *Config) { c.ExceptionResolution = "Won't Do" })
+	mustRun(t, tg, st)
+	const key = "10.0.0.2:1002:0"
+	name := except(t, st, key, exceptions.RiskAccepted, "2026-03-31")
+	mustRun(t, tg, st)
+	id, _ := exceptions.ParseName(name)
+	err := st.Write(context.Background(), func(tx *store.Tx) error {
+		if err := tx.EditException(id, "2026-06-30", "", "bob@corp.example", clock.Now()); err != nil {
+			return err
+		}
+		_, err := tx.ApplyExceptions(clock.Now(), nil)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := mustRun(t, tg, st)
+	is := issueOf(t, srv, key)
+	if rep.Reopened != 0 || is.Status != "Done" || is.Resolution != "Won't Do" {
+		t.Errorf("after the extension: %s, issue %s (%q)", counts(rep), is.Status, is.Resolution)
+	}
+	if c := commentTexts(is); !strings.Contains(c, "until 2026-06-30") {
+		t.Errorf("no comment with the new last day: %q", c)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"qvt/internal/publish/assets"
 	"qvt/internal/publish/jira"
 	"qvt/internal/publish/mysql"
+	"qvt/internal/store"
 )
 
 // targetNames are the publish targets, in the order they run.
@@ -44,7 +45,10 @@ func (e *env) target(name string) (publish.Target, error) {
 		if e.cfg.Jira.URL == "" || e.cfg.Jira.Project == "" {
 			return nil, errors.New("jira: set JIRA_URL, JIRA_USER, JIRA_TOKEN and JIRA_PROJECT (or the jira section of the configuration)")
 		}
-		return jira.New(e.cfg.Jira)
+		c := e.cfg.Jira
+		// Routing and exceptions come from their own sections.
+		c.Owners, c.ExceptionResolution = e.cfg.Owners, e.cfg.Exceptions.Resolution
+		return jira.New(c)
 	case "assets":
 		return assets.New(e.cfg.Assets)
 	}
@@ -62,14 +66,18 @@ the tracking targets:
 
   mysql   a findings table with the contract's columns, a history table and
           a runs table (QVT_MYSQL_DSN)
-  jira    one issue per finding (or per QID, or per host): created when open,
-          closed when Fixed or gone, reopened when Re-Opened, a comment per
+  jira    one issue per finding (or per QID, or per host, within one owner):
+          created when open in the owner's project with its assignee,
+          component and labels, closed when Fixed or gone, reopened when
+          Re-Opened, resolved while an exception covers it (with
+          exceptions.resolution) and reopened when it ends, a comment per
           change (JIRA_URL, JIRA_USER, JIRA_TOKEN, JIRA_PROJECT)
   assets  Host and Vulnerability Finding objects in a JSM Assets schema
           (ASSETS_URL or ASSETS_WORKSPACE_ID, ASSETS_SCHEMA, Jira's credentials)
 
 Without --to, every configured target. An interrupted publish resumes
-without duplicates.`,
+without duplicates. Before it reads, publish expires the exceptions past
+their last day and applies changed ownership rules (not with --dry-run).`,
 		Example: `  qvt publish --to mysql
   qvt publish --to jira --dry-run
   qvt publish --to assets --init
@@ -107,6 +115,23 @@ func (e *env) runPublish(ctx context.Context, names []string, dryRun, initAssets
 		return err
 	}
 	defer st.Close()
+	if !dryRun {
+		// Publishing writes, and what it reads must be as of today: an
+		// exception that expired since the last sync brings its findings
+		// back (their issues reopen), and changed ownership rules route
+		// the findings to their new owners, without a sync first.
+		l := e.loader()
+		err := st.Write(ctx, func(tx *store.Tx) error {
+			if err := l.CheckOwners(tx); err != nil {
+				return err
+			}
+			_, err := l.ApplyExceptions(tx)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("publish: applying owners and exceptions: %w", err)
+		}
+	}
 	opt := publish.Options{DryRun: dryRun, Out: e.stdout, Log: e.log}
 	var failed []string
 	for _, t := range targets {

@@ -138,13 +138,14 @@ type HistoryRow struct {
 	Event     string
 	Old, New  string
 	Cause     string // why a priority or due date changed
+	Actor     string // who made the change, when a person did (an exception); "" for qvt
 }
 
 // HistoryAfter calls fn for each history row with an id above after, in
 // order, and returns the last id seen (after if none).
 func (s *Store) HistoryAfter(ctx context.Context, after int64, fn func(HistoryRow) error) (int64, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT y.id, y.host_id, y.qid, y.port,
-  COALESCE(NULLIF(h.ip, ''), h.ipv6, ''), y.at, y.event, y.old, y.new, y.cause
+  COALESCE(NULLIF(h.ip, ''), h.ipv6, ''), y.at, y.event, y.old, y.new, y.cause, y.actor
 FROM history y LEFT JOIN hosts h ON h.id = y.host_id WHERE y.id > ? ORDER BY y.id`, after)
 	if err != nil {
 		return after, fmt.Errorf("store: history: %w", err)
@@ -154,7 +155,7 @@ FROM history y LEFT JOIN hosts h ON h.id = y.host_id WHERE y.id > ? ORDER BY y.i
 	for rows.Next() {
 		var r HistoryRow
 		var addr string
-		if err := rows.Scan(&r.ID, &r.HostID, &r.QID, &r.Port, &addr, &r.At, &r.Event, &r.Old, &r.New, &r.Cause); err != nil {
+		if err := rows.Scan(&r.ID, &r.HostID, &r.QID, &r.Port, &addr, &r.At, &r.Event, &r.Old, &r.New, &r.Cause, &r.Actor); err != nil {
 			return last, err
 		}
 		r.Key = addr + ":" + strconv.Itoa(r.QID) + ":" + strconv.Itoa(r.Port)

@@ -44,7 +44,8 @@ type Config struct {
 	// CVEs", kev_date_added "KEV Date Added", kev_due_date "KEV Due Date",
 	// kev_ransomware "KEV Ransomware", epss EPSS, epss_percentile "EPSS
 	// Percentile", epss_cve "EPSS CVE", qds QDS, threat_intel "Threat
-	// Intel".
+	// Intel", owner Owner, excepted Excepted, exception Exception,
+	// excepted_until "Excepted Until".
 	Attributes map[string]string `yaml:"attributes"`
 	// MinRating is the lowest rating a finding needs to get an object
 	// ("" all). Host counts cover all open findings.
@@ -106,6 +107,9 @@ var (
 		{"kev_due_date", "KEV Due Date", kDate}, {"kev_ransomware", "KEV Ransomware", kBool},
 		{"epss", "EPSS", kDouble}, {"epss_percentile", "EPSS Percentile", kDouble}, {"epss_cve", "EPSS CVE", kText},
 		{"qds", "QDS", kInt}, {"threat_intel", "Threat Intel", kText},
+		// Who fixes it, and the exception that covers it.
+		{"owner", "Owner", kText}, {"excepted", "Excepted", kBool}, {"exception", "Exception", kText},
+		{"excepted_until", "Excepted Until", kDate},
 	}
 )
 

@@ -19,7 +19,7 @@ type HostFacts struct {
 	Address, Hostname, OS       string
 	Known                       bool // the identity fields are known (else only the counts are written)
 	Critical, High, Medium, Low int  // open findings by rating
-	Overdue                     int  // open findings past their due date
+	Overdue                     int  // open findings past their due date, excepted ones left out
 	Scope                       bool // it has an open finding at or above MinRating
 }
 
@@ -146,7 +146,17 @@ func findingValues(p *store.Published) map[string][]string {
 		"kev_date_added": one(p.KEVDateAdded), "kev_due_date": one(p.KEVDueDate), "kev_ransomware": {strconv.FormatBool(p.KEVRansomware)},
 		"epss": one(fraction(p.EPSS)), "epss_percentile": one(fraction(p.EPSSPercentile)), "epss_cve": one(p.EPSSCVE),
 		"qds": one(qds), "threat_intel": one(clip(strings.Join(p.ThreatIntel, ", "))),
+		"owner": one(clip(p.Owner)), "excepted": {strconv.FormatBool(p.Excepted)}, "exception": one(p.Exception),
+		"excepted_until": one(exceptedUntil(p.ExceptedUntil)),
 	}
+}
+
+// exceptedUntil is an exception's last day; none for one without expiry.
+func exceptedUntil(d string) string {
+	if d == store.NoExpiry {
+		return ""
+	}
+	return d
 }
 
 // clip cuts a text value to Assets' 255 characters, marking the cut.

@@ -401,7 +401,7 @@ func (r *run) publish(ctx context.Context) error {
 }
 
 // hostFacts counts the open findings of the hosts by rating and
-// overdue (due date before today).
+// overdue (due date before today, not excepted).
 func (r *run) hostFacts(ctx context.Context, ids map[int64]bool, changed []*store.Published, today string) (map[int64]*HostFacts, error) {
 	out := map[int64]*HostFacts{}
 	for id := range ids {
@@ -437,7 +437,8 @@ func (r *run) hostFacts(ctx context.Context, ids map[int64]bool, changed []*stor
 			case "Low":
 				h.Low++
 			}
-			if d := dueDate(&row.Finding); d != "" && d < today {
+			// An excepted finding is not overdue while its exception lasts.
+			if d := dueDate(&row.Finding); d != "" && d < today && !row.Excepted {
 				h.Overdue++
 			}
 			if r.t.cfg.MinRating == "" || finding.RatingRank(row.VulnScore) >= finding.RatingRank(r.t.cfg.MinRating) {

@@ -9,6 +9,7 @@ import (
 	"text/template"
 
 	"qvt/internal/finding"
+	"qvt/internal/owners"
 	"qvt/internal/publish/atlassian"
 )
 
@@ -78,6 +79,21 @@ type Config struct {
 	// MaxTextLength is the longest description or comment, counted as
 	// Jira does (UTF-16 units; for ADF, of the JSON). Default 32767.
 	MaxTextLength int `yaml:"max_text_length"`
+	// MoveBetweenProjects: when a finding's new owner has another Jira
+	// project, its issue is moved there (a new issue in that project,
+	// linked to the old one, which is closed with a comment naming the
+	// new). Off, the issue stays and gets a comment and the label
+	// qvt-owner-changed, for a person to move.
+	MoveBetweenProjects bool `yaml:"move_between_projects"`
+
+	// Owners are the ownership rules (the configuration's owners:
+	// section, not the jira: one): a finding's issue goes to its owner's
+	// project, assignee, component and labels.
+	Owners owners.Set `yaml:"-"`
+	// ExceptionResolution is the resolution of the issue of an excepted
+	// finding (exceptions.resolution, e.g. "Won't Do"); "" resolves with
+	// the done transition alone.
+	ExceptionResolution string `yaml:"-"`
 }
 
 // FromEnv fills the fields the environment sets (JIRA_URL, JIRA_USER,
@@ -100,6 +116,53 @@ func (c Config) Redacted() Config {
 		c.Token = "[REDACTED]"
 	}
 	return c
+}
+
+// route is where an owner's issues go.
+type route struct {
+	Owner     string
+	Project   string // the owner's project, else jira.project
+	Assignee  string // "" leaves the issue as Jira makes it
+	Component string
+	Labels    []string
+}
+
+// routeOf is the route of an owner's findings; an owner the rules do not
+// name (or none) goes to jira.project as it is.
+func (c *Config) routeOf(owner string) route {
+	r := route{Owner: owner, Project: c.Project}
+	if owner == "" {
+		return r
+	}
+	rule, ok := c.Owners.Get(owner)
+	if !ok {
+		return r
+	}
+	if p := strings.TrimSpace(rule.Jira.Project); p != "" {
+		r.Project = p
+	}
+	r.Assignee = strings.TrimSpace(rule.Jira.Assignee)
+	r.Component = strings.TrimSpace(rule.Jira.Component)
+	for _, l := range rule.Jira.Labels {
+		if l = cleanLabel(l); l != "" {
+			r.Labels = append(r.Labels, l)
+		}
+	}
+	return r
+}
+
+// projects are the projects qvt's issues may be in: jira.project and
+// the owners', sorted, jira.project first.
+func (c *Config) projects() []string {
+	out := []string{c.Project}
+	var more []string
+	for _, o := range c.Owners {
+		if p := strings.TrimSpace(o.Jira.Project); p != "" && p != c.Project && !slices.Contains(more, p) {
+			more = append(more, p)
+		}
+	}
+	slices.Sort(more)
+	return append(out, more...)
 }
 
 // Flavors.
@@ -214,6 +277,12 @@ func (c *Config) normalize() error {
 			errs = append(errs, fmt.Errorf("jira.custom_fields.%s: %w", f, err))
 		}
 	}
+	for _, o := range c.Owners {
+		if p := o.Jira.Project; p != "" && strings.ContainsAny(p, "\"\\ ") {
+			errs = append(errs, fmt.Errorf("owner %q: jira.project %q: want a project key", o.Name, p))
+		}
+	}
+	c.ExceptionResolution = strings.TrimSpace(c.ExceptionResolution)
 	if c.MaxCreates == 0 {
 		c.MaxCreates = 500
 	}

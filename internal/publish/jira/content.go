@@ -26,26 +26,34 @@ const CommonLabel = "qvt"
 const KEVLabel = "kev"
 
 // itemOf is the item (mapping key) an issue tracks for a finding: the
-// finding key, "qid:<qid>" or "host:<Qualys host id>".
+// finding key, "qid:<qid>" or "host:<Qualys host id>". Groups are
+// within one owner: a finding with an owner is in "qid:<qid>@<owner>"
+// or "host:<id>@<owner>".
 func itemOf(grouping string, f *finding.Finding) string {
-	switch grouping {
-	case ByQID:
-		return "qid:" + strconv.Itoa(f.QID)
-	case ByHost:
-		return "host:" + strconv.FormatInt(f.HostID, 10)
-	}
-	return f.Key
+	return groupItem(grouping, f.Key, f.QID, f.HostID, f.Owner)
 }
 
-// historyItem is itemOf for a history row.
-func historyItem(grouping string, h store.HistoryRow) string {
+func groupItem(grouping, key string, qid int, host int64, owner string) string {
+	var it string
 	switch grouping {
 	case ByQID:
-		return "qid:" + strconv.Itoa(h.QID)
+		it = "qid:" + strconv.Itoa(qid)
 	case ByHost:
-		return "host:" + strconv.FormatInt(h.HostID, 10)
+		it = "host:" + strconv.FormatInt(host, 10)
+	default:
+		return key
 	}
-	return h.Key
+	if owner != "" {
+		it += "@" + owner
+	}
+	return it
+}
+
+// groupID splits a group item into its QID or host id and its owner.
+func groupID(item string) (id, owner string) {
+	_, rest, _ := strings.Cut(item, ":")
+	id, owner, _ = strings.Cut(rest, "@")
+	return id, owner
 }
 
 // DedupeLabel is the label that identifies an item's issue in Jira. It
@@ -53,21 +61,36 @@ func historyItem(grouping string, h store.HistoryRow) string {
 // "qvt-qid-<qid>", "qvt-host-<id>", or for a finding "qvt-" and the first
 // 16 hex digits of the SHA-256 of its key (keys hold colons and IPv6
 // addresses; the hash is short and label-safe).
+//
+// A group within an owner has "-" and the first 8 hex digits of the
+// SHA-256 of the owner's name after it ("qvt-qid-38794-1f0c9a2e"):
+// owner names hold spaces, and a rename makes another group anyway.
 func DedupeLabel(item string) string {
-	switch {
-	case strings.HasPrefix(item, "qid:"):
-		return "qvt-qid-" + item[4:]
-	case strings.HasPrefix(item, "host:"):
-		return "qvt-host-" + item[5:]
+	if strings.HasPrefix(item, "qid:") || strings.HasPrefix(item, "host:") {
+		kind, _, _ := strings.Cut(item, ":")
+		id, owner := groupID(item)
+		l := "qvt-" + kind + "-" + id
+		if owner != "" {
+			sum := sha256.Sum256([]byte(owner))
+			l += "-" + hex.EncodeToString(sum[:4])
+		}
+		return l
 	}
 	sum := sha256.Sum256([]byte(item))
 	return "qvt-" + hex.EncodeToString(sum[:8])
 }
 
-// inScope tells whether a finding is one qvt wants fixed: open and rated
-// at least MinRating.
+// inScope tells whether a finding is one qvt tracks: open and rated at
+// least MinRating. An excepted finding is in scope; its issue is
+// resolved while the exception lasts.
 func (c *Config) inScope(f *store.Published) bool {
 	return f.Open() && c.rated(f.VulnScore)
+}
+
+// wantsWork tells whether a finding needs an open issue: in scope and
+// not excepted.
+func (c *Config) wantsWork(f *store.Published) bool {
+	return c.inScope(f) && !f.Excepted
 }
 
 func (c *Config) rated(r string) bool {
@@ -82,7 +105,55 @@ type content struct {
 	Due      string                     `json:"due,omitempty"`
 	Labels   []string                   `json:"labels"`
 	Custom   map[string]json.RawMessage `json:"custom,omitempty"`
-	Pointer  string                     `json:"-"` // where the full record is, for truncation
+	// The owner and its route: the issue is created there, and edited
+	// when the owner changes.
+	Owner     string `json:"owner,omitempty"`
+	Assignee  string `json:"assignee,omitempty"`
+	Component string `json:"component,omitempty"`
+	Project   string `json:"-"` // the project an issue is created in (the route's)
+	Pointer   string `json:"-"` // where the full record is, for truncation
+}
+
+// setRoute makes the content the owner's: its route and labels.
+func (ct *content) setRoute(r route) {
+	ct.Owner, ct.Assignee, ct.Component, ct.Project = r.Owner, r.Assignee, r.Component, r.Project
+	for _, l := range r.Labels {
+		if !slices.Contains(ct.Labels, l) {
+			ct.Labels = append(ct.Labels, l)
+		}
+	}
+}
+
+// sentRoute is the route a mapping records as sent with an issue.
+type sentRoute struct {
+	Owner     string `json:"o,omitempty"`
+	Assignee  string `json:"a,omitempty"`
+	Component string `json:"c,omitempty"`
+}
+
+// mapHash is what a mapping records of what was sent: the content's hash
+// and, after a space, the route it was sent with (JSON), so that a
+// change of owner is known as such, with what the old owner set (the
+// route's fields are sent only then: a person's choice of assignee
+// survives other updates; the old owner's component is taken off even
+// when the rules no longer name the old owner).
+func mapHash(ct *content) string {
+	r := sentRoute{Owner: ct.Owner, Assignee: ct.Assignee, Component: ct.Component}
+	if r == (sentRoute{}) {
+		return ct.hash()
+	}
+	b, _ := json.Marshal(r)
+	return ct.hash() + " " + string(b)
+}
+
+// hashRoute is the route a mapping's hash records (none for a mapping
+// from before owners).
+func hashRoute(h string) sentRoute {
+	var r sentRoute
+	if _, s, ok := strings.Cut(h, " "); ok {
+		_ = json.Unmarshal([]byte(s), &r) // unreadable: as none
+	}
+	return r
 }
 
 // hash identifies what was sent: the issue is edited when it changes.
@@ -463,6 +534,9 @@ func (c *Config) findingContent(p *store.Published) (*content, error) {
 		row(cellText("First found"), cellText(orNone(day(f.FirstFound)))),
 	)
 	rows = append(rows, riskRows(f, true)...)
+	if f.Owner != "" {
+		rows = append(rows, row(cellText("Owner"), cellText(f.Owner)))
+	}
 	if p.TimesReopened > 0 {
 		rows = append(rows, row(cellText("Times reopened"), cellText(strconv.Itoa(p.TimesReopened))))
 	}
@@ -492,6 +566,7 @@ func (c *Config) findingContent(p *store.Published) (*content, error) {
 		Labels:   c.labels(f.Key, p.Tags, f.KEV),
 		Pointer:  "qvt history " + f.Key,
 	}
+	ct.setRoute(c.routeOf(f.Owner))
 	var err error
 	ct.Custom, err = c.customFields(fieldData(c.Grouping, f.Key, f, p.Tags, 1))
 	return ct, err
@@ -514,6 +589,15 @@ func sortMembers(ms []*store.Row) {
 		}
 		return strings.Compare(a.Key, b.Key)
 	})
+}
+
+// ownerFlag is the export flag that selects a group's owner ("" for
+// none): the group holds only that owner's findings.
+func ownerFlag(owner string) string {
+	if owner == "" {
+		return ""
+	}
+	return " --owner " + strconv.Quote(owner)
 }
 
 // groupContent is the issue of a QID or host group with its open
@@ -543,7 +627,7 @@ func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*con
 	var summary, pointer string
 	if c.Grouping == ByQID {
 		q := strconv.Itoa(top.QID)
-		pointer = "qvt export --qid " + q + " --status open"
+		pointer = "qvt export --qid " + q + ownerFlag(top.Owner) + " --status open"
 		summary = "QID " + q + ": " + titleOf(top)
 		rows := [][]cell{
 			row(cellText("Field"), cellText("Value")),
@@ -555,6 +639,9 @@ func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*con
 			row(cellText("Earliest due date"), cellText(orNone(due))),
 		}
 		rows = append(rows, riskRows(top, false)...)
+		if top.Owner != "" {
+			rows = append(rows, row(cellText("Owner"), cellText(top.Owner)))
+		}
 		d = doc{
 			para(txt(fmt.Sprintf("qvt issue for QID %s: %d open finding%s. Full list: ", q, n, plural)), mono(pointer)),
 			table(rows...),
@@ -572,7 +659,7 @@ func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*con
 		d = append(d, heading(3, "Open findings"), table(hosts...))
 	} else {
 		id := strconv.FormatInt(top.HostID, 10)
-		pointer = "qvt export --host " + id + " --status open"
+		pointer = "qvt export --host " + id + ownerFlag(top.Owner) + " --status open"
 		summary = "Open vulnerabilities on " + hostName(top)
 		rows := [][]cell{
 			row(cellText("Field"), cellText("Value")),
@@ -596,6 +683,9 @@ func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*con
 		if len(tags) > 0 {
 			rows = append(rows, row(cellText("Tags"), cellText(strings.Join(tags, ", "))))
 		}
+		if top.Owner != "" {
+			rows = append(rows, row(cellText("Owner"), cellText(top.Owner)))
+		}
 		d = doc{
 			para(txt(fmt.Sprintf("qvt issue for host %s: %d open finding%s. Full list: ", hostName(top), n, plural)), mono(pointer)),
 			table(rows...),
@@ -617,6 +707,8 @@ func (c *Config) groupContent(item string, ms []*store.Row, tags []string) (*con
 		Labels:   c.labels(item, tags, kev),
 		Pointer:  pointer,
 	}
+	_, owner := groupID(item)
+	ct.setRoute(c.routeOf(owner))
 	fd := fieldData(c.Grouping, item, top, tags, n)
 	fd.Priority, fd.PriorityReason, fd.DueDate, fd.KEV = urgent.Priority, urgent.PriorityReason, due, kev
 	var err error

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"qvt/internal/exceptions"
 	"qvt/internal/finding"
 	"qvt/internal/store"
 )
@@ -21,6 +22,9 @@ const (
 	Close   Kind = "close"
 	Reopen  Kind = "reopen"
 	Comment Kind = "comment"
+	// Except resolves the issue of excepted findings, with the
+	// exception's resolution and a comment naming the exception.
+	Except Kind = "except"
 )
 
 // Mapping states: what qvt last made of an item's issue.
@@ -28,6 +32,9 @@ const (
 	StateOpen    = "open"
 	StateClosed  = "closed"
 	StatePending = "pending" // a create was sent; its answer not yet recorded
+	// StateExcepted: resolved because its findings are excepted; it is
+	// reopened when the exception ends and the finding is still open.
+	StateExcepted = "excepted"
 )
 
 // Action is one step of a plan.
@@ -40,6 +47,16 @@ type Action struct {
 	Content *content // create, update: what the issue shows
 	Comment []string // a comment: its first line, then one line per change
 	Rank    int      // how urgent the item is (rank), for ordering: higher first
+	// OwnerFrom is the owner the issue had when the owner changed (an
+	// update then edits assignee and component; a create with LinkTo
+	// moves the issue to the new owner's project). OwnerChanged tells
+	// that it did ("" is an owner too: none).
+	OwnerFrom    string
+	OwnerChanged bool
+	from         sentRoute // the route the issue was last sent with
+	// Move: a create that moves the issue LinkTo to another project
+	// (move_between_projects): the old issue is closed after.
+	Move bool
 }
 
 // Summary is the issue summary an action shows in a dry run.
@@ -85,6 +102,39 @@ type Input struct {
 	// SeenBefore is the newest data time the last publish saw: a changed
 	// finding first seen after it is new to the group's issue.
 	SeenBefore int64
+	// Exceptions are the exceptions the changed findings name, by name
+	// (EXC-12), for the comments; one missing is named without details.
+	Exceptions map[string]exceptions.Exception
+}
+
+// ownerItems maps history rows to items. A row's finding is in the
+// group of its owner (known from the changed findings and the groups'
+// members; "" otherwise); a change of owner also concerns the old
+// owner's group, which lost the finding: extra lists those.
+func (c *Config) historyItems(in Input) (map[string][]store.HistoryRow, []string) {
+	owner := map[string]string{}
+	for _, f := range in.Changed {
+		owner[f.Key] = f.Owner
+	}
+	for _, ms := range in.Members {
+		for _, m := range ms {
+			owner[m.Key] = m.Owner
+		}
+	}
+	hist := map[string][]store.HistoryRow{}
+	var extra []string
+	for _, h := range in.History {
+		it := groupItem(c.Grouping, h.Key, h.QID, h.HostID, owner[h.Key])
+		hist[it] = append(hist[it], h)
+		if h.Event == "owner" && c.Grouping != ByFinding {
+			old := groupItem(c.Grouping, h.Key, h.QID, h.HostID, h.Old)
+			if old != it {
+				hist[old] = append(hist[old], h)
+				extra = append(extra, old)
+			}
+		}
+	}
+	return hist, extra
 }
 
 // Plan turns what changed into actions. It is pure: it reads only its
@@ -105,12 +155,17 @@ type Input struct {
 //   - Closed issue, still out of scope: nothing; qvt never touches an
 //     issue it closed until the finding comes back, and never reopens
 //     an issue someone else closed while its finding stayed open.
+//   - Excepted (for a group: every open finding excepted): no issue is
+//     created; an open issue is resolved (Except) with a comment naming
+//     the exception, and reopened with a comment when the exception
+//     expires or is revoked and the finding is still open. Fixed while
+//     excepted, it closes as before.
+//   - A change of owner (finding grouping) edits assignee and component
+//     in place, or, to another project, moves the issue (a create
+//     linked to it, move_between_projects) or comments on it; groups are
+//     within one owner, so a finding changing owner changes groups.
 func (c *Config) Plan(in Input) (*Plan, error) {
-	hist := map[string][]store.HistoryRow{}
-	for _, h := range in.History {
-		it := historyItem(c.Grouping, h)
-		hist[it] = append(hist[it], h)
-	}
+	hist, extra := c.historyItems(in)
 	p := &Plan{}
 	if c.Grouping == ByFinding {
 		changed := slices.Clone(in.Changed)
@@ -125,11 +180,18 @@ func (c *Config) Plan(in Input) (*Plan, error) {
 					return nil, err
 				}
 			}
+			reopen := reopenLine(f)
+			if l := exceptionEndLine(hist[f.Key]); l != "" {
+				reopen = l
+			} else if mapped && m.State == StateExcepted {
+				reopen = "qvt: reopened: the finding is no longer excepted: it is back."
+			}
 			c.decide(p, decision{
-				item: f.Key, inScope: c.inScope(f), mapped: mapped, m: m, content: ct, lines: lines,
+				item: f.Key, inScope: c.inScope(f), excepted: f.Excepted, mapped: mapped, m: m, content: ct, lines: lines,
 				rank:   urgency(f.Priority, f.VulnScore),
 				close:  closeLine(c, f),
-				reopen: reopenLine(f),
+				reopen: reopen,
+				except: exceptLine(f.Exception, f.ExceptedUntil, in.Exceptions),
 			})
 		}
 	} else {
@@ -137,6 +199,11 @@ func (c *Config) Plan(in Input) (*Plan, error) {
 		for _, f := range in.Changed {
 			it := itemOf(c.Grouping, &f.Finding)
 			groups[it] = append(groups[it], f)
+		}
+		for _, it := range extra { // groups that lost a finding to another owner
+			if _, ok := groups[it]; !ok {
+				groups[it] = nil
+			}
 		}
 		items := make([]string, 0, len(groups))
 		for it := range groups {
@@ -146,7 +213,7 @@ func (c *Config) Plan(in Input) (*Plan, error) {
 		for _, it := range items {
 			ms := slices.Clone(in.Members[it])
 			var tags []string
-			if c.Grouping == ByHost {
+			if c.Grouping == ByHost && len(groups[it]) > 0 {
 				tags = groups[it][0].Tags
 			}
 			lines := c.historyLines(hist[it], true)
@@ -180,10 +247,41 @@ func (c *Config) Plan(in Input) (*Plan, error) {
 				rank = urgency(top, ms[0].VulnScore)
 			}
 			n := len(ms)
+			// Resolved as excepted only when every open finding is.
+			excepted := n > 0
+			var why []string
+			for _, m := range ms {
+				if !m.Excepted {
+					excepted = false
+					break
+				}
+				if l := exceptLine(m.Exception, m.ExceptedUntil, in.Exceptions); !slices.Contains(why, l) {
+					why = append(why, l)
+				}
+			}
+			slices.Sort(why)
+			except := ""
+			if excepted {
+				except = fmt.Sprintf("All %d open finding%s excepted: %s", n, plural(n), strings.Join(why, "; "))
+				if len(why) == 1 {
+					except = why[0]
+				}
+			}
+			reopen := fmt.Sprintf("qvt: reopened: %d open finding%s again.", n, plural(n))
+			if m.State == StateExcepted {
+				reopen = fmt.Sprintf("qvt: reopened: not every one of its %d open finding%s is excepted any more.", n, plural(n))
+			}
+			closeWhy := groupCloseLine(c)
+			for _, h := range hist[it] {
+				if h.Event == "owner" && n == 0 {
+					closeWhy = "qvt: closed: its open findings went to another owner's issue."
+				}
+			}
 			c.decide(p, decision{
-				item: it, inScope: n > 0, mapped: mapped, m: m, content: ct, lines: lines, rank: rank,
-				close:  groupCloseLine(c),
-				reopen: fmt.Sprintf("qvt: reopened: %d open finding%s again.", n, plural(n)),
+				item: it, inScope: n > 0, excepted: excepted, mapped: mapped, m: m, content: ct, lines: lines, rank: rank,
+				close:  closeWhy,
+				reopen: reopen,
+				except: except,
 			})
 		}
 	}
@@ -213,18 +311,20 @@ func plural(n int) string {
 
 type decision struct {
 	item          string
-	inScope       bool
+	inScope       bool // open and rated: tracked
+	excepted      bool // in scope, and excepted (for a group: all its findings)
 	mapped        bool
 	m             store.Mapping
 	content       *content
 	lines         []string
 	rank          int
 	close, reopen string
+	except        string // the first line of the comment resolving it as excepted
 }
 
 func (c *Config) decide(p *Plan, d decision) {
 	label := DedupeLabel(d.item)
-	add := func(k Kind, comment []string) {
+	add := func(k Kind, comment []string) *Action {
 		a := Action{Kind: k, Item: d.item, Label: label, Issue: d.m.Remote, Rank: d.rank, Comment: comment}
 		if k == Create || k == Update {
 			a.Content = d.content
@@ -233,48 +333,150 @@ func (c *Config) decide(p *Plan, d decision) {
 			a.Issue = ""
 		}
 		p.Actions = append(p.Actions, a)
+		return &p.Actions[len(p.Actions)-1]
 	}
 	withLines := func(first string) []string {
 		return append([]string{first}, d.lines...)
 	}
-	changed := d.content != nil && d.content.hash() != d.m.Hash
+	changed := d.content != nil && mapHash(d.content) != d.m.Hash
+	work := d.inScope && !d.excepted
 	switch {
 	case !d.mapped:
-		if d.inScope {
+		if work {
 			add(Create, nil)
 		} else {
 			p.Skipped++
 		}
-	case d.m.State == StateClosed:
+	case d.m.State == StateClosed || d.m.State == StateExcepted:
 		switch {
-		case !d.inScope:
-			p.Unchanged++
-		case c.ReopenAsNewIssue:
-			add(Create, nil)
-			p.Actions[len(p.Actions)-1].LinkTo = d.m.Remote
-		default:
+		case work && c.ReopenAsNewIssue:
+			add(Create, nil).LinkTo = d.m.Remote
+		case work:
 			add(Reopen, withLines(d.reopen))
 			if changed {
-				add(Update, nil)
+				c.update(add, d, nil)
 			}
+		case d.m.State == StateExcepted && !d.inScope:
+			// Fixed (or gone) while excepted: it closes as before; the
+			// issue is already resolved.
+			add(Close, withLines(d.close))
+		case d.m.State == StateExcepted && len(d.lines) > 0:
+			add(Comment, withLines("qvt: changes recorded."))
+		default:
+			p.Unchanged++
 		}
 	default: // open
 		switch {
 		case !d.inScope:
 			if changed {
-				add(Update, nil)
+				c.update(add, d, nil)
 			}
 			add(Close, withLines(d.close))
+		case d.excepted:
+			if changed {
+				c.update(add, d, nil)
+			}
+			add(Except, withLines(d.except))
 		case changed && len(d.lines) > 0:
-			add(Update, withLines("qvt: updated."))
+			c.update(add, d, withLines("qvt: updated."))
 		case changed:
-			add(Update, nil)
+			c.update(add, d, nil)
 		case len(d.lines) > 0:
 			add(Comment, withLines("qvt: changes recorded."))
 		default:
 			p.Unchanged++
 		}
 	}
+}
+
+// update plans the update of an open issue whose content changed. When
+// its owner changed too, the update edits assignee and component, or,
+// when the new owner's project is another, the issue moves there
+// (move_between_projects) or stays with a comment and the label
+// qvt-owner-changed.
+func (c *Config) update(add func(Kind, []string) *Action, d decision, comment []string) {
+	sent := hashRoute(d.m.Hash)
+	from := sent.Owner
+	if from == d.content.Owner || c.Grouping != ByFinding {
+		add(Update, comment)
+		return
+	}
+	if issueProject(d.m.Remote) != d.content.Project && c.MoveBetweenProjects {
+		a := add(Create, []string{fmt.Sprintf("qvt: moved to project %s: owner changed from %s to %s.", d.content.Project, orNone(from), orNone(d.content.Owner))})
+		a.LinkTo, a.Move, a.OwnerFrom, a.OwnerChanged = d.m.Remote, true, from, true
+		return
+	}
+	a := add(Update, comment)
+	a.OwnerFrom, a.OwnerChanged, a.from = from, true, sent
+	if issueProject(d.m.Remote) != d.content.Project {
+		line := fmt.Sprintf("Owner changed from %s to %s (project %s)", orNone(from), orNone(d.content.Owner), d.content.Project)
+		if len(a.Comment) == 0 {
+			a.Comment = []string{"qvt: " + line + "."}
+		} else {
+			a.Comment = append(a.Comment, line)
+		}
+	}
+}
+
+// issueProject is the project key of an issue key (SEC of SEC-12).
+func issueProject(key string) string {
+	if i := strings.LastIndexByte(key, '-'); i > 0 {
+		return key[:i]
+	}
+	return key
+}
+
+// exceptLine is the comment line naming the exception of an excepted
+// finding: "Excepted by EXC-12 (risk_accepted, approved by
+// ciso@corp.example) until 2027-03-31: <reason>".
+func exceptLine(name, until string, known map[string]exceptions.Exception) string {
+	if name == "" {
+		name = "an exception"
+	}
+	s := "Excepted by " + name
+	e, ok := known[name]
+	if ok {
+		s += " (" + e.Type + ", approved by " + orNone(e.Approver) + ")"
+		if until == "" {
+			until = e.Until
+		}
+	}
+	if until != "" && until != store.NoExpiry {
+		s += " until " + until
+	} else {
+		s += " without expiry"
+	}
+	if ok && strings.TrimSpace(e.Reason) != "" {
+		s += ": " + strings.Join(strings.Fields(e.Reason), " ")
+	}
+	return s
+}
+
+// exceptionEndLine is the reopen line of a finding whose exception
+// ended, from the history's last exception event ("" when there is
+// none, or it did not end one).
+func exceptionEndLine(rows []store.HistoryRow) string {
+	for i := len(rows) - 1; i >= 0; i-- {
+		h := rows[i]
+		if h.Event != "exception" {
+			continue
+		}
+		if h.New != "" || h.Old == "" {
+			return ""
+		}
+		switch {
+		case strings.HasPrefix(h.Cause, "expired"):
+			s := "qvt: reopened: " + h.Old + " expired: the finding is back"
+			if d := strings.TrimSpace(strings.TrimPrefix(h.Cause, "expired")); d != "" {
+				s += " (the exception covered it until " + d + ")"
+			}
+			return s + "."
+		case h.Cause == "revoked":
+			return "qvt: reopened: " + h.Old + " was revoked: the finding is back."
+		}
+		return "qvt: reopened: " + h.Old + " no longer covers the finding (" + orNone(h.Cause) + "): it is back."
+	}
+	return ""
 }
 
 // closeLine says why a finding's issue closes.
@@ -343,6 +545,10 @@ func (c *Config) historyLines(rows []store.HistoryRow, withKey bool) []string {
 			s = "priority " + orNone(h.Old) + " → " + orNone(h.New) + causeOf(h)
 		case "due":
 			s = "due date " + orNone(h.Old) + " → " + orNone(h.New) + causeOf(h)
+		case "owner":
+			s = "owner " + orNone(h.Old) + " → " + orNone(h.New)
+		case "exception":
+			s = "exception " + orNone(h.Old) + " → " + orNone(h.New) + causeOf(h)
 		default:
 			s = h.Event + " " + orNone(h.Old) + " → " + orNone(h.New)
 		}

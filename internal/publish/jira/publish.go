@@ -9,6 +9,11 @@
 // run that crashed between creating issues and recording them is
 // repaired, not duplicated. Creates are recorded as pending before they
 // are sent and never retried blindly.
+//
+// Issues are routed by the finding's owner (owners: rules): created in
+// the owner's project with its assignee, component and labels; grouped
+// issues group within one owner. The issue of an excepted finding is
+// resolved with exceptions.resolution while the exception lasts.
 package jira
 
 import (
@@ -25,6 +30,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"qvt/internal/exceptions"
 	"qvt/internal/publish"
 	"qvt/internal/publish/atlassian"
 	"qvt/internal/store"
@@ -125,6 +131,20 @@ func (t *Target) connect(ctx context.Context, log *slog.Logger) error {
 		}
 		return fmt.Errorf("jira: checking the project: %w", err)
 	}
+	// The owners' projects too: a typo would otherwise fail each of
+	// their creates one by one.
+	for _, o := range t.cfg.Owners {
+		p := strings.TrimSpace(o.Jira.Project)
+		if p == "" || p == t.cfg.Project {
+			continue
+		}
+		if err := a.project(ctx, p); err != nil {
+			if atlassian.StatusOf(err) == http.StatusNotFound {
+				return fmt.Errorf("jira: project %q of owner %q not found, or the account cannot browse it: %w", p, o.Name, err)
+			}
+			return fmt.Errorf("jira: checking project %q of owner %q: %w", p, o.Name, err)
+		}
+	}
 	t.cfg.Flavor = flavor
 	t.api = a
 	t.ready = true
@@ -221,14 +241,18 @@ func (r *run) publish(ctx context.Context) (publish.Report, error) {
 	if err != nil {
 		return r.rep, err
 	}
-	members, err := r.members(ctx, changed)
+	members, err := r.members(ctx, changed, hist)
 	if err != nil {
 		return r.rep, err
 	}
 	if err := r.resolve(ctx, changed, members, hist, rebuild); err != nil {
 		return r.rep, err
 	}
-	plan, err := t.cfg.Plan(Input{Changed: changed, Members: members, Mappings: r.maps.Items, History: hist, SeenBefore: seenWM})
+	excs, err := r.exceptions(ctx, changed, members)
+	if err != nil {
+		return r.rep, err
+	}
+	plan, err := t.cfg.Plan(Input{Changed: changed, Members: members, Mappings: r.maps.Items, History: hist, SeenBefore: seenWM, Exceptions: excs})
 	if err != nil {
 		return r.rep, err
 	}
@@ -266,27 +290,81 @@ func (r *run) publish(ctx context.Context) (publish.Report, error) {
 	return r.rep, execErr
 }
 
+// exceptions reads the exceptions the excepted findings name, once each.
+func (r *run) exceptions(ctx context.Context, changed []*store.Published, members map[string][]*store.Row) (map[string]exceptions.Exception, error) {
+	out := map[string]exceptions.Exception{}
+	load := func(name string) error {
+		if name == "" {
+			return nil
+		}
+		if _, ok := out[name]; ok {
+			return nil
+		}
+		id, err := exceptions.ParseName(name)
+		if err != nil {
+			return nil // not one of ours: named without details
+		}
+		e, _, err := r.st.Exception(ctx, id)
+		if errors.Is(err, store.ErrNoException) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("jira: reading %s: %w", name, err)
+		}
+		out[name] = e
+		return nil
+	}
+	for _, p := range changed {
+		if err := load(p.Exception); err != nil {
+			return nil, err
+		}
+	}
+	for _, ms := range members {
+		for _, m := range ms {
+			if err := load(m.Exception); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
 // members loads, for grouped issues, the open findings at or above
-// MinRating of each group a changed finding belongs to.
-func (r *run) members(ctx context.Context, changed []*store.Published) (map[string][]*store.Row, error) {
+// MinRating of each group a changed finding belongs to, and of each
+// group that lost a finding to another owner.
+func (r *run) members(ctx context.Context, changed []*store.Published, hist []store.HistoryRow) (map[string][]*store.Row, error) {
 	c := &r.t.cfg
-	if c.Grouping == ByFinding || len(changed) == 0 {
+	if c.Grouping == ByFinding {
 		return nil, nil
 	}
 	want := map[string]bool{}
 	var keys []string
-	for _, p := range changed {
-		it := itemOf(c.Grouping, &p.Finding)
+	addItem := func(it string) {
 		if !want[it] {
 			want[it] = true
 			keys = append(keys, it)
 		}
 	}
+	for _, p := range changed {
+		addItem(itemOf(c.Grouping, &p.Finding))
+	}
+	_, extra := c.historyItems(Input{Changed: changed, History: hist})
+	for _, it := range extra {
+		addItem(it)
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
 	out := map[string][]*store.Row{}
 	for chunk := range slices.Chunk(keys, 500) {
 		f := store.Filter{Open: true, MinRating: c.MinRating}
+		seen := map[string]bool{}
 		for _, k := range chunk {
-			id := k[strings.IndexByte(k, ':')+1:]
+			id, _ := groupID(k)
+			if seen[id] {
+				continue // two owners' groups of one QID or host
+			}
+			seen[id] = true
 			if c.Grouping == ByQID {
 				q, _ := strconv.Atoi(id)
 				f.QIDs = append(f.QIDs, q)
@@ -319,8 +397,9 @@ func (r *run) members(ctx context.Context, changed []*store.Published) (map[stri
 func (r *run) resolve(ctx context.Context, changed []*store.Published, members map[string][]*store.Row, hist []store.HistoryRow, rebuild bool) error {
 	c := &r.t.cfg
 	hasHist := map[string]bool{}
-	for _, h := range hist {
-		hasHist[historyItem(c.Grouping, h)] = true
+	hs, _ := c.historyItems(Input{Changed: changed, Members: members, History: hist})
+	for it := range hs {
+		hasHist[it] = true
 	}
 	need := map[string]string{} // label → item
 	for _, p := range changed {
@@ -356,7 +435,15 @@ func (r *run) resolve(ctx context.Context, changed []*store.Published, members m
 		}
 		return nil
 	}
-	project := "project = " + quoteJQL(c.Project)
+	// Issues are in jira.project and in the owners' projects.
+	var ps []string
+	for _, p := range c.projects() {
+		ps = append(ps, quoteJQL(p))
+	}
+	project := "project = " + ps[0]
+	if len(ps) > 1 {
+		project = "project in (" + strings.Join(ps, ", ") + ")"
+	}
 	if rebuild {
 		r.log.Info("jira: no mappings: rebuilding them from the issues' labels")
 		if err := r.t.api.search(ctx, project+" AND labels = "+quoteJQL(CommonLabel), collect); err != nil {
@@ -455,7 +542,7 @@ func (r *run) dryRun(plan *Plan) (publish.Report, error) {
 	w.Flush()
 	r.rep.Created = r.maxCreates(plan.Count(Create))
 	r.rep.Updated = plan.Count(Update)
-	r.rep.Closed = plan.Count(Close)
+	r.rep.Closed = plan.Count(Close) + plan.Count(Except)
 	r.rep.Reopened = plan.Count(Reopen)
 	if n := plan.Count(Create); r.t.cfg.MaxCreates >= 0 && n > r.t.cfg.MaxCreates {
 		r.note("flood guard: the plan creates %d issues, more than jira.max_creates (%d); a run would create the %d most urgent and stop", n, r.t.cfg.MaxCreates, r.t.cfg.MaxCreates)
@@ -500,6 +587,15 @@ func (r *run) renderComment(lines []string) any {
 	return d.wiki()
 }
 
+// user is a user field's value: by account id on Cloud, by name on Data
+// Center.
+func (r *run) user(u string) map[string]any {
+	if r.t.api.cloud {
+		return map[string]any{"accountId": u}
+	}
+	return map[string]any{"name": u}
+}
+
 // fields are the issue fields of c: all of them for a create, those qvt
 // owns for an edit (labels are added with update verbs then, so labels
 // people add stay; "kev" is removed by one when it no longer applies).
@@ -513,9 +609,19 @@ func (r *run) fields(a *Action, create bool) map[string]any {
 	}
 	f := map[string]any{"summary": c.Summary, "description": desc}
 	if create {
-		f["project"] = map[string]any{"key": cfg.Project}
+		project := c.Project
+		if project == "" {
+			project = cfg.Project
+		}
+		f["project"] = map[string]any{"key": project}
 		f["issuetype"] = map[string]any{"name": cfg.IssueType}
 		f["labels"] = c.Labels
+		if c.Assignee != "" {
+			f["assignee"] = r.user(c.Assignee)
+		}
+		if c.Component != "" {
+			f["components"] = []any{map[string]any{"name": c.Component}}
+		}
 	}
 	if c.Priority != "" {
 		f["priority"] = map[string]any{"name": c.Priority}
@@ -586,10 +692,14 @@ func (r *run) act(ctx context.Context, a *Action) error {
 			// lacks is no error).
 			labels = append(labels, map[string]any{"remove": KEVLabel})
 		}
-		if err := r.t.api.edit(ctx, a.Issue, r.fields(a, false), map[string]any{"labels": labels}); err != nil {
+		fields, update := r.fields(a, false), map[string]any{"labels": labels}
+		if a.OwnerChanged {
+			r.reroute(a, fields, update)
+		}
+		if err := r.t.api.edit(ctx, a.Issue, fields, update); err != nil {
 			return err
 		}
-		m.Hash = a.Content.hash()
+		m.Hash = mapHash(a.Content)
 		r.setMapping(m)
 		r.rep.Updated++
 	case Close:
@@ -599,6 +709,16 @@ func (r *run) act(ctx context.Context, a *Action) error {
 		}
 		if ok {
 			m.State = StateClosed
+			r.setMapping(m)
+			r.rep.Closed++
+		}
+	case Except:
+		ok, err := r.move(ctx, a, true)
+		if err != nil {
+			return err
+		}
+		if ok {
+			m.State = StateExcepted
 			r.setMapping(m)
 			r.rep.Closed++
 		}
@@ -679,10 +799,15 @@ func (r *run) move(ctx context.Context, a *Action, done bool) (bool, error) {
 	}
 	fields := map[string]any{}
 	if _, ok := pick.Fields["resolution"]; ok {
-		if done {
-			fields["resolution"] = map[string]any{"name": cfg.Resolution}
-		} else {
+		switch {
+		case !done:
 			fields["resolution"] = nil
+		case a.Kind == Except && cfg.ExceptionResolution == "":
+			// exceptions.resolution unset: the transition's own.
+		case a.Kind == Except:
+			fields["resolution"] = map[string]any{"name": cfg.ExceptionResolution}
+		default:
+			fields["resolution"] = map[string]any{"name": cfg.Resolution}
 		}
 	}
 	if err := r.t.api.transition(ctx, a.Issue, pick.ID, fields); err != nil {
@@ -751,8 +876,12 @@ func (r *run) create(ctx context.Context, creates []Action) error {
 				r.note("%s: create failed: %s", a.Item, res[i].Err)
 				continue
 			}
-			r.setMapping(store.Mapping{Item: a.Item, Remote: res[i].Key, State: StateOpen, Hash: a.Content.hash()})
+			r.setMapping(store.Mapping{Item: a.Item, Remote: res[i].Key, State: StateOpen, Hash: mapHash(a.Content)})
 			r.rep.Created++
+			if a.Move {
+				r.retire(ctx, &a, res[i].Key)
+				continue
+			}
 			if a.LinkTo != "" {
 				r.rep.Reopened++
 				r.note("%s: reopened as %s, linked to %s", a.Item, res[i].Key, a.LinkTo)
@@ -780,6 +909,68 @@ func (e *FloodError) Error() string {
 	return fmt.Sprintf("jira: flood guard: this run would create %d issues, more than jira.max_creates (%d); "+
 		"it created %d (the most urgent) and stopped. Check jira.min_rating and jira.grouping, or raise "+
 		"jira.max_creates (-1: no limit); the next run goes on where this one stopped", e.Planned, e.Max, e.Created)
+}
+
+// OwnerChangedLabel marks an issue whose owner changed to one with
+// another project, when qvt does not move issues between projects.
+const OwnerChangedLabel = "qvt-owner-changed"
+
+// MovedLabel marks an issue qvt moved to another project (closed, with
+// its dedupe label taken off so that it is never adopted again).
+const MovedLabel = "qvt-moved"
+
+// reroute adds to an update the route of the new owner: assignee and
+// component when the issue is in the new owner's project (the
+// component the old owner's route set taken off, the assignee cleared
+// when the new owner names none but the old route set one; components
+// and assignees people set otherwise stay), else only the label qvt-owner-changed (the plan adds the
+// comment): another project's component and people are not this one's.
+func (r *run) reroute(a *Action, fields, update map[string]any) {
+	ct := a.Content
+	labels := update["labels"].([]any)
+	if issueProject(a.Issue) != ct.Project {
+		update["labels"] = append(labels, map[string]any{"add": OwnerChangedLabel})
+		r.note("%s: owner changed from %s to %s, whose project is %s: %s stays in its project (jira.move_between_projects is off)",
+			a.Item, orNone(a.OwnerFrom), orNone(ct.Owner), ct.Project, a.Issue)
+		return
+	}
+	old := a.from
+	switch {
+	case ct.Assignee != "":
+		fields["assignee"] = r.user(ct.Assignee)
+	case old.Assignee != "":
+		fields["assignee"] = nil
+	}
+	var comps []any
+	if old.Component != "" && old.Component != ct.Component {
+		comps = append(comps, map[string]any{"remove": map[string]any{"name": old.Component}})
+	}
+	if ct.Component != "" {
+		comps = append(comps, map[string]any{"add": map[string]any{"name": ct.Component}})
+	}
+	if len(comps) > 0 {
+		update["components"] = comps
+	}
+}
+
+// retire finishes a move between projects: the old issue loses its
+// dedupe label, gets a comment naming the new one and is closed. A
+// failure is a note: the new issue is the finding's from now on.
+func (r *run) retire(ctx context.Context, a *Action, newKey string) {
+	r.note("%s: moved from %s to %s (owner %s)", a.Item, a.LinkTo, newKey, orNone(a.Content.Owner))
+	old := &Action{Kind: Close, Item: a.Item, Issue: a.LinkTo,
+		Comment: []string{fmt.Sprintf("qvt: moved to %s: owner changed from %s to %s (project %s).", newKey, orNone(a.OwnerFrom), orNone(a.Content.Owner), a.Content.Project)}}
+	labels := []any{map[string]any{"remove": a.Label}, map[string]any{"add": MovedLabel}}
+	err := r.t.api.edit(ctx, a.LinkTo, nil, map[string]any{"labels": labels})
+	if err == nil {
+		err = r.t.api.comment(ctx, a.LinkTo, r.renderComment(old.Comment))
+	}
+	if err == nil {
+		_, err = r.move(ctx, old, true)
+	}
+	if err != nil {
+		r.note("%s: moved to %s, but closing %s failed: %v; close it by hand", a.Item, newKey, a.LinkTo, err)
+	}
 }
 
 func (r *run) undoPending(item string, prev map[string]store.Mapping) {

@@ -68,6 +68,14 @@ func (b *batch) add(p *store.Published) {
 	e.str(clip(f.Priority, 8))
 	e.str(clip(text(f.PriorityReason), 255))
 	e.date(f.DueDate)
+	e.str(clip(text(f.Owner), 255))
+	e.bool(f.Excepted)
+	e.str(clip(f.Exception, 32))
+	until := f.ExceptedUntil
+	if until == store.NoExpiry {
+		until = ""
+	}
+	e.date(until)
 	e.end()
 	b.nf++
 }

@@ -50,7 +50,7 @@ func (t *Target) history(ctx context.Context, conn *sql.Conn, st *store.Store, f
 		return nil
 	}
 	last, err = st.HistoryAfter(ctx, from, func(h store.HistoryRow) error {
-		vals = append(vals, h.ID, h.Key, h.HostID, int64(h.QID), int64(h.Port), time.Unix(h.At, 0).UTC().Format(time.DateTime), clip(h.Event, 16), clip(text(h.Old), 64), clip(text(h.New), 64), clip(text(h.Cause), 255))
+		vals = append(vals, h.ID, h.Key, h.HostID, int64(h.QID), int64(h.Port), time.Unix(h.At, 0).UTC().Format(time.DateTime), clip(h.Event, 16), clip(text(h.Old), 64), clip(text(h.New), 64), clip(text(h.Cause), 255), clip(text(h.Actor), 255))
 		if len(vals) == cap(vals) {
 			return flush()
 		}

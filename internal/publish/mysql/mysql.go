@@ -256,6 +256,12 @@ func (t *Target) Publish(ctx context.Context, st *store.Store, opt publish.Optio
 			plan.notes = append(plan.notes, fmt.Sprintf("table %s is migrated from schema %d to %d: publishing every finding to fill its new columns", o.name, o.version, schemaVersion))
 			plan.fromRev = 0
 		}
+		if o.what == "history" && o.version < 3 && plan.fromHist > 0 {
+			// The rows sent before have no actor: send them again
+			// (they are upserts by the store's history id).
+			plan.notes = append(plan.notes, fmt.Sprintf("table %s is migrated from schema %d to %d: sending the whole history again to fill its new columns", o.name, o.version, schemaVersion))
+			plan.fromHist = 0
+		}
 	}
 	for _, n := range plan.notes {
 		rep.Notes = append(rep.Notes, n)

@@ -18,8 +18,11 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"qvt/internal/assess"
+	"qvt/internal/clock"
+	"qvt/internal/exceptions"
 	"qvt/internal/gen"
 	"qvt/internal/load"
+	"qvt/internal/owners"
 	"qvt/internal/publish"
 	"qvt/internal/publish/mysql/mysqltest"
 	"qvt/internal/publish/publishtest"
@@ -185,6 +188,12 @@ func expected(p *store.Published) map[string]string {
 		return s
 	}
 	bd := orNull(f.BreachDate)
+	until := func(d string) string {
+		if d == store.NoExpiry {
+			return "NULL"
+		}
+		return orNull(d)
+	}
 	frac := func(v *float64) string {
 		if v == nil {
 			return "NULL"
@@ -211,6 +220,7 @@ func expected(p *store.Published) map[string]string {
 		"vuln_score": f.VulnScore, "breach_date": bd, "closed": p.Closed,
 		"first_seen": unix(p.FirstSeen), "last_seen": unix(p.LastSeen), "times_reopened": strconv.Itoa(p.TimesReopened),
 		"last_reopened": unix(p.LastReopened), "tags": list(p.Tags), "qvt_rev": strconv.FormatInt(p.Rev, 10),
+		"owner": f.Owner, "excepted": b(f.Excepted), "exception": f.Exception, "excepted_until": until(f.ExceptedUntil),
 	}
 }
 
@@ -330,10 +340,10 @@ func testFirstPublish(t *testing.T, be storetest.Backend) {
 	// filters, the version in the comment.
 	var comment string
 	db.QueryRow("SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'qvt_findings'").Scan(&comment)
-	if comment != "qvt findings, schema 2" {
+	if comment != "qvt findings, schema 3" {
 		t.Errorf("table comment %q", comment)
 	}
-	for _, ix := range []string{"status", "vuln_score", "breach_date", "qid", "host_id", "closed", "priority", "kev"} {
+	for _, ix := range []string{"status", "vuln_score", "breach_date", "qid", "host_id", "closed", "priority", "kev", "owner"} {
 		if count(t, db, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'qvt_findings' AND COLUMN_NAME = ? AND SEQ_IN_INDEX = 1", ix) == 0 {
 			t.Errorf("no index on %s", ix)
 		}
@@ -789,13 +799,13 @@ func testTableShape(t *testing.T, be storetest.Backend) {
 	// A column a user added is left alone.
 	db.Exec("DROP TABLE IF EXISTS qvt_findings")
 	publishOK(t, tg, st)
-	if _, err := db.Exec("ALTER TABLE qvt_findings ADD COLUMN owner VARCHAR(64) NULL"); err != nil {
+	if _, err := db.Exec("ALTER TABLE qvt_findings ADD COLUMN team VARCHAR(64) NULL"); err != nil {
 		t.Fatal(err)
 	}
-	db.Exec("UPDATE qvt_findings SET owner = 'ops'")
+	db.Exec("UPDATE qvt_findings SET team = 'ops'")
 	st.SetPublishState(context.Background(), "mysql", map[string]string{"rev": "0"})
 	publishOK(t, tg, st)
-	if n := count(t, db, "SELECT COUNT(*) FROM qvt_findings WHERE owner = 'ops'"); n != len(storeRows(t, st)) {
+	if n := count(t, db, "SELECT COUNT(*) FROM qvt_findings WHERE team = 'ops'"); n != len(storeRows(t, st)) {
 		t.Errorf("user column lost: %d rows keep it", n)
 	}
 }
@@ -984,10 +994,11 @@ func testMigrateSchema1(t *testing.T, be storetest.Backend) {
 		"ALTER TABLE qvt_findings DROP KEY `priority`, DROP KEY `kev`, DROP COLUMN kev, DROP COLUMN kev_cves, DROP COLUMN kev_date_added, " +
 			"DROP COLUMN kev_due_date, DROP COLUMN kev_ransomware, DROP COLUMN epss, DROP COLUMN epss_percentile, DROP COLUMN epss_cve, " +
 			"DROP COLUMN qds, DROP COLUMN threat_intel, DROP COLUMN priority, DROP COLUMN priority_reason, DROP COLUMN due_date, " +
-			"ADD COLUMN owner VARCHAR(64) NULL, COMMENT='qvt findings, schema 1'",
-		"ALTER TABLE qvt_findings_history DROP COLUMN cause, COMMENT='qvt history, schema 1'",
+			"DROP KEY `owner`, DROP COLUMN owner, DROP COLUMN excepted, DROP COLUMN exception, DROP COLUMN excepted_until, " +
+			"ADD COLUMN team VARCHAR(64) NULL, COMMENT='qvt findings, schema 1'",
+		"ALTER TABLE qvt_findings_history DROP COLUMN cause, DROP COLUMN actor, COMMENT='qvt history, schema 1'",
 		"ALTER TABLE qvt_findings_runs COMMENT='qvt runs, schema 1'",
-		"UPDATE qvt_findings SET owner = 'ops'",
+		"UPDATE qvt_findings SET team = 'ops'",
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
@@ -999,7 +1010,7 @@ func testMigrateSchema1(t *testing.T, be storetest.Backend) {
 	if _, err := tg.Publish(context.Background(), st, publish.Options{DryRun: true, Out: &out}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "would migrate table qvt_findings from schema 1 to 2") {
+	if !strings.Contains(out.String(), "would migrate table qvt_findings from schema 1 to 3") {
 		t.Errorf("dry run:\n%s", out.String())
 	}
 	if count(t, db, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'qvt_findings' AND COLUMN_NAME = 'priority'") != 0 {
@@ -1007,7 +1018,7 @@ func testMigrateSchema1(t *testing.T, be storetest.Backend) {
 	}
 
 	rep := publishOK(t, tg, st)
-	if !strings.Contains(strings.Join(rep.Notes, "\n"), "migrated from schema 1 to 2") {
+	if !strings.Contains(strings.Join(rep.Notes, "\n"), "migrated from schema 1 to 3") {
 		t.Errorf("no note of the migration: %v", rep)
 	}
 	if rep.Updated != n {
@@ -1020,7 +1031,7 @@ func testMigrateSchema1(t *testing.T, be storetest.Backend) {
 		}
 		var comment string
 		db.QueryRow("SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", name).Scan(&comment)
-		if comment != "qvt "+tb+", schema 2" {
+		if comment != "qvt "+tb+", schema 3" {
 			t.Errorf("table %s: comment %q", name, comment)
 		}
 	}
@@ -1030,7 +1041,7 @@ func testMigrateSchema1(t *testing.T, be storetest.Backend) {
 		}
 	}
 	checkTable(t, db, "qvt_findings", st)
-	if k := count(t, db, "SELECT COUNT(*) FROM qvt_findings WHERE owner = 'ops'"); k != n {
+	if k := count(t, db, "SELECT COUNT(*) FROM qvt_findings WHERE team = 'ops'"); k != n {
 		t.Errorf("user column lost: %d of %d rows keep it", k, n)
 	}
 	if k := count(t, db, "SELECT COUNT(*) FROM qvt_findings WHERE kev = 1 AND priority = 'P1'"); k == 0 {
@@ -1043,6 +1054,75 @@ func testMigrateSchema1(t *testing.T, be storetest.Backend) {
 	// And the next run is an ordinary incremental one.
 	rep = publishOK(t, tg, st)
 	if rep.Created+rep.Updated != 0 || len(rep.Notes) != 0 {
+		t.Errorf("run after the migration: %v", rep)
+	}
+}
+
+// A target of schema 2 (before owners and exceptions) is migrated in
+// place: the owner, excepted, exception and excepted_until columns and
+// the owner index added, the history's actor too, and every finding and
+// history row sent again to fill them; they carry the store's values.
+func TestMigrateSchema2(t *testing.T) { storetest.Each(t, testMigrateSchema2) }
+
+func testMigrateSchema2(t *testing.T, be storetest.Backend) {
+	t.Setenv(clock.Env, "2026-01-10T00:00:00Z")
+	dsn, db := testDSN(t)
+	st := openStore(t, be, workedFiles()...)
+	publishtest.SetOwners(t, st, owners.Set{
+		{Name: "Build", Hostnames: []string{"build-*"}},
+		{Name: "Ops", Default: true},
+	})
+	const key = "172.16.168.67:105936:0"
+	name := publishtest.Except(t, st, key, exceptions.RiskAccepted, "2026-06-30")
+	tg := newTarget(t, Config{DSN: dsn})
+	publishOK(t, tg, st)
+	n := len(storeRows(t, st))
+
+	check := func(when string) {
+		t.Helper()
+		checkTable(t, db, "qvt_findings", st)
+		var w map[string]string
+		for _, r := range dump(t, db, "qvt_findings", "finding_key") {
+			if r["finding_key"] == key {
+				w = r
+			}
+		}
+		if w["owner"] != "Build" || w["excepted"] != "1" || w["exception"] != name || w["excepted_until"] != "2026-06-30" {
+			t.Errorf("%s: %s: owner %q, excepted %q, exception %q, until %q", when, key, w["owner"], w["excepted"], w["exception"], w["excepted_until"])
+		}
+		if k := count(t, db, "SELECT COUNT(*) FROM qvt_findings WHERE owner = 'Ops' AND excepted = 0 AND exception = '' AND excepted_until IS NULL"); k == 0 {
+			t.Errorf("%s: no row of the default owner, not excepted", when)
+		}
+		if k := count(t, db, "SELECT COUNT(*) FROM qvt_findings_history WHERE event = 'exception' AND new = ? AND actor = ?", name, publishtest.Recorder); k != 1 {
+			t.Errorf("%s: %d history rows of the exception with its actor, want 1", when, k)
+		}
+	}
+	check("first publish")
+
+	// Back to schema 2, as the previous qvt left it.
+	for _, q := range []string{
+		"ALTER TABLE qvt_findings DROP KEY `owner`, DROP COLUMN owner, DROP COLUMN excepted, DROP COLUMN exception, " +
+			"DROP COLUMN excepted_until, COMMENT='qvt findings, schema 2'",
+		"ALTER TABLE qvt_findings_history DROP COLUMN actor, COMMENT='qvt history, schema 2'",
+		"ALTER TABLE qvt_findings_runs COMMENT='qvt runs, schema 2'",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := publishOK(t, tg, st)
+	notes := strings.Join(rep.Notes, "\n")
+	if !strings.Contains(notes, "qvt_findings is migrated from schema 2 to 3") || !strings.Contains(notes, "qvt_findings_history is migrated from schema 2 to 3") {
+		t.Errorf("no notes of the migration: %v", rep)
+	}
+	if rep.Updated != n {
+		t.Errorf("report %v, want %d updated", rep, n)
+	}
+	if count(t, db, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'qvt_findings' AND COLUMN_NAME = 'owner' AND SEQ_IN_INDEX = 1") == 0 {
+		t.Error("no index on owner after the migration")
+	}
+	check("after the migration")
+	if rep = publishOK(t, tg, st); rep.Created+rep.Updated != 0 || len(rep.Notes) != 0 {
 		t.Errorf("run after the migration: %v", rep)
 	}
 }

@@ -17,8 +17,10 @@ import (
 // version.
 //
 // Versions: 1, the first; 2 adds the exploitation evidence and priority
-// (docs/priority.md) to the findings and the cause to the history.
-const schemaVersion = 2
+// (docs/priority.md) to the findings and the cause to the history; 3
+// adds the owner and the exception to the findings and the actor to the
+// history.
+const schemaVersion = 3
 
 // column is one column of a table qvt owns: its DDL type and the
 // information_schema DATA_TYPE values that the type may read back as
@@ -108,6 +110,12 @@ var findingColumns = []column{
 	col("priority", "VARCHAR(8) NOT NULL", "varchar").in(2),
 	col("priority_reason", "VARCHAR(255) NOT NULL", "varchar").in(2),
 	col("due_date", "DATE NULL", "date").in(2),
+	// Who fixes it, and the exception that covers it (excepted_until
+	// NULL: not excepted, or an exception without expiry).
+	col("owner", "VARCHAR(255) NOT NULL", "varchar").in(3),
+	col("excepted", "BOOLEAN NOT NULL", "tinyint").in(3),
+	col("exception", "VARCHAR(32) NOT NULL", "varchar").in(3),
+	col("excepted_until", "DATE NULL", "date").in(3),
 }
 
 // findingKeys are the findings table's secondary indexes. They serve the
@@ -124,6 +132,7 @@ var findingKeys = []index{
 	{"closed", "closed", 0},
 	{"priority", "priority, due_date", 2},
 	{"kev", "kev", 2},
+	{"owner", "owner, closed", 3},
 }
 
 type index struct {
@@ -153,6 +162,9 @@ var historyColumns = []column{
 	col("new", "VARCHAR(64) NOT NULL", "varchar"),
 	// Why a priority or due date changed ("added to KEV 2025-03-01").
 	col("cause", "VARCHAR(255) NOT NULL", "varchar").in(2),
+	// Who made the change, for changes made by a person (an exception
+	// recorded or revoked); "" for qvt's own.
+	col("actor", "VARCHAR(255) NOT NULL", "varchar").in(3),
 }
 
 // The store's history id is the key, so sending a row again is a no-op.

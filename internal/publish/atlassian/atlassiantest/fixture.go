@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"qvt/internal/assess"
+	"qvt/internal/clock"
 	"qvt/internal/load"
 	"qvt/internal/qualys"
 	"qvt/internal/store"
@@ -96,7 +97,9 @@ func Import(t testing.TB, st *store.Store, scans ...Scan) {
 		}
 		paths = append(paths, p)
 	}
-	if _, err := (&load.Loader{Policy: assess.DefaultPolicy()}).Files(context.Background(), st, paths); err != nil {
+	// As the commands do, the loader's "now" is QVT_NOW's when it is set:
+	// it applies the exceptions as of then.
+	if _, err := (&load.Loader{Policy: assess.DefaultPolicy(), Now: clock.Now}).Files(context.Background(), st, paths); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -11,7 +11,7 @@
 //	POST /rest/api/{2|3}/issue                  201 {id,key,self}
 //	POST /rest/api/{2|3}/issue/bulk             ≤ 50; 201/400 {issues,errors[{status,elementErrors,failedElementNumber}]}
 //	GET  /rest/api/{2|3}/issue/{key}            404 when unknown
-//	PUT  /rest/api/{2|3}/issue/{key}            204; fields and update (labels add/remove)
+//	PUT  /rest/api/{2|3}/issue/{key}            204; fields and update (labels, components add/remove)
 //	GET  /rest/api/{2|3}/issue/{key}/transitions[?expand=transitions.fields]
 //	POST /rest/api/{2|3}/issue/{key}/transitions 204; 400 when not valid from the status
 //	POST /rest/api/{2|3}/issue/{key}/comment    201
@@ -23,7 +23,12 @@
 // wrong kind is a 400. A priority is set by name and must be one of
 // Options.Priorities (else a 400, as Jira answers); duedate takes
 // YYYY-MM-DD or null (cleared); labels are replaced by fields.labels and
-// changed one by one by update.labels add/remove verbs. Errors are
+// changed one by one by update.labels add/remove verbs. The assignee is
+// {"accountId": …} on Cloud and {"name": …} on Data Center (the other
+// form is a 400), or null (unassigned); components are [{"name": …}]
+// in fields (replaced) or add/remove verbs {"add": {"name": …}} in
+// update, and must be of the issue's project when Options.Components
+// lists the project's. Errors are
 // ErrorCollections; a missing or wrong
 // credential is a 401 on every route but serverInfo. Faults (429 storms,
 // 5xx, answers lost after the server acted) are injected through Base.
@@ -58,6 +63,9 @@ type Options struct {
 	PageSize       int      // most issues a search page holds, default 50
 	ShortPages     bool     // pages that are not last hold one issue fewer than asked
 	Workflow       *Workflow
+	// Components are each project's components; a project it leaves out
+	// takes any.
+	Components map[string][]string
 }
 
 // Workflow is the statuses and transitions of every issue.
@@ -115,6 +123,8 @@ type Issue struct {
 	Priority         string
 	DueDate          string
 	Labels           []string
+	Assignee         string // account id (Cloud) or user name (Data Center)
+	Components       []string
 	Custom           map[string]any
 	Status           string
 	Resolution       string
@@ -231,6 +241,15 @@ func (s *Server) SetStatus(key, status string) {
 	}
 }
 
+// SetAssignee assigns an issue, as a person might.
+func (s *Server) SetAssignee(key, user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i, ok := s.byKey[key]; ok {
+		i.Assignee = user
+	}
+}
+
 // AddLabel adds a label to an issue, as a person might.
 func (s *Server) AddLabel(key, label string) {
 	s.mu.Lock()
@@ -257,6 +276,7 @@ func (s *Server) Snapshot() string {
 func copyIssue(i *Issue) Issue {
 	c := *i
 	c.Labels = slices.Clone(i.Labels)
+	c.Components = slices.Clone(i.Components)
 	c.Comments = slices.Clone(i.Comments)
 	c.Links = slices.Clone(i.Links)
 	c.Transitions = slices.Clone(i.Transitions)
@@ -431,8 +451,12 @@ var reDate = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 
 // checkFields validates the fields of a create (create true) or an edit
 // and returns the field errors.
-func (s *Server) checkFields(v string, f map[string]any, create bool) map[string]string {
+func (s *Server) checkFields(v string, f map[string]any, create bool, project string) map[string]string {
 	errs := map[string]string{}
+	if create {
+		p, _ := f["project"].(map[string]any)
+		project, _ = p["key"].(string)
+	}
 	if create {
 		p, _ := f["project"].(map[string]any)
 		key, _ := p["key"].(string)
@@ -488,6 +512,30 @@ func (s *Server) checkFields(v string, f map[string]any, create bool) map[string
 			if val != nil && !reDate.MatchString(d) {
 				errs[k] = "Error parsing date string: " + d
 			}
+		case "assignee":
+			if val == nil {
+				continue
+			}
+			m, _ := val.(map[string]any)
+			id, byID := m["accountId"].(string)
+			name, byName := m["name"].(string)
+			switch {
+			case s.opt.Flavor == "cloud" && (!byID || id == ""):
+				errs[k] = "Specify the user by accountId"
+			case s.opt.Flavor != "cloud" && (!byName || name == ""):
+				errs[k] = "Specify the user by name"
+			}
+		case "components":
+			arr, ok := val.([]any)
+			if !ok {
+				errs[k] = "data was not an array"
+				continue
+			}
+			for _, c := range arr {
+				if msg := s.checkComponent(project, c); msg != "" {
+					errs[k] = msg
+				}
+			}
 		case "labels":
 			arr, ok := val.([]any)
 			if !ok {
@@ -509,6 +557,19 @@ func (s *Server) checkFields(v string, f map[string]any, create bool) map[string
 		}
 	}
 	return errs
+}
+
+// checkComponent checks a component value {"name": …} of project.
+func (s *Server) checkComponent(project string, c any) string {
+	m, _ := c.(map[string]any)
+	name, _ := m["name"].(string)
+	if name == "" {
+		return "Please provide Component"
+	}
+	if cs, ok := s.opt.Components[project]; ok && !slices.Contains(cs, name) {
+		return "Component name '" + name + "' is not valid"
+	}
+	return ""
 }
 
 // newIssue creates the issue described by u; the caller has checked it.
@@ -566,6 +627,20 @@ func (s *Server) apply(is *Issue, f map[string]any) {
 			for _, l := range val.([]any) {
 				is.Labels = append(is.Labels, l.(string))
 			}
+		case "assignee":
+			is.Assignee = ""
+			if m, ok := val.(map[string]any); ok {
+				is.Assignee, _ = m["accountId"].(string)
+				if is.Assignee == "" {
+					is.Assignee, _ = m["name"].(string)
+				}
+			}
+		case "components":
+			is.Components = nil
+			for _, c := range val.([]any) {
+				name, _ := c.(map[string]any)["name"].(string)
+				is.Components = append(is.Components, name)
+			}
 		default:
 			is.Custom[k] = val
 		}
@@ -582,7 +657,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, v string) {
 		atlassiantest.WriteError(w, 400, []string{"Can not deserialize instance of IssueUpdate"}, nil)
 		return
 	}
-	if errs := s.checkFields(v, u.Fields, true); len(errs) > 0 {
+	if errs := s.checkFields(v, u.Fields, true, ""); len(errs) > 0 {
 		atlassiantest.WriteError(w, 400, nil, errs)
 		return
 	}
@@ -607,7 +682,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, v string) {
 		if u.Fields == nil {
 			u.Fields = map[string]any{}
 		}
-		if fe := s.checkFields(v, u.Fields, true); len(fe) > 0 {
+		if fe := s.checkFields(v, u.Fields, true, ""); len(fe) > 0 {
 			errs = append(errs, map[string]any{"status": 400, "failedElementNumber": i,
 				"elementErrors": map[string]any{"errorMessages": []string{}, "errors": fe}})
 			continue
@@ -630,6 +705,20 @@ func (s *Server) fieldsOf(is *Issue, want func(string) bool) map[string]any {
 	}
 	put("summary", is.Summary)
 	put("labels", slices.Clone(is.Labels))
+	if is.Assignee != "" {
+		key := "accountId"
+		if s.opt.Flavor != "cloud" {
+			key = "name"
+		}
+		put("assignee", map[string]any{key: is.Assignee})
+	} else {
+		put("assignee", nil)
+	}
+	comps := []any{}
+	for _, c := range is.Components {
+		comps = append(comps, map[string]any{"name": c})
+	}
+	put("components", comps)
 	put("status", map[string]any{"name": is.Status, "statusCategory": map[string]any{"key": s.opt.Workflow.Categories[is.Status]}})
 	if is.Resolution != "" {
 		put("resolution", map[string]any{"name": is.Resolution})
@@ -670,12 +759,27 @@ func (s *Server) edit(w http.ResponseWriter, r *http.Request, v string, is *Issu
 			atlassiantest.WriteError(w, 400, nil, map[string]string{k: "Field '" + k + "' cannot be set in both fields and update."})
 			return
 		}
-		if k != "labels" {
+		if k != "labels" && k != "components" {
 			atlassiantest.WriteError(w, 400, nil, map[string]string{k: "Field '" + k + "' does not support update operations here."})
 			return
 		}
 	}
-	if errs := s.checkFields(v, u.Fields, false); len(errs) > 0 {
+	for _, op := range u.Update["components"] {
+		m, _ := op.(map[string]any)
+		for verb, c := range m {
+			if verb != "add" && verb != "remove" {
+				atlassiantest.WriteError(w, 400, nil, map[string]string{"components": "Unsupported operation '" + verb + "'"})
+				return
+			}
+			if verb == "add" {
+				if msg := s.checkComponent(is.Project, c); msg != "" {
+					atlassiantest.WriteError(w, 400, nil, map[string]string{"components": msg})
+					return
+				}
+			}
+		}
+	}
+	if errs := s.checkFields(v, u.Fields, false, is.Project); len(errs) > 0 {
 		atlassiantest.WriteError(w, 400, nil, errs)
 		return
 	}
@@ -689,6 +793,18 @@ func (s *Server) edit(w http.ResponseWriter, r *http.Request, v string, is *Issu
 		}
 		if d, ok := m["remove"].(string); ok {
 			is.Labels = slices.DeleteFunc(is.Labels, func(l string) bool { return l == d })
+		}
+	}
+	for _, op := range u.Update["components"] {
+		m, _ := op.(map[string]any)
+		if a, ok := m["add"].(map[string]any); ok {
+			if name, _ := a["name"].(string); !slices.Contains(is.Components, name) {
+				is.Components = append(is.Components, name)
+			}
+		}
+		if d, ok := m["remove"].(map[string]any); ok {
+			name, _ := d["name"].(string)
+			is.Components = slices.DeleteFunc(is.Components, func(c string) bool { return c == name })
 		}
 	}
 	is.Edits++

@@ -182,3 +182,49 @@ func TestPriorityDueLabels(t *testing.T) {
 		t.Errorf("after clearing: duedate %v, labels %v, priority %v", f["duedate"], f["labels"], f["priority"])
 	}
 }
+
+// Assignees are by accountId on Cloud and by name on Data Center;
+// components are objects of the issue's project's, set in fields or
+// added and removed with update verbs.
+func TestAssigneeAndComponents(t *testing.T) {
+	for _, flavor := range []string{"cloud", "datacenter"} {
+		t.Run(flavor, func(t *testing.T) {
+			s := New(Options{Flavor: flavor, Components: map[string][]string{"SEC": {"Web", "Databases"}}})
+			defer s.Close()
+			user, other := `{"accountId":"acc-1"}`, `{"name":"jdoe"}`
+			if flavor != "cloud" {
+				user, other = other, user
+			}
+			create := func(fields string) (int, map[string]any) {
+				body := `{"fields":{"project":{"key":"SEC"},"issuetype":{"name":"Bug"},"summary":"s","description":"d"` + fields + `}}`
+				st, _, m := call(t, s, "POST", "/rest/api/2/issue", body, true)
+				return st, m
+			}
+			if st, m := create(`,"assignee":` + other); st != 400 {
+				t.Errorf("assignee in the other flavor's form: %d %v", st, m)
+			}
+			if st, m := create(`,"components":["Web"]`); st != 400 {
+				t.Errorf("a component as a string: %d %v", st, m)
+			}
+			if st, m := create(`,"components":[{"name":"Payments"}]`); st != 400 {
+				t.Errorf("a component of no project: %d %v", st, m)
+			}
+			st, m := create(`,"assignee":` + user + `,"components":[{"name":"Web"}]`)
+			if st != 201 {
+				t.Fatalf("create: %d %v", st, m)
+			}
+			key := m["key"].(string)
+			if st, _, m := call(t, s, "PUT", "/rest/api/2/issue/"+key,
+				`{"fields":{"assignee":null},"update":{"components":[{"remove":{"name":"Web"}},{"add":{"name":"Databases"}}]}}`, true); st != 204 {
+				t.Fatalf("edit: %d %v", st, m)
+			}
+			is, _ := s.Issue(key)
+			if is.Assignee != "" || len(is.Components) != 1 || is.Components[0] != "Databases" {
+				t.Errorf("after the edit: assignee %q, components %v", is.Assignee, is.Components)
+			}
+			if st, _, _ := call(t, s, "PUT", "/rest/api/2/issue/"+key, `{"update":{"components":[{"add":{"name":"Payments"}}]}}`, true); st != 400 {
+				t.Errorf("adding another project's component: %d", st)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"qvt/internal/store"
 	"qvt/internal/web"
 )
 
@@ -56,6 +57,18 @@ func (e *env) serve(ctx context.Context) error {
 	}
 	cfg.SLADays = e.cfg.Policy().SLADays
 	cfg.Environments = e.cfg.Environments
+	cfg.Exceptions = e.cfg.Exceptions
+	// The dashboard reads without the writer lock; it takes it for each
+	// exception added, extended or revoked, as any writer does, and
+	// applies the exceptions as the loader does (restart_sla).
+	cfg.Lock = func(ctx context.Context) (store.WriteLock, error) {
+		return store.LockWriter(ctx, e.cfg.DB, store.LockOptions{Command: "serve", Wait: true, Via: e.lockVia(e.cfg.DB)})
+	}
+	l := e.loader()
+	cfg.Apply = func(tx *store.Tx) error {
+		_, err := l.ApplyExceptions(tx)
+		return err
+	}
 	srv, err := web.New(st, cfg, e.log)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

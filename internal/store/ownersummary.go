@@ -63,7 +63,7 @@ func (s *Store) OwnerSummary(ctx context.Context, today string) ([]OwnerStats, e
   sum(CASE WHEN closed = 'fixed' AND last_fixed > 0 AND first_found > 0 AND (breach_date = '' OR `+fixedDay+` <= breach_date) THEN 1 ELSE 0 END),
   CAST(sum(CASE WHEN closed = 'fixed' AND last_fixed > 0 AND first_found > 0 THEN last_fixed - first_found ELSE 0 END) AS DOUBLE PRECISION)
 FROM detections WHERE type <> 'Info' GROUP BY owner, priority, vuln_score, closed`,
-			[]any{today, today, today, today, today, today, soonAfter(today), today, today},
+			[]any{today, today, today, today, today, today, soonAfter(today), today},
 			func(c Cols) error {
 				st := get(c.ColumnText(0))
 				n := c.ColumnInt(4)

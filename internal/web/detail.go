@@ -38,7 +38,10 @@ type FindingView struct {
 	Timeline    []TimelineItem `json:"timeline"`
 	OtherHosts  []int64        `json:"other_hosts,omitempty"` // other hosts with the same address and this QID and port
 	Environment *EnvView       `json:"environment"`           // the environment policy the host is scored under; null for none
-	KB          KBText         `json:"-"`
+	// The exception covering it: its type, reason and approver; "" when
+	// not excepted.
+	ExceptionReason string `json:"exception_reason"`
+	KB              KBText `json:"-"`
 }
 
 // KBText is the KB's HTML, sanitized.
@@ -145,7 +148,10 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 	if v.Tags == nil {
 		v.Tags = []string{} // a list, empty, not absent, in the API
 	}
-	if v.BreachDate != "" && !v.Closed {
+	if err := s.exceptionOf(ctx, v); err != nil {
+		return nil, err
+	}
+	if v.BreachDate != "" && !v.Closed && !v.Excepted {
 		if d, err := time.Parse(time.DateOnly, v.BreachDate); err == nil {
 			today, _ := time.Parse(time.DateOnly, s.now().UTC().Format(time.DateOnly))
 			v.DaysLeft = int(d.Sub(today).Hours() / 24)
@@ -153,7 +159,7 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 			v.DueSoon = !v.Overdue && v.DaysLeft <= 7
 		}
 	}
-	if v.DueDate != "" && !v.Closed {
+	if v.DueDate != "" && !v.Closed && !v.Excepted {
 		if d, err := time.Parse(time.DateOnly, v.DueDate); err == nil {
 			today, _ := time.Parse(time.DateOnly, s.now().UTC().Format(time.DateOnly))
 			v.DueDaysLeft = int(d.Sub(today).Hours() / 24)

@@ -19,9 +19,13 @@ func (e *env) serveCommand() *cobra.Command {
 and status, overdue and due within 7 days, new, fixed and reopened in the
 last sync, open findings over time, remediation against the SLA, the top
 QIDs and hosts), the findings list with its filters and downloads, the
-pages of a finding, a host and a QID, a JSON API under /api/, /healthz
-and /metrics. It reads the store only, so it can run beside
-qvt sync; it shows each sync's results as soon as it commits.
+pages of a finding, a host and a QID, the owners page, the exceptions
+(list, page, audit trail, expiring soon), a JSON API under /api/,
+/healthz and /metrics. It reads the store, so it can run beside qvt sync;
+it shows each sync's results as soon as it commits. With a login, or on
+loopback, it also adds, extends and revokes exceptions (forms protected
+against cross-site request forgery; POST /api/exceptions… with the
+bearer token), taking the store's writer lock for each.
 
 It listens on 127.0.0.1:8080 unless --addr or web.addr (QVT_WEB_ADDR) says
 otherwise, and refuses an address beyond loopback unless a login is set:

@@ -206,7 +206,7 @@ func (s *Server) apiExceptions(w http.ResponseWriter, r *http.Request) error {
 
 // exceptionID reads the {id} of a path: 12 or EXC-12.
 func exceptionID(r *http.Request) (int64, error) {
-	id, err := exceptions.ParseName(r.PathValue("id"))
+	id, err := exceptions.ParseName(r.PathValue("exc"))
 	if err != nil {
 		return 0, errNotFound
 	}

@@ -649,3 +649,26 @@ func freshOverview(t *testing.T, s *Server) *Overview {
 	t.Fatal("the overview stays stale")
 	return nil
 }
+
+// recordException records EXC-1, on the first open finding of the list.
+func recordException(t *testing.T, s *Server) {
+	t.Helper()
+	p, err := s.Findings(context.Background(), Query{Limit: 1})
+	if err != nil || len(p.Rows) != 1 {
+		t.Fatalf("first finding: %v %v", p, err)
+	}
+	e := &exceptions.Exception{Type: "false_positive", Scope: exceptions.Scope{Key: p.Rows[0].Key}, Reason: "test", Approver: "test"}
+	if err := e.Validate(exceptions.DefaultPolicy(), s.today()); err != nil {
+		t.Fatal(err)
+	}
+	err = s.st.Write(context.Background(), func(tx *store.Tx) error {
+		if _, err := tx.AddException(e, s.now()); err != nil {
+			return err
+		}
+		_, err := tx.ApplyExceptions(s.now(), nil)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -29,6 +29,9 @@ func (s *Server) render(w http.ResponseWriter, name string, data map[string]any)
 		}
 	}
 	data["Jira"] = jira
+	if _, ok := data["Writable"]; !ok {
+		data["Writable"] = s.writable()
+	}
 	var buf bytes.Buffer
 	if err := s.pages[name].Execute(&buf, data); err != nil {
 		return fmt.Errorf("rendering %s: %w", name, err)

@@ -59,7 +59,7 @@ type Row struct {
 	LastFound    time.Time `json:"last_found,omitzero"`
 	Score        *float64  `json:"env_score"`    // environmental CVSS score, nil without a vector
 	Jira         string    `json:"jira"`         // issue key, "" when not published
-	Overdue      bool      `json:"overdue"`      // open and past its deadline
+	Overdue      bool      `json:"overdue"`      // open, not excepted, past its deadline
 	DaysOverdue  int       `json:"days_overdue"` // days past the deadline while open, else 0
 	DueSoon      bool      `json:"due_soon"`     // open and due within 7 days
 	// Exploitation evidence and priority (docs/priority.md).

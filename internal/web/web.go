@@ -1,7 +1,9 @@
 // Package web holds qvt's dashboard: the overview a security lead reads
 // every morning, the findings list an engineer filters to find what to fix
-// next, the finding, host and QID pages, the JSON API behind them,
-// /healthz and /metrics. It reads the store only.
+// next, the finding, host and QID pages, the owners and exceptions pages,
+// the JSON API behind them, /healthz and /metrics. It reads the store,
+// and writes only exceptions (exceptions.go), when a login is configured
+// or it listens on loopback, under the store's writer lock.
 //
 // Everything it serves is in the binary: templates (html/template, which
 // escapes every value), one stylesheet and one small script (go:embed),
@@ -391,14 +393,14 @@ func (s *Server) routes() http.Handler {
 	handle("GET /exceptions", s.exceptionsPage)
 	handle("GET /exceptions/new", s.newExceptionPage)
 	handle("POST /exceptions", s.addExceptionForm)
-	handle("GET /exceptions/{id}", s.exceptionPage)
-	handle("POST /exceptions/{id}/extend", s.extendExceptionForm)
-	handle("POST /exceptions/{id}/revoke", s.revokeExceptionForm)
+	handle("GET /exceptions/{exc}", s.exceptionPage)
+	handle("POST /exceptions/{exc}/extend", s.extendExceptionForm)
+	handle("POST /exceptions/{exc}/revoke", s.revokeExceptionForm)
 	handle("GET /api/exceptions", s.apiExceptions)
 	handle("POST /api/exceptions", s.apiAddException)
-	handle("GET /api/exceptions/{id}", s.apiException)
-	handle("POST /api/exceptions/{id}/extend", s.apiExtendException)
-	handle("POST /api/exceptions/{id}/revoke", s.apiRevokeException)
+	handle("GET /api/exceptions/{exc}", s.apiException)
+	handle("POST /api/exceptions/{exc}/extend", s.apiExtendException)
+	handle("POST /api/exceptions/{exc}/revoke", s.apiRevokeException)
 	handle("GET /static/{name}", s.staticFile)
 	handle("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))

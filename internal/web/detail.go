@@ -282,6 +282,16 @@ func timeline(l store.Life) []TimelineItem {
 			it.What = "Priority"
 		case "due":
 			it.What = "Due date"
+		case "exception":
+			// old and new name the exception (EXC-12), "" for none; the
+			// cause says why it came or went.
+			if c.New != "" {
+				it.What = "Excepted"
+			} else {
+				it.What = "Exception ended"
+			}
+		case "owner":
+			it.What = "Owner"
 		default:
 			it.What = c.Event
 		}

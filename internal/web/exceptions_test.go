@@ -236,6 +236,19 @@ func TestOverviewLeavesExceptedOut(t *testing.T) {
 					t.Errorf("%s: excepted finding %s in the overdue list", when, r.Key)
 				}
 			}
+			// Every page of it, and of the excepted list.
+			for _, q := range []Query{{Due: "overdue", Sort: "deadline", Limit: 500}, {Excepted: "1", Status: "all"}} {
+				var want []Cursor
+				for _, r := range all {
+					if oracleMatch(q, r, s.now()) {
+						want = append(want, r.in(q.Sort))
+					}
+				}
+				slices.SortFunc(want, func(a, b Cursor) int { return compareKeys(q.Sort, a, b) })
+				if got := pageKeys(t, s, q, false, false); !slices.Equal(got, want) {
+					t.Errorf("%s: %s lists %d findings, want %d; first difference at %s", when, q.Encode(), len(got), len(want), firstDiff(got, want))
+				}
+			}
 			_, _, body := get(t, f.hs, "/")
 			mustContain(t, when+": overview page", body, `id="card-excepted"`, "/findings?excepted=1", ">"+num(excepted)+"<")
 			if when == "today" && hidden == 0 {

@@ -526,8 +526,11 @@ func (s *Server) host(ctx context.Context, id int64) (*HostView, error) {
 // openCounts counts open findings by rating, and those overdue, where
 // cond holds.
 func (s *Server) openCounts(ctx context.Context, db dbReader, cond string, arg any) ([]Count, int, int, error) {
-	rows, err := db.QueryContext(ctx, `SELECT vuln_score, count(*), count(*) FILTER (WHERE breach_date <> '' AND breach_date < ?)
-FROM detections WHERE `+cond+` AND type <> 'Info' AND closed = '' GROUP BY vuln_score`, s.now().UTC().Format(time.DateOnly), arg)
+	// An excepted finding is not overdue (excepted.go).
+	day := s.now().UTC().Format(time.DateOnly)
+	rows, err := db.QueryContext(ctx, `SELECT vuln_score, count(*),
+  count(*) FILTER (WHERE breach_date <> '' AND breach_date < ? AND NOT (exception_id <> 0 AND excepted_until >= ?))
+FROM detections WHERE `+cond+` AND type <> 'Info' AND closed = '' GROUP BY vuln_score`, day, day, arg)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("counts: %w", err)
 	}

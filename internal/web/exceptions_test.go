@@ -309,6 +309,35 @@ func TestExceptionPages(t *testing.T) {
 			}
 			mustContain(t, c.path, body, c.wants...)
 		}
+		// The QID's and its hosts' pages count no excepted finding as overdue.
+		all := loadOracle(t, f.s.st.DB())
+		day := f.now.UTC().Format(time.DateOnly)
+		overdue := func(keep func(r oracleRow) bool) int {
+			n := 0
+			for _, r := range all {
+				if keep(r) && r.closed == "" && r.Deadline != "" && r.Deadline < day && (r.excID == 0 || r.excUntil < day) {
+					n++
+				}
+			}
+			return n
+		}
+		var host int64
+		for _, r := range all {
+			if r.QID == f.qid && r.excID != 0 && r.closed == "" && r.Deadline != "" && r.Deadline < day {
+				host = r.HostID
+				break
+			}
+		}
+		for path, want := range map[string]int{
+			"/api/qids/" + strconv.Itoa(f.qid):          overdue(func(r oracleRow) bool { return r.QID == f.qid }),
+			"/api/hosts/" + strconv.FormatInt(host, 10): overdue(func(r oracleRow) bool { return r.HostID == host }),
+		} {
+			var v struct{ Overdue int }
+			_, _, body := get(t, hs, path)
+			if err := json.Unmarshal([]byte(body), &v); err != nil || v.Overdue != want {
+				t.Errorf("%s: %d overdue (%v), want %d", path, v.Overdue, err, want)
+			}
+		}
 		if _, _, body := get(t, hs, "/exceptions?expiring=1"); strings.Contains(body, "EXC-1") {
 			t.Error("EXC-1, three days from its end, listed as expiring within a day")
 		}

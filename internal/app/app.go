@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"qvt/internal/clock"
 	"qvt/internal/config"
 	"qvt/internal/store"
 	"qvt/internal/version"
@@ -223,6 +224,8 @@ The old tool's flags still work: -p (sync and publish), -f (full sync), -v.`,
 		e.simCommand(),
 		e.doctorCommand(),
 		e.storeCommand(),
+		e.exceptCommand(),
+		e.ownersCommand(),
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
@@ -241,6 +244,11 @@ The old tool's flags still work: -p (sync and publish), -f (full sync), -v.`,
 // setup loads the configuration and the logger before any command runs.
 func (e *env) setup(cmd *cobra.Command) error {
 	e.command = cmd.Name()
+	// A QVT_NOW that does not parse would otherwise fall back to the real
+	// clock unseen: a report "as of" a date would silently be of today.
+	if err := clock.Check(); err != nil {
+		return usageError{err}
+	}
 	path := e.configPath
 	if path == "" {
 		path = e.getenv("QVT_CONFIG")

@@ -144,7 +144,7 @@ func TestExportContractFields(t *testing.T) {
 		"kev": "bool", "kev_cves": "array", "kev_date_added": "string", "kev_due_date": "string",
 		"kev_ransomware": "bool", "epss": "number|null", "epss_percentile": "number|null", "epss_cve": "string",
 		"qds": "number|null", "threat_intel": "array", "priority": "string", "priority_reason": "string",
-		"due_date": "string",
+		"due_date": "string", "owner": "string", "excepted": "bool", "exception": "string", "excepted_until": "string",
 	}
 	if len(fs) != 11 {
 		t.Errorf("%d findings, want 11 (8 + 3 detections, no Info)", len(fs))

@@ -8,6 +8,9 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"qvt/internal/clock"
+	"qvt/internal/exceptions"
+	"qvt/internal/owners"
 	"strings"
 	"time"
 
@@ -76,7 +79,14 @@ retries.`,
 			sf.nvdWindow = time.Millisecond
 			fmt.Fprintf(e.stdout, "qvt demo: API double on %s (%d hosts, %d QIDs, %d CVEs); store %s\n\n",
 				base, f.data.Hosts, f.data.QIDs, f.data.CVEs, store.Shown(e.cfg.DB))
+			if len(e.cfg.Owners) == 0 {
+				// The demo's estate gets owners as a team would set them.
+				e.cfg.Owners = demoOwners()
+			}
 			if err := e.runSync(ctx, sf); err != nil {
+				return fmt.Errorf("demo: %w", err)
+			}
+			if err := e.demoException(ctx); err != nil {
 				return fmt.Errorf("demo: %w", err)
 			}
 			s.Advance()
@@ -106,6 +116,70 @@ retries.`,
 	f.add(cmd, 300, 3000, 6000)
 	sf.batch, sf.workers, sf.overlap, sf.kbMaxAge = 100, 4, 24*time.Hour, 7*24*time.Hour
 	return cmd
+}
+
+// demoOwners are the demo's ownership rules: by the generated estate's
+// Qualys tags, the database QIDs to the database team, the rest to a
+// default owner.
+func demoOwners() owners.Set {
+	set := owners.Set{
+		{Name: "Database team", Categories: []string{"Database"}, Jira: owners.Jira{Component: "Databases"}},
+		{Name: "Payments platform", Tags: []string{"PCI"}, Jira: owners.Jira{Component: "Payments"}, Contact: owners.Contact{Slack: "#payments-vulns"}},
+		{Name: "Windows team", Tags: []string{"Windows Servers", "Workstations"}},
+		{Name: "Linux team", Tags: []string{"Linux Servers"}},
+		{Name: "Platform", Default: true},
+	}
+	if err := set.Validate(); err != nil {
+		panic(err) // a constant set: a test catches it
+	}
+	return set
+}
+
+// demoException records the exception a team would: the risk of the QID
+// most often found on the DMZ's hosts accepted there for 60 days.
+func (e *env) demoException(ctx context.Context) error {
+	st, err := e.openWriter(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	counts := map[int]int{}
+	if err := st.Findings(ctx, store.Filter{Open: true, Tags: []string{"DMZ"}}, func(r *store.Row) error {
+		counts[r.QID]++
+		return nil
+	}); err != nil {
+		return err
+	}
+	qid := 0
+	for q, n := range counts {
+		if n > counts[qid] || n == counts[qid] && q < qid {
+			qid = q
+		}
+	}
+	if qid == 0 {
+		return nil
+	}
+	now := clock.Now()
+	x := exceptions.Exception{Type: exceptions.RiskAccepted, Scope: exceptions.Scope{QID: qid, Tag: "DMZ"},
+		Reason:   "Legacy DMZ appliances are replaced next quarter; the DMZ firewall limits access meanwhile",
+		Approver: "ciso@corp.example", RecordedBy: "qvt demo", Until: now.UTC().AddDate(0, 0, 60).Format(time.DateOnly)}
+	if err := x.Validate(e.cfg.Exceptions, now.UTC().Format(time.DateOnly)); err != nil {
+		return err
+	}
+	l := e.loader()
+	var res store.ApplyResult
+	err = st.Write(ctx, func(tx *store.Tx) error {
+		if _, err := tx.AddException(&x, now); err != nil {
+			return err
+		}
+		res, err = l.ApplyExceptions(tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "\nRecorded %s: %s, %s: %d findings excepted until %s\n", x.Name(), x.Type, x.Scope, res.Excepted, x.Until)
+	return nil
 }
 
 // demoDB is the demo's own store.

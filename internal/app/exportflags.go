@@ -20,7 +20,9 @@ import (
 type exportOptions struct {
 	format, out, status, minRating, dueWithin string
 	hosts, cves, qids, tags, priorities       []string
+	owners                                    []string
 	overdue, kev                              bool
+	excepted, notExcepted                     bool
 	minEPSS, sort                             string
 }
 
@@ -45,6 +47,9 @@ func (o *exportOptions) addFilters(fl *pflag.FlagSet) {
 	fl.StringSliceVar(&o.priorities, "priority", nil, "only findings of these priorities (P1, P2, P3, P4; comma-separate several)")
 	fl.BoolVar(&o.kev, "kev", false, "only findings whose QID lists a CVE in CISA's Known Exploited Vulnerabilities catalog")
 	fl.StringVar(&o.minEPSS, "min-epss", "", "only findings whose QID's highest EPSS score is at least this (0 to 1, e.g. 0.1)")
+	fl.StringArrayVar(&o.owners, "owner", nil, "only findings of this owner (any case; none for the findings no rule owns; repeat for any of several)")
+	fl.BoolVar(&o.excepted, "excepted", false, "only findings an active exception covers (qvt except)")
+	fl.BoolVar(&o.notExcepted, "not-excepted", false, "only findings no active exception covers")
 }
 
 var cveID = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
@@ -101,6 +106,19 @@ func (o *exportOptions) filter(today time.Time) (store.Filter, error) {
 			return f, usagef("--min-epss: %q is not an EPSS score (want a number from 0 to 1, e.g. 0.1)", o.minEPSS)
 		}
 		f.MinEPSS = &v
+	}
+	for _, name := range o.owners {
+		if name = strings.TrimSpace(name); name == "" {
+			return f, usagef("--owner: give an owner's name, or none for the findings no rule owns")
+		}
+		f.Owners = append(f.Owners, name)
+	}
+	switch {
+	case o.excepted && o.notExcepted:
+		return f, usagef("--excepted and --not-excepted contradict each other")
+	case o.excepted || o.notExcepted:
+		v := o.excepted
+		f.Excepted = &v
 	}
 	day := today.UTC()
 	if o.overdue {

@@ -206,7 +206,7 @@ store exactly as it was.`,
 }
 
 func (e *env) printSummary(ctx context.Context, st *store.Store) error {
-	sum, err := st.Summarize(ctx, time.Now())
+	sum, err := st.Summarize(ctx, clock.Now())
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,12 @@ func writeSummary(w io.Writer, sum store.Summary) error {
 		r := finding.Ratings[i]
 		fmt.Fprintf(&b, "  %s %d", r, sum.ByRating[r])
 	}
-	fmt.Fprintf(&b, "\n  overdue: %d   due within 7 days: %d\n", sum.Overdue, sum.DueSoon)
+	fmt.Fprintf(&b, "\n  overdue: %d   due within 7 days: %d", sum.Overdue, sum.DueSoon)
+	if sum.Excepted > 0 {
+		// Those are in neither count: say where they went.
+		fmt.Fprintf(&b, "   excepted: %d", sum.Excepted)
+	}
+	b.WriteString("\n")
 	if sum.Open > 0 {
 		b.WriteString("  open by priority:")
 		for _, p := range finding.Priorities {
@@ -268,7 +273,7 @@ every finding not closed; closed is every closed one, whatever the reason.`,
   qvt export --kev --status open --format ndjson`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := o.filter(time.Now())
+			f, err := o.filter(clock.Now())
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,8 +18,9 @@ func (e *env) historyCommand() *cobra.Command {
 		Short: "Show one finding's life, change by change",
 		Long: `Show a finding's life: when it was found and first seen, each change of its
 Qualys status, of its rating and deadline, of its priority and due date
-with their cause (a KEV entry, an EPSS score, a rule), and when and why
-it closed (fixed, gone from a rescanned host, ignored, disabled). KEY is
+with their cause (a KEV entry, an EPSS score, a rule), each change of
+owner, each exception that came to cover it or ended (with who recorded
+it), and when and why it closed (fixed, gone from a rescanned host, ignored, disabled). KEY is
 the finding key <address>:<qid>:<port>.`,
 		Example: `  qvt history 10.1.2.3:105936:443`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -63,7 +65,7 @@ func writeLife(w interface{ Write([]byte) (int, error) }, l store.Life) {
 	for i := range l.Changes {
 		c := &l.Changes[i]
 		c.Event, c.Old, c.New = terminalSafe(c.Event, ""), terminalSafe(c.Old, ""), terminalSafe(c.New, "")
-		c.Cause = terminalSafe(c.Cause, "")
+		c.Cause, c.Actor = terminalSafe(c.Cause, ""), terminalSafe(c.Actor, "")
 	}
 	var b strings.Builder
 	t := func(x int64) string {
@@ -108,6 +110,31 @@ func writeLife(w interface{ Write([]byte) (int, error) }, l store.Life) {
 			continue
 		}
 		switch c.Event {
+		case "owner":
+			fmt.Fprintf(&b, "%s  owner %s → %s\n", t(c.At), ownerName(c.Old), ownerName(c.New))
+		case "exception":
+			// New is the exception that covers the finding from then on
+			// (its cause: type, approver, expiry), "" when none does (its
+			// cause: why it ended).
+			var line string
+			switch {
+			case c.New == "":
+				line = "exception ended: " + cmp.Or(c.Cause, "no exception covers it")
+				if c.Old != "" {
+					line += " (" + c.Old + ")"
+				}
+			case c.Cause != "":
+				line = fmt.Sprintf("exception %s (%s)", c.New, c.Cause)
+			default:
+				line = "exception " + c.New
+			}
+			if c.New != "" && c.Old != "" {
+				line += ", was " + c.Old
+			}
+			if c.Actor != "" {
+				line += " by " + c.Actor
+			}
+			fmt.Fprintf(&b, "%s  %s\n", t(c.At), line)
 		case "closed":
 			if c.New == "" {
 				fmt.Fprintf(&b, "%s  open again (was closed: %s)\n", t(c.At), c.Old)
@@ -128,6 +155,14 @@ func withCause(cause, change string) string {
 		return change
 	}
 	return cause + ": " + change
+}
+
+// ownerName is an owner as history shows it: "(none)" for no owner.
+func ownerName(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
 
 func orDash(s string) string {

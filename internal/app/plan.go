@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"qvt/internal/clock"
 	"qvt/internal/export"
 	"qvt/internal/priority"
 	"qvt/internal/store"
@@ -45,7 +46,7 @@ filters of qvt export apply, and --host gives one host's plan.`,
   qvt plan --tag DMZ --priority P1,P2 --format csv -o fix-first.csv`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			now := time.Now()
+			now := clock.Now()
 			f, err := o.filter(now)
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"qvt/internal/clock"
 	"time"
 
 	"qvt/internal/config"
@@ -27,6 +28,7 @@ func Run(ctx context.Context, in ConfigInput) *Report {
 		r.Add(fn(ctx)...)
 	}
 	probe(func(ctx context.Context) []Check { return Store(ctx, cfg.DB, time.Now()) })
+	probe(func(ctx context.Context) []Check { return Ownership(ctx, cfg, clock.Now()) })
 	probe(func(ctx context.Context) []Check { return Qualys(ctx, cfg.Qualys) })
 	probe(func(ctx context.Context) []Check { return NVD(ctx, cfg.NVD) })
 	probe(func(ctx context.Context) []Check { return KEV(ctx, cfg.KEVURL) })

@@ -225,6 +225,14 @@ func AppendJSON(b []byte, f *finding.Finding, kb []byte) []byte {
 	b = jsonenc.String(b, f.PriorityReason)
 	b = append(b, `,"due_date":`...)
 	b = jsonenc.String(b, f.DueDate)
+	b = append(b, `,"owner":`...)
+	b = jsonenc.String(b, f.Owner)
+	b = append(b, `,"excepted":`...)
+	b = jsonenc.Bool(b, f.Excepted)
+	b = append(b, `,"exception":`...)
+	b = jsonenc.String(b, f.Exception)
+	b = append(b, `,"excepted_until":`...)
+	b = jsonenc.String(b, f.ExceptedUntil)
 	return append(b, '}')
 }
 
@@ -295,7 +303,8 @@ var Columns = []string{"key", "ip", "host_id", "hostname", "os", "qid", "port", 
 	"vendor_refs", "cves", "cve_id", "cvss_version", "cvss_vector", "base", "temporal", "env_score",
 	"vuln_score", "breach_date", "closed", "closed_reason", "first_seen", "last_seen", "times_reopened", "tags",
 	"kev", "kev_cves", "kev_date_added", "kev_due_date", "kev_ransomware", "epss", "epss_percentile", "epss_cve",
-	"qds", "threat_intel", "priority", "priority_reason", "due_date"}
+	"qds", "threat_intel", "priority", "priority_reason", "due_date",
+	"owner", "excepted", "exception", "excepted_until"}
 
 type csvWriter struct {
 	w      io.Writer
@@ -351,7 +360,8 @@ func (c *csvWriter) Write(r *store.Row) error {
 		strconv.Itoa(f.TimesReopened), Cell(strings.Join(f.Tags, ";")),
 		strconv.FormatBool(f.KEV), Cell(strings.Join(f.KEVCVEs, ";")), Cell(f.KEVDateAdded), Cell(f.KEVDueDate),
 		strconv.FormatBool(f.KEVRansomware), number(f.EPSS), number(f.EPSSPercentile), Cell(f.EPSSCVE),
-		qds, Cell(strings.Join(f.ThreatIntel, ";")), Cell(f.Priority), Cell(f.PriorityReason), Cell(f.DueDate))
+		qds, Cell(strings.Join(f.ThreatIntel, ";")), Cell(f.Priority), Cell(f.PriorityReason), Cell(f.DueDate),
+		Cell(f.Owner), strconv.FormatBool(f.Excepted), Cell(f.Exception), Cell(f.ExceptedUntil))
 	return c.c.Write(c.rec)
 }
 

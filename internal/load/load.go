@@ -397,7 +397,9 @@ func (l *Loader) CheckOwners(tx *store.Tx) error {
 	if err != nil {
 		return err
 	}
-	l.log().Info("ownership rules changed: findings assigned again", "changed_owner", n)
+	if old != "" || n > 0 {
+		l.log().Info("ownership rules changed: findings assigned again", "changed_owner", n)
+	}
 	return tx.SetMeta("owner_rules", fp)
 }
 
@@ -435,11 +437,27 @@ func (l *Loader) ApplyExceptions(tx *store.Tx) (store.ApplyResult, error) {
 	if l.Exceptions.RestartSLA {
 		restart = l.restartSLA
 	}
-	res, err := tx.ApplyExceptions(l.now(), restart)
-	if err == nil && (len(res.Expired) > 0 || res.Excepted+res.Returned > 0) {
+	now := l.now()
+	res, err := tx.ApplyExceptions(now, restart)
+	if err != nil {
+		return res, err
+	}
+	if len(res.Expired) > 0 || res.Excepted+res.Returned > 0 {
 		l.log().Info("exceptions applied", "expired", len(res.Expired), "excepted", res.Excepted, "returned", res.Returned)
 	}
-	return res, err
+	// Warned before, as a risk acceptance should be: each write says which
+	// expire within exceptions.warn_days.
+	by := now.UTC().AddDate(0, 0, l.Exceptions.WithDefaults().WarnDays).Format(time.DateOnly)
+	var soon []string
+	for _, e := range res.Active {
+		if e.Until != "" && e.Until <= by {
+			soon = append(soon, e.Name()+" "+e.Until)
+		}
+	}
+	if len(soon) > 0 {
+		l.log().Warn("exceptions expire soon: their findings come back after their last day", "exceptions", strings.Join(soon, ", "))
+	}
+	return res, nil
 }
 
 // restartSLA is a returning finding's deadline and due date counted from

@@ -2,6 +2,8 @@ package load
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,6 +97,18 @@ func testImportOwnersAndExceptions(t *testing.T, be storetest.Backend) {
 	if !before.Excepted || before.BreachDate != "2022-06-30" { // Medium: 90 days from 2022-04-01
 		t.Fatalf("excepted %v, deadline %s", before.Excepted, before.BreachDate)
 	}
+
+	// Within warn_days of its last day, each write warns of it.
+	var logged strings.Builder
+	l.Log = slog.New(slog.NewTextHandler(&logged, nil))
+	now = time.Date(2022, 6, 15, 9, 0, 0, 0, time.UTC)
+	if _, err := l.Files(ctx, st, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged.String(), `level=WARN msg="exceptions expire soon`) || !strings.Contains(logged.String(), "EXC-1 2022-06-30") {
+		t.Errorf("no warning of EXC-1's expiry 15 days ahead: %s", logged.String())
+	}
+	l.Log = nil
 
 	// The next import after its last day records the expiry and restarts
 	// the clock: Medium, 90 days from 2022-07-01.

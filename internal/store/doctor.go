@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -34,23 +35,17 @@ type RunFact struct {
 	Error             string
 }
 
-// Inspect reads an existing store without changing it: an SQLite file is
-// opened read-only, a PostgreSQL database read in a read-only
-// transaction; neither is created nor migrated. It reads the meta values
-// named (those absent are left out) and the last runs runs.
-func Inspect(ctx context.Context, path string, meta []string, runs int) (*Facts, error) {
-	if IsPostgres(path) {
-		return inspectPG(ctx, path, meta, runs)
-	}
+// openDiagnosis opens the SQLite store at path for a diagnosis, leaving
+// no trace. mode=ro: SQLite neither creates the file nor writes to it.
+// But a read-only connection to a WAL store whose writers have all closed
+// creates the -wal and -shm files and cannot remove them: when there is
+// no -wal, every commit is in the file and it is read as immutable (no
+// WAL, no locks). A writer starting at that moment could make a read
+// inconsistent, which a diagnosis can afford.
+func openDiagnosis(path string) (*sql.DB, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	// mode=ro: SQLite neither creates the file nor writes to it. But a
-	// read-only connection to a WAL store whose writers have all closed
-	// creates the -wal and -shm files and cannot remove them: when there
-	// is no -wal, every commit is in the file and it is read as immutable
-	// (no WAL, no locks). A writer starting at that moment could make a
-	// read inconsistent, which a diagnosis can afford.
 	mode := "mode=ro"
 	if _, err := os.Stat(path + "-wal"); errors.Is(err, os.ErrNotExist) {
 		mode = "immutable=1"
@@ -59,6 +54,21 @@ func Inspect(ctx context.Context, path string, meta []string, runs int) (*Facts,
 	db, err := driver.Open(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s read-only: %w", path, err)
+	}
+	return db, nil
+}
+
+// Inspect reads an existing store without changing it: an SQLite file is
+// opened read-only, a PostgreSQL database read in a read-only
+// transaction; neither is created nor migrated. It reads the meta values
+// named (those absent are left out) and the last runs runs.
+func Inspect(ctx context.Context, path string, meta []string, runs int) (*Facts, error) {
+	if IsPostgres(path) {
+		return inspectPG(ctx, path, meta, runs)
+	}
+	db, err := openDiagnosis(path)
+	if err != nil {
+		return nil, err
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)

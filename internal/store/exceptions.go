@@ -272,6 +272,9 @@ type ApplyResult struct {
 	Excepted  int     // findings that an exception came to cover
 	Returned  int     // findings no exception covers any more
 	Restarted int     // of those, the ones whose SLA clock restarted
+	// Active are the exceptions in force after it, for warnings of those
+	// about to expire.
+	Active []exceptions.Exception
 }
 
 // Restart gives a finding that comes back from an exception on day today
@@ -311,6 +314,7 @@ func (tx *Tx) ApplyExceptions(now time.Time, restart Restart) (ApplyResult, erro
 			why[e.ID] = "expired " + e.Until
 			continue
 		}
+		res.Active = append(res.Active, e)
 		if e.Start <= today {
 			active = append(active, e)
 		}

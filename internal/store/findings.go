@@ -38,6 +38,12 @@ type Filter struct {
 	Priorities []string // P1 … P4
 	KEV        bool     // only findings whose QID is in CISA's KEV catalog
 	MinEPSS    *float64 // only findings whose QID's EPSS is at least this
+	// Owners (docs: Owners and exceptions): findings of these owners, by
+	// name in any case; "none" selects the findings no rule owns.
+	Owners []string
+	// Excepted, when set, selects the findings an active exception covers
+	// today (true) or those none covers (false).
+	Excepted *bool
 }
 
 // Shared is what the findings of one QID under one environment policy
@@ -524,8 +530,14 @@ func detectionFilter(f Filter, cveQIDs func(cve string) ([]int, error)) (string,
 	if len(ors) > 0 {
 		sb.WriteString(" AND (" + strings.Join(ors, " OR ") + ")")
 	}
+	// An excepted finding is open but not overdue nor due: the business
+	// accepted it until its exception ends. The test is the readers' own
+	// (setException), so an exception past its last day whose expiry no
+	// write has recorded yet no longer hides a finding.
+	today := clock.Today()
+	notExcepted := func() string { return "(exception_id = 0 OR excepted_until < " + ph([]string{today}) + ")" }
 	if f.DueTo != "" {
-		sb.WriteString(" AND closed = '' AND breach_date <> ''")
+		sb.WriteString(" AND closed = '' AND breach_date <> '' AND " + notExcepted())
 		if f.DueFrom != "" {
 			sb.WriteString(" AND breach_date >= " + ph([]string{f.DueFrom}))
 		}
@@ -584,6 +596,29 @@ func detectionFilter(f Filter, cveQIDs func(cve string) ([]int, error)) (string,
 	if f.MinEPSS != nil {
 		args = append(args, *f.MinEPSS)
 		fmt.Fprintf(&sb, " AND qid IN (SELECT qid FROM qid_risk WHERE epss >= ?%d)", len(args)+1)
+	}
+	if len(f.Owners) > 0 {
+		// Both sides folded by the engine's own lower(), so that a name
+		// matches alike on both engines whatever its letters.
+		var names []string
+		for _, o := range f.Owners {
+			if o = strings.TrimSpace(o); strings.EqualFold(o, "none") {
+				names = append(names, "''")
+			} else if o != "" {
+				names = append(names, "lower("+ph([]string{o})+")")
+			}
+		}
+		if len(names) == 0 {
+			return "", nil, fmt.Errorf("owner: no owner named")
+		}
+		sb.WriteString(" AND lower(owner) IN (" + strings.Join(names, ",") + ")")
+	}
+	if f.Excepted != nil {
+		if *f.Excepted {
+			sb.WriteString(" AND exception_id <> 0 AND excepted_until >= " + ph([]string{today}))
+		} else {
+			sb.WriteString(" AND " + notExcepted())
+		}
 	}
 	return sb.String(), args, nil
 }

@@ -14,6 +14,7 @@ type Change struct {
 	Event    string // status, closed, rating, deadline, priority, due
 	Old, New string
 	Cause    string // why a priority or due date changed ("added to KEV 2025-03-01")
+	Actor    string // who made a change a person made (an exception's), else ""
 }
 
 // Life is a finding's current state and its history.
@@ -85,14 +86,14 @@ ORDER BY d.last_seen DESC`
 	}
 	for i := range lives {
 		l := &lives[i]
-		hr, err := s.db.QueryContext(ctx, `SELECT at, event, old, new, cause FROM history
+		hr, err := s.db.QueryContext(ctx, `SELECT at, event, old, new, cause, actor FROM history
 WHERE host_id = ? AND qid = ? AND port = ? ORDER BY id`, l.HostID, qid, port)
 		if err != nil {
 			return nil, fmt.Errorf("store: history: %w", err)
 		}
 		for hr.Next() {
 			var c Change
-			if err := hr.Scan(&c.At, &c.Event, &c.Old, &c.New, &c.Cause); err != nil {
+			if err := hr.Scan(&c.At, &c.Event, &c.Old, &c.New, &c.Cause, &c.Actor); err != nil {
 				hr.Close()
 				return nil, err
 			}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"qvt/internal/owners"
 	"qvt/internal/qualys"
@@ -21,25 +23,166 @@ func OwnerHost(h *qualys.Host) owners.Host {
 // (the first assignment of a finding that had none is not a change) and
 // giving the changed findings this transaction's revision, so that the
 // publishers route them again. It returns how many findings changed
-// owner.
+// owner. Hosts go a few hundred to a statement: on PostgreSQL a statement
+// per host would be a round trip per host on every import.
 func (tx *Tx) AssignOwners(hosts []owners.Host, set owners.Set, at int64) (int, error) {
 	rev, err := tx.rev()
 	if err != nil {
 		return 0, err
 	}
-	var a ownerAssigner
-	if err := a.prepare(tx); err != nil {
-		return 0, err
+	var whole []ownerChange // hosts whose findings share one owner (qid 0)
+	type mixed struct {
+		id int64
+		hr owners.HostRules
+	}
+	var per []mixed
+	for _, h := range hosts {
+		hr := set.ForHost(h)
+		if hr.PerHost() {
+			whole = append(whole, ownerChange{host: h.ID, owner: hr.Owner(0, "")})
+		} else {
+			per = append(per, mixed{h.ID, hr})
+		}
 	}
 	n := 0
-	for _, h := range hosts {
-		k, err := a.host(tx, h.ID, set.ForHost(h), at, rev)
+	for c := range slices.Chunk(whole, ownerChunk) {
+		k, err := tx.setOwners(c, false, at, rev)
 		if err != nil {
-			return n, fmt.Errorf("store: owners: host %d: %w", h.ID, err)
+			return n, fmt.Errorf("store: owners: %w", err)
 		}
 		n += k
 	}
+	for c := range slices.Chunk(per, ownerChunk) {
+		rules := make(map[int64]owners.HostRules, len(c))
+		args := make([]any, len(c))
+		for i, m := range c {
+			rules[m.id] = m.hr
+			args[i] = m.id
+		}
+		var changes []ownerChange
+		err := tx.query(`SELECT d.host_id, d.qid, d.port, d.owner, COALESCE(k.category, '') FROM detections d
+LEFT JOIN kb_vulns k ON k.qid = d.qid WHERE d.host_id IN (`+marks(len(c))+`)`, func(r Cols) error {
+			id := r.ColumnInt64(0)
+			if o := rules[id].Owner(r.ColumnInt(1), r.ColumnText(4)); o != r.ColumnText(3) {
+				changes = append(changes, ownerChange{id, r.ColumnInt64(1), r.ColumnInt64(2), o})
+			}
+			return nil
+		}, args...)
+		if err != nil {
+			return n, fmt.Errorf("store: owners: %w", err)
+		}
+		for cc := range slices.Chunk(changes, ownerChunk) {
+			if _, err := tx.setOwners(cc, true, at, rev); err != nil {
+				return n, fmt.Errorf("store: owners: %w", err)
+			}
+		}
+		n += len(changes)
+	}
 	return n, nil
+}
+
+// ownerChunk is how many hosts or findings one statement assigns.
+const ownerChunk = 200
+
+// ownerChange is a new owner for a host's findings (one, when byFinding)
+type ownerChange struct {
+	host, qid, port int64
+	owner           string
+}
+
+// marks is n comma-separated parameters.
+func marks(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// setOwners gives each host's findings, or each finding (byFinding), its
+// new owner, with a history row for each that had another. SQLite runs a
+// statement per host or finding (cheap in process, and each a seek on
+// the primary key); PostgreSQL one per chunk, the changes sent as arrays,
+// for a round trip per statement would cost more than the work.
+func (tx *Tx) setOwners(cs []ownerChange, byFinding bool, at, rev int64) (int, error) {
+	if tx.pg != nil {
+		return tx.pgSetOwners(cs, byFinding, at, rev)
+	}
+	where := "host_id = ?"
+	if byFinding {
+		where = "host_id = ? AND qid = ? AND port = ?"
+	}
+	hist, err := tx.bind(`INSERT INTO history (host_id, qid, port, at, event, old, new)
+SELECT host_id, qid, port, ?, 'owner', owner, ? FROM detections
+WHERE ` + where + ` AND owner <> ? AND owner <> '' AND type <> 'Info'`)
+	if err != nil {
+		return 0, err
+	}
+	set, err := tx.bind(`UPDATE detections SET owner = ?, rev = ? WHERE ` + where + ` AND owner <> ?`)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range cs {
+		hist.int(at)
+		hist.text(c.owner)
+		hist.int(c.host)
+		if byFinding {
+			hist.int(c.qid)
+			hist.int(c.port)
+		}
+		hist.text(c.owner)
+		if err := hist.run(); err != nil {
+			return n, err
+		}
+		set.text(c.owner)
+		set.int(rev)
+		set.int(c.host)
+		if byFinding {
+			set.int(c.qid)
+			set.int(c.port)
+		}
+		set.text(c.owner)
+		if err := tx.runChanging(set); err != nil {
+			return n, err
+		}
+		n += int(tx.changes())
+	}
+	return n, nil
+}
+
+func (tx *Tx) pgSetOwners(cs []ownerChange, byFinding bool, at, rev int64) (int, error) {
+	if err := tx.pgFlush(); err != nil {
+		return 0, err
+	}
+	hosts, qids, ports := make([]int64, len(cs)), make([]int64, len(cs)), make([]int64, len(cs))
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		hosts[i], qids[i], ports[i], names[i] = c.host, c.qid, c.port, c.owner
+	}
+	v := `unnest($2::bigint[], $3::text[]) AS v(host_id, owner)`
+	// host_id = ANY lets the planner seek the hosts' rows on the primary
+	// key instead of scanning detections for the join.
+	on := `d.host_id = ANY($2::bigint[]) AND d.host_id = v.host_id`
+	args := []any{nil, hosts, names}
+	if byFinding {
+		v = `unnest($2::bigint[], $3::text[], $4::bigint[], $5::bigint[]) AS v(host_id, owner, qid, port)`
+		on = `d.host_id = ANY($2::bigint[]) AND d.host_id = v.host_id AND d.qid = v.qid AND d.port = v.port`
+		args = append(args, qids, ports)
+	}
+	args[0] = at
+	if _, err := tx.pg.Exec(tx.ctx, `INSERT INTO history (host_id, qid, port, at, event, old, new)
+SELECT d.host_id, d.qid, d.port, $1, 'owner', d.owner, v.owner FROM `+v+` JOIN detections d ON `+on+`
+WHERE d.owner <> v.owner AND d.owner <> '' AND d.type <> 'Info'`, args...); err != nil {
+		return 0, fmt.Errorf("store: %w", err)
+	}
+	args[0] = rev
+	tag, err := tx.pg.Exec(tx.ctx, `UPDATE detections d SET owner = v.owner, rev = $1 FROM `+v+`
+WHERE `+on+` AND d.owner <> v.owner`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("store: %w", err)
+	}
+	tx.pgRows = tag.RowsAffected()
+	if tx.pgRows > 0 {
+		tx.usedRev()
+	}
+	return int(tx.pgRows), nil
 }
 
 // ReassignOwners assigns the owners of every host's detections again: the
@@ -80,84 +223,4 @@ func (tx *Tx) ReassignOwners(set owners.Set, at int64) (int, error) {
 		}
 		after = last
 	}
-}
-
-// ownerAssigner holds the statements of an assignment.
-type ownerAssigner struct {
-	histAll, setAll *binder // a host whose findings share one owner
-	histOne, setOne *binder // one finding
-}
-
-func (a *ownerAssigner) prepare(tx *Tx) error {
-	var err error
-	if a.histAll, err = tx.bind(`INSERT INTO history (host_id, qid, port, at, event, old, new)
-SELECT host_id, qid, port, ?, 'owner', owner, ? FROM detections
-WHERE host_id = ? AND owner <> ? AND owner <> '' AND type <> 'Info'`); err != nil {
-		return err
-	}
-	if a.setAll, err = tx.bind(`UPDATE detections SET owner = ?, rev = ? WHERE host_id = ? AND owner <> ?`); err != nil {
-		return err
-	}
-	if a.histOne, err = tx.bind(`INSERT INTO history (host_id, qid, port, at, event, old, new)
-SELECT host_id, qid, port, ?, 'owner', owner, ? FROM detections
-WHERE host_id = ? AND qid = ? AND port = ? AND owner <> '' AND type <> 'Info'`); err != nil {
-		return err
-	}
-	a.setOne, err = tx.bind(`UPDATE detections SET owner = ?, rev = ? WHERE host_id = ? AND qid = ? AND port = ?`)
-	return err
-}
-
-func (a *ownerAssigner) host(tx *Tx, id int64, hr owners.HostRules, at, rev int64) (int, error) {
-	if hr.PerHost() {
-		owner := hr.Owner(0, "")
-		a.histAll.int(at)
-		a.histAll.text(owner)
-		a.histAll.int(id)
-		a.histAll.text(owner)
-		if err := a.histAll.run(); err != nil {
-			return 0, err
-		}
-		a.setAll.text(owner)
-		a.setAll.int(rev)
-		a.setAll.int(id)
-		a.setAll.text(owner)
-		if err := tx.runChanging(a.setAll); err != nil {
-			return 0, err
-		}
-		return int(tx.changes()), nil
-	}
-	type change struct {
-		qid, port int64
-		owner     string
-	}
-	var changes []change
-	err := tx.query(`SELECT d.qid, d.port, d.owner, COALESCE(k.category, '') FROM detections d
-LEFT JOIN kb_vulns k ON k.qid = d.qid WHERE d.host_id = ?`, func(c Cols) error {
-		if o := hr.Owner(c.ColumnInt(0), c.ColumnText(3)); o != c.ColumnText(2) {
-			changes = append(changes, change{c.ColumnInt64(0), c.ColumnInt64(1), o})
-		}
-		return nil
-	}, id)
-	if err != nil {
-		return 0, err
-	}
-	for _, ch := range changes {
-		a.histOne.int(at)
-		a.histOne.text(ch.owner)
-		a.histOne.int(id)
-		a.histOne.int(ch.qid)
-		a.histOne.int(ch.port)
-		if err := a.histOne.run(); err != nil {
-			return 0, err
-		}
-		a.setOne.text(ch.owner)
-		a.setOne.int(rev)
-		a.setOne.int(id)
-		a.setOne.int(ch.qid)
-		a.setOne.int(ch.port)
-		if err := tx.runChanging(a.setOne); err != nil {
-			return 0, err
-		}
-	}
-	return len(changes), nil
 }

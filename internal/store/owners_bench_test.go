@@ -34,7 +34,9 @@ func BenchmarkOwnersAndExceptions(b *testing.B) {
 		return s
 	}
 	a, c := set("A", "B", "C", "D"), set("E", "F", "G", "H")
-	perDet := func(b *testing.B) { b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n)/float64(b.N), "ns/det") }
+	perDet := func(b *testing.B) {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n)/float64(b.N), "ns/det")
+	}
 	for _, be := range storetest.Backends() {
 		b.Run(be.Name, func(b *testing.B) {
 			ctx := context.Background()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"qvt/internal/exceptions"
 	"qvt/internal/owners"
 	"qvt/internal/qualys"
 	"qvt/internal/store/storetest"
@@ -152,5 +153,59 @@ func testAssignOwners(t *testing.T, loc string) {
 	}
 	if n != 0 {
 		t.Errorf("the same rules again changed %d owners", n)
+	}
+}
+
+// The owners' summary counts each owner's open findings, leaves the
+// excepted ones out of overdue, and puts the unowned last.
+func TestOwnerSummary(t *testing.T) { storetest.Run(t, testOwnerSummary) }
+
+func testOwnerSummary(t *testing.T, loc string) {
+	ctx := context.Background()
+	st := openAt(t, loc)
+	hosts := ownedHosts()
+	putHosts(t, st, 1_790_000_000, hosts...) // every deadline 2026-12-01, P2, High
+	set := ownerRules(t, owners.Rule{Name: "Payments", Tags: []string{"PCI"}}, owners.Rule{Name: "Network", CIDRs: []string{"10.9.0.0/16"}})
+	e := exceptions.Exception{Type: "false_positive", Scope: exceptions.Scope{Key: "10.1.0.1:2:443"}, Reason: "r", Approver: "a"}
+	if err := e.Validate(exceptions.DefaultPolicy(), "2026-12-05"); err != nil {
+		t.Fatal(err)
+	}
+	err := st.Write(ctx, func(tx *Tx) error {
+		var oh []owners.Host
+		for _, h := range hosts {
+			oh = append(oh, OwnerHost(h))
+		}
+		if _, err := tx.AssignOwners(oh, set, 1_790_000_000); err != nil {
+			return err
+		}
+		if _, err := tx.AddException(&e, day("2026-12-05")); err != nil {
+			return err
+		}
+		_, err := tx.ApplyExceptions(day("2026-12-05"), nil)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Host 4's QID 1 was fixed on 2026-11-25, 24 days after it was found
+	// and before its deadline.
+	fixed := *hosts[3]
+	fixed.Detections = append([]qualys.Detection(nil), hosts[3].Detections...)
+	fixed.Detections[0].Status, fixed.Detections[0].LastFixed = "Fixed", "2026-11-25T00:00:00Z"
+	putHosts(t, st, 1_790_100_000, &fixed)
+	got, err := st.OwnerSummary(ctx, "2026-12-05")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].Owner != "Network" || got[1].Owner != "Payments" || got[2].Owner != "" {
+		t.Fatalf("owners %+v, want Network, Payments, then the unowned", got)
+	}
+	pay := got[1]
+	if pay.Hosts != 1 || pay.Open != 2 || pay.Excepted != 1 || pay.Overdue != 1 || pay.PastDue != 1 || pay.ByPriority["P2"] != 2 || pay.ByRating["High"] != 2 {
+		t.Errorf("Payments = %+v", pay)
+	}
+	if none := got[2]; none.Hosts != 2 || none.Open != 3 || none.Overdue != 3 || none.Excepted != 0 ||
+		none.Fixed != 1 || none.FixedInTime != 1 || none.MeanDaysToFix != 24 {
+		t.Errorf("unowned = %+v", none)
 	}
 }

@@ -133,7 +133,7 @@ func TestOwnerAndExceptionFilters(t *testing.T) {
 		}
 		for _, filter := range []string{
 			"owner=" + url.QueryEscape(ownerA), "owner=none", "owner=" + url.QueryEscape(ownerB) + "&owner=none",
-			"owner=nobody-at-all", "owner=" + url.QueryEscape(ownerA) + "&rating=High&status=all",
+			"owner=nobody-at-all", "owner=payments+PLATFORM", "owner=" + url.QueryEscape(ownerA) + "&rating=High&status=all",
 			"excepted=1", "excepted=0", "excepted=1&status=all", "excepted=1&owner=" + url.QueryEscape(ownerB),
 			"due=overdue", "due=week", "due=overdue&owner=" + url.QueryEscape(ownerA), "due=overdue&qid=" + strconv.Itoa(f.qid),
 			"due=overdue&excepted=1", "priority=P2&excepted=0", "kev=1&due=overdue",

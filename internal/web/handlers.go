@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -417,8 +418,11 @@ func (s *Server) exportFilter(ctx context.Context, q Query) (store.Filter, func(
 	case "0":
 		tests = append(tests, func(r *store.Row) bool { return !r.Excepted })
 	}
-	if q.Owners != nil {
-		owners := slices.Clone(q.Owners)
+	if f.owners != nil {
+		owners := slices.Clone(f.owners) // as stored
+		for _, o := range owners {
+			sf.Owners = append(sf.Owners, cmp.Or(o, "none"))
+		}
 		tests = append(tests, func(r *store.Row) bool { return slices.Contains(owners, r.Owner) })
 	}
 	hosts := f.hostIDs

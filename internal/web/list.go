@@ -415,7 +415,21 @@ func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Ti
 		f.hostIDs = ids
 	}
 	if len(q.Owners) > 0 {
-		f.owners = slices.Clone(q.Owners)
+		// Named in any case, as qvt export --owner takes them: the stored
+		// names they fold to, so that the owner index is read for them.
+		stored, err := ownerNames(ctx, tx, s.sql)
+		if err != nil {
+			return nil, err
+		}
+		f.owners = []string{}
+		for _, name := range stored {
+			if slices.ContainsFunc(q.Owners, func(o string) bool { return strings.EqualFold(o, name) }) {
+				f.owners = append(f.owners, name)
+			}
+		}
+		if len(f.owners) == 0 {
+			f.none = true
+		}
 	}
 	if q.Excepted != "" || q.Due != "" {
 		ex, err := exceptedKeys(ctx, tx, s.sql, day)

@@ -119,7 +119,7 @@ func oracleMatch(q Query, r oracleRow, today time.Time) bool {
 	if q.Due != "" && excepted {
 		return false
 	}
-	if len(q.Owners) > 0 && !slices.Contains(q.Owners, r.owner) {
+	if len(q.Owners) > 0 && !slices.ContainsFunc(q.Owners, func(o string) bool { return strings.EqualFold(o, r.owner) }) {
 		return false
 	}
 	var states []string // nil: all

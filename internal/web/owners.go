@@ -1,6 +1,9 @@
 package web
 
 import (
+	"context"
+	"database/sql"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -95,4 +98,26 @@ func (s *Server) apiOwners(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"owners": rows, "prioritized": prioritized})
 	return nil
+}
+
+// ownerNames lists the owners findings have, ascending ("" for none), by
+// skipping from one to the next in detections_owner: a seek per owner.
+func ownerNames(ctx context.Context, tx *sql.Tx, d dialect) ([]string, error) {
+	var out []string
+	for {
+		q := "SELECT min(owner) FROM detections" + d.indexed("detections_owner")
+		var args []any
+		if len(out) > 0 {
+			q += " WHERE owner > ?"
+			args = append(args, out[len(out)-1])
+		}
+		var o sql.NullString
+		if err := tx.QueryRowContext(ctx, q, args...).Scan(&o); err != nil {
+			return nil, fmt.Errorf("owners: %w", err)
+		}
+		if !o.Valid {
+			return out, nil
+		}
+		out = append(out, o.String)
+	}
 }

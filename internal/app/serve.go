@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"qvt/internal/store"
 	"qvt/internal/web"
 )
 
@@ -18,9 +19,13 @@ func (e *env) serveCommand() *cobra.Command {
 and status, overdue and due within 7 days, new, fixed and reopened in the
 last sync, open findings over time, remediation against the SLA, the top
 QIDs and hosts), the findings list with its filters and downloads, the
-pages of a finding, a host and a QID, a JSON API under /api/, /healthz
-and /metrics. It reads the store only, so it can run beside
-qvt sync; it shows each sync's results as soon as it commits.
+pages of a finding, a host and a QID, the owners page, the exceptions
+(list, page, audit trail, expiring soon), a JSON API under /api/,
+/healthz and /metrics. It reads the store, so it can run beside qvt sync;
+it shows each sync's results as soon as it commits. With a login, or on
+loopback, it also adds, extends and revokes exceptions (forms protected
+against cross-site request forgery; POST /api/exceptions… with the
+bearer token), taking the store's writer lock for each.
 
 It listens on 127.0.0.1:8080 unless --addr or web.addr (QVT_WEB_ADDR) says
 otherwise, and refuses an address beyond loopback unless a login is set:
@@ -56,6 +61,18 @@ func (e *env) serve(ctx context.Context) error {
 	}
 	cfg.SLADays = e.cfg.Policy().SLADays
 	cfg.Environments = e.cfg.Environments
+	cfg.Exceptions = e.cfg.Exceptions
+	// The dashboard reads without the writer lock; it takes it for each
+	// exception added, extended or revoked, as any writer does, and
+	// applies the exceptions as the loader does (restart_sla).
+	cfg.Lock = func(ctx context.Context) (store.WriteLock, error) {
+		return store.LockWriter(ctx, e.cfg.DB, store.LockOptions{Command: "serve", Wait: true, Via: e.lockVia(e.cfg.DB)})
+	}
+	l := e.loader()
+	cfg.Apply = func(tx *store.Tx) error {
+		_, err := l.ApplyExceptions(tx)
+		return err
+	}
 	srv, err := web.New(st, cfg, e.log)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

@@ -38,7 +38,10 @@ type FindingView struct {
 	Timeline    []TimelineItem `json:"timeline"`
 	OtherHosts  []int64        `json:"other_hosts,omitempty"` // other hosts with the same address and this QID and port
 	Environment *EnvView       `json:"environment"`           // the environment policy the host is scored under; null for none
-	KB          KBText         `json:"-"`
+	// The exception covering it: its type, reason and approver; "" when
+	// not excepted.
+	ExceptionReason string `json:"exception_reason"`
+	KB              KBText `json:"-"`
 }
 
 // KBText is the KB's HTML, sanitized.
@@ -145,7 +148,10 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 	if v.Tags == nil {
 		v.Tags = []string{} // a list, empty, not absent, in the API
 	}
-	if v.BreachDate != "" && !v.Closed {
+	if err := s.exceptionOf(ctx, v); err != nil {
+		return nil, err
+	}
+	if v.BreachDate != "" && !v.Closed && !v.Excepted {
 		if d, err := time.Parse(time.DateOnly, v.BreachDate); err == nil {
 			today, _ := time.Parse(time.DateOnly, s.now().UTC().Format(time.DateOnly))
 			v.DaysLeft = int(d.Sub(today).Hours() / 24)
@@ -153,7 +159,7 @@ func (s *Server) finding(ctx context.Context, key string) (*FindingView, error) 
 			v.DueSoon = !v.Overdue && v.DaysLeft <= 7
 		}
 	}
-	if v.DueDate != "" && !v.Closed {
+	if v.DueDate != "" && !v.Closed && !v.Excepted {
 		if d, err := time.Parse(time.DateOnly, v.DueDate); err == nil {
 			today, _ := time.Parse(time.DateOnly, s.now().UTC().Format(time.DateOnly))
 			v.DueDaysLeft = int(d.Sub(today).Hours() / 24)
@@ -276,6 +282,16 @@ func timeline(l store.Life) []TimelineItem {
 			it.What = "Priority"
 		case "due":
 			it.What = "Due date"
+		case "exception":
+			// old and new name the exception (EXC-12), "" for none; the
+			// cause says why it came or went.
+			if c.New != "" {
+				it.What = "Excepted"
+			} else {
+				it.What = "Exception ended"
+			}
+		case "owner":
+			it.What = "Owner"
 		default:
 			it.What = c.Event
 		}
@@ -510,8 +526,11 @@ func (s *Server) host(ctx context.Context, id int64) (*HostView, error) {
 // openCounts counts open findings by rating, and those overdue, where
 // cond holds.
 func (s *Server) openCounts(ctx context.Context, db dbReader, cond string, arg any) ([]Count, int, int, error) {
-	rows, err := db.QueryContext(ctx, `SELECT vuln_score, count(*), count(*) FILTER (WHERE breach_date <> '' AND breach_date < ?)
-FROM detections WHERE `+cond+` AND type <> 'Info' AND closed = '' GROUP BY vuln_score`, s.now().UTC().Format(time.DateOnly), arg)
+	// An excepted finding is not overdue (excepted.go).
+	day := s.now().UTC().Format(time.DateOnly)
+	rows, err := db.QueryContext(ctx, `SELECT vuln_score, count(*),
+  count(*) FILTER (WHERE breach_date <> '' AND breach_date < ? AND NOT (exception_id <> 0 AND excepted_until >= ?))
+FROM detections WHERE `+cond+` AND type <> 'Info' AND closed = '' GROUP BY vuln_score`, day, day, arg)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("counts: %w", err)
 	}

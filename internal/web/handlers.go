@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -29,6 +30,9 @@ func (s *Server) render(w http.ResponseWriter, name string, data map[string]any)
 		}
 	}
 	data["Jira"] = jira
+	if _, ok := data["Writable"]; !ok {
+		data["Writable"] = s.writable()
+	}
 	var buf bytes.Buffer
 	if err := s.pages[name].Execute(&buf, data); err != nil {
 		return fmt.Errorf("rendering %s: %w", name, err)
@@ -62,8 +66,22 @@ type overviewData struct {
 	PrioTrend  TrendChart
 }
 
+// overview is the overview with the exceptions expiring soon, which are
+// read per request: the cached overview changes only with the findings.
+func (s *Server) overviewNow(ctx context.Context) (*Overview, error) {
+	cached, err := s.Overview(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o := *cached
+	if o.Expiring, err = s.expiring(ctx); err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
 func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request) error {
-	o, err := s.Overview(r.Context())
+	o, err := s.overviewNow(r.Context())
 	if err != nil {
 		return err
 	}
@@ -117,7 +135,7 @@ func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request) error {
 	d.PrioBars = barChart("Open findings by priority", labels, vals, shown, classes, hrefs, 0)
 	d.PrioTrend = trendChart(o.PrioTrend)
 	d.PrioTrend.Caption = "Open P1 and P2 findings, day by day"
-	return s.render(w, "overview", map[string]any{"Title": "Overview", "O": d})
+	return s.render(w, "overview", map[string]any{"Title": "Overview", "O": d, "WarnDays": s.cfg.Exceptions.WarnDays})
 }
 
 // listData is what a page with a findings table needs.
@@ -233,7 +251,7 @@ func (s *Server) qidPage(w http.ResponseWriter, r *http.Request) error {
 // The JSON API: what the pages show, for scripts.
 
 func (s *Server) apiSummary(w http.ResponseWriter, r *http.Request) error {
-	o, err := s.Overview(r.Context())
+	o, err := s.overviewNow(r.Context())
 	if err != nil {
 		return err
 	}
@@ -388,9 +406,24 @@ func (s *Server) exportFilter(ctx context.Context, q Query) (store.Filter, func(
 	// Open findings only, tested on the row: in a store filter, Open
 	// would add the open findings to those of a closed state.
 	case "overdue":
-		tests = append(tests, func(r *store.Row) bool { return !r.Closed && r.BreachDate != "" && r.BreachDate < day })
+		tests = append(tests, func(r *store.Row) bool { return !r.Closed && !r.Excepted && r.BreachDate != "" && r.BreachDate < day })
 	case "week":
-		tests = append(tests, func(r *store.Row) bool { return !r.Closed && r.BreachDate >= day && r.BreachDate <= soon })
+		tests = append(tests, func(r *store.Row) bool {
+			return !r.Closed && !r.Excepted && r.BreachDate >= day && r.BreachDate <= soon
+		})
+	}
+	switch q.Excepted {
+	case "1":
+		tests = append(tests, func(r *store.Row) bool { return r.Excepted })
+	case "0":
+		tests = append(tests, func(r *store.Row) bool { return !r.Excepted })
+	}
+	if f.owners != nil {
+		owners := slices.Clone(f.owners) // as stored
+		for _, o := range owners {
+			sf.Owners = append(sf.Owners, cmp.Or(o, "none"))
+		}
+		tests = append(tests, func(r *store.Row) bool { return slices.Contains(owners, r.Owner) })
 	}
 	hosts := f.hostIDs
 	if q.Tag != "" {

@@ -12,7 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"qvt/internal/exceptions"
 	"qvt/internal/finding"
+	"qvt/internal/store"
 )
 
 // The findings list reads one page of a filtered, sorted list of up to
@@ -57,7 +59,7 @@ type Row struct {
 	LastFound    time.Time `json:"last_found,omitzero"`
 	Score        *float64  `json:"env_score"`    // environmental CVSS score, nil without a vector
 	Jira         string    `json:"jira"`         // issue key, "" when not published
-	Overdue      bool      `json:"overdue"`      // open and past its deadline
+	Overdue      bool      `json:"overdue"`      // open, not excepted, past its deadline
 	DaysOverdue  int       `json:"days_overdue"` // days past the deadline while open, else 0
 	DueSoon      bool      `json:"due_soon"`     // open and due within 7 days
 	// Exploitation evidence and priority (docs/priority.md).
@@ -71,7 +73,13 @@ type Row struct {
 	PriorityReason string   `json:"priority_reason"` // the rule that gave it
 	DueDate        string   `json:"due_date"`        // YYYY-MM-DD, "" for none
 	DueOverdue     bool     `json:"due_overdue"`     // open and past its due date
-	urgency        int64
+	// Who fixes it and what is accepted.
+	Owner           string `json:"owner"`            // the owner the rules give it; "" for none
+	Excepted        bool   `json:"excepted"`         // an active exception covers it today: not overdue nor due soon
+	Exception       string `json:"exception"`        // that exception, EXC-12; "" when not excepted
+	ExceptedUntil   string `json:"excepted_until"`   // its last day, YYYY-MM-DD; "" for none or not excepted
+	ExceptionReason string `json:"exception_reason"` // its type, reason and approver; "" when not excepted
+	urgency         int64
 }
 
 // cursor is the row's position in the list's orders.
@@ -116,6 +124,7 @@ const (
 	fromQIDs                   // detections_qid, then the table: a QID, CVE or title filter
 	fromRanges                 // detections_status: ranges of statuses and ratings
 	fromPriority               // detections_priority: the ranges of the priorities chosen
+	fromOwners                 // detections_owner: the findings of the owners chosen
 )
 
 // sqlRank orders ratings most severe first, as ratingOrder does.
@@ -208,7 +217,11 @@ type filter struct {
 	mask     uint32   // of rangeBit: where the QIDs' (and priorities') findings are
 	pmasked  bool     // only the priorities of pmask can hold matches
 	pmask    uint8    // bit i for priorityOrder[i]: the priorities of the QIDs' findings
-	d        dialect
+	owners   []string // nil: any owner
+	// skip holds the excepted findings a list of what is overdue, due
+	// soon or not excepted leaves out: read once, skipped in Go (excepted.go).
+	skip map[pk]bool
+	d    dialect
 }
 
 // plus writes a column so that SQLite does not use an index for a
@@ -249,6 +262,12 @@ func (f *filter) sql(noIndex, withRanges bool) (string, []any) {
 		sb.WriteString(" AND " + f.plus("vuln_score", noIndex) + " IN (" + placeholders(len(ratings)) + ")")
 		for _, r := range ratings {
 			args = append(args, r)
+		}
+	}
+	if f.owners != nil {
+		sb.WriteString(" AND " + f.plus("owner", noIndex) + " IN (" + placeholders(len(f.owners)) + ")")
+		for _, o := range f.owners {
+			args = append(args, o)
 		}
 	}
 	if f.hostIDs != nil {
@@ -394,6 +413,49 @@ func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Ti
 			f.none = true
 		}
 		f.hostIDs = ids
+	}
+	if len(q.Owners) > 0 {
+		// Named in any case, as qvt export --owner takes them: the stored
+		// names they fold to, so that the owner index is read for them.
+		stored, err := ownerNames(ctx, tx, s.sql)
+		if err != nil {
+			return nil, err
+		}
+		f.owners = []string{}
+		for _, name := range stored {
+			if slices.ContainsFunc(q.Owners, func(o string) bool { return strings.EqualFold(o, name) }) {
+				f.owners = append(f.owners, name)
+			}
+		}
+		if len(f.owners) == 0 {
+			f.none = true
+		}
+	}
+	if q.Excepted != "" || q.Due != "" {
+		ex, err := exceptedKeys(ctx, tx, s.sql, day)
+		if err != nil {
+			return nil, err
+		}
+		if q.Excepted == "1" {
+			// The few excepted findings' hosts: a set the list reads by
+			// primary key; the columns are tested there.
+			var hosts []int64
+			for k := range ex {
+				if f.hostIDs == nil || slices.Contains(f.hostIDs, k.host) {
+					hosts = append(hosts, k.host)
+				}
+			}
+			slices.Sort(hosts)
+			f.hostIDs = slices.Compact(hosts)
+			if len(f.hostIDs) == 0 || q.Due != "" {
+				f.none = true // (an excepted finding is neither overdue nor due soon)
+			}
+			add("{+}exception_id <> 0 AND {+}excepted_until >= ?", day)
+		} else if len(ex) > 0 {
+			// Not excepted, overdue or due soon: an excepted finding is
+			// neither of those.
+			f.skip = ex
+		}
 	}
 	var sets [][]int
 	if q.QID != 0 {
@@ -784,8 +846,9 @@ func (s *Server) readStream(ctx context.Context, tx *sql.Tx, f *filter, st strea
 		}
 	}
 	sb.WriteString(" ORDER BY " + strings.Join(st.order, dir+", ") + dir + " LIMIT ?")
-	args = append(args, n)
-	return readKeys(ctx, tx, sb.String(), args, st.prio)
+	args = append(args, n+f.extra())
+	keys, err := readKeys(ctx, tx, sb.String(), args, st.prio)
+	return f.drop(keys, n), err
 }
 
 // keyCols are the columns of a cursor (readKeys): with prio, those of the
@@ -832,6 +895,8 @@ func (src source) from(d dialect) (string, bool) {
 		return " FROM detections" + d.indexed("detections_status"), false
 	case fromPriority:
 		return " FROM detections" + d.indexed("detections_priority"), false
+	case fromOwners:
+		return " FROM detections" + d.indexed("detections_owner"), false
 	}
 	return " FROM detections", true
 }
@@ -855,8 +920,9 @@ func (s *Server) gather(ctx context.Context, tx *sql.Tx, f *filter, src source, 
 		args = append(args, vals...)
 	}
 	sb.WriteString(" ORDER BY " + strings.Join(exprs, dir+", ") + dir + " LIMIT ?")
-	args = append(args, n)
-	return readKeys(ctx, tx, sb.String(), args, sort == "priority")
+	args = append(args, n+f.extra())
+	keys, err := readKeys(ctx, tx, sb.String(), args, sort == "priority")
+	return f.drop(keys, n), err
 }
 
 // maskQIDs limits the walk for a large QID set (a common QID, CVE or
@@ -941,6 +1007,21 @@ func countPriorities(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int
 	return n, nil
 }
 
+// countOwners counts, up to limit, the entries of detections_owner of
+// the filter's owners.
+func countOwners(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, error) {
+	q := "SELECT count(*) FROM (SELECT 1 FROM detections" + f.d.indexed("detections_owner") + " WHERE owner IN (" + placeholders(len(f.owners)) + ")"
+	var args []any
+	for _, o := range f.owners {
+		args = append(args, o)
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, q+" LIMIT ?) AS m", append(args, limit)...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("findings: count: %w", err)
+	}
+	return n, nil
+}
+
 // countQIDs counts, up to limit, the detections of the filter's QIDs: an
 // upper bound of its matches read from detections_qid alone.
 func countQIDs(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, error) {
@@ -1009,6 +1090,18 @@ func (s *Server) plan(ctx context.Context, tx *sql.Tx, f *filter, sort string) (
 		}
 		if n <= limit {
 			return fromQIDs, true, -1, nil
+		}
+	}
+	if f.owners != nil {
+		// An owner's findings, from detections_owner: a team owns a share
+		// of the findings, which a walk would find one in many entries
+		// (each looked up in the table for its owner).
+		n, err := countOwners(ctx, tx, f, s.gatherMax.ranges+1)
+		if err != nil {
+			return 0, false, -1, err
+		}
+		if n <= s.gatherMax.ranges {
+			return fromOwners, true, -1, nil
 		}
 	}
 	// The rating and deadline orders walk the status ranges already; the
@@ -1086,6 +1179,13 @@ func (s *Server) findings(ctx context.Context, tx *sql.Tx, q Query, forceWalk bo
 			return nil, err
 		}
 		if gather {
+			if total > 0 && len(f.skip) > 0 {
+				n, err := skippedMatches(ctx, tx, f)
+				if err != nil {
+					return nil, err
+				}
+				total -= n
+			}
 			page.Total, page.Plan = total, "set"
 			read = func(desc bool, from *Cursor, n int) ([]Cursor, error) {
 				return s.gather(ctx, tx, f, src, q.Sort, desc, from, n)
@@ -1218,7 +1318,8 @@ func (s *Server) rows(ctx context.Context, tx *sql.Tx, keys []Cursor, today time
 	sb.WriteString(`) SELECT p.i, COALESCE(NULLIF(h.ip, ''), h.ipv6), COALESCE(NULLIF(h.fqdn, ''), NULLIF(h.dns, ''), h.netbios),
   d.protocol, d.status, d.closed, d.first_found, d.last_found, COALESCE(k.title, ''), s.env_score,
   d.priority, d.priority_reason, d.due_date, d.urgency, d.qds,
-  COALESCE(r.kev, 0), COALESCE(r.kev_ransomware, 0), r.epss, r.epss_percentile, COALESCE(r.threat_intel, '[]')
+  COALESCE(r.kev, 0), COALESCE(r.kev_ransomware, 0), r.epss, r.epss_percentile, COALESCE(r.threat_intel, '[]'),
+  d.owner, d.exception_id, d.excepted_until
 FROM p` + s.sql.fixedJoin() + `detections d ON d.host_id = p.h AND d.qid = p.q AND d.port = p.t
 JOIN hosts h ON h.id = d.host_id
 LEFT JOIN kb_vulns k ON k.qid = d.qid
@@ -1232,16 +1333,19 @@ LEFT JOIN qid_risk r ON r.qid = d.qid`)
 	day := today.UTC().Format(time.DateOnly)
 	soon := today.UTC().AddDate(0, 0, 7).Format(time.DateOnly)
 	out := make([]Row, len(keys))
+	var excIDs []int64
 	seen := 0
 	for rs.Next() {
 		var i int
 		var score, epss, pct sql.NullFloat64
 		var qds sql.NullInt64
 		var first, last, kev, ransom int64
-		var ti string
+		var ti, until string
+		var exc int64
 		var r Row
 		if err := rs.Scan(&i, &r.Address, &r.Hostname, &r.Protocol, &r.Status, &r.ClosedReason, &first, &last, &r.Title, &score,
-			&r.Priority, &r.PriorityReason, &r.DueDate, &r.urgency, &qds, &kev, &ransom, &epss, &pct, &ti); err != nil {
+			&r.Priority, &r.PriorityReason, &r.DueDate, &r.urgency, &qds, &kev, &ransom, &epss, &pct, &ti,
+			&r.Owner, &exc, &until); err != nil {
 			return nil, fmt.Errorf("findings: %w", err)
 		}
 		r.KEV, r.KEVRansomware = kev != 0, ransom != 0
@@ -1269,8 +1373,17 @@ LEFT JOIN qid_risk r ON r.qid = d.qid`)
 			r.LastFound = time.Unix(last, 0).UTC()
 		}
 		r.Closed = r.ClosedReason != ""
-		r.DueOverdue = !r.Closed && r.DueDate != "" && r.DueDate < day
-		if !r.Closed && r.Deadline != "" {
+		// Excepted while the exception's last day is today or later; an
+		// expired one hides nothing, whether a write recorded it or not.
+		if exc != 0 && until >= day {
+			r.Excepted, r.Exception = true, exceptionName(exc)
+			if until != store.NoExpiry {
+				r.ExceptedUntil = until
+			}
+			excIDs = append(excIDs, exc)
+		}
+		r.DueOverdue = !r.Closed && !r.Excepted && r.DueDate != "" && r.DueDate < day
+		if !r.Closed && !r.Excepted && r.Deadline != "" {
 			r.Overdue = r.Deadline < day
 			r.DueSoon = !r.Overdue && r.Deadline <= soon
 			if r.Overdue {
@@ -1292,6 +1405,19 @@ LEFT JOIN qid_risk r ON r.qid = d.qid`)
 	}
 	for i := range out {
 		out[i].Jira = jira(&out[i])
+	}
+	if len(excIDs) > 0 {
+		slices.Sort(excIDs)
+		reasons, err := exceptionReasons(ctx, tx, slices.Compact(excIDs))
+		if err != nil {
+			return nil, err
+		}
+		for i := range out {
+			if out[i].Excepted {
+				id, _ := exceptions.ParseName(out[i].Exception)
+				out[i].ExceptionReason = reasons[id]
+			}
+		}
 	}
 	return out, nil
 }

@@ -28,6 +28,8 @@ type oracleRow struct {
 	cves                            []string
 	kev                             bool
 	epss                            *float64
+	owner, excUntil                 string
+	excID                           int64
 }
 
 // in is the row's cursor in an order: the priority fields are the
@@ -45,7 +47,7 @@ func loadOracle(t *testing.T, db *sql.DB) []oracleRow {
 	t.Helper()
 	rows, err := db.Query(`SELECT d.host_id, d.qid, d.port, d.vuln_score, d.breach_date, d.status, d.closed,
   COALESCE(k.title, ''), h.ip, h.ipv6, h.dns, h.fqdn, h.netbios, COALESCE(k.cves, '[]'),
-  d.priority, d.urgency, d.due_date, COALESCE(r.kev, 0), r.epss
+  d.priority, d.urgency, d.due_date, COALESCE(r.kev, 0), r.epss, d.owner, d.exception_id, d.excepted_until
 FROM detections d JOIN hosts h ON h.id = d.host_id LEFT JOIN kb_vulns k ON k.qid = d.qid
 LEFT JOIN qid_risk r ON r.qid = d.qid WHERE d.type <> 'Info'`)
 	if err != nil {
@@ -75,7 +77,8 @@ LEFT JOIN qid_risk r ON r.qid = d.qid WHERE d.type <> 'Info'`)
 		var kev int
 		var epss sql.NullFloat64
 		if err := rows.Scan(&r.HostID, &r.QID, &r.Port, &r.Rating, &r.Deadline, &r.status, &r.closed, &r.title,
-			&r.ip, &ipv6, &dns, &fqdn, &netbios, &cves, &r.Priority, &r.Urgency, &r.Due, &kev, &epss); err != nil {
+			&r.ip, &ipv6, &dns, &fqdn, &netbios, &cves, &r.Priority, &r.Urgency, &r.Due, &kev, &epss,
+			&r.owner, &r.excID, &r.excUntil); err != nil {
 			t.Fatal(err)
 		}
 		r.kev = kev != 0
@@ -100,6 +103,25 @@ LEFT JOIN qid_risk r ON r.qid = d.qid WHERE d.type <> 'Info'`)
 func oracleMatch(q Query, r oracleRow, today time.Time) bool {
 	day := today.UTC().Format(time.DateOnly)
 	soon := today.UTC().AddDate(0, 0, 7).Format(time.DateOnly)
+	// Excepted while its exception's last day is today or later: neither
+	// overdue nor due soon then.
+	excepted := r.excID != 0 && r.excUntil >= day
+	switch q.Excepted {
+	case "1":
+		if !excepted {
+			return false
+		}
+	case "0":
+		if excepted {
+			return false
+		}
+	}
+	if q.Due != "" && excepted {
+		return false
+	}
+	if len(q.Owners) > 0 && !slices.ContainsFunc(q.Owners, func(o string) bool { return strings.EqualFold(o, r.owner) }) {
+		return false
+	}
 	var states []string // nil: all
 	for part := range strings.SplitSeq(cmp.Or(q.Status, "open"), ",") {
 		sel := finding.FilterStates(part)

@@ -38,28 +38,32 @@ type Count struct {
 
 // Overview is what the overview page shows.
 type Overview struct {
-	Built     time.Time     `json:"built"`       // when it was computed
-	BuildTime time.Duration `json:"build_ns"`    // how long it took
-	Stale     bool          `json:"stale"`       // the store has changed since; a new one is on its way
-	Today     string        `json:"today"`       // the day deadlines are compared with, YYYY-MM-DD
-	DueBy     string        `json:"due_by"`      // the last day of "due within 7 days"
-	Total     int           `json:"total"`       // findings of any status
-	Open      int           `json:"open"`        // not closed (not fixed, gone, ignored or disabled)
-	Overdue   int           `json:"overdue"`     // open past their deadline
-	DueSoon   int           `json:"due_soon"`    // open, due within the next 7 days
-	ByRating  []Count       `json:"by_rating"`   // open, Critical to None
-	ByStatus  []Count       `json:"by_status"`   // open, by Qualys status
-	Closed    []Count       `json:"closed"`      // closed, by reason
-	Matrix    []RatingCount `json:"matrix"`      // every finding by rating and Qualys status (metrics)
-	Sync      SyncInfo      `json:"sync"`        // the last sync or import
-	Changes   Changes       `json:"last_sync"`   // what the last sync or import changed
-	Trend     Trend         `json:"trend"`       // open findings by rating, day by day
-	SLA       []SLARow      `json:"sla"`         // remediation against the deadlines, by rating
-	TopQIDs   []TopQID      `json:"top_qids"`    // by open risk
-	TopHosts  []TopHost     `json:"top_hosts"`   // by open risk
-	Tags      []string      `json:"tags"`        // every host tag, for the filter form
-	OverdueBy []Count       `json:"overdue_by"`  // open overdue, by rating
-	DueSoonBy []Count       `json:"due_soon_by"` // open due within 7 days, by rating
+	Built     time.Time     `json:"built"`    // when it was computed
+	BuildTime time.Duration `json:"build_ns"` // how long it took
+	Stale     bool          `json:"stale"`    // the store has changed since; a new one is on its way
+	Today     string        `json:"today"`    // the day deadlines are compared with, YYYY-MM-DD
+	DueBy     string        `json:"due_by"`   // the last day of "due within 7 days"
+	Total     int           `json:"total"`    // findings of any status
+	Open      int           `json:"open"`     // not closed (not fixed, gone, ignored or disabled)
+	Overdue   int           `json:"overdue"`  // open past their deadline, excepted ones left out
+	DueSoon   int           `json:"due_soon"` // open, due within the next 7 days, excepted ones left out
+	Excepted  int           `json:"excepted"` // open, covered by an active exception
+	// Expiring lists the active exceptions whose last day is within
+	// exceptions.warn_days (read per request, not cached).
+	Expiring  []ExceptionRow `json:"expiring"`
+	ByRating  []Count        `json:"by_rating"`   // open, Critical to None
+	ByStatus  []Count        `json:"by_status"`   // open, by Qualys status
+	Closed    []Count        `json:"closed"`      // closed, by reason
+	Matrix    []RatingCount  `json:"matrix"`      // every finding by rating and Qualys status (metrics)
+	Sync      SyncInfo       `json:"sync"`        // the last sync or import
+	Changes   Changes        `json:"last_sync"`   // what the last sync or import changed
+	Trend     Trend          `json:"trend"`       // open findings by rating, day by day
+	SLA       []SLARow       `json:"sla"`         // remediation against the deadlines, by rating
+	TopQIDs   []TopQID       `json:"top_qids"`    // by open risk
+	TopHosts  []TopHost      `json:"top_hosts"`   // by open risk
+	Tags      []string       `json:"tags"`        // every host tag, for the filter form
+	OverdueBy []Count        `json:"overdue_by"`  // open overdue, by rating
+	DueSoonBy []Count        `json:"due_soon_by"` // open due within 7 days, by rating
 	// Priorities and exploitation evidence (docs/priority.md).
 	ByPriority []Count `json:"by_priority"` // open, P1 to P4 (and "none" when some are not prioritized)
 	KEVOpen    int     `json:"kev_open"`    // open findings whose QID is in CISA's KEV catalog
@@ -554,6 +558,18 @@ FROM history WHERE at >= ?`, []any{since}, func(st store.Cols) {
 		return err
 	}
 
+	// The findings an active exception covers today (few, through the
+	// partial index): they leave the overdue and due-soon counts and the
+	// SLA figures.
+	excepted := map[pk]bool{}
+	err = each(c, "SELECT host_id, qid, port FROM detections"+s.sql.indexed("detections_exception")+
+		" WHERE exception_id <> 0 AND excepted_until >= ? AND type <> 'Info'", []any{o.Today}, func(st store.Cols) {
+		excepted[pk{st.ColumnInt64(0), int32(st.ColumnInt(1)), int32(st.ColumnInt(2))}] = true
+	})
+	if err != nil {
+		return err
+	}
+
 	// The QIDs in the KEV catalog.
 	kev := map[int32]bool{}
 	err = each(c, "SELECT qid FROM qid_risk WHERE kev = 1", nil, func(st store.Cols) { kev[int32(st.ColumnInt(0))] = true })
@@ -658,8 +674,12 @@ FROM detections`+s.sql.indexed("detections_priority")+` WHERE type <> 'Info'`, n
 		q.prios |= 1 << pi
 		o.prioMask[pi] |= 1 << (min(si, 4)*6 + ri)
 		isOpen := len(closed) == 0
+		exc := len(excepted) > 0 && excepted[pk{host, qid, int32(st.ColumnInt(4))}]
 		due := dueOther
-		if len(deadline) > 0 && string(deadline) < string(today) {
+		if exc {
+			// Neither overdue nor due soon while excepted: the lists of
+			// those skip it too.
+		} else if len(deadline) > 0 && string(deadline) < string(today) {
 			due = dueOverdue
 		} else if len(deadline) > 0 && string(deadline) <= string(soon) {
 			due = dueWeek
@@ -669,9 +689,12 @@ FROM detections`+s.sql.indexed("detections_priority")+` WHERE type <> 'Info'`, n
 			o.Open++
 			openBy[ri]++
 			openByPrio[pi]++
+			if exc {
+				o.Excepted++
+			}
 			if kev[qid] {
 				o.KEVOpen++
-				if due := st.ColumnRawText(11); len(due) > 0 && string(due) < string(today) {
+				if due := st.ColumnRawText(11); !exc && len(due) > 0 && string(due) < string(today) {
 					o.KEVOverdue++
 				}
 			}
@@ -679,10 +702,10 @@ FROM detections`+s.sql.indexed("detections_priority")+` WHERE type <> 'Info'`, n
 				appearP[pi][dayIndex(fsDay)]++
 			}
 			byStatus[string(status)]++
-			late := len(deadline) > 0 && string(deadline) < string(today)
+			late := due == dueOverdue
 			if late {
 				overdueBy[ri]++
-			} else if len(deadline) > 0 && string(deadline) <= string(soon) {
+			} else if due == dueWeek {
 				dueBy[ri]++
 			}
 			if fsDay >= first {
@@ -716,7 +739,7 @@ FROM detections`+s.sql.indexed("detections_priority")+` WHERE type <> 'Info'`, n
 			}
 		} else {
 			closedBy[string(closed)]++
-			if string(closed) == "fixed" {
+			if string(closed) == "fixed" && !exc {
 				fixed[ri]++
 				if lastFixed, firstFound := st.ColumnInt64(9), st.ColumnInt64(8); lastFixed > 0 && firstFound > 0 && lastFixed >= firstFound {
 					timed[ri]++

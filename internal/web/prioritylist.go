@@ -117,10 +117,10 @@ func (s *Server) priorityPhase(ctx context.Context, tx *sql.Tx, f *filter, prio 
 		order = []string{"urgency", f.d.undatedDue() + " DESC", "due_date DESC", "host_id DESC", "qid DESC", "port DESC"}
 	}
 	sb.WriteString(" ORDER BY " + strings.Join(order, ", ") + " LIMIT ?")
-	args = append(args, n-len(out))
+	args = append(args, n-len(out)+f.extra())
 	keys, err := readKeys(ctx, tx, sb.String(), args, true)
 	if err != nil {
 		return nil, err
 	}
-	return append(out, keys...), nil
+	return append(out, f.drop(keys, n-len(out))...), nil
 }

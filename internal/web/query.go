@@ -32,12 +32,15 @@ type Query struct {
 	Priorities []string // P1 … P4, in that order; none means any
 	KEV        bool     // only findings whose QID lists a CVE in CISA's KEV catalog
 	MinEPSS    *float64 // only findings whose QID's highest EPSS score is at least this
-	Sort       string   // rating (default, ""), deadline, host, priority (most urgent first)
-	Desc       bool     // reverse the order
-	After      *Cursor  // the page after this row
-	Before     *Cursor  // the page before this row
-	Limit      int      // rows per page; 0 means 100
-	Start      int      // the position of the page's first row, carried by the pager's links for the "101–200" line; 0: unknown
+	// Who fixes it and what is accepted (docs: owners and exceptions).
+	Owners   []string // findings of these owners ("" for none: ?owner=none); none means any
+	Excepted string   // "": any; "1": only those an active exception covers; "0": only those none covers
+	Sort     string   // rating (default, ""), deadline, host, priority (most urgent first)
+	Desc     bool     // reverse the order
+	After    *Cursor  // the page after this row
+	Before   *Cursor  // the page before this row
+	Limit    int      // rows per page; 0 means 100
+	Start    int      // the position of the page's first row, carried by the pager's links for the "101–200" line; 0: unknown
 }
 
 // Statuses a list can select, in the order the filter form shows them:
@@ -184,6 +187,32 @@ func ParseQuery(v url.Values) (Query, error) {
 			q.MinEPSS = &x
 		}
 	}
+	for _, raw := range v["owner"] {
+		o := strings.TrimSpace(raw)
+		if o == "" {
+			continue
+		}
+		if strings.EqualFold(o, "none") {
+			o = ""
+		}
+		if len(o) > 200 {
+			bad("owner", o[:20]+"…", "an owner's name")
+			continue
+		}
+		if !slices.Contains(q.Owners, o) {
+			q.Owners = append(q.Owners, o)
+		}
+	}
+	slices.Sort(q.Owners)
+	switch e := strings.ToLower(strings.TrimSpace(v.Get("excepted"))); e {
+	case "", "any":
+	case "1", "true", "yes", "on":
+		q.Excepted = "1"
+	case "0", "false", "no", "off":
+		q.Excepted = "0"
+	default:
+		bad("excepted", e, "1 (only excepted findings) or 0 (none excepted)")
+	}
 	q.Text = strings.TrimSpace(v.Get("q"))
 	if len(q.Text) > 200 {
 		bad("q", q.Text[:20]+"…", "at most 200 characters")
@@ -320,6 +349,13 @@ func (q Query) Values() url.Values {
 	if q.MinEPSS != nil {
 		v.Set("min_epss", strconv.FormatFloat(*q.MinEPSS, 'g', -1, 64))
 	}
+	for _, o := range q.Owners {
+		if o == "" {
+			o = "none"
+		}
+		v.Add("owner", o)
+	}
+	set("excepted", q.Excepted)
 	set("sort", q.Sort)
 	if q.Desc {
 		v.Set("dir", "desc")
@@ -385,7 +421,7 @@ func (q Query) StatusLabel() string {
 // deadline alone.
 func (q Query) rangesOnly() bool {
 	return q.Host == "" && q.Tag == "" && q.QID == 0 && len(q.QIDs) == 0 && q.CVE == "" && q.Text == "" &&
-		len(q.Priorities) == 0 && !q.KEV && q.MinEPSS == nil
+		len(q.Priorities) == 0 && !q.KEV && q.MinEPSS == nil && len(q.Owners) == 0 && q.Excepted == ""
 }
 
 // Summary names every filter in force, for the line above the list: the
@@ -427,6 +463,19 @@ func (q Query) Summary() []string {
 	}
 	if q.MinEPSS != nil {
 		out = append(out, "EPSS ≥ "+strconv.FormatFloat(*q.MinEPSS, 'g', -1, 64))
+	}
+	if len(q.Owners) > 0 {
+		names := make([]string, len(q.Owners))
+		for i, o := range q.Owners {
+			names[i] = cmp.Or(o, "no owner")
+		}
+		out = append(out, "owner "+strings.Join(names, ", "))
+	}
+	switch q.Excepted {
+	case "1":
+		out = append(out, "excepted")
+	case "0":
+		out = append(out, "not excepted")
 	}
 	return out
 }

@@ -53,10 +53,21 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return n
 		},
-		"lower":   strings.ToLower,
-		"finding": findingURL,
-		"jira":    s.jiraURL,
-		"sortURL": func(base string, q Query, name string) string { return base + "?" + q.SortBy(name).Encode() },
+		"lower": strings.ToLower,
+		"ownerText": func(q Query) string {
+			if len(q.Owners) != 1 {
+				return ""
+			}
+			return cmpOr(q.Owners[0], "none")
+		},
+		"ownerName": func(o string) string { return cmpOr(o, "none") },
+		"ownerURL":  ownerURL,
+		"exceptURL": exceptFindingURL,
+		"deref":     func(p *int) int { return *p },
+		"excID":     func(name string) string { return strings.TrimPrefix(name, "EXC-") },
+		"finding":   findingURL,
+		"jira":      s.jiraURL,
+		"sortURL":   func(base string, q Query, name string) string { return base + "?" + q.SortBy(name).Encode() },
 		"sortMark": func(q Query, name string) string {
 			if cmpOr(q.Sort, "rating") != name {
 				return ""

@@ -1,7 +1,9 @@
 // Package web holds qvt's dashboard: the overview a security lead reads
 // every morning, the findings list an engineer filters to find what to fix
-// next, the finding, host and QID pages, the JSON API behind them,
-// /healthz and /metrics. It reads the store only.
+// next, the finding, host and QID pages, the owners and exceptions pages,
+// the JSON API behind them, /healthz and /metrics. It reads the store,
+// and writes only exceptions (exceptions.go), when a login is configured
+// or it listens on loopback, under the store's writer lock.
 //
 // Everything it serves is in the binary: templates (html/template, which
 // escapes every value), one stylesheet and one small script (go:embed),
@@ -42,7 +44,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"qvt/internal/assess"
+	"qvt/internal/clock"
 	"qvt/internal/environment"
+	"qvt/internal/exceptions"
 	"qvt/internal/store"
 )
 
@@ -67,6 +71,17 @@ type Config struct {
 	// Environments are the configured environment policies, to name the
 	// one a finding's host is scored under.
 	Environments environment.Set `yaml:"-"`
+	// Exceptions is the exceptions policy (exceptions:): the longest an
+	// exception added here may run, and when one is expiring soon.
+	Exceptions exceptions.Policy `yaml:"-"`
+	// Lock takes the store's writer lock for a write from the dashboard
+	// (an exception added, extended or revoked), as every writer takes
+	// it; nil writes without it (tests).
+	Lock func(ctx context.Context) (store.WriteLock, error) `yaml:"-"`
+	// Apply brings the findings in line with the exceptions after such a
+	// write, as every writer does (the loader's, with restart_sla); nil
+	// applies them without restarting SLA clocks.
+	Apply func(tx *store.Tx) error `yaml:"-"`
 }
 
 // minSecret is the shortest password or token accepted beyond loopback.
@@ -132,6 +147,7 @@ type Server struct {
 	listening func(net.Addr)  // told the address once listening (tests)
 	bg        context.Context // background work (the overview) stops with it
 	stop      context.CancelFunc
+	secret    []byte // the CSRF tokens' key, drawn at start (csrf.go)
 }
 
 // New builds the dashboard over a store. log may be nil.
@@ -155,7 +171,8 @@ func New(st *store.Store, cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.SLADays == nil {
 		cfg.SLADays = assess.DefaultPolicy().SLADays
 	}
-	s := &Server{st: st, cfg: cfg, log: log, now: time.Now, sanitizer: kbPolicy(), static: map[string]string{}, gatherMax: newDialect(st.Engine()).gather(), sql: newDialect(st.Engine()),
+	cfg.Exceptions = cfg.Exceptions.WithDefaults()
+	s := &Server{st: st, cfg: cfg, log: log, now: clock.Now, secret: newSecret(), sanitizer: kbPolicy(), static: map[string]string{}, gatherMax: newDialect(st.Engine()).gather(), sql: newDialect(st.Engine()),
 		hosts: map[string]bool{}}
 	for _, h := range cfg.Hosts {
 		name := hostName(h)
@@ -330,7 +347,7 @@ func (s *Server) loadAssets() error {
 		return fmt.Errorf("web: templates: %w", err)
 	}
 	s.pages = map[string]*template.Template{}
-	for _, name := range []string{"overview", "findings", "finding", "host", "qid", "plan", "error"} {
+	for _, name := range []string{"overview", "findings", "finding", "host", "qid", "plan", "error", "owners", "exceptions", "exception", "exception_new"} {
 		t, err := template.Must(base.Clone()).ParseFS(assets, "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("web: templates: %w", err)
@@ -371,6 +388,19 @@ func (s *Server) routes() http.Handler {
 	handle("GET /api/hosts/{id}", s.apiHost)
 	handle("GET /api/qids/{qid}", s.apiQID)
 	handle("GET /api/plan", s.apiPlan)
+	handle("GET /owners", s.ownersPage)
+	handle("GET /api/owners", s.apiOwners)
+	handle("GET /exceptions", s.exceptionsPage)
+	handle("GET /exceptions/new", s.newExceptionPage)
+	handle("POST /exceptions", s.addExceptionForm)
+	handle("GET /exceptions/{exc}", s.exceptionPage)
+	handle("POST /exceptions/{exc}/extend", s.extendExceptionForm)
+	handle("POST /exceptions/{exc}/revoke", s.revokeExceptionForm)
+	handle("GET /api/exceptions", s.apiExceptions)
+	handle("POST /api/exceptions", s.apiAddException)
+	handle("GET /api/exceptions/{exc}", s.apiException)
+	handle("POST /api/exceptions/{exc}/extend", s.apiExtendException)
+	handle("POST /api/exceptions/{exc}/revoke", s.apiRevokeException)
 	handle("GET /static/{name}", s.staticFile)
 	handle("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
@@ -388,7 +418,9 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
+		// same-origin, not no-referrer: with no-referrer a browser sends
+		// "Origin: null" with a form's POST, and the CSRF check needs it.
+		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		// Findings must not linger in caches; the static files, which

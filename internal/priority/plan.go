@@ -60,9 +60,11 @@ func Fix(f *finding.Finding) string {
 	return "QID " + strconv.Itoa(f.QID)
 }
 
-// Add counts f in the row of its fix; closed findings are skipped.
+// Add counts f in the row of its fix; closed findings are skipped, and
+// so are excepted ones: the business accepted them, they are not work to
+// plan until their exception ends.
 func (p *Planner) Add(f *finding.Finding) {
-	if f.Closed {
+	if f.Closed || f.Excepted {
 		return
 	}
 	fix := Fix(f)

@@ -184,6 +184,7 @@ func TestPlanRank(t *testing.T) {
 func TestPlanEmpty(t *testing.T) {
 	p := NewPlanner("2025-01-01")
 	p.Add(&finding.Finding{QID: 1, Closed: true})
+	p.Add(&finding.Finding{QID: 2, Status: "Active", Excepted: true, Exception: "EXC-1"}) // accepted: not work to plan
 	if rows := p.Rows(); rows == nil || len(rows) != 0 {
 		t.Errorf("rows = %#v, want an empty list", rows)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"qvt/internal/owners"
@@ -39,7 +40,7 @@ func (tx *Tx) AssignOwners(hosts []owners.Host, set owners.Set, at int64) (int, 
 	for _, h := range hosts {
 		hr := set.ForHost(h)
 		if hr.PerHost() {
-			whole = append(whole, ownerChange{host: h.ID, owner: hr.Owner(0, "")})
+			whole = append(whole, ownerChange{host: h.ID, owner: hr.Owner(0, ""), had: true})
 		} else {
 			per = append(per, mixed{h.ID, hr})
 		}
@@ -59,17 +60,32 @@ func (tx *Tx) AssignOwners(hosts []owners.Host, set owners.Set, at int64) (int, 
 			rules[m.id] = m.hr
 			args[i] = m.id
 		}
-		var changes []ownerChange
-		err := tx.query(`SELECT d.host_id, d.qid, d.port, d.owner, COALESCE(k.category, '') FROM detections d
-LEFT JOIN kb_vulns k ON k.qid = d.qid WHERE d.host_id IN (`+marks(len(c))+`)`, func(r Cols) error {
-			id := r.ColumnInt64(0)
-			if o := rules[id].Owner(r.ColumnInt(1), r.ColumnText(4)); o != r.ColumnText(3) {
-				changes = append(changes, ownerChange{id, r.ColumnInt64(1), r.ColumnInt64(2), o})
-			}
+		type det struct {
+			host, qid, port int64
+			owner           string
+		}
+		var dets []det
+		err := tx.query(`SELECT host_id, qid, port, owner FROM detections WHERE host_id IN (`+marks(len(c))+`)`, func(r Cols) error {
+			dets = append(dets, det{r.ColumnInt64(0), r.ColumnInt64(1), r.ColumnInt64(2), r.ColumnText(3)})
 			return nil
 		}, args...)
 		if err != nil {
 			return n, fmt.Errorf("store: owners: %w", err)
+		}
+		if set.UsesCategories() {
+			qids := make([]int64, len(dets))
+			for i, d := range dets {
+				qids[i] = d.qid
+			}
+			if err := tx.loadCategories(qids); err != nil {
+				return n, fmt.Errorf("store: owners: %w", err)
+			}
+		}
+		var changes []ownerChange
+		for _, d := range dets {
+			if o := rules[d.host].Owner(int(d.qid), tx.categories[d.qid]); o != d.owner {
+				changes = append(changes, ownerChange{d.host, d.qid, d.port, o, d.owner != ""})
+			}
 		}
 		for cc := range slices.Chunk(changes, ownerChunk) {
 			if _, err := tx.setOwners(cc, true, at, rev); err != nil {
@@ -88,6 +104,7 @@ const ownerChunk = 200
 type ownerChange struct {
 	host, qid, port int64
 	owner           string
+	had             bool // it had an owner before: a change the history records
 }
 
 // marks is n comma-separated parameters.
@@ -104,9 +121,42 @@ func (tx *Tx) setOwners(cs []ownerChange, byFinding bool, at, rev int64) (int, e
 	if tx.pg != nil {
 		return tx.pgSetOwners(cs, byFinding, at, rev)
 	}
+	// A host's findings that change to one owner go in one statement, their
+	// QIDs as a JSON array (an owner depends on the QID, not the port): on
+	// a first import every finding changes, and a statement per finding
+	// would double the import.
+	type group struct {
+		host  int64
+		owner string
+		qids  []int64
+		had   bool // one of them had an owner: the history may have changes
+	}
+	var groups []group
+	at2 := map[struct {
+		host  int64
+		owner string
+	}]int{}
+	for _, c := range cs {
+		k := struct {
+			host  int64
+			owner string
+		}{c.host, c.owner}
+		i, ok := at2[k]
+		if !ok {
+			i = len(groups)
+			at2[k] = i
+			groups = append(groups, group{host: c.host, owner: c.owner})
+		}
+		groups[i].had = groups[i].had || c.had
+		if byFinding {
+			if q := groups[i].qids; len(q) == 0 || q[len(q)-1] != c.qid {
+				groups[i].qids = append(groups[i].qids, c.qid)
+			}
+		}
+	}
 	where := "host_id = ?"
 	if byFinding {
-		where = "host_id = ? AND qid = ? AND port = ?"
+		where = "host_id = ? AND qid IN (SELECT value FROM json_each(?))"
 	}
 	hist, err := tx.bind(`INSERT INTO history (host_id, qid, port, at, event, old, new)
 SELECT host_id, qid, port, ?, 'owner', owner, ? FROM detections
@@ -118,27 +168,39 @@ WHERE ` + where + ` AND owner <> ? AND owner <> '' AND type <> 'Info'`)
 	if err != nil {
 		return 0, err
 	}
+	var buf []byte
 	n := 0
-	for _, c := range cs {
-		hist.int(at)
-		hist.text(c.owner)
-		hist.int(c.host)
+	for _, g := range groups {
+		var qids string
 		if byFinding {
-			hist.int(c.qid)
-			hist.int(c.port)
+			buf = append(buf[:0], '[')
+			for i, q := range g.qids {
+				if i > 0 {
+					buf = append(buf, ',')
+				}
+				buf = strconv.AppendInt(buf, q, 10)
+			}
+			qids = string(append(buf, ']'))
 		}
-		hist.text(c.owner)
-		if err := hist.run(); err != nil {
-			return n, err
+		if g.had {
+			hist.int(at)
+			hist.text(g.owner)
+			hist.int(g.host)
+			if byFinding {
+				hist.text(qids)
+			}
+			hist.text(g.owner)
+			if err := hist.run(); err != nil {
+				return n, err
+			}
 		}
-		set.text(c.owner)
+		set.text(g.owner)
 		set.int(rev)
-		set.int(c.host)
+		set.int(g.host)
 		if byFinding {
-			set.int(c.qid)
-			set.int(c.port)
+			set.text(qids)
 		}
-		set.text(c.owner)
+		set.text(g.owner)
 		if err := tx.runChanging(set); err != nil {
 			return n, err
 		}
@@ -167,10 +229,13 @@ func (tx *Tx) pgSetOwners(cs []ownerChange, byFinding bool, at, rev int64) (int,
 		args = append(args, qids, ports)
 	}
 	args[0] = at
-	if _, err := tx.pg.Exec(tx.ctx, `INSERT INTO history (host_id, qid, port, at, event, old, new)
+	// Findings that had no owner (a first import's) make no history.
+	if slices.ContainsFunc(cs, func(c ownerChange) bool { return c.had }) {
+		if _, err := tx.pg.Exec(tx.ctx, `INSERT INTO history (host_id, qid, port, at, event, old, new)
 SELECT d.host_id, d.qid, d.port, $1, 'owner', d.owner, v.owner FROM `+v+` JOIN detections d ON `+on+`
 WHERE d.owner <> v.owner AND d.owner <> '' AND d.type <> 'Info'`, args...); err != nil {
-		return 0, fmt.Errorf("store: %w", err)
+			return 0, fmt.Errorf("store: %w", err)
+		}
 	}
 	args[0] = rev
 	tag, err := tx.pg.Exec(tx.ctx, `UPDATE detections d SET owner = v.owner, rev = $1 FROM `+v+`
@@ -223,4 +288,34 @@ func (tx *Tx) ReassignOwners(set owners.Set, at int64) (int, error) {
 		}
 		after = last
 	}
+}
+
+// loadCategories reads the KB categories of the QIDs not read yet in
+// this transaction: a host's findings repeat the same few thousand QIDs,
+// and a KB row is wide.
+func (tx *Tx) loadCategories(qids []int64) error {
+	if tx.categories == nil {
+		tx.categories = map[int64]string{}
+	}
+	var missing []int64
+	for _, q := range qids {
+		if _, ok := tx.categories[q]; !ok {
+			tx.categories[q] = "" // a QID the KB lacks has no category
+			missing = append(missing, q)
+		}
+	}
+	for c := range slices.Chunk(missing, 500) {
+		args := make([]any, len(c))
+		for i, q := range c {
+			args[i] = q
+		}
+		err := tx.query(`SELECT qid, category FROM kb_vulns WHERE qid IN (`+marks(len(c))+`)`, func(r Cols) error {
+			tx.categories[r.ColumnInt64(0)] = r.ColumnText(1)
+			return nil
+		}, args...)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

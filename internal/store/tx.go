@@ -13,16 +13,17 @@ import (
 // Tx is one write transaction on the store: everything written through it
 // is committed together or not at all.
 type Tx struct {
-	ctx      context.Context
-	conn     *sqlite3.Conn // SQLite
-	stmts    map[string]*sqlite3.Stmt
-	pg       pgx.Tx // PostgreSQL
-	pgRows   int64  // rows the last PostgreSQL statement changed
-	Stats    Stats
-	watchAt  int64 // the time history rows get, once watchChanges has run
-	watching bool
-	revision int64 // this transaction's revision, once allocated
-	revUsed  bool  // a finding got it: it is recorded at commit
+	ctx        context.Context
+	conn       *sqlite3.Conn // SQLite
+	stmts      map[string]*sqlite3.Stmt
+	pg         pgx.Tx           // PostgreSQL
+	pgRows     int64            // rows the last PostgreSQL statement changed
+	categories map[int64]string // KB categories read by owner assignment (Tx.category)
+	Stats      Stats
+	watchAt    int64 // the time history rows get, once watchChanges has run
+	watching   bool
+	revision   int64 // this transaction's revision, once allocated
+	revUsed    bool  // a finding got it: it is recorded at commit
 
 	checkedBulk bool     // deferIndexes has looked at the detections table
 	deferred    []string // CREATE INDEX statements to run before commit

@@ -147,15 +147,21 @@ WHERE d.qid = ?`
 	if err != nil {
 		return err
 	}
+	tags := map[int64][]string{} // a host's tags, read once for all its ports
 	for i := range cands {
 		if sc.Tag != "" {
-			err := tx.query(`SELECT name FROM host_tags WHERE host_id = ?`, func(c Cols) error {
-				cands[i].h.Tags = append(cands[i].h.Tags, c.ColumnText(0))
-				return nil
-			}, cands[i].host)
-			if err != nil {
-				return err
+			t, ok := tags[cands[i].host]
+			if !ok {
+				err := tx.query(`SELECT name FROM host_tags WHERE host_id = ?`, func(c Cols) error {
+					t = append(t, c.ColumnText(0))
+					return nil
+				}, cands[i].host)
+				if err != nil {
+					return err
+				}
+				tags[cands[i].host] = t
 			}
+			cands[i].h.Tags = t
 		}
 		if sc.SelectsHost(cands[i].h) {
 			fn(cands[i].host, cands[i].port)
@@ -425,12 +431,15 @@ WHERE host_id = ? AND qid = ? AND port = ?`)
 	for _, d := range drop {
 		cause, ok := why[d.id]
 		if !ok {
+			// Once per exception, not per finding: a revoked one may
+			// have covered thousands.
 			cause = "revoked"
 			if e, err := tx.GetException(d.id); err == nil && e.State == exceptions.Active {
 				cause = "no longer in its scope"
 			} else if err == nil && e.State == exceptions.Expired {
 				cause = "expired " + e.Until
 			}
+			why[d.id] = cause
 		}
 		if err := record(d.k, "", cause, ""); err != nil {
 			return res, err

@@ -995,10 +995,16 @@ func countRanges(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, er
 // countPriorities counts, up to limit, the entries of detections_priority
 // in the ranges of the filter's priorities.
 func countPriorities(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, error) {
-	q := "SELECT count(*) FROM (SELECT 1 FROM detections" + f.d.indexed("detections_priority") + " WHERE type <> 'Info' AND priority IN (" + placeholders(len(f.prios)) + ")"
-	var args []any
-	for _, p := range f.prios {
-		args = append(args, p)
+	return countIn(ctx, tx, f, "detections_priority", "type <> 'Info' AND priority", f.prios, limit)
+}
+
+// countIn counts, up to limit, the entries of index whose column (the
+// end of where) is one of values.
+func countIn(ctx context.Context, tx *sql.Tx, f *filter, index, where string, values []string, limit int) (int, error) {
+	q := "SELECT count(*) FROM (SELECT 1 FROM detections" + f.d.indexed(index) + " WHERE " + where + " IN (" + placeholders(len(values)) + ")"
+	args := make([]any, 0, len(values)+1)
+	for _, v := range values {
+		args = append(args, v)
 	}
 	var n int
 	if err := tx.QueryRowContext(ctx, q+" LIMIT ?) AS m", append(args, limit)...).Scan(&n); err != nil {
@@ -1010,16 +1016,7 @@ func countPriorities(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int
 // countOwners counts, up to limit, the entries of detections_owner of
 // the filter's owners.
 func countOwners(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, error) {
-	q := "SELECT count(*) FROM (SELECT 1 FROM detections" + f.d.indexed("detections_owner") + " WHERE owner IN (" + placeholders(len(f.owners)) + ")"
-	var args []any
-	for _, o := range f.owners {
-		args = append(args, o)
-	}
-	var n int
-	if err := tx.QueryRowContext(ctx, q+" LIMIT ?) AS m", append(args, limit)...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("findings: count: %w", err)
-	}
-	return n, nil
+	return countIn(ctx, tx, f, "detections_owner", "owner", f.owners, limit)
 }
 
 // countQIDs counts, up to limit, the detections of the filter's QIDs: an

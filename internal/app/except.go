@@ -701,11 +701,12 @@ leaves the store as it was.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			data, err := os.ReadFile(name)
+			in, err := os.Open(name)
 			if err != nil {
 				return fmt.Errorf("except import: %w", err)
 			}
-			entries, err := exceptions.Decode(strings.NewReader(string(data)), name)
+			entries, err := exceptions.Decode(in, name)
+			in.Close()
 			if err != nil {
 				return fmt.Errorf("except import: %w", err)
 			}

@@ -129,13 +129,25 @@ func cmpInt64(a, b int64) int {
 	return 0
 }
 
+// MaxFileBytes bounds an exceptions file.
+const MaxFileBytes = 16 << 20
+
 var goType = regexp.MustCompile(` (in|into) (type )?\[?\]?[a-z]+\.[A-Za-z]+`)
 
 // Decode reads a file; name is how errors call it. A key qvt does not
 // know is an error, as in the configuration: a misspelt "untill" must
 // not silently drop an expiry.
 func Decode(r io.Reader, name string) ([]Entry, error) {
-	dec := yaml.NewDecoder(r)
+	// A file of a few thousand exceptions is a few megabytes: a larger
+	// one is not an exceptions file, and is not read whole.
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("%s: larger than %d MB: not an exceptions file", name, MaxFileBytes>>20)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var f file
 	if err := dec.Decode(&f); err != nil {

@@ -3,6 +3,7 @@ package exceptions
 import (
 	"bytes"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,5 +164,14 @@ func TestFileDecodeErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want %q", c.text, err, c.want)
 		}
+	}
+}
+
+// A file beyond MaxFileBytes is refused by name, without being read whole.
+func TestDecodeRefusesAHugeFile(t *testing.T) {
+	big := io.MultiReader(strings.NewReader("exceptions:\n"), strings.NewReader(strings.Repeat("# padding\n", MaxFileBytes/10+1)))
+	_, err := Decode(big, "huge.yaml")
+	if err == nil || !strings.Contains(err.Error(), "huge.yaml: larger than 16 MB") {
+		t.Fatalf("Decode = %v", err)
 	}
 }

@@ -226,6 +226,7 @@ The old tool's flags still work: -p (sync and publish), -f (full sync), -v.`,
 		e.storeCommand(),
 		e.exceptCommand(),
 		e.ownersCommand(),
+		e.notifyCommand(),
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())

@@ -25,10 +25,12 @@ import (
 	"qvt/internal/environment"
 	"qvt/internal/epss"
 	"qvt/internal/kev"
+	"qvt/internal/notify"
 	"qvt/internal/priority"
 	"qvt/internal/publish/assets"
 	"qvt/internal/publish/jira"
 	"qvt/internal/publish/mysql"
+	"qvt/internal/schedule"
 	"qvt/internal/web"
 )
 
@@ -49,6 +51,8 @@ type Config struct {
 	Assets         assets.Config     `yaml:"assets"`
 	Web            web.Config        `yaml:"web"` // the dashboard (qvt serve)
 	Limits         Limits            `yaml:"limits"`
+	Schedule       schedule.Config   `yaml:"schedule"` // qvt serve's runs of the daily job
+	Notify         notify.Config     `yaml:"notify"`   // who hears what a run changed
 }
 
 // Qualys is how to reach the Qualys API.

@@ -64,6 +64,12 @@ type Config struct {
 	Hosts   []string `yaml:"hosts"`    // names it answers to besides loopback and Addr's host (QVT_WEB_HOSTS, comma separated)
 	TLSCert string   `yaml:"tls_cert"` // PEM certificate (chain) file: serve HTTPS (QVT_WEB_TLS_CERT)
 	TLSKey  string   `yaml:"tls_key"`  // PEM private key file of TLSCert (QVT_WEB_TLS_KEY)
+	// PublicURL is where people reach the dashboard, for links in
+	// notifications (QVT_WEB_PUBLIC_URL).
+	PublicURL string `yaml:"public_url"`
+	// ReadyMaxAge is how old the last good run may be before /readyz
+	// says the service is not ready (default 26h; 0 in YAML is the default).
+	ReadyMaxAge time.Duration `yaml:"ready_max_age"`
 	// SLADays are the configured deadlines by rating, shown until the
 	// store records the policy its scores were made under (default: the
 	// default policy's).

@@ -7,8 +7,9 @@ import (
 )
 
 // notifyObserver is the notifiers of the configured channels, told of
-// every finished run; nil when none is configured.
-func (e *env) notifyObserver() runs.Observer { return nil }
+// every finished run; nil when none is configured. sent, when not nil,
+// hears each message's outcome per channel (for /metrics).
+func (e *env) notifyObserver(sent func(channel string, err error)) runs.Observer { return nil }
 
 func (e *env) notifyCommand() *cobra.Command {
 	return &cobra.Command{

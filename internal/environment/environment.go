@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	"qvt/internal/addr"
 	"qvt/internal/cvss"
 )
 
@@ -69,16 +70,11 @@ func (s Set) Validate() error {
 		}
 		p.prefixes = p.prefixes[:0]
 		for _, c := range p.CIDRs {
-			pre, err := netip.ParsePrefix(strings.TrimSpace(c))
+			pre, err := addr.ParsePrefix(c)
 			if err != nil {
-				// A bare address is a /32 or /128.
-				a, aerr := netip.ParseAddr(strings.TrimSpace(c))
-				if aerr != nil {
-					return fmt.Errorf("%s: cidrs: %q is not an address prefix", where, c)
-				}
-				pre = netip.PrefixFrom(a, a.BitLen())
+				return fmt.Errorf("%s: cidrs: %q is not an address prefix", where, c)
 			}
-			p.prefixes = append(p.prefixes, pre.Masked())
+			p.prefixes = append(p.prefixes, pre)
 		}
 		norm := map[string]string{}
 		for k, v := range p.Metrics {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"qvt/internal/addr"
 	"qvt/internal/finding"
 )
 
@@ -232,24 +233,11 @@ func (sc *Scope) normalize() error {
 		return fmt.Errorf("scope: port %d is not a port", *sc.Port)
 	}
 	if sc.CIDR != "" {
-		if _, err := parsePrefix(sc.CIDR); err != nil {
+		if _, err := addr.ParsePrefix(sc.CIDR); err != nil {
 			return fmt.Errorf("scope: cidr: %q is not an address prefix", sc.CIDR)
 		}
 	}
 	return nil
-}
-
-func parsePrefix(c string) (netip.Prefix, error) {
-	c = strings.TrimSpace(c)
-	p, err := netip.ParsePrefix(c)
-	if err != nil {
-		a, aerr := netip.ParseAddr(c)
-		if aerr != nil {
-			return netip.Prefix{}, err
-		}
-		p = netip.PrefixFrom(a, a.BitLen())
-	}
-	return p.Masked(), nil
 }
 
 // Host is what a scope tests of a host.
@@ -270,7 +258,7 @@ func (sc *Scope) SelectsHost(h Host) bool {
 		return false
 	}
 	if sc.CIDR != "" {
-		p, err := parsePrefix(sc.CIDR)
+		p, err := addr.ParsePrefix(sc.CIDR)
 		if err != nil {
 			return false
 		}

@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"qvt/internal/addr"
 )
 
 // Rule is one owner and what it owns.
@@ -96,7 +98,7 @@ func (s Set) Validate() error {
 		}
 		r.prefixes = r.prefixes[:0]
 		for _, c := range r.CIDRs {
-			p, err := parsePrefix(c)
+			p, err := addr.ParsePrefix(c)
 			if err != nil {
 				return fmt.Errorf("%s: cidrs: %q is not an address prefix", where, c)
 			}
@@ -116,20 +118,6 @@ func (s Set) Validate() error {
 		}
 	}
 	return nil
-}
-
-func parsePrefix(c string) (netip.Prefix, error) {
-	c = strings.TrimSpace(c)
-	p, err := netip.ParsePrefix(c)
-	if err != nil {
-		// A bare address is a /32 or /128.
-		a, aerr := netip.ParseAddr(c)
-		if aerr != nil {
-			return netip.Prefix{}, err
-		}
-		p = netip.PrefixFrom(a, a.BitLen())
-	}
-	return p.Masked(), nil
 }
 
 // patterns compiles shell-style patterns (* any run, ? one character),

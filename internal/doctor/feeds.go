@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"qvt/internal/epss"
 	"qvt/internal/kev"
 	"qvt/internal/version"
@@ -308,19 +310,4 @@ func (f feed) status(shown string, code int) Check {
 }
 
 // thousands writes n with commas between groups of three digits: 1,404.
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func thousands(n int) string { return humanize.Comma(int64(n)) }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"qvt/internal/finding"
 )
 
@@ -197,22 +199,7 @@ func qdsText(q *int) string {
 }
 
 // num writes a count with thousands separators: 1,234,567.
-func num(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func num(n int) string { return humanize.Comma(int64(n)) }
 
 // portText writes a finding's port and protocol; a finding of the host
 // as a whole (port 0) has no port: "—".

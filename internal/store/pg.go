@@ -216,6 +216,8 @@ func (s *Store) pgWrite(ctx context.Context, fn func(*Tx) error) (err error) {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	committed = true
+	conn.Release()
+	s.analyze.wrote(ctx, s.pg, tx.Stats)
 	return nil
 }
 

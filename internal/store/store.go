@@ -62,6 +62,8 @@ type Store struct {
 	db   *sql.DB // reads; on PostgreSQL over pg, with rebind
 	pg   *pgxpool.Pool
 	path string // as shown: a PostgreSQL URL without its password
+	// analyze keeps PostgreSQL's statistics up with large writes.
+	analyze pgAnalyzer
 }
 
 // ErrNoStore is what OpenWith returns when no store exists at the path

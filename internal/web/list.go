@@ -971,7 +971,7 @@ func (s *Server) maskPriorities(ctx context.Context, tx *sql.Tx, f *filter) erro
 // the ranges of the filter's statuses, ratings and deadlines: an upper
 // bound of its matches that costs no more than limit entries to read.
 func countRanges(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, error) {
-	q := "SELECT count(*) FROM (SELECT 1 FROM detections" + f.d.indexed("detections_status") + " WHERE type <> 'Info' AND status IN (" + placeholders(len(f.statuses)) + ")"
+	q := "SELECT 1 FROM detections" + f.d.indexed("detections_status") + " WHERE type <> 'Info' AND status IN (" + placeholders(len(f.statuses)) + ")"
 	var args []any
 	for _, st := range f.statuses {
 		args = append(args, st)
@@ -985,11 +985,7 @@ func countRanges(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, er
 		q += " AND breach_date >= ? AND breach_date < ?"
 		args = append(args, f.due[0], f.due[1])
 	}
-	var n int
-	if err := tx.QueryRowContext(ctx, q+" LIMIT ?) AS m", append(args, limit)...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("findings: count: %w", err)
-	}
-	return n, nil
+	return boundedCount(ctx, tx, f.d, q, args, limit)
 }
 
 // countPriorities counts, up to limit, the entries of detections_priority
@@ -1001,16 +997,12 @@ func countPriorities(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int
 // countIn counts, up to limit, the entries of index whose column (the
 // end of where) is one of values.
 func countIn(ctx context.Context, tx *sql.Tx, f *filter, index, where string, values []string, limit int) (int, error) {
-	q := "SELECT count(*) FROM (SELECT 1 FROM detections" + f.d.indexed(index) + " WHERE " + where + " IN (" + placeholders(len(values)) + ")"
+	q := "SELECT 1 FROM detections" + f.d.indexed(index) + " WHERE " + where + " IN (" + placeholders(len(values)) + ")"
 	args := make([]any, 0, len(values)+1)
 	for _, v := range values {
 		args = append(args, v)
 	}
-	var n int
-	if err := tx.QueryRowContext(ctx, q+" LIMIT ?) AS m", append(args, limit)...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("findings: count: %w", err)
-	}
-	return n, nil
+	return boundedCount(ctx, tx, f.d, q, args, limit)
 }
 
 // countOwners counts, up to limit, the entries of detections_owner of
@@ -1022,7 +1014,7 @@ func countOwners(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, er
 // countQIDs counts, up to limit, the detections of the filter's QIDs: an
 // upper bound of its matches read from detections_qid alone.
 func countQIDs(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, error) {
-	q := "SELECT count(*) FROM (SELECT 1 FROM detections" + f.d.indexed("detections_qid") + " WHERE "
+	q := "SELECT 1 FROM detections" + f.d.indexed("detections_qid") + " WHERE "
 	var args []any
 	if len(f.qids) <= 64 {
 		q += "qid IN (" + placeholders(len(f.qids)) + ")"
@@ -1033,23 +1025,14 @@ func countQIDs(ctx context.Context, tx *sql.Tx, f *filter, limit int) (int, erro
 		q += f.d.inInts("qid")
 		args = append(args, ints(f.d, f.qids))
 	}
-	var n int
-	if err := tx.QueryRowContext(ctx, q+" LIMIT ?) AS m", append(args, limit)...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("findings: count: %w", err)
-	}
-	return n, nil
+	return boundedCount(ctx, tx, f.d, q, args, limit)
 }
 
 // count counts the matches of a set, up to limit.
 func count(ctx context.Context, tx *sql.Tx, f *filter, src source, limit int) (int, error) {
 	table, noIndex := src.from(f.d)
 	where, args := f.sql(noIndex, true)
-	q := "SELECT count(*) FROM (SELECT 1" + table + " WHERE type <> 'Info'" + where + " LIMIT ?) AS m"
-	var n int
-	if err := tx.QueryRowContext(ctx, q, append(args, limit)...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("findings: count: %w", err)
-	}
-	return n, nil
+	return boundedCount(ctx, tx, f.d, "SELECT 1"+table+" WHERE type <> 'Info'"+where, args, limit)
 }
 
 // plan chooses how to read the list: the smallest set the filter selects,

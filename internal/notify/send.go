@@ -80,7 +80,7 @@ func (p *pacer) wait(ctx context.Context) error {
 type Hook struct {
 	channel string // what errors and logs call it: never the URL
 	url     string
-	secret  string // the generic webhook's HMAC key
+	secret  string   // the generic webhook's HMAC key
 	secrets []string // what errors must not quote: the URL, its path and query, the key
 	render  func(Message) ([]byte, error)
 	client  *http.Client

@@ -83,7 +83,7 @@ func (m *Mailer) send(ctx context.Context, data []byte) (temporary bool, err err
 		return true, fmt.Errorf("smtp: connect: %w", err)
 	}
 	defer conn.Close()
-	conn.SetDeadline(m.t.Now().Add(2 * sendTimeout))
+	conn.SetDeadline(time.Now().Add(2 * sendTimeout)) // the network's clock, not the injected one
 	if port == "465" {
 		conn = tls.Client(conn, tc)
 	}

@@ -177,7 +177,11 @@ func (m Message) Title() string {
 		}
 		return t
 	case KindExpiring:
-		return fmt.Sprintf("qvt: %s expire within %d days", plural(len(m.Expiring), "exception"), m.WarnDays)
+		verb := "expire"
+		if len(m.Expiring) == 1 {
+			verb = "expires"
+		}
+		return fmt.Sprintf("qvt: %s %s within %d days", plural(len(m.Expiring), "exception"), verb, m.WarnDays)
 	}
 	return "qvt: test notification"
 }

@@ -193,7 +193,7 @@ func RenderEmail(m Message, from string, to []string) ([]byte, error) {
 	// bytes, and the boundary cannot occur in the quoted-printable parts
 	// (they hold no "=_" run like it).
 	h := fnv.New64a()
-	h.Write([]byte(text.String()))
+	h.Write([]byte(m.At.UTC().Format(time.RFC3339Nano) + m.Owner + text.String()))
 	if err := mw.SetBoundary(fmt.Sprintf("qvt=_%016x", h.Sum64())); err != nil {
 		return nil, fmt.Errorf("notify: e-mail: %w", err)
 	}

@@ -3,9 +3,9 @@ package notify
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
@@ -35,7 +35,7 @@ var t0 = time.Date(2026, 12, 5, 2, 0, 0, 0, time.UTC)
 func failedRun() runs.Report {
 	return runs.Report{ID: 42, RunID: "r-1205", Trigger: runs.TriggerSchedule, Started: t0, Finished: t0.Add(3 * time.Minute),
 		Status: runs.StatusFailed, Err: "kev: network: connection refused",
-		Phases: []runs.Phase{{Name: "detections", Records: 1200}, {Name: "kev", Err: "network: connection refused", ErrKind: "network"}},
+		Phases:  []runs.Phase{{Name: "detections", Records: 1200}, {Name: "kev", Err: "network: connection refused", ErrKind: "network"}},
 		Changes: runs.Changes{New: map[string]int{"P2": 5, "P1": 2}, NewKEV: 1, Fixed: 3, Reopened: 1, NewlyOverdue: 2}}
 }
 

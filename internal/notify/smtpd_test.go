@@ -21,7 +21,7 @@ type smtpd struct {
 	CA       *x509.CertPool
 	User     string
 	Password string
-	NoTLS    bool // offers no STARTTLS
+	NoTLS    bool   // offers no STARTTLS
 	Fail     string // a reply to DATA's end instead of 250, e.g. "451 try later"
 
 	ln   net.Listener

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
@@ -25,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"qvt/internal/notify/smtptest"
 	"qvt/internal/runs"
 )
 
@@ -361,14 +361,14 @@ func TestHookErrorsHideAddress(t *testing.T) {
 // multipart/alternative message with the summary in both parts and no
 // secret anywhere.
 func TestEmail(t *testing.T) {
-	d := newSMTPD(t)
+	d := smtptest.New(t)
 	cfg := Email{SMTP: d.Addr, From: "qvt <qvt@corp.example>", To: []string{"sec@corp.example", "Ops <ops@corp.example>"}, Username: "qvt", Password: "smtp-secret-pw"}
 	m := NewMailer("email", cfg, nil, Timing{})
-	m.TLS = tlsConfig(d)
+	m.TLS = d.TLS()
 	if err := m.Send(context.Background(), messages()["run"]); err != nil {
 		t.Fatal(err)
 	}
-	msgs := d.messages()
+	msgs := d.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages", len(msgs))
 	}
@@ -411,28 +411,26 @@ func TestEmail(t *testing.T) {
 	}
 }
 
-func tlsConfig(d *smtpd) *tls.Config { return &tls.Config{RootCAs: d.CA} }
-
 // The mailer refuses a server without STARTTLS (the password would go in
 // clear), and its errors do not hold the password.
 func TestEmailRefusals(t *testing.T) {
 	for _, c := range []struct {
 		name  string
-		setup func(*smtpd)
+		setup func(*smtptest.Server)
 		pw    string
 		want  string
 		tries int
 	}{
-		{"no STARTTLS", func(d *smtpd) { d.NoTLS = true }, "smtp-secret-pw", "no STARTTLS", 1},
-		{"wrong password", func(*smtpd) {}, "wrong-secret-pw", "535", 1},
-		{"temporary refusal", func(d *smtpd) { d.Fail = "451 try later" }, "smtp-secret-pw", "451", attempts},
+		{"no STARTTLS", func(d *smtptest.Server) { d.NoTLS = true }, "smtp-secret-pw", "no STARTTLS", 1},
+		{"wrong password", func(*smtptest.Server) {}, "wrong-secret-pw", "535", 1},
+		{"temporary refusal", func(d *smtptest.Server) { d.Fail = "451 try later" }, "smtp-secret-pw", "451", attempts},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			d := newSMTPD(t)
+			d := smtptest.New(t)
 			c.setup(d)
 			clock := &fakeTime{now: t0}
 			m := NewMailer("email", Email{SMTP: d.Addr, From: "qvt@corp.example", To: []string{"sec@corp.example"}, Username: "qvt", Password: c.pw}, nil, clock.timing())
-			m.TLS = tlsConfig(d)
+			m.TLS = d.TLS()
 			err := m.Send(context.Background(), messages()["run"])
 			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "email: ") {
 				t.Fatalf("error %v, want %s", err, c.want)
@@ -443,7 +441,7 @@ func TestEmailRefusals(t *testing.T) {
 			if len(clock.sleeps) != c.tries-1 {
 				t.Errorf("%d retries, want %d", len(clock.sleeps), c.tries-1)
 			}
-			if len(d.messages()) != 0 {
+			if len(d.Messages()) != 0 {
 				t.Error("a message was accepted")
 			}
 			if c.name == "no STARTTLS" {

@@ -1,4 +1,8 @@
-package notify
+// Package smtptest is an SMTP server on loopback for tests: it speaks
+// EHLO, STARTTLS (with a certificate for 127.0.0.1), AUTH PLAIN (only over
+// TLS, as real servers do), MAIL, RCPT, DATA and QUIT, and records each
+// message it accepts.
+package smtptest
 
 import (
 	"bufio"
@@ -12,11 +16,8 @@ import (
 	"testing"
 )
 
-// smtpd is an SMTP server on loopback for tests: EHLO, STARTTLS (with
-// httptest's certificate for 127.0.0.1), AUTH PLAIN (only after TLS, as
-// real servers do), MAIL, RCPT, DATA and QUIT. It records each message
-// and what it was told.
-type smtpd struct {
+// Server is the SMTP server. Set its fields before the client connects.
+type Server struct {
 	Addr     string
 	CA       *x509.CertPool
 	User     string
@@ -27,11 +28,12 @@ type smtpd struct {
 	ln   net.Listener
 	cert tls.Certificate
 	mu   sync.Mutex
-	Msgs []smtpMsg
+	Msgs []Msg
 	Log  []string // every command received (AUTH's argument included)
 }
 
-type smtpMsg struct {
+// Msg is a message accepted, with its envelope.
+type Msg struct {
 	From string
 	To   []string
 	Data string
@@ -39,7 +41,8 @@ type smtpMsg struct {
 	Auth string // the user authenticated
 }
 
-func newSMTPD(t *testing.T) *smtpd {
+// New starts a server for the test; it stops when the test ends.
+func New(t testing.TB) *Server {
 	t.Helper()
 	hs := httptest.NewUnstartedServer(nil)
 	hs.StartTLS()
@@ -51,7 +54,7 @@ func newSMTPD(t *testing.T) *smtpd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &smtpd{Addr: ln.Addr().String(), CA: pool, ln: ln, cert: cert, User: "qvt", Password: "smtp-secret-pw"}
+	s := &Server{Addr: ln.Addr().String(), CA: pool, ln: ln, cert: cert, User: "qvt", Password: "smtp-secret-pw"}
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -65,13 +68,17 @@ func newSMTPD(t *testing.T) *smtpd {
 	return s
 }
 
-func (s *smtpd) messages() []smtpMsg {
+// Messages are the messages accepted.
+func (s *Server) Messages() []Msg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]smtpMsg(nil), s.Msgs...)
+	return append([]Msg(nil), s.Msgs...)
 }
 
-func (s *smtpd) serve(c net.Conn) {
+// TLS is a client configuration that trusts the server.
+func (s *Server) TLS() *tls.Config { return &tls.Config{RootCAs: s.CA} }
+
+func (s *Server) serve(c net.Conn) {
 	defer func() { c.Close() }()
 	r, w := bufio.NewReader(c), bufio.NewWriter(c)
 	reply := func(lines ...string) {
@@ -81,7 +88,7 @@ func (s *smtpd) serve(c net.Conn) {
 		w.Flush()
 	}
 	reply("220 127.0.0.1 ESMTP test")
-	var msg smtpMsg
+	var msg Msg
 	secure := false
 	for {
 		line, err := r.ReadString('\n')

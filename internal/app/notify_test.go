@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,8 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"qvt/internal/clock"
+	"qvt/internal/config"
+	"qvt/internal/exceptions"
 	"qvt/internal/notify"
 	"qvt/internal/notify/smtptest"
+	"qvt/internal/qualys"
 	"qvt/internal/runs"
 	"qvt/internal/store"
 )
@@ -163,6 +168,63 @@ func TestNotifyLast(t *testing.T) {
 	}
 	var b notify.WebhookBody
 	if err := json.Unmarshal(hook.bodies[0], &b); err != nil || b.Run == nil || b.Run.RunID != "r-last" || b.Changes.New["P1"] != 3 || b.Changes.Fixed != 4 {
+		t.Errorf("body %s (%v)", hook.bodies[0], err)
+	}
+}
+
+// After each run the observer warns once of an exception about to
+// expire: the warning given is kept in the store, so the next run (or
+// the next process) does not repeat it.
+func TestNotifyExpiringOnce(t *testing.T) {
+	t.Setenv("QVT_NOW", "2026-12-05T09:00:00Z")
+	hook := newReceiver(t, http.StatusOK)
+	db := filepath.Join(t.TempDir(), "qvt.db")
+	ctx := context.Background()
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := exceptions.Exception{Type: "false_positive", Scope: exceptions.Scope{Key: "10.1.0.1:2:443"}, Reason: "scanner misreads the banner",
+		Approver: "ciso", Until: "2026-12-15"}
+	if err := x.Validate(exceptions.DefaultPolicy(), "2026-12-05"); err != nil {
+		t.Fatal(err)
+	}
+	h := &qualys.Host{ID: 1, IP: "10.1.0.1", Detections: []qualys.Detection{{QID: 2, Type: "Confirmed", Severity: 3, Status: "Active", Port: 443,
+		FirstFound: "2026-11-01T00:00:00Z", LastFound: "2026-11-20T00:00:00Z"}}}
+	err = st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.PutHosts([]store.HostRecord{{Host: h, Derived: []store.Derived{{VulnScore: "High"}}}}, clock.Now().Unix()); err != nil {
+			return err
+		}
+		_, err := tx.AddException(&x, clock.Now())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	getenv := func(k string) string {
+		return map[string]string{"QVT_DB": db, "QVT_WEBHOOK_URL": hook.URL, "QVT_WEBHOOK_SECRET": "hook-hmac-secret"}[k]
+	}
+	quiet := runs.Report{RunID: "r1", Status: runs.StatusOK, Started: clock.Now(), Finished: clock.Now()}
+	for range 2 {
+		// Each time a new process: the state is the store's.
+		cfg, err := config.Load("", getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &env{cfg: cfg, getenv: getenv, log: slog.New(slog.DiscardHandler), stdout: io.Discard, stderr: io.Discard}
+		obs := e.notifyObserver(nil)
+		if obs == nil {
+			t.Fatal("no observer with a webhook configured")
+		}
+		obs.RunFinished(ctx, quiet)
+	}
+	if len(hook.bodies) != 1 {
+		t.Fatalf("%d messages, want one warning", len(hook.bodies))
+	}
+	var b notify.WebhookBody
+	if err := json.Unmarshal(hook.bodies[0], &b); err != nil || b.Kind != notify.KindExpiring || len(b.Expiring) != 1 ||
+		b.Expiring[0].Name != x.Name() || b.Expiring[0].Until != "2026-12-15" {
 		t.Errorf("body %s (%v)", hook.bodies[0], err)
 	}
 }

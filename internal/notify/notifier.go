@@ -117,6 +117,10 @@ func (n *Notifier) now() time.Time {
 	return n.Now()
 }
 
+// channelBudget bounds the time one channel may take with all its
+// messages of a run, retries and waits included.
+const channelBudget = 5 * time.Minute
+
 // delivery is one message to one channel.
 type delivery struct {
 	to  Sender
@@ -277,6 +281,9 @@ func (n *Notifier) deliver(ctx context.Context, log *slog.Logger, ds []delivery)
 	var wg sync.WaitGroup
 	for _, ch := range order {
 		wg.Go(func() {
+			// However many retries, a channel has this long in all.
+			ctx, cancel := context.WithTimeout(ctx, channelBudget)
+			defer cancel()
 			for _, d := range per[ch] {
 				err := d.to.Send(ctx, d.msg)
 				mu.Lock()

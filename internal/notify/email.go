@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/smtp"
 	"strings"
 	"time"
@@ -25,6 +26,8 @@ type Mailer struct {
 	// system's roots, the server name from cfg.SMTP.
 	TLS *tls.Config
 	t   Timing
+	// implicit: TLS from the first byte (port 465, "SMTPS"), else STARTTLS.
+	implicit bool
 }
 
 // NewMailer sends to, or to cfg.To when to is empty.
@@ -32,7 +35,8 @@ func NewMailer(channel string, cfg Email, to []string, t Timing) *Mailer {
 	if len(to) == 0 {
 		to = cfg.To
 	}
-	return &Mailer{channel: channel, cfg: cfg, to: to, t: t.orDefault()}
+	_, port, _ := net.SplitHostPort(cfg.SMTP)
+	return &Mailer{channel: channel, cfg: cfg, to: to, t: t.orDefault(), implicit: port == "465"}
 }
 
 // Channel names the mailer.
@@ -66,7 +70,7 @@ func backoff(attempt int) time.Duration { return retry.Backoff(time.Second, 30*t
 
 // send makes one try; temporary says a retry may succeed.
 func (m *Mailer) send(ctx context.Context, data []byte) (temporary bool, err error) {
-	host, port, err := net.SplitHostPort(m.cfg.SMTP)
+	host, _, err := net.SplitHostPort(m.cfg.SMTP)
 	if err != nil {
 		return false, fmt.Errorf("smtp: want host:port")
 	}
@@ -84,7 +88,7 @@ func (m *Mailer) send(ctx context.Context, data []byte) (temporary bool, err err
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(2 * sendTimeout)) // the network's clock, not the injected one
-	if port == "465" {
+	if m.implicit {
 		conn = tls.Client(conn, tc)
 	}
 	c, err := smtp.NewClient(conn, host)
@@ -95,7 +99,7 @@ func (m *Mailer) send(ctx context.Context, data []byte) (temporary bool, err err
 	if err := c.Hello("qvt"); err != nil {
 		return smtpTemporary(err), fmt.Errorf("smtp: EHLO: %w", err)
 	}
-	if port != "465" {
+	if !m.implicit {
 		if ok, _ := c.Extension("STARTTLS"); !ok {
 			return false, errors.New("smtp: the server offers no STARTTLS; qvt does not send mail in plain text")
 		}
@@ -143,10 +147,12 @@ func smtpTemporary(err error) bool {
 	return !(len(s) >= 3 && s[0] == '5' && s[1] >= '0' && s[1] <= '9')
 }
 
-// addrOnly is the address of "Name <addr>", or s.
+// addrOnly is the address of "Name <addr>" (the envelope takes the
+// address alone), or s when it does not parse (the configuration's check
+// refuses that).
 func addrOnly(s string) string {
-	if i, j := strings.LastIndex(s, "<"), strings.LastIndex(s, ">"); i >= 0 && j > i {
-		return s[i+1 : j]
+	if a, err := mail.ParseAddress(s); err == nil {
+		return a.Address
 	}
 	return strings.TrimSpace(s)
 }

@@ -411,6 +411,31 @@ func TestEmail(t *testing.T) {
 	}
 }
 
+// On port 465 the connection is TLS from the start: no STARTTLS, and the
+// password goes over it.
+func TestEmailImplicitTLS(t *testing.T) {
+	d := smtptest.New(t)
+	d.Implicit = true
+	m := NewMailer("email", Email{SMTP: d.Addr, From: "qvt@corp.example", To: []string{"sec@corp.example"}, Username: "qvt", Password: "smtp-secret-pw"}, nil, Timing{})
+	if m.implicit {
+		t.Fatal("implicit TLS on a port other than 465")
+	}
+	m.implicit = true // the double listens on a free port, not 465
+	m.TLS = d.TLS()
+	if err := m.Send(context.Background(), TestMessage(t0, "")); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Messages(); len(got) != 1 || !got[0].TLS || got[0].Auth != "qvt" {
+		t.Errorf("messages %+v", got)
+	}
+	if slices.Contains(d.Log, "STARTTLS") {
+		t.Error("STARTTLS inside TLS")
+	}
+	if !NewMailer("email", Email{SMTP: "smtp.corp.example:465"}, nil, Timing{}).implicit {
+		t.Error("port 465 is not implicit TLS")
+	}
+}
+
 // The mailer refuses a server without STARTTLS (the password would go in
 // clear), and its errors do not hold the password.
 func TestEmailRefusals(t *testing.T) {

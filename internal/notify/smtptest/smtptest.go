@@ -23,6 +23,7 @@ type Server struct {
 	User     string
 	Password string
 	NoTLS    bool   // offers no STARTTLS
+	Implicit bool   // TLS from the first byte, as on port 465
 	Fail     string // a reply to DATA's end instead of 250, e.g. "451 try later"
 
 	ln   net.Listener
@@ -80,6 +81,14 @@ func (s *Server) TLS() *tls.Config { return &tls.Config{RootCAs: s.CA} }
 
 func (s *Server) serve(c net.Conn) {
 	defer func() { c.Close() }()
+	secure := false
+	if s.Implicit {
+		tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{s.cert}})
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+		c, secure = tc, true
+	}
 	r, w := bufio.NewReader(c), bufio.NewWriter(c)
 	reply := func(lines ...string) {
 		for _, l := range lines {
@@ -89,7 +98,6 @@ func (s *Server) serve(c net.Conn) {
 	}
 	reply("220 127.0.0.1 ESMTP test")
 	var msg Msg
-	secure := false
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {

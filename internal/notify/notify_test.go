@@ -414,8 +414,7 @@ func TestEmail(t *testing.T) {
 // On port 465 the connection is TLS from the start: no STARTTLS, and the
 // password goes over it.
 func TestEmailImplicitTLS(t *testing.T) {
-	d := smtptest.New(t)
-	d.Implicit = true
+	d := smtptest.New(t, func(s *smtptest.Server) { s.Implicit = true })
 	m := NewMailer("email", Email{SMTP: d.Addr, From: "qvt@corp.example", To: []string{"sec@corp.example"}, Username: "qvt", Password: "smtp-secret-pw"}, nil, Timing{})
 	if m.implicit {
 		t.Fatal("implicit TLS on a port other than 465")
@@ -428,7 +427,7 @@ func TestEmailImplicitTLS(t *testing.T) {
 	if got := d.Messages(); len(got) != 1 || !got[0].TLS || got[0].Auth != "qvt" {
 		t.Errorf("messages %+v", got)
 	}
-	if slices.Contains(d.Log, "STARTTLS") {
+	if slices.Contains(d.Commands(), "STARTTLS") {
 		t.Error("STARTTLS inside TLS")
 	}
 	if !NewMailer("email", Email{SMTP: "smtp.corp.example:465"}, nil, Timing{}).implicit {
@@ -451,8 +450,7 @@ func TestEmailRefusals(t *testing.T) {
 		{"temporary refusal", func(d *smtptest.Server) { d.Fail = "451 try later" }, "smtp-secret-pw", "451", attempts},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			d := smtptest.New(t)
-			c.setup(d)
+			d := smtptest.New(t, c.setup)
 			clock := &fakeTime{now: t0}
 			m := NewMailer("email", Email{SMTP: d.Addr, From: "qvt@corp.example", To: []string{"sec@corp.example"}, Username: "qvt", Password: c.pw}, nil, clock.timing())
 			m.TLS = d.TLS()
@@ -470,7 +468,7 @@ func TestEmailRefusals(t *testing.T) {
 				t.Error("a message was accepted")
 			}
 			if c.name == "no STARTTLS" {
-				for _, l := range d.Log {
+				for _, l := range d.Commands() {
 					if strings.HasPrefix(l, "AUTH") {
 						t.Error("AUTH sent without TLS")
 					}

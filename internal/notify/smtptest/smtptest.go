@@ -16,7 +16,8 @@ import (
 	"testing"
 )
 
-// Server is the SMTP server. Set its fields before the client connects.
+// Server is the SMTP server. Its settings are set by New's options,
+// before it serves.
 type Server struct {
 	Addr     string
 	CA       *x509.CertPool
@@ -43,7 +44,7 @@ type Msg struct {
 }
 
 // New starts a server for the test; it stops when the test ends.
-func New(t testing.TB) *Server {
+func New(t testing.TB, options ...func(*Server)) *Server {
 	t.Helper()
 	hs := httptest.NewUnstartedServer(nil)
 	hs.StartTLS()
@@ -56,6 +57,9 @@ func New(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	s := &Server{Addr: ln.Addr().String(), CA: pool, ln: ln, cert: cert, User: "qvt", Password: "smtp-secret-pw"}
+	for _, o := range options {
+		o(s)
+	}
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -74,6 +78,13 @@ func (s *Server) Messages() []Msg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Msg(nil), s.Msgs...)
+}
+
+// Commands are the commands received so far.
+func (s *Server) Commands() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.Log...)
 }
 
 // TLS is a client configuration that trusts the server.

@@ -186,6 +186,12 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Web.Auth.Token, "QVT_WEB_TOKEN")
 	set(&c.Web.TLSCert, "QVT_WEB_TLS_CERT")
 	set(&c.Web.TLSKey, "QVT_WEB_TLS_KEY")
+	set(&c.Web.PublicURL, "QVT_WEB_PUBLIC_URL")
+	set(&c.Notify.Slack.WebhookURL, "QVT_SLACK_WEBHOOK_URL")
+	set(&c.Notify.Teams.WebhookURL, "QVT_TEAMS_WEBHOOK_URL")
+	set(&c.Notify.Webhook.URL, "QVT_WEBHOOK_URL")
+	set(&c.Notify.Webhook.Secret, "QVT_WEBHOOK_SECRET")
+	set(&c.Notify.Email.Password, "QVT_SMTP_PASSWORD")
 	if v := getenv("QVT_WEB_HOSTS"); v != "" {
 		c.Web.Hosts = nil
 		for h := range strings.SplitSeq(v, ",") {
@@ -252,6 +258,19 @@ func (c *Config) Validate() error {
 	if err := c.Owners.Validate(); err != nil {
 		return err
 	}
+	if err := c.Notify.Validate(); err != nil {
+		return err
+	}
+	if c.Web.PublicURL != "" {
+		if err := checkFeedURL(c.Web.PublicURL); err != nil {
+			return fmt.Errorf("web.public_url (QVT_WEB_PUBLIC_URL): %w", err)
+		}
+	}
+	for _, r := range c.Owners {
+		if err := notify.CheckContact(fmt.Sprintf("owner %q", r.Name), r.Contact.Email, r.Contact.SlackWebhook); err != nil {
+			return err
+		}
+	}
 	c.Exceptions = c.Exceptions.WithDefaults()
 	if err := c.Exceptions.Validate(); err != nil {
 		return err
@@ -304,9 +323,16 @@ const redacted = "[REDACTED]"
 // String prints the configuration as YAML with secrets redacted.
 func (c *Config) String() string {
 	cp := *c
-	for _, p := range []*string{&cp.Qualys.Password, &cp.NVD.APIKey, &cp.Jira.Token, &cp.Assets.Token, &cp.Web.Auth.Password, &cp.Web.Auth.Token} {
+	for _, p := range []*string{&cp.Qualys.Password, &cp.NVD.APIKey, &cp.Jira.Token, &cp.Assets.Token, &cp.Web.Auth.Password, &cp.Web.Auth.Token,
+		&cp.Notify.Slack.WebhookURL, &cp.Notify.Teams.WebhookURL, &cp.Notify.Webhook.URL, &cp.Notify.Webhook.Secret, &cp.Notify.Email.Password} {
 		if *p != "" {
 			*p = redacted
+		}
+	}
+	cp.Owners = slices.Clone(cp.Owners)
+	for i := range cp.Owners {
+		if cp.Owners[i].Contact.SlackWebhook != "" {
+			cp.Owners[i].Contact.SlackWebhook = redacted
 		}
 	}
 	if pw := dsnPassword(cp.MySQL.DSN); pw != "" {
@@ -322,8 +348,14 @@ func (c *Config) String() string {
 // Secrets lists the secret values set, for log redaction.
 func (c *Config) Secrets() []string {
 	var s []string
-	for _, v := range []string{c.Qualys.Password, c.NVD.APIKey, c.Jira.Token, c.Assets.Token, c.Web.Auth.Password, c.Web.Auth.Token, dsnPassword(c.MySQL.DSN)} {
+	for _, v := range []string{c.Qualys.Password, c.NVD.APIKey, c.Jira.Token, c.Assets.Token, c.Web.Auth.Password, c.Web.Auth.Token, dsnPassword(c.MySQL.DSN),
+		c.Notify.Slack.WebhookURL, c.Notify.Teams.WebhookURL, c.Notify.Webhook.URL, c.Notify.Webhook.Secret, c.Notify.Email.Password} {
 		if v != "" {
+			s = append(s, v)
+		}
+	}
+	for _, r := range c.Owners {
+		if v := r.Contact.SlackWebhook; v != "" {
 			s = append(s, v)
 		}
 	}

@@ -52,6 +52,9 @@ type Contact struct {
 	Email string `yaml:"email"`
 	Slack string `yaml:"slack"` // a channel, e.g. #payments-vulns
 	Teams string `yaml:"teams"`
+	// SlackWebhook is the owner's own Slack incoming webhook (a secret):
+	// its run summaries go there.
+	SlackWebhook string `yaml:"slack_webhook"`
 }
 
 // Host is what matching needs of a host.

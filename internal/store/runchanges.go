@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"qvt/internal/runs"
+)
+
+// RunChanges counts what changed in the findings in [since, until): the
+// summary a notification tells after a run.
+func (s *Store) RunChanges(ctx context.Context, since, until time.Time) (runs.Changes, error) {
+	by, err := s.RunChangesByOwner(ctx, since, until)
+	if err != nil {
+		return runs.Changes{}, err
+	}
+	var all runs.Changes
+	for _, c := range by {
+		all = AddChanges(all, c)
+	}
+	return all, nil
+}
+
+// AddChanges is the sum of two counts of changes.
+func AddChanges(a, b runs.Changes) runs.Changes {
+	for k, n := range b.New {
+		if a.New == nil {
+			a.New = map[string]int{}
+		}
+		a.New[k] += n
+	}
+	a.NewKEV += b.NewKEV
+	a.Fixed += b.Fixed
+	a.Reopened += b.Reopened
+	a.NewlyOverdue += b.NewlyOverdue
+	return a
+}
+
+// RunChangesByOwner counts what changed in [since, until) by the owner of
+// the findings ("" for those no owner rule names):
+//   - New: findings first seen in the window (not Info), by priority where
+//     the finding has one, else by rating;
+//   - NewKEV: of those, the ones whose QID is in CISA's KEV catalog;
+//   - Fixed, Reopened: the status changes history recorded in the window;
+//   - NewlyOverdue: open findings no active exception covers whose due
+//     date (the priority's, else the rating's deadline) passed in the
+//     window: past due on until's day and not yet on since's, as
+//     Summarize counts a finding overdue the day after its last day.
+func (s *Store) RunChangesByOwner(ctx context.Context, since, until time.Time) (map[string]runs.Changes, error) {
+	out := map[string]runs.Changes{}
+	get := func(owner string) runs.Changes { return out[owner] }
+	from, to := since.Unix(), until.Unix()
+	rows, err := s.db.QueryContext(ctx, `SELECT d.owner, d.priority, d.vuln_score, count(*),
+  sum(CASE WHEN k.kev = 1 THEN 1 ELSE 0 END)
+FROM detections d LEFT JOIN qid_risk k ON k.qid = d.qid
+WHERE d.first_seen >= ? AND d.first_seen < ? AND d.type <> 'Info'
+GROUP BY d.owner, d.priority, d.vuln_score`, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("store: run changes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var owner, prio, rating string
+		var n, kev int
+		if err := rows.Scan(&owner, &prio, &rating, &n, &kev); err != nil {
+			return nil, fmt.Errorf("store: run changes: %w", err)
+		}
+		key := prio
+		if key == "" {
+			key = rating
+		}
+		if key == "" {
+			key = "None"
+		}
+		c := get(owner)
+		if c.New == nil {
+			c.New = map[string]int{}
+		}
+		c.New[key] += n
+		c.NewKEV += kev
+		out[owner] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: run changes: %w", err)
+	}
+	rows.Close()
+
+	rows, err = s.db.QueryContext(ctx, `SELECT d.owner,
+  count(*) FILTER (WHERE h.event = 'status' AND h.new = 'Fixed'),
+  count(*) FILTER (WHERE h.event = 'status' AND h.new = 'Re-Opened')
+FROM history h JOIN detections d ON d.host_id = h.host_id AND d.qid = h.qid AND d.port = h.port
+WHERE h.at >= ? AND h.at < ? AND d.type <> 'Info'
+GROUP BY d.owner`, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("store: run changes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var owner string
+		var fixed, reopened int
+		if err := rows.Scan(&owner, &fixed, &reopened); err != nil {
+			return nil, fmt.Errorf("store: run changes: %w", err)
+		}
+		if fixed+reopened == 0 {
+			continue
+		}
+		c := get(owner)
+		c.Fixed += fixed
+		c.Reopened += reopened
+		out[owner] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: run changes: %w", err)
+	}
+	rows.Close()
+
+	sinceDay, untilDay := since.UTC().Format(time.DateOnly), until.UTC().Format(time.DateOnly)
+	rows, err = s.db.QueryContext(ctx, `SELECT owner, count(*) FROM (
+  SELECT owner, CASE WHEN due_date <> '' THEN due_date ELSE breach_date END AS due
+  FROM detections
+  WHERE closed = '' AND type <> 'Info' AND NOT (exception_id <> 0 AND excepted_until >= ?)) AS f
+WHERE due <> '' AND due >= ? AND due < ?
+GROUP BY owner`, untilDay, sinceDay, untilDay)
+	if err != nil {
+		return nil, fmt.Errorf("store: run changes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var owner string
+		var n int
+		if err := rows.Scan(&owner, &n); err != nil {
+			return nil, fmt.Errorf("store: run changes: %w", err)
+		}
+		c := get(owner)
+		c.NewlyOverdue += n
+		out[owner] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: run changes: %w", err)
+	}
+	return out, nil
+}

@@ -93,11 +93,26 @@ func postgresStore(ctx context.Context, loc string, now time.Time) []Check {
 	}
 	checks := []Check{{Level: level, Area: "store", Fix: fix,
 		Message: fmt.Sprintf("%s: PostgreSQL %s, %s, %s", shown, in.Version, schema, byteSize(in.Bytes))}}
+	if in.Autovacuum != nil {
+		checks = append(checks, autovacuum(*in.Autovacuum))
+	}
 	f, err := store.Inspect(ctx, loc, metaNames, 3)
 	if err != nil {
 		return append(checks, fail("store", "check that "+shown+" is a qvt store and readable by this user", "%s", store.HidePassword(err.Error(), loc)))
 	}
 	return append(checks, facts(f, now)...)
+}
+
+// autovacuum tells whether the server vacuums and analyzes on its own.
+// qvt analyzes the tables its large writes grow, but only vacuum marks a
+// table's pages all-visible, and until it does the dashboard's counts
+// and index-only scans visit the table for every entry.
+func autovacuum(on bool) Check {
+	if on {
+		return ok("store", "autovacuum is on")
+	}
+	return warn("store", "turn it on (ALTER SYSTEM SET autovacuum = on; SELECT pg_reload_conf();), or run VACUUM (ANALYZE) on the store's tables after each large import",
+		"autovacuum is off on this server: the store's tables are never vacuumed, and the dashboard reads more of them than it needs")
 }
 
 // facts reports the meta values and the last sync runs of a store.

@@ -31,6 +31,10 @@ type Info struct {
 	Bytes    int64       `json:"bytes"`
 	WALBytes int64       `json:"wal_bytes,omitempty"`
 	Tables   []TableInfo `json:"tables"`
+	// Autovacuum is the PostgreSQL server's autovacuum setting (nil on
+	// SQLite): off, only qvt's own ANALYZE after large writes keeps the
+	// statistics, and nothing marks pages all-visible for index-only scans.
+	Autovacuum *bool `json:"autovacuum,omitempty"`
 }
 
 // TableInfo is one table of a store.
@@ -59,6 +63,16 @@ func ReadInfo(ctx context.Context, loc string) (*Info, error) {
 		}
 		if err := q.Each(vq, nil, func(c Cols) error { in.Version = c.ColumnText(0); return nil }); err != nil {
 			return err
+		}
+		if q.pg != nil {
+			err := q.Each("SELECT (current_setting('autovacuum') = 'on')::int", nil, func(c Cols) error {
+				on := c.ColumnInt64(0) == 1
+				in.Autovacuum = &on
+				return nil
+			})
+			if err != nil {
+				return err
+			}
 		}
 		var err error
 		if in.Schema, err = schemaVersion(q); err != nil {

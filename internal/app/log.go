@@ -132,7 +132,9 @@ func newRunID() string {
 // that id instead of its parent's: the scheduler of qvt serve gives each
 // run its own (withRunID). slog's own With would add a second run_id
 // beside the first; this handler keeps the attributes and groups it was
-// given and replays them over the root handler when the id changes.
+// given and replays them over the root handler when the id changes. (A
+// run_id passed to one call, log.Info(msg, "run_id", id), is not looked
+// for: give a run its logger instead.)
 type runIDHandler struct {
 	root slog.Handler // the handler without run_id, attributes or groups
 	id   string

@@ -61,6 +61,8 @@ type env struct {
 	adopt          bool            // --adopt: the store follows another Qualys subscription
 	lock           store.WriteLock // held by a writing command until Run returns
 	urlSecrets     []string        // passwords of store URLs given as flags (store copy)
+	logFormat      string          // --log-format: text or json ("" reads QVT_LOG_FORMAT)
+	runID          string          // this invocation's id, on every JSON log line
 }
 
 // Run runs qvt with args (without the program name) and returns the exit
@@ -96,15 +98,24 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	msg := terminalSafe(redact(err.Error(), e.secrets()), "\n\t")
 	var ue usageError
 	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {
-		fmt.Fprintf(stderr, "qvt: %s\nRun 'qvt --help' for usage.\n", msg)
-		return ExitUsage
+		return e.exit(ExitUsage, "qvt: %s\nRun 'qvt --help' for usage.\n", msg)
 	}
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
-		fmt.Fprintf(stderr, "qvt: interrupted: %s\n", redact(err.Error(), e.secrets()))
-		return interruptedCode(ctx)
+		return e.exit(interruptedCode(ctx), "qvt: interrupted: %s\n", redact(err.Error(), e.secrets()))
 	}
-	fmt.Fprintf(stderr, "qvt: %s\n", msg)
-	return ExitFailure
+	return e.exit(ExitFailure, "qvt: %s\n", msg)
+}
+
+// exit prints why qvt stops and returns code. With JSON logs it is a log
+// line too, with the run_id, so that every line of stderr parses.
+func (e *env) exit(code int, format string, args ...any) int {
+	text := fmt.Sprintf(format, args...)
+	if e.log != nil && e.logFormat == logJSON {
+		e.log.Error(strings.TrimSpace(strings.TrimPrefix(text, "qvt: ")), "exit_code", code)
+		return code
+	}
+	fmt.Fprint(e.stderr, text)
+	return code
 }
 
 // legacyArgs maps the old tool's flags onto commands: "-p" runs and
@@ -173,7 +184,7 @@ func legacyCluster(a string) bool {
 
 // globalValueFlags are the global flags that take the next argument as
 // their value, so that it is not read as a command.
-var globalValueFlags = map[string]bool{"--config": true, "--db": true, "--cpuprofile": true}
+var globalValueFlags = map[string]bool{"--config": true, "--db": true, "--cpuprofile": true, "--log-format": true}
 
 func (e *env) rootCommand() *cobra.Command {
 	root := &cobra.Command{
@@ -204,6 +215,7 @@ The old tool's flags still work: -p (sync and publish), -f (full sync), -v.`,
 	pf.StringVar(&e.configPath, "config", "", "configuration file (YAML; default $QVT_CONFIG)")
 	pf.StringVar(&e.dbFlag, "db", "", "store: SQLite file path or postgres:// URL (default $QVT_DB, else ./qvt.db)")
 	pf.BoolVarP(&e.verbose, "verbose", "v", false, "log what happens, in detail")
+	pf.StringVar(&e.logFormat, "log-format", "", "log lines as text or json (one object a line with a run_id, for a SIEM; default $QVT_LOG_FORMAT, else text)")
 	pf.StringVar(&e.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance reports)")
 	pf.MarkHidden("cpuprofile")
 	root.SetVersionTemplate("qvt {{.Version}}\n")
@@ -273,7 +285,13 @@ func (e *env) setup(cmd *cobra.Command) error {
 		level = slog.LevelError
 		e.stdout = io.Discard
 	}
-	e.log = slog.New(newRedactingHandler(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}), e.secrets()))
+	format, err := e.logFormatIn()
+	if err != nil {
+		return err
+	}
+	e.logFormat = format
+	e.runID = newRunID()
+	e.log = slog.New(logHandler(e.stderr, format, level, e.runID, e.secrets()))
 	if e.cpuProfile != "" {
 		f, err := os.Create(e.cpuProfile)
 		if err != nil {
@@ -286,6 +304,21 @@ func (e *env) setup(cmd *cobra.Command) error {
 		e.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
 	}
 	return nil
+}
+
+// logFormatIn is the log format the flag, else QVT_LOG_FORMAT, asks for.
+func (e *env) logFormatIn() (string, error) {
+	name, v := "--log-format", e.logFormat
+	if v == "" {
+		name, v = "QVT_LOG_FORMAT", e.getenv("QVT_LOG_FORMAT")
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", logText:
+		return logText, nil
+	case logJSON:
+		return logJSON, nil
+	}
+	return "", usagef("%s %q: want text or json", name, v)
 }
 
 func (e *env) secrets() []string {

@@ -17,6 +17,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
 	"go.yaml.in/yaml/v3"
@@ -123,6 +124,13 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		}
 	}
 	c.applyEnv(getenv)
+	if v := getenv("QVT_WEB_READY_MAX_AGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("config: QVT_WEB_READY_MAX_AGE %q: want a duration, e.g. 26h or 90m (negative: not checked)", v)
+		}
+		c.Web.ReadyMaxAge = d
+	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}

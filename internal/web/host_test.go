@@ -38,9 +38,9 @@ func TestHostHeader(t *testing.T) {
 		for pattern, path := range paths {
 			status, h, body := get(t, hs, path, "Host", host)
 			switch {
-			case pattern == "GET /healthz":
+			case pattern == "GET /healthz" || pattern == "GET /readyz":
 				if status != http.StatusOK {
-					t.Errorf("/healthz with Host %s: status %d", host, status)
+					t.Errorf("%s with Host %s: status %d", path, host, status)
 				}
 			case status != http.StatusMisdirectedRequest:
 				t.Errorf("%s with Host %s: status %d, want 421", path, host, status)

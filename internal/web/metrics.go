@@ -24,6 +24,15 @@ import (
 //   - qvt_api_calls_total{api,endpoint}, qvt_api_retries_total{api,endpoint}:
 //     Qualys and NVD calls, fed by whoever syncs in this process
 //     (AddAPICalls);
+//   - qvt_findings_open_priority{priority}, qvt_findings_kev_open,
+//     qvt_findings_kev_overdue: open findings by priority and on a KEV
+//     CVE, from the overview;
+//   - the runs of the daily job (runmetrics.go): in-process counters
+//     (qvt_runs_total, qvt_phase_errors_total,
+//     qvt_rate_limit_wait_seconds_total, qvt_notifications_total) and
+//     gauges read from the store's job_runs (the last run, the last
+//     successful one, and each phase's last success, duration, records
+//     and failure);
 //   - qvt_http_requests_total{route,code},
 //     qvt_http_request_duration_seconds{route}: the dashboard itself;
 //   - Go runtime and process metrics.
@@ -34,6 +43,11 @@ type Metrics struct {
 	httpRequests    *prometheus.CounterVec
 	httpDuration    *prometheus.HistogramVec
 	overviewSeconds prometheus.Gauge
+	// Runs and notifications in this process (runmetrics.go).
+	runs          *prometheus.CounterVec
+	phaseErrors   *prometheus.CounterVec
+	rateWait      prometheus.Counter
+	notifications *prometheus.CounterVec
 }
 
 func newMetrics(s *Server) *Metrics {
@@ -58,7 +72,8 @@ func newMetrics(s *Server) *Metrics {
 	}
 	m.reg.MustRegister(m.apiCalls, m.apiRetries, m.httpRequests, m.httpDuration, m.overviewSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&storeCollector{s: s})
+		&storeCollector{s: s}, &runCollector{s: s})
+	m.reg.MustRegister(m.newRunCounters()...)
 	return m
 }
 
@@ -87,10 +102,13 @@ var (
 	syncTimeDesc = prometheus.NewDesc("qvt_last_sync_timestamp_seconds", "End of the last successful sync, Unix seconds.", nil, nil)
 	syncDurDesc  = prometheus.NewDesc("qvt_last_sync_duration_seconds", "Length of the last successful sync.", nil, nil)
 	dataTimeDesc = prometheus.NewDesc("qvt_last_data_timestamp_seconds", "Time of the newest data in the store (a sync's start, an imported file's date), Unix seconds.", nil, nil)
+	prioDesc     = prometheus.NewDesc("qvt_findings_open_priority", "Open findings by priority (P1 to P4, none when not prioritized).", []string{"priority"}, nil)
+	kevOpenDesc  = prometheus.NewDesc("qvt_findings_kev_open", "Open findings whose QID is in CISA's KEV catalog.", nil, nil)
+	kevLateDesc  = prometheus.NewDesc("qvt_findings_kev_overdue", "Open findings on a KEV CVE past their due date.", nil, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{findingsDesc, openDesc, overdueDesc, syncTimeDesc, syncDurDesc, dataTimeDesc} {
+	for _, d := range []*prometheus.Desc{findingsDesc, openDesc, overdueDesc, syncTimeDesc, syncDurDesc, dataTimeDesc, prioDesc, kevOpenDesc, kevLateDesc} {
 		ch <- d
 	}
 }
@@ -128,4 +146,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(openDesc, prometheus.GaugeValue, float64(r.Count), r.Name)
 		ch <- prometheus.MustNewConstMetric(overdueDesc, prometheus.GaugeValue, float64(o.OverdueBy[i].Count), r.Name)
 	}
+	for _, p := range o.ByPriority {
+		ch <- gauge(prioDesc, float64(p.Count), p.Name)
+	}
+	ch <- gauge(kevOpenDesc, float64(o.KEVOpen))
+	ch <- gauge(kevLateDesc, float64(o.KEVOverdue))
 }

@@ -409,6 +409,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST /api/exceptions/{exc}/revoke", s.apiRevokeException)
 	handle("GET /static/{name}", s.staticFile)
 	handle("GET /healthz", s.healthz)
+	handle("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound
@@ -432,7 +433,8 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		// Findings must not linger in caches; the static files, which
 		// hold none, say otherwise.
 		h.Set("Cache-Control", "no-store")
-		health := r.URL.Path == "/healthz" // what a monitor asks, by any name; it tells nothing
+		// What a monitor asks, by any name: it tells nothing about findings.
+		health := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
 		if !health && !s.servedHost(r.Host) {
 			s.log.Warn("dashboard: refused a request for another host name (add it to web.hosts if it is this dashboard's)",
 				"host", r.Host, "path", r.URL.Path)

@@ -217,9 +217,9 @@ func TestAuth(t *testing.T) {
 					for _, c := range cases {
 						status, h, _ := get(t, hs, path, c.hdr...)
 						switch {
-						case pattern == "GET /healthz":
+						case pattern == "GET /healthz" || pattern == "GET /readyz":
 							if status != http.StatusOK {
-								t.Errorf("%s %s: status %d; /healthz needs no login", c.name, path, status)
+								t.Errorf("%s %s: status %d; %s needs no login", c.name, path, status, path)
 							}
 						case c.ok && (status == http.StatusUnauthorized || status >= 500):
 							t.Errorf("%s %s: status %d, want it served", c.name, path, status)

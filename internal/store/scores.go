@@ -344,13 +344,18 @@ func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64, tags bool) error {
 		risks riskCache
 		look  *rerateLookups
 	)
-	if n > rerateScan {
-		if look, err = tx.loadRerateLookups(); err != nil {
-			return err
-		}
-	}
+	scan := n > rerateScan
 	shown, full := false, false
 	err = tx.query(q, func(st Cols) error {
+		if scan && look == nil {
+			// Loaded at the first detection: a store without any (an
+			// EPSS file before the first import of detections) needs no
+			// lookups, nor their memory.
+			var err error
+			if look, err = tx.loadRerateLookups(); err != nil {
+				return err
+			}
+		}
 		if look != nil && !look.queued[st.ColumnInt(1)] {
 			return nil
 		}

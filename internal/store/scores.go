@@ -309,6 +309,15 @@ func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64, tags bool) error {
  priority_cause TEXT, PRIMARY KEY (host_id, qid, port))`); err != nil {
 		return err
 	}
+	// The findings whose order alone moved (a day's EPSS file: most of
+	// them) are staged apart and take only their urgency: an UPDATE that
+	// names an indexed column rewrites that index's entry even when the
+	// value stays, so naming the rating and deadline would rewrite
+	// detections_status, and the history trigger would run, for each.
+	if err := tx.exec(`CREATE TEMP TABLE IF NOT EXISTS rerate_order (host_id INTEGER, qid INTEGER, port INTEGER,
+ urgency INTEGER, PRIMARY KEY (host_id, qid, port)) WITHOUT ROWID`); err != nil {
+		return err
+	}
 	if n > rerateScan {
 		// Rewriting most findings: a page cache that holds the pages they
 		// dirty writes each once, at the commit, not every time the cache
@@ -318,22 +327,55 @@ func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64, tags bool) error {
 		}
 		defer tx.exec("PRAGMA cache_size = " + cacheSize)
 	}
-	if err := tx.exec("DELETE FROM temp.rerate2"); err != nil {
-		return err
+	for _, t := range []string{"rerate2", "rerate_order"} {
+		if err := tx.exec("DELETE FROM temp." + t); err != nil {
+			return err
+		}
 	}
 	ins, err := tx.bind("INSERT INTO temp.rerate2 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		return err
 	}
-	var risks riskCache
-	shown := false
+	order, err := tx.bind("INSERT INTO temp.rerate_order VALUES (?, ?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	var (
+		risks riskCache
+		look  *rerateLookups
+	)
+	scan := n > rerateScan
+	shown, full := false, false
 	err = tx.query(q, func(st Cols) error {
+		if scan && look == nil {
+			// Loaded at the first detection: a store without any (an
+			// EPSS file before the first import of detections) needs no
+			// lookups, nor their memory.
+			var err error
+			if look, err = tx.loadRerateLookups(); err != nil {
+				return err
+			}
+		}
+		if look != nil && !look.queued[st.ColumnInt(1)] {
+			return nil
+		}
 		in := rateInput(st, &risks, tags)
+		if look != nil {
+			look.fill(&in)
+		}
 		d := rate(in)
 		if unchanged(st, &d) {
 			return nil
 		}
-		shown = shown || visibleChange(st, &d)
+		tx.Stats.Rerated++
+		if !visibleChange(st, &d) {
+			order.int(st.ColumnInt64(0))
+			order.int(int64(in.QID))
+			order.int(st.ColumnInt64(2))
+			order.int(d.Urgency)
+			return order.run()
+		}
+		shown, full = true, true
 		ins.int(st.ColumnInt64(0))
 		ins.int(int64(in.QID))
 		ins.int(st.ColumnInt64(2))
@@ -344,7 +386,6 @@ func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64, tags bool) error {
 		ins.text(d.DueDate)
 		ins.int(d.Urgency)
 		ins.text(d.Cause)
-		tx.Stats.Rerated++
 		return ins.run()
 	})
 	if err != nil {
@@ -352,6 +393,13 @@ func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64, tags bool) error {
 	}
 	if shown {
 		tx.usedRev()
+	}
+	if err := tx.exec(`UPDATE detections SET urgency = r.urgency
+FROM temp.rerate_order r WHERE detections.host_id = r.host_id AND detections.qid = r.qid AND detections.port = r.port`); err != nil {
+		return err
+	}
+	if !full {
+		return nil
 	}
 	up, err := tx.bind(`UPDATE detections SET ` + rerateSet("detections") + `
 FROM temp.rerate2 r WHERE detections.host_id = r.host_id AND detections.qid = r.qid AND detections.port = r.port`)
@@ -429,16 +477,70 @@ FROM detections d
 JOIN ` + queued + ` r ON r.qid = d.qid
 JOIN hosts h ON h.id = d.host_id` + joins
 	case scan:
-		// Host by host, each host's detections by primary key; the unary
-		// + keeps SQLite from seeking each queued QID in each host.
+		// Host by host, each host's detections by primary key. The
+		// queued QIDs, their scores and their risk are looked up in
+		// memory (rerateLookups), not joined: three B-tree seeks for each
+		// of a million detections cost more than reading them. The
+		// columns keep their places, empty.
+		q = strings.Replace(q, `h.policy, COALESCE(s.rating, ''), COALESCE(s.kb_severity, 0), d.last_reopened, COALESCE(s.kb_published, 0),`,
+			`h.policy, '', 0, d.last_reopened, 0,`, 1)
+		q = strings.Replace(q, `d.urgency, s.env_score,
+  k.qid, k.kev, k.kev_ransomware, k.kev_date_added, k.epss, k.epss_percentile, k.threat_intel`,
+			`d.urgency, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL`, 1)
 		return q + `
-FROM hosts h CROSS JOIN detections d ON d.host_id = h.id` + joins + `
-WHERE +d.qid IN ` + queued
+FROM hosts h CROSS JOIN detections d ON d.host_id = h.id`
 	}
 	return q + `
 FROM detections d
 JOIN hosts h ON h.id = d.host_id` + joins + `
 WHERE d.qid IN ` + queued
+}
+
+// rerateLookups is what a scan of every detection (rerateScan) looks up
+// in memory for each: whether its QID is queued, its QID's score under
+// its host's policy, and its QID's risk. A few dozen bytes per QID.
+type rerateLookups struct {
+	queued map[int]bool
+	scores map[QIDKey]QIDRating
+	risks  map[int]*priority.Risk
+}
+
+func (tx *Tx) loadRerateLookups() (*rerateLookups, error) {
+	l := &rerateLookups{queued: map[int]bool{}, scores: map[QIDKey]QIDRating{}}
+	err := tx.query("SELECT qid FROM rescore_queue UNION SELECT qid FROM risk_queue", func(st Cols) error {
+		l.queued[st.ColumnInt(0)] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = tx.query("SELECT qid, policy, rating, kb_severity, kb_published, env_score FROM qid_scores", func(st Cols) error {
+		l.scores[QIDKey{st.ColumnInt(0), st.ColumnInt(1)}] = QIDRating{Rating: st.ColumnText(2),
+			KBSeverity: st.ColumnInt(3), Published: st.ColumnInt64(4), Env: optCol(st, 5)}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var risks riskCache
+	err = tx.query(`SELECT qid, qid, kev, kev_ransomware, kev_date_added, epss, epss_percentile, threat_intel
+FROM qid_risk`, func(st Cols) error {
+		risks.get(st.ColumnInt(0), st, 1)
+		return nil
+	})
+	l.risks = risks.byQID
+	return l, err
+}
+
+// fill completes in, read from rerateQuery's scan, as the joins of the
+// other plans would have: a QID without a score rates by severity.
+func (l *rerateLookups) fill(in *RateInput) {
+	risk := l.risks[in.QID]
+	in.Score = l.scores[QIDKey{in.QID, in.Policy}]
+	in.Score.Risk = risk
+	if in.Severity == 0 {
+		in.Severity = in.Score.KBSeverity
+	}
 }
 
 // rateInput is a row of rerateQuery as rate takes it.

@@ -186,6 +186,8 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Web.Auth.Token, "QVT_WEB_TOKEN")
 	set(&c.Web.TLSCert, "QVT_WEB_TLS_CERT")
 	set(&c.Web.TLSKey, "QVT_WEB_TLS_KEY")
+	set(&c.Schedule.Run, "QVT_SCHEDULE")
+	set(&c.Schedule.Timezone, "QVT_SCHEDULE_TZ")
 	if v := getenv("QVT_WEB_HOSTS"); v != "" {
 		c.Web.Hosts = nil
 		for h := range strings.SplitSeq(v, ",") {
@@ -250,6 +252,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Owners.Validate(); err != nil {
+		return err
+	}
+	if err := c.Schedule.Validate(); err != nil {
 		return err
 	}
 	c.Exceptions = c.Exceptions.WithDefaults()

@@ -117,9 +117,14 @@ func (e *env) scheduledRun(ctx context.Context, seed runs.Report) (runs.Report, 
 		case <-done:
 		}
 	}()
+	return e.runJob(hard, job{seed: seed, sync: scheduledSync(), publish: true, stop: ctx.Done(), background: true})
+}
+
+// scheduledSync is the sync of a scheduled run: qvt run's defaults.
+var scheduledSync = func() syncFlags {
 	var f syncFlags
-	f.add(&cobra.Command{}) // the flags' defaults
-	return e.runJob(hard, job{seed: seed, sync: f, publish: true, stop: ctx.Done(), background: true})
+	f.add(&cobra.Command{})
+	return f
 }
 
 // serve runs the dashboard on the configured store until ctx ends (qvt

@@ -192,4 +192,3 @@ func TestScheduledRunStopsAtCommit(t *testing.T) {
 		}
 	})
 }
-

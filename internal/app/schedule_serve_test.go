@@ -90,4 +90,3 @@ func TestServeScheduleRunNow(t *testing.T) {
 		t.Errorf("no log line names the run:\n%s", errb.String())
 	}
 }
-

@@ -96,7 +96,23 @@ func (c Config) Validate() error {
 }
 
 // Next is the first firing after t, in the schedule's zone, before
-// jitter.
+// jitter. On the night clocks go back, a time that happens twice fires
+// once, at its first occurrence: the daily job is not run twice.
 func (s *Spec) Next(t time.Time) time.Time {
-	return s.cron.Next(t.In(s.Zone))
+	n := s.cron.Next(t.In(s.Zone))
+	if _, every := s.cron.(cron.ConstantDelaySchedule); every || n.IsZero() {
+		return n
+	}
+	for _, back := range []time.Duration{30 * time.Minute, time.Hour} {
+		if sameWallClock(n, n.Add(-back)) {
+			return s.cron.Next(n)
+		}
+	}
+	return n
+}
+
+// sameWallClock tells two instants a clock on the wall shows alike.
+func sameWallClock(a, b time.Time) bool {
+	b = b.In(a.Location())
+	return a.Year() == b.Year() && a.YearDay() == b.YearDay() && a.Hour() == b.Hour() && a.Minute() == b.Minute()
 }

@@ -27,8 +27,12 @@ func TestParse(t *testing.T) {
 		// becomes 03:00): 02:30 does not exist that day; the next is the
 		// 30th's.
 		{c: Config{Run: "30 2 * * *", Timezone: "Europe/Paris"}, from: time.Date(2026, 3, 28, 12, 0, 0, 0, paris), next: "2026-03-30T00:30:00Z"},
-		// The night it ends (25 October 2026): 03:30 happens once, in winter time.
+		// The night it ends (25 October 2026, 03:00 becomes 02:00): 02:30
+		// happens twice, and fires at the first; the next is the 26th's.
+		{c: Config{Run: "30 2 * * *", Timezone: "Europe/Paris"}, from: time.Date(2026, 10, 24, 12, 0, 0, 0, paris), next: "2026-10-25T00:30:00Z"},
+		{c: Config{Run: "30 2 * * *", Timezone: "Europe/Paris"}, from: time.Date(2026, 10, 25, 0, 30, 0, 0, time.UTC), next: "2026-10-26T01:30:00Z"},
 		{c: Config{Run: "30 3 * * *", Timezone: "Europe/Paris"}, from: time.Date(2026, 10, 24, 12, 0, 0, 0, paris), next: "2026-10-25T02:30:00Z"},
+		{c: Config{Run: "@every 30m"}, from: at, next: "2026-12-05T12:30:00Z"},
 
 		{c: Config{Run: ""}, err: true, next: "--schedule: empty"},
 		{c: Config{Run: "0 2 * *"}, err: true, next: `--schedule "0 2 * *": expected exactly 5 fields`},

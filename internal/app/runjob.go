@@ -81,6 +81,9 @@ func (e *env) runJob(ctx context.Context, j job) (rep runs.Report, err error) {
 		default:
 			rep.Status, rep.Err = runs.StatusFailed, redact(err.Error(), e.secrets())
 		}
+		for i := range rep.Phases {
+			rep.Phases[i].Err = redact(rep.Phases[i].Err, e.secrets())
+		}
 		if _, busy := errors.AsType[*store.BusyError](err); busy {
 			return
 		}

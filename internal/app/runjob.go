@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"qvt/internal/epss"
@@ -87,13 +88,23 @@ func (e *env) runJob(ctx context.Context, j job) (rep runs.Report, err error) {
 		if _, busy := errors.AsType[*store.BusyError](err); busy {
 			return
 		}
-		if rerr := je.recordRun(ctx, st, rep); rerr != nil {
-			je.log.Error("recording the run", "err", rerr)
+		// A command refused before it opened the store leaves the store
+		// as it was; inside qvt serve the dashboard shows every failure.
+		if st != nil || j.background {
+			if rerr := je.recordRun(ctx, st, rep); rerr != nil {
+				je.log.Error("recording the run", "err", rerr)
+			}
 		}
 		if st != nil {
 			st.Close()
 		}
-		je.log.Info("run finished", "trigger", rep.Trigger, "status", rep.Status, "took", rep.Finished.Sub(rep.Started).Round(time.Millisecond))
+		// A command prints its own outcome; inside qvt serve the log
+		// is where a run's end shows.
+		level := slog.LevelDebug
+		if j.background {
+			level = slog.LevelInfo
+		}
+		je.log.Log(context.WithoutCancel(ctx), level, "run finished", "trigger", rep.Trigger, "status", rep.Status, "took", rep.Finished.Sub(rep.Started).Round(time.Millisecond))
 		for _, o := range j.observers {
 			o.RunFinished(context.WithoutCancel(ctx), rep)
 		}
@@ -114,8 +125,8 @@ func (e *env) runJob(ctx context.Context, j job) (rep runs.Report, err error) {
 }
 
 // recordRun writes the run's end in job_runs: on its own store when the
-// sync opened one, else, for a run that failed before, on the store if
-// there is one (a small insert that needs no writer lock).
+// sync opened one, else, for a scheduled run that failed before, on the
+// store if there is one (a small insert that needs no writer lock).
 func (e *env) recordRun(ctx context.Context, st *store.Store, rep runs.Report) error {
 	ctx = context.WithoutCancel(ctx)
 	if st == nil {

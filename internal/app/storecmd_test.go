@@ -119,7 +119,7 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("copy to PostgreSQL: exit %d\n%s", code, errs)
 	}
-	if !strings.HasPrefix(out, "copied ") || !strings.Contains(out, " in 25 tables from "+a+" to "+store.Shown(pg)) {
+	if !strings.HasPrefix(out, "copied ") || !strings.Contains(out, " in 26 tables from "+a+" to "+store.Shown(pg)) {
 		t.Errorf("copy said %q", out)
 	}
 	if got, gotCounts := dumpStore(t, pg); got != want {

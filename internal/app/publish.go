@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +13,7 @@ import (
 	"qvt/internal/publish/assets"
 	"qvt/internal/publish/jira"
 	"qvt/internal/publish/mysql"
+	"qvt/internal/runs"
 	"qvt/internal/store"
 )
 
@@ -102,6 +104,12 @@ their last day and applies changed ownership rules (not with --dry-run).`,
 }
 
 func (e *env) runPublish(ctx context.Context, names []string, dryRun, initAssets bool) error {
+	return e.publishPhases(ctx, names, dryRun, initAssets, nil)
+}
+
+// publishPhases publishes to the targets named, and appends to phases
+// (when not nil) what each took, as "publish:<target>".
+func (e *env) publishPhases(ctx context.Context, names []string, dryRun, initAssets bool, phases *[]runs.Phase) error {
 	var targets []publish.Target
 	for _, n := range names {
 		t, err := e.target(n)
@@ -147,9 +155,17 @@ func (e *env) runPublish(ctx context.Context, names []string, dryRun, initAssets
 				fmt.Fprintln(e.stdout, "assets: created", c)
 			}
 		}
+		ph := runs.Phase{Name: "publish:" + t.Name(), Started: time.Now()}
 		rep, err := t.Publish(ctx, st, opt)
 		if c, ok := t.(interface{ Close() error }); ok {
 			c.Close()
+		}
+		ph.Duration = time.Since(ph.Started)
+		if err != nil {
+			ph.Err = redact(err.Error(), e.secrets())
+		}
+		if phases != nil {
+			*phases = append(*phases, ph)
 		}
 		if err != nil {
 			// The other targets still run: each keeps its own watermark.
@@ -177,19 +193,10 @@ func (e *env) runCommand() *cobra.Command {
 		Short: "Sync, then publish to every configured target: the daily job (the old tool's -p)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			if err := e.runSync(ctx, f); err != nil {
-				return err
-			}
-			names := splitList(to)
-			if len(names) == 0 {
-				names = e.configured()
-			}
-			if len(names) == 0 {
-				fmt.Fprintln(e.stdout, "no publish target is configured: sync only")
-				return nil
-			}
-			return e.runPublish(ctx, names, false, false)
+			j := e.commandJob(f)
+			j.publish, j.targets = true, splitList(to)
+			_, err := e.runJob(cmd.Context(), j)
+			return err
 		},
 	}
 	f.add(cmd)

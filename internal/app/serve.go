@@ -3,15 +3,18 @@ package app
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"qvt/internal/runs"
+	"qvt/internal/schedule"
 	"qvt/internal/store"
 	"qvt/internal/web"
 )
 
 func (e *env) serveCommand() *cobra.Command {
-	var addr string
+	var addr, sched string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the dashboard: overview, findings list, finding, host and QID pages",
@@ -35,21 +38,103 @@ characters or more. It answers requests for localhost, 127.0.0.1, [::1]
 and the address it binds; the names people reach it by go in web.hosts
 (QVT_WEB_HOSTS, comma separated), other names get 421 Misdirected Request.
 With web.tls_cert and web.tls_key (QVT_WEB_TLS_CERT, QVT_WEB_TLS_KEY) it
-serves HTTPS.`,
+serves HTTPS.
+
+With --schedule (or schedule.run, QVT_SCHEDULE) it also runs the daily
+job, what qvt run does, at each firing: a cron expression of 5 fields
+("0 2 * * *") or @daily, @hourly, @weekly, @monthly, @every 6h, read in
+schedule.timezone (QVT_SCHEDULE_TZ, an IANA zone; default UTC), each
+firing delayed by a random part of schedule.jitter. A firing that would
+overlap another writer of the store is skipped and recorded; a failed run
+is retried after 1, 5, 15 and then every 60 minutes, never past the next
+firing. The overview shows the last run and the next, and a "Run now"
+button (POST /runs; POST /api/runs with the bearer token). SIGTERM or
+SIGINT stops a run at its next commit (the next run resumes), or after
+30 seconds at once.`,
+		Example: `  qvt serve --schedule "0 2 * * *"
+  qvt serve --schedule @daily
+  QVT_SCHEDULE="30 1 * * 1-5" QVT_SCHEDULE_TZ=Europe/Paris qvt serve`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if addr != "" {
 				e.cfg.Web.Addr = addr
 			}
-			return e.serve(cmd.Context())
+			return e.serveScheduled(cmd.Context(), sched, true)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "", "host:port to listen on (default 127.0.0.1:8080)")
+	cmd.Flags().StringVar(&sched, "schedule", "", `run the daily job on this schedule: "0 2 * * *", @daily, @every 6h... (default schedule.run, QVT_SCHEDULE)`)
 	return cmd
 }
 
-// serve runs the dashboard on the configured store until ctx ends.
-func (e *env) serve(ctx context.Context) error {
+// stopGrace is how long a run may take to reach its next commit once
+// SIGTERM came; then it is cut.
+var stopGrace = 30 * time.Second
+
+// scheduler builds the scheduler of the daily job from --schedule (flag)
+// or schedule.run; nil when neither is set.
+func (e *env) scheduler(flag string, st *store.Store) (*schedule.Scheduler, error) {
+	c, name := e.cfg.Schedule, "schedule.run"
+	if flag != "" {
+		c.Run, name = flag, "--schedule"
+	}
+	if c.Run == "" {
+		return nil, nil
+	}
+	spec, err := schedule.Parse(c, name)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return &schedule.Scheduler{
+		Spec: spec,
+		Log:  e.log,
+		Run:  e.scheduledRun,
+		Record: func(ctx context.Context, r runs.Report) error {
+			return st.Write(ctx, func(tx *store.Tx) error { return tx.FinishJobRun(r) })
+		},
+		Last: func(ctx context.Context) (*runs.Report, error) { return st.LastJobRun(ctx, "") },
+	}, nil
+}
+
+// scheduledRun is one run inside qvt serve. When ctx ends (SIGTERM) the
+// sync stops at its next commit; a run still going stopGrace later is
+// cut.
+func (e *env) scheduledRun(ctx context.Context, seed runs.Report) (runs.Report, error) {
+	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			t := time.NewTimer(stopGrace)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				cancel()
+			case <-done:
+			}
+		case <-done:
+		}
+	}()
+	return e.runJob(hard, job{seed: seed, sync: scheduledSync(), publish: true, stop: ctx.Done(), background: true})
+}
+
+// scheduledSync is the sync of a scheduled run: qvt run's defaults.
+var scheduledSync = func() syncFlags {
+	var f syncFlags
+	f.add(&cobra.Command{})
+	return f
+}
+
+// serve runs the dashboard on the configured store until ctx ends (qvt
+// demo: no schedule).
+func (e *env) serve(ctx context.Context) error { return e.serveScheduled(ctx, "", false) }
+
+// serveScheduled runs the dashboard on the configured store until ctx
+// ends, and, with scheduled, the scheduler beside it when a schedule is
+// set (--schedule, else schedule.run).
+func (e *env) serveScheduled(ctx context.Context, schedFlag string, scheduled bool) error {
 	st, err := e.openStore(ctx)
 	if err != nil {
 		return err
@@ -73,10 +158,39 @@ func (e *env) serve(ctx context.Context) error {
 		_, err := l.ApplyExceptions(tx)
 		return err
 	}
+	var sched *schedule.Scheduler
+	if scheduled {
+		if sched, err = e.scheduler(schedFlag, st); err != nil {
+			return err
+		}
+	}
+	if sched != nil {
+		cfg.Scheduler = sched
+	}
 	srv, err := web.New(st, cfg, e.log)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	defer srv.Close()
-	return srv.ListenAndServe(ctx)
+	if sched == nil {
+		return srv.ListenAndServe(ctx)
+	}
+	// The metrics and the notifiers hear every run, skipped ones too.
+	sched.Observers = append(sched.Observers, srv.Metrics())
+	if o := e.notifyObserver(srv.Metrics().NotifySent); o != nil {
+		sched.Observers = append(sched.Observers, o)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		sched.Serve(ctx)
+	}()
+	err = srv.ListenAndServe(ctx)
+	// A dashboard that failed to start stops the scheduler too; on a
+	// signal, the run under way reaches its next commit first.
+	cancel()
+	<-stopped
+	return err
 }

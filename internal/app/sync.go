@@ -12,8 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"qvt/internal/epss"
-	"qvt/internal/kev"
 	"qvt/internal/nvd"
 	"qvt/internal/pull"
 	"qvt/internal/qualys"
@@ -171,44 +169,8 @@ func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, string, error) 
 }
 
 func (e *env) runSync(ctx context.Context, f syncFlags) error {
-	if err := f.check(); err != nil {
-		return err
-	}
-	q, n, base, err := e.clients(f)
-	if err != nil {
-		return fmt.Errorf("sync: %w", err)
-	}
-	// Before the store is opened: a sync with a bad account creates none.
-	if err := pull.CheckAccount(ctx, q); err != nil {
-		return fmt.Errorf("sync: %w", err)
-	}
-	st, err := e.openSyncStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	progress, wait := e.newProgress()
-	s := &pull.Syncer{Store: st, Qualys: q, QualysURL: base, Loader: e.loader(), Log: e.log, Progress: progress}
-	if n != nil {
-		s.NVD = n
-	}
-	if !f.skipKEV {
-		s.KEV = kev.NewClient(kev.ClientConfig{URL: e.cfg.KEVURL, Log: e.log, UserAgent: "qvt/" + buildVersion(),
-			MaxWait: f.maxWait, ConnectBudget: e.cfg.Limits.ConnectBudget, BodyTimeout: e.cfg.Limits.BodyTimeout})
-	}
-	if !f.skipEPSS {
-		s.EPSS = epss.NewClient(epss.ClientConfig{URL: e.cfg.EPSSURL, Log: e.log, UserAgent: "qvt/" + buildVersion(),
-			MaxWait: f.maxWait, ConnectBudget: e.cfg.Limits.ConnectBudget, BodyTimeout: e.cfg.Limits.BodyTimeout})
-	}
-	started := time.Now()
-	opt := f.options()
-	opt.AccountChecked = true
-	res, err := s.Run(ctx, opt)
-	wait()
-	if err != nil {
-		return fmt.Errorf("sync: %w (the next sync resumes from here)", err)
-	}
-	return e.printSync(ctx, st, res, time.Since(started))
+	_, err := e.runJob(ctx, e.commandJob(f))
+	return err
 }
 
 // printSync prints the one-screen summary of a sync.

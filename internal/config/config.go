@@ -200,6 +200,8 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Notify.Webhook.URL, "QVT_WEBHOOK_URL")
 	set(&c.Notify.Webhook.Secret, "QVT_WEBHOOK_SECRET")
 	set(&c.Notify.Email.Password, "QVT_SMTP_PASSWORD")
+	set(&c.Schedule.Run, "QVT_SCHEDULE")
+	set(&c.Schedule.Timezone, "QVT_SCHEDULE_TZ")
 	if v := getenv("QVT_WEB_HOSTS"); v != "" {
 		c.Web.Hosts = nil
 		for h := range strings.SplitSeq(v, ",") {
@@ -278,6 +280,9 @@ func (c *Config) Validate() error {
 		if err := notify.CheckContact(fmt.Sprintf("owner %q", r.Name), r.Contact.Email, r.Contact.SlackWebhook); err != nil {
 			return err
 		}
+	}
+	if err := c.Schedule.Validate(); err != nil {
+		return err
 	}
 	c.Exceptions = c.Exceptions.WithDefaults()
 	if err := c.Exceptions.Validate(); err != nil {

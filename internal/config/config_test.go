@@ -189,3 +189,27 @@ func TestLevenshtein(t *testing.T) {
 		}
 	}
 }
+
+// A schedule that does not parse stops qvt at load, with one line naming
+// the key and the value; QVT_SCHEDULE and QVT_SCHEDULE_TZ set it.
+func TestScheduleChecked(t *testing.T) {
+	for _, tc := range []struct {
+		env map[string]string
+		err string
+	}{
+		{map[string]string{"QVT_SCHEDULE": "0 2 * * *", "QVT_SCHEDULE_TZ": "Europe/Paris"}, ""},
+		{map[string]string{"QVT_SCHEDULE": "0 2 * *"}, `config: schedule.run "0 2 * *"`},
+		{map[string]string{"QVT_SCHEDULE_TZ": "Paris"}, `config: schedule.timezone "Paris"`},
+	} {
+		c, err := Load("", func(k string) string { return tc.env[k] })
+		if tc.err == "" {
+			if err != nil || c.Schedule.Run != "0 2 * * *" || c.Schedule.Timezone != "Europe/Paris" {
+				t.Errorf("%v: %v, schedule %+v", tc.env, err, c)
+			}
+			continue
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), tc.err) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: error %v, want one line starting %q", tc.env, err, tc.err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"qvt/internal/guard"
@@ -44,6 +45,9 @@ type batchJob[T any] struct {
 	write    func(tx *store.Tx, items []T) error
 	weight   func(T) int       // records an item counts for
 	progress func(records int) // called after each batch is marked done
+	// halt, when it closes, starts no further batch: those in flight
+	// end, are written and committed, and run returns ErrStopped.
+	halt <-chan struct{}
 }
 
 // txRecords is how many records a transaction takes before it commits:
@@ -66,6 +70,9 @@ type piece[T any] struct {
 	items []T
 	end   bool
 	err   error
+	// unstarted ends a batch handed to no fetch because the run was
+	// halted: neither done nor failed.
+	unstarted bool
 }
 
 // run processes the given batches (those not done yet).
@@ -98,6 +105,7 @@ func (j *batchJob[T]) run(ctx context.Context, batches []store.Batch) error {
 			}
 		}()
 	}
+	var halted atomic.Bool
 	go func() {
 		defer close(started)
 		defer close(todo)
@@ -105,10 +113,19 @@ func (j *batchJob[T]) run(ctx context.Context, batches []store.Batch) error {
 			if b.Done {
 				continue
 			}
+			select {
+			case <-j.halt:
+				halted.Store(true)
+				return
+			default:
+			}
 			t := task{b: b, out: make(chan piece[T], 2)}
 			select {
 			case started <- t.out:
 			case <-ctx.Done():
+				return
+			case <-j.halt:
+				halted.Store(true)
 				return
 			}
 			select {
@@ -117,10 +134,18 @@ func (j *batchJob[T]) run(ctx context.Context, batches []store.Batch) error {
 				// The writer waits for this batch's end: it never started.
 				t.out <- piece[T]{seq: b.Seq, end: true, err: ctx.Err()}
 				return
+			case <-j.halt:
+				// Neither done nor failed: the resumed run fetches it.
+				halted.Store(true)
+				t.out <- piece[T]{seq: b.Seq, end: true, unstarted: true}
+				return
 			}
 		}
 	}()
 	err := j.writeAll(ctx, cancel, oldestFirst(started))
+	if err == nil && halted.Load() {
+		err = ErrStopped
+	}
 	close(quit)
 	cancel()
 	// The fetches stop with ctx; one that does not is left behind rather
@@ -286,6 +311,9 @@ func (j *batchJob[T]) writeAll(ctx context.Context, cancel func(), next func(sto
 					return nil
 				}
 				if p.end {
+					if p.unstarted {
+						continue
+					}
 					if p.err != nil {
 						if failed == nil {
 							// What the failed batch sent stays: it is not

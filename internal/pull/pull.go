@@ -24,6 +24,7 @@ import (
 	"qvt/internal/load"
 	"qvt/internal/nvd"
 	"qvt/internal/qualys"
+	"qvt/internal/runs"
 	"qvt/internal/store"
 )
 
@@ -112,6 +113,11 @@ type Syncer struct {
 	Log       *slog.Logger
 	Progress  Progress
 	Now       func() time.Time
+	// Stop, when it closes, stops the run at its next commit: the
+	// batches in flight end and are committed, no further batch or phase
+	// starts, and Run returns ErrStopped. The next run resumes. (A
+	// cancelled context stops sooner: the fetches in flight are cut.)
+	Stop <-chan struct{}
 
 	noQDS atomic.Bool // the subscription refuses show_qds
 }
@@ -133,7 +139,39 @@ type Result struct {
 	Skipped    int      // batches a resumed run did not fetch again
 	Finished   []string // phases the interrupted run had finished, not fetched again
 	Rescored   int
-	Start      time.Time // server time the watermarks will count from
+	Start      time.Time    // server time the watermarks will count from
+	Phases     []runs.Phase // what each phase this run fetched took, in order
+}
+
+// ErrStopped is Run's error when Stop closed: the run stopped at a
+// commit, and the next one resumes.
+var ErrStopped = errors.New("stopped at a commit")
+
+// stopped tells whether Stop has closed.
+func (s *Syncer) stopped() bool {
+	select {
+	case <-s.Stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// timed runs one phase and appends its timing to res.Phases; records is
+// what the phase fetched, read after it ran.
+func (s *Syncer) timed(res *Result, name string, records func() int, f func() error) error {
+	if s.stopped() {
+		return ErrStopped
+	}
+	p := runs.Phase{Name: name, Started: time.Now()}
+	err := f()
+	p.Duration = time.Since(p.Started)
+	p.Records = records()
+	if err != nil {
+		p.Err = err.Error()
+	}
+	res.Phases = append(res.Phases, p)
+	return err
 }
 
 // Watermark names in the store.
@@ -228,7 +266,10 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 			res.Finished = append(res.Finished, "NVD")
 			s.log().Info("NVD: the interrupted sync finished this phase; not fetched again")
 		} else {
-			if res.CVEs, nvdMark, err = s.syncNVD(ctx, r); err != nil {
+			if err := s.timed(&res, "nvd", func() int { return res.CVEs }, func() (err error) {
+				res.CVEs, nvdMark, err = s.syncNVD(ctx, r)
+				return err
+			}); err != nil {
 				return res, fmt.Errorf("NVD: %w", err)
 			}
 			if err := s.phaseDone(ctx, r, func(p *runParams) { p.NVDDone, p.NVDMark = true, nvdMark }); err != nil {
@@ -242,7 +283,10 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 		if r.p.KEVDone {
 			res.Finished = append(res.Finished, "KEV")
 		} else {
-			if res.KEV, err = s.syncKEV(ctx); err != nil {
+			if err := s.timed(&res, "kev", func() int { return res.KEV.Entries }, func() (err error) {
+				res.KEV, err = s.syncKEV(ctx)
+				return err
+			}); err != nil {
 				return res, fmt.Errorf("KEV: %w", err)
 			}
 			if err := s.phaseDone(ctx, r, func(p *runParams) { p.KEVDone = true }); err != nil {
@@ -254,7 +298,10 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 		if r.p.EPSSDone {
 			res.Finished = append(res.Finished, "EPSS")
 		} else {
-			if res.EPSS, err = s.syncEPSS(ctx); err != nil {
+			if err := s.timed(&res, "epss", func() int { return res.EPSS.Scores }, func() (err error) {
+				res.EPSS, err = s.syncEPSS(ctx)
+				return err
+			}); err != nil {
 				return res, fmt.Errorf("EPSS: %w", err)
 			}
 			if err := s.phaseDone(ctx, r, func(p *runParams) { p.EPSSDone = true }); err != nil {
@@ -267,7 +314,10 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 			res.Finished = append(res.Finished, "KnowledgeBase")
 			s.log().Info("KnowledgeBase: the interrupted sync finished this phase; not fetched again")
 		} else {
-			if res.Vulns, err = s.syncKB(ctx, r, opt); err != nil {
+			if err := s.timed(&res, "kb", func() int { return res.Vulns }, func() (err error) {
+				res.Vulns, err = s.syncKB(ctx, r, opt)
+				return err
+			}); err != nil {
 				return res, fmt.Errorf("KnowledgeBase: %w", err)
 			}
 			if err := s.phaseDone(ctx, r, func(p *runParams) { p.KBDone = true }); err != nil {
@@ -276,8 +326,13 @@ func (s *Syncer) Run(ctx context.Context, opt Options) (res Result, err error) {
 		}
 		res.KBFull = r.p.KBFull
 	}
-	if err := s.syncDetections(ctx, r, opt, &res); err != nil {
+	if err := s.timed(&res, "detections", func() int { return res.Detections }, func() error {
+		return s.syncDetections(ctx, r, opt, &res)
+	}); err != nil {
 		return res, fmt.Errorf("detections: %w", err)
+	}
+	if s.stopped() {
+		return res, ErrStopped
 	}
 	if !opt.SkipKB {
 		if res.Missing, err = s.syncMissingQIDs(ctx); err != nil {
@@ -602,7 +657,7 @@ func (s *Syncer) syncKB(ctx context.Context, r *run, opt Options) (n int, err er
 	pr.Start("KnowledgeBase", len(batches))
 	defer func() { pr.Done("KnowledgeBase", err) }()
 	job := &batchJob[*qualys.Vuln]{
-		store: s.Store, runID: runID, phase: "kb", workers: opt.Workers,
+		store: s.Store, runID: runID, phase: "kb", workers: opt.Workers, halt: s.Stop,
 		fetch: func(ctx context.Context, spec string, emit func(*qualys.Vuln) error) error {
 			lo, hi, _ := strings.Cut(spec, "-")
 			params := url.Values{"details": {"All"}, "id_min": {lo}, "id_max": {hi}}
@@ -720,7 +775,7 @@ func (s *Syncer) syncDetections(ctx context.Context, r *run, opt Options, res *R
 	}
 	s.noQDS.Store(qdsState == "unsupported" && !opt.Full)
 	job := &batchJob[store.HostRecord]{
-		store: s.Store, runID: runID, phase: "detections", workers: opt.Workers,
+		store: s.Store, runID: runID, phase: "detections", workers: opt.Workers, halt: s.Stop,
 		fetch: func(ctx context.Context, spec string, emit func(store.HostRecord) error) error {
 			params := url.Values{
 				"ids":                {spec},

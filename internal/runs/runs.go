@@ -6,6 +6,9 @@ package runs
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"time"
 )
 
@@ -80,8 +83,19 @@ type Status struct {
 }
 
 // Scheduler is what the dashboard asks of the scheduler: its state, and
-// to run now (an error when a run is under way or the store is busy).
+// to run now. RunNow starts a run and returns its run id, or ErrRunning
+// when a run is under way in this process.
 type Scheduler interface {
 	Status(ctx context.Context) Status
-	RunNow(ctx context.Context) error
+	RunNow(ctx context.Context) (runID string, err error)
+}
+
+// ErrRunning is RunNow's answer while a run is under way.
+var ErrRunning = errors.New("a run is under way")
+
+// NewRunID returns a short random id for a run, to find its log lines.
+func NewRunID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -135,7 +135,7 @@ func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request) error {
 	d.PrioBars = barChart("Open findings by priority", labels, vals, shown, classes, hrefs, 0)
 	d.PrioTrend = trendChart(o.PrioTrend)
 	d.PrioTrend.Caption = "Open P1 and P2 findings, day by day"
-	return s.render(w, "overview", map[string]any{"Title": "Overview", "O": d, "WarnDays": s.cfg.Exceptions.WarnDays})
+	return s.render(w, "overview", map[string]any{"Title": "Overview", "O": d, "WarnDays": s.cfg.Exceptions.WarnDays, "Runs": s.runPanel(w, r)})
 }
 
 // listData is what a page with a findings table needs.

@@ -47,6 +47,7 @@ import (
 	"qvt/internal/clock"
 	"qvt/internal/environment"
 	"qvt/internal/exceptions"
+	"qvt/internal/runs"
 	"qvt/internal/store"
 )
 
@@ -88,6 +89,9 @@ type Config struct {
 	// write, as every writer does (the loader's, with restart_sla); nil
 	// applies them without restarting SLA clocks.
 	Apply func(tx *store.Tx) error `yaml:"-"`
+	// Scheduler runs the daily job inside qvt serve --schedule: the
+	// overview shows its next firing and a "Run now" button. nil: none.
+	Scheduler runs.Scheduler `yaml:"-"`
 }
 
 // minSecret is the shortest password or token accepted beyond loopback.
@@ -407,6 +411,8 @@ func (s *Server) routes() http.Handler {
 	handle("GET /api/exceptions/{exc}", s.apiException)
 	handle("POST /api/exceptions/{exc}/extend", s.apiExtendException)
 	handle("POST /api/exceptions/{exc}/revoke", s.apiRevokeException)
+	handle("POST /runs", s.runNowForm)
+	handle("POST /api/runs", s.apiRunNow)
 	handle("GET /static/{name}", s.staticFile)
 	handle("GET /healthz", s.healthz)
 	handle("GET /readyz", s.readyz)

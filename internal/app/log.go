@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -13,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"qvt/internal/runs"
 )
 
 // redactingHandler removes secret values (passwords, API keys, tokens)
@@ -121,11 +121,7 @@ const (
 // newRunID is the id of one invocation of qvt, on every JSON log line so
 // that a SIEM can gather a run's lines: 12 hex digits, unique enough
 // among the runs of one installation.
-func newRunID() string {
-	b := make([]byte, 6)
-	rand.Read(b) // never fails (crypto/rand)
-	return hex.EncodeToString(b)
-}
+func newRunID() string { return runs.NewRunID() }
 
 // runIDHandler puts run_id first on every record, top-level whatever
 // groups a logger opened. A logger made with With("run_id", id) carries

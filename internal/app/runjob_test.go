@@ -52,7 +52,7 @@ func TestCommandRunsRecorded(t *testing.T) {
 			t.Fatalf("%d runs recorded, want 1", len(rs))
 		}
 		r := rs[0]
-		if r.Trigger != runs.TriggerCommand || r.Status != runs.StatusOK || r.Err != "" || r.Finished.Before(r.Started) || !regexp.MustCompile(`^[0-9a-f]{8}$`).MatchString(r.RunID) {
+		if r.Trigger != runs.TriggerCommand || r.Status != runs.StatusOK || r.Err != "" || r.Finished.Before(r.Started) || !regexp.MustCompile(`^[0-9a-f]{12}$`).MatchString(r.RunID) {
 			t.Errorf("run %+v", r)
 		}
 		records := map[string]int{}

@@ -93,9 +93,10 @@ type Scheduler interface {
 // ErrRunning is RunNow's answer while a run is under way.
 var ErrRunning = errors.New("a run is under way")
 
-// NewRunID returns a short random id for a run, to find its log lines.
+// NewRunID returns a random id for a run, to find its log lines: 12 hex
+// digits, unique enough among the runs of one installation.
 func NewRunID() string {
-	b := make([]byte, 4)
-	rand.Read(b)
+	b := make([]byte, 6)
+	rand.Read(b) // never fails (crypto/rand)
 	return hex.EncodeToString(b)
 }

@@ -9,7 +9,7 @@
 #
 # /srv/qvt must be writable by uid 65532 (chown 65532:65532 /srv/qvt).
 
-FROM golang:1.26-bookworm AS build
+FROM golang:1.26 AS build
 WORKDIR /src
 # The modules first, so that a change to the code does not fetch them again.
 COPY go.mod go.sum ./

@@ -392,3 +392,16 @@ func TestCompose(t *testing.T) {
 		}
 	}
 }
+
+// qvt version and qvt --version print the same line, naming the commit
+// (or saying it is unknown) and the platform.
+func TestVersionOutput(t *testing.T) {
+	_, v, _ := qvt(t, nil, "version")
+	_, flag, _ := qvt(t, nil, "--version")
+	if v != flag {
+		t.Errorf("qvt version %q, qvt --version %q", v, flag)
+	}
+	if !regexp.MustCompile(`^qvt \S+ \(commit \S+(, built \d{4}-\d\d-\d\d)?, go\S+ [a-z0-9]+/[a-z0-9]+\)\n$`).MatchString(v) {
+		t.Errorf("qvt version printed %q", v)
+	}
+}

@@ -197,7 +197,7 @@ scores each with CVSS, gives it a deadline and tracks it to remediation.
 The old tool's flags still work: -p (sync and publish), -f (full sync), -v.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       buildVersion(),
+		Version:       version.Long(),
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			return e.setup(cmd)
 		},
@@ -239,6 +239,7 @@ The old tool's flags still work: -p (sync and publish), -f (full sync), -v.`,
 		e.exceptCommand(),
 		e.ownersCommand(),
 		e.notifyCommand(),
+		e.healthcheckCommand(),
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
@@ -343,7 +344,7 @@ func (e *env) versionCommand() *cobra.Command {
 		Short: "Print qvt's version",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := fmt.Fprintf(e.stdout, "qvt %s\n", buildVersion())
+			_, err := fmt.Fprintf(e.stdout, "qvt %s\n", version.Long())
 			return err
 		},
 	}

@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"qvt/internal/gen"
@@ -120,12 +119,8 @@ func runCmd(cmd *exec.Cmd, during func(exited <-chan struct{}) error) (Run, erro
 	if derr != nil {
 		return Run{}, derr
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	r := Run{Wall: wall}
-	if ok {
-		r.MaxRSS = ru.Maxrss * 1024 // Linux reports kilobytes
-		r.User = time.Duration(ru.Utime.Nano())
-	}
+	r.MaxRSS, r.User, _ = usage(cmd.ProcessState)
 	return r, nil
 }
 
@@ -141,7 +136,7 @@ func repeat(ctx context.Context, n int, prepare func() error, name string, args 
 		// Flush what the set-up wrote (generated inputs, copied stores):
 		// its writeback would otherwise run during the measured run and
 		// take its CPU and disk.
-		syscall.Sync()
+		syncDisks()
 		r, err := measure(ctx, name, args...)
 		if err != nil {
 			return Stat{}, err

@@ -296,22 +296,13 @@ func selfRSS() int64 {
 	return 0
 }
 
-// cpuTime is this process's CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // importStream runs `qvt import` on a FIFO, named name in c.Dir, that write fills as the import
 // reads it. It returns the import's run, the CPU time this process spent
 // meanwhile (the generator's) and what the import printed.
 func (c *ScaleConfig) importStream(ctx context.Context, loc, name string, write func(io.Writer) error) (Run, time.Duration, string, error) {
 	fifo := filepath.Join(c.Dir, name)
 	os.Remove(fifo) // a FIFO an interrupted run left
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+	if err := mkfifo(fifo); err != nil {
 		return Run{}, 0, "", fmt.Errorf("making a FIFO for the generated input: %w", err)
 	}
 	defer os.Remove(fifo)

@@ -58,11 +58,6 @@ func checkQvtArgs(t *testing.T, where string, args []string) {
 	t.Helper()
 	t.Run(where, func(t *testing.T) {
 		if p := qvtArgsProblem(args); p != "" {
-			if strings.Contains(p, "unknown flag: --schedule") && slices.Contains(args, "serve") {
-				// qvt serve takes --schedule once the scheduler is in; until
-				// then this one flag cannot be checked.
-				t.Skipf("%s: %s", where, p)
-			}
 			t.Errorf("%s: %q is not a qvt command line: %s", where, args, p)
 		}
 	})

@@ -162,7 +162,7 @@ func (e *env) publishPhases(ctx context.Context, names []string, dryRun, initAss
 		}
 		ph.Duration = time.Since(ph.Started)
 		if err != nil {
-			ph.Err = redact(err.Error(), e.secrets())
+			ph.Err, ph.ErrKind = redact(err.Error(), e.secrets()), runs.ErrKind(err)
 		}
 		if phases != nil {
 			*phases = append(*phases, ph)

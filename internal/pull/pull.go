@@ -168,7 +168,7 @@ func (s *Syncer) timed(res *Result, name string, records func() int, f func() er
 	p.Duration = time.Since(p.Started)
 	p.Records = records()
 	if err != nil {
-		p.Err = err.Error()
+		p.Err, p.ErrKind = err.Error(), runs.ErrKind(err)
 	}
 	res.Phases = append(res.Phases, p)
 	return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"qvt/internal/epss"
@@ -136,6 +137,9 @@ func (e *env) recordRun(ctx context.Context, st *store.Store, rep runs.Report) e
 // it failed before) and fills rep's start, phases and changes.
 func (e *env) syncJob(ctx context.Context, j job, rep *runs.Report) (*store.Store, error) {
 	f := j.sync
+	var waited atomic.Int64
+	f.waited = &waited
+	defer func() { rep.Waited = time.Duration(waited.Load()) }()
 	q, n, base, err := e.clients(f)
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", err)

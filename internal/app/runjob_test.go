@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"qvt/internal/config"
 	"qvt/internal/runs"
@@ -189,4 +190,25 @@ func TestScheduledRunStopsAtCommit(t *testing.T) {
 			t.Errorf("the log does not show the resumed run:\n%s", log.String())
 		}
 	})
+}
+
+// A run records how long the API clients slept (the waits a 503 or a
+// rate limit asked for) and how many requests they repeated: what
+// /metrics reports as qvt_last_run_rate_limit_wait_seconds.
+func TestRunRecordsAPIWaits(t *testing.T) {
+	loc := t.TempDir() + "/qvt.db"
+	s := startSyncSim(t, sim.Config{Data: smallData, Faults: sim.Faults{Seed: 11, P503: 0.4}})
+	start := time.Now()
+	if code, out, errs := qvt(t, syncSimEnv(s, loc), "run", "--batch", "1000", "--skip-nvd"); code != 0 {
+		t.Fatalf("qvt run: exit %d\n%s\n%s", code, out, errs)
+	}
+	took := time.Since(start)
+	rs := jobRuns(t, loc)
+	if len(rs) != 1 {
+		t.Fatalf("%d runs recorded", len(rs))
+	}
+	r := rs[0]
+	if r.Retries == 0 || r.Waited <= 0 || r.Waited > took {
+		t.Errorf("a run through 503s: %d retries, waited %v of %v", r.Retries, r.Waited, took)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,6 +34,22 @@ type syncFlags struct {
 	nvdWindow time.Duration  // tests and the demo shorten NVD's rolling window
 	maxWait   time.Duration  // 0: the clients' default
 	flags     *pflag.FlagSet // to tell a --max-wait given from its default
+	// waited, when set, adds up the time the Qualys and NVD clients slept:
+	// the waits their rate limits asked for and their retries' backoff.
+	waited *atomic.Int64
+}
+
+// sleep is the clients' sleep, counting into f.waited.
+func (f syncFlags) sleep() func(context.Context, time.Duration) error {
+	if f.waited == nil {
+		return nil // the clients' default
+	}
+	return func(ctx context.Context, d time.Duration) error {
+		start := time.Now()
+		err := retry.Sleep(ctx, d)
+		f.waited.Add(int64(time.Since(start)))
+		return err
+	}
 }
 
 func (f *syncFlags) add(cmd *cobra.Command) {
@@ -138,6 +155,7 @@ func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, string, error) 
 		UserAgent: "qvt/" + buildVersion(),
 		Log:       e.log,
 		MaxWait:   f.maxWait,
+		Sleep:     f.sleep(),
 
 		ConnectBudget: lim.ConnectBudget,
 		BodyTimeout:   lim.BodyTimeout,
@@ -157,6 +175,7 @@ func (e *env) clients(f syncFlags) (*qualys.Client, *nvd.Client, string, error) 
 		UserAgent: "qvt/" + buildVersion(),
 		Log:       e.log,
 		MaxWait:   f.maxWait,
+		Sleep:     f.sleep(),
 
 		ConnectBudget: lim.ConnectBudget,
 		BodyTimeout:   lim.BodyTimeout,

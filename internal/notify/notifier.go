@@ -153,7 +153,7 @@ func (n *Notifier) RunFinished(ctx context.Context, r runs.Report) {
 	if changeCount(whole.Changes) == 0 && byOwner != nil {
 		// The run reported no changes of its own: count them from the store.
 		for _, c := range byOwner {
-			whole.Changes = addChanges(whole.Changes, c)
+			whole.Changes = whole.Changes.Add(c)
 		}
 	}
 	if !whole.Empty() {
@@ -181,20 +181,6 @@ func ownerDeliveries(r runs.Report, byOwner map[string]runs.Changes, routes []Ro
 		}
 	}
 	return ds
-}
-
-func addChanges(a, b runs.Changes) runs.Changes {
-	for k, v := range b.New {
-		if a.New == nil {
-			a.New = map[string]int{}
-		}
-		a.New[k] += v
-	}
-	a.NewKEV += b.NewKEV
-	a.Fixed += b.Fixed
-	a.Reopened += b.Reopened
-	a.NewlyOverdue += b.NewlyOverdue
-	return a
 }
 
 // warnExpiring tells the configured channels of the exceptions whose

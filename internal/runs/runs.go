@@ -48,6 +48,25 @@ type Changes struct {
 	NewlyOverdue int            `json:"newly_overdue,omitempty"` // open findings whose due date passed since the previous run
 }
 
+// Add is the sum of two counts of changes (a run's, from its owners').
+func (c Changes) Add(o Changes) Changes {
+	if len(o.New) > 0 {
+		sum := make(map[string]int, len(c.New)+len(o.New))
+		for k, n := range c.New {
+			sum[k] = n
+		}
+		for k, n := range o.New {
+			sum[k] += n
+		}
+		c.New = sum
+	}
+	c.NewKEV += o.NewKEV
+	c.Fixed += o.Fixed
+	c.Reopened += o.Reopened
+	c.NewlyOverdue += o.NewlyOverdue
+	return c
+}
+
 // Report is one run.
 type Report struct {
 	ID       int64         `json:"id"`     // the store's job_runs id, 0 before it is recorded

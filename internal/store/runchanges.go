@@ -17,24 +17,9 @@ func (s *Store) RunChanges(ctx context.Context, since, until time.Time) (runs.Ch
 	}
 	var all runs.Changes
 	for _, c := range by {
-		all = AddChanges(all, c)
+		all = all.Add(c)
 	}
 	return all, nil
-}
-
-// AddChanges is the sum of two counts of changes.
-func AddChanges(a, b runs.Changes) runs.Changes {
-	for k, n := range b.New {
-		if a.New == nil {
-			a.New = map[string]int{}
-		}
-		a.New[k] += n
-	}
-	a.NewKEV += b.NewKEV
-	a.Fixed += b.Fixed
-	a.Reopened += b.Reopened
-	a.NewlyOverdue += b.NewlyOverdue
-	return a
 }
 
 // RunChangesByOwner counts what changed in [since, until) by the owner of

@@ -28,16 +28,14 @@ func TestServeRefusesBadSchedule(t *testing.T) {
 	}
 }
 
-// qvt serve --schedule: the overview offers "Run now"; POST /api/runs
-// starts the daily job, recorded as a manual run; the overview then shows
-// it; an interrupt stops serve.
+// qvt serve --schedule, started as a new service is (no store yet: it
+// makes an empty one): the overview offers "Run now"; POST /api/runs
+// starts the daily job, recorded as a manual run, which fills the store;
+// the overview then shows it; an interrupt stops serve.
 func TestServeScheduleRunNow(t *testing.T) {
 	s := startSyncSim(t, sim.Config{Data: smallData})
 	db := filepath.Join(t.TempDir(), "qvt.db")
 	env := syncSimEnv(s, db)
-	if code, out, errs := qvt(t, env, "sync"); code != 0 {
-		t.Fatalf("sync: %d\n%s\n%s", code, out, errs)
-	}
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -85,6 +83,12 @@ func TestServeScheduleRunNow(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second): // a hang guard
 		t.Fatal("serve did not stop when interrupted")
+	}
+	if !strings.Contains(errb.String(), "no store yet: made an empty one") {
+		t.Errorf("serve did not say it made the store:\n%s", errb.String())
+	}
+	if n := len(jobRuns(t, db)); n != 1 {
+		t.Errorf("%d runs recorded, want the manual one", n)
 	}
 	if !strings.Contains(errb.String(), "run_id="+body.RunID) {
 		t.Errorf("no log line names the run:\n%s", errb.String())

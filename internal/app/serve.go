@@ -71,9 +71,9 @@ SIGINT stops a run at its next commit (the next run resumes), or after
 // SIGTERM came; then it is cut.
 var stopGrace = 30 * time.Second
 
-// scheduler builds the scheduler of the daily job from --schedule (flag)
+// scheduleSpec reads the schedule of the daily job from --schedule (flag)
 // or schedule.run; nil when neither is set.
-func (e *env) scheduler(flag string, st *store.Store) (*schedule.Scheduler, error) {
+func (e *env) scheduleSpec(flag string) (*schedule.Spec, error) {
 	c, name := e.cfg.Schedule, "schedule.run"
 	if flag != "" {
 		c.Run, name = flag, "--schedule"
@@ -85,6 +85,12 @@ func (e *env) scheduler(flag string, st *store.Store) (*schedule.Scheduler, erro
 	if err != nil {
 		return nil, usageError{err}
 	}
+	return spec, nil
+}
+
+// scheduler is the scheduler of the daily job on spec, recording its
+// runs in st.
+func (e *env) scheduler(spec *schedule.Spec, st *store.Store) *schedule.Scheduler {
 	return &schedule.Scheduler{
 		Spec: spec,
 		Log:  e.log,
@@ -93,7 +99,24 @@ func (e *env) scheduler(flag string, st *store.Store) (*schedule.Scheduler, erro
 			return st.Write(ctx, func(tx *store.Tx) error { return tx.FinishJobRun(r) })
 		},
 		Last: func(ctx context.Context) (*runs.Report, error) { return st.LastJobRun(ctx, "") },
-	}, nil
+	}
+}
+
+// createForSchedule makes the store a scheduled service starts without
+// (an empty volume, a new database): its first run fills it, and until
+// then the dashboard shows it empty, with the next run and "Run now".
+func (e *env) createForSchedule(ctx context.Context) error {
+	if ok, err := store.Exists(e.cfg.DB); err != nil || ok {
+		return err
+	}
+	st, err := e.openWriter(ctx, "sync")
+	if err != nil {
+		return err
+	}
+	st.Close()
+	e.unlockStore()
+	e.log.Info("no store yet: made an empty one for the scheduled runs to fill", "store", store.Shown(e.cfg.DB))
+	return nil
 }
 
 // scheduledRun is one run inside qvt serve. When ctx ends (SIGTERM) the
@@ -135,6 +158,18 @@ func (e *env) serve(ctx context.Context) error { return e.serveScheduled(ctx, ""
 // ends, and, with scheduled, the scheduler beside it when a schedule is
 // set (--schedule, else schedule.run).
 func (e *env) serveScheduled(ctx context.Context, schedFlag string, scheduled bool) error {
+	var spec *schedule.Spec
+	if scheduled {
+		var err error
+		if spec, err = e.scheduleSpec(schedFlag); err != nil {
+			return err
+		}
+	}
+	if spec != nil {
+		if err := e.createForSchedule(ctx); err != nil {
+			return err
+		}
+	}
 	st, err := e.openStore(ctx)
 	if err != nil {
 		return err
@@ -159,12 +194,8 @@ func (e *env) serveScheduled(ctx context.Context, schedFlag string, scheduled bo
 		return err
 	}
 	var sched *schedule.Scheduler
-	if scheduled {
-		if sched, err = e.scheduler(schedFlag, st); err != nil {
-			return err
-		}
-	}
-	if sched != nil {
+	if spec != nil {
+		sched = e.scheduler(spec, st)
 		cfg.Scheduler = sched
 	}
 	srv, err := web.New(st, cfg, e.log)

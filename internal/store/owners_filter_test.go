@@ -47,8 +47,9 @@ func ofStore(t *testing.T, loc string) *Store {
 		if err := tx.PutHosts(recs, now.Unix()); err != nil {
 			return err
 		}
-		// Deadlines in the past, whatever the scoring made of them.
-		if err := tx.exec(`UPDATE detections SET breach_date = '2024-06-01'`); err != nil {
+		// Deadlines and due dates in the past, whatever the scoring made
+		// of them.
+		if err := tx.exec(`UPDATE detections SET breach_date = '2024-06-01', priority = 'P2', due_date = '2024-05-01'`); err != nil {
 			return err
 		}
 		var hs []owners.Host
@@ -120,8 +121,8 @@ func TestOwnerAndExceptedFilters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sum.Overdue != 4 || sum.Excepted != 2 || sum.Open != 6 {
-			t.Errorf("summary: overdue %d, excepted %d, open %d; want 4, 2, 6", sum.Overdue, sum.Excepted, sum.Open)
+		if sum.Overdue != 4 || sum.PastDue != 4 || sum.Excepted != 2 || sum.Open != 6 {
+			t.Errorf("summary: overdue %d, past due date %d, excepted %d, open %d; want 4, 4, 2, 6", sum.Overdue, sum.PastDue, sum.Excepted, sum.Open)
 		}
 
 		// The day after its last day, the exception no longer hides its
@@ -137,8 +138,8 @@ func TestOwnerAndExceptedFilters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sum.Overdue != 6 || sum.Excepted != 0 {
-			t.Errorf("summary after expiry: overdue %d, excepted %d; want 6, 0", sum.Overdue, sum.Excepted)
+		if sum.Overdue != 6 || sum.PastDue != 6 || sum.Excepted != 0 {
+			t.Errorf("summary after expiry: overdue %d, past due date %d, excepted %d; want 6, 6, 0", sum.Overdue, sum.PastDue, sum.Excepted)
 		}
 	})
 }

@@ -140,6 +140,7 @@ median and p95 of --runs) and overview.`,
 	f.StringVar(&scale.Store, "store", "", "--scale: a postgres:// URL to run on (a new schema there; best a database no other qvt writes to); default $QVT_DB if it is one, else a new SQLite file in --dir")
 	f.StringVar(&scale.MySQL, "mysql", "", "--scale: DSN of a MySQL or MariaDB server to publish to (a new database there), e.g. 'root@tcp(127.0.0.1:3306)/'; none skips the publish")
 	f.BoolVar(&scale.Keep, "keep", false, "--scale: keep the store and the MySQL database afterwards")
+	f.BoolVar(&scale.ImportOnly, "import-only", false, "--scale: stop after the first import")
 	f.StringVar(&step, "scale-step", "", "a step of --scale that runs in a process of its own")
 	f.MarkHidden("scale-step")
 	return cmd

@@ -44,6 +44,9 @@ type ScaleConfig struct {
 	CVEs       int
 	Runs       int  // measured runs of each dashboard request
 	Keep       bool // keep the store and the MySQL database
+	// ImportOnly stops after the first import: its figures alone, on a
+	// machine or in a time that cannot take the rest.
+	ImportOnly bool
 	Exe        string
 	Out        io.Writer
 }
@@ -129,6 +132,9 @@ func Scale(ctx context.Context, c ScaleConfig) (err error) {
 		det, r.Wall.Seconds(), float64(det)/r.Wall.Seconds(), mb(r.MaxRSS), genCPU.Seconds())
 	c.indent(out)
 	c.printf("first import in all (KB, NVD, detections): %.1f s\n", (first + r.Wall).Seconds())
+	if c.ImportOnly {
+		return nil
+	}
 
 	if err := c.export(ctx, loc); err != nil {
 		return fmt.Errorf("export: %w", err)

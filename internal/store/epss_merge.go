@@ -138,17 +138,24 @@ const epssPer = 100
 // scores are written. The QIDs of their CVEs, read in the same order from
 // kb_cves' index on cve_id, go to risk_queue.
 func (tx *Tx) mergeEPSS(f *epssRows, res *EPSSResult) error {
-	upsert := func(n int) (*sqlite3.Stmt, error) {
-		return tx.stmt(`INSERT INTO epss_scores (cve, epss, percentile) VALUES ` +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?),", n), ",") + `
-ON CONFLICT (cve) DO UPDATE SET prev_epss = epss_scores.epss, prev_percentile = epss_scores.percentile,
- epss = excluded.epss, percentile = excluded.percentile`)
+	// New scores go in many to a statement. OR IGNORE, which never
+	// applies (the merge found no stored score for them), spares the
+	// statement journal SQLite keeps for a statement of many rows that
+	// may fail midway.
+	insert := func(n int) (*sqlite3.Stmt, error) {
+		return tx.stmt(`INSERT OR IGNORE INTO epss_scores (cve, epss, percentile) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?),", n), ","))
 	}
-	many, err := upsert(epssPer)
+	many, err := insert(epssPer)
 	if err != nil {
 		return err
 	}
-	one, err := upsert(1)
+	one, err := insert(1)
+	if err != nil {
+		return err
+	}
+	update, err := tx.stmt(`UPDATE epss_scores SET prev_epss = epss, prev_percentile = percentile,
+ epss = ?, percentile = ? WHERE cve = ?`)
 	if err != nil {
 		return err
 	}
@@ -179,7 +186,7 @@ ON CONFLICT (cve) DO UPDATE SET prev_epss = epss_scores.epss, prev_percentile = 
 		}
 	}
 
-	var batch []int // rows of f to upsert
+	var batch []int // new rows of f
 	flush := func() error {
 		st := many
 		if len(batch) < epssPer {
@@ -200,11 +207,23 @@ ON CONFLICT (cve) DO UPDATE SET prev_epss = epss_scores.epss, prev_percentile = 
 		batch = batch[:0]
 		return nil
 	}
-	changed := func(i int) error {
+	added := func(i int) error {
 		touched(f.id(i))
 		if batch = append(batch, i); len(batch) == epssPer {
 			return flush()
 		}
+		return nil
+	}
+	moved := func(i int) error {
+		touched(f.id(i))
+		err := errors.Join(update.BindFloat(1, f.score(i).epss), update.BindFloat(2, f.score(i).pct), update.BindRawText(3, f.id(i)))
+		if err == nil {
+			err = update.Exec()
+		}
+		if err != nil {
+			return fmt.Errorf("store: epss: %w", err)
+		}
+		res.Changed++
 		return nil
 	}
 
@@ -250,7 +269,7 @@ ON CONFLICT (cve) DO UPDATE SET prev_epss = epss_scores.epss, prev_percentile = 
 			}
 			switch {
 			case c < 0: // new
-				if err := changed(f.row(k)); err != nil {
+				if err := added(f.row(k)); err != nil {
 					return err
 				}
 				k++
@@ -268,7 +287,7 @@ ON CONFLICT (cve) DO UPDATE SET prev_epss = epss_scores.epss, prev_percentile = 
 			default:
 				i := f.row(k)
 				if f.score(i) != stored.score(j) {
-					if err := changed(i); err != nil {
+					if err := moved(i); err != nil {
 						return err
 					}
 				}

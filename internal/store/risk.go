@@ -351,8 +351,7 @@ func epssDup(err error) error {
 // Reassess recomputes what KEV, EPSS and threat intelligence say of each
 // queued QID: assess gets the QID's CVEs in KB order with what the
 // catalog and EPSS hold of each, and the names of the KB's THREAT_INTEL
-// list. The results replace the QIDs' qid_risk rows (held until the end:
-// a few dozen bytes per QID).
+// list. The results replace the QIDs' qid_risk rows.
 func (tx *Tx) Reassess(assess func(qid int, cves []priority.CVEFacts, threatIntel []string) priority.Risk) error {
 	q := `SELECT r.qid, k.threat_intel, c.cve_id, e.cve IS NOT NULL, e.date_added, e.due_date, e.ransomware,
   s.epss, s.percentile
@@ -387,6 +386,41 @@ ORDER BY k.qid, c.ord`
 		qid  int
 		risk priority.Risk
 	}
+	list := func(s []string) string {
+		b, _ := json.Marshal(nonNil(s))
+		return string(b)
+	}
+	// SQLite writes each QID's row as soon as it is assessed: the query
+	// reads no qid_risk row. PostgreSQL holds them (a few dozen bytes per
+	// QID) for one COPY at the end.
+	var write func(qid int, r *priority.Risk) error
+	if tx.pg == nil {
+		b, err := tx.bind(`INSERT INTO qid_risk (` + strings.Join(riskCols, ", ") + `) VALUES (?,?,?,?,?,?,?,?,?,?) ` + riskConflict)
+		if err != nil {
+			return err
+		}
+		write = func(qid int, r *priority.Risk) error {
+			b.int(int64(qid))
+			b.bool(r.KEV)
+			b.text(list(r.KEVCVEs))
+			b.text(r.KEVDateAdded)
+			b.text(r.KEVDueDate)
+			b.bool(r.KEVRansomware)
+			for _, p := range []*float64{r.EPSS, r.Percentile} {
+				if p == nil {
+					b.null()
+				} else {
+					b.float(*p)
+				}
+			}
+			b.text(r.EPSSCVE)
+			b.text(list(r.ThreatIntel))
+			if err := b.run(); err != nil {
+				return fmt.Errorf("store: qid %d: %w", qid, err)
+			}
+			return nil
+		}
+	}
 	var (
 		out  []row
 		cur  = -1
@@ -394,14 +428,22 @@ ORDER BY k.qid, c.ord`
 		ti   []string
 		tis  threatIntelCache
 	)
-	flush := func() {
-		if cur >= 0 {
-			out = append(out, row{cur, assess(cur, cves, ti)})
+	flush := func() error {
+		if cur < 0 {
+			return nil
 		}
+		r := assess(cur, cves, ti)
+		if write != nil {
+			return write(cur, &r)
+		}
+		out = append(out, row{cur, r})
+		return nil
 	}
 	err := tx.query(q, func(st Cols) error {
 		if qid := st.ColumnInt(0); qid != cur {
-			flush()
+			if err := flush(); err != nil {
+				return err
+			}
 			cur, cves = qid, cves[:0]
 			ti = tis.names(st.ColumnRawText(1))
 		}
@@ -424,10 +466,8 @@ ORDER BY k.qid, c.ord`
 	if err != nil {
 		return err
 	}
-	flush()
-	list := func(s []string) string {
-		b, _ := json.Marshal(nonNil(s))
-		return string(b)
+	if err := flush(); err != nil || tx.pg == nil {
+		return err
 	}
 	opt := func(p *float64) any {
 		if p == nil {
@@ -435,47 +475,19 @@ ORDER BY k.qid, c.ord`
 		}
 		return *p
 	}
-	if tx.pg != nil {
-		if err := tx.pgStage("qvt_risk", `CREATE TEMP TABLE qvt_risk (LIKE qid_risk INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
-			return err
-		}
-		err := tx.pgCopy("qvt_risk", riskCols, len(out), func(i int, v []any) []any {
-			r := &out[i].risk
-			return append(v, int64(out[i].qid), b2i(r.KEV), list(r.KEVCVEs), r.KEVDateAdded, r.KEVDueDate,
-				b2i(r.KEVRansomware), opt(r.EPSS), opt(r.Percentile), r.EPSSCVE, list(r.ThreatIntel))
-		})
-		if err != nil {
-			return err
-		}
-		_, err = tx.pgExec(`INSERT INTO qid_risk SELECT * FROM pg_temp.qvt_risk ` + riskConflict)
+	if err := tx.pgStage("qvt_risk", `CREATE TEMP TABLE qvt_risk (LIKE qid_risk INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
 		return err
 	}
-	b, err := tx.bind(`INSERT INTO qid_risk (` + strings.Join(riskCols, ", ") + `) VALUES (?,?,?,?,?,?,?,?,?,?) ` + riskConflict)
+	err = tx.pgCopy("qvt_risk", riskCols, len(out), func(i int, v []any) []any {
+		r := &out[i].risk
+		return append(v, int64(out[i].qid), b2i(r.KEV), list(r.KEVCVEs), r.KEVDateAdded, r.KEVDueDate,
+			b2i(r.KEVRansomware), opt(r.EPSS), opt(r.Percentile), r.EPSSCVE, list(r.ThreatIntel))
+	})
 	if err != nil {
 		return err
 	}
-	for i := range out {
-		r := &out[i].risk
-		b.int(int64(out[i].qid))
-		b.bool(r.KEV)
-		b.text(list(r.KEVCVEs))
-		b.text(r.KEVDateAdded)
-		b.text(r.KEVDueDate)
-		b.bool(r.KEVRansomware)
-		for _, p := range []*float64{r.EPSS, r.Percentile} {
-			if p == nil {
-				b.null()
-			} else {
-				b.float(*p)
-			}
-		}
-		b.text(r.EPSSCVE)
-		b.text(list(r.ThreatIntel))
-		if err := b.run(); err != nil {
-			return fmt.Errorf("store: qid %d: %w", out[i].qid, err)
-		}
-	}
-	return nil
+	_, err = tx.pgExec(`INSERT INTO qid_risk SELECT * FROM pg_temp.qvt_risk ` + riskConflict)
+	return err
 }
 
 // kevFacts is what Reassess reads of a KEV entry.

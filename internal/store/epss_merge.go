@@ -92,9 +92,9 @@ func epssPut[T []byte | string](f *epssRows, id T, p epssPair) {
 	f.n++
 }
 
-// sort orders the rows by id if they came in another order (FIRST's file
-// lists CVE-2017-9999 before CVE-2017-10000), and refuses a CVE scored
-// twice.
+// sort orders the rows by id if they came in another order (by number,
+// as CVE-2017-9999 before CVE-2017-10000, which text order puts after
+// CVE-2017-1000), and refuses a CVE scored twice.
 func (f *epssRows) sort() error {
 	if !f.out {
 		return nil

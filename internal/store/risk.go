@@ -219,12 +219,13 @@ func (tx *Tx) PutEPSS(feed func(header func(model, date string) error, row func(
 		return res, err
 	}
 	var model, date string
-	// The file goes to a staging table first; the changes are then a few
-	// set-based statements.
+	// On PostgreSQL the file goes to a staging table first; the changes
+	// are then a few set-based statements.
 	var (
 		row   func(EPSSScore) error
 		done  func() error
 		reset func() error
+		file  *epssRows // SQLite
 	)
 	header := func(m, d string) error {
 		if d != "" && stored != "" && d < stored {
@@ -263,54 +264,14 @@ func (tx *Tx) PutEPSS(feed func(header func(model, date string) error, row func(
 			return err
 		}
 	} else {
-		if err := tx.exec(`CREATE TEMP TABLE IF NOT EXISTS qvt_epss (cve TEXT PRIMARY KEY, epss REAL NOT NULL,
- percentile REAL NOT NULL) WITHOUT ROWID`); err != nil {
-			return res, err
-		}
-		if err := tx.exec("DELETE FROM temp.qvt_epss"); err != nil {
-			return res, err
-		}
-		// Rows go in a hundred to a statement: one statement per row
-		// costs more than the row.
-		const per = 100
-		many, err := tx.bind("INSERT INTO temp.qvt_epss (cve, epss, percentile) VALUES " +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?),", per), ","))
-		if err != nil {
-			return res, err
-		}
-		one, err := tx.bind("INSERT INTO temp.qvt_epss (cve, epss, percentile) VALUES (?, ?, ?)")
-		if err != nil {
-			return res, err
-		}
-		var buf []EPSSScore
-		flush := func() error {
-			b := many
-			if len(buf) < per {
-				b = one
-			}
-			for i, s := range buf {
-				b.text(s.CVE)
-				b.float(s.EPSS)
-				b.float(s.Percentile)
-				if b == one || i == len(buf)-1 {
-					if err := b.run(); err != nil {
-						return epssDup(fmt.Errorf("epss: %w", err))
-					}
-				}
-			}
-			buf = buf[:0]
-			return nil
-		}
-		row = func(s EPSSScore) error {
-			if buf = append(buf, s); len(buf) == per {
-				return flush()
-			}
-			return nil
-		}
-		done = flush
+		// The file is held (compactly) and merged with the stored scores
+		// in one ordered walk of each: only what changed is written.
+		file = &epssRows{}
+		row = file.add
+		done = file.sort
 		reset = func() error {
-			buf = buf[:0]
-			return tx.exec("DELETE FROM temp.qvt_epss")
+			file.reset()
+			return nil
 		}
 	}
 	err = feed(header, func(s EPSSScore) error {
@@ -323,30 +284,13 @@ func (tx *Tx) PutEPSS(feed func(header func(model, date string) error, row func(
 	if err != nil {
 		return res, err
 	}
-	stage := "temp.qvt_epss"
-	if tx.pg != nil {
-		stage = "pg_temp.qvt_epss"
-	}
-	// The QIDs of changed, new and removed CVEs.
-	if err := tx.exec(`INSERT INTO risk_queue (qid) SELECT DISTINCT c.qid FROM kb_cves c JOIN (
-  SELECT n.cve FROM ` + stage + ` n LEFT JOIN epss_scores s ON s.cve = n.cve
-  WHERE s.cve IS NULL OR s.epss <> n.epss OR s.percentile <> n.percentile
-  UNION ALL
-  SELECT s.cve FROM epss_scores s WHERE NOT EXISTS (SELECT 1 FROM ` + stage + ` n WHERE n.cve = s.cve)
-) x ON x.cve = c.cve_id WHERE true ON CONFLICT DO NOTHING`); err != nil {
+	if file != nil {
+		if err := tx.mergeEPSS(file, &res); err != nil {
+			return res, err
+		}
+	} else if err := tx.pgDiffEPSS(&res); err != nil {
 		return res, err
 	}
-	if err := tx.exec(`DELETE FROM epss_scores WHERE NOT EXISTS (SELECT 1 FROM ` + stage + ` n WHERE n.cve = epss_scores.cve)`); err != nil {
-		return res, err
-	}
-	res.Removed = int(tx.changes())
-	if err := tx.exec(`INSERT INTO epss_scores (cve, epss, percentile) SELECT cve, epss, percentile FROM ` + stage + ` WHERE true
-ON CONFLICT (cve) DO UPDATE SET prev_epss = epss_scores.epss, prev_percentile = epss_scores.percentile,
- epss = excluded.epss, percentile = excluded.percentile
-WHERE epss_scores.epss <> excluded.epss OR epss_scores.percentile <> excluded.percentile`); err != nil {
-		return res, err
-	}
-	res.Changed = int(tx.changes())
 	b, err := tx.bind(`INSERT INTO epss_meta (id, model_version, score_date, scores, stored) VALUES (1, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET model_version = excluded.model_version, score_date = excluded.score_date,
  scores = excluded.scores, stored = excluded.stored`)
@@ -365,6 +309,34 @@ ON CONFLICT (id) DO UPDATE SET model_version = excluded.model_version, score_dat
 	return res, err
 }
 
+// pgDiffEPSS applies the staged file (PostgreSQL) in a few set-based
+// statements: it queues the QIDs of changed, new and removed CVEs, then
+// deletes and upserts.
+func (tx *Tx) pgDiffEPSS(res *EPSSResult) error {
+	const stage = "pg_temp.qvt_epss"
+	// The QIDs of changed, new and removed CVEs.
+	if err := tx.exec(`INSERT INTO risk_queue (qid) SELECT DISTINCT c.qid FROM kb_cves c JOIN (
+  SELECT n.cve FROM ` + stage + ` n LEFT JOIN epss_scores s ON s.cve = n.cve
+  WHERE s.cve IS NULL OR s.epss <> n.epss OR s.percentile <> n.percentile
+  UNION ALL
+  SELECT s.cve FROM epss_scores s WHERE NOT EXISTS (SELECT 1 FROM ` + stage + ` n WHERE n.cve = s.cve)
+) x ON x.cve = c.cve_id WHERE true ON CONFLICT DO NOTHING`); err != nil {
+		return err
+	}
+	if err := tx.exec(`DELETE FROM epss_scores WHERE NOT EXISTS (SELECT 1 FROM ` + stage + ` n WHERE n.cve = epss_scores.cve)`); err != nil {
+		return err
+	}
+	res.Removed = int(tx.changes())
+	if err := tx.exec(`INSERT INTO epss_scores (cve, epss, percentile) SELECT cve, epss, percentile FROM ` + stage + ` WHERE true
+ON CONFLICT (cve) DO UPDATE SET prev_epss = epss_scores.epss, prev_percentile = epss_scores.percentile,
+ epss = excluded.epss, percentile = excluded.percentile
+WHERE epss_scores.epss <> excluded.epss OR epss_scores.percentile <> excluded.percentile`); err != nil {
+		return err
+	}
+	res.Changed = int(tx.changes())
+	return nil
+}
+
 // epssDup names the usual cause of a constraint error: a CVE twice.
 func epssDup(err error) error {
 	if err == nil {
@@ -379,10 +351,9 @@ func epssDup(err error) error {
 // Reassess recomputes what KEV, EPSS and threat intelligence say of each
 // queued QID: assess gets the QID's CVEs in KB order with what the
 // catalog and EPSS hold of each, and the names of the KB's THREAT_INTEL
-// list. The results replace the QIDs' qid_risk rows (held until the end:
-// a few dozen bytes per QID).
+// list. The results replace the QIDs' qid_risk rows.
 func (tx *Tx) Reassess(assess func(qid int, cves []priority.CVEFacts, threatIntel []string) priority.Risk) error {
-	const q = `SELECT r.qid, k.threat_intel, c.cve_id, e.cve IS NOT NULL, e.date_added, e.due_date, e.ransomware,
+	q := `SELECT r.qid, k.threat_intel, c.cve_id, e.cve IS NOT NULL, e.date_added, e.due_date, e.ransomware,
   s.epss, s.percentile
 FROM (SELECT qid FROM rescore_queue UNION SELECT qid FROM risk_queue) r
 JOIN kb_vulns k ON k.qid = r.qid
@@ -390,29 +361,101 @@ LEFT JOIN kb_cves c ON c.qid = r.qid
 LEFT JOIN kev_entries e ON e.cve = c.cve_id
 LEFT JOIN epss_scores s ON s.cve = c.cve_id
 ORDER BY r.qid, c.ord`
+	var kev map[string]kevFacts
+	if tx.pg == nil {
+		// The queued QIDs as an IN list, which SQLite walks in order: the
+		// rows come in the order asked, with no sort of them all. The KEV
+		// catalog (about 1,500 entries) is looked up in memory rather
+		// than searched for each CVE.
+		q = `SELECT k.qid, k.threat_intel, c.cve_id, s.epss, s.percentile
+FROM kb_vulns k
+LEFT JOIN kb_cves c ON c.qid = k.qid
+LEFT JOIN epss_scores s ON s.cve = c.cve_id
+WHERE k.qid IN (SELECT qid FROM rescore_queue UNION ALL SELECT qid FROM risk_queue)
+ORDER BY k.qid, c.ord`
+		kev = map[string]kevFacts{}
+		err := tx.query("SELECT cve, date_added, due_date, ransomware FROM kev_entries", func(st Cols) error {
+			kev[st.ColumnText(0)] = kevFacts{st.ColumnText(1), st.ColumnText(2), st.ColumnText(3) == "Known"}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
 	type row struct {
 		qid  int
 		risk priority.Risk
 	}
-	var (
-		out   []row
-		cur   = -1
-		cves  []priority.CVEFacts
-		ti    []string
-		lists jsonList
-	)
-	flush := func() {
-		if cur >= 0 {
-			out = append(out, row{cur, assess(cur, cves, ti)})
+	list := func(s []string) string {
+		b, _ := json.Marshal(nonNil(s))
+		return string(b)
+	}
+	// SQLite writes each QID's row as soon as it is assessed: the query
+	// reads no qid_risk row. PostgreSQL holds them (a few dozen bytes per
+	// QID) for one COPY at the end.
+	var write func(qid int, r *priority.Risk) error
+	if tx.pg == nil {
+		b, err := tx.bind(`INSERT INTO qid_risk (` + strings.Join(riskCols, ", ") + `) VALUES (?,?,?,?,?,?,?,?,?,?) ` + riskConflict)
+		if err != nil {
+			return err
 		}
+		write = func(qid int, r *priority.Risk) error {
+			b.int(int64(qid))
+			b.bool(r.KEV)
+			b.text(list(r.KEVCVEs))
+			b.text(r.KEVDateAdded)
+			b.text(r.KEVDueDate)
+			b.bool(r.KEVRansomware)
+			for _, p := range []*float64{r.EPSS, r.Percentile} {
+				if p == nil {
+					b.null()
+				} else {
+					b.float(*p)
+				}
+			}
+			b.text(r.EPSSCVE)
+			b.text(list(r.ThreatIntel))
+			if err := b.run(); err != nil {
+				return fmt.Errorf("store: qid %d: %w", qid, err)
+			}
+			return nil
+		}
+	}
+	var (
+		out  []row
+		cur  = -1
+		cves []priority.CVEFacts
+		ti   []string
+		tis  threatIntelCache
+	)
+	flush := func() error {
+		if cur < 0 {
+			return nil
+		}
+		r := assess(cur, cves, ti)
+		if write != nil {
+			return write(cur, &r)
+		}
+		out = append(out, row{cur, r})
+		return nil
 	}
 	err := tx.query(q, func(st Cols) error {
 		if qid := st.ColumnInt(0); qid != cur {
-			flush()
+			if err := flush(); err != nil {
+				return err
+			}
 			cur, cves = qid, cves[:0]
-			ti = lists.list(st.ColumnRawText(1), "text")
+			ti = tis.names(st.ColumnRawText(1))
 		}
 		if st.ColumnType(2) == sqlite3.NULL {
+			return nil
+		}
+		if kev != nil {
+			c := priority.CVEFacts{CVE: st.ColumnText(2), EPSS: optCol(st, 3), Percentile: optCol(st, 4)}
+			if e, ok := kev[c.CVE]; ok {
+				c.InKEV, c.KEVDateAdded, c.KEVDueDate, c.Ransomware = true, e.dateAdded, e.dueDate, e.ransomware
+			}
+			cves = append(cves, c)
 			return nil
 		}
 		cves = append(cves, priority.CVEFacts{CVE: st.ColumnText(2), InKEV: st.ColumnBool(3),
@@ -423,10 +466,8 @@ ORDER BY r.qid, c.ord`
 	if err != nil {
 		return err
 	}
-	flush()
-	list := func(s []string) string {
-		b, _ := json.Marshal(nonNil(s))
-		return string(b)
+	if err := flush(); err != nil || tx.pg == nil {
+		return err
 	}
 	opt := func(p *float64) any {
 		if p == nil {
@@ -434,47 +475,45 @@ ORDER BY r.qid, c.ord`
 		}
 		return *p
 	}
-	if tx.pg != nil {
-		if err := tx.pgStage("qvt_risk", `CREATE TEMP TABLE qvt_risk (LIKE qid_risk INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
-			return err
-		}
-		err := tx.pgCopy("qvt_risk", riskCols, len(out), func(i int, v []any) []any {
-			r := &out[i].risk
-			return append(v, int64(out[i].qid), b2i(r.KEV), list(r.KEVCVEs), r.KEVDateAdded, r.KEVDueDate,
-				b2i(r.KEVRansomware), opt(r.EPSS), opt(r.Percentile), r.EPSSCVE, list(r.ThreatIntel))
-		})
-		if err != nil {
-			return err
-		}
-		_, err = tx.pgExec(`INSERT INTO qid_risk SELECT * FROM pg_temp.qvt_risk ` + riskConflict)
+	if err := tx.pgStage("qvt_risk", `CREATE TEMP TABLE qvt_risk (LIKE qid_risk INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
 		return err
 	}
-	b, err := tx.bind(`INSERT INTO qid_risk (` + strings.Join(riskCols, ", ") + `) VALUES (?,?,?,?,?,?,?,?,?,?) ` + riskConflict)
+	err = tx.pgCopy("qvt_risk", riskCols, len(out), func(i int, v []any) []any {
+		r := &out[i].risk
+		return append(v, int64(out[i].qid), b2i(r.KEV), list(r.KEVCVEs), r.KEVDateAdded, r.KEVDueDate,
+			b2i(r.KEVRansomware), opt(r.EPSS), opt(r.Percentile), r.EPSSCVE, list(r.ThreatIntel))
+	})
 	if err != nil {
 		return err
 	}
-	for i := range out {
-		r := &out[i].risk
-		b.int(int64(out[i].qid))
-		b.bool(r.KEV)
-		b.text(list(r.KEVCVEs))
-		b.text(r.KEVDateAdded)
-		b.text(r.KEVDueDate)
-		b.bool(r.KEVRansomware)
-		for _, p := range []*float64{r.EPSS, r.Percentile} {
-			if p == nil {
-				b.null()
-			} else {
-				b.float(*p)
-			}
-		}
-		b.text(r.EPSSCVE)
-		b.text(list(r.ThreatIntel))
-		if err := b.run(); err != nil {
-			return fmt.Errorf("store: qid %d: %w", out[i].qid, err)
-		}
+	_, err = tx.pgExec(`INSERT INTO qid_risk SELECT * FROM pg_temp.qvt_risk ` + riskConflict)
+	return err
+}
+
+// kevFacts is what Reassess reads of a KEV entry.
+type kevFacts struct {
+	dateAdded, dueDate string
+	ransomware         bool
+}
+
+// threatIntelCache reads the names of kb_vulns' threat_intel lists, once
+// for each distinct list: a few combinations of a few names serve a whole
+// KB. The lists it returns are shared and must not be changed.
+type threatIntelCache struct {
+	lists  jsonList
+	byJSON map[string][]string
+}
+
+func (c *threatIntelCache) names(raw []byte) []string {
+	if l, ok := c.byJSON[string(raw)]; ok {
+		return l
 	}
-	return nil
+	if c.byJSON == nil {
+		c.byJSON = map[string][]string{}
+	}
+	l := c.lists.list(raw, "text")
+	c.byJSON[string(raw)] = l
+	return l
 }
 
 var riskCols = []string{"qid", "kev", "kev_cves", "kev_date_added", "kev_due_date", "kev_ransomware",

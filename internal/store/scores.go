@@ -54,7 +54,7 @@ func (tx *Tx) Queued() (int, error) {
 // scoring it needs: its vectors, its CVE list and the NVD metrics of the
 // CVEs NVD knows.
 func (tx *Tx) ScoreInputs(fn func(*assess.QIDInput) error) error {
-	const q = `SELECT k.qid, k.severity, k.cvss3_vector, k.cvss3_version, k.cvss_vector,
+	q := `SELECT k.qid, k.severity, k.cvss3_vector, k.cvss3_version, k.cvss_vector,
   c.cve_id, n.id IS NOT NULL, m.version, m.source, m.type, m.vector, m.base_score, k.published
 FROM rescore_queue r
 JOIN kb_vulns k ON k.qid = r.qid
@@ -62,6 +62,14 @@ LEFT JOIN kb_cves c ON c.qid = k.qid
 LEFT JOIN nvd_cves n ON n.id = c.cve_id
 LEFT JOIN nvd_metrics m ON m.cve_id = n.id
 ORDER BY k.qid, c.ord, m.ord`
+	if tx.pg == nil {
+		// SQLite walks the queue, in order, and looks each QID up (CROSS
+		// JOIN keeps that order of the loops). Left to choose, it walks
+		// the KB instead and reads all of it, tens of megabytes, even for
+		// an empty queue (an EPSS file queues only risk_queue).
+		q = strings.Replace(strings.Replace(q, "JOIN kb_vulns k", "CROSS JOIN kb_vulns k", 1),
+			"ORDER BY k.qid", "ORDER BY r.qid", 1)
+	}
 	var cur *assess.QIDInput
 	flush := func() error {
 		if cur == nil {

@@ -26,14 +26,18 @@ import (
 //     status, rating, deadline and key, with every column the filters
 //     test: the rating order reads each rating's ranges (one per status)
 //     in turn, the deadline order merges the ranges of every status and
-//     rating. The host order walks the table (its primary key). The
+//     rating, a few rows of each at a time (merge). The filters are
+//     written so that PostgreSQL tests them in the index where it can
+//     (closed as a range or a value, not an OR) and cannot leave the walk
+//     for another index (qid + 0). The host order walks the table (its
+//     primary key). The
 //     priority order walks detections_priority (migration 00009), one
 //     priority at a time (prioritylist.go).
 //   - When the filter selects a small set (a host; a QID, CVE, title
 //     word with a few thousand detections; a rare priority; or, for the
-//     host order, a rare status, rating or deadline), it reads that set
-//     and sorts it: a walk would pass over most of an index to find a
-//     rare match.
+//     host order, a rare status, rating or deadline, which the overview
+//     has counted), it reads that set and sorts it: a walk would pass
+//     over most of an index to find a rare match.
 //   - For a large QID set (a common QID), the walk reads only the ranges
 //     where the overview saw its findings.
 //

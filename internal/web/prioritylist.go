@@ -109,7 +109,7 @@ func (s *Server) priorityPhase(ctx context.Context, tx *sql.Tx, f *filter, prio 
 		}
 		args = append(args, from.Urgency)
 	}
-	where, wargs := f.sql(false, true)
+	where, wargs := f.sqlIn(false, true, "", true)
 	sb.WriteString(where)
 	args = append(args, wargs...)
 	order := []string{"urgency DESC", f.d.undatedDue(), "due_date", "host_id", "qid", "port"}

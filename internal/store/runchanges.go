@@ -39,7 +39,7 @@ func (s *Store) RunChangesByOwner(ctx context.Context, since, until time.Time) (
 	rows, err := s.db.QueryContext(ctx, `SELECT d.owner, d.priority, d.vuln_score, count(*),
   sum(CASE WHEN k.kev = 1 THEN 1 ELSE 0 END)
 FROM detections d LEFT JOIN qid_risk k ON k.qid = d.qid
-WHERE d.first_seen >= ? AND d.first_seen < ? AND d.type <> 'Info'
+WHERE (d.host_id, d.qid, d.port) IN (`+newFindings+`)
 GROUP BY d.owner, d.priority, d.vuln_score`, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("store: run changes: %w", err)
@@ -101,12 +101,9 @@ GROUP BY d.owner`, from, to)
 	rows.Close()
 
 	sinceDay, untilDay := since.UTC().Format(time.DateOnly), until.UTC().Format(time.DateOnly)
-	rows, err = s.db.QueryContext(ctx, `SELECT owner, count(*) FROM (
-  SELECT owner, CASE WHEN due_date <> '' THEN due_date ELSE breach_date END AS due
-  FROM detections
-  WHERE closed = '' AND type <> 'Info' AND NOT (exception_id <> 0 AND excepted_until >= ?)) AS f
-WHERE due <> '' AND due >= ? AND due < ?
-GROUP BY owner`, untilDay, sinceDay, untilDay)
+	rows, err = s.db.QueryContext(ctx, `SELECT owner, count(*) FROM detections
+WHERE (host_id, qid, port) IN (`+newlyDue+`) AND NOT (exception_id <> 0 AND excepted_until >= ?)
+GROUP BY owner`, sinceDay, untilDay, untilDay)
 	if err != nil {
 		return nil, fmt.Errorf("store: run changes: %w", err)
 	}
@@ -126,3 +123,19 @@ GROUP BY owner`, untilDay, sinceDay, untilDay)
 	}
 	return out, nil
 }
+
+// newFindings and newlyDue select the keys of a run's new findings (first
+// seen in [?, ?)) and of the open findings whose due date, the priority's
+// else the rating's deadline, falls in [?, ?), from the columns that
+// detections_priority holds: a scan of that index reads a fraction of
+// what a scan of the table would (at ten million findings, seconds
+// against most of a minute, at every run), and only the few keys it finds
+// are looked up in the table for their owner and exception.
+const (
+	newFindings = `SELECT host_id, qid, port FROM detections
+  WHERE first_seen >= ? AND first_seen < ? AND type <> 'Info'`
+	newlyDue = `SELECT host_id, qid, port FROM detections
+  WHERE closed = '' AND type <> 'Info'
+  AND CASE WHEN due_date <> '' THEN due_date ELSE breach_date END >= ?
+  AND CASE WHEN due_date <> '' THEN due_date ELSE breach_date END < ?`
+)

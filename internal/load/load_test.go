@@ -185,3 +185,49 @@ func testImportLimits(t *testing.T, be storetest.Backend) {
 		t.Fatal(err)
 	}
 }
+
+// A first import writes its detections without their secondary indexes
+// and builds them before it commits; one that fails leaves them as they
+// were. On PostgreSQL the indexes are dropped ahead of the import's own
+// transaction (store.DeferIndexes), so this is the loader's doing.
+func TestFirstImportIndexes(t *testing.T) { storetest.Each(t, testFirstImportIndexes) }
+
+func testFirstImportIndexes(t *testing.T, be storetest.Backend) {
+	ctx := context.Background()
+	st := openStore(t, be)
+	indexes := func() string {
+		t.Helper()
+		q := "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'detections' AND sql IS NOT NULL ORDER BY name)"
+		if st.Engine() == "postgres" {
+			q = "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'detections'"
+		}
+		var s string
+		if err := st.DB().QueryRow(q).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	want := indexes()
+	if !strings.Contains(want, "detections_qid") {
+		t.Fatalf("the schema's detection indexes are %q", want)
+	}
+	l := &Loader{Policy: assess.DefaultPolicy()}
+	if _, err := l.Files(ctx, st, []string{writeFile(t, "bad.xml", detectionsDoc("2022-02-31T00:00:00Z"))}); err == nil {
+		t.Fatal("a detection on February 31st imported")
+	}
+	if got := indexes(); got != want {
+		t.Errorf("after a failed first import the indexes are %q, want %q", got, want)
+	}
+	if _, err := l.Files(ctx, st, []string{writeFile(t, "hld.xml", detectionsDoc("2022-02-28T00:00:00Z"))}); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexes(); got != want {
+		t.Errorf("after a first import the indexes are %q, want %q", got, want)
+	}
+	if n := count(t, st, "detections WHERE qid = 38170"); n != 1 {
+		t.Errorf("%d detections of QID 38170, want 1", n)
+	}
+	if v, err := st.Meta(ctx, "deferred_indexes"); err != nil || v != "" {
+		t.Errorf("the deferred indexes are still recorded after the import: %q, %v", v, err)
+	}
+}

@@ -112,6 +112,13 @@ func openPG(ctx context.Context, loc string, opt Options) (*Store, error) {
 			return nil, err
 		}
 	}
+	// A first load that died midway left its indexes unbuilt.
+	if opt.Writer {
+		if err := s.BuildIndexes(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("store: %s: building indexes: %w", shown, err)
+		}
+	}
 	return s, nil
 }
 

@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"qvt/internal/qualys"
 	"qvt/internal/store/storetest"
@@ -170,9 +172,10 @@ func TestRescan(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// A first import builds the detection indexes at commit; one that fails
-// leaves them as they were. SQLite only: PostgreSQL's bulk path keeps its
-// indexes (DeferIndexes does nothing there).
+// A first write transaction builds the detection indexes it dropped at
+// commit; one that fails leaves them as they were. SQLite only: a
+// PostgreSQL transaction never drops an index, which would lock readers
+// out until it ends (DeferIndexes does, ahead of a load).
 func TestFirstImportIndexes(t *testing.T) {
 	ctx := context.Background()
 	st := tempStore(t)
@@ -265,53 +268,52 @@ func testCancelledRead(t *testing.T, loc string) {
 	}
 }
 
-// A first sync defers the detection indexes across its transactions; if
-// it dies before building them, the next Open does. SQLite only, as
-// TestFirstImportIndexes.
-func TestDeferredIndexesSurviveACrash(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "qvt.db")
-	st, err := Open(ctx, path)
+// detectionIndexes names the secondary indexes of detections.
+func detectionIndexes(t *testing.T, st *Store) []string {
+	t.Helper()
+	q := "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'detections' AND sql IS NOT NULL ORDER BY name"
+	if st.Engine() == "postgres" {
+		q = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'detections' AND indexname <> 'detections_pkey' ORDER BY 1"
+	}
+	rows, err := st.DB().Query(q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	count := func(st *Store) int {
-		t.Helper()
-		var n int
-		if err := st.DB().QueryRow("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'detections' AND sql IS NOT NULL").Scan(&n); err != nil {
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
 			t.Fatal(err)
 		}
-		return n
+		names = append(names, name)
 	}
-	want := count(st)
+	return names
+}
+
+// A first load defers the detection indexes across its transactions; if
+// it dies before building them, the next Open does.
+func TestDeferredIndexesSurviveACrash(t *testing.T) {
+	storetest.Run(t, testDeferredIndexesSurviveACrash)
+}
+
+func testDeferredIndexesSurviveACrash(t *testing.T, loc string) {
+	ctx := context.Background()
+	st := openStore(t, loc)
+	want := detectionIndexes(t, st)
 	if err := st.DeferIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// Only the partial indexes of rare rows stay: a first load adds
 	// nothing to them.
-	var kept []string
-	rows, err := st.DB().Query("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'detections' AND sql IS NOT NULL ORDER BY name")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var name string
-		rows.Scan(&name)
-		kept = append(kept, name)
-	}
-	rows.Close()
-	if !slices.Equal(kept, []string{"detections_exception", "detections_sla_restart"}) {
+	if kept := detectionIndexes(t, st); !slices.Equal(kept, []string{"detections_exception", "detections_sla_restart"}) {
 		t.Fatalf("indexes left after DeferIndexes on an empty store: %v", kept)
 	}
-	st.Close() // the sync dies here
+	st.Close() // the load dies here
 
-	st, err = Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if n := count(st); n != want {
-		t.Errorf("after reopening: %d indexes, want %d", n, want)
+	st = openStore(t, loc)
+	if got := detectionIndexes(t, st); !slices.Equal(got, want) {
+		t.Errorf("after reopening: indexes %v, want %v", got, want)
 	}
 	// With rows in the table there is nothing to defer.
 	d := qualys.Detection{QID: 38170, Type: "Confirmed", Status: "New",
@@ -323,8 +325,69 @@ func TestDeferredIndexesSurviveACrash(t *testing.T) {
 	if err := st.DeferIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(st); n != want {
-		t.Errorf("DeferIndexes on a filled table dropped indexes: %d left, want %d", n, want)
+	if got := detectionIndexes(t, st); !slices.Equal(got, want) {
+		t.Errorf("DeferIndexes on a filled table: indexes %v, want %v", got, want)
+	}
+}
+
+// On PostgreSQL a first import must not lock the dashboard out: the
+// indexes are dropped in a transaction of their own, so readers go on
+// while the import writes, and the import's rows and rebuilt indexes
+// are committed together. A reader holding the table makes the drop give
+// up after a moment; the import then keeps its indexes.
+func TestDeferredIndexesLetReadersIn(t *testing.T) {
+	loc := storetest.Postgres(t)
+	ctx := context.Background()
+	st := openStore(t, loc)
+	want := detectionIndexes(t, st)
+
+	// A long reader (an export) holds the table: the drop waits for it at
+	// most a moment and leaves everything as it was.
+	reader, err := st.DB().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := reader.QueryRow("SELECT count(*) FROM detections").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeferIndexes(ctx); err != nil {
+		t.Fatalf("DeferIndexes beside a reader: %v", err)
+	}
+	reader.Rollback()
+	if got := detectionIndexes(t, st); !slices.Equal(got, want) {
+		t.Errorf("DeferIndexes beside a reader: indexes %v, want %v", got, want)
+	}
+
+	if err := st.DeferIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d := qualys.Detection{QID: 38170, Type: "Confirmed", Severity: 3, Status: "New",
+		FirstFound: "2023-11-14T22:00:00Z", LastFound: "2023-11-14T22:00:00Z", TimesFound: 1}
+	hs := []HostRecord{{Host: &qualys.Host{ID: 1, IP: "10.0.0.1", Detections: []qualys.Detection{d}}}}
+	err = st.Write(ctx, func(tx *Tx) error {
+		if err := tx.PutHosts(hs, 1_700_000_000); err != nil {
+			return err
+		}
+		// The import is under way: a reader is answered at once.
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		var n int
+		if err := st.DB().QueryRowContext(rctx, "SELECT count(*) FROM detections").Scan(&n); err != nil {
+			t.Errorf("a reader during a first import: %v", err)
+		} else if n != 0 {
+			t.Errorf("a reader during a first import sees %d detections, want 0", n)
+		}
+		return tx.BuildIndexes()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := detectionIndexes(t, st); !slices.Equal(got, want) {
+		t.Errorf("after the first import: indexes %v, want %v", got, want)
+	}
+	if v, err := st.Meta(ctx, metaDeferred); err != nil || v != "" {
+		t.Errorf("after the first import the deferred indexes are still recorded: %q, %v", v, err)
 	}
 }
 

@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -62,13 +64,19 @@ func (tx *Tx) dropDetectionIndexes() ([]string, error) {
 	// deadlines) stay: a first import adds no entry to them, and building
 	// each again would read the whole table once more (at ten million
 	// findings, gigabytes read per index).
-	err = tx.query(`SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'detections' AND sql IS NOT NULL
- AND name NOT IN ('detections_exception', 'detections_sla_restart')`,
-		func(st Cols) error {
-			names = append(names, st.ColumnText(0))
-			build = append(build, st.ColumnText(1))
-			return nil
-		})
+	q := `SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'detections' AND sql IS NOT NULL
+ AND name NOT IN ('detections_exception', 'detections_sla_restart')`
+	if tx.pg != nil {
+		// The primary key stays: the upsert's ON CONFLICT needs it.
+		q = `SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+ WHERE x.indrelid = 'detections'::regclass AND NOT x.indisunique
+ AND c.relname NOT IN ('detections_exception', 'detections_sla_restart') ORDER BY c.relname`
+	}
+	err = tx.query(q, func(st Cols) error {
+		names = append(names, st.ColumnText(0))
+		build = append(build, st.ColumnText(1))
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -87,14 +95,24 @@ func (tx *Tx) buildDeferred() error {
 	return err
 }
 
-// buildIndexes runs CREATE INDEX statements with a 4 MB page cache: the
-// sort of an index build takes as much memory as the cache may, on top of
-// the cache itself, and would lift peak memory with every row imported.
+// buildIndexes runs CREATE INDEX statements. On SQLite, with a 4 MB page
+// cache: the sort of an index build takes as much memory as the cache
+// may, on top of the cache itself, and would lift peak memory with every
+// row imported. On PostgreSQL the sort is the server's, in
+// maintenance_work_mem, raised for this transaction when lower than
+// pgIndexMem: its default of 64 MB sorts ten million entries in many runs
+// on disk.
 func buildIndexes(tx *Tx, build []string) error {
 	if len(build) == 0 {
 		return nil
 	}
-	if err := tx.exec("PRAGMA cache_size = -4096"); err != nil {
+	set, reset := "PRAGMA cache_size = -4096", "PRAGMA cache_size = "+cacheSize
+	if tx.pg != nil {
+		set = `SELECT set_config('maintenance_work_mem', '` + pgIndexMem + `', true)
+ WHERE pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes('` + pgIndexMem + `')`
+		reset = ""
+	}
+	if err := tx.exec(set); err != nil {
 		return err
 	}
 	for _, q := range build {
@@ -102,25 +120,39 @@ func buildIndexes(tx *Tx, build []string) error {
 			return err
 		}
 	}
-	return tx.exec("PRAGMA cache_size = " + cacheSize)
+	if reset == "" {
+		return nil
+	}
+	return tx.exec(reset)
 }
+
+// pgIndexMem is the server memory a PostgreSQL index build may sort in.
+const pgIndexMem = "256MB"
 
 // metaDeferred is where DeferIndexes keeps the indexes it dropped.
 const metaDeferred = "deferred_indexes"
 
 // DeferIndexes drops the secondary indexes of detections while the table
-// is empty, for a first load that spans many transactions (a full sync
-// writes a transaction per batch); BuildIndexes builds them when it ends.
+// is empty, for a first load: a full sync, which writes a transaction per
+// batch, or a first import, one transaction. The load builds them when it
+// ends (BuildIndexes, or Tx.BuildIndexes inside its own transaction).
 // Their definitions wait in the meta table, so if the load dies midway
 // the next Open builds them.
+//
+// On PostgreSQL the drop is a transaction of its own, committed before
+// the load: DROP INDEX locks the table against every reader until its
+// transaction ends, and a dashboard must not wait for a first import.
+// Dropping waits for running readers (a long export) at most
+// pgDeferWait; past it the load keeps its indexes, and only takes
+// longer.
 func (s *Store) DeferIndexes(ctx context.Context) error {
-	if s.pg != nil {
-		// PostgreSQL's bulk path (COPY and one set-based upsert per
-		// batch) keeps its indexes.
-		return nil
-	}
-	return s.Write(ctx, func(tx *Tx) error {
+	err := s.Write(ctx, func(tx *Tx) error {
 		tx.checkedBulk = true // this transaction's own deferral is this one
+		if tx.pg != nil {
+			if err := tx.exec("SET LOCAL lock_timeout = '" + pgDeferWait + "'"); err != nil {
+				return err
+			}
+		}
 		build, err := tx.dropDetectionIndexes()
 		if err != nil || len(build) == 0 {
 			return err
@@ -131,13 +163,17 @@ func (s *Store) DeferIndexes(ctx context.Context) error {
 		}
 		return tx.SetMeta(metaDeferred, string(js))
 	})
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+		return nil
+	}
+	return err
 }
+
+// pgDeferWait is how long DeferIndexes waits for PostgreSQL's lock.
+const pgDeferWait = "2s"
 
 // BuildIndexes builds the indexes DeferIndexes dropped, if any.
 func (s *Store) BuildIndexes(ctx context.Context) error {
-	if s.pg != nil {
-		return nil
-	}
 	// Most calls find nothing to do: ask without taking the write lock.
 	var n int
 	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE name = ?", metaDeferred).Scan(&n); err != nil {
@@ -146,20 +182,25 @@ func (s *Store) BuildIndexes(ctx context.Context) error {
 	if n == 0 {
 		return nil
 	}
-	return s.Write(ctx, func(tx *Tx) error {
-		js, err := tx.Meta(metaDeferred)
-		if err != nil || js == "" {
-			return err
-		}
-		var build []string
-		if err := json.Unmarshal([]byte(js), &build); err != nil {
-			return fmt.Errorf("store: meta %s: %w", metaDeferred, err)
-		}
-		if err := buildIndexes(tx, build); err != nil {
-			return err
-		}
-		return tx.exec("DELETE FROM meta WHERE name = '" + metaDeferred + "'")
-	})
+	return s.Write(ctx, func(tx *Tx) error { return tx.BuildIndexes() })
+}
+
+// BuildIndexes builds the indexes Store.DeferIndexes dropped, if any, in
+// this transaction: a first import's rows and their indexes are committed
+// together, so no reader sees the one without the other.
+func (tx *Tx) BuildIndexes() error {
+	js, err := tx.Meta(metaDeferred)
+	if err != nil || js == "" {
+		return err
+	}
+	var build []string
+	if err := json.Unmarshal([]byte(js), &build); err != nil {
+		return fmt.Errorf("store: meta %s: %w", metaDeferred, err)
+	}
+	if err := buildIndexes(tx, build); err != nil {
+		return err
+	}
+	return tx.exec("DELETE FROM meta WHERE name = '" + metaDeferred + "'")
 }
 
 // rev is this transaction's revision: findings it changes get it, so a

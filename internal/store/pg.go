@@ -206,7 +206,15 @@ func (s *Store) pgWrite(ctx context.Context, fn func(*Tx) error) (err error) {
 	}()
 	// Keyed by the schema too: the stores in two schemas of one database
 	// write independently.
-	if _, err := ptx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", int32(writeLockKey)); err != nil {
+	//
+	// Every statement of a write is planned for its own execution
+	// (force_custom_plan): pgx prepares the statements it runs again, and
+	// PostgreSQL would keep a generic plan made when the tables were
+	// empty. A first import then found each batch's hosts by reading the
+	// whole hosts table, and deleted their tags by reading all of
+	// host_tags: a cost that grew with every batch, most of an import of
+	// ten million detections.
+	if _, err := ptx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(current_schema())), set_config('plan_cache_mode', 'force_custom_plan', true)", int32(writeLockKey)); err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	tx := &Tx{ctx: ctx, pg: ptx, checkedBulk: true}

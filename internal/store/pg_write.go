@@ -294,8 +294,19 @@ func (tx *Tx) pgPutHostRun(hs []HostRecord, seen, rev int64) error {
 		` FROM pg_temp.qvt_stage_hosts ` + conflictOf(upsertHost)); err != nil {
 		return fmt.Errorf("store: hosts: %w", err)
 	}
-	if _, err := tx.pgExec(`DELETE FROM host_tags t USING pg_temp.qvt_stage_hosts h WHERE t.host_id = h.id`); err != nil {
-		return fmt.Errorf("store: host tags: %w", err)
+	// The tags of the hosts the store held go, to be written again: a
+	// seek per host (a join with the staged hosts may read all of
+	// host_tags), and none for a batch of new hosts (a first import).
+	var known []int64
+	for _, h := range hosts {
+		if h.prev.exists {
+			known = append(known, h.rec.Host.ID)
+		}
+	}
+	if len(known) > 0 {
+		if _, err := tx.pgExec(`DELETE FROM host_tags WHERE host_id = ANY($1::bigint[])`, known); err != nil {
+			return fmt.Errorf("store: host tags: %w", err)
+		}
 	}
 	if nTags > 0 {
 		if err := tx.pgStage("qvt_stage_tags", stageTagsDDL); err != nil {

@@ -416,3 +416,22 @@ func ptr(p *float64) string {
 	}
 	return fmt.Sprint(*p)
 }
+
+// Every statement of a PostgreSQL write is planned for the tables as they
+// are at its run. pgx prepares the statements it runs again, and the
+// server would otherwise keep a generic plan made for the empty tables of
+// a first import: each batch then read the whole hosts table to find its
+// hosts, most of an import of ten million detections.
+func TestPGWritePlansEachRun(t *testing.T) {
+	st := openStore(t, storetest.Postgres(t))
+	var mode string
+	err := st.Write(context.Background(), func(tx *Tx) error {
+		return tx.query("SELECT current_setting('plan_cache_mode')", func(c Cols) error { mode = c.ColumnText(0); return nil })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode != "force_custom_plan" {
+		t.Errorf("a write plans with plan_cache_mode %q, want force_custom_plan", mode)
+	}
+}

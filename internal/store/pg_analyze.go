@@ -20,6 +20,13 @@ import (
 // counts what its writes change and analyzes a table itself, right after
 // the commit, when the table has grown past twice the size its statistics
 // knew (or has none). Daily changes of a few percent stay autovacuum's.
+//
+// It vacuums them too (VACUUM (ANALYZE)): the dashboard's lists read
+// covering indexes, and PostgreSQL reads a row's table page for each
+// entry until vacuum has marked the page all-visible. Right after a
+// first import of ten million detections, a long title's list took
+// 674 ms a page; after the vacuum (13 s), 41 ms. A vacuum takes no lock
+// that stops readers or writers.
 
 // analyzeTables are the tables each counter of Stats changes.
 var analyzeTables = []struct {
@@ -94,7 +101,7 @@ WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p'
 	for i, t := range stale {
 		quoted[i] = quoteIdent(t)
 	}
-	if _, err := pool.Exec(ctx, "ANALYZE "+strings.Join(quoted, ", ")); err != nil {
+	if _, err := pool.Exec(ctx, "VACUUM (ANALYZE) "+strings.Join(quoted, ", ")); err != nil {
 		return
 	}
 	for _, t := range stale {

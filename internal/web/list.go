@@ -655,13 +655,31 @@ func hostIDs(ctx context.Context, tx *sql.Tx, d dialect, name string) ([]int64, 
 		id = -1
 	}
 	short := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(name) + ".%" // LIKE ignores ASCII case
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM hosts WHERE id = ?1 OR ip = ?2 OR ipv6 = ?2
-  OR `+d.equalFold("fqdn", "?2")+` OR `+d.equalFold("dns", "?2")+` OR `+d.equalFold("netbios", "?2")+`
-  OR `+d.likeFold("fqdn", "?3")+` OR `+d.likeFold("dns", "?3")+` ORDER BY id`, id, name, short)
+	q := hostQuery(d)
+	rows, err := tx.QueryContext(ctx, q, id, name, short)
 	if err != nil {
 		return nil, fmt.Errorf("hosts: %w", err)
 	}
 	return scanIDs(rows)
+}
+
+// hostQuery finds hosts by ?1 (an id), ?2 (an address or name) and ?3
+// (?2 escaped for LIKE, with ".%" after it: a short name).
+func hostQuery(d dialect) string {
+	if d.pg {
+		// Each condition a range of an index (migration 00013), so that
+		// PostgreSQL does not read every host: the short name's prefix
+		// too, which a LIKE with a parameter is not.
+		prefix := func(col string) string {
+			return "(lower(" + col + ") ~>=~ (lower(?2) || '.') AND lower(" + col + ") ~<~ (lower(?2) || '/') AND " + d.likeFold(col, "?3") + ")"
+		}
+		return `SELECT id FROM hosts WHERE id = ?1 OR ip = ?2 OR ipv6 = ?2
+  OR ` + d.equalFold("fqdn", "?2") + ` OR ` + d.equalFold("dns", "?2") + ` OR ` + d.equalFold("netbios", "?2") + `
+  OR ` + prefix("fqdn") + ` OR ` + prefix("dns") + ` ORDER BY id`
+	}
+	return `SELECT id FROM hosts WHERE id = ?1 OR ip = ?2 OR ipv6 = ?2
+  OR ` + d.equalFold("fqdn", "?2") + ` OR ` + d.equalFold("dns", "?2") + ` OR ` + d.equalFold("netbios", "?2") + `
+  OR ` + d.likeFold("fqdn", "?3") + ` OR ` + d.likeFold("dns", "?3") + ` ORDER BY id`
 }
 
 // networkHosts lists the hosts whose IPv4 or IPv6 address is in a network.

@@ -50,14 +50,16 @@ WHERE relnamespace = current_schema()::regnamespace AND relname = 'detections'`)
 		t.Fatalf("after 20,200 detections the statistics say %v rows", n)
 	}
 	// And vacuumed: the dashboard's index-only scans read the table for
-	// every entry on a page not marked all-visible.
-	var visible, pages int
-	if err := st.pg.QueryRow(ctx, `SELECT relallvisible, relpages FROM pg_class
-WHERE relnamespace = current_schema()::regnamespace AND relname = 'detections'`).Scan(&visible, &pages); err != nil {
+	// every entry on a page vacuum has not marked all-visible. (Whether it
+	// could mark them depends on the other sessions' snapshots: the
+	// tests of other packages share this database.)
+	var vacuums int
+	if err := st.pg.QueryRow(ctx, `SELECT vacuum_count FROM pg_stat_user_tables
+WHERE schemaname = current_schema() AND relname = 'detections'`).Scan(&vacuums); err != nil {
 		t.Fatal(err)
 	}
-	if pages == 0 || visible < pages*9/10 {
-		t.Errorf("after 20,200 detections %d of the table's %d pages are marked all-visible", visible, pages)
+	if vacuums == 0 {
+		t.Error("after 20,200 detections the table was analyzed but not vacuumed")
 	}
 	write(1011, 1111) // 2,000 more: a tenth, left to autovacuum
 	if n := known(); n > 20200 {

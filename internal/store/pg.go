@@ -209,11 +209,11 @@ func (s *Store) pgWrite(ctx context.Context, fn func(*Tx) error) (err error) {
 	//
 	// Every statement of a write is planned for its own execution
 	// (force_custom_plan): pgx prepares the statements it runs again, and
-	// PostgreSQL would keep a generic plan made when the tables were
-	// empty. A first import then found each batch's hosts by reading the
-	// whole hosts table, and deleted their tags by reading all of
-	// host_tags: a cost that grew with every batch, most of an import of
-	// ten million detections.
+	// PostgreSQL keeps a generic plan once it has made five custom ones:
+	// made for a first import's nearly empty tables, it reads them whole.
+	// Samples of the server's activity during an import of ten million
+	// detections found it mostly in each batch's lookup of its hosts and
+	// deletion of their tags, a cost that grew with every batch.
 	if _, err := ptx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(current_schema())), set_config('plan_cache_mode', 'force_custom_plan', true)", int32(writeLockKey)); err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}

@@ -148,14 +148,16 @@ func copyStore(ctx context.Context, src, dst *Store, opt CopyOptions) (*CopyResu
 		return nil, err
 	}
 	if dst.pg != nil {
-		// Fresh statistics, or the planner guesses for the first queries.
-		// The store's tables only: the database may hold much else.
+		// Fresh statistics, or the planner guesses for the first queries;
+		// and pages marked all-visible, or the dashboard's index-only
+		// scans read the table for every entry (see pg_analyze.go). The
+		// store's tables only: the database may hold much else.
 		quoted := make([]string, len(res.Tables))
 		for i, t := range res.Tables {
 			quoted[i] = quoteIdent(t.Name)
 		}
-		if _, err := dst.pg.Exec(ctx, "ANALYZE "+strings.Join(quoted, ", ")); err != nil {
-			return nil, fmt.Errorf("store: %s: analyze: %w", dst.path, err)
+		if _, err := dst.pg.Exec(ctx, "VACUUM (ANALYZE) "+strings.Join(quoted, ", ")); err != nil {
+			return nil, fmt.Errorf("store: %s: vacuum: %w", dst.path, err)
 		}
 	}
 	return res, nil

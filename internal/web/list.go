@@ -1037,6 +1037,16 @@ func (src source) from(d dialect) (string, bool) {
 // gather reads up to n rows of a small set in the order of sort, after
 // from.
 func (s *Server) gather(ctx context.Context, tx *sql.Tx, f *filter, src source, sort string, desc bool, from *Cursor, n int) ([]Cursor, error) {
+	if src == fromQIDs && sort == "priority" {
+		return gatherQIDsByPriority(ctx, tx, f, desc, from, n)
+	}
+	q, args := gatherSQL(f, src, sort, desc, from, n)
+	keys, err := readKeys(ctx, tx, q, args, sort == "priority")
+	return f.drop(keys, n), err
+}
+
+// gatherSQL is gather's query.
+func gatherSQL(f *filter, src source, sort string, desc bool, from *Cursor, n int) (string, []any) {
 	var sb strings.Builder
 	table, noIndex := src.from(f.d)
 	sb.WriteString("SELECT " + keyCols(sort == "priority") + table + " WHERE type <> 'Info'")
@@ -1054,8 +1064,7 @@ func (s *Server) gather(ctx context.Context, tx *sql.Tx, f *filter, src source, 
 	}
 	sb.WriteString(" ORDER BY " + strings.Join(exprs, dir+", ") + dir + " LIMIT ?")
 	args = append(args, n+f.extra())
-	keys, err := readKeys(ctx, tx, sb.String(), args, sort == "priority")
-	return f.drop(keys, n), err
+	return sb.String(), args
 }
 
 // maskQIDs limits the walk for a large QID set (a common QID, CVE or

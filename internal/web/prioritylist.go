@@ -1,10 +1,14 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
 	"strings"
+
+	"qvt/internal/priority"
 )
 
 // The priority order (docs/priority.md, "most urgent first"): priority,
@@ -123,4 +127,184 @@ func (s *Server) priorityPhase(ctx context.Context, tx *sql.Tx, f *filter, prio 
 		return nil, err
 	}
 	return append(out, f.drop(keys, n-len(out))...), nil
+}
+
+// gatherQIDsByPriority reads up to n rows of a QID set in the priority
+// order (descending when desc), after from when it is not nil. The set
+// is read from detections_qid alone (migration 00014), which holds
+// everything the order and the filters read but the urgency: a day's
+// EPSS file moves that for most findings, and an index that held it
+// would be rewritten by every rerating. A finding's urgency is a function
+// of its QID's risk (KEV, EPSS) and of its QID's environmental score under
+// its host's environment policy (load.Derive), the same for every finding
+// of one QID and policy: they are read once per request, a few rows per
+// QID, and the set is sorted here. setUrgencies documents the rule.
+func gatherQIDsByPriority(ctx context.Context, tx *sql.Tx, f *filter, desc bool, from *Cursor, n int) ([]Cursor, error) {
+	q, args := qidSetSQL(f)
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("findings: %w", err)
+	}
+	defer rows.Close()
+	var keys []Cursor
+	for rows.Next() {
+		var c Cursor
+		if err := rows.Scan(&c.Rating, &c.Deadline, &c.HostID, &c.QID, &c.Port, &c.Priority, &c.Due); err != nil {
+			return nil, fmt.Errorf("findings: %w", err)
+		}
+		keys = append(keys, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("findings: %w", err)
+	}
+	rows.Close()
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	urgency, err := setUrgencies(ctx, tx, f.d, keys)
+	if err != nil {
+		return nil, err
+	}
+	for i := range keys {
+		keys[i].Urgency = urgency(keys[i])
+	}
+	slices.SortFunc(keys, comparePriority)
+	if desc {
+		slices.Reverse(keys)
+	}
+	if from != nil {
+		// Past the cursor: the first key after it in the list's direction.
+		i, found := slices.BinarySearchFunc(keys, *from, func(k, c Cursor) int {
+			if desc {
+				return comparePriority(c, k)
+			}
+			return comparePriority(k, c)
+		})
+		if found {
+			i++
+		}
+		keys = keys[i:]
+	}
+	return f.drop(keys[:min(len(keys), n+f.extra())], n), nil
+}
+
+// qidSetSQL reads the findings of a QID set with their places in the
+// priority order but the urgency.
+func qidSetSQL(f *filter) (string, []any) {
+	where, args := f.sql(false, true)
+	return "SELECT vuln_score, breach_date, host_id, qid, port, priority, due_date FROM detections" +
+		f.d.indexed("detections_qid") + " WHERE type <> 'Info'" + where, args
+}
+
+// comparePriority orders two keys as the priority order does (sortExprs:
+// priority, urgency highest first, due date with none last, the key).
+func comparePriority(a, b Cursor) int {
+	if c := cmp.Compare(priorityRank(a.Priority), priorityRank(b.Priority)); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.Urgency, a.Urgency); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b2i(a.Due == ""), b2i(b.Due == "")); c != 0 {
+		return c
+	}
+	return cmp.Or(cmp.Compare(a.Due, b.Due), cmp.Compare(a.HostID, b.HostID), cmp.Compare(a.QID, b.QID), cmp.Compare(a.Port, b.Port))
+}
+
+// setUrgencies returns the urgency of each finding of keys as the store
+// holds it: priority.Urgency of its QID's KEV flag and EPSS (qid_risk)
+// and of its QID's environmental score under its host's environment
+// policy (qid_scores; the score of no policy when the QID has none for
+// it), as load.Derive computes it; 0 for a finding the priority rules
+// have not run on. TestListUrgencyMatchesStore holds it to the store's.
+func setUrgencies(ctx context.Context, tx *sql.Tx, d dialect, keys []Cursor) (func(Cursor) int64, error) {
+	var qids []int
+	for _, k := range keys {
+		qids = append(qids, k.QID)
+	}
+	slices.Sort(qids)
+	qids = slices.Compact(qids)
+	// Hosts with an environment policy: none in most stores
+	// (hosts_policy holds only those).
+	policies := map[int64]int{}
+	err := eachRow(ctx, tx, "SELECT id, policy FROM hosts WHERE policy <> 0", nil, func(r *sql.Rows) error {
+		var id int64
+		var p int
+		if err := r.Scan(&id, &p); err != nil {
+			return err
+		}
+		policies[id] = p
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	type qidPolicy struct{ qid, policy int }
+	env := map[qidPolicy]*float64{}
+	scored := map[qidPolicy]bool{}
+	err = eachRow(ctx, tx, "SELECT qid, policy, env_score FROM qid_scores WHERE "+d.inInts("qid"), []any{ints(d, qids)}, func(r *sql.Rows) error {
+		var k qidPolicy
+		var e sql.NullFloat64
+		if err := r.Scan(&k.qid, &k.policy, &e); err != nil {
+			return err
+		}
+		scored[k] = true
+		if e.Valid {
+			env[k] = &e.Float64
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	type risk struct {
+		kev  bool
+		epss *float64
+	}
+	risks := map[int]risk{}
+	err = eachRow(ctx, tx, "SELECT qid, kev, epss FROM qid_risk WHERE "+d.inInts("qid"), []any{ints(d, qids)}, func(r *sql.Rows) error {
+		var qid, kev int
+		var epss sql.NullFloat64
+		if err := r.Scan(&qid, &kev, &epss); err != nil {
+			return err
+		}
+		rk := risk{kev: kev != 0}
+		if epss.Valid {
+			rk.epss = &epss.Float64
+		}
+		risks[qid] = rk
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func(k Cursor) int64 {
+		if k.Priority == "" {
+			return 0
+		}
+		key := qidPolicy{k.QID, policies[k.HostID]}
+		if !scored[key] {
+			key.policy = 0
+		}
+		r := risks[k.QID]
+		return priority.Urgency(r.kev, r.epss, env[key])
+	}, nil
+}
+
+// eachRow runs a query and fn on each of its rows.
+func eachRow(ctx context.Context, tx *sql.Tx, q string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("findings: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return fmt.Errorf("findings: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("findings: %w", err)
+	}
+	return nil
 }

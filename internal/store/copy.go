@@ -196,12 +196,19 @@ func copyInto(ctx context.Context, q *Snap, tx *Tx, res *CopyResult, progress Co
 	if err := emptyTables(tx); err != nil {
 		return err
 	}
+	// detections is empty now: its indexes are built once after its rows
+	// rather than grown row by row (on SQLite at commit). On PostgreSQL
+	// the drop locks no reader out for longer than the copy does: TRUNCATE
+	// holds every table until the commit. Their definitions need not wait
+	// in meta, as a first load's do (DeferIndexes): a copy that fails
+	// rolls the drop back with the rest.
+	var build []string
 	if tx.pg == nil {
-		// detections is empty now: its indexes are built once at commit
-		// rather than grown row by row.
 		if err := tx.deferIndexes(); err != nil {
 			return err
 		}
+	} else if build, err = tx.dropDetectionIndexes(); err != nil {
+		return err
 	}
 	have := map[string]bool{}
 	for _, t := range dstTables {
@@ -216,6 +223,9 @@ func copyInto(ctx context.Context, q *Snap, tx *Tx, res *CopyResult, progress Co
 		}
 	}
 	if tx.pg != nil {
+		if err := buildIndexes(tx, build); err != nil {
+			return err
+		}
 		return setSequences(tx)
 	}
 	return nil

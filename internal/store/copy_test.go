@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -101,6 +102,17 @@ func TestCopyBatches(t *testing.T) {
 				if o, err := st.Origin(ctx); err != nil || o.By != "import" {
 					t.Errorf("the copy's maker: %+v, %v; want the source's", o, err)
 				}
+				// The detection indexes, dropped while the rows arrive, are
+				// those of a new store again.
+				fresh, err := Open(ctx, to.New(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := detectionIndexes(t, fresh)
+				fresh.Close()
+				if got := detectionIndexes(t, st); !slices.Equal(got, want) || len(want) < 5 {
+					t.Errorf("detection indexes after a copy: %q, a new store's: %q", got, want)
+				}
 				if st.Engine() == "postgres" {
 					// Vacuumed as well as analyzed: the dashboard's
 					// index-only scans need the pages marked all-visible.
@@ -147,6 +159,9 @@ func TestCopyIsOneTransaction(t *testing.T) {
 		}
 		if v, _ := st.Meta(ctx, "copy_mark"); v != "" {
 			t.Errorf("the interrupted copy left its mark %q", v)
+		}
+		if got := detectionIndexes(t, st); len(got) < 5 {
+			t.Errorf("after an interrupted copy the target's detection indexes are %q", got)
 		}
 	})
 }

@@ -141,25 +141,15 @@ func (s *Server) priorityPhase(ctx context.Context, tx *sql.Tx, f *filter, prio 
 // QID, and the set is sorted here. setUrgencies documents the rule.
 func gatherQIDsByPriority(ctx context.Context, tx *sql.Tx, f *filter, desc bool, from *Cursor, n int) ([]Cursor, error) {
 	q, args := qidSetSQL(f)
-	rows, err := tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("findings: %w", err)
-	}
-	defer rows.Close()
 	var keys []Cursor
-	for rows.Next() {
+	err := eachRow(ctx, tx, q, args, func(r *sql.Rows) error {
 		var c Cursor
-		if err := rows.Scan(&c.Rating, &c.Deadline, &c.HostID, &c.QID, &c.Port, &c.Priority, &c.Due); err != nil {
-			return nil, fmt.Errorf("findings: %w", err)
-		}
+		err := r.Scan(&c.Rating, &c.Deadline, &c.HostID, &c.QID, &c.Port, &c.Priority, &c.Due)
 		keys = append(keys, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("findings: %w", err)
-	}
-	rows.Close()
-	if len(keys) == 0 {
-		return nil, nil
+		return err
+	})
+	if err != nil || len(keys) == 0 {
+		return nil, err
 	}
 	urgency, err := setUrgencies(ctx, tx, f.d, keys)
 	if err != nil {

@@ -1235,7 +1235,9 @@ func (s *Server) plan(ctx context.Context, tx *sql.Tx, f *filter, sort string) (
 		// priority order a common QID's findings are spread over the
 		// priorities and found one in dozens of entries (measured on a
 		// million findings: 9,500 detections walked in 300-800 ms, sorted
-		// in 90-130 ms), so its set is sorted up to four times larger.
+		// in 90-130 ms, 16-23 ms since the set is read from
+		// detections_qid alone), so its set is sorted up to four times
+		// larger.
 		limit := s.gatherMax.qids
 		if sort == "priority" {
 			limit *= 4

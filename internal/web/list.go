@@ -655,8 +655,7 @@ func hostIDs(ctx context.Context, tx *sql.Tx, d dialect, name string) ([]int64, 
 		id = -1
 	}
 	short := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(name) + ".%" // LIKE ignores ASCII case
-	q := hostQuery(d)
-	rows, err := tx.QueryContext(ctx, q, id, name, short)
+	rows, err := tx.QueryContext(ctx, hostQuery(d), id, name, short)
 	if err != nil {
 		return nil, fmt.Errorf("hosts: %w", err)
 	}

@@ -144,9 +144,11 @@ func gatherQIDsByPriority(ctx context.Context, tx *sql.Tx, f *filter, desc bool,
 	var keys []Cursor
 	err := eachRow(ctx, tx, q, args, func(r *sql.Rows) error {
 		var c Cursor
-		err := r.Scan(&c.Rating, &c.Deadline, &c.HostID, &c.QID, &c.Port, &c.Priority, &c.Due)
+		if err := r.Scan(&c.Rating, &c.Deadline, &c.HostID, &c.QID, &c.Port, &c.Priority, &c.Due); err != nil {
+			return err
+		}
 		keys = append(keys, c)
-		return err
+		return nil
 	})
 	if err != nil || len(keys) == 0 {
 		return nil, err
@@ -229,16 +231,17 @@ func setUrgencies(ctx context.Context, tx *sql.Tx, d dialect, keys []Cursor) (fu
 	if err != nil {
 		return nil, err
 	}
+	// The QIDs' environmental scores by policy: a key is there when the
+	// QID has a score under the policy, nil when it has no vector.
 	type qidPolicy struct{ qid, policy int }
 	env := map[qidPolicy]*float64{}
-	scored := map[qidPolicy]bool{}
 	err = eachRow(ctx, tx, "SELECT qid, policy, env_score FROM qid_scores WHERE "+d.inInts("qid"), []any{ints(d, qids)}, func(r *sql.Rows) error {
 		var k qidPolicy
 		var e sql.NullFloat64
 		if err := r.Scan(&k.qid, &k.policy, &e); err != nil {
 			return err
 		}
-		scored[k] = true
+		env[k] = nil
 		if e.Valid {
 			env[k] = &e.Float64
 		}
@@ -273,7 +276,7 @@ func setUrgencies(ctx context.Context, tx *sql.Tx, d dialect, keys []Cursor) (fu
 			return 0
 		}
 		key := qidPolicy{k.QID, policies[k.HostID]}
-		if !scored[key] {
+		if _, ok := env[key]; !ok {
 			key.policy = 0
 		}
 		r := risks[k.QID]

@@ -102,7 +102,7 @@ type Page struct {
 	Next  *Cursor // the next page starts after it; nil on the last page
 	Prev  *Cursor // the previous page ends before it; nil on the first page
 	Total int     // matching findings, -1 when not counted
-	Plan  string  // "index" (walked an index), "masked" (its ranges of a QID set) or "set" (sorted a small set)
+	Plan  string  // "index" (walked an index), "masked" (its ranges of a QID set), "qids" (a QID set's ranges of detections_qid) or "set" (sorted a small set)
 }
 
 // The sizes up to which a set is read whole and sorted rather than found
@@ -115,9 +115,13 @@ type Page struct {
 // hostRanges is the size up to which the host order reads the set of a
 // status, rating or deadline filter: the walk of the table finds one
 // match in total/size rows.
-type gatherLimits struct{ ranges, hosts, qids, hostRanges int }
+//
+// qidWalk is the most QIDs a set larger than qids may have for the
+// priority order to read it from its ranges of detections_qid
+// (walkQIDsByPriority) rather than walk detections_priority.
+type gatherLimits struct{ ranges, hosts, qids, hostRanges, qidWalk int }
 
-var defaultGather = gatherLimits{ranges: 50000, hosts: 5000, qids: 5000, hostRanges: 50000}
+var defaultGather = gatherLimits{ranges: 50000, hosts: 5000, qids: 5000, hostRanges: 50000, qidWalk: qidWalkMax}
 
 // priorityGather is the size up to which the priority order sorts the
 // set of a rare status, rating or deadline (read from detections_status
@@ -235,7 +239,10 @@ type filter struct {
 	// skip holds the excepted findings a list of what is overdue, due
 	// soon or not excepted leaves out: read once, skipped in Go (excepted.go).
 	skip map[pk]bool
-	d    dialect
+	// byQID is set when the priority order read a QID set from its
+	// ranges of detections_qid (walkQIDsByPriority).
+	byQID bool
+	d     dialect
 }
 
 // plus writes a column so that SQLite does not use an index for a
@@ -1406,6 +1413,9 @@ func (s *Server) findings(ctx context.Context, tx *sql.Tx, q Query, forceWalk bo
 		if q.After != nil && len(keys) > 0 {
 			page.Prev = &keys[0]
 		}
+	}
+	if f.byQID {
+		page.Plan = "qids"
 	}
 	if page.Total < 0 && q.rangesOnly() {
 		// Counting a walk's matches would read the whole index; the

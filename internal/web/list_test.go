@@ -357,7 +357,9 @@ func TestListMatchesOracle(t *testing.T) {
 						{"walk", true, false, s.sql.gather()},
 						{"backwards", false, true, s.sql.gather()},
 						// No set is small: QID sets walk the ranges the
-						// overview says hold their findings.
+						// overview says hold their findings (in the
+						// priority order, detections_priority's, where
+						// "walk" reads detections_qid's).
 						{"masked", false, false, gatherLimits{}},
 					} {
 						s.gatherMax = mode.limits
@@ -369,7 +371,7 @@ func TestListMatchesOracle(t *testing.T) {
 				}
 			}
 		}
-		for _, p := range []string{"index", "masked", "set"} {
+		for _, p := range []string{"index", "masked", "set", "qids"} {
 			if plans[p] == 0 {
 				t.Errorf("no page was read by plan %q: %v", p, plans)
 			}

@@ -2,6 +2,9 @@ package web
 
 import (
 	"context"
+	"fmt"
+	"net/url"
+	"slices"
 	"testing"
 
 	"qvt/internal/assess"
@@ -98,6 +101,81 @@ func TestListUrgencyMatchesStore(t *testing.T) {
 		}
 		if policies != 2 || split == 0 {
 			t.Fatalf("%d environment policies in use, %d QIDs whose findings differ in urgency: the check proves nothing", policies, split)
+		}
+		tx.Rollback()
+
+		// The list in the priority order, of a QID whose findings differ
+		// in urgency and of one whose findings share one, read from their
+		// ranges of detections_qid (and, with no QID walk, from
+		// detections_priority), page by page both ways, as a plain sort
+		// of the stored rows.
+		var splitQID, oneQID, most int
+		counts := map[int]int{}
+		for _, k := range keys {
+			counts[k.QID]++
+		}
+		for q, us := range perQID {
+			if len(us) > 1 && (splitQID == 0 || counts[q] > counts[splitQID] || counts[q] == counts[splitQID] && q < splitQID) {
+				splitQID = q
+			}
+			if len(us) == 1 && (counts[q] > most || counts[q] == most && q < oneQID) {
+				oneQID, most = q, counts[q]
+			}
+		}
+		if oneQID == 0 || counts[splitQID] < 8 || counts[oneQID] < 8 {
+			t.Fatalf("QID %d (%d findings) of several urgencies, QID %d (%d) of one: too few to cross pages", splitQID, counts[splitQID], oneQID, counts[oneQID])
+		}
+		if _, err := s.Overview(ctx); err != nil {
+			t.Fatal(err)
+		}
+		all := loadOracle(t, s.st.DB())
+		for _, set := range []struct {
+			filter string
+			limits gatherLimits // no set is small: the walk reads them
+			plan   string
+		}{
+			{fmt.Sprintf("qid=%d", splitQID), gatherLimits{qidWalk: qidWalkMax}, "qids"},
+			{fmt.Sprintf("qid=%d", oneQID), gatherLimits{qidWalk: qidWalkMax}, "qids"},
+			{fmt.Sprintf("qids=%d,%d", oneQID, splitQID), gatherLimits{qidWalk: qidWalkMax}, "qids"},
+			{fmt.Sprintf("qids=%d,%d", oneQID, splitQID), gatherLimits{}, "index"},
+		} {
+			s.gatherMax = set.limits
+			for _, dir := range []string{"asc", "desc"} {
+				v, _ := url.ParseQuery(set.filter + "&sort=priority&limit=3&dir=" + dir)
+				q, err := ParseQuery(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want []Cursor
+				for _, r := range all {
+					if oracleMatch(q, r, s.now()) {
+						want = append(want, r.in(q.Sort))
+					}
+				}
+				slices.SortFunc(want, func(a, b Cursor) int {
+					if q.Desc {
+						return compareKeys(q.Sort, b, a)
+					}
+					return compareKeys(q.Sort, a, b)
+				})
+				for _, backwards := range []bool{false, true} {
+					if got := pageKeys(t, s, q, true, backwards); !slices.Equal(got, want) {
+						t.Errorf("%s (backwards %v): %d findings, want %d; first difference at %s", v.Encode(), backwards, len(got), len(want), firstDiff(got, want))
+					}
+				}
+				tx, err := s.st.BeginRead(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := s.findings(ctx, tx, q, true)
+				tx.Rollback()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Plan != set.plan {
+					t.Errorf("%s: read by plan %q, want %q", v.Encode(), p.Plan, set.plan)
+				}
+			}
 		}
 	})
 }

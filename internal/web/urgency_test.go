@@ -14,6 +14,40 @@ import (
 	"qvt/internal/store/storetest"
 )
 
+// policyServer is the dashboard over the fixture store with its hosts
+// scored under two environment policies: one on the hosts of the most
+// common tag, one on those of the rarest.
+func policyServer(t *testing.T, loc string) *Server {
+	t.Helper()
+	ctx := context.Background()
+	s, _ := newServerAt(t, loc, Config{})
+	var common, rare string
+	err := s.st.DB().QueryRow("SELECT name FROM host_tags GROUP BY name ORDER BY count(*) DESC, name LIMIT 1").Scan(&common)
+	if err == nil {
+		err = s.st.DB().QueryRow("SELECT name FROM host_tags WHERE name <> ? GROUP BY name ORDER BY count(*), name LIMIT 1", common).Scan(&rare)
+	}
+	if err != nil {
+		t.Fatalf("the fixture's tags: %v", err)
+	}
+	envs := environment.Set{
+		{Name: "internet-facing", Tags: []string{common}, Metrics: map[string]string{"MAV": "N", "CR": "H", "IR": "H", "AR": "H"}},
+		{Name: "lab", Tags: []string{rare}, Metrics: map[string]string{"CR": "L", "IR": "L", "AR": "L"}},
+	}
+	if err := envs.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	l := &load.Loader{Policy: assess.DefaultPolicy(), Envs: envs}
+	if err := s.st.Write(ctx, func(tx *store.Tx) error {
+		if err := l.CheckPolicy(tx); err != nil {
+			return err
+		}
+		return l.Rescore(tx)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // The list sorts a QID set in the priority order by urgencies it computes
 // from the QIDs' risk and scores and the hosts' environment policies
 // (setUrgencies), not read from each finding: each must be the one the
@@ -23,31 +57,7 @@ import (
 func TestListUrgencyMatchesStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, loc string) {
 		ctx := context.Background()
-		s, _ := newServerAt(t, loc, Config{})
-		var common, rare string
-		err := s.st.DB().QueryRow("SELECT name FROM host_tags GROUP BY name ORDER BY count(*) DESC, name LIMIT 1").Scan(&common)
-		if err == nil {
-			err = s.st.DB().QueryRow("SELECT name FROM host_tags WHERE name <> ? GROUP BY name ORDER BY count(*), name LIMIT 1", common).Scan(&rare)
-		}
-		if err != nil {
-			t.Fatalf("the fixture's tags: %v", err)
-		}
-		envs := environment.Set{
-			{Name: "internet-facing", Tags: []string{common}, Metrics: map[string]string{"MAV": "N", "CR": "H", "IR": "H", "AR": "H"}},
-			{Name: "lab", Tags: []string{rare}, Metrics: map[string]string{"CR": "L", "IR": "L", "AR": "L"}},
-		}
-		if err := envs.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		l := &load.Loader{Policy: assess.DefaultPolicy(), Envs: envs}
-		if err := s.st.Write(ctx, func(tx *store.Tx) error {
-			if err := l.CheckPolicy(tx); err != nil {
-				return err
-			}
-			return l.Rescore(tx)
-		}); err != nil {
-			t.Fatal(err)
-		}
+		s := policyServer(t, loc)
 
 		tx, err := s.st.BeginRead(ctx)
 		if err != nil {
@@ -129,11 +139,19 @@ func TestListUrgencyMatchesStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		all := loadOracle(t, s.st.DB())
+		// A QID found on one host on two ports: a page of one finding
+		// puts the cursor between them.
+		var ports int
+		if err := s.st.DB().QueryRow(`SELECT qid FROM detections WHERE type <> 'Info'
+  GROUP BY host_id, qid HAVING count(*) > 1 ORDER BY qid LIMIT 1`).Scan(&ports); err != nil {
+			t.Fatalf("a QID on two ports of a host: %v", err)
+		}
 		for _, set := range []struct {
 			filter string
 			limits gatherLimits // no set is small: the walk reads them
 			plan   string
 		}{
+			{fmt.Sprintf("qid=%d&limit=1&status=all", ports), gatherLimits{qidWalk: qidWalkMax}, "qids"},
 			{fmt.Sprintf("qid=%d", splitQID), gatherLimits{qidWalk: qidWalkMax}, "qids"},
 			{fmt.Sprintf("qid=%d", oneQID), gatherLimits{qidWalk: qidWalkMax}, "qids"},
 			{fmt.Sprintf("qids=%d,%d", oneQID, splitQID), gatherLimits{qidWalk: qidWalkMax}, "qids"},
@@ -141,7 +159,11 @@ func TestListUrgencyMatchesStore(t *testing.T) {
 		} {
 			s.gatherMax = set.limits
 			for _, dir := range []string{"asc", "desc"} {
-				v, _ := url.ParseQuery(set.filter + "&sort=priority&limit=3&dir=" + dir)
+				v, _ := url.ParseQuery("limit=3&sort=priority&dir=" + dir)
+				w, _ := url.ParseQuery(set.filter)
+				for k := range w {
+					v.Set(k, w.Get(k))
+				}
 				q, err := ParseQuery(v)
 				if err != nil {
 					t.Fatal(err)
@@ -174,6 +196,102 @@ func TestListUrgencyMatchesStore(t *testing.T) {
 				}
 				if p.Plan != set.plan {
 					t.Errorf("%s: read by plan %q, want %q", v.Encode(), p.Plan, set.plan)
+				}
+			}
+		}
+	})
+}
+
+// readGroup reads the findings of one urgency of a QID whose findings
+// differ in urgency by their hosts' policies: those of the hosts of the
+// policies asked for, every one, in order, whatever the size of the reads.
+func TestQIDWalkGroupByPolicy(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, loc string) {
+		ctx := context.Background()
+		s := policyServer(t, loc)
+		policy := map[int64]int{}
+		rows, err := s.st.DB().Query("SELECT id, policy FROM hosts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id int64
+			var p int
+			if err := rows.Scan(&id, &p); err != nil {
+				t.Fatal(err)
+			}
+			policy[id] = p
+		}
+		rows.Close()
+		// The open, prioritized findings of each (QID, priority), by the
+		// policies of their hosts; the QID and priority with the most
+		// findings on hosts of two policies.
+		type qp struct {
+			qid  int
+			prio string
+		}
+		found := map[qp]map[int][]Cursor{}
+		for _, r := range loadOracle(t, s.st.DB()) {
+			if r.closed != "" || r.Priority == "" {
+				continue
+			}
+			k := qp{r.QID, r.Priority}
+			if found[k] == nil {
+				found[k] = map[int][]Cursor{}
+			}
+			c := r.in("priority")
+			c.Urgency = 0
+			found[k][policy[r.HostID]] = append(found[k][policy[r.HostID]], c)
+		}
+		var best qp
+		size := func(k qp) int {
+			if len(found[k]) < 2 {
+				return 0
+			}
+			n := 0
+			for _, cs := range found[k] {
+				n += len(cs)
+			}
+			return n
+		}
+		for k := range found {
+			if size(k) > size(best) || size(k) == size(best) && (k.qid < best.qid || k.qid == best.qid && k.prio < best.prio) {
+				best = k
+			}
+		}
+		if size(best) < 6 {
+			t.Fatalf("no QID has 6 findings of one priority on hosts of two policies: %v", best)
+		}
+		tx, err := s.st.BeginRead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		f, err := s.resolve(ctx, tx, Query{}, s.now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for pol, want := range found[best] {
+			slices.SortFunc(want, comparePriority)
+			unit := []qidUnit{{qid: best.qid, policies: map[int]bool{pol: true}}}
+			for _, n := range []int{1, 2, 100} {
+				var got []Cursor
+				for _, dated := range []bool{true, false} {
+					var after *Cursor
+					for {
+						keys, err := readGroup(ctx, tx, f, unit, policy, best.prio, dated, false, after, n)
+						if err != nil {
+							t.Fatal(err)
+						}
+						got = append(got, keys...)
+						if len(keys) < n {
+							break
+						}
+						after = &keys[len(keys)-1]
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("QID %d, %s, policy %d, reads of %d: %d findings, want %d; first difference at %s", best.qid, best.prio, pol, n, len(got), len(want), firstDiff(got, want))
 				}
 			}
 		}

@@ -1044,7 +1044,7 @@ func (src source) from(d dialect) (string, bool) {
 // from.
 func (s *Server) gather(ctx context.Context, tx *sql.Tx, f *filter, src source, sort string, desc bool, from *Cursor, n int) ([]Cursor, error) {
 	if src == fromQIDs && sort == "priority" {
-		return gatherQIDsByPriority(ctx, tx, f, desc, from, n)
+		return s.gatherQIDsByPriority(ctx, tx, f, desc, from, n)
 	}
 	q, args := gatherSQL(f, src, sort, desc, from, n)
 	keys, err := readKeys(ctx, tx, q, args, sort == "priority")

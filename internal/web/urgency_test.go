@@ -19,8 +19,16 @@ import (
 // common tag, one on those of the rarest.
 func policyServer(t *testing.T, loc string) *Server {
 	t.Helper()
-	ctx := context.Background()
 	s, _ := newServerAt(t, loc, Config{})
+	withPolicies(t, s)
+	return s
+}
+
+// withPolicies scores the hosts of s's store under two environment
+// policies (policyServer).
+func withPolicies(t *testing.T, s *Server) {
+	t.Helper()
+	ctx := context.Background()
 	var common, rare string
 	err := s.st.DB().QueryRow("SELECT name FROM host_tags GROUP BY name ORDER BY count(*) DESC, name LIMIT 1").Scan(&common)
 	if err == nil {
@@ -45,7 +53,42 @@ func policyServer(t *testing.T, loc string) *Server {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return s
+}
+
+// The hosts' policies are read once for a state of the store, and again
+// once it has changed.
+func TestHostPoliciesFollowTheStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, loc string) {
+		ctx := context.Background()
+		s, _ := newServerAt(t, loc, Config{})
+		read := func() *hostPolicies {
+			tx, err := s.st.BeginRead(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			hp, err := s.hostPolicies(ctx, tx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return hp
+		}
+		if hp := read(); len(hp.hosts) != 0 || len(hp.used) != 0 {
+			t.Fatalf("before any policy: %d hosts with one, policies %v", len(hp.hosts), hp.used)
+		}
+		withPolicies(t, s)
+		var want int
+		if err := s.st.DB().QueryRow("SELECT count(*) FROM hosts WHERE policy <> 0").Scan(&want); err != nil {
+			t.Fatal(err)
+		}
+		hp := read()
+		if want == 0 || len(hp.hosts) != want || len(hp.used) != 2 {
+			t.Fatalf("after two policies: %d hosts with one, policies %v; the store has %d", len(hp.hosts), hp.used, want)
+		}
+		if again := read(); again != hp {
+			t.Error("the policies were read again, the store unchanged")
+		}
+	})
 }
 
 // The list sorts a QID set in the priority order by urgencies it computes
@@ -80,7 +123,7 @@ func TestListUrgencyMatchesStore(t *testing.T) {
 			stored = append(stored, u)
 		}
 		rows.Close()
-		urgency, err := setUrgencies(ctx, tx, s.sql, keys)
+		urgency, err := s.setUrgencies(ctx, tx, keys)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -148,6 +148,7 @@ type Server struct {
 	titles    titleIndex
 	overview  overviewCache
 	plans     planCache
+	policies  policyCache
 	gatherMax gatherLimits      // the sizes of sets the list sorts rather than walks
 	sql       dialect           // the SQL of the store's engine, where engines differ
 	static    map[string]string // file name → content hash, for cache-busting URLs

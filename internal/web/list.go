@@ -119,7 +119,10 @@ type Page struct {
 // qidWalk is the most QIDs a set larger than qids may have for the
 // priority order to read it from its ranges of detections_qid
 // (walkQIDsByPriority) rather than walk detections_priority.
-type gatherLimits struct{ ranges, hosts, qids, hostRanges, qidWalk int }
+//
+// tagHosts is the most hosts a tag may have for the SQL to test them (0:
+// any number); a larger tag's hosts are tested here (readTagged).
+type gatherLimits struct{ ranges, hosts, qids, hostRanges, qidWalk, tagHosts int }
 
 var defaultGather = gatherLimits{ranges: 50000, hosts: 5000, qids: 5000, hostRanges: 50000, qidWalk: qidWalkMax}
 
@@ -242,7 +245,10 @@ type filter struct {
 	// byQID is set when the priority order read a QID set from its
 	// ranges of detections_qid (walkQIDsByPriority).
 	byQID bool
-	d     dialect
+	// tagged is a large tag's hosts, tested on the rows read (readTagged)
+	// rather than in the SQL; nil when the SQL tests the tag.
+	tagged map[int64]bool
+	d      dialect
 }
 
 // plus writes a column so that SQLite does not use an index for a
@@ -447,11 +453,25 @@ func (s *Server) resolve(ctx context.Context, tx *sql.Tx, q Query, today time.Ti
 		if len(hosts) == 0 {
 			f.none = true
 		}
-		// PostgreSQL's plan of a walk, made generic (the statement is
-		// prepared once and run many times), read every detection of the
-		// tagged hosts by primary key for each range walked (34,000 for a
-		// tag on a tenth of 10,000 hosts): host_id + 0 keeps it on the walk.
-		add(s.sql.inInts("{+}host_id{0}"), ints(s.sql, hosts))
+		if most := s.gatherMax.tagHosts; most > 0 && len(hosts) > most {
+			// PostgreSQL plans each statement of a walk for the array
+			// of hosts it is bound to, estimating each element: 12-19
+			// ms a statement for a tag of 20,000 hosts, and a list in
+			// the deadline order runs 29 of them (285-420 ms a page on
+			// ten million findings). A tag that large holds a share of
+			// the findings that a walk finds soon without it.
+			f.tagged = make(map[int64]bool, len(hosts))
+			for _, id := range hosts {
+				f.tagged[id] = true
+			}
+		} else {
+			// PostgreSQL's plan of a walk, made generic (the statement is
+			// prepared once and run many times), read every detection of
+			// the tagged hosts by primary key for each range walked
+			// (34,000 for a tag on a tenth of 10,000 hosts): host_id + 0
+			// keeps it on the walk.
+			add(s.sql.inInts("{+}host_id{0}"), ints(s.sql, hosts))
+		}
 	}
 	if q.Host != "" {
 		ids, err := hostIDs(ctx, tx, s.sql, q.Host)
@@ -1382,6 +1402,14 @@ func (s *Server) findings(ctx context.Context, tx *sql.Tx, q Query, forceWalk bo
 			}
 		}
 	}
+	if f.tagged != nil {
+		// The counts were of every host's findings.
+		page.Total = -1
+		all := read
+		read = func(desc bool, from *Cursor, n int) ([]Cursor, error) {
+			return readTagged(f.tagged, func(from *Cursor, n int) ([]Cursor, error) { return all(desc, from, n) }, from, n)
+		}
+	}
 	var keys []Cursor
 	if q.Before != nil {
 		// The page before a row: read backwards from it, one row more to
@@ -1432,6 +1460,28 @@ func (s *Server) findings(ctx context.Context, tx *sql.Tx, q Query, forceWalk bo
 	}
 	page.Rows, err = s.rows(ctx, tx, keys, today)
 	return page, err
+}
+
+// readTagged reads up to n rows after from, of those read reads in its
+// order, whose hosts are tagged: it reads them a few pages at a time,
+// twice as many each time.
+func readTagged(tagged map[int64]bool, read func(from *Cursor, n int) ([]Cursor, error), from *Cursor, n int) ([]Cursor, error) {
+	var out []Cursor
+	for size := 8 * n; ; size *= 2 {
+		keys, err := read(from, size)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			if tagged[k.HostID] {
+				out = append(out, k)
+			}
+		}
+		if len(out) >= n || len(keys) < size {
+			return out[:min(len(out), n)], nil
+		}
+		from = &keys[len(keys)-1]
+	}
 }
 
 // First is the position in the list of the page's first row (1 for the

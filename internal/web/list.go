@@ -994,20 +994,27 @@ func (s *Server) readStream(ctx context.Context, tx *sql.Tx, f *filter, st strea
 	where, wargs := f.sqlIn(noIndex, st.index == "" || st.prio, st.status, true)
 	sb.WriteString(where)
 	args = append(args, wargs...)
+	args = orderAfter(&sb, args, st.order, desc, after, n+f.extra())
+	keys, err := readKeys(ctx, tx, sb.String(), args, st.prio)
+	return f.drop(keys, n), err
+}
+
+// orderAfter ends a read of columns in order (descending when desc): the
+// rows after a cursor when it is not nil, in that order, at most limit.
+// It returns args with the values it adds.
+func orderAfter(sb *strings.Builder, args []any, order []string, desc bool, after *Cursor, limit int) []any {
 	op, dir := ">", ""
 	if desc {
 		op, dir = "<", " DESC"
 	}
 	if after != nil {
-		sb.WriteString(" AND (" + strings.Join(st.order, ", ") + ") " + op + " (" + placeholders(len(st.order)) + ")")
-		for _, col := range st.order {
+		sb.WriteString(" AND (" + strings.Join(order, ", ") + ") " + op + " (" + placeholders(len(order)) + ")")
+		for _, col := range order {
 			args = append(args, cursorValue(*after, col))
 		}
 	}
-	sb.WriteString(" ORDER BY " + strings.Join(st.order, dir+", ") + dir + " LIMIT ?")
-	args = append(args, n+f.extra())
-	keys, err := readKeys(ctx, tx, sb.String(), args, st.prio)
-	return f.drop(keys, n), err
+	sb.WriteString(" ORDER BY " + strings.Join(order, dir+", ") + dir + " LIMIT ?")
+	return append(args, limit)
 }
 
 // keyCols are the columns of a cursor (readKeys): with prio, those of the

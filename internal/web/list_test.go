@@ -99,6 +99,24 @@ LEFT JOIN qid_risk r ON r.qid = d.qid WHERE d.type <> 'Info'`)
 	return out
 }
 
+// oracleList is the list of a query, its filter and sort written out
+// plainly over every finding.
+func oracleList(all []oracleRow, q Query, today time.Time) []Cursor {
+	var want []Cursor
+	for _, r := range all {
+		if oracleMatch(q, r, today) {
+			want = append(want, r.in(q.Sort))
+		}
+	}
+	slices.SortFunc(want, func(a, b Cursor) int {
+		if q.Desc {
+			return compareKeys(q.Sort, b, a)
+		}
+		return compareKeys(q.Sort, a, b)
+	})
+	return want
+}
+
 // oracleMatch is the list's filter, written out plainly.
 func oracleMatch(q Query, r oracleRow, today time.Time) bool {
 	day := today.UTC().Format(time.DateOnly)
@@ -333,21 +351,10 @@ func TestListMatchesOracle(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					var want []Cursor
-					for _, r := range all {
-						if oracleMatch(q, r, today) {
-							want = append(want, r.in(q.Sort))
-						}
-					}
+					want := oracleList(all, q, today)
 					if len(want) == 0 && (strings.HasPrefix(f, "host=") || strings.HasPrefix(f, "tag=")) && f != "host=nowhere" {
 						t.Errorf("%s selects nothing in the fixture: the test would prove nothing", f)
 					}
-					slices.SortFunc(want, func(a, b Cursor) int {
-						if q.Desc {
-							return compareKeys(q.Sort, b, a)
-						}
-						return compareKeys(q.Sort, a, b)
-					})
 					type mode struct {
 						name            string
 						force, backward bool

@@ -267,18 +267,7 @@ func readQIDRange(ctx context.Context, tx *sql.Tx, f *filter, qids []int, prio s
 	where, wargs := rest.sqlIn(false, true, "", true)
 	sb.WriteString(where)
 	args = append(args, wargs...)
-	op, dir := ">", ""
-	if desc {
-		op, dir = "<", " DESC"
-	}
-	if after != nil {
-		sb.WriteString(" AND (" + strings.Join(order, ", ") + ") " + op + " (" + placeholders(len(order)) + ")")
-		for _, col := range order {
-			args = append(args, cursorValue(*after, col))
-		}
-	}
-	sb.WriteString(" ORDER BY " + strings.Join(order, dir+", ") + dir + " LIMIT ?")
-	args = append(args, n)
+	args = orderAfter(&sb, args, order, desc, after, n)
 	var keys []Cursor
 	err := eachRow(ctx, tx, sb.String(), args, func(r *sql.Rows) error {
 		var c Cursor

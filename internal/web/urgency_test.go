@@ -221,18 +221,7 @@ func TestListUrgencyMatchesStore(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var want []Cursor
-				for _, r := range all {
-					if oracleMatch(q, r, s.now()) {
-						want = append(want, r.in(q.Sort))
-					}
-				}
-				slices.SortFunc(want, func(a, b Cursor) int {
-					if q.Desc {
-						return compareKeys(q.Sort, b, a)
-					}
-					return compareKeys(q.Sort, a, b)
-				})
+				want := oracleList(all, q, s.now())
 				for _, backwards := range []bool{false, true} {
 					if got := pageKeys(t, s, q, true, backwards); !slices.Equal(got, want) {
 						t.Errorf("%s (backwards %v): %d findings, want %d; first difference at %s", v.Encode(), backwards, len(got), len(want), firstDiff(got, want))

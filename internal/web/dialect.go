@@ -86,7 +86,7 @@ func ints[T int | int64](d dialect, list []T) string {
 // 18,000-26,000 took 110-360 ms to read, walks 5-30 ms.
 func (d dialect) gather() gatherLimits {
 	if d.pg {
-		return gatherLimits{ranges: defaultGather.ranges, hosts: defaultGather.hosts, qids: 10000, hostRanges: 3000, qidWalk: defaultGather.qidWalk, tagHosts: 5000}
+		return gatherLimits{ranges: defaultGather.ranges, hosts: defaultGather.hosts, qids: 10000, hostRanges: 3000, qidWalk: defaultGather.qidWalk, tagHosts: defaultGather.tagHosts}
 	}
 	return defaultGather
 }

@@ -88,6 +88,17 @@ func TestHostPoliciesFollowTheStore(t *testing.T) {
 		if again := read(); again != hp {
 			t.Error("the policies were read again, the store unchanged")
 		}
+		// A change of the policies that moves no finding but in the
+		// order: the hosts reassigned, the policies' fingerprint new.
+		if _, err := s.st.DB().Exec("UPDATE hosts SET policy = 0 WHERE policy = ?", hp.used[0]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.st.DB().Exec("UPDATE meta SET value = value || '+' WHERE name = 'scoring_policy'"); err != nil {
+			t.Fatal(err)
+		}
+		if again := read(); len(again.used) != 1 || again.used[0] != hp.used[1] {
+			t.Errorf("after a change of the policies: policies %v, want [%d]", again.used, hp.used[1])
+		}
 	})
 }
 

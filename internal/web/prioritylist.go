@@ -242,7 +242,7 @@ func readGroup(ctx context.Context, tx *sql.Tx, f *filter, units []qidUnit, poli
 // whole and sorted by the engine.
 func readQIDRange(ctx context.Context, tx *sql.Tx, f *filter, qids []int, prio string, dated, desc bool, after *Cursor, n int) ([]Cursor, error) {
 	var sb strings.Builder
-	sb.WriteString("SELECT vuln_score, breach_date, host_id, qid, port, priority, due_date FROM detections" +
+	sb.WriteString("SELECT " + setKeyCols + " FROM detections" +
 		f.d.indexed("detections_qid") + " WHERE type <> 'Info' AND qid IN (" + placeholders(len(qids)) + ") AND priority = ?")
 	var args []any
 	for _, q := range qids {
@@ -269,16 +269,7 @@ func readQIDRange(ctx context.Context, tx *sql.Tx, f *filter, qids []int, prio s
 	sb.WriteString(where)
 	args = append(args, wargs...)
 	args = orderAfter(&sb, args, order, desc, after, n)
-	var keys []Cursor
-	err := eachRow(ctx, tx, sb.String(), args, func(r *sql.Rows) error {
-		var c Cursor
-		if err := r.Scan(&c.Rating, &c.Deadline, &c.HostID, &c.QID, &c.Port, &c.Priority, &c.Due); err != nil {
-			return err
-		}
-		keys = append(keys, c)
-		return nil
-	})
-	return keys, err
+	return readSetKeys(ctx, tx, sb.String(), args)
 }
 
 // priorityPhase reads up to n rows of one priority in the priority order,
@@ -356,15 +347,7 @@ func (s *Server) priorityPhase(ctx context.Context, tx *sql.Tx, f *filter, prio 
 // QID, and the set is sorted here. setUrgencies documents the rule.
 func (s *Server) gatherQIDsByPriority(ctx context.Context, tx *sql.Tx, f *filter, desc bool, from *Cursor, n int) ([]Cursor, error) {
 	q, args := qidSetSQL(f)
-	var keys []Cursor
-	err := eachRow(ctx, tx, q, args, func(r *sql.Rows) error {
-		var c Cursor
-		if err := r.Scan(&c.Rating, &c.Deadline, &c.HostID, &c.QID, &c.Port, &c.Priority, &c.Due); err != nil {
-			return err
-		}
-		keys = append(keys, c)
-		return nil
-	})
+	keys, err := readSetKeys(ctx, tx, q, args)
 	if err != nil || len(keys) == 0 {
 		return nil, err
 	}
@@ -399,8 +382,27 @@ func (s *Server) gatherQIDsByPriority(ctx context.Context, tx *sql.Tx, f *filter
 // priority order but the urgency.
 func qidSetSQL(f *filter) (string, []any) {
 	where, args := f.sql(false, true)
-	return "SELECT vuln_score, breach_date, host_id, qid, port, priority, due_date FROM detections" +
+	return "SELECT " + setKeyCols + " FROM detections" +
 		f.d.indexed("detections_qid") + " WHERE type <> 'Info'" + where, args
+}
+
+// setKeyCols are the columns of a QID set's key read from detections_qid
+// (readSetKeys): a cursor of the priority order but the urgency, which
+// the index does not hold.
+const setKeyCols = "vuln_score, breach_date, host_id, qid, port, priority, due_date"
+
+// readSetKeys runs a query of setKeyCols and returns its keys.
+func readSetKeys(ctx context.Context, tx *sql.Tx, q string, args []any) ([]Cursor, error) {
+	var keys []Cursor
+	err := eachRow(ctx, tx, q, args, func(r *sql.Rows) error {
+		var c Cursor
+		if err := r.Scan(&c.Rating, &c.Deadline, &c.HostID, &c.QID, &c.Port, &c.Priority, &c.Due); err != nil {
+			return err
+		}
+		keys = append(keys, c)
+		return nil
+	})
+	return keys, err
 }
 
 // comparePriority orders two keys as the priority order does (sortExprs:

@@ -366,6 +366,7 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 			tx.Stats.Stale++
 			continue
 		}
+		tx.reorder() // its findings' urgencies, its policy
 		hb.int(h.ID)
 		hb.int(h.AssetID)
 		hb.text(h.IP)

@@ -215,3 +215,48 @@ func testNewerDataWins(t *testing.T, newStore func(*testing.T) *Store) {
 		}
 	})
 }
+
+// meta.order moves with every transaction that may move a finding's
+// urgency without a change the finding shows: a host's newer detection
+// list, a host given another environment policy. Data older than the
+// store's, and a reassignment that moves no host, leave it.
+func TestOrderMovesWithUrgencies(t *testing.T) { storetest.Run(t, testOrderMovesWithUrgencies) }
+
+func testOrderMovesWithUrgencies(t *testing.T, loc string) {
+	const scan = "2023-11-14T22:00:00Z"
+	const day = int64(1_700_000_000)
+	ctx := context.Background()
+	st := openStore(t, loc)
+	order := func() string {
+		t.Helper()
+		v, err := st.Meta(ctx, "order")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	moved := func(what string, want bool, fn func()) {
+		t.Helper()
+		before := order()
+		fn()
+		if got := order() != before; got != want {
+			t.Errorf("%s: meta.order moved %v (%q → %q), want %v", what, got, before, order(), want)
+		}
+	}
+	moved("a first list", true, func() { lcPut(t, st, scan, day, lcDet(1, scan)) })
+	moved("a newer list", true, func() { lcPut(t, st, scan, day+86400, lcDet(1, scan)) })
+	moved("an older list", false, func() { lcPut(t, st, scan, day, lcDet(1, scan)) })
+	reassign := func(policy int) func() {
+		return func() {
+			err := st.Write(ctx, func(tx *Tx) error {
+				_, err := tx.ReassignPolicies(func(int64, []string, []string) int { return policy })
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	moved("the host given a policy", true, reassign(1))
+	moved("the same policy again", false, reassign(1))
+}

@@ -241,6 +241,7 @@ func (tx *Tx) pgPutHostRun(hs []HostRecord, seen, rev int64) error {
 			tx.Stats.Stale++
 			continue
 		}
+		tx.reorder() // its findings' urgencies, its policy
 		hosts = append(hosts, pgHost{r, p})
 		nTags += len(r.Host.Tags)
 		anyFresh = anyFresh || !p.exists
@@ -835,6 +836,7 @@ func (tx *Tx) pgRerate(q string, rate func(RateInput) Derived, tags bool, rev in
 		shown = shown || visibleChange(st, &d)
 		buf = append(buf, change{st.ColumnInt64(0), int64(in.QID), st.ColumnInt64(2), d})
 		tx.Stats.Rerated++
+		tx.reorder()
 		if len(buf) >= cursorRows {
 			return flush()
 		}

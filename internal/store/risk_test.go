@@ -401,6 +401,14 @@ func testRiskReachesFindings(t *testing.T, loc string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	order := func() string {
+		v, err := st.Meta(ctx, "order")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before := order()
 	step(1_700_000_150, func(tx *Tx) error {
 		_, err := tx.PutEPSS(scores("2025-03-21", EPSSScore{"CVE-2024-0001", 0.51, 0.99},
 			EPSSScore{"CVE-2024-0002", 0.72, 0.996}), 1_700_000_150)
@@ -408,6 +416,19 @@ func testRiskReachesFindings(t *testing.T, loc string) {
 	})
 	if got := changed(rev); len(got) != 0 {
 		t.Errorf("an EPSS file that moved no priority marked findings changed: %v", got)
+	}
+	// What keeps facts about the order (the dashboard's overview) is told.
+	if after := order(); after == before {
+		t.Errorf("an EPSS file that moved findings' order left meta.order at %q", after)
+	}
+	before = order()
+	step(1_700_000_160, func(tx *Tx) error {
+		_, err := tx.PutEPSS(scores("2025-03-21", EPSSScore{"CVE-2024-0001", 0.51, 0.99},
+			EPSSScore{"CVE-2024-0002", 0.72, 0.996}), 1_700_000_160)
+		return err
+	})
+	if after := order(); after != before {
+		t.Errorf("the same EPSS file again moved meta.order from %q to %q", before, after)
 	}
 	if one := byQID(Filter{})[1]; *one.EPSS != 0.72 {
 		t.Errorf("QID 1's EPSS after the new file: %v", *one.EPSS)

@@ -376,6 +376,7 @@ func (tx *Tx) Rerate(rate func(RateInput) Derived, at int64, tags bool) error {
 			return nil
 		}
 		tx.Stats.Rerated++
+		tx.reorder()
 		if !visibleChange(st, &d) {
 			order.int(st.ColumnInt64(0))
 			order.int(int64(in.QID))
@@ -612,6 +613,9 @@ FROM hosts h LEFT JOIN host_tags t ON t.host_id = h.id GROUP BY h.id`
 	})
 	if err != nil {
 		return 0, err
+	}
+	if len(changes) > 0 {
+		tx.reorder()
 	}
 	if tx.pg != nil && len(changes) > 0 {
 		// One statement for all: a policy change may move every host.

@@ -26,6 +26,7 @@ type Tx struct {
 	watching   bool
 	revision   int64 // this transaction's revision, once allocated
 	revUsed    bool  // a finding got it: it is recorded at commit
+	reordered  bool  // a finding's urgency may have moved: meta.order is bumped at commit
 
 	checkedBulk bool     // deferIndexes has looked at the detections table
 	deferred    []string // CREATE INDEX statements to run before commit
@@ -223,13 +224,32 @@ func (tx *Tx) rev() (int64, error) {
 // usedRev notes that a finding got this transaction's revision.
 func (tx *Tx) usedRev() { tx.revUsed = true }
 
-// saveRev records the revision if a finding got it.
+// saveRev records the revision if a finding got it, and bumps meta.order
+// if a finding's urgency may have moved.
 func (tx *Tx) saveRev() error {
+	if tx.reordered {
+		cur, err := tx.Meta("order")
+		if err != nil {
+			return err
+		}
+		n, _ := strconv.ParseInt(cur, 10, 64)
+		if err := tx.SetMeta("order", strconv.FormatInt(n+1, 10)); err != nil {
+			return err
+		}
+	}
 	if !tx.revUsed {
 		return nil
 	}
 	return tx.SetMeta("rev", strconv.FormatInt(tx.revision, 10))
 }
+
+// reorder notes that a finding's place in the priority order (its
+// urgency) may have moved. A finding's urgency can move with nothing it
+// shows (a day's EPSS file, a host given another environment policy), so
+// meta.rev, which marks what findings show, does not tell; meta.order
+// does, for what keeps facts about the order between reads (the
+// dashboard's overview notes each priority's urgencies).
+func (tx *Tx) reorder() { tx.reordered = true }
 
 // Stats counts what a transaction wrote.
 type Stats struct {

@@ -82,7 +82,28 @@ type Overview struct {
 	// detections_status that hold its findings: the rating and deadline
 	// orders skip the others when the list is filtered by priority.
 	prioMask [5]uint32
-	rev      string // meta.rev when it was built: any change of a finding bumps it
+	// urgencies holds, for each priority and range of detections_status
+	// (as prioMask's bits), the lowest and highest urgency of its
+	// findings: the priority order filtered by rating or status starts
+	// its walk of a priority at the first urgency that can match
+	// (urgencyRange). A range with no findings has lo > hi.
+	urgencies [5][30]urgencySpan
+	rev       string // meta.rev when it was built: any change of a finding bumps it
+}
+
+// urgencySpan is the lowest and highest urgency of some findings.
+type urgencySpan struct{ lo, hi int64 }
+
+func emptySpan() urgencySpan { return urgencySpan{math.MaxInt64, math.MinInt64} }
+
+func (u urgencySpan) empty() bool { return u.lo > u.hi }
+
+func (u *urgencySpan) add(v int64) {
+	u.lo, u.hi = min(u.lo, v), max(u.hi, v)
+}
+
+func (u *urgencySpan) join(v urgencySpan) {
+	u.lo, u.hi = min(u.lo, v.lo), max(u.hi, v.hi)
 }
 
 // The deadline cells: past, within 7 days, other (later or none).
@@ -287,11 +308,13 @@ type queryer interface {
 
 // stamp identifies the state of the store the overview depends on: any
 // change of a finding bumps meta.rev, any change of its life adds a
-// history row, and a sync or import moves the hosts' data time.
+// history row, a sync or import moves the hosts' data time, and a change
+// of a finding's urgency (which findings do not show) bumps meta.order.
 func (s *Server) stamp(ctx context.Context, db queryer) (string, error) {
 	var st string
 	err := db.QueryRowContext(ctx, `SELECT
   COALESCE((SELECT value FROM meta WHERE name = 'rev'), '') || '/' ||
+  COALESCE((SELECT value FROM meta WHERE name = 'order'), '') || '/' ||
   COALESCE((SELECT max(id) FROM history), 0) || '/' ||
   COALESCE((SELECT max(id) || ':' || max(finished_at) FROM sync_runs), '') || '/' ||
   COALESCE((SELECT max(seen) FROM hosts), 0)`).Scan(&st)
@@ -641,8 +664,13 @@ WHERE event = 'closed' AND at >= ?`, []any{int64(first) * 86400}, func(st store.
 	dayIndex := func(d int32) int { return int(min(max(d-first, 0), int32(n-1))) }
 	// detections_priority covers every column read (and the priority's,
 	// which detections_status has not).
+	for i := range o.urgencies {
+		for j := range o.urgencies[i] {
+			o.urgencies[i][j] = emptySpan()
+		}
+	}
 	err = each(c, `SELECT vuln_score, breach_date, host_id, qid, port, status, closed, first_seen, first_found, last_fixed,
-  priority, due_date
+  priority, due_date, urgency
 FROM detections`+s.sql.indexed("detections_priority")+` WHERE type <> 'Info'`, nil, func(st store.Cols) {
 		ri := ratingIndex(st.ColumnRawText(0))
 		deadline := st.ColumnRawText(1)
@@ -673,6 +701,7 @@ FROM detections`+s.sql.indexed("detections_priority")+` WHERE type <> 'Info'`, n
 		pi := priorityIndex(st.ColumnRawText(10))
 		q.prios |= 1 << pi
 		o.prioMask[pi] |= 1 << (min(si, 4)*6 + ri)
+		o.urgencies[pi][min(si, 4)*6+ri].add(st.ColumnInt64(12))
 		isOpen := len(closed) == 0
 		exc := len(excepted) > 0 && excepted[pk{host, qid, int32(st.ColumnInt(4))}]
 		due := dueOther

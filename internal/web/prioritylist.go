@@ -62,6 +62,9 @@ func (s *Server) walkPriority(ctx context.Context, tx *sql.Tx, f *filter, desc b
 		if f.pmasked && f.pmask&(1<<priorityRank(p)) == 0 {
 			continue // none of the QIDs has a finding of this priority
 		}
+		if f.spans != nil && f.spans[priorityRank(p)].empty() {
+			continue // no finding of this priority is in the filter's ranges
+		}
 		var after *Cursor
 		if i == start {
 			after = from
@@ -318,6 +321,12 @@ func (s *Server) priorityPhase(ctx context.Context, tx *sql.Tx, f *filter, prio 
 			sb.WriteString(" AND urgency < ?")
 		}
 		args = append(args, from.Urgency)
+	}
+	if f.spans != nil {
+		// Seek to the first urgency that can match; stop after the last.
+		sp := f.spans[priorityRank(prio)]
+		sb.WriteString(" AND urgency >= ? AND urgency <= ?")
+		args = append(args, sp.lo, sp.hi)
 	}
 	where, wargs := f.sqlIn(false, true, "", true)
 	sb.WriteString(where)

@@ -350,3 +350,60 @@ func TestQIDWalkGroupByPolicy(t *testing.T) {
 		}
 	})
 }
+
+// The priority order filtered by rating walks each priority from the
+// first urgency the overview saw that rating at to the last. A change
+// of urgencies alone (a day's EPSS file: meta.order moves, meta.rev does
+// not) must not leave the list walking the old ones.
+func TestUrgencySpansFollowTheStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, loc string) {
+		ctx := context.Background()
+		s, _ := newServerAt(t, loc, Config{})
+		freshOverview(t, s)
+		q, err := ParseQuery(url.Values{"rating": {"Low"}, "sort": {"priority"}, "limit": {"7"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(when string, spans bool) {
+			t.Helper()
+			want := oracleList(loadOracle(t, s.st.DB()), q, s.now())
+			if len(want) < 15 {
+				t.Fatalf("%s: %d Low findings: too few to cross pages", when, len(want))
+			}
+			// Walked, as a larger store's list is, forwards and back.
+			for _, back := range []bool{false, true} {
+				if got := pageKeys(t, s, q, true, back); !slices.Equal(got, want) {
+					t.Errorf("%s (backwards %v): %d findings, want %d; first difference at %s", when, back, len(got), len(want), firstDiff(got, want))
+				}
+			}
+			tx, err := s.st.BeginRead(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			f, err := s.resolve(ctx, tx, q, s.now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.urgencyRange(ctx, tx, f); err != nil {
+				t.Fatal(err)
+			}
+			if (f.spans != nil) != spans {
+				t.Errorf("%s: the walk limited to the overview's urgencies: %v, want %v", when, f.spans != nil, spans)
+			}
+		}
+		check("as imported", true)
+
+		// What a rerating that moves only the order does: new urgencies,
+		// meta.order bumped, meta.rev as it was.
+		if _, err := s.st.DB().Exec("UPDATE detections SET urgency = urgency + 1000000000 WHERE vuln_score = 'Low'"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.SetMeta("order", "moved by the test") }); err != nil {
+			t.Fatal(err)
+		}
+		check("urgencies moved", false)
+		freshOverview(t, s)
+		check("overview built again", true)
+	})
+}

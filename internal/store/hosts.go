@@ -358,7 +358,7 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 	for _, r := range hs {
 		h := r.Host
 		tx.Stats.Hosts++
-		prev, err := tx.hostState(h, seen)
+		prev, err := tx.hostState(h, r.Policy, seen)
 		if err != nil {
 			return err
 		}
@@ -366,7 +366,9 @@ func (tx *Tx) PutHosts(hs []HostRecord, seen int64) error {
 			tx.Stats.Stale++
 			continue
 		}
-		tx.reorder() // its findings' urgencies, its policy
+		if prev.reorders || !prev.exists {
+			tx.reorder()
+		}
 		hb.int(h.ID)
 		hb.int(h.AssetID)
 		hb.text(h.IP)
@@ -492,10 +494,14 @@ type hostPrev struct {
 	rescanned bool // scanned since the store last saw it
 	older     bool // the store holds newer data for it
 	renamed   bool // its address, name or OS changed
+	// reorders: its findings' urgencies may move (the data is newer,
+	// or its environment policy another); the same data again moves
+	// nothing. A new host's findings are new.
+	reorders bool
 }
 
-func (tx *Tx) hostState(h *qualys.Host, seen int64) (hostPrev, error) {
-	st, err := tx.stmt("SELECT last_vm_scanned, seen, ip, ipv6, fqdn, dns, netbios, os FROM hosts WHERE id = ?")
+func (tx *Tx) hostState(h *qualys.Host, policy int, seen int64) (hostPrev, error) {
+	st, err := tx.stmt("SELECT last_vm_scanned, seen, ip, ipv6, fqdn, dns, netbios, os, policy FROM hosts WHERE id = ?")
 	if err != nil {
 		return hostPrev{}, err
 	}
@@ -513,6 +519,7 @@ func (tx *Tx) hostState(h *qualys.Host, seen int64) (hostPrev, error) {
 		older:     st.ColumnInt64(1) > seen,
 		renamed: st.ColumnText(2) != h.IP || st.ColumnText(3) != h.IPv6 || st.ColumnText(4) != h.FQDN ||
 			st.ColumnText(5) != h.DNS || st.ColumnText(6) != h.NetBIOS || st.ColumnText(7) != h.OS,
+		reorders: seen > st.ColumnInt64(1) || st.ColumnInt(8) != policy,
 	}, nil
 }
 

@@ -218,8 +218,9 @@ func testNewerDataWins(t *testing.T, newStore func(*testing.T) *Store) {
 
 // meta.order moves with every transaction that may move a finding's
 // urgency without a change the finding shows: a host's newer detection
-// list, a host given another environment policy. Data older than the
-// store's, and a reassignment that moves no host, leave it.
+// list, a host given another environment policy. The same data again,
+// data older than the store's, and a reassignment that moves no host
+// leave it.
 func TestOrderMovesWithUrgencies(t *testing.T) { storetest.Run(t, testOrderMovesWithUrgencies) }
 
 func testOrderMovesWithUrgencies(t *testing.T, loc string) {
@@ -245,7 +246,15 @@ func testOrderMovesWithUrgencies(t *testing.T, loc string) {
 	}
 	moved("a first list", true, func() { lcPut(t, st, scan, day, lcDet(1, scan)) })
 	moved("a newer list", true, func() { lcPut(t, st, scan, day+86400, lcDet(1, scan)) })
+	moved("the same list again", false, func() { lcPut(t, st, scan, day+86400, lcDet(1, scan)) })
 	moved("an older list", false, func() { lcPut(t, st, scan, day, lcDet(1, scan)) })
+	moved("the same list, the host given a policy", true, func() {
+		h := &qualys.Host{ID: 7, IP: "10.0.0.7", LastVMScanned: scan, Detections: []qualys.Detection{lcDet(1, scan)}}
+		err := st.Write(ctx, func(tx *Tx) error { return tx.PutHosts([]HostRecord{{Host: h, Policy: 2}}, day+86400) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
 	reassign := func(policy int) func() {
 		return func() {
 			err := st.Write(ctx, func(tx *Tx) error {

@@ -241,7 +241,9 @@ func (tx *Tx) pgPutHostRun(hs []HostRecord, seen, rev int64) error {
 			tx.Stats.Stale++
 			continue
 		}
-		tx.reorder() // its findings' urgencies, its policy
+		if p.reorders || !p.exists {
+			tx.reorder()
+		}
 		hosts = append(hosts, pgHost{r, p})
 		nTags += len(r.Host.Tags)
 		anyFresh = anyFresh || !p.exists
@@ -494,15 +496,15 @@ func b2i(v bool) int64 {
 // query, and judges each as hostState does.
 func (tx *Tx) pgHostStates(hs []HostRecord, seen int64) (map[int64]hostPrev, error) {
 	ids := make([]int64, len(hs))
-	byID := make(map[int64]*qualys.Host, len(hs))
-	for i, r := range hs {
-		ids[i] = r.Host.ID
-		byID[r.Host.ID] = r.Host
+	byID := make(map[int64]*HostRecord, len(hs))
+	for i := range hs {
+		ids[i] = hs[i].Host.ID
+		byID[hs[i].Host.ID] = &hs[i]
 	}
 	out := make(map[int64]hostPrev, len(hs))
 	// A primary-key seek per host, whatever the statistics say (see the
 	// detections' check in PutHosts).
-	rows, err := tx.pg.Query(tx.ctx, `SELECT h.id, h.last_vm_scanned, h.seen, h.ip, h.ipv6, h.fqdn, h.dns, h.netbios, h.os
+	rows, err := tx.pg.Query(tx.ctx, `SELECT h.id, h.last_vm_scanned, h.seen, h.ip, h.ipv6, h.fqdn, h.dns, h.netbios, h.os, h.policy
 FROM unnest($1::bigint[]) AS u(id)
 CROSS JOIN LATERAL (SELECT * FROM hosts WHERE hosts.id = u.id) AS h`, ids)
 	if err != nil {
@@ -511,18 +513,20 @@ CROSS JOIN LATERAL (SELECT * FROM hosts WHERE hosts.id = u.id) AS h`, ids)
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			id, stored                                 int64
+			id, stored, policy                         int64
 			scanned, ip, ipv6, fqdn, dns, netbios, os_ string
 		)
-		if err := rows.Scan(&id, &scanned, &stored, &ip, &ipv6, &fqdn, &dns, &netbios, &os_); err != nil {
+		if err := rows.Scan(&id, &scanned, &stored, &ip, &ipv6, &fqdn, &dns, &netbios, &os_, &policy); err != nil {
 			return nil, fmt.Errorf("store: hosts: %w", err)
 		}
-		h := byID[id]
+		r := byID[id]
+		h := r.Host
 		out[id] = hostPrev{
 			exists:    true,
 			rescanned: scanned != "" && h.LastVMScanned > scanned,
 			older:     stored > seen,
 			renamed:   ip != h.IP || ipv6 != h.IPv6 || fqdn != h.FQDN || dns != h.DNS || netbios != h.NetBIOS || os_ != h.OS,
+			reorders:  seen > stored || policy != int64(r.Policy),
 		}
 	}
 	if err := rows.Err(); err != nil {

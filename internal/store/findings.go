@@ -348,12 +348,13 @@ func (r *reader) hosts(f Filter) ([]hostRow, error) {
 		}
 	}
 	var hosts []hostRow
+	var systems tagSets // operating systems repeat as tags do
 	for st.Step() {
 		hosts = append(hosts, hostRow{
 			id:       st.ColumnInt64(0),
 			addr:     st.ColumnText(1),
 			hostname: st.ColumnText(2),
-			os:       st.ColumnText(3),
+			os:       systems.name(st.ColumnRawText(3)),
 			policy:   st.ColumnInt(4),
 		})
 	}

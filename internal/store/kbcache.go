@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"math"
 	"slices"
 )
@@ -15,55 +16,92 @@ import (
 // (Belady's rule, the best any cache of its size can do). It never keeps
 // an entry past its last use, nor one that would be needed later than
 // every entry it holds. A read of a few hosts or QIDs has no plan and
-// evicts the entry used least recently. The plan costs 4 bytes a
-// detection (4 MB for a million), far less than the cache it steers.
+// evicts the entry used least recently. The plan costs a byte or two a
+// detection, far less than the cache it steers.
 
 // never is the next use of an entry that is not needed again.
 const never = math.MaxInt64
 
-// plan holds, per QID, the reading positions of the hosts that have it.
+// plan holds, per QID, the reading positions of the hosts that have it,
+// ascending, each as its distance from the one before in a varint: most
+// QIDs are on many hosts, so the distances are small, and the plan costs
+// one or two bytes a detection where an int32 each would cost four (40
+// MB at ten million detections).
 type plan struct {
-	at    map[int]*[2]int32 // qid → [cursor, end) in ranks
-	ranks []int32           // host positions, ascending per QID
+	at   map[int32]int32 // qid → its cursor in cur
+	cur  []planCursor
+	enc  []byte // every QID's positions, one run after another
+	runs []int32
+}
+
+// planCursor reads one QID's run of enc: next is the first position not
+// yet used (-1 past the last), off the offset of the one after it, end
+// the end of the run.
+type planCursor struct {
+	next, off, end int32
 }
 
 // newPlan builds a plan from (qid, host position) pairs given in QID order.
 func newPlan(pairs func(yield func(qid int, rank int32) bool)) *plan {
-	p := &plan{at: map[int]*[2]int32{}}
-	start, cur := int32(0), -1
+	p := &plan{at: map[int32]int32{}}
+	cur := -1
 	end := func() {
-		if cur >= 0 {
-			slices.Sort(p.ranks[start:])
-			p.at[cur] = &[2]int32{start, int32(len(p.ranks))}
+		if cur < 0 {
+			return
 		}
+		slices.Sort(p.runs)
+		start := int32(len(p.enc))
+		prev := int32(0)
+		for _, r := range p.runs {
+			p.enc = binary.AppendUvarint(p.enc, uint64(r-prev))
+			prev = r
+		}
+		c := planCursor{off: start, end: int32(len(p.enc))}
+		c.advance(p.enc) // the first position: its distance from 0
+		p.at[int32(cur)] = int32(len(p.cur))
+		p.cur = append(p.cur, c)
+		p.runs = p.runs[:0]
 	}
 	for qid, rank := range pairs {
 		if qid != cur {
 			end()
-			cur, start = qid, int32(len(p.ranks))
+			cur = qid
 		}
-		p.ranks = append(p.ranks, rank)
+		p.runs = append(p.runs, rank)
 	}
 	end()
+	p.runs = nil
 	return p
+}
+
+// advance moves c to the next position of its run, or past the last.
+func (c *planCursor) advance(enc []byte) {
+	if c.off >= c.end {
+		c.next = -1
+		return
+	}
+	d, n := binary.Uvarint(enc[c.off:c.end])
+	c.off += int32(n)
+	c.next += int32(d)
 }
 
 // use records a use of qid by the host at position rank and returns the
 // position of its next use (never if there is none). Uses the plan knows
 // of but that were not read (filtered out, Info detections) are skipped.
 func (p *plan) use(qid int, rank int32) int64 {
-	c, ok := p.at[qid]
+	i, ok := p.at[int32(qid)]
 	if !ok {
 		return never
 	}
-	for c[0] < c[1] && p.ranks[c[0]] < rank {
-		c[0]++
+	c := &p.cur[i]
+	for c.next >= 0 && c.next < rank {
+		c.advance(p.enc)
 	}
-	if c[0] < c[1] && p.ranks[c[0]] == rank {
-		c[0]++
+	if c.next == rank {
+		c.advance(p.enc)
 	}
-	if c[0] < c[1] {
-		return int64(p.ranks[c[0]])
+	if c.next >= 0 {
+		return int64(c.next)
 	}
 	return never
 }

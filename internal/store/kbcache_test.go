@@ -181,3 +181,82 @@ func TestKBCacheTooBig(t *testing.T) {
 		t.Errorf("an entry larger than the cache was kept")
 	}
 }
+
+// A plan tells, for each use, the position of the QID's next use, as a
+// list of every use's position would: across gaps of any size (a varint
+// of one to five bytes), repeated positions (a QID on two ports of one
+// host) and uses never made (Info detections, filtered findings).
+func TestPlanNextUse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	var all []access
+	for q := range 50 {
+		rank := int32(0)
+		for range 1 + rng.IntN(200) {
+			switch rng.IntN(4) {
+			case 0: // the same host again
+			case 1:
+				rank += int32(rng.IntN(1 << 20))
+			default:
+				rank += int32(1 + rng.IntN(100))
+			}
+			all = append(all, access{rank, q})
+		}
+	}
+	p := planFor(all, nil)
+	// What the plan must say: of each QID's positions in order, the first
+	// one not yet used.
+	want := map[int][]int32{}
+	for _, a := range all {
+		want[a.qid] = append(want[a.qid], a.rank)
+	}
+	for _, rs := range want {
+		slices.Sort(rs)
+	}
+	// Reading order, skipping a use now and then.
+	seq := slices.Clone(all)
+	slices.SortStableFunc(seq, func(a, b access) int { return int(a.rank - b.rank) })
+	for i, a := range seq {
+		if i%7 == 3 {
+			continue
+		}
+		rs := want[a.qid]
+		for len(rs) > 0 && rs[0] < a.rank {
+			rs = rs[1:]
+		}
+		if len(rs) > 0 && rs[0] == a.rank {
+			rs = rs[1:]
+		}
+		want[a.qid] = rs
+		exp := int64(never)
+		if len(rs) > 0 {
+			exp = int64(rs[0])
+		}
+		if got := p.use(a.qid, a.rank); got != exp {
+			t.Fatalf("use %d of QID %d at %d: next %d, want %d", i, a.qid, a.rank, got, exp)
+		}
+	}
+	if got := p.use(999, 0); got != never {
+		t.Errorf("a QID the plan does not hold: next %d, want never", got)
+	}
+}
+
+// Hosts with the same tags share one slice of them, and a set is the
+// host's own whatever the caller does next with the slice it passed.
+func TestTagSetsShare(t *testing.T) {
+	var sets tagSets
+	buf := []string{sets.name([]byte("DMZ")), sets.name([]byte("Prod"))}
+	a := sets.set(buf)
+	buf = append(buf[:0], sets.name([]byte("Lab")))
+	b := sets.set(buf)
+	c := sets.set([]string{"DMZ", "Prod"})
+	if !slices.Equal(a, []string{"DMZ", "Prod"}) || !slices.Equal(b, []string{"Lab"}) {
+		t.Fatalf("sets %q and %q, want [DMZ Prod] and [Lab]", a, b)
+	}
+	if &a[0] != &c[0] {
+		t.Error("two hosts with the same tags hold two copies of them")
+	}
+	// A set is told from another by its names, not by their concatenation.
+	if d := sets.set([]string{"DMZProd"}); len(d) != 1 {
+		t.Errorf("[DMZProd] taken for %q", d)
+	}
+}

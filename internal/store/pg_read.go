@@ -398,12 +398,15 @@ func (r *pgReader) hosts(f Filter) ([]hostRow, error) {
 	}
 	defer rows.Close()
 	var hosts []hostRow
+	var systems tagSets // operating systems repeat as tags do
+	var os []byte
 	for rows.Next() {
 		var h hostRow
 		var policy int64
-		if err := rows.Scan(&h.id, &h.addr, &h.hostname, &h.os, &policy); err != nil {
+		if err := rows.Scan(&h.id, &h.addr, &h.hostname, &os, &policy); err != nil {
 			return nil, fmt.Errorf("store: hosts: %w", err)
 		}
+		h.os = systems.name(os)
 		h.policy = int(policy)
 		hosts = append(hosts, h)
 	}
@@ -434,13 +437,14 @@ func (r *pgReader) withTags(hosts []hostRow, few bool) error {
 	}
 	defer rows.Close()
 	all := map[int64][]string{}
+	var sets tagSets
 	var id int64
-	var name string
+	var name []byte
 	for rows.Next() {
 		if err := rows.Scan(&id, &name); err != nil {
 			return fmt.Errorf("store: tags: %w", err)
 		}
-		all[id] = append(all[id], name)
+		all[id] = append(all[id], sets.name(name))
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: tags: %w", err)
@@ -448,10 +452,12 @@ func (r *pgReader) withTags(hosts []hostRow, few bool) error {
 	for i := range hosts {
 		t := all[hosts[i].id]
 		if t == nil {
-			t = []string{}
+			hosts[i].tags = []string{}
+			continue
 		}
 		slices.Sort(t)
-		hosts[i].tags = t
+		hosts[i].tags = sets.set(t)
+		delete(all, hosts[i].id)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"qvt/internal/clock"
+	"slices"
 	"strconv"
 	"time"
 
@@ -121,11 +122,64 @@ func (r *reader) hostTags() (map[int64][]string, error) {
 		return nil, err
 	}
 	out := map[int64][]string{}
+	var sets tagSets
+	var cur []string
+	last := int64(-1)
 	for st.Step() {
-		id := st.ColumnInt64(0)
-		out[id] = append(out[id], st.ColumnText(1))
+		if id := st.ColumnInt64(0); id != last {
+			if last >= 0 {
+				out[last] = sets.set(cur)
+			}
+			last, cur = id, cur[:0]
+		}
+		cur = append(cur, sets.name(st.ColumnRawText(1)))
+	}
+	if last >= 0 {
+		out[last] = sets.set(cur)
 	}
 	return out, st.Err()
+}
+
+// tagSets interns the hosts' tags: an estate has a few dozen tags and
+// few distinct sets of them, and a copy of each host's names for each of
+// 250,000 hosts would hold tens of megabytes for as long as an export
+// reads. A set given to more than one host is one slice: it is read, never
+// changed.
+type tagSets struct {
+	names map[string]string
+	sets  map[string][]string
+	key   []byte
+}
+
+// name returns the interned copy of a tag name.
+func (t *tagSets) name(b []byte) string {
+	if s, ok := t.names[string(b)]; ok {
+		return s
+	}
+	if t.names == nil {
+		t.names = map[string]string{}
+	}
+	s := string(b)
+	t.names[s] = s
+	return s
+}
+
+// set returns the interned copy of a host's tags, sorted as they are.
+func (t *tagSets) set(tags []string) []string {
+	t.key = t.key[:0]
+	for _, n := range tags {
+		t.key = append(t.key, n...)
+		t.key = append(t.key, 0x1f)
+	}
+	if s, ok := t.sets[string(t.key)]; ok {
+		return s
+	}
+	if t.sets == nil {
+		t.sets = map[string][]string{}
+	}
+	s := slices.Clone(tags)
+	t.sets[string(t.key)] = s
+	return s
 }
 
 // HistoryRow is one change of a finding, for publishers.

@@ -40,6 +40,10 @@ import (
 //     over most of an index to find a rare match.
 //   - For a large QID set (a common QID), the walk reads only the ranges
 //     where the overview saw its findings.
+//   - In the priority order filtered by rating or status, the walk of
+//     each priority starts at the highest urgency, and stops after the
+//     lowest, at which the overview saw findings of those ratings and
+//     statuses (urgencyRange).
 //
 // A page is then completed in one query by primary key (host, title,
 // score) and one for its Jira issues.
@@ -240,8 +244,8 @@ type filter struct {
 	pmask    uint8    // bit i for priorityOrder[i]: the priorities of the QIDs' findings
 	// spans, when not nil, holds for each priority (priorityOrder) the
 	// urgencies that can hold matches (urgencyRange).
-	spans *[5]urgencySpan
-	owners   []string // nil: any owner
+	spans  *[5]urgencySpan
+	owners []string // nil: any owner
 	// skip holds the excepted findings a list of what is overdue, due
 	// soon or not excepted leaves out: read once, skipped in Go (excepted.go).
 	skip map[pk]bool

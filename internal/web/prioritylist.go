@@ -31,7 +31,10 @@ import (
 //     (SQLite's partial sort, PostgreSQL's incremental sort).
 //
 // Going backwards (the previous page, or dir=desc) reads the same ranges
-// in reverse.
+// in reverse. Filtered by rating or status, the lower urgencies are read
+// only within the span where the overview saw such findings
+// (urgencyRange): Low findings sit at low urgencies, below most of their
+// priority's entries.
 
 // walkPriority reads up to n rows in the priority order (descending when
 // desc), strictly after from when it is not nil.

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -528,21 +527,14 @@ type hostPolicies struct {
 }
 
 // hostPolicies returns the hosts' environment policies, read from
-// hosts_policy once for each state of the store: of its findings (the
-// overview's stamp, which an import's newer data moves as well) and of
-// the policies (a change of them reassigns the hosts, and may move only
-// the findings' urgencies, which leave the stamp as it was).
+// hosts_policy once for each state of the store (the overview's stamp):
+// a host given another policy, by an import or a change of the policies,
+// bumps meta.order, which the stamp holds.
 func (s *Server) hostPolicies(ctx context.Context, tx *sql.Tx) (*hostPolicies, error) {
 	stamp, err := s.stamp(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	var fp sql.NullString
-	err = tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE name = 'scoring_policy'").Scan(&fp)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("findings: %w", err)
-	}
-	stamp += "/" + fp.String
 	c := &s.policies
 	c.mu.Lock()
 	cur := c.cur

@@ -88,12 +88,18 @@ func TestHostPoliciesFollowTheStore(t *testing.T) {
 		if again := read(); again != hp {
 			t.Error("the policies were read again, the store unchanged")
 		}
-		// A change of the policies that moves no finding but in the
-		// order: the hosts reassigned, the policies' fingerprint new.
-		if _, err := s.st.DB().Exec("UPDATE hosts SET policy = 0 WHERE policy = ?", hp.used[0]); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.st.DB().Exec("UPDATE meta SET value = value || '+' WHERE name = 'scoring_policy'"); err != nil {
+		// A change of the policies: the hosts of the first reassigned,
+		// as a change of the configuration does before it rescores.
+		err := s.st.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.ReassignPolicies(func(id int64, _, _ []string) int {
+				if p := hp.hosts[id]; p != hp.used[0] {
+					return p
+				}
+				return 0
+			})
+			return err
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 		if again := read(); len(again.used) != 1 || again.used[0] != hp.used[1] {

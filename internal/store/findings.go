@@ -348,7 +348,7 @@ func (r *reader) hosts(f Filter) ([]hostRow, error) {
 		}
 	}
 	var hosts []hostRow
-	var systems tagSets // operating systems repeat as tags do
+	var systems interner // a few operating systems, on every host
 	for st.Step() {
 		hosts = append(hosts, hostRow{
 			id:       st.ColumnInt64(0),

@@ -243,7 +243,7 @@ func TestPlanNextUse(t *testing.T) {
 // Hosts with the same tags share one slice of them, and a set is the
 // host's own whatever the caller does next with the slice it passed.
 func TestTagSetsShare(t *testing.T) {
-	var sets tagSets
+	var sets interner
 	buf := []string{sets.name([]byte("DMZ")), sets.name([]byte("Prod"))}
 	a := sets.set(buf)
 	buf = append(buf[:0], sets.name([]byte("Lab")))

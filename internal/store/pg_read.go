@@ -398,7 +398,7 @@ func (r *pgReader) hosts(f Filter) ([]hostRow, error) {
 	}
 	defer rows.Close()
 	var hosts []hostRow
-	var systems tagSets // operating systems repeat as tags do
+	var systems interner // a few operating systems, on every host
 	var os []byte
 	for rows.Next() {
 		var h hostRow
@@ -437,7 +437,7 @@ func (r *pgReader) withTags(hosts []hostRow, few bool) error {
 	}
 	defer rows.Close()
 	all := map[int64][]string{}
-	var sets tagSets
+	var sets interner
 	var id int64
 	var name []byte
 	for rows.Next() {

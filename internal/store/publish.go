@@ -122,7 +122,7 @@ func (r *reader) hostTags() (map[int64][]string, error) {
 		return nil, err
 	}
 	out := map[int64][]string{}
-	var sets tagSets
+	var sets interner
 	var cur []string
 	last := int64(-1)
 	for st.Step() {
@@ -140,19 +140,20 @@ func (r *reader) hostTags() (map[int64][]string, error) {
 	return out, st.Err()
 }
 
-// tagSets interns the hosts' tags: an estate has a few dozen tags and
-// few distinct sets of them, and a copy of each host's names for each of
+// interner holds each of the names the hosts repeat (tags, operating
+// systems) once, and each distinct set of tags once: an estate has a few
+// dozen tags and few distinct sets of them, and a copy for each of
 // 250,000 hosts would hold tens of megabytes for as long as an export
-// reads. A set given to more than one host is one slice: it is read, never
-// changed.
-type tagSets struct {
+// reads. A set given to more than one host is one slice: it is read,
+// never changed.
+type interner struct {
 	names map[string]string
 	sets  map[string][]string
 	key   []byte
 }
 
-// name returns the interned copy of a tag name.
-func (t *tagSets) name(b []byte) string {
+// name returns the interned copy of a name.
+func (t *interner) name(b []byte) string {
 	if s, ok := t.names[string(b)]; ok {
 		return s
 	}
@@ -165,7 +166,7 @@ func (t *tagSets) name(b []byte) string {
 }
 
 // set returns the interned copy of a host's tags, sorted as they are.
-func (t *tagSets) set(tags []string) []string {
+func (t *interner) set(tags []string) []string {
 	t.key = t.key[:0]
 	for _, n := range tags {
 		t.key = append(t.key, n...)

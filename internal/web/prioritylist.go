@@ -515,7 +515,7 @@ func (s *Server) readUrgencies(ctx context.Context, tx *sql.Tx, qids []int) (*ur
 // had a policy.
 type policyCache struct {
 	mu    sync.Mutex
-	stamp string // the state of the store they are of (hostPolicies)
+	stamp string // the state of the store they are of (Server.stamp)
 	cur   *hostPolicies
 }
 
